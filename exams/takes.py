@@ -1,0 +1,216 @@
+"""Takes: one recording of one device, started and stopped by the server.
+
+A take is ``recording`` from the moment the server starts it, ``finalizing``
+while its files are closed and hashed, then ``stored`` (or ``failed`` when no
+media ever arrived). A stopped take can never be continued: recording again
+makes a new take. The ports this module needs are declared here and
+implemented in ``media`` and ``storage``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any, Protocol
+
+from exams.errors import Conflict, InvalidInput, NotFound
+
+log = logging.getLogger(__name__)
+
+
+class TakeState(StrEnum):
+    RECORDING = "recording"
+    FINALIZING = "finalizing"
+    STORED = "stored"
+    FAILED = "failed"
+
+
+PURPOSES = ("device_check",)  # rehearsal and formal arrive with the exam rules
+
+
+@dataclass(frozen=True)
+class Take:
+    id: str
+    owner: str
+    session_id: str
+    purpose: str
+    state: TakeState
+    started_at: float
+    stopped_at: float | None = None
+    stop_reason: str | None = None
+    limit_s: float | None = None
+    manifest: dict[str, Any] | None = field(default=None, compare=False)
+
+    @property
+    def deadline(self) -> float | None:
+        return None if self.limit_s is None else self.started_at + self.limit_s
+
+    def summary(self) -> dict[str, Any]:
+        """What a client is shown of a take."""
+        out: dict[str, Any] = {
+            "take_id": self.id,
+            "session_id": self.session_id,
+            "purpose": self.purpose,
+            "state": self.state.value,
+            "started_at": self.started_at,
+            "stopped_at": self.stopped_at,
+            "stop_reason": self.stop_reason,
+            "deadline": self.deadline,
+        }
+        if self.manifest is not None:
+            out["manifest"] = self.manifest
+        return out
+
+
+# -- ports ---------------------------------------------------------------------------------
+
+
+class Clock(Protocol):
+    def __call__(self) -> float: ...
+
+
+class TakeRepository(Protocol):
+    async def save(self, take: Take) -> None: ...
+
+    async def get(self, take_id: str) -> Take | None: ...
+
+    async def unfinished(self) -> list[Take]: ...
+
+
+class Recorder(Protocol):
+    def session_owner(self, session_id: str) -> str | None: ...
+
+    def start(self, take_id: str, session_id: str) -> None: ...
+
+    async def stop(self, take_id: str) -> dict[str, Any]: ...
+
+    async def recover(self, take_id: str) -> dict[str, Any]: ...
+
+
+class Notifier(Protocol):
+    async def take_event(self, event: str, take: Take) -> None: ...
+
+
+class Scheduler(Protocol):
+    def call_at(self, when: float, callback: Callable[[], Any]) -> Callable[[], None]: ...
+
+
+# -- the service ---------------------------------------------------------------------------
+
+
+class TakeService:
+    def __init__(
+        self,
+        repo: TakeRepository,
+        recorder: Recorder,
+        notifier: Notifier,
+        clock: Clock,
+        scheduler: Scheduler,
+        *,
+        limits: dict[str, float],
+        new_id: Callable[[], str] = lambda: secrets.token_hex(8),
+    ) -> None:
+        self._repo = repo
+        self._recorder = recorder
+        self._notifier = notifier
+        self._clock = clock
+        self._scheduler = scheduler
+        self._limits = limits
+        self._new_id = new_id
+        self._active: dict[str, str] = {}  # session id -> recording take id
+        self._timers: dict[str, Callable[[], None]] = {}
+
+    async def start(self, owner: str, session_id: str, purpose: str) -> Take:
+        if purpose not in PURPOSES:
+            raise InvalidInput(f"purpose must be one of {', '.join(PURPOSES)}")
+        if self._recorder.session_owner(session_id) != owner:
+            raise NotFound("no such media session; open one and send your offer first")
+        if session_id in self._active:
+            raise Conflict("this device is already recording; stop that take first")
+        take = Take(
+            id=self._new_id(),
+            owner=owner,
+            session_id=session_id,
+            purpose=purpose,
+            state=TakeState.RECORDING,
+            started_at=self._clock(),
+            limit_s=self._limits.get(purpose),
+        )
+        await self._repo.save(take)
+        self._recorder.start(take.id, session_id)
+        self._active[session_id] = take.id
+        if take.deadline is not None:
+            self._timers[take.id] = self._scheduler.call_at(
+                take.deadline, lambda: self._stop_later(take.id, "time_limit")
+            )
+        await self._notifier.take_event("take_started", take)
+        return take
+
+    async def stop(self, take_id: str, reason: str = "stopped", owner: str | None = None) -> Take:
+        """Stop a recording take and store it; ``owner`` given means a client asked."""
+        take = await self._get(take_id, owner)
+        if take.state is not TakeState.RECORDING or self._active.get(take.session_id) != take.id:
+            raise Conflict("this take has already stopped and cannot be continued; "
+                           "record a new take")
+        self._active.pop(take.session_id, None)
+        cancel = self._timers.pop(take.id, None)
+        if cancel is not None:
+            cancel()
+        take = replace(take, state=TakeState.FINALIZING, stopped_at=self._clock(),
+                       stop_reason=reason)
+        await self._repo.save(take)
+        await self._notifier.take_event("take_stopped", take)
+        try:
+            manifest = await self._recorder.stop(take.id)
+        except Exception as exc:
+            log.exception("take %s could not be finalised", take.id)
+            manifest = {"segments": [], "error": f"{type(exc).__name__}: {exc}"}
+        return await self._store(take, manifest)
+
+    async def stop_session(self, session_id: str, reason: str) -> Take | None:
+        """The session is gone for good: stop whatever it was recording."""
+        take_id = self._active.get(session_id)
+        if take_id is None:
+            return None
+        return await self.stop(take_id, reason)
+
+    async def get(self, take_id: str, owner: str) -> Take:
+        return await self._get(take_id, owner)
+
+    async def reconcile(self) -> list[Take]:
+        """At start-up: finish takes a previous process left recording or finalising."""
+        done = []
+        for take in await self._repo.unfinished():
+            log.warning("take %s was %s when the server stopped; recovering its files",
+                        take.id, take.state.value)
+            try:
+                manifest = await self._recorder.recover(take.id)
+            except Exception as exc:
+                log.exception("take %s could not be recovered", take.id)
+                manifest = {"segments": [], "error": f"{type(exc).__name__}: {exc}"}
+            stopped = replace(take, stopped_at=take.stopped_at or self._clock(),
+                              stop_reason=take.stop_reason or "server_restart")
+            done.append(await self._store(stopped, manifest))
+        return done
+
+    async def _store(self, take: Take, manifest: dict[str, Any]) -> Take:
+        state = TakeState.STORED if manifest.get("segments") else TakeState.FAILED
+        take = replace(take, state=state, manifest=manifest)
+        await self._repo.save(take)
+        await self._notifier.take_event(
+            "take_stored" if state is TakeState.STORED else "take_failed", take
+        )
+        return take
+
+    def _stop_later(self, take_id: str, reason: str) -> Any:
+        self._timers.pop(take_id, None)
+        return self.stop(take_id, reason)
+
+    async def _get(self, take_id: str, owner: str | None) -> Take:
+        take = await self._repo.get(take_id)
+        if take is None or (owner is not None and take.owner != owner):
+            raise NotFound("no such take")
+        return take

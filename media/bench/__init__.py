@@ -1,0 +1,1 @@
+"""examcast bench: many simulated candidates against a real server process."""

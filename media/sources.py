@@ -1,0 +1,85 @@
+"""A tapped remote track: where its encoded frames go, and its clock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtcrtpreceiver import RTCRtpReceiver
+
+from media import tap
+from media.tap import EncodedFrame
+
+FrameListener = Callable[["TrackSource", EncodedFrame], None]
+
+
+class TrackSource:
+    """One remote audio or video track of one peer connection.
+
+    Its clock maps the sender's RTP time to our monotonic clock from the
+    arrival of the first packet: ``time_of(frame)`` is when that frame would
+    have arrived without network jitter. Audio and video of a peer share the
+    monotonic clock, which is what keeps a take's streams in sync.
+    """
+
+    def __init__(self, kind: str, receiver: RTCRtpReceiver, peer_id: str) -> None:
+        self.kind = kind
+        self.peer_id = peer_id
+        self.receiver = receiver
+        self.codec: RTCRtpCodecParameters | None = None
+        self.ended = False
+        self.frames_received = 0
+        self._base: float | None = None
+        self._clock_rate = 90000 if kind == "video" else 48000
+        self._listener: FrameListener | None = None
+        self._end_listener: Callable[[TrackSource], None] | None = None
+
+    # -- tap.FrameSink ---------------------------------------------------------------------
+
+    def on_first_packet(self, arrival: float) -> None:
+        self._base = arrival
+
+    def on_frame(self, codec: RTCRtpCodecParameters, frame: EncodedFrame) -> None:
+        if self.codec is not codec:
+            self.codec = codec
+            self._clock_rate = codec.clockRate
+        if self._base is None:  # pragma: no cover - the first packet always comes first
+            self._base = time.monotonic() - frame.timestamp / self._clock_rate
+        self.frames_received += 1
+        if self._listener is not None:
+            self._listener(self, frame)
+
+    def on_end(self) -> None:
+        self.ended = True
+        if self._end_listener is not None:
+            self._end_listener(self)
+
+    # -- for the recorder ------------------------------------------------------------------
+
+    @property
+    def codec_name(self) -> str | None:
+        if self.codec is None:
+            return None
+        return self.codec.mimeType.split("/", 1)[1].lower()
+
+    def time_of(self, frame: EncodedFrame) -> float:
+        """The frame's time on the monotonic clock."""
+        assert self._base is not None
+        return self._base + frame.timestamp / self._clock_rate
+
+    def listen(
+        self,
+        on_frame: FrameListener | None,
+        on_end: Callable[[TrackSource], None] | None = None,
+    ) -> None:
+        self._listener = on_frame
+        self._end_listener = on_end
+
+    def request_keyframe(self) -> bool:
+        return self.kind == "video" and not self.ended and tap.request_keyframe(self.receiver)
+
+    def pending_frames(self) -> list[EncodedFrame]:
+        if self.ended or self._base is None:
+            return []
+        return tap.pending_frames(self.receiver, self.kind)

@@ -1,0 +1,70 @@
+"""Takes in SQLite: implements ``exams.takes.TakeRepository``."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from exams.takes import Take, TakeState
+from storage.db import Database
+
+_COLUMNS = (
+    "id, owner, session_id, purpose, state, started_at, stopped_at, stop_reason, limit_s, manifest"
+)
+
+
+class SqliteTakes:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def save(self, take: Take) -> None:
+        row = (
+            take.id, take.owner, take.session_id, take.purpose, take.state.value,
+            take.started_at, take.stopped_at, take.stop_reason, take.limit_s,
+            None if take.manifest is None else json.dumps(take.manifest),
+        )
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                f"INSERT INTO takes ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(id) DO UPDATE SET state=excluded.state, "
+                "stopped_at=excluded.stopped_at, stop_reason=excluded.stop_reason, "
+                "manifest=excluded.manifest",
+                row,
+            )
+
+        await self._db.call(write)
+
+    async def get(self, take_id: str) -> Take | None:
+        def read(conn: sqlite3.Connection) -> sqlite3.Row | None:
+            row: sqlite3.Row | None = conn.execute(
+                f"SELECT {_COLUMNS} FROM takes WHERE id = ?", (take_id,)
+            ).fetchone()
+            return row
+
+        row = await self._db.call(read)
+        return None if row is None else _take(row)
+
+    async def unfinished(self) -> list[Take]:
+        def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            return conn.execute(
+                f"SELECT {_COLUMNS} FROM takes WHERE state IN (?, ?) ORDER BY started_at",
+                (TakeState.RECORDING.value, TakeState.FINALIZING.value),
+            ).fetchall()
+
+        return [_take(row) for row in await self._db.call(read)]
+
+
+def _take(row: sqlite3.Row) -> Take:
+    return Take(
+        id=row["id"],
+        owner=row["owner"],
+        session_id=row["session_id"],
+        purpose=row["purpose"],
+        state=TakeState(row["state"]),
+        started_at=row["started_at"],
+        stopped_at=row["stopped_at"],
+        stop_reason=row["stop_reason"],
+        limit_s=row["limit_s"],
+        manifest=None if row["manifest"] is None else json.loads(row["manifest"]),
+    )

@@ -1,0 +1,139 @@
+"""Media made at test time: a moving test picture and a tone, with a marked instant.
+
+At ``mark_at`` seconds the picture turns white and the audio beeps for
+``mark_len`` seconds, so a test can find the same instant in both recorded
+streams and measure their sync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import math
+import time
+
+import numpy as np
+from aiortc.mediastreams import AUDIO_PTIME, MediaStreamTrack
+from av import AudioFrame, VideoFrame
+
+VIDEO_CLOCK = 90000
+
+
+class SyntheticVideo(MediaStreamTrack):
+    kind = "video"
+
+    def __init__(
+        self,
+        width: int = 320,
+        height: int = 240,
+        fps: int = 30,
+        *,
+        mark_at: float | None = None,
+        mark_len: float = 0.2,
+        start_delay: float = 0.0,
+        resize_at: float | None = None,
+        resize_to: tuple[int, int] = (640, 480),
+    ) -> None:
+        super().__init__()
+        self.size = (width, height)
+        self.fps = fps
+        self.mark_at = mark_at
+        self.mark_len = mark_len
+        self.start_delay = start_delay
+        self.resize_at = resize_at
+        self.resize_to = resize_to
+        self.frames_sent = 0
+        self.sent_at: list[float] = []  # time.monotonic() of each frame handed to the sender
+        self._start: float | None = None
+
+    async def recv(self) -> VideoFrame:
+        if self._start is None:
+            if self.start_delay:
+                await asyncio.sleep(self.start_delay)
+            self._start = time.monotonic()
+        index = self.frames_sent
+        target = self._start + index / self.fps
+        delay = target - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        t = index / self.fps
+        width, height = self.size
+        if self.resize_at is not None and t >= self.resize_at:
+            width, height = self.resize_to
+        white = self.mark_at is not None and self.mark_at <= t < self.mark_at + self.mark_len
+        frame = VideoFrame.from_ndarray(_picture(width, height, index, white), format="yuv420p")
+        frame.pts = round(t * VIDEO_CLOCK)
+        frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
+        self.frames_sent += 1
+        self.sent_at.append(time.monotonic())
+        return frame
+
+
+BARCODE_BITS = 16
+BARCODE_ROWS = 16
+
+
+def _picture(width: int, height: int, index: int, white: bool) -> np.ndarray:
+    """A moving gradient (or white), with the frame index as a barcode across the top."""
+    rows = height * 3 // 2
+    img = np.full((rows, width), 128, dtype=np.uint8)
+    if white:
+        img[:height] = 235
+    else:
+        x = np.arange(width, dtype=np.uint16)
+        img[:height] = ((x[None, :] + index * 4) % 160 + 40).astype(np.uint8)
+    cell = width // BARCODE_BITS
+    for bit in range(BARCODE_BITS):
+        value = 235 if (index >> bit) & 1 else 16
+        img[:BARCODE_ROWS, bit * cell:(bit + 1) * cell] = value
+    return img
+
+
+def read_barcode(luma: np.ndarray) -> int:
+    """The frame index drawn by :func:`_picture`, from a decoded frame's luma plane."""
+    width = luma.shape[1]
+    cell = width // BARCODE_BITS
+    index = 0
+    for bit in range(BARCODE_BITS):
+        block = luma[2:BARCODE_ROWS - 2, bit * cell + 2:(bit + 1) * cell - 2]
+        if block.mean() > 128:
+            index |= 1 << bit
+    return index
+
+
+class SyntheticAudio(MediaStreamTrack):
+    kind = "audio"
+
+    def __init__(
+        self, *, mark_at: float | None = None, mark_len: float = 0.2, sample_rate: int = 48000
+    ) -> None:
+        super().__init__()
+        self.mark_at = mark_at
+        self.mark_len = mark_len
+        self.rate = sample_rate
+        self.samples = int(AUDIO_PTIME * sample_rate)
+        self.frames_sent = 0
+        self._start: float | None = None
+
+    async def recv(self) -> AudioFrame:
+        if self._start is None:
+            self._start = time.monotonic()
+        index = self.frames_sent
+        target = self._start + index * AUDIO_PTIME
+        delay = target - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        t0 = index * self.samples
+        t = (np.arange(self.samples) + t0) / self.rate
+        loud = np.zeros(self.samples)
+        if self.mark_at is not None:
+            loud = ((t >= self.mark_at) & (t < self.mark_at + self.mark_len)).astype(float)
+        quiet = 0.02 * np.sin(2 * math.pi * 220 * t)
+        wave = quiet + loud * 0.8 * np.sin(2 * math.pi * 1000 * t)
+        pcm = (wave * 32767).astype(np.int16)
+        frame = AudioFrame.from_ndarray(np.repeat(pcm, 2)[None, :], format="s16", layout="stereo")
+        frame.sample_rate = self.rate
+        frame.pts = t0
+        frame.time_base = fractions.Fraction(1, self.rate)
+        self.frames_sent += 1
+        return frame

@@ -1,0 +1,148 @@
+"""A real examcast server on a free loopback port, and clients that talk to it."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import socketio
+from aiohttp import web
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
+
+from web.app import create_app
+from web.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_settings(data_dir: Path, **overrides: Any) -> Settings:
+    base = Settings(
+        host="127.0.0.1",
+        port=free_port(),
+        data_dir=data_dir,
+        ice_host_addresses=("127.0.0.1",),
+        reconnect_grace_s=2,
+        event_loop="asyncio",
+    )
+    return replace(base, **overrides).validate()
+
+
+@dataclass
+class RunningServer:
+    settings: Settings
+    app: web.Application
+    runner: web.AppRunner
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.port}"
+
+
+@asynccontextmanager
+async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
+    app = create_app(settings)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    try:
+        yield RunningServer(settings, app, runner)
+    finally:
+        await runner.cleanup()
+
+
+@dataclass
+class Client:
+    """A device: an HTTP session with its cookie, a Socket.IO connection, events seen."""
+
+    url: str
+    http: aiohttp.ClientSession
+    sio: socketio.AsyncClient
+    events: list[tuple[str, Any]] = field(default_factory=list)
+    pcs: list[RTCPeerConnection] = field(default_factory=list)
+
+    async def call(self, event: str, data: Any = None, timeout: float = 15) -> Any:
+        return await self.sio.call(event, data, timeout=timeout)
+
+    async def wait_event(self, name: str, timeout: float = 10, **match: Any) -> Any:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            for event, data in self.events:
+                if event == name and all(data.get(k) == v for k, v in match.items()):
+                    return data
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"no {name} {match} within {timeout}s; saw {self.events}")
+            await asyncio.sleep(0.02)
+
+    async def publish(
+        self,
+        tracks: list[MediaStreamTrack],
+        session_id: str | None = None,
+        video_codec: str | None = None,
+    ) -> tuple[str, RTCPeerConnection]:
+        """Open (or reuse) a primary media session and send ``tracks`` to the server."""
+        if session_id is None:
+            opened = await self.call("open_session", {"role": "primary"})
+            session_id = opened["session_id"]
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.pcs.append(pc)
+        for track in tracks:
+            transceiver = pc.addTransceiver(track, direction="sendonly")
+            if track.kind == "video" and video_codec:
+                caps = RTCRtpSender.getCapabilities("video")
+                prefs = [c for c in caps.codecs if c.mimeType.lower() == video_codec.lower()]
+                transceiver.setCodecPreferences(prefs)
+        await pc.setLocalDescription(await pc.createOffer())
+        answer = await self.call(
+            "offer", {"session_id": session_id, "type": "offer", "sdp": pc.localDescription.sdp}
+        )
+        assert "sdp" in answer, answer
+        await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+        await wait_for(lambda: pc.connectionState == "connected", 10, "peer connection")
+        return session_id, pc
+
+    async def close(self) -> None:
+        for pc in self.pcs:
+            await pc.close()
+        await self.sio.disconnect()
+        await self.http.close()
+
+
+@asynccontextmanager
+async def connected_client(server_url: str) -> AsyncIterator[Client]:
+    http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    async with http.get(server_url + "/device-check") as response:
+        assert response.status == 200
+    cookie = "; ".join(f"{c.key}={c.value}" for c in http.cookie_jar)
+    sio = socketio.AsyncClient(reconnection=False)
+    client = Client(server_url, http, sio)
+
+    @sio.on("*")
+    async def any_event(event: str, data: Any) -> None:
+        client.events.append((event, data))
+
+    await sio.connect(server_url, headers={"Cookie": cookie}, transports=["websocket"])
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+async def wait_for(predicate: Any, timeout: float, what: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise TimeoutError(f"{what}: not ready within {timeout}s")
+        await asyncio.sleep(0.02)

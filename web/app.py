@@ -1,0 +1,93 @@
+"""The app factory: the one place concrete pieces are wired together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from exams.takes import TakeService
+from media import ice, tap
+from media.hub import MediaHub, MediaSession
+from media.peers import PeerFactory
+from media.writer import MuxPool
+from signaling.server import MediaNamespace, SocketNotifier, attach, create_server
+from storage.db import Database
+from storage.takes import SqliteTakes
+from web.errors import error_middleware
+from web.guards import guard_middleware
+from web.identity import identity_middleware
+from web.keys import DATABASE, HUB, MUX_POOL, SETTINGS, SOCKETS, TAKES
+from web.routes import STATIC, routes
+from web.scheduling import LoopScheduler, wall_clock
+from web.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> web.Application:
+    tap.check_compatible()
+    ice.offer_host_addresses(settings.ice_host_addresses)
+    app = web.Application(
+        middlewares=[error_middleware, guard_middleware, identity_middleware],
+        client_max_size=1024 * 1024,
+    )
+    app[SETTINGS] = settings
+    app.add_routes(routes)
+    app.router.add_static("/static", STATIC, append_version=True)
+    sio = create_server(settings.max_message_bytes)
+    attach(sio, app)
+    app[SOCKETS] = sio
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_mux_pool)
+    app.cleanup_ctx.append(_media)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    db = Database(app[SETTINGS].database_path)
+    await db.open()
+    app[DATABASE] = db
+    yield
+    await db.close()
+
+
+async def _mux_pool(app: web.Application) -> AsyncIterator[None]:
+    pool = MuxPool(app[SETTINGS].writer_threads)
+    app[MUX_POOL] = pool
+    yield
+    await asyncio.get_running_loop().run_in_executor(None, pool.shutdown)
+
+
+async def _media(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    hub = MediaHub(
+        PeerFactory(settings.ice_servers, settings.ice_username, settings.ice_credential,
+                    settings.max_sdp_bytes),
+        app[MUX_POOL],
+        settings.recordings_dir,
+        queue_limit=settings.recorder_queue_bytes,
+        keyframe_interval=settings.keyframe_interval_ms / 1000,
+        reconnect_grace=settings.reconnect_grace_s,
+    )
+    notifier = SocketNotifier(app[SOCKETS])
+    takes = TakeService(
+        SqliteTakes(app[DATABASE]), hub, notifier, wall_clock, LoopScheduler(),
+        limits={"device_check": settings.device_check_limit_s},
+    )
+
+    async def session_lost(session: MediaSession) -> None:
+        await takes.stop_session(session.id, "connection_lost")
+
+    hub.on_lost = session_lost
+    hub.on_state = notifier.session_state
+    app[HUB] = hub
+    app[TAKES] = takes
+    app[SOCKETS].register_namespace(MediaNamespace(hub, takes, settings.max_sdp_bytes))
+    recovered = await takes.reconcile()
+    if recovered:
+        log.warning("recovered %d take(s) left unfinished by the previous run", len(recovered))
+    yield
+    await hub.shutdown()

@@ -1,0 +1,75 @@
+"""``examcast`` command line: ``serve`` and ``bench``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from web import settings as settings_mod
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="examcast", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the server (HTTP and Socket.IO on one port)")
+    settings_mod.add_arguments(serve)
+    bench = commands.add_parser(
+        "bench", help="measure the recording path against aiortc's MediaRecorder"
+    )
+    from media.bench.run import add_arguments as add_bench_arguments
+
+    add_bench_arguments(bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    if args.command == "bench":
+        from media.bench.run import main as bench_main
+
+        sys.exit(bench_main(args))
+    try:
+        settings = settings_mod.load(vars(args))
+    except settings_mod.SettingsError as exc:
+        sys.exit(f"examcast: {exc}")
+    serve(settings)
+
+
+def serve(settings: settings_mod.Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if settings.event_loop == "uvloop":
+        try:
+            import uvloop
+
+            asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+        except ImportError:
+            logging.warning("uvloop is not installed; using the asyncio event loop")
+    from web.app import create_app
+    from web.tls import server_context
+
+    ssl_context = server_context(settings.tls_dir) if settings.tls == "self-signed" else None
+    scheme = "https" if ssl_context else "http"
+    shown = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0", "::") else settings.host
+    print(f"examcast: serving on {scheme}://{shown}:{settings.port}/ "
+          f"(data in {settings.data_dir.resolve()})", flush=True)
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        ssl_context=ssl_context,
+        print=None,
+        access_log=None,
+        loop=asyncio.new_event_loop(),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""HTTP views: a few lines each; errors become responses in web.errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from exams.errors import NotFound
+from web.identity import OWNER
+from web.keys import SETTINGS, TAKES
+
+STATIC = Path(__file__).parent / "static"
+MEDIA_TYPES = {"webm": "video/webm", "mkv": "video/x-matroska", "mp4": "video/mp4"}
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/")
+async def index(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/device-check")
+
+
+@routes.get("/device-check")
+async def device_check(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC / "device-check.html")
+
+
+@routes.get("/api/health")
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@routes.get("/api/takes/{take_id}")
+async def get_take(request: web.Request) -> web.Response:
+    take = await request.app[TAKES].get(request.match_info["take_id"], request[OWNER])
+    return web.json_response(take.summary())
+
+
+@routes.get("/api/takes/{take_id}/segments/{index}")
+async def play_segment(request: web.Request) -> web.StreamResponse:
+    """One segment of a stored take, seekable (HTTP Range), only for its owner."""
+    take = await request.app[TAKES].get(request.match_info["take_id"], request[OWNER])
+    segments = (take.manifest or {}).get("segments", [])
+    index = request.match_info["index"]
+    segment = next((s for s in segments if str(s["index"]) == index), None)
+    if segment is None:
+        raise NotFound("no such segment in this take")
+    name = segment.get("playback_file") or segment["file"]
+    path = request.app[SETTINGS].recordings_dir / take.id / name
+    if not path.is_file():
+        raise NotFound("this recording's file is missing on the server")
+    suffix = path.suffix.lstrip(".")
+    return web.FileResponse(path, headers={
+        "Content-Type": MEDIA_TYPES.get(suffix, "application/octet-stream"),
+        "Content-Disposition": f'inline; filename="take-{take.id}-{index}.{suffix}"',
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, max-age=3600",
+    })

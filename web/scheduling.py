@@ -1,0 +1,41 @@
+"""The wall clock and a scheduler on the event loop: ``exams.takes`` ports."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from exams.errors import Conflict
+
+log = logging.getLogger(__name__)
+
+
+def wall_clock() -> float:
+    return time.time()
+
+
+class LoopScheduler:
+    """Runs a callback (plain or returning an awaitable) at a wall-clock time."""
+
+    def call_at(self, when: float, callback: Callable[[], Any]) -> Callable[[], None]:
+        loop = asyncio.get_running_loop()
+        handle = loop.call_later(max(0.0, when - time.time()), self._fire, callback)
+        return handle.cancel
+
+    @staticmethod
+    def _fire(callback: Callable[[], Any]) -> None:
+        result = callback()
+        if isinstance(result, Awaitable):
+            task = asyncio.ensure_future(result)
+            task.add_done_callback(_report)
+
+
+def _report(task: asyncio.Future[Any]) -> None:
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None and not isinstance(exc, Conflict):  # already stopped by hand: fine
+        log.error("scheduled action failed", exc_info=exc)

@@ -1,0 +1,198 @@
+"""The one table of settings: name, type, default and help.
+
+The CLI (``examcast serve --help``), environment variables (``EXAMCAST_<NAME>``)
+and ``docs/settings.md`` are all generated from :class:`Settings`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "EXAMCAST_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the server cannot use."""
+
+
+def _setting(default: Any, help: str, *, choices: Sequence[str] | None = None) -> Any:
+    metadata: dict[str, Any] = {"help": help}
+    if choices is not None:
+        metadata["choices"] = tuple(choices)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = _setting("127.0.0.1", "Address to listen on (HTTP and Socket.IO share it).")
+    port: int = _setting(8080, "TCP port to listen on.")
+    data_dir: Path = _setting(
+        Path("examcast-data"), "Directory for the database, recordings and certificates."
+    )
+    tls: str = _setting(
+        "off",
+        "'off', or 'self-signed' to generate (once) and serve a certificate so phones on "
+        "the LAN get a secure context for their camera.",
+        choices=("off", "self-signed"),
+    )
+    ice_servers: tuple[str, ...] = _setting(
+        (),
+        "STUN/TURN URLs offered to peers, comma separated (e.g. turn:turn.example.edu:3478). "
+        "None by default: no public server is ever contacted.",
+    )
+    ice_username: str = _setting("", "Username for the TURN servers in ice_servers.")
+    ice_credential: str = _setting("", "Credential for the TURN servers in ice_servers.")
+    ice_host_addresses: tuple[str, ...] = _setting(
+        (),
+        "Extra host addresses the server offers as ICE candidates, comma separated "
+        "(e.g. 127.0.0.1 for clients on this machine; aioice never offers loopback itself).",
+    )
+    max_sdp_bytes: int = _setting(65536, "Largest SDP offer accepted, in bytes.")
+    max_message_bytes: int = _setting(
+        96 * 1024, "Largest Socket.IO message accepted, in bytes (SDP plus envelope)."
+    )
+    keyframe_interval_ms: int = _setting(
+        500, "How often the recorder repeats its keyframe request (RTCP PLI) until one arrives."
+    )
+    recorder_queue_bytes: int = _setting(
+        16 * 1024 * 1024,
+        "Bytes of encoded media a take may have waiting for the disk. Past it the recorder "
+        "drops media until the next keyframe and records the gap in the manifest.",
+    )
+    reconnect_grace_s: int = _setting(
+        20,
+        "Seconds a media session waits for its client to come back after a disconnect before "
+        "it is closed and the take it was recording is stopped and stored.",
+    )
+    device_check_limit_s: int = _setting(
+        120, "Longest device-check recording; the server stops it at this limit."
+    )
+    writer_threads: int = _setting(2, "Worker threads that mux and write recordings.")
+    event_loop: str = _setting(
+        "uvloop", "Event loop implementation.", choices=("uvloop", "asyncio")
+    )
+    log_level: str = _setting(
+        "info", "Logging level.", choices=("debug", "info", "warning", "error")
+    )
+
+    # -- derived paths -------------------------------------------------------------------
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "examcast.sqlite3"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.data_dir / "recordings"
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.data_dir / "tls"
+
+    def validate(self) -> Settings:
+        if not 0 < self.port < 65536:
+            raise SettingsError(f"port must be between 1 and 65535, not {self.port}")
+        for f in dataclasses.fields(self):
+            choices = f.metadata.get("choices")
+            if choices and getattr(self, f.name) not in choices:
+                raise SettingsError(
+                    f"{f.name} must be one of {', '.join(choices)}, not {getattr(self, f.name)!r}"
+                )
+        for name in ("max_sdp_bytes", "max_message_bytes", "recorder_queue_bytes"):
+            if getattr(self, name) < 1024:
+                raise SettingsError(f"{name} must be at least 1024")
+        if self.max_message_bytes < self.max_sdp_bytes:
+            raise SettingsError("max_message_bytes must be at least max_sdp_bytes")
+        if self.writer_threads < 1:
+            raise SettingsError("writer_threads must be at least 1")
+        if self.reconnect_grace_s < 1 or self.device_check_limit_s < 1:
+            raise SettingsError("reconnect_grace_s and device_check_limit_s must be at least 1")
+        if self.keyframe_interval_ms < 50:
+            raise SettingsError("keyframe_interval_ms must be at least 50")
+        for url in self.ice_servers:
+            if not url.startswith(("stun:", "turn:", "turns:")):
+                raise SettingsError(f"ice_servers: {url!r} is not a stun:, turn: or turns: URL")
+        return self
+
+
+def _field_type(f: dataclasses.Field[Any]) -> Any:
+    hints = typing.get_type_hints(Settings)
+    return hints[f.name]
+
+
+def _convert(f: dataclasses.Field[Any], raw: str) -> Any:
+    kind = _field_type(f)
+    try:
+        if kind is bool:
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if kind is int:
+            return int(raw)
+        if kind is Path:
+            return Path(raw)
+        if typing.get_origin(kind) is tuple:
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        if isinstance(kind, types.UnionType):
+            return raw or None
+        return raw
+    except ValueError as exc:
+        raise SettingsError(f"{f.name}: cannot read {raw!r} as {kind}") from exc
+
+
+def fields() -> tuple[dataclasses.Field[Any], ...]:
+    return dataclasses.fields(Settings)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one ``--option`` per setting; defaults stay unset so env vars can apply."""
+    for f in fields():
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default
+        shown = ",".join(default) if isinstance(default, tuple) else default
+        help_text = f"{f.metadata['help']} (default: {shown!r}; env {ENV_PREFIX}{f.name.upper()})"
+        parser.add_argument(
+            flag,
+            dest=f.name,
+            default=None,
+            metavar=f.name.upper(),
+            choices=f.metadata.get("choices"),
+            help=help_text,
+        )
+
+
+def load(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from defaults, then environment, then command line; validated."""
+    env = os.environ if env is None else env
+    cli = cli or {}
+    values: dict[str, Any] = {}
+    for f in fields():
+        raw = cli.get(f.name)
+        if raw is None:
+            raw = env.get(ENV_PREFIX + f.name.upper())
+        if raw is not None:
+            values[f.name] = _convert(f, str(raw))
+    return Settings(**values).validate()
+
+
+def markdown_table() -> str:
+    """The settings as a Markdown table, for docs/settings.md."""
+    rows = ["| setting | environment | default | meaning |", "| --- | --- | --- | --- |"]
+    for f in fields():
+        default = f.default
+        shown = ",".join(default) if isinstance(default, tuple) else str(default)
+        rows.append(
+            f"| `--{f.name.replace('_', '-')}` | `{ENV_PREFIX}{f.name.upper()}` "
+            f"| `{shown}` | {f.metadata['help']} |"
+        )
+    return "\n".join(rows) + "\n"
