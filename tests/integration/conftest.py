@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.loopwatch import LoopWatch
+from tests.support.server import RunningServer, running_server, test_settings
+
+# A stall this long means something ran on the event loop that belongs in a thread.
+MAX_LOOP_STALL_S = 0.5
+
+
+@pytest.fixture(autouse=True)
+async def loop_watch() -> AsyncIterator[None]:
+    watch = LoopWatch(asyncio.get_running_loop()).start()
+    yield
+    stall = watch.stop()
+    assert stall < MAX_LOOP_STALL_S, f"the event loop was blocked for {stall:.3f}s"
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    async with running_server(test_settings(tmp_path / "data")) as running:
+        yield running

@@ -1,0 +1,212 @@
+"""Real aiortc peers record takes through a real server; the files are read back with PyAV."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import av
+import pytest
+
+from tests.support.analysis import (
+    audio_samples,
+    beep_time,
+    flash_time,
+    segment_file,
+    sha256,
+    video_frames,
+)
+from tests.support.media import SyntheticAudio, SyntheticVideo
+from tests.support.server import Client, RunningServer, connected_client
+
+MARK_AT = 2.5  # seconds into the stream: white picture + beep, to measure sync
+
+
+async def record(
+    client: Client, video: SyntheticVideo, audio: SyntheticAudio | None, seconds: float,
+    codec: str | None = None,
+) -> tuple[dict[str, Any], float]:
+    """Publish, record ``seconds``, stop; the stored take and the wall time recorded."""
+    tracks = [t for t in (video, audio) if t is not None]
+    session_id, _ = await client.publish(tracks, video_codec=codec)
+    started = await client.call("start_take", {"session_id": session_id,
+                                               "purpose": "device_check"})
+    assert started.get("state") == "recording", started
+    t0 = time.monotonic()
+    await asyncio.sleep(seconds)
+    stopped = await client.call("stop_take", {"take_id": started["take_id"]})
+    elapsed = time.monotonic() - t0
+    assert stopped.get("state") == "stored", stopped
+    return stopped, elapsed
+
+
+def check_sync_and_frames(
+    path: Path, video: SyntheticVideo, segment: dict[str, Any], min_frames_ratio: float = 0.99
+) -> list[Any]:
+    frames = video_frames(path)
+    assert frames, "no video frames decoded"
+    indices = [f.index for f in frames]
+    assert indices == sorted(indices), "frames out of order"
+    assert len(set(indices)) == len(indices), "a frame was written twice"
+    # Every frame the client sent from the first recorded one until the stop must be there.
+    expected = video.frames_sent - indices[0]
+    assert len(frames) >= min_frames_ratio * expected, (len(frames), expected)
+    stream = next(s for s in segment["streams"] if s["kind"] == "video")
+    assert stream["frames"] == len(frames)
+    samples, first_audio = audio_samples(path)
+    assert len(samples) > 48000, "audio missing"
+    assert abs(first_audio - frames[0].pts_s) < 0.05, "audio and video start apart"
+    skew = beep_time(samples, first_audio) - flash_time(frames)
+    assert abs(skew) < 0.05, f"audio/video out of sync by {skew * 1000:.0f} ms"
+    return frames
+
+
+@pytest.mark.parametrize("codec,container", [("video/VP8", "webm"), ("video/H264", "mkv")])
+async def test_take_is_stored_complete_in_sync_and_hashed(
+    server: RunningServer, codec: str, container: str
+) -> None:
+    async with connected_client(server.url) as client:
+        video, audio = SyntheticVideo(mark_at=MARK_AT), SyntheticAudio(mark_at=MARK_AT)
+        take, elapsed = await record(client, video, audio, 5.0, codec)
+
+    [segment] = take["manifest"]["segments"]
+    assert segment["container"] == container
+    path = segment_file(server.settings.data_dir, take["take_id"], segment)
+    assert sha256(path) == segment["sha256"]
+    with av.open(str(path)) as f:
+        assert f.streams.video[0].codec_context.name == codec.split("/")[1].lower()
+        assert f.streams.audio[0].codec_context.name == "opus"
+        duration = f.duration / av.time_base
+    # The file covers the take from its first keyframe to the stop.
+    assert abs(duration + segment["start_s"] - elapsed) < 0.02 * elapsed, (duration, elapsed)
+    frames = check_sync_and_frames(path, video, segment)
+    assert frames[0].pts_s == 0
+    if codec == "video/H264":
+        playback = path.with_suffix(".mp4")
+        assert segment["playback_file"] == playback.name
+        assert sha256(playback) == segment["playback_sha256"]
+        assert len(video_frames(playback)) == len(frames)
+
+
+async def test_take_starts_promptly_with_a_keyframe_request(server: RunningServer) -> None:
+    async with connected_client(server.url) as client:
+        take, _ = await record(client, SyntheticVideo(), SyntheticAudio(), 1.5)
+    [segment] = take["manifest"]["segments"]
+    assert take["manifest"]["stats"]["keyframe_requests"] >= 1
+    assert segment["start_s"] < 0.3, "recording began long after the take started"
+
+
+async def test_resolution_change_starts_a_new_segment(server: RunningServer) -> None:
+    video = SyntheticVideo(320, 240, resize_at=2.0, resize_to=(640, 480))
+    async with connected_client(server.url) as client:
+        take, _ = await record(client, video, SyntheticAudio(), 4.0)
+    segments = take["manifest"]["segments"]
+    assert [s["reason"] for s in segments] == ["start", "resolution_change"]
+    sizes = [(s["streams"][0]["width"], s["streams"][0]["height"]) for s in segments]
+    assert sizes == [(320, 240), (640, 480)]
+    total = 0
+    first_index = None
+    for segment in segments:
+        frames = video_frames(segment_file(server.settings.data_dir, take["take_id"], segment))
+        assert {f.size for f in frames} == {sizes[segment["index"]]}
+        first_index = frames[0].index if first_index is None else first_index
+        total += len(frames)
+    assert total >= 0.99 * (video.frames_sent - first_index)
+    # The second segment starts where the first ends, on the take's clock.
+    first_end = segments[0]["start_s"] + segments[0]["duration_s"]
+    assert abs(segments[1]["start_s"] - first_end) < 0.1
+
+
+async def test_audio_arriving_before_video(server: RunningServer) -> None:
+    """aiortc's MediaRecorder writes an empty video stream here; we must not."""
+    video = SyntheticVideo(start_delay=1.0, mark_at=MARK_AT)
+    audio = SyntheticAudio(mark_at=MARK_AT + 1.0)  # the audio clock started 1 s earlier
+    async with connected_client(server.url) as client:
+        take, _ = await record(client, video, audio, 5.0)
+    [segment] = take["manifest"]["segments"]
+    path = segment_file(server.settings.data_dir, take["take_id"], segment)
+    check_sync_and_frames(path, video, segment)
+
+
+async def test_new_peer_connection_continues_the_take_in_a_new_segment(
+    server: RunningServer,
+) -> None:
+    async with connected_client(server.url) as client:
+        session_id, first_pc = await client.publish([SyntheticVideo(), SyntheticAudio()])
+        take = await client.call("start_take", {"session_id": session_id,
+                                                "purpose": "device_check"})
+        await asyncio.sleep(2)
+        await first_pc.close()  # the network dropped; the page makes a new connection
+        await asyncio.sleep(0.5)
+        await client.publish([SyntheticVideo(), SyntheticAudio()], session_id=session_id)
+        await asyncio.sleep(2)
+        stored = await client.call("stop_take", {"take_id": take["take_id"]})
+    segments = stored["manifest"]["segments"]
+    assert [s["reason"] for s in segments] == ["start", "reconnect"]
+    assert segments[0]["peer"] != segments[1]["peer"]
+    [gap] = stored["manifest"]["gaps"]
+    assert gap["end_s"] - gap["start_s"] >= 0.4
+    for segment in segments:
+        path = segment_file(server.settings.data_dir, stored["take_id"], segment)
+        assert len(video_frames(path)) > 30
+
+
+async def test_client_vanishing_mid_take_still_stores_a_playable_take(
+    server: RunningServer,
+) -> None:
+    async with connected_client(server.url) as client:
+        session_id, pc = await client.publish([SyntheticVideo(), SyntheticAudio()])
+        take = await client.call("start_take", {"session_id": session_id,
+                                                "purpose": "device_check"})
+        await asyncio.sleep(2)
+        await client.sio.disconnect()
+        await pc.close()
+        url = f"{server.url}/api/takes/{take['take_id']}"
+
+        async def stored() -> dict[str, Any]:
+            async with client.http.get(url) as response:
+                body: dict[str, Any] = await response.json()
+                return body
+
+        grace = server.settings.reconnect_grace_s
+        deadline = time.monotonic() + grace + 10
+        while (summary := await stored())["state"] != "stored":
+            assert time.monotonic() < deadline, summary
+            await asyncio.sleep(0.1)
+    assert summary["stop_reason"] == "connection_lost"
+    [segment] = summary["manifest"]["segments"]
+    path = segment_file(server.settings.data_dir, take["take_id"], segment)
+    assert sha256(path) == segment["sha256"]
+    with av.open(str(path)) as f:
+        assert 1.5 < f.duration / av.time_base < 2.5
+    assert len(video_frames(path)) > 45
+
+
+async def test_a_stopped_take_cannot_be_continued(server: RunningServer) -> None:
+    async with connected_client(server.url) as client:
+        take, _ = await record(client, SyntheticVideo(), SyntheticAudio(), 1.0)
+        again = await client.call("stop_take", {"take_id": take["take_id"]})
+        assert again["error"]["code"] == "conflict"
+        # The session itself can record a new take.
+        new = await client.call("start_take", {"session_id": take["session_id"],
+                                               "purpose": "device_check"})
+        assert new["state"] == "recording" and new["take_id"] != take["take_id"]
+        busy = await client.call("start_take", {"session_id": take["session_id"],
+                                                "purpose": "device_check"})
+        assert busy["error"]["code"] == "conflict"
+
+
+async def test_server_stops_a_take_at_its_time_limit(tmp_path: Path) -> None:
+    from tests.support.server import running_server, test_settings
+
+    settings = test_settings(tmp_path / "data", device_check_limit_s=2)
+    async with running_server(settings) as server, connected_client(server.url) as client:
+        session_id, _ = await client.publish([SyntheticVideo(), SyntheticAudio()])
+        take = await client.call("start_take", {"session_id": session_id,
+                                                "purpose": "device_check"})
+        assert take["deadline"] == pytest.approx(take["started_at"] + 2)
+        stored = await client.wait_event("take_stored", timeout=8, take_id=take["take_id"])
+    assert stored["stop_reason"] == "time_limit"
+    assert 1.9 < stored["stopped_at"] - stored["started_at"] < 2.5
