@@ -228,15 +228,21 @@ class TakeRecorder:
     def _wait_for_keyframe(self) -> None:
         self._waiting = True
         self._waiting_since = self.now_s()
+        self._request_keyframe()
         if self._pli_task is None or self._pli_task.done():
-            self._pli_task = asyncio.ensure_future(self._request_keyframes())
+            self._pli_task = asyncio.ensure_future(self._repeat_keyframe_requests())
 
-    async def _request_keyframes(self) -> None:
-        while self._waiting and not self._stopped:
-            video = self._sources.get("video")
-            if video is not None and video.request_keyframe():
-                self.stats.keyframe_requests += 1
+    def _request_keyframe(self) -> None:
+        video = self._sources.get("video")
+        if video is not None and video.request_keyframe():
+            self.stats.keyframe_requests += 1
+
+    async def _repeat_keyframe_requests(self) -> None:
+        while True:
             await asyncio.sleep(self._keyframe_interval)
+            if not self._waiting or self._stopped:
+                return
+            self._request_keyframe()
 
     def _backlogged(self, half: bool = False) -> bool:
         seg = self._current

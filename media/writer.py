@@ -122,10 +122,12 @@ class SegmentWriter:
     def _open(self) -> None:
         fmt, _ = container_format(self.specs)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Clusters of at most a second reach the disk as they close, so a crash
-        # leaves a playable file missing only its last second.
+        # Clusters of at most a second, each handed to the kernel as it closes
+        # (flush_packets), so a crash leaves a playable file missing only its
+        # last second; the periodic fsync bounds what a power cut can take.
         self._container = av.open(
-            str(self.path), "w", format=fmt, options={"cluster_time_limit": "1000"}
+            str(self.path), "w", format=fmt,
+            options={"cluster_time_limit": "1000", "flush_packets": "1"},
         )
         for spec in self.specs:
             if spec.kind == "video":

@@ -13,7 +13,7 @@ from aiohttp import web
 from web import settings as settings_mod
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(with_bench: bool = False) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="examcast", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the server (HTTP and Socket.IO on one port)")
@@ -21,14 +21,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser(
         "bench", help="measure the recording path against aiortc's MediaRecorder"
     )
-    from media.bench.run import add_arguments as add_bench_arguments
+    if with_bench:  # imported only when asked for: serving never depends on the bench code
+        from media.bench.run import add_arguments as add_bench_arguments
 
-    add_bench_arguments(bench)
+        add_bench_arguments(bench)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(with_bench=bool(argv) and argv[0] == "bench").parse_args(argv)
     if args.command == "bench":
         from media.bench.run import main as bench_main
 

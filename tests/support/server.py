@@ -16,6 +16,7 @@ from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
+from media import ice
 from web.app import create_app
 from web.settings import Settings
 
@@ -121,6 +122,7 @@ class Client:
 
 @asynccontextmanager
 async def connected_client(server_url: str) -> AsyncIterator[Client]:
+    ice.offer_host_addresses(("127.0.0.1",))  # our peers must offer loopback too
     http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
     async with http.get(server_url + "/device-check") as response:
         assert response.status == 200

@@ -1,0 +1,208 @@
+"""The load generator: N simulated candidates, each a Socket.IO client and an aiortc peer.
+
+Each candidate does what the device-check page does (docs/signaling.md):
+``open_session``, ``offer`` with audio + video, ``start_take``, then sends
+for the bench's duration, then ``stop_take``. The order is arranged so the
+count is fair: every peer is connected and every take started before any
+packet is sent, each stream starts at a keyframe (so the recorder can
+write from its first frame), and each sender stops, and the bench waits
+:data:`DRAIN_S` for packets in flight, before ``stop_take``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import aioice.ice
+import socketio
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+from media.bench.clip import AUDIO_FRAME, AUDIO_RATE, Clip
+from media.bench.tracks import PacedTrack, clip_tracks
+
+log = logging.getLogger(__name__)
+
+CONNECT_CONCURRENCY = 8
+CONNECT_TIMEOUT_S = 30.0
+CALL_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 120.0
+START_DELAY_S = 0.3
+DRAIN_S = 0.5
+
+Phase = Callable[[str], None]
+
+
+class LoadFailed(RuntimeError):
+    """A simulated candidate could not do its part; the figures would be meaningless."""
+
+
+def loopback_only() -> None:
+    """Gather only 127.0.0.1 as this process's ICE host candidate: no packet leaves lo."""
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"] if use_ipv4 else []
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    url: str
+    cookie: bool  # load GET /device-check first for the session cookie, as a browser does
+
+
+@dataclass
+class StreamResult:
+    index: int
+    video_sent: int
+    audio_sent: int
+    video_written: int
+    audio_written: int
+    segments: int
+    max_lag_ms: float | None
+    late_ms: float
+    take: dict[str, Any] = field(repr=False)
+
+
+@dataclass
+class LoadResult:
+    streams: list[StreamResult]
+    window_s: float
+
+
+class Candidate:
+    def __init__(self, index: int, target: Target, clip: Clip) -> None:
+        self.index = index
+        self.target = target
+        self.audio, self.video = clip_tracks(clip, index)
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.session_id = ""
+        self.take_id = ""
+
+    async def call(self, event: str, data: dict[str, Any],
+                   timeout: float = CALL_TIMEOUT_S) -> dict[str, Any]:
+        reply = await self.sio.call(event, data, timeout=timeout)
+        if not isinstance(reply, dict) or "error" in reply:
+            raise LoadFailed(f"candidate {self.index}: {event} was refused: {reply}")
+        return reply
+
+    async def connect(self, http: aiohttp.ClientSession) -> None:
+        headers = {}
+        if self.target.cookie:
+            async with http.get(self.target.url + "/device-check") as response:
+                response.raise_for_status()
+                headers["Cookie"] = "; ".join(f"{k}={m.value}" for k, m in
+                                              response.cookies.items())
+        await self.sio.connect(self.target.url, headers=headers, transports=["websocket"])
+        opened = await self.call("open_session", {"role": "primary"})
+        self.session_id = opened["session_id"]
+        for track in (self.audio, self.video):
+            self.pc.addTransceiver(track, direction="sendonly")
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        answer = await self.call("offer", {"session_id": self.session_id, "type": "offer",
+                                           "sdp": self.pc.localDescription.sdp})
+        await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+        while self.pc.connectionState != "connected":
+            if self.pc.connectionState in ("failed", "closed"):
+                raise LoadFailed(f"candidate {self.index}: peer connection "
+                                 f"{self.pc.connectionState}")
+            await asyncio.sleep(0.05)
+
+    async def start_take(self) -> None:
+        take = await self.call("start_take", {"session_id": self.session_id,
+                                              "purpose": "device_check"})
+        self.take_id = take["take_id"]
+
+    def send(self, at: float, seconds: float, fps: int) -> None:
+        self.video.start(at, round(seconds * fps))
+        self.audio.start(at, round(seconds * AUDIO_RATE / AUDIO_FRAME))
+
+    async def sent(self) -> None:
+        await self.video.done.wait()
+        await self.audio.done.wait()
+
+    async def stop_take(self) -> StreamResult:
+        take = await self.call("stop_take", {"take_id": self.take_id}, timeout=STOP_TIMEOUT_S)
+        manifest = take.get("manifest") or {}
+        written = {"video": 0, "audio": 0}
+        segments = manifest.get("segments", [])
+        for segment in segments:
+            for stream in segment.get("streams", []):
+                written[stream["kind"]] = written.get(stream["kind"], 0) + int(stream["frames"])
+        return StreamResult(
+            index=self.index,
+            video_sent=self.video.sent,
+            audio_sent=self.audio.sent,
+            video_written=written["video"],
+            audio_written=written["audio"],
+            segments=len(segments),
+            max_lag_ms=manifest.get("stats", {}).get("max_lag_ms"),
+            late_ms=round(max(self.video.max_late_s, self.audio.max_late_s) * 1000, 1),
+            take=take,
+        )
+
+    async def close(self) -> None:
+        try:
+            await asyncio.wait_for(self.pc.close(), 10)
+        except Exception:
+            log.debug("closing candidate %d's peer failed", self.index, exc_info=True)
+        try:
+            await asyncio.wait_for(self.sio.disconnect(), 10)
+        except Exception:
+            log.debug("disconnecting candidate %d failed", self.index, exc_info=True)
+
+
+async def run_load(target: Target, clip: Clip, streams: int, seconds: float,
+                   on_phase: Phase, progress: Callable[[str], None]) -> LoadResult:
+    """Run ``streams`` candidates against ``target``; ``on_phase`` marks the window.
+
+    Phases: ``connected`` (every peer up, no media yet), ``recording`` (the
+    first sender starts), ``sent`` (every sender has sent its last frame),
+    ``stopped`` (every take stored).
+    """
+    candidates = [Candidate(i, target, clip) for i in range(streams)]
+    limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
+
+        async def connect(candidate: Candidate) -> None:
+            async with limit:
+                await asyncio.wait_for(candidate.connect(http), CONNECT_TIMEOUT_S)
+
+        try:
+            await _all(connect(c) for c in candidates)
+            progress(f"{target.name}: {streams} peers connected")
+            on_phase("connected")
+            await _all(c.start_take() for c in candidates)
+            # Spread the streams over one frame interval, as independent cameras would be.
+            start = time.monotonic() + START_DELAY_S
+            for c in candidates:
+                c.send(start + c.index / streams / clip.fps, seconds, clip.fps)
+            await asyncio.sleep(max(0.0, start - time.monotonic()))
+            on_phase("recording")
+            progress(f"{target.name}: {streams} takes recording for {seconds:g}s")
+            await asyncio.wait_for(_all(c.sent() for c in candidates), seconds + 60)
+            window = time.monotonic() - start
+            on_phase("sent")
+            await asyncio.sleep(DRAIN_S)
+            results = await _all(c.stop_take() for c in candidates)
+            on_phase("stopped")
+            progress(f"{target.name}: {streams} takes stopped")
+        finally:
+            await _all(c.close() for c in candidates)
+    return LoadResult(list(results), window)
+
+
+async def _all(aws: Any) -> list[Any]:
+    """``gather`` that cancels the rest when one fails."""
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise

@@ -1,0 +1,100 @@
+"""A server under test in its own process: start, pin, wait for health, stop."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from media.bench import measure
+
+READY_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 30.0
+
+
+class ServerFailed(RuntimeError):
+    """The server under test did not start, or died during the bench."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServerProcess:
+    def __init__(self, name: str, argv: list[str], log_path: Path,
+                 cpus: set[int] | None) -> None:
+        self.name = name
+        self.argv = argv
+        self.log_path = log_path
+        self.cpus = cpus
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("wb") as log:
+            self._proc = subprocess.Popen(
+                [sys.executable, *self.argv],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            )
+        if self.cpus:
+            measure.pin(self._proc.pid, self.cpus)
+
+    async def wait_ready(self, url: str, timeout: float = READY_TIMEOUT_S) -> None:
+        """Poll ``url`` (its health check) until it answers 200, within ``timeout``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+            while True:
+                self.check_alive()
+                try:
+                    async with http.get(url) as response:
+                        if response.status == 200:
+                            break
+                except (aiohttp.ClientError, asyncio.TimeoutError):
+                    pass
+                if loop.time() > deadline:
+                    raise ServerFailed(f"{self.name}: {url} did not answer within {timeout:.0f}s"
+                                       f"\n{self.log_tail()}")
+                await asyncio.sleep(0.1)
+        if self.cpus:  # again: threads the server started before the first pin took effect
+            measure.pin(self.pid, self.cpus)
+
+    def check_alive(self) -> None:
+        assert self._proc is not None
+        if self._proc.poll() is not None:
+            raise ServerFailed(f"{self.name} exited with status {self._proc.returncode}"
+                               f"\n{self.log_tail()}")
+
+    async def stop(self) -> int | None:
+        """SIGINT (a graceful shutdown), then SIGKILL after :data:`STOP_TIMEOUT_S`."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return None if proc is None else proc.returncode
+        proc.send_signal(signal.SIGINT)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STOP_TIMEOUT_S
+        while proc.poll() is None and loop.time() < deadline:
+            await asyncio.sleep(0.1)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        return proc.returncode
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        return "\n".join(text[-lines:])

@@ -1,0 +1,137 @@
+"""The recorder fed real encoded frames directly (no network), with a real mux pool."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import av
+import pytest
+
+from media.recorder import TakeRecorder
+from media.tap import EncodedFrame
+from media.writer import MuxPool
+from tests.support.encoded import opus_packets, video_packets
+
+
+class FeedSource:
+    """Stands where a tapped aiortc track would: the test hands it frames."""
+
+    def __init__(self, kind: str, codec: str, base: float) -> None:
+        self.kind = kind
+        self.codec_name = codec
+        self.peer_id = "peer-0"
+        self.ended = False
+        self.keyframe_requests = 0
+        self._base = base
+        self._clock = 90000 if kind == "video" else 48000
+        self._listener: Callable[..., None] | None = None
+
+    def listen(self, on_frame: Callable[..., None] | None, on_end: object = None) -> None:
+        self._listener = on_frame
+
+    def time_of(self, frame: EncodedFrame) -> float:
+        return self._base + frame.timestamp / self._clock
+
+    def request_keyframe(self) -> bool:
+        self.keyframe_requests += 1
+        return True
+
+    def pending_frames(self) -> list[EncodedFrame]:
+        return []
+
+    def feed(self, data: bytes, timestamp: int) -> None:
+        assert self._listener is not None
+        self._listener(self, EncodedFrame(data, timestamp))
+
+
+@pytest.fixture
+def pool() -> Iterator[MuxPool]:
+    pool = MuxPool(1)
+    yield pool
+    pool.shutdown()
+
+
+def interleaved(video: list[bytes], audio: list[bytes]) -> list[tuple[str, bytes, int]]:
+    items = [("video", p, i * 3000) for i, p in enumerate(video)]
+    items += [("audio", p, i * 960) for i, p in enumerate(audio)]
+    return sorted(items, key=lambda x: x[2] / (90000 if x[0] == "video" else 48000))
+
+
+async def test_disk_backlog_bounds_memory_records_a_gap_and_resumes(
+    tmp_path: Path, pool: MuxPool
+) -> None:
+    limit = 64 * 1024
+    recorder = TakeRecorder("t", tmp_path, pool, queue_limit=limit, keyframe_interval=0.05)
+    video = FeedSource("video", "vp8", recorder.origin)
+    audio = FeedSource("audio", "opus", recorder.origin)
+    recorder.attach([video, audio])  # type: ignore[list-item]
+    vp8, opus = video_packets("vp8", 300, 640, 480, gop=30), opus_packets(500)
+    biggest = max(len(p) for p in vp8)
+    items = interleaved(vp8, opus)
+    first_half = [i for i in items if i[2] / (90000 if i[0] == "video" else 48000) < 5]
+    rest = items[len(first_half):]
+
+    # Five seconds of media arrive faster than the disk takes them.
+    peak = 0
+    for kind, data, ts in first_half:
+        (video if kind == "video" else audio).feed(data, ts)
+        if recorder._current is not None:
+            peak = max(peak, recorder._current.writer.pending_bytes)
+    assert limit < peak <= limit + biggest, "memory is bounded by the queue limit"
+    assert recorder.stats.dropped_backlog > 0
+
+    async def disk_catches_up(below: int) -> None:
+        deadline = time.monotonic() + 5
+        while recorder._current is not None and recorder._current.writer.pending_bytes > below:
+            assert time.monotonic() < deadline, "the writer never caught up"
+            await asyncio.sleep(0.005)
+
+    await disk_catches_up(0)
+    for kind, data, ts in rest:  # the disk keeps up again: recording resumes at a keyframe
+        (video if kind == "video" else audio).feed(data, ts)
+        await disk_catches_up(limit // 4)
+    manifest = await recorder.stop()
+
+    gaps = manifest["gaps"]
+    assert gaps and gaps[0]["reason"] == "disk_backlog"
+    assert gaps[0]["end_s"] > gaps[0]["start_s"]
+    [segment] = manifest["segments"]
+    with av.open(str(tmp_path / segment["file"])) as f:
+        written = sum(1 for p in f.demux(video=0) if p.size)
+    frames = next(s["frames"] for s in segment["streams"] if s["kind"] == "video")
+    assert written == frames
+    # Resumed at the first keyframe after the backlog (frame 150) and kept every frame after it.
+    assert 150 + 30 <= frames < 300
+    last = next(s["last_pts_ms"] for s in segment["streams"] if s["kind"] == "video")
+    assert last / 1000 + segment["start_s"] == pytest.approx(299 / 30, abs=0.002)
+
+
+async def test_malformed_and_pre_keyframe_frames_are_skipped(
+    tmp_path: Path, pool: MuxPool
+) -> None:
+    recorder = TakeRecorder("t", tmp_path, pool, queue_limit=1 << 20, keyframe_interval=0.05)
+    video = FeedSource("video", "vp8", recorder.origin)
+    recorder.attach([video])  # type: ignore[list-item]
+    vp8 = video_packets("vp8", 60, gop=30)
+    for i, packet in enumerate(vp8[1:30], start=1):  # no keyframe yet: nothing written
+        video.feed(packet, i * 3000)
+    video.feed(b"\x00\x00\x00garbage!!", 30 * 3000 - 1)  # says keyframe, is not
+    for i, packet in enumerate(vp8[30:], start=30):
+        video.feed(packet, i * 3000)
+    await asyncio.sleep(0.1)
+    assert video.keyframe_requests >= 1
+    manifest = await recorder.stop()
+    [segment] = manifest["segments"]
+    assert segment["streams"][0]["frames"] == 30
+    assert manifest["stats"]["malformed"] == 1
+    assert manifest["stats"]["dropped_before_keyframe"] == 29
+
+
+async def test_a_take_with_no_media_has_no_segments(tmp_path: Path, pool: MuxPool) -> None:
+    recorder = TakeRecorder("t", tmp_path, pool, queue_limit=1 << 20, keyframe_interval=0.05)
+    recorder.attach([FeedSource("video", "vp8", recorder.origin)])  # type: ignore[list-item]
+    manifest = await recorder.stop()
+    assert manifest["segments"] == []

@@ -1,0 +1,466 @@
+// The device check (调试设备): preview camera and microphone, record a test take
+// on the server, play it back with sound, record again, finish.
+//
+// States (also on <body data-state>, which the tests read):
+//   starting → preview → recording → saving → review → done, and blocked when
+//   the camera cannot be opened.
+
+import { lang, onLangChange, setLang, t, translatePage } from "./i18n.js";
+import {
+  LevelMeter, listCameras, mediaErrorKey, mediaSupport, openCameraAndMic, switchCamera,
+} from "./media.js";
+import { SocketClient, SocketError } from "./socketio.js";
+import { ServerError, Uplink, request } from "./uplink.js";
+
+const DONE_KEY = "examcast.deviceCheck";
+const STOP_TIMEOUT_MS = 60000; // stopping closes, syncs and hashes the files
+
+const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
+const ui = {
+  preview: $("preview"), playback: $("playback"), recBadge: $("rec-badge"),
+  elapsed: $("elapsed"), notice: $("notice"), message: $("message"), devices: $("devices"),
+  cameraSelect: $("camera-select"), switchCamera: $("switch-camera"), meter: $("mic-level"),
+  meterFill: document.querySelector(".meter-fill"), micHint: $("mic-hint"),
+  takeInfo: $("take-info"), connection: $("connection"),
+  connText: document.querySelector(".conn-text"), lang: $("lang-toggle"),
+  start: $("start-recording"), stop: $("stop-recording"), playBack: $("play-back"),
+  recordAgain: $("record-again"), finish: $("finish"), retry: $("retry"),
+  checkAgain: $("check-again"), steps: document.querySelectorAll("[data-step]"),
+};
+
+const page = {
+  state: "starting",
+  busy: false, // a call to the server is under way
+  stream: null,
+  meter: null,
+  socket: new SocketClient(),
+  uplink: null,
+  cameras: [],
+  take: null, // summary of the take being recorded or reviewed
+  startedAt: 0,
+  ticker: null,
+  wakeLock: null,
+  segment: 0,
+  played: false, // a take has been played back to its end
+  notice: null, // {key, params, kind, source}
+};
+
+// -- rendering --------------------------------------------------------------------------
+
+const STEP_OF = {
+  starting: "preview", blocked: "preview", preview: "record", recording: "record",
+  saving: "record", review: "playback", done: "finish",
+};
+
+function instructionKey() {
+  switch (page.state) {
+    case "starting": return "msg.askPermission";
+    case "preview": return page.uplink?.state === "connected" ? "msg.ready" : "msg.waitServer";
+    case "recording": return "msg.recording";
+    case "saving": return "msg.saving";
+    case "review": return page.played ? "msg.reviewed" : "msg.review";
+    case "done": return "msg.done";
+    default: return null;
+  }
+}
+
+function render() {
+  const { state } = page;
+  document.body.dataset.state = state;
+  const live = ["preview", "recording", "saving"].includes(state);
+  ui.preview.hidden = !live && state !== "starting";
+  ui.playback.hidden = state !== "review";
+  ui.recBadge.hidden = state !== "recording";
+  ui.devices.hidden = !["preview", "recording"].includes(state);
+  ui.takeInfo.hidden = state !== "review";
+
+  const connected = page.uplink?.state === "connected";
+  ui.start.hidden = state !== "preview";
+  ui.start.disabled = !connected || page.busy;
+  ui.stop.hidden = state !== "recording";
+  ui.stop.disabled = page.busy;
+  for (const button of [ui.playBack, ui.recordAgain, ui.finish]) button.hidden = state !== "review";
+  ui.recordAgain.disabled = !connected || page.busy;
+  ui.finish.disabled = !page.played;
+  ui.retry.hidden = state !== "blocked";
+  ui.checkAgain.hidden = state !== "done";
+  const switching = page.busy && ["preview", "recording"].includes(state);
+  ui.cameraSelect.disabled = page.cameras.length < 2 || switching;
+  ui.switchCamera.disabled = page.cameras.length < 2 || switching;
+  ui.micHint.textContent = t(page.meter?.suspended ? "mic.tap" : "mic.hint");
+
+  const step = STEP_OF[state];
+  const order = ["preview", "record", "playback", "finish"];
+  for (const li of ui.steps) {
+    const relation = Math.sign(order.indexOf(li.dataset.step) - order.indexOf(step));
+    li.dataset.progress = ["done", "current", "todo"][relation + 1];
+    if (relation === 0) li.setAttribute("aria-current", "step");
+    else li.removeAttribute("aria-current");
+  }
+
+  const key = instructionKey();
+  ui.message.textContent = key ? t(key) : "";
+  ui.notice.hidden = !page.notice;
+  if (page.notice) {
+    ui.notice.textContent = t(page.notice.key, page.notice.params);
+    ui.notice.dataset.kind = page.notice.kind;
+  }
+  const conn = page.uplink ? page.uplink.state : "connecting";
+  ui.connection.dataset.state = conn;
+  ui.connection.hidden = state === "blocked" || state === "done";
+  ui.connText.textContent = t(`conn.${conn}`);
+}
+
+function setState(state) {
+  page.state = state;
+  render();
+}
+
+function notify(key, params = {}, kind = "error", source = "page") {
+  page.notice = { key, params, kind, source };
+  render();
+}
+
+function clearNotice(source = null) {
+  if (page.notice && (source === null || page.notice.source === source)) page.notice = null;
+  render();
+}
+
+function notifyError(err, source = "page") {
+  console.warn(err);
+  if (err instanceof ServerError) {
+    notify("err.server", { message: err.message }, "error", source);
+  } else if (err instanceof SocketError) {
+    const key = { timeout: "err.timeout", refused: "err.refused" }[err.code] || "err.offline";
+    notify(key, {}, "error", source);
+  } else {
+    notify("err.connection", {}, "error", source);
+  }
+}
+
+function clock(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  return `${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
+}
+
+// -- camera and microphone --------------------------------------------------------------
+
+async function openMedia() {
+  setState("starting");
+  try {
+    page.stream = await openCameraAndMic();
+  } catch (err) {
+    console.warn(err);
+    notify(mediaErrorKey(err), { detail: err.name || String(err) });
+    setState("blocked");
+    return;
+  }
+  ui.preview.srcObject = page.stream;
+  for (const track of page.stream.getTracks()) watchTrack(track);
+  const [audio] = page.stream.getAudioTracks();
+  page.meter?.stop();
+  page.meter = new LevelMeter(audio, showLevel);
+  if (page.meter.suspended) {
+    const wake = () => page.meter.resume().then(render);
+    document.addEventListener("pointerdown", wake, { once: true });
+  }
+  await refreshCameras();
+  setState("preview");
+  if (page.uplink) {
+    // Devices reopened after they went away: send the new tracks.
+    page.uplink.stream = page.stream;
+    for (const track of page.stream.getTracks()) await page.uplink.replaceTrack(track);
+  } else {
+    page.uplink = new Uplink(page.socket, page.stream, onUplinkState);
+    page.uplink.start();
+  }
+}
+
+function showLevel(level) {
+  const percent = Math.round(level * 100);
+  ui.meterFill.style.width = `${percent}%`;
+  ui.meter.dataset.level = level.toFixed(2);
+  ui.meter.setAttribute("aria-valuenow", String(percent));
+}
+
+function watchTrack(track) {
+  // "ended" fires when a device goes away, not when this page stops a track.
+  track.addEventListener("ended", () => {
+    notify("err.trackEnded");
+    if (page.state === "preview") setState("blocked");
+  });
+}
+
+async function refreshCameras() {
+  page.cameras = await listCameras();
+  const track = page.stream?.getVideoTracks()[0];
+  const current = track?.getSettings().deviceId;
+  ui.cameraSelect.replaceChildren(...page.cameras.map((camera, i) => new Option(
+    camera.label || t("camera.unnamed", { n: i + 1 }), camera.deviceId, false,
+    camera.deviceId === current,
+  )));
+  render();
+}
+
+async function chooseCamera(deviceId) {
+  page.busy = true;
+  render();
+  try {
+    const track = await switchCamera(page.stream, deviceId);
+    watchTrack(track);
+    ui.preview.srcObject = page.stream;
+    if (page.uplink) await page.uplink.replaceTrack(track);
+    clearNotice();
+  } catch (err) {
+    console.warn(err);
+    notify("err.switchCamera");
+  } finally {
+    page.busy = false;
+    await refreshCameras();
+  }
+}
+
+function nextCamera() {
+  const ids = page.cameras.map((c) => c.deviceId);
+  const next = ids[(ids.indexOf(ui.cameraSelect.value) + 1) % ids.length];
+  if (next) chooseCamera(next);
+}
+
+function onUplinkState(state, error) {
+  if (state === "connected") clearNotice("uplink");
+  if (state === "failed" && error) notifyError(error, "uplink");
+  render();
+}
+
+// -- recording --------------------------------------------------------------------------
+
+function warnOnLeave(event) {
+  event.preventDefault();
+  event.returnValue = ""; // older browsers need it set
+}
+
+async function holdWakeLock() {
+  if (!("wakeLock" in navigator)) return;
+  try {
+    page.wakeLock = await navigator.wakeLock.request("screen");
+  } catch {
+    page.wakeLock = null; // refused (battery saver, hidden page): recording goes on
+  }
+}
+
+async function startRecording() {
+  clearNotice();
+  page.busy = true;
+  render();
+  try {
+    page.take = await request(page.socket, "start_take", {
+      session_id: page.uplink.sessionId, purpose: "device_check",
+    });
+  } catch (err) {
+    notifyError(err);
+    setState("preview");
+    return;
+  } finally {
+    page.busy = false;
+  }
+  page.startedAt = performance.now();
+  addEventListener("beforeunload", warnOnLeave);
+  holdWakeLock();
+  tick();
+  page.ticker = setInterval(tick, 250);
+  setState("recording");
+}
+
+function tick() {
+  const elapsed = (performance.now() - page.startedAt) / 1000;
+  const { deadline, started_at: startedAt } = page.take;
+  const limit = deadline ? ` / ${clock(deadline - startedAt)}` : "";
+  ui.elapsed.textContent = clock(elapsed) + limit;
+  ui.elapsed.dataset.seconds = String(Math.floor(elapsed));
+}
+
+function leaveRecording() {
+  clearInterval(page.ticker);
+  removeEventListener("beforeunload", warnOnLeave);
+  if (page.wakeLock) page.wakeLock.release().catch(() => {});
+  page.wakeLock = null;
+}
+
+async function stopRecording() {
+  leaveRecording();
+  setState("saving");
+  try {
+    showTake(await request(page.socket, "stop_take", { take_id: page.take.take_id },
+      STOP_TIMEOUT_MS));
+  } catch (err) {
+    if (err instanceof ServerError && err.code === "conflict") {
+      // The server had stopped it already (time limit); its take_stored event tells the rest.
+      await fetchTake();
+    } else if (err instanceof SocketError && err.code !== "timeout") {
+      notify("err.stopFailed");
+      resumeRecording();
+    } else {
+      notifyError(err);
+      setState("preview");
+    }
+  }
+}
+
+function resumeRecording() {
+  addEventListener("beforeunload", warnOnLeave);
+  page.ticker = setInterval(tick, 250);
+  setState("recording");
+}
+
+async function fetchTake() {
+  const response = await fetch(`/api/takes/${encodeURIComponent(page.take.take_id)}`);
+  if (!response.ok) return;
+  const take = await response.json();
+  if (take.state === "stored") showTake(take);
+  else if (take.state === "failed") takeFailed(take);
+}
+
+function isCurrent(take) {
+  return page.take && take.take_id === page.take.take_id
+    && ["recording", "saving"].includes(page.state);
+}
+
+function stopReasonNotice(take) {
+  const reason = take.stop_reason;
+  if (!reason || reason === "stopped") return;
+  const known = ["time_limit", "connection_lost", "server_restart"].includes(reason);
+  const limit = take.deadline ? clock(take.deadline - take.started_at) : "";
+  notify(known ? `stop.${reason}` : "stop.other", { reason, limit }, "warning");
+}
+
+function takeStopped(take) {
+  if (!isCurrent(take) || page.state !== "recording") return;
+  leaveRecording();
+  page.take = take;
+  stopReasonNotice(take);
+  setState("saving");
+}
+
+function takeFailed(take) {
+  if (!isCurrent(take)) return;
+  leaveRecording();
+  notify("err.takeFailed");
+  setState("preview");
+}
+
+// -- playback ---------------------------------------------------------------------------
+
+function segments() {
+  return [...(page.take.manifest?.segments || [])].sort((a, b) => a.index - b.index);
+}
+
+function loadSegment(i) {
+  page.segment = i;
+  const id = encodeURIComponent(page.take.take_id);
+  ui.playback.src = `/api/takes/${id}/segments/${segments()[i].index}`;
+}
+
+function showTake(take) {
+  if (!isCurrent(take)) return; // already shown (the event and the ack both carry it)
+  leaveRecording();
+  page.take = take;
+  stopReasonNotice(take);
+  const streams = segments().flatMap((s) => s.streams || []);
+  const video = streams.find((s) => s.kind === "video" && s.frames > 0);
+  const audio = streams.find((s) => s.kind === "audio" && s.frames > 0);
+  ui.takeInfo.textContent = t("take.info", {
+    seconds: (take.manifest.recorded_s ?? 0).toFixed(1),
+    width: video?.width ?? "?", height: video?.height ?? "?",
+  });
+  if (!video) notify("take.noVideo", {}, "warning");
+  else if (!audio) notify("take.noAudio", {}, "warning");
+  loadSegment(0);
+  setState("review");
+}
+
+function playBack() {
+  if (page.segment !== 0) loadSegment(0);
+  else ui.playback.currentTime = 0;
+  ui.playback.play().catch((err) => console.warn(err));
+}
+
+function segmentEnded() {
+  if (page.segment + 1 < segments().length) {
+    loadSegment(page.segment + 1);
+    ui.playback.play().catch((err) => console.warn(err));
+    return;
+  }
+  page.played = true;
+  render();
+}
+
+function recordAgain() {
+  ui.playback.pause();
+  setState("preview");
+  startRecording();
+}
+
+async function finish() {
+  try {
+    localStorage.setItem(DONE_KEY, JSON.stringify({
+      take_id: page.take.take_id, finished_at: new Date().toISOString(),
+    }));
+  } catch {
+    // storage blocked; the exam issue keeps this on the server
+  }
+  ui.playback.pause();
+  page.meter?.stop();
+  page.meter = null;
+  for (const track of page.stream.getTracks()) track.stop();
+  clearNotice();
+  setState("done");
+  await page.uplink.close();
+  page.socket.close();
+}
+
+// -- wiring -----------------------------------------------------------------------------
+
+function wire() {
+  ui.lang.addEventListener("click", () => setLang(lang() === "zh" ? "en" : "zh"));
+  onLangChange(() => refreshCameras());
+  ui.retry.addEventListener("click", () => {
+    clearNotice();
+    openMedia();
+  });
+  ui.checkAgain.addEventListener("click", () => location.reload());
+  ui.cameraSelect.addEventListener("change", () => chooseCamera(ui.cameraSelect.value));
+  ui.switchCamera.addEventListener("click", nextCamera);
+  ui.start.addEventListener("click", startRecording);
+  ui.stop.addEventListener("click", stopRecording);
+  ui.playBack.addEventListener("click", playBack);
+  ui.recordAgain.addEventListener("click", recordAgain);
+  ui.finish.addEventListener("click", finish);
+  ui.playback.addEventListener("ended", segmentEnded);
+  ui.playback.addEventListener("error", () => notify("err.playback"));
+  page.socket.on("take_stopped", takeStopped);
+  page.socket.on("take_stored", showTake);
+  page.socket.on("take_failed", takeFailed);
+  navigator.mediaDevices?.addEventListener("devicechange", refreshCameras);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && page.state === "recording") holdWakeLock();
+  });
+}
+
+function main() {
+  translatePage();
+  wire();
+  try {
+    if (localStorage.getItem(DONE_KEY)) notify("msg.doneBefore", {}, "info");
+  } catch {
+    // storage blocked: nothing remembered
+  }
+  const unsupported = mediaSupport();
+  if (unsupported) {
+    notify(unsupported);
+    setState("blocked");
+    return;
+  }
+  openMedia();
+}
+
+main();

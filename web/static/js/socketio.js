@@ -1,0 +1,208 @@
+// A small Socket.IO v5 client (Engine.IO v4, WebSocket transport only) for
+// the default namespace: events, calls with acknowledgements, and reconnection
+// with capped exponential backoff. The browser sends the session cookie on the
+// WebSocket handshake by itself.
+//
+//   const socket = new SocketClient();
+//   await socket.connect();
+//   const result = await socket.call("open_session", {role: "primary"});
+//   socket.on("take_stored", (take) => ...);
+//   socket.on("connect", ...) / socket.on("disconnect", ...)   // after reconnects too
+
+// Engine.IO packet types (the first character of a text frame).
+const EIO_OPEN = "0";
+const EIO_CLOSE = "1";
+const EIO_PING = "2";
+const EIO_PONG = "3";
+const EIO_MESSAGE = "4";
+// Socket.IO packet types (the character after EIO_MESSAGE).
+const SIO_CONNECT = "0";
+const SIO_DISCONNECT = "1";
+const SIO_EVENT = "2";
+const SIO_ACK = "3";
+const SIO_CONNECT_ERROR = "4";
+
+export class SocketError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
+
+function defaultUrl() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  return `${scheme}://${location.host}/socket.io/?EIO=4&transport=websocket`;
+}
+
+// "2[...]", "212[...]", "312[...]" → {type, id, data}
+function parsePacket(text) {
+  const type = text[0];
+  let i = 1;
+  while (i < text.length && text[i] >= "0" && text[i] <= "9") i += 1;
+  const id = i > 1 ? Number(text.slice(1, i)) : null;
+  const rest = text.slice(i);
+  return { type, id, data: rest ? JSON.parse(rest) : null };
+}
+
+export class SocketClient {
+  constructor({ url = defaultUrl(), minDelayMs = 500, maxDelayMs = 10000 } = {}) {
+    this.url = url;
+    this.minDelayMs = minDelayMs;
+    this.maxDelayMs = maxDelayMs;
+    this.connected = false;
+    this._ws = null;
+    this._listeners = new Map();
+    this._pending = new Map(); // ack id → {resolve, reject, timer}
+    this._nextId = 0;
+    this._attempts = 0;
+    this._closedByUser = false;
+    this._retryTimer = null;
+    this._watchdog = null;
+    this._waiting = null;
+    addEventListener("online", () => this._reconnectNow());
+  }
+
+  /** Resolves once connected (retrying meanwhile); rejects if the server refuses. */
+  connect() {
+    this._closedByUser = false;
+    if (this.connected) return Promise.resolve();
+    if (!this._waiting) {
+      this._waiting = {};
+      this._waiting.promise = new Promise((resolve, reject) => {
+        Object.assign(this._waiting, { resolve, reject });
+      });
+    }
+    if (!this._ws && !this._retryTimer) this._open();
+    return this._waiting.promise;
+  }
+
+  on(event, fn) {
+    if (!this._listeners.has(event)) this._listeners.set(event, new Set());
+    this._listeners.get(event).add(fn);
+    return () => this._listeners.get(event).delete(fn);
+  }
+
+  /** Send an event and resolve with the server's acknowledgement. */
+  call(event, data, timeoutMs = 15000) {
+    if (!this.connected) {
+      return Promise.reject(new SocketError("disconnected", "not connected to the server"));
+    }
+    const id = this._nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this._pending.delete(id);
+        reject(new SocketError("timeout", `no answer to ${event} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this._pending.set(id, { resolve, reject, timer });
+      this._send(EIO_MESSAGE + SIO_EVENT + id + JSON.stringify([event, data]));
+    });
+  }
+
+  close() {
+    this._closedByUser = true;
+    clearTimeout(this._retryTimer);
+    if (this._ws) this._ws.close();
+  }
+
+  // -- internals ---------------------------------------------------------------------------
+
+  _emit(event, ...args) {
+    for (const fn of this._listeners.get(event) || []) {
+      try {
+        fn(...args);
+      } catch (err) {
+        console.error(`socket listener for ${event} failed`, err);
+      }
+    }
+  }
+
+  _send(text) {
+    if (this._ws && this._ws.readyState === WebSocket.OPEN) this._ws.send(text);
+  }
+
+  _open() {
+    clearTimeout(this._retryTimer);
+    this._retryTimer = null;
+    const ws = new WebSocket(this.url);
+    this._ws = ws;
+    ws.onmessage = (msg) => this._onFrame(ws, msg.data);
+    ws.onclose = () => this._onClose(ws);
+  }
+
+  _onFrame(ws, text) {
+    if (typeof text !== "string" || ws !== this._ws) return;
+    const kind = text[0];
+    if (kind === EIO_OPEN) {
+      const handshake = JSON.parse(text.slice(1));
+      this._deadAfterMs = handshake.pingInterval + handshake.pingTimeout;
+      this._armWatchdog();
+      this._send(EIO_MESSAGE + SIO_CONNECT);
+    } else if (kind === EIO_PING) {
+      this._armWatchdog();
+      this._send(EIO_PONG);
+    } else if (kind === EIO_CLOSE) {
+      ws.close();
+    } else if (kind === EIO_MESSAGE) {
+      this._onPacket(parsePacket(text.slice(1)));
+    }
+  }
+
+  _onPacket({ type, id, data }) {
+    if (type === SIO_CONNECT) {
+      this.connected = true;
+      this._attempts = 0;
+      if (this._waiting) this._waiting.resolve();
+      this._waiting = null;
+      this._emit("connect");
+    } else if (type === SIO_CONNECT_ERROR) {
+      // Refused by the server (e.g. no session cookie): retrying would not help.
+      const error = new SocketError("refused", (data && data.message) || "connection refused");
+      this._closedByUser = true;
+      if (this._waiting) this._waiting.reject(error);
+      this._waiting = null;
+      this._emit("connect_error", error);
+      this._ws.close();
+    } else if (type === SIO_EVENT && Array.isArray(data)) {
+      const [event, ...args] = data;
+      this._emit(event, ...args);
+      if (id !== null) this._send(EIO_MESSAGE + SIO_ACK + id + "[]");
+    } else if (type === SIO_ACK && this._pending.has(id)) {
+      const { resolve, timer } = this._pending.get(id);
+      clearTimeout(timer);
+      this._pending.delete(id);
+      resolve(Array.isArray(data) ? data[0] : data);
+    } else if (type === SIO_DISCONNECT) {
+      this._ws.close();
+    }
+  }
+
+  // No ping for pingInterval + pingTimeout: the connection is dead even if the
+  // browser has not noticed yet (a phone that changed networks).
+  _armWatchdog() {
+    clearTimeout(this._watchdog);
+    this._watchdog = setTimeout(() => this._ws && this._ws.close(), this._deadAfterMs);
+  }
+
+  _onClose(ws) {
+    if (ws !== this._ws) return;
+    clearTimeout(this._watchdog);
+    this._ws = null;
+    const wasConnected = this.connected;
+    this.connected = false;
+    for (const { reject, timer } of this._pending.values()) {
+      clearTimeout(timer);
+      reject(new SocketError("disconnected", "the connection to the server was lost"));
+    }
+    this._pending.clear();
+    if (wasConnected) this._emit("disconnect");
+    if (this._closedByUser) return;
+    const delay = Math.min(this.maxDelayMs, this.minDelayMs * 2 ** this._attempts);
+    this._attempts += 1;
+    this._emit("reconnecting", { attempt: this._attempts, delayMs: delay });
+    this._retryTimer = setTimeout(() => this._open(), delay * (0.75 + Math.random() / 2));
+  }
+
+  _reconnectNow() {
+    if (this._retryTimer && !this._closedByUser) this._open();
+  }
+}
