@@ -153,14 +153,16 @@ class TakeService:
         """Stop a recording take and store it; ``owner`` given means a client asked."""
         take = await self._get(take_id, owner)
         if take.state is not TakeState.RECORDING or self._active.get(take.session_id) != take.id:
-            raise Conflict("this take has already stopped and cannot be continued; "
-                           "record a new take")
+            raise Conflict(
+                "this take has already stopped and cannot be continued; record a new take"
+            )
         self._active.pop(take.session_id, None)
         cancel = self._timers.pop(take.id, None)
         if cancel is not None:
             cancel()
-        take = replace(take, state=TakeState.FINALIZING, stopped_at=self._clock(),
-                       stop_reason=reason)
+        take = replace(
+            take, state=TakeState.FINALIZING, stopped_at=self._clock(), stop_reason=reason
+        )
         await self._repo.save(take)
         await self._notifier.take_event("take_stopped", take)
         try:
@@ -184,15 +186,21 @@ class TakeService:
         """At start-up: finish takes a previous process left recording or finalising."""
         done = []
         for take in await self._repo.unfinished():
-            log.warning("take %s was %s when the server stopped; recovering its files",
-                        take.id, take.state.value)
+            log.warning(
+                "take %s was %s when the server stopped; recovering its files",
+                take.id,
+                take.state.value,
+            )
             try:
                 manifest = await self._recorder.recover(take.id)
             except Exception as exc:
                 log.exception("take %s could not be recovered", take.id)
                 manifest = {"segments": [], "error": f"{type(exc).__name__}: {exc}"}
-            stopped = replace(take, stopped_at=take.stopped_at or self._clock(),
-                              stop_reason=take.stop_reason or "server_restart")
+            stopped = replace(
+                take,
+                stopped_at=take.stopped_at or self._clock(),
+                stop_reason=take.stop_reason or "server_restart",
+            )
             done.append(await self._store(stopped, manifest))
         return done
 

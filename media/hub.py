@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 ROLES = ("primary",)  # "secondary" (second camera) and "viewer" (proctor) come later
 
-SessionLost = Callable[["MediaSession"], Awaitable[None]]
+SessionLost = Callable[["MediaSession", str], Awaitable[None]]
 StateListener = Callable[["MediaSession", str], Awaitable[None]]
 
 
@@ -53,8 +53,12 @@ class MediaSession:
     state: str = "new"
 
     def describe(self) -> dict[str, Any]:
-        return {"session_id": self.id, "role": self.role, "state": self.state,
-                "take_id": self.take_id}
+        return {
+            "session_id": self.id,
+            "role": self.role,
+            "state": self.state,
+            "take_id": self.take_id,
+        }
 
 
 class MediaHub:
@@ -81,6 +85,7 @@ class MediaHub:
         self.on_lost: SessionLost | None = None
         self.on_state: StateListener | None = None
         self._reaper: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Future[None]] = set()
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -123,16 +128,21 @@ class MediaHub:
                     await self.on_state(session, pc.connectionState)
 
         if old is not None:
-            asyncio.ensure_future(close_quietly(old))
+            closing = asyncio.ensure_future(close_quietly(old))
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
         return answer
 
-    async def close(self, session_id: str, owner: str | None = None) -> MediaSession | None:
+    async def close(
+        self, session_id: str, owner: str | None = None, reason: str = "session_closed"
+    ) -> MediaSession | None:
+        """Close a session; ``on_lost`` stops what it was recording (``reason``) first."""
         session = self._sessions.get(session_id)
         if session is None or (owner is not None and session.owner != owner):
             return None
         del self._sessions[session_id]
         if self.on_lost is not None:
-            await self.on_lost(session)
+            await self.on_lost(session, reason)
         if session.peer is not None:
             await close_quietly(session.peer)
         return session
@@ -157,9 +167,10 @@ class MediaHub:
             now = time.monotonic()
             for session in list(self._sessions.values()):
                 if not session.attached and now - session.detached_at >= self._grace:
-                    log.info("media session %s: client gone for %.0fs, closing",
-                             session.id, self._grace)
-                    await self.close(session.id)
+                    log.info(
+                        "media session %s: client gone for %.0fs, closing", session.id, self._grace
+                    )
+                    await self.close(session.id, reason="connection_lost")
 
     # -- exams.takes.Recorder ----------------------------------------------------------------
 
@@ -198,4 +209,4 @@ class MediaHub:
         if self._reaper is not None:
             self._reaper.cancel()
         for session in list(self._sessions.values()):
-            await self.close(session.id)
+            await self.close(session.id, reason="server_shutdown")

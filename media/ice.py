@@ -21,8 +21,9 @@ class _HostAddresses:
     def __call__(self, use_ipv4: bool, use_ipv6: bool) -> list[str]:
         addresses: list[str] = list(_original(use_ipv4=use_ipv4, use_ipv6=use_ipv6))
         for address in self.extra:
-            if address not in addresses and (":" in address and use_ipv6
-                                             or ":" not in address and use_ipv4):
+            if address not in addresses and (
+                (":" in address and use_ipv6) or (":" not in address and use_ipv4)
+            ):
                 addresses.append(address)
         return addresses
 

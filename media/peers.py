@@ -40,8 +40,7 @@ class PeerFactory:
         max_sdp_bytes: int = 65536,
     ) -> None:
         servers = [
-            RTCIceServer(urls=url, username=ice_username or None,
-                         credential=ice_credential or None)
+            RTCIceServer(urls=url, username=ice_username or None, credential=ice_credential or None)
             for url in ice_servers
         ]
         # Always explicit: aiortc's default would contact a public STUN server.
@@ -109,7 +108,9 @@ class PeerFactory:
             order[media.kind] = mimes
         if not order:
             raise InvalidInput("the offer has no audio or video track")
-        if not description.media or not all(m.ice.usernameFragment for m in description.media):
+        if not description.media or not all(
+            m.ice and m.ice.usernameFragment for m in description.media
+        ):
             raise InvalidInput("the offer has no ICE credentials")
         return order
 

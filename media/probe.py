@@ -27,7 +27,8 @@ def probe(path: Path) -> dict[str, Any]:
                 "last_pts_ms": None,
             }
             if stream.type == "video":
-                entry.update(width=stream.codec_context.width, height=stream.codec_context.height)
+                video: Any = stream.codec_context
+                entry.update(width=video.width, height=video.height)
             streams[stream.index] = entry
         try:
             for packet in container.demux():

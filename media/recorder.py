@@ -19,7 +19,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -253,8 +253,11 @@ class TakeRecorder:
 
     def _start_backlog(self, t: float) -> None:
         self.stats.dropped_backlog += 1
-        log.warning("take %s: disk backlog over %d bytes; dropping to the next keyframe",
-                    self.take_id, self._queue_limit)
+        log.warning(
+            "take %s: disk backlog over %d bytes; dropping to the next keyframe",
+            self.take_id,
+            self._queue_limit,
+        )
         self._gap_open(t, "disk_backlog")
         self._wait_for_keyframe()
 
@@ -289,7 +292,7 @@ class TakeRecorder:
         end = self.now_s()
         if self.gaps and self.gaps[-1].end_s is None:
             self.gaps[-1].end_s = end
-        results = []
+        results: list[SegmentResult | None] = []
         for seg in self._segments:
             assert seg.future is not None
             try:
@@ -327,8 +330,11 @@ def _segment_json(seg: _Segment, res: SegmentResult, directory: Path) -> dict[st
         first = st.first_pts_ms if st else None
         last = st.last_pts_ms if st else None
         entry: dict[str, Any] = {
-            "kind": spec.kind, "codec": spec.codec, "frames": frames,
-            "first_pts_ms": first, "last_pts_ms": last,
+            "kind": spec.kind,
+            "codec": spec.codec,
+            "frames": frames,
+            "first_pts_ms": first,
+            "last_pts_ms": last,
         }
         if spec.kind == "video":
             entry.update(width=spec.width, height=spec.height)

@@ -37,20 +37,22 @@ def recover_take(directory: Path) -> dict[str, Any]:
         if any(s["codec"] == "h264" for s in info["streams"]):
             playback = path.with_suffix(".mp4")
             remux(path, playback, faststart=True)
-        segments.append({
-            "index": index,
-            "file": path.name,
-            "container": path.suffix.lstrip("."),
-            "reason": "recovered",
-            "start_s": None,
-            "duration_s": info["duration_s"],
-            "size": path.stat().st_size,
-            "sha256": sha256_file(path),
-            "playback_file": playback.name if playback else None,
-            "playback_sha256": sha256_file(playback) if playback else None,
-            "streams": info["streams"],
-            "error": None,
-        })
+        segments.append(
+            {
+                "index": index,
+                "file": path.name,
+                "container": path.suffix.lstrip("."),
+                "reason": "recovered",
+                "start_s": None,
+                "duration_s": info["duration_s"],
+                "size": path.stat().st_size,
+                "sha256": sha256_file(path),
+                "playback_file": playback.name if playback else None,
+                "playback_sha256": sha256_file(playback) if playback else None,
+                "streams": info["streams"],
+                "error": None,
+            }
+        )
     if directory.exists():
         fd = os.open(directory, os.O_RDONLY)
         try:

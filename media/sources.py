@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -33,6 +34,7 @@ class TrackSource:
         self._base: float | None = None
         self._clock_rate = 90000 if kind == "video" else 48000
         self._listener: FrameListener | None = None
+        self._sending: set[asyncio.Task[None]] = set()
         self._end_listener: Callable[[TrackSource], None] | None = None
 
     # -- tap.FrameSink ---------------------------------------------------------------------
@@ -77,7 +79,14 @@ class TrackSource:
         self._end_listener = on_end
 
     def request_keyframe(self) -> bool:
-        return self.kind == "video" and not self.ended and tap.request_keyframe(self.receiver)
+        """Ask the sender for a keyframe (RTCP PLI); False if it can't be asked yet."""
+        if self.kind != "video" or self.ended:
+            return False
+        tasks = tap.request_keyframe(self.receiver)
+        for task in tasks:  # keep a reference until sent: the loop holds tasks weakly
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+        return bool(tasks)
 
     def pending_frames(self) -> list[EncodedFrame]:
         if self.ended or self._base is None:

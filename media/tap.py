@@ -19,7 +19,7 @@ import asyncio
 import queue
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import aiortc
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
@@ -88,7 +88,7 @@ def check_compatible() -> None:
         )
     probe = object.__new__(RTCRtpReceiver)
     try:
-        RTCRtpReceiver.__init__(probe, "video", _ProbeTransport())
+        RTCRtpReceiver.__init__(probe, "video", cast(Any, _ProbeTransport()))
     except Exception as exc:  # pragma: no cover - only when aiortc changed shape
         raise TapUnavailable(f"cannot construct RTCRtpReceiver to inspect it: {exc}") from exc
     for attr, kind in ((_QUEUE_ATTR, queue.Queue), (_STARTED_ATTR, bool)):
@@ -170,10 +170,9 @@ def pending_frames(receiver: RTCRtpReceiver, kind: str) -> list[EncodedFrame]:
     ]
 
 
-def request_keyframe(receiver: RTCRtpReceiver) -> bool:
-    """Send an RTCP PLI for every source the receiver has heard; False if none yet."""
-    sources = receiver.getSynchronizationSources()
-    for source in sources:
+def request_keyframe(receiver: RTCRtpReceiver) -> list[asyncio.Task[None]]:
+    """Send an RTCP PLI for every source the receiver has heard (none yet: no tasks)."""
+    return [
         asyncio.ensure_future(receiver._send_rtcp_pli(source.source))
-    return bool(sources)
-
+        for source in receiver.getSynchronizationSources()
+    ]

@@ -126,7 +126,9 @@ class SegmentWriter:
         # (flush_packets), so a crash leaves a playable file missing only its
         # last second; the periodic fsync bounds what a power cut can take.
         self._container = av.open(
-            str(self.path), "w", format=fmt,
+            str(self.path),
+            "w",
+            format=fmt,
             options={"cluster_time_limit": "1000", "flush_packets": "1"},
         )
         for spec in self.specs:
@@ -152,8 +154,9 @@ class SegmentWriter:
                     self._write(item)
                 except Exception as exc:  # disk full, bad bitstream: keep what is written
                     self._error = f"{type(exc).__name__}: {exc}"
-                    log.exception("writing %s failed; the rest of this segment is dropped",
-                                  self.path)
+                    log.exception(
+                        "writing %s failed; the rest of this segment is dropped", self.path
+                    )
             self.max_lag_s = max(self.max_lag_s, time.monotonic() - item.enqueued)
         if self._container is not None and time.monotonic() - self._last_fsync > FSYNC_INTERVAL_S:
             _fsync_path(self.path)
@@ -276,8 +279,10 @@ def remux(source: Path, target: Path, *, faststart: bool = False) -> None:
     """Copy every stream of ``source`` into ``target`` without decoding (``-c copy``)."""
     tmp = target.with_name(target.name + ".part")
     options = {"movflags": "+faststart"} if faststart else {}
-    with av.open(str(source)) as src, av.open(str(tmp), "w", options=options,
-                                               format=_format_for(target)) as dst:
+    with (
+        av.open(str(source)) as src,
+        av.open(str(tmp), "w", options=options, format=_format_for(target)) as dst,
+    ):
         mapping = {}
         for stream in src.streams:
             if stream.type in ("video", "audio"):

@@ -71,7 +71,7 @@ def parse(event: str, data: Any, *, max_sdp_bytes: int) -> dict[str, Any]:
                 raise InvalidInput(f"{event}: {f.name} is required")
             continue
         value = data[f.name]
-        if not isinstance(value, f.kind) or isinstance(value, bool) and f.kind is not bool:
+        if not isinstance(value, f.kind) or (isinstance(value, bool) and f.kind is not bool):
             raise InvalidInput(f"{event}: {f.name} must be a {f.kind.__name__}")
         if isinstance(value, str):
             limit = max_sdp_bytes if f.max_len == 0 else f.max_len

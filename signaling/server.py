@@ -30,7 +30,7 @@ def owner_room(owner: str) -> str:
     return f"owner:{owner}"
 
 
-class MediaNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
+class MediaNamespace(socketio.AsyncNamespace):
     def __init__(self, hub: MediaHub, takes: TakeService, max_sdp_bytes: int) -> None:
         super().__init__("/")
         self._hub = hub
@@ -118,11 +118,11 @@ class SocketNotifier:
 
 
 def create_server(max_message_bytes: int) -> socketio.AsyncServer:
-    # The transport's own cap is well above the per-message limit so that an
-    # oversized message still gets a proper error acknowledgement.
+    # The transport's cap is well above max_sdp_bytes, so an oversized SDP
+    # still gets a proper error acknowledgement rather than a dropped connection.
     return socketio.AsyncServer(
         async_mode="aiohttp",
-        max_http_buffer_size=4 * max_message_bytes,
+        max_http_buffer_size=max_message_bytes,
         logger=False,
         engineio_logger=False,
     )

@@ -19,8 +19,15 @@ class SqliteTakes:
 
     async def save(self, take: Take) -> None:
         row = (
-            take.id, take.owner, take.session_id, take.purpose, take.state.value,
-            take.started_at, take.stopped_at, take.stop_reason, take.limit_s,
+            take.id,
+            take.owner,
+            take.session_id,
+            take.purpose,
+            take.state.value,
+            take.started_at,
+            take.stopped_at,
+            take.stop_reason,
+            take.limit_s,
             None if take.manifest is None else json.dumps(take.manifest),
         )
 

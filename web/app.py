@@ -64,8 +64,12 @@ async def _mux_pool(app: web.Application) -> AsyncIterator[None]:
 async def _media(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     hub = MediaHub(
-        PeerFactory(settings.ice_servers, settings.ice_username, settings.ice_credential,
-                    settings.max_sdp_bytes),
+        PeerFactory(
+            settings.ice_servers,
+            settings.ice_username,
+            settings.ice_credential,
+            settings.max_sdp_bytes,
+        ),
         app[MUX_POOL],
         settings.recordings_dir,
         queue_limit=settings.recorder_queue_bytes,
@@ -74,12 +78,16 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     )
     notifier = SocketNotifier(app[SOCKETS])
     takes = TakeService(
-        SqliteTakes(app[DATABASE]), hub, notifier, wall_clock, LoopScheduler(),
+        SqliteTakes(app[DATABASE]),
+        hub,
+        notifier,
+        wall_clock,
+        LoopScheduler(),
         limits={"device_check": settings.device_check_limit_s},
     )
 
-    async def session_lost(session: MediaSession) -> None:
-        await takes.stop_session(session.id, "connection_lost")
+    async def session_lost(session: MediaSession, reason: str) -> None:
+        await takes.stop_session(session.id, reason)
 
     hub.on_lost = session_lost
     hub.on_state = notifier.session_state

@@ -60,8 +60,11 @@ def serve(settings: settings_mod.Settings) -> None:
     ssl_context = server_context(settings.tls_dir) if settings.tls == "self-signed" else None
     scheme = "https" if ssl_context else "http"
     shown = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0", "::") else settings.host
-    print(f"examcast: serving on {scheme}://{shown}:{settings.port}/ "
-          f"(data in {settings.data_dir.resolve()})", flush=True)
+    print(
+        f"examcast: serving on {scheme}://{shown}:{settings.port}/ "
+        f"(data in {settings.data_dir.resolve()})",
+        flush=True,
+    )
     web.run_app(
         create_app(settings),
         host=settings.host,

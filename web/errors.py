@@ -43,5 +43,6 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return json_error(exc.status, errors.error_body(code, exc.reason))
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return json_error(500, errors.error_body(
-            "internal", "something went wrong on the server; try again"))
+        return json_error(
+            500, errors.error_body("internal", "something went wrong on the server; try again")
+        )

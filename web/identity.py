@@ -54,7 +54,12 @@ async def identity_middleware(request: web.Request, handler: Handler) -> web.Str
     response = await handler(request)
     if fresh and not response.prepared:
         response.set_cookie(
-            COOKIE, token, httponly=True, samesite="Lax", secure=request.secure, path="/",
+            COOKIE,
+            token,
+            httponly=True,
+            samesite="Lax",
+            secure=request.secure,
+            path="/",
             max_age=30 * 24 * 3600,
         )
     return response

@@ -51,9 +51,12 @@ async def play_segment(request: web.Request) -> web.StreamResponse:
     if not path.is_file():
         raise NotFound("this recording's file is missing on the server")
     suffix = path.suffix.lstrip(".")
-    return web.FileResponse(path, headers={
-        "Content-Type": MEDIA_TYPES.get(suffix, "application/octet-stream"),
-        "Content-Disposition": f'inline; filename="take-{take.id}-{index}.{suffix}"',
-        "X-Content-Type-Options": "nosniff",
-        "Cache-Control": "private, max-age=3600",
-    })
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": MEDIA_TYPES.get(suffix, "application/octet-stream"),
+            "Content-Disposition": f'inline; filename="take-{take.id}-{index}.{suffix}"',
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, max-age=3600",
+        },
+    )

@@ -57,7 +57,9 @@ class Settings:
     )
     max_sdp_bytes: int = _setting(65536, "Largest SDP offer accepted, in bytes.")
     max_message_bytes: int = _setting(
-        96 * 1024, "Largest Socket.IO message accepted, in bytes (SDP plus envelope)."
+        256 * 1024,
+        "Largest Socket.IO message the transport takes; a larger one closes the connection. "
+        "Within it, every field is checked and a bad one gets an error acknowledgement.",
     )
     keyframe_interval_ms: int = _setting(
         500, "How often the recorder repeats its keyframe request (RTCP PLI) until one arrives."
@@ -109,8 +111,8 @@ class Settings:
         for name in ("max_sdp_bytes", "max_message_bytes", "recorder_queue_bytes"):
             if getattr(self, name) < 1024:
                 raise SettingsError(f"{name} must be at least 1024")
-        if self.max_message_bytes < self.max_sdp_bytes:
-            raise SettingsError("max_message_bytes must be at least max_sdp_bytes")
+        if self.max_message_bytes < 2 * self.max_sdp_bytes:
+            raise SettingsError("max_message_bytes must be at least twice max_sdp_bytes")
         if self.writer_threads < 1:
             raise SettingsError("writer_threads must be at least 1")
         if self.reconnect_grace_s < 1 or self.device_check_limit_s < 1:

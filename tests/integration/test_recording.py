@@ -25,14 +25,16 @@ MARK_AT = 2.5  # seconds into the stream: white picture + beep, to measure sync
 
 
 async def record(
-    client: Client, video: SyntheticVideo, audio: SyntheticAudio | None, seconds: float,
+    client: Client,
+    video: SyntheticVideo,
+    audio: SyntheticAudio | None,
+    seconds: float,
     codec: str | None = None,
 ) -> tuple[dict[str, Any], float]:
     """Publish, record ``seconds``, stop; the stored take and the wall time recorded."""
     tracks = [t for t in (video, audio) if t is not None]
     session_id, _ = await client.publish(tracks, video_codec=codec)
-    started = await client.call("start_take", {"session_id": session_id,
-                                               "purpose": "device_check"})
+    started = await client.call("start_take", {"session_id": session_id, "purpose": "device_check"})
     assert started.get("state") == "recording", started
     t0 = time.monotonic()
     await asyncio.sleep(seconds)
@@ -135,8 +137,9 @@ async def test_new_peer_connection_continues_the_take_in_a_new_segment(
 ) -> None:
     async with connected_client(server.url) as client:
         session_id, first_pc = await client.publish([SyntheticVideo(), SyntheticAudio()])
-        take = await client.call("start_take", {"session_id": session_id,
-                                                "purpose": "device_check"})
+        take = await client.call(
+            "start_take", {"session_id": session_id, "purpose": "device_check"}
+        )
         await asyncio.sleep(2)
         await first_pc.close()  # the network dropped; the page makes a new connection
         await asyncio.sleep(0.5)
@@ -158,8 +161,9 @@ async def test_client_vanishing_mid_take_still_stores_a_playable_take(
 ) -> None:
     async with connected_client(server.url) as client:
         session_id, pc = await client.publish([SyntheticVideo(), SyntheticAudio()])
-        take = await client.call("start_take", {"session_id": session_id,
-                                                "purpose": "device_check"})
+        take = await client.call(
+            "start_take", {"session_id": session_id, "purpose": "device_check"}
+        )
         await asyncio.sleep(2)
         await client.sio.disconnect()
         await pc.close()
@@ -190,11 +194,13 @@ async def test_a_stopped_take_cannot_be_continued(server: RunningServer) -> None
         again = await client.call("stop_take", {"take_id": take["take_id"]})
         assert again["error"]["code"] == "conflict"
         # The session itself can record a new take.
-        new = await client.call("start_take", {"session_id": take["session_id"],
-                                               "purpose": "device_check"})
+        new = await client.call(
+            "start_take", {"session_id": take["session_id"], "purpose": "device_check"}
+        )
         assert new["state"] == "recording" and new["take_id"] != take["take_id"]
-        busy = await client.call("start_take", {"session_id": take["session_id"],
-                                                "purpose": "device_check"})
+        busy = await client.call(
+            "start_take", {"session_id": take["session_id"], "purpose": "device_check"}
+        )
         assert busy["error"]["code"] == "conflict"
 
 
@@ -204,8 +210,9 @@ async def test_server_stops_a_take_at_its_time_limit(tmp_path: Path) -> None:
     settings = test_settings(tmp_path / "data", device_check_limit_s=2)
     async with running_server(settings) as server, connected_client(server.url) as client:
         session_id, _ = await client.publish([SyntheticVideo(), SyntheticAudio()])
-        take = await client.call("start_take", {"session_id": session_id,
-                                                "purpose": "device_check"})
+        take = await client.call(
+            "start_take", {"session_id": session_id, "purpose": "device_check"}
+        )
         assert take["deadline"] == pytest.approx(take["started_at"] + 2)
         stored = await client.wait_event("take_stored", timeout=8, take_id=take["take_id"])
     assert stored["stop_reason"] == "time_limit"

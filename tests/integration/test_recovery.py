@@ -23,8 +23,9 @@ async def test_take_recorded_when_the_server_is_killed_is_recovered_at_restart(
     try:
         async with connected_client(server.url) as client:
             session_id, _ = await client.publish([SyntheticVideo(), SyntheticAudio()])
-            take = await client.call("start_take", {"session_id": session_id,
-                                                    "purpose": "device_check"})
+            take = await client.call(
+                "start_take", {"session_id": session_id, "purpose": "device_check"}
+            )
             await asyncio.sleep(4)
             await asyncio.to_thread(server.kill)
             cookie = {c.key: c.value for c in client.http.cookie_jar}
@@ -38,9 +39,10 @@ async def test_take_recorded_when_the_server_is_killed_is_recovered_at_restart(
             async with other.http.get(url) as response:
                 assert response.status == 404, "someone else's take"
         header = "; ".join(f"{k}={v}" for k, v in cookie.items())
-        async with aiohttp.ClientSession() as owner, owner.get(
-            url, headers={"Cookie": header}
-        ) as response:
+        async with (
+            aiohttp.ClientSession() as owner,
+            owner.get(url, headers={"Cookie": header}) as response,
+        ):
             summary: dict[str, Any] = await response.json()
     finally:
         restarted.stop()

@@ -81,7 +81,7 @@ async def test_malformed_sdp_is_refused(server: RunningServer, sdp: str, code: s
         )
         assert_error(ack, code)
         # A good offer on the same session still works.
-        session_id, pc = await client.publish([SyntheticVideo()], session_id=session["session_id"])
+        _, pc = await client.publish([SyntheticVideo()], session_id=session["session_id"])
         assert pc.connectionState == "connected"
 
 
@@ -120,13 +120,12 @@ async def test_another_persons_session_is_not_found(server: RunningServer) -> No
         session_id, _ = await alice.publish([SyntheticVideo(), SyntheticAudio()])
         ack = await bob.call("offer", {"session_id": session_id, "type": "offer", "sdp": offer})
         assert_error(ack, "not_found")
-        ack = await bob.call("start_take", {"session_id": session_id,
-                                            "purpose": "device_check"})
+        ack = await bob.call("start_take", {"session_id": session_id, "purpose": "device_check"})
         assert_error(ack, "not_found")
-        assert_error(await bob.call("open_session", {"role": "primary", "resume": session_id}),
-                     "not_found")
-        take = await alice.call("start_take", {"session_id": session_id,
-                                               "purpose": "device_check"})
+        assert_error(
+            await bob.call("open_session", {"role": "primary", "resume": session_id}), "not_found"
+        )
+        take = await alice.call("start_take", {"session_id": session_id, "purpose": "device_check"})
         assert_error(await bob.call("stop_take", {"take_id": take["take_id"]}), "not_found")
         async with bob.http.get(f"{server.url}/api/takes/{take['take_id']}") as response:
             assert response.status == 404
@@ -148,9 +147,7 @@ async def test_http_errors_have_the_same_shape(server: RunningServer) -> None:
         async with client.http.get(f"{server.url}/api/nothing-here") as response:
             assert response.status == 404
             assert_error(await response.json(), "not_found")
-        async with client.http.get(
-            f"{server.url}/api/takes/x/segments/0"
-        ) as response:
+        async with client.http.get(f"{server.url}/api/takes/x/segments/0") as response:
             assert_error(await response.json(), "not_found")
         socket_ack = await client.call("stop_take", {"take_id": "does-not-exist"})
         assert_error(socket_ack, "not_found")
@@ -170,6 +167,5 @@ def test_every_event_is_documented() -> None:
 def test_every_handler_has_a_message_schema() -> None:
     from signaling.server import MediaNamespace
 
-    handled = {name[len("handle_"):] for name in dir(MediaNamespace)
-               if name.startswith("handle_")}
+    handled = {name[len("handle_") :] for name in dir(MediaNamespace) if name.startswith("handle_")}
     assert handled == set(messages.CLIENT_EVENTS)

@@ -42,8 +42,9 @@ def opus_packets(count: int) -> list[bytes]:
     for i in range(count):
         t = (np.arange(960) + i * 960) / 48000
         pcm = (0.3 * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16)
-        frame = av.AudioFrame.from_ndarray(np.repeat(pcm, 2)[None, :], format="s16",
-                                           layout="stereo")
+        frame = av.AudioFrame.from_ndarray(
+            np.repeat(pcm, 2)[None, :], format="s16", layout="stereo"
+        )
         frame.sample_rate, frame.pts = 48000, i * 960
         packets += [bytes(p) for p in enc.encode(frame)]
     return packets

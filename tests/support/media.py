@@ -85,7 +85,7 @@ def _picture(width: int, height: int, index: int, white: bool) -> np.ndarray:
     cell = width // BARCODE_BITS
     for bit in range(BARCODE_BITS):
         value = 235 if (index >> bit) & 1 else 16
-        img[:BARCODE_ROWS, bit * cell:(bit + 1) * cell] = value
+        img[:BARCODE_ROWS, bit * cell : (bit + 1) * cell] = value
     return img
 
 
@@ -95,7 +95,7 @@ def read_barcode(luma: np.ndarray) -> int:
     cell = width // BARCODE_BITS
     index = 0
     for bit in range(BARCODE_BITS):
-        block = luma[2:BARCODE_ROWS - 2, bit * cell + 2:(bit + 1) * cell - 2]
+        block = luma[2 : BARCODE_ROWS - 2, bit * cell + 2 : (bit + 1) * cell - 2]
         if block.mean() > 128:
             index |= 1 << bit
     return index

@@ -47,12 +47,28 @@ def start_server(data_dir: Path, *extra: str, timeout: float = 20) -> ServerProc
     log_path = data_dir.parent / f"server-{port}.log"
     data_dir.mkdir(parents=True, exist_ok=True)
     command = [
-        sys.executable, "-m", "web.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-        "--data-dir", str(data_dir), "--ice-host-addresses", "127.0.0.1", *extra,
+        sys.executable,
+        "-m",
+        "web.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--ice-host-addresses",
+        "127.0.0.1",
+        *extra,
     ]
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                   cwd=Path(__file__).parents[2], env=os.environ.copy())
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=Path(__file__).parents[2],
+            env=os.environ.copy(),
+        )
     server = ServerProcess(data_dir, port, process, log_path)
     deadline = time.monotonic() + timeout
     while True:

@@ -72,7 +72,7 @@ async def test_disk_backlog_bounds_memory_records_a_gap_and_resumes(
     biggest = max(len(p) for p in vp8)
     items = interleaved(vp8, opus)
     first_half = [i for i in items if i[2] / (90000 if i[0] == "video" else 48000) < 5]
-    rest = items[len(first_half):]
+    rest = items[len(first_half) :]
 
     # Five seconds of media arrive faster than the disk takes them.
     peak = 0
@@ -109,9 +109,7 @@ async def test_disk_backlog_bounds_memory_records_a_gap_and_resumes(
     assert last / 1000 + segment["start_s"] == pytest.approx(299 / 30, abs=0.002)
 
 
-async def test_malformed_and_pre_keyframe_frames_are_skipped(
-    tmp_path: Path, pool: MuxPool
-) -> None:
+async def test_malformed_and_pre_keyframe_frames_are_skipped(tmp_path: Path, pool: MuxPool) -> None:
     recorder = TakeRecorder("t", tmp_path, pool, queue_limit=1 << 20, keyframe_interval=0.05)
     video = FeedSource("video", "vp8", recorder.origin)
     recorder.attach([video])  # type: ignore[list-item]
