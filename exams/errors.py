@@ -47,6 +47,10 @@ class Conflict(ExamcastError):
     code = "conflict"
 
 
+class TooManyRequests(ExamcastError):
+    code = "rate_limited"
+
+
 class Unavailable(ExamcastError):
     code = "unavailable"
 

@@ -277,6 +277,7 @@ class TakeRecorder:
 
     async def stop(self) -> dict[str, Any]:
         """Write what is still in the jitter buffers, finish every segment; the manifest."""
+        stop_called = time.monotonic()
         if not self._stopped:
             for source in self._sources.values():
                 for frame in source.pending_frames():
@@ -315,6 +316,7 @@ class TakeRecorder:
                 "malformed": self.stats.malformed,
                 "keyframe_requests": self.stats.keyframe_requests,
                 "max_lag_ms": round(self.stats.max_lag_s * 1000, 1),
+                "finalize_ms": round((time.monotonic() - stop_called) * 1000, 1),
             },
         }
 

@@ -15,15 +15,26 @@ from typing import Any
 import socketio
 from aiohttp import web
 
-from exams.errors import ExamcastError, Unauthenticated, error_body
+from exams.errors import (
+    ExamcastError,
+    InvalidInput,
+    TooManyRequests,
+    Unauthenticated,
+    error_body,
+)
 from exams.takes import Take, TakeService
 from media.hub import MediaHub, MediaSession
 from signaling import messages
+from signaling.ratelimit import TokenBucket
 from web.identity import owner_from_cookie_header
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+# Per connection: a page sends a handful of messages per take; a flood is refused.
+MESSAGES_PER_SECOND = 10
+MESSAGE_BURST = 30
 
 
 def owner_room(owner: str) -> str:
@@ -45,7 +56,8 @@ class MediaNamespace(socketio.AsyncNamespace):
             raise socketio.exceptions.ConnectionRefusedError(
                 Unauthenticated("no session: load a page of this server first").to_json()
             )
-        await self.save_session(sid, {"owner": owner, "sessions": set()})
+        bucket = TokenBucket(MESSAGES_PER_SECOND, MESSAGE_BURST)
+        await self.save_session(sid, {"owner": owner, "sessions": set(), "bucket": bucket})
         await self.enter_room(sid, owner_room(owner))
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
@@ -60,8 +72,10 @@ class MediaNamespace(socketio.AsyncNamespace):
         sid = args[0]
         handler: Handler | None = getattr(self, f"handle_{event}", None)
         try:
+            if not (await self.get_session(sid))["bucket"].take():
+                raise TooManyRequests("too many messages; wait a moment and try again")
             if handler is None or event not in messages.CLIENT_EVENTS:
-                raise messages.InvalidInput(f"unknown event {event!r}")
+                raise InvalidInput(f"unknown event {event!r}")
             data = args[1] if len(args) > 1 else None
             return await handler(sid, messages.parse(event, data, max_sdp_bytes=self._max_sdp))
         except ExamcastError as exc:

@@ -18,6 +18,7 @@ STATUS: dict[type[errors.ExamcastError], int] = {
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.TooLarge: 413,
+    errors.TooManyRequests: 429,
     errors.Unavailable: 503,
 }
 

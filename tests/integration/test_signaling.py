@@ -169,3 +169,17 @@ def test_every_handler_has_a_message_schema() -> None:
 
     handled = {name[len("handle_") :] for name in dir(MediaNamespace) if name.startswith("handle_")}
     assert handled == set(messages.CLIENT_EVENTS)
+
+
+async def test_a_message_flood_is_refused_and_the_connection_recovers(
+    server: RunningServer,
+) -> None:
+    async with connected_client(server.url) as client:
+        acks = await asyncio.gather(
+            *(client.call("stop_take", {"take_id": f"t{i}"}) for i in range(80))
+        )
+        codes = [ack["error"]["code"] for ack in acks]
+        assert codes.count("rate_limited") >= 40
+        assert codes.count("not_found") >= 30
+        await asyncio.sleep(0.5)
+        assert (await client.call("open_session", {"role": "primary"}))["session_id"]
