@@ -210,7 +210,9 @@ class TakeRecorder:
         specs = [s for s in (video, audio) if s is not None]
         _, suffix = container_format(specs)
         index = len(self._segments)
-        writer = SegmentWriter(self.directory / f"segment-{index:03d}{suffix}", specs)
+        writer = SegmentWriter(
+            self.directory / f"segment-{index:03d}{suffix}", specs, self._pool.templates
+        )
         self._pool.add(writer)
         peer = next(iter(self._sources.values())).peer_id if self._sources else ""
         seg = _Segment(index, reason, t, writer, video, audio, peer, last_s=t)

@@ -27,6 +27,8 @@ from typing import Any
 import av
 from av.packet import Packet
 
+from media.templates import StreamTemplates
+
 log = logging.getLogger(__name__)
 
 MS = Fraction(1, 1000)
@@ -85,6 +87,7 @@ def container_format(specs: list[StreamSpec]) -> tuple[str, str]:
 class SegmentWriter:
     path: Path
     specs: list[StreamSpec]
+    templates: StreamTemplates
     _queue: deque[_Item] = field(default_factory=deque)
     _submitted_bytes: int = 0  # written only by the event loop
     _written_bytes: int = 0  # written only by the worker thread
@@ -132,12 +135,12 @@ class SegmentWriter:
             options={"cluster_time_limit": "1000", "flush_packets": "1"},
         )
         for spec in self.specs:
+            stream = self._container.add_stream_from_template(
+                self.templates.get(spec.codec), opaque=True
+            )
             if spec.kind == "video":
-                stream = self._container.add_stream(spec.codec)
-                stream.width = spec.width
-                stream.height = spec.height
-            else:
-                stream = self._container.add_stream(spec.codec, rate=spec.sample_rate)
+                stream.codec_context.width = spec.width
+                stream.codec_context.height = spec.height
             if spec.extradata is not None:
                 stream.codec_context.extradata = spec.extradata
             stream.time_base = MS
@@ -219,6 +222,7 @@ class MuxPool:
     """A few worker threads; each segment is drained by one of them, in order."""
 
     def __init__(self, threads: int) -> None:
+        self.templates = StreamTemplates()
         self._workers = [_Worker(i) for i in range(threads)]
         for worker in self._workers:
             worker.start()

@@ -68,7 +68,7 @@ class Session:
     path: Path | None = None
 
 
-class BaselineNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
+class BaselineNamespace(socketio.AsyncNamespace):
     def __init__(self, directory: Path) -> None:
         super().__init__("/")
         self._dir = directory
@@ -112,27 +112,35 @@ class BaselineNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         return {"take_id": session.take_id, "session_id": session.id, "state": "recording"}
 
     async def on_stop_take(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
-        session = next((s for s in self._sessions.values()
-                        if s.take_id and s.take_id == data.get("take_id")), None)
+        session = next(
+            (s for s in self._sessions.values() if s.take_id and s.take_id == data.get("take_id")),
+            None,
+        )
         if session is None or session.recorder is None or session.path is None:
             return _error("not_found", "no such take")
         await session.recorder.stop()
         session.recorder = None
-        counts = await asyncio.get_running_loop().run_in_executor(
-            None, count_frames, session.path
-        )
+        counts = await asyncio.get_running_loop().run_in_executor(None, count_frames, session.path)
         lag = max((t.max_lag_s for t in session.lag_tracks), default=0.0)
         manifest = {
-            "segments": [{
-                "index": 0, "file": session.path.name, "container": "webm",
-                "size": session.path.stat().st_size,
-                "streams": [{"kind": kind, "frames": n} for kind, n in counts.items()],
-            }],
+            "segments": [
+                {
+                    "index": 0,
+                    "file": session.path.name,
+                    "container": "webm",
+                    "size": session.path.stat().st_size,
+                    "streams": [{"kind": kind, "frames": n} for kind, n in counts.items()],
+                }
+            ],
             "gaps": [],
             "stats": {"max_lag_ms": round(lag * 1000, 1)},
         }
-        return {"take_id": session.take_id, "session_id": session.id, "state": "stored",
-                "manifest": manifest}
+        return {
+            "take_id": session.take_id,
+            "session_id": session.id,
+            "state": "stored",
+            "manifest": manifest,
+        }
 
     async def close_all(self) -> None:
         for session in self._sessions.values():
@@ -191,8 +199,14 @@ def main(argv: list[str] | None = None) -> None:
         loop = uvloop.new_event_loop()
     else:
         loop = asyncio.new_event_loop()
-    web.run_app(create_app(args.dir), host="127.0.0.1", port=args.port, print=None,
-                access_log=None, loop=loop)
+    web.run_app(
+        create_app(args.dir),
+        host="127.0.0.1",
+        port=args.port,
+        print=None,
+        access_log=None,
+        loop=loop,
+    )
 
 
 if __name__ == "__main__":

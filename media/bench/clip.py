@@ -77,7 +77,7 @@ def _encode_video(count: int) -> tuple[Sample, ...]:
     ctx = av.CodecContext.create("libvpx", "w")
     ctx.width, ctx.height, ctx.pix_fmt = WIDTH, HEIGHT, "yuv420p"
     ctx.time_base = fractions.Fraction(1, FPS)
-    ctx.framerate = FPS
+    ctx.framerate = fractions.Fraction(FPS)
     ctx.bit_rate = VIDEO_BITRATE
     ctx.gop_size = KEYFRAME_EVERY
     ctx.options = {
@@ -119,8 +119,9 @@ def _encode_audio(count: int) -> tuple[Sample, ...]:
         t = (np.arange(AUDIO_FRAME) + index * AUDIO_FRAME) / AUDIO_RATE
         wave = 0.2 * np.sin(2 * math.pi * 440 * t) * (1 + 0.5 * np.sin(2 * math.pi * 0.5 * t))
         pcm = (wave * 32767).astype(np.int16)
-        frame = av.AudioFrame.from_ndarray(np.repeat(pcm, 2)[None, :], format="s16",
-                                           layout="stereo")
+        frame = av.AudioFrame.from_ndarray(
+            np.repeat(pcm, 2)[None, :], format="s16", layout="stereo"
+        )
         frame.sample_rate = AUDIO_RATE
         frame.pts = index * AUDIO_FRAME
         frame.time_base = ctx.time_base

@@ -12,6 +12,7 @@ write from its first frame), and each sender stops, and the bench waits
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Callable
@@ -24,7 +25,7 @@ import socketio
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from media.bench.clip import AUDIO_FRAME, AUDIO_RATE, Clip
-from media.bench.tracks import PacedTrack, clip_tracks
+from media.bench.tracks import clip_tracks
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +84,10 @@ class Candidate:
         self.session_id = ""
         self.take_id = ""
 
-    async def call(self, event: str, data: dict[str, Any],
-                   timeout: float = CALL_TIMEOUT_S) -> dict[str, Any]:
-        reply = await self.sio.call(event, data, timeout=timeout)
+    async def call(
+        self, event: str, data: dict[str, Any], limit_s: float = CALL_TIMEOUT_S
+    ) -> dict[str, Any]:
+        reply = await self.sio.call(event, data, timeout=limit_s)
         if not isinstance(reply, dict) or "error" in reply:
             raise LoadFailed(f"candidate {self.index}: {event} was refused: {reply}")
         return reply
@@ -95,26 +97,29 @@ class Candidate:
         if self.target.cookie:
             async with http.get(self.target.url + "/device-check") as response:
                 response.raise_for_status()
-                headers["Cookie"] = "; ".join(f"{k}={m.value}" for k, m in
-                                              response.cookies.items())
+                headers["Cookie"] = "; ".join(f"{k}={m.value}" for k, m in response.cookies.items())
         await self.sio.connect(self.target.url, headers=headers, transports=["websocket"])
         opened = await self.call("open_session", {"role": "primary"})
         self.session_id = opened["session_id"]
         for track in (self.audio, self.video):
             self.pc.addTransceiver(track, direction="sendonly")
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        answer = await self.call("offer", {"session_id": self.session_id, "type": "offer",
-                                           "sdp": self.pc.localDescription.sdp})
+        answer = await self.call(
+            "offer",
+            {"session_id": self.session_id, "type": "offer", "sdp": self.pc.localDescription.sdp},
+        )
         await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
         while self.pc.connectionState != "connected":
             if self.pc.connectionState in ("failed", "closed"):
-                raise LoadFailed(f"candidate {self.index}: peer connection "
-                                 f"{self.pc.connectionState}")
+                raise LoadFailed(
+                    f"candidate {self.index}: peer connection {self.pc.connectionState}"
+                )
             await asyncio.sleep(0.05)
 
     async def start_take(self) -> None:
-        take = await self.call("start_take", {"session_id": self.session_id,
-                                              "purpose": "device_check"})
+        take = await self.call(
+            "start_take", {"session_id": self.session_id, "purpose": "device_check"}
+        )
         self.take_id = take["take_id"]
 
     def send(self, at: float, seconds: float, fps: int) -> None:
@@ -126,7 +131,7 @@ class Candidate:
         await self.audio.done.wait()
 
     async def stop_take(self) -> StreamResult:
-        take = await self.call("stop_take", {"take_id": self.take_id}, timeout=STOP_TIMEOUT_S)
+        take = await self.call("stop_take", {"take_id": self.take_id}, limit_s=STOP_TIMEOUT_S)
         manifest = take.get("manifest") or {}
         written = {"video": 0, "audio": 0}
         segments = manifest.get("segments", [])
@@ -156,8 +161,14 @@ class Candidate:
             log.debug("disconnecting candidate %d failed", self.index, exc_info=True)
 
 
-async def run_load(target: Target, clip: Clip, streams: int, seconds: float,
-                   on_phase: Phase, progress: Callable[[str], None]) -> LoadResult:
+async def run_load(
+    target: Target,
+    clip: Clip,
+    streams: int,
+    seconds: float,
+    on_phase: Phase,
+    progress: Callable[[str], None],
+) -> LoadResult:
     """Run ``streams`` candidates against ``target``; ``on_phase`` marks the window.
 
     Phases: ``connected`` (every peer up, no media yet), ``recording`` (the
@@ -175,6 +186,10 @@ async def run_load(target: Target, clip: Clip, streams: int, seconds: float,
         try:
             await _all(connect(c) for c in candidates)
             progress(f"{target.name}: {streams} peers connected")
+            # Collect now, and keep what exists out of later collections, rather than
+            # have a full collection stall every sender mid-run.
+            gc.collect()
+            gc.freeze()
             on_phase("connected")
             await _all(c.start_take() for c in candidates)
             # Spread the streams over one frame interval, as independent cameras would be.
@@ -192,6 +207,7 @@ async def run_load(target: Target, clip: Clip, streams: int, seconds: float,
             on_phase("stopped")
             progress(f"{target.name}: {streams} takes stopped")
         finally:
+            gc.unfreeze()
             await _all(c.close() for c in candidates)
     return LoadResult(list(results), window)
 

@@ -38,6 +38,12 @@ def cpu_mark(process: psutil.Process) -> CpuMark:
     return CpuMark(time.monotonic(), times.user + times.system, main)
 
 
+def machine_busy() -> float:
+    """CPU seconds every CPU of the machine has spent busy (not idle or waiting for I/O)."""
+    times = psutil.cpu_times()
+    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
+
+
 def pct_of_core(start: CpuMark, end: CpuMark) -> tuple[float, float]:
     """(all threads, main thread) CPU between two marks, in percent of one core."""
     wall = max(end.wall - start.wall, 1e-9)

@@ -28,8 +28,7 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, name: str, argv: list[str], log_path: Path,
-                 cpus: set[int] | None) -> None:
+    def __init__(self, name: str, argv: list[str], log_path: Path, cpus: set[int] | None) -> None:
         self.name = name
         self.argv = argv
         self.log_path = log_path
@@ -46,15 +45,17 @@ class ServerProcess:
         with self.log_path.open("wb") as log:
             self._proc = subprocess.Popen(
                 [sys.executable, *self.argv],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         if self.cpus:
             measure.pin(self._proc.pid, self.cpus)
 
-    async def wait_ready(self, url: str, timeout: float = READY_TIMEOUT_S) -> None:
-        """Poll ``url`` (its health check) until it answers 200, within ``timeout``."""
+    async def wait_ready(self, url: str, limit_s: float = READY_TIMEOUT_S) -> None:
+        """Poll ``url`` (its health check) until it answers 200, within ``limit_s``."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + limit_s
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
             while True:
                 self.check_alive()
@@ -62,11 +63,13 @@ class ServerProcess:
                     async with http.get(url) as response:
                         if response.status == 200:
                             break
-                except (aiohttp.ClientError, asyncio.TimeoutError):
+                except (TimeoutError, aiohttp.ClientError):
                     pass
                 if loop.time() > deadline:
-                    raise ServerFailed(f"{self.name}: {url} did not answer within {timeout:.0f}s"
-                                       f"\n{self.log_tail()}")
+                    raise ServerFailed(
+                        f"{self.name}: {url} did not answer within {limit_s:.0f}s"
+                        f"\n{self.log_tail()}"
+                    )
                 await asyncio.sleep(0.1)
         if self.cpus:  # again: threads the server started before the first pin took effect
             measure.pin(self.pid, self.cpus)
@@ -74,8 +77,9 @@ class ServerProcess:
     def check_alive(self) -> None:
         assert self._proc is not None
         if self._proc.poll() is not None:
-            raise ServerFailed(f"{self.name} exited with status {self._proc.returncode}"
-                               f"\n{self.log_tail()}")
+            raise ServerFailed(
+                f"{self.name} exited with status {self._proc.returncode}\n{self.log_tail()}"
+            )
 
     async def stop(self) -> int | None:
         """SIGINT (a graceful shutdown), then SIGKILL after :data:`STOP_TIMEOUT_S`."""
@@ -84,13 +88,11 @@ class ServerProcess:
             return None if proc is None else proc.returncode
         proc.send_signal(signal.SIGINT)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + STOP_TIMEOUT_S
-        while proc.poll() is None and loop.time() < deadline:
-            await asyncio.sleep(0.1)
-        if proc.poll() is None:
+        try:
+            return await loop.run_in_executor(None, proc.wait, STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait(timeout=10)
-        return proc.returncode
+            return await loop.run_in_executor(None, proc.wait, 10)
 
     def log_tail(self, lines: int = 30) -> str:
         try:

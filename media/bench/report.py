@@ -18,6 +18,10 @@ CPU_NOTE = (
     "cpu_per_stream_pct = server CPU seconds (user+system, all threads) between the first "
     "sender's start and the last sender's last frame / (streams x that window) x 100."
 )
+OTHER_NOTE = (
+    "other_cpu_pct is what every other process on the machine used during the window, in "
+    "percent of one core: more than a few percent means the figures were disturbed."
+)
 UDP_NOTE = (
     "udp_drops is the change of the kernel's UDP InErrors (which includes RcvbufErrors) "
     "over the run, for the whole machine or network namespace, not just the server; "
@@ -32,9 +36,11 @@ class Run:
     load: LoadResult
     marks: dict[str, measure.CpuMark]
     loadgen_marks: dict[str, measure.CpuMark]
+    machine_busy: dict[str, float]
     udp: dict[str, int]
     socket_drops: int | None
     rss_idle: int
+    rss_at: dict[str, int]  # sampled at each phase
     rss_peak: int
 
 
@@ -44,8 +50,10 @@ def figures(run: Run, streams: int, seconds: int) -> dict[str, Any]:
     window = end.wall - start.wall
     server_cpu = end.cpu - start.cpu
     server_pct, loop_pct = measure.pct_of_core(start, end)
-    loadgen_pct, _ = measure.pct_of_core(run.loadgen_marks["recording"],
-                                         run.loadgen_marks["sent"])
+    loadgen_pct, _ = measure.pct_of_core(run.loadgen_marks["recording"], run.loadgen_marks["sent"])
+    busy = run.machine_busy["sent"] - run.machine_busy["recording"]
+    loadgen_cpu = run.loadgen_marks["sent"].cpu - run.loadgen_marks["recording"].cpu
+    other_pct = (busy - server_cpu - loadgen_cpu) / window * 100
     sent = sum(r.video_sent for r in results)
     written = sum(r.video_written for r in results)
     short = [r.video_sent - r.video_written for r in results]
@@ -71,9 +79,11 @@ def figures(run: Run, streams: int, seconds: int) -> dict[str, Any]:
         "udp_drops_server_sockets": run.socket_drops,
         "peak_rss_mb": measure.mib(run.rss_peak),
         "idle_rss_mb": measure.mib(run.rss_idle),
+        "connected_rss_mb": measure.mib(run.rss_at.get("connected", 0)),
         "rss_per_stream_mb": round((run.rss_peak - run.rss_idle) / streams / 2**20, 2),
         "loadgen_cpu_pct": round(loadgen_pct, 1),
+        "other_cpu_pct": round(max(0.0, other_pct), 1),
         "loadgen_max_late_ms": max((r.late_ms for r in results), default=0.0),
         "window_s": round(window, 3),
-        "notes": [COUNTING_NOTE, CPU_NOTE, UDP_NOTE],
+        "notes": [COUNTING_NOTE, CPU_NOTE, UDP_NOTE, OTHER_NOTE],
     }

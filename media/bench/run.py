@@ -25,37 +25,52 @@ import psutil
 
 from media.bench import measure
 from media.bench.clip import Clip, make_clip
-from media.bench.loadgen import Target, loopback_only, run_load
-from media.bench.process import ServerProcess, free_port
+from media.bench.loadgen import LoadFailed, Target, loopback_only, run_load
+from media.bench.process import ServerFailed, ServerProcess, free_port
 from media.bench.report import Run, figures
 
 SERVER_CPU, LOADGEN_CPU = 0, 1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--streams", type=int, default=8,
-                        help="simulated candidates, each sending VP8 + Opus (default 8)")
-    parser.add_argument("--seconds", type=int, default=10,
-                        help="how long each candidate records (default 10)")
-    parser.add_argument("--baseline-streams", type=int, default=None,
-                        help="candidates for the MediaRecorder baseline "
-                             "(default min(streams, 2); 0 skips it)")
-    parser.add_argument("--server-arg", action="append", default=[], metavar="ARG",
-                        help="an extra argument for `examcast serve` (repeatable), "
-                             "e.g. --server-arg=--event-loop --server-arg=asyncio")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the data directory (recordings, server logs)")
+    parser.add_argument(
+        "--streams",
+        type=int,
+        default=8,
+        help="simulated candidates, each sending VP8 + Opus (default 8)",
+    )
+    parser.add_argument(
+        "--seconds", type=int, default=10, help="how long each candidate records (default 10)"
+    )
+    parser.add_argument(
+        "--baseline-streams",
+        type=int,
+        default=None,
+        help="candidates for the MediaRecorder baseline (default min(streams, 2); 0 skips it)",
+    )
+    parser.add_argument(
+        "--server-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="an extra argument for `examcast serve` (repeatable), "
+        "e.g. --server-arg=--event-loop --server-arg=asyncio",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the data directory (recordings, server logs)"
+    )
 
 
 def main(args: argparse.Namespace) -> int:
     if args.streams < 1 or args.seconds < 1:
         print("examcast bench: --streams and --seconds must be at least 1", file=sys.stderr)
         return 2
-    baseline_streams = (min(args.streams, 2) if args.baseline_streams is None
-                        else args.baseline_streams)
+    baseline_streams = (
+        min(args.streams, 2) if args.baseline_streams is None else args.baseline_streams
+    )
     cpus = sorted(os.sched_getaffinity(0))
     placement = _placement(cpus)
-    progress(f"encoding the clip (VP8 + Opus, {args.seconds}s runs)")
+    progress("encoding the clip (VP8 640x480 30 fps + Opus, 10 s, looped)")
     clip = make_clip()
     progress(f"clip: {clip.describe()}")
     if placement is not None:
@@ -63,9 +78,10 @@ def main(args: argparse.Namespace) -> int:
     loopback_only()
     work = Path(tempfile.mkdtemp(prefix="examcast-bench-"))
     try:
-        result = _runner()(
-            _bench(args, baseline_streams, clip, work, placement)
-        )
+        result = _runner()(_bench(args, baseline_streams, clip, work, placement))
+    except (ServerFailed, LoadFailed, TimeoutError) as exc:
+        progress(f"failed: {type(exc).__name__}: {exc}")
+        return 1
     finally:
         if args.keep:
             progress(f"kept {work}")
@@ -112,34 +128,75 @@ def _event_loop(server_args: list[str]) -> str:
     return loop
 
 
-async def _bench(args: argparse.Namespace, baseline_streams: int, clip: Clip, work: Path,
-                 placement: tuple[set[int], set[int]] | None) -> dict[str, Any]:
+async def _bench(
+    args: argparse.Namespace,
+    baseline_streams: int,
+    clip: Clip,
+    work: Path,
+    placement: tuple[set[int], set[int]] | None,
+) -> dict[str, Any]:
     loop_name = _event_loop(args.server_arg)
     port = free_port()
     data_dir = work / "examcast"
-    serve = ["-m", "web.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--data-dir", str(data_dir), "--ice-host-addresses", "127.0.0.1",
-             "--device-check-limit-s", str(max(120, args.seconds + 120)),
-             "--log-level", "warning", *args.server_arg]
-    server = ServerProcess("examcast serve", serve, work / "examcast.log",
-                           placement[0] if placement else None)
-    main_run = await _measure(server, Target("examcast", f"http://127.0.0.1:{port}", True),
-                              clip, args.streams, args.seconds)
+    serve = [
+        "-m",
+        "web.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--ice-host-addresses",
+        "127.0.0.1",
+        "--device-check-limit-s",
+        str(max(120, args.seconds + 120)),
+        "--log-level",
+        "warning",
+        *args.server_arg,
+    ]
+    server = ServerProcess(
+        "examcast serve", serve, work / "examcast.log", placement[0] if placement else None
+    )
+    main_run = await _measure(
+        server,
+        Target("examcast", f"http://127.0.0.1:{port}", True),
+        clip,
+        args.streams,
+        args.seconds,
+    )
     result = figures(main_run, args.streams, args.seconds)
     result.update(event_loop=loop_name, server_args=serve[2:], clip=clip.describe())
     result["pinning"] = (
         {"server_cpus": sorted(placement[0]), "loadgen_cpus": sorted(placement[1])}
-        if placement else "one CPU: server and load generator share it"
+        if placement
+        else "one CPU: server and load generator share it"
     )
     if baseline_streams > 0:
         port = free_port()
         baseline = ServerProcess(
-            "baseline", ["-m", "media.bench.baseline", "--port", str(port),
-                         "--dir", str(work / "baseline"), "--event-loop", loop_name],
-            work / "baseline.log", placement[0] if placement else None,
+            "baseline",
+            [
+                "-m",
+                "media.bench.baseline",
+                "--port",
+                str(port),
+                "--dir",
+                str(work / "baseline"),
+                "--event-loop",
+                loop_name,
+            ],
+            work / "baseline.log",
+            placement[0] if placement else None,
         )
-        base_run = await _measure(baseline, Target("baseline", f"http://127.0.0.1:{port}",
-                                                   False), clip, baseline_streams, args.seconds)
+        base_run = await _measure(
+            baseline,
+            Target("baseline", f"http://127.0.0.1:{port}", False),
+            clip,
+            baseline_streams,
+            args.seconds,
+        )
         base = figures(base_run, baseline_streams, args.seconds)
         del base["notes"]
         base["note"] = (
@@ -152,12 +209,14 @@ async def _bench(args: argparse.Namespace, baseline_streams: int, clip: Clip, wo
         result["baseline"] = base
         if base["cpu_per_stream_pct"]:
             result["cpu_ratio_vs_baseline"] = round(
-                result["cpu_per_stream_pct"] / base["cpu_per_stream_pct"], 3)
+                result["cpu_per_stream_pct"] / base["cpu_per_stream_pct"], 3
+            )
     return result
 
 
-async def _measure(server: ServerProcess, target: Target, clip: Clip, streams: int,
-                   seconds: int) -> Run:
+async def _measure(
+    server: ServerProcess, target: Target, clip: Clip, streams: int, seconds: int
+) -> Run:
     progress(f"{target.name}: starting {' '.join(server.argv)}")
     server.start()
     try:
@@ -170,11 +229,15 @@ async def _measure(server: ServerProcess, target: Target, clip: Clip, streams: i
         udp_before = measure.udp_counters()
         marks: dict[str, measure.CpuMark] = {}
         loadgen_marks: dict[str, measure.CpuMark] = {}
+        machine: dict[str, float] = {}
+        rss: dict[str, int] = {}
         drops: list[int | None] = [None]
 
         def on_phase(phase: str) -> None:
             marks[phase] = measure.cpu_mark(proc)
             loadgen_marks[phase] = measure.cpu_mark(me)
+            machine[phase] = measure.machine_busy()
+            rss[phase] = memory.sample()
             if phase == "stopped":  # the server's peer sockets are still open
                 drops[0] = measure.socket_drops(server.pid)
 
@@ -184,7 +247,7 @@ async def _measure(server: ServerProcess, target: Target, clip: Clip, streams: i
         udp = measure.udp_delta(udp_before, measure.udp_counters())
         server.check_alive()
         progress(f"{target.name}: done in {time.monotonic() - started:.1f}s")
-        return Run(load, marks, loadgen_marks, udp, drops[0], rss_idle, memory.peak)
+        return Run(load, marks, loadgen_marks, machine, udp, drops[0], rss_idle, rss, memory.peak)
     except BaseException:
         progress(f"{target.name}: failed; server log:\n{server.log_tail()}")
         raise

@@ -85,9 +85,11 @@ class PacedTrack(MediaStreamTrack):
 def clip_tracks(clip: Clip, keyframe: int) -> tuple[PacedTrack, PacedTrack]:
     """An (audio, video) pair replaying ``clip`` from its ``keyframe``-th keyframe."""
     first = clip.keyframes[keyframe % len(clip.keyframes)]
-    video = PacedTrack("video", clip.video, 1 / clip.fps, VIDEO_CLOCK // clip.fps, VIDEO_CLOCK,
-                       first)
+    video = PacedTrack(
+        "video", clip.video, 1 / clip.fps, VIDEO_CLOCK // clip.fps, VIDEO_CLOCK, first
+    )
     audio_first = round(first / clip.fps * AUDIO_RATE / AUDIO_FRAME)
-    audio = PacedTrack("audio", clip.audio, AUDIO_FRAME / AUDIO_RATE, AUDIO_FRAME, AUDIO_RATE,
-                       audio_first)
+    audio = PacedTrack(
+        "audio", clip.audio, AUDIO_FRAME / AUDIO_RATE, AUDIO_FRAME, AUDIO_RATE, audio_first
+    )
     return audio, video
