@@ -60,3 +60,60 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     if details is not None:
         error["details"] = details
     return {"error": error}
+
+
+# -- specific refusals: each keeps its family's HTTP status, with its own stable code --------
+
+
+class StepRequired(Forbidden):
+    """A step of the candidate journey comes first; ``details["step"]`` names it."""
+
+    code = "step_required"
+
+
+class VerificationRequired(Forbidden):
+    """Real-person verification for ``details["scope"]`` has not passed yet."""
+
+    code = "verification_required"
+
+
+class NotAdmitted(Forbidden):
+    """The candidate is not on the unit's admitted list (准考名单)."""
+
+    code = "not_on_admitted_list"
+
+
+class WrongCredentials(Unauthenticated):
+    code = "wrong_credentials"
+
+
+class WrongSmsCode(InvalidInput):
+    code = "wrong_sms_code"
+
+
+class InvalidAdmittedList(InvalidInput):
+    """A CSV admitted list with bad rows; ``details["errors"]`` lists every one."""
+
+    code = "invalid_admitted_list"
+
+
+class UnsupportedMediaType(ExamcastError):
+    code = "unsupported_media_type"
+
+
+class NotOpenYet(Conflict):
+    """Too early: the exam window has not opened; ``details["opens_at"]`` says when."""
+
+    code = "not_open_yet"
+
+
+class DeadlinePassed(Conflict):
+    """Too late: the exam closed or a question's submission time is over."""
+
+    code = "deadline_passed"
+
+
+class ManualReviewRequired(Conflict):
+    """Automatic verification is closed for the scope: upload a photo for staff review."""
+
+    code = "manual_review_required"

@@ -34,6 +34,105 @@ MIGRATIONS: list[str] = [
     CREATE INDEX takes_owner ON takes(owner);
     CREATE INDEX takes_state ON takes(state);
     """,
+    # 2: accounts, sessions, SMS codes, the candidate journey, verification, admission, audit
+    """
+    CREATE TABLE units (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE accounts (
+        id TEXT PRIMARY KEY,
+        phone TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        id_type TEXT NOT NULL,
+        id_number TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        role TEXT NOT NULL,
+        unit_id TEXT REFERENCES units(id),
+        created_at REAL NOT NULL,
+        UNIQUE (id_type, id_number)
+    );
+    CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES accounts(id),
+        created_at REAL NOT NULL,
+        last_seen_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        client TEXT
+    );
+    CREATE INDEX sessions_account ON sessions(account_id);
+    CREATE TABLE sms_codes (
+        id INTEGER PRIMARY KEY,
+        phone TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        code_hash TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        guesses INTEGER NOT NULL DEFAULT 0,
+        used_at REAL
+    );
+    CREATE INDEX sms_codes_phone ON sms_codes(phone, purpose);
+    CREATE TABLE journey_steps (
+        account_id TEXT NOT NULL REFERENCES accounts(id),
+        unit_id TEXT NOT NULL DEFAULT '',
+        step TEXT NOT NULL,
+        done_at REAL NOT NULL,
+        detail TEXT,
+        PRIMARY KEY (account_id, unit_id, step)
+    );
+    CREATE TABLE verifications (
+        account_id TEXT NOT NULL REFERENCES accounts(id),
+        scope TEXT NOT NULL,
+        failures INTEGER NOT NULL DEFAULT 0,
+        cancelled_at REAL,
+        passed_at REAL,
+        passed_by TEXT,
+        attempt_id TEXT,
+        attempt_expires_at REAL,
+        PRIMARY KEY (account_id, scope)
+    );
+    CREATE TABLE reviews (
+        id TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES accounts(id),
+        scope TEXT NOT NULL,
+        photo_file TEXT NOT NULL,
+        photo_type TEXT NOT NULL,
+        photo_bytes INTEGER NOT NULL,
+        submitted_at REAL NOT NULL,
+        state TEXT NOT NULL,
+        decided_by TEXT,
+        decided_at REAL,
+        note TEXT
+    );
+    CREATE INDEX reviews_state ON reviews(state, submitted_at);
+    CREATE INDEX reviews_account ON reviews(account_id, scope);
+    CREATE TABLE admitted_lists (
+        unit_id TEXT PRIMARY KEY REFERENCES units(id),
+        imported_at REAL NOT NULL,
+        imported_by TEXT NOT NULL,
+        entries INTEGER NOT NULL
+    );
+    CREATE TABLE admitted_entries (
+        unit_id TEXT NOT NULL REFERENCES units(id),
+        id_type TEXT NOT NULL,
+        id_number TEXT NOT NULL,
+        name TEXT NOT NULL,
+        name_key TEXT NOT NULL,
+        line INTEGER NOT NULL,
+        PRIMARY KEY (unit_id, id_type, id_number)
+    );
+    CREATE INDEX admitted_person ON admitted_entries(id_type, id_number);
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        event TEXT NOT NULL,
+        account_id TEXT,
+        client TEXT,
+        detail TEXT NOT NULL
+    );
+    CREATE INDEX audit_account ON audit_log(account_id, id);
+    """,
 ]
 
 

@@ -16,31 +16,46 @@ from media.writer import MuxPool
 from signaling.server import MediaNamespace, SocketNotifier, attach, create_server
 from storage.db import Database
 from storage.takes import SqliteTakes
+from web.auth import session_cookie_middleware
 from web.errors import error_middleware
 from web.guards import guard_middleware
 from web.identity import identity_middleware
-from web.keys import DATABASE, HUB, MUX_POOL, SETTINGS, SOCKETS, TAKES
+from web.keys import DATABASE, HUB, MUX_POOL, OPENAPI, SETTINGS, SOCKETS, TAKES
+from web.openapi import document
 from web.routes import STATIC, routes
 from web.scheduling import LoopScheduler, wall_clock
+from web.services import accounts_context
 from web.settings import Settings
+from web.views import APIS, DOCUMENTED_ELSEWHERE
 
 log = logging.getLogger(__name__)
+VERSION = "0.1.0"
 
 
 def create_app(settings: Settings) -> web.Application:
     tap.check_compatible()
     ice.offer_host_addresses(settings.ice_host_addresses)
     app = web.Application(
-        middlewares=[error_middleware, guard_middleware, identity_middleware],
+        # The session cookie middleware sits outside identity's so a log-in's cookie wins.
+        middlewares=[
+            error_middleware,
+            guard_middleware,
+            session_cookie_middleware,
+            identity_middleware,
+        ],
         client_max_size=1024 * 1024,
     )
     app[SETTINGS] = settings
     app.add_routes(routes)
+    for api in APIS:
+        app.add_routes(api.routes)
+    app[OPENAPI] = document([*APIS, *DOCUMENTED_ELSEWHERE], title="examcast", version=VERSION)
     app.router.add_static("/static", STATIC, append_version=True)
     sio = create_server(settings.max_message_bytes)
     attach(sio, app)
     app[SOCKETS] = sio
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(accounts_context)
     app.cleanup_ctx.append(_mux_pool)
     app.cleanup_ctx.append(_media)
     return app

@@ -1,4 +1,4 @@
-"""``examcast`` command line: ``serve`` and ``bench``."""
+"""``examcast`` command line: ``serve``, ``bench``; ``unit-add`` and ``grant`` for operators."""
 
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ def build_parser(with_bench: bool = False) -> argparse.ArgumentParser:
     bench = commands.add_parser(
         "bench", help="measure the recording path against aiortc's MediaRecorder"
     )
+    from web.admin_cli import add_parsers as add_admin_parsers
+
+    add_admin_parsers(commands)
     if with_bench:  # imported only when asked for: serving never depends on the bench code
         from media.bench.run import add_arguments as add_bench_arguments
 
@@ -35,6 +38,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         from media.bench.run import main as bench_main
 
         sys.exit(bench_main(args))
+    if args.command in ("unit-add", "grant"):
+        from web.admin_cli import main as admin_main
+
+        sys.exit(admin_main(args))
     try:
         settings = settings_mod.load(vars(args))
     except settings_mod.SettingsError as exc:

@@ -19,10 +19,19 @@ STATUS: dict[type[errors.ExamcastError], int] = {
     errors.Conflict: 409,
     errors.TooLarge: 413,
     errors.TooManyRequests: 429,
+    errors.UnsupportedMediaType: 415,
     errors.Unavailable: 503,
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def status_of(exc: errors.ExamcastError) -> int:
+    """The status of the nearest listed class: a specific error keeps its family's status."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
 
 
 def json_error(status: int, body: dict[str, object]) -> web.Response:
@@ -34,13 +43,16 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except errors.ExamcastError as exc:
-        return json_error(STATUS.get(type(exc), 400), exc.to_json())
+        return json_error(status_of(exc), exc.to_json())
     except web.HTTPException as exc:
         if exc.status < 400 or not request.path.startswith("/api/"):
             raise
-        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
-            exc.status, "http_error"
-        )
+        code = {
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "too_large",
+            415: "unsupported_media_type",
+        }.get(exc.status, "http_error")
         return json_error(exc.status, errors.error_body(code, exc.reason))
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import socketio
 from aiohttp import web
 
+from exams.accounts import AccountService
+from exams.admission import Admission
+from exams.consent import Consent
+from exams.journey import Journey
+from exams.reviews import Reviews
+from exams.sms import SmsCodes
 from exams.takes import TakeService
+from exams.units import Units
+from exams.verification import VerificationService
 from media.hub import MediaHub
 from media.writer import MuxPool
+from storage.audit import SqliteAudit
 from storage.db import Database
+from storage.sms import LogSmsSender
+from storage.takes import SqliteTakes
+from web.auth import Authenticator
 from web.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -17,3 +31,18 @@ DATABASE = web.AppKey("database", Database)
 MUX_POOL = web.AppKey("mux_pool", MuxPool)
 HUB = web.AppKey("media_hub", MediaHub)
 TAKES = web.AppKey("takes", TakeService)
+
+# accounts, identity and admission (exam rules, issue #3)
+OPENAPI = web.AppKey("openapi", dict[str, Any])
+AUDIT = web.AppKey("audit", SqliteAudit)
+SMS_OUTBOX = web.AppKey("sms_outbox", LogSmsSender)
+SMS_CODES = web.AppKey("sms_codes", SmsCodes)
+ACCOUNTS = web.AppKey("accounts", AccountService)
+AUTH = web.AppKey("auth", Authenticator)
+JOURNEY = web.AppKey("journey", Journey)
+CONSENT = web.AppKey("consent", Consent)
+VERIFICATION = web.AppKey("verification", VerificationService)
+REVIEWS = web.AppKey("reviews", Reviews)
+UNITS = web.AppKey("units", Units)
+ADMISSION = web.AppKey("admission", Admission)
+TAKE_RECORDS = web.AppKey("take_records", SqliteTakes)

@@ -78,6 +78,40 @@ class Settings:
         120, "Longest device-check recording; the server stops it at this limit."
     )
     writer_threads: int = _setting(2, "Worker threads that mux and write recordings.")
+    session_idle_s: int = _setting(
+        4 * 3600, "A log-in session ends after this many seconds without a request."
+    )
+    session_max_s: int = _setting(
+        24 * 3600, "A log-in session ends this many seconds after log-in, however busy."
+    )
+    password_hash_memory_kib: int = _setting(
+        64 * 1024,
+        "Memory of one Argon2id password hash, in KiB (RFC 9106's second choice: 65536, "
+        "3 passes). Two hashes run at a time.",
+    )
+    sms_gateway: str = _setting(
+        "log",
+        "How SMS verification codes are sent. 'log': written to the server log (and kept in "
+        "memory for tests) instead of being sent; no gateway is built in yet.",
+        choices=("log",),
+    )
+    redis_url: str = _setting(
+        "",
+        "Redis for rate limits shared by several server processes (e.g. "
+        "redis://127.0.0.1:6379/0). Empty: kept in this process's memory.",
+    )
+    trusted_proxies: tuple[str, ...] = _setting(
+        (),
+        "Addresses of reverse proxies whose X-Forwarded-For header names the client, comma "
+        "separated. Rate limits and the audit log use the client address.",
+    )
+    review_photo_max_bytes: int = _setting(
+        8 * 1024 * 1024,
+        "Largest photo (JPEG or PNG) a candidate may upload for manual identity review.",
+    )
+    admitted_list_max_bytes: int = _setting(
+        16 * 1024 * 1024, "Largest admitted-list CSV file a unit admin may import."
+    )
     event_loop: str = _setting(
         "uvloop", "Event loop implementation.", choices=("uvloop", "asyncio")
     )
@@ -99,6 +133,14 @@ class Settings:
     def tls_dir(self) -> Path:
         return self.data_dir / "tls"
 
+    @property
+    def secrets_dir(self) -> Path:
+        return self.data_dir / "secrets"
+
+    @property
+    def reviews_dir(self) -> Path:
+        return self.data_dir / "reviews"
+
     def validate(self) -> Settings:
         if not 0 < self.port < 65536:
             raise SettingsError(f"port must be between 1 and 65535, not {self.port}")
@@ -119,6 +161,16 @@ class Settings:
             raise SettingsError("reconnect_grace_s and device_check_limit_s must be at least 1")
         if self.keyframe_interval_ms < 50:
             raise SettingsError("keyframe_interval_ms must be at least 50")
+        if self.session_idle_s < 60 or self.session_max_s < self.session_idle_s:
+            raise SettingsError("session_idle_s must be at least 60 and at most session_max_s")
+        if self.password_hash_memory_kib < 8:
+            raise SettingsError("password_hash_memory_kib must be at least 8")
+        if self.review_photo_max_bytes < 64 * 1024 or self.admitted_list_max_bytes < 1024:
+            raise SettingsError(
+                "review_photo_max_bytes must be at least 65536, admitted_list_max_bytes 1024"
+            )
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError("redis_url must be a redis://, rediss:// or unix:// URL")
         for url in self.ice_servers:
             if not url.startswith(("stun:", "turn:", "turns:")):
                 raise SettingsError(f"ice_servers: {url!r} is not a stun:, turn: or turns: URL")

@@ -25,3 +25,11 @@ async def loop_watch() -> AsyncIterator[None]:
 async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
     async with running_server(test_settings(tmp_path / "data")) as running:
         yield running
+
+
+@pytest.fixture
+async def api_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    """A server for API tests: cheaper Argon2 (the same algorithm), everything else as shipped."""
+    settings = test_settings(tmp_path / "data", password_hash_memory_kib=1024)
+    async with running_server(settings) as running:
+        yield running

@@ -1,0 +1,100 @@
+"""Log-in sessions: random tokens the server keeps only as SHA-256 hashes.
+
+A token is issued at log-in (replacing whatever cookie the browser had), ends
+at log-out, after ``idle_s`` without a request, or ``max_s`` after log-in,
+whichever comes first. ``last_seen`` is written at most once a minute so a busy
+page does not write on every request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from exams.takes import Clock
+
+TOUCH_EVERY_S = 60.0
+TOKEN_MIN, TOKEN_MAX = 20, 100
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def plausible_token(token: str) -> bool:
+    return (
+        TOKEN_MIN <= len(token) <= TOKEN_MAX and token.replace("-", "").replace("_", "").isalnum()
+    )
+
+
+@dataclass(frozen=True)
+class Session:
+    token_hash: str
+    account_id: str
+    created_at: float
+    last_seen_at: float
+    expires_at: float
+    client: str | None = None
+
+
+class SessionRepository(Protocol):
+    async def add(self, session: Session) -> None: ...
+
+    async def get(self, token_hash: str) -> Session | None: ...
+
+    async def touch(self, token_hash: str, last_seen_at: float) -> None: ...
+
+    async def delete(self, token_hash: str) -> bool: ...
+
+    async def delete_for_account(self, account_id: str) -> int: ...
+
+    async def purge(self, now: float, idle_s: float) -> int: ...
+
+
+class Sessions:
+    def __init__(
+        self, repo: SessionRepository, clock: Clock, *, idle_s: float, max_s: float
+    ) -> None:
+        self._repo = repo
+        self._clock = clock
+        self._idle_s = idle_s
+        self._max_s = max_s
+
+    async def open(self, account_id: str, client: str | None) -> str:
+        token = secrets.token_urlsafe(32)
+        now = self._clock()
+        await self._repo.add(
+            Session(token_hash(token), account_id, now, now, now + self._max_s, client)
+        )
+        return token
+
+    async def account_id_for(self, token: str | None) -> str | None:
+        """The account a token is logged in as, or None (unknown, expired or revoked)."""
+        if token is None or not plausible_token(token):
+            return None
+        hashed = token_hash(token)
+        session = await self._repo.get(hashed)
+        if session is None:
+            return None
+        now = self._clock()
+        if now >= session.expires_at or now >= session.last_seen_at + self._idle_s:
+            await self._repo.delete(hashed)
+            return None
+        if now - session.last_seen_at >= TOUCH_EVERY_S:
+            await self._repo.touch(hashed, now)
+            session = replace(session, last_seen_at=now)
+        return session.account_id
+
+    async def revoke(self, token: str | None) -> bool:
+        """End the session of ``token``; True if there was one."""
+        if token is None or not plausible_token(token):
+            return False
+        return await self._repo.delete(token_hash(token))
+
+    async def revoke_all(self, account_id: str) -> int:
+        return await self._repo.delete_for_account(account_id)
+
+    async def purge(self) -> int:
+        return await self._repo.purge(self._clock(), self._idle_s)

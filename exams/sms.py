@@ -1,0 +1,172 @@
+"""SMS verification codes (短信验证码): single-use, short-lived, stored hashed, rate-limited.
+
+A code is 6 random digits, valid ``ttl_s`` (10 minutes); only the newest code
+for a phone and purpose is valid; ``max_guesses`` wrong tries end it. The
+server keeps ``HMAC-SHA256(secret, phone:purpose:code)``, never the code: the
+secret lives in the data directory, so a copy of the database alone does not
+let anyone try codes offline. Sending is limited per phone (one a minute, ten
+a day) and per client address (thirty an hour). Codes are never returned by
+the API: they reach the candidate through the :class:`SmsSender` port.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from exams.audit import AuditLog, Entry, Event
+from exams.errors import InvalidInput, TooManyRequests, WrongSmsCode
+from exams.personal import mask_phone, normalise_phone
+from exams.takes import Clock
+from exams.throttle import RateLimiter, Window, take_all
+
+PURPOSES = ("register",)
+
+
+@dataclass(frozen=True)
+class StoredCode:
+    id: int
+    phone: str
+    purpose: str
+    code_hash: str
+    created_at: float
+    expires_at: float
+    guesses: int
+    used_at: float | None
+
+
+class SmsCodeRepository(Protocol):
+    async def add(self, code: StoredCode) -> None:
+        """Store a new code; older unused codes for the same phone and purpose end."""
+        ...
+
+    async def latest(self, phone: str, purpose: str) -> StoredCode | None: ...
+
+    async def add_guess(self, code_id: int) -> int:
+        """Count one wrong guess; returns the guesses so far."""
+        ...
+
+    async def use(self, code_id: int, at: float) -> bool:
+        """Mark the code used; False if it already was (a concurrent replay)."""
+        ...
+
+
+class SmsSender(Protocol):
+    async def send(self, phone: str, text: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class SmsPolicy:
+    ttl_s: float = 600
+    max_guesses: int = 5
+    per_phone: Window = field(default_factory=lambda: Window(1, 60))
+    per_phone_daily: Window = field(default_factory=lambda: Window(10, 24 * 3600))
+    per_address: Window = field(default_factory=lambda: Window(30, 3600))
+
+
+def message(code: str, ttl_s: float) -> str:
+    minutes = round(ttl_s / 60)
+    return (
+        f"【examcast】注册验证码 {code}，{minutes} 分钟内有效，请勿告诉他人。"
+        f" Your examcast registration code is {code}, valid for {minutes} minutes."
+        " Do not share it."
+    )
+
+
+class SmsCodes:
+    def __init__(
+        self,
+        repo: SmsCodeRepository,
+        sender: SmsSender,
+        limiter: RateLimiter,
+        audit: AuditLog,
+        secret: bytes,
+        clock: Clock,
+        policy: SmsPolicy | None = None,
+        new_code: Callable[[], str] = lambda: f"{secrets.randbelow(10**6):06d}",
+    ) -> None:
+        if len(secret) < 16:
+            raise ValueError("the SMS code secret must have at least 16 bytes")
+        self._repo = repo
+        self._sender = sender
+        self._limiter = limiter
+        self._audit = audit
+        self._secret = secret
+        self._clock = clock
+        self.policy = policy or SmsPolicy()
+        self._new_code = new_code
+
+    def _hash(self, phone: str, purpose: str, code: str) -> str:
+        text = f"{phone}:{purpose}:{code}".encode()
+        return hmac.new(self._secret, text, hashlib.sha256).hexdigest()
+
+    async def send(self, raw_phone: str, purpose: str, client: str) -> dict[str, object]:
+        if purpose not in PURPOSES:
+            raise InvalidInput(f"purpose must be one of {', '.join(PURPOSES)}")
+        phone = normalise_phone(raw_phone)
+        now = self._clock()
+        p = self.policy
+        try:
+            await take_all(
+                self._limiter,
+                [
+                    (f"sms-address:{client}", p.per_address),
+                    (f"sms-phone:{phone}", p.per_phone),
+                    (f"sms-phone-day:{phone}", p.per_phone_daily),
+                ],
+                now,
+                "a code was sent to this number or from this network a moment ago",
+            )
+        except TooManyRequests:
+            await self._audit.record(
+                Entry(Event.SMS_REFUSED, None, client, {"phone": mask_phone(phone)}, now)
+            )
+            raise
+        code = self._new_code()
+        await self._repo.add(
+            StoredCode(
+                0, phone, purpose, self._hash(phone, purpose, code), now, now + p.ttl_s, 0, None
+            )
+        )
+        await self._sender.send(phone, message(code, p.ttl_s))
+        await self._audit.record(
+            Entry(
+                Event.SMS_SENT, None, client, {"phone": mask_phone(phone), "purpose": purpose}, now
+            )
+        )
+        return {
+            "phone": mask_phone(phone),
+            "purpose": purpose,
+            "expires_in": p.ttl_s,
+            "resend_after": p.per_phone.seconds,
+        }
+
+    async def consume(self, phone: str, purpose: str, code: str) -> None:
+        """Accept ``code`` once for a normalised ``phone``, or raise :class:`WrongSmsCode`."""
+        now = self._clock()
+        stored = await self._repo.latest(phone, purpose)
+        usable = (
+            stored is not None
+            and stored.used_at is None
+            and now < stored.expires_at
+            and stored.guesses < self.policy.max_guesses
+        )
+        if stored is None or not usable:
+            raise WrongSmsCode("this SMS code has expired or was already used: request a new one")
+        if not hmac.compare_digest(stored.code_hash, self._hash(phone, purpose, code.strip())):
+            guesses = await self._repo.add_guess(stored.id)
+            left = self.policy.max_guesses - guesses
+            if left <= 0:
+                raise WrongSmsCode(
+                    "the SMS code is wrong and can no longer be used: request a new one"
+                )
+            raise WrongSmsCode(
+                f"the SMS code is wrong: check it ({left} tr{'y' if left == 1 else 'ies'} left)",
+                {"tries_left": left},
+            )
+        if not await self._repo.use(stored.id, now):
+            raise WrongSmsCode("this SMS code has expired or was already used: request a new one")

@@ -1,0 +1,119 @@
+"""SMS codes in SQLite (``exams.sms.SmsCodeRepository``) and the built-in SMS sender.
+
+:class:`LogSmsSender` stands in for an SMS gateway: it writes each message to
+the server log and keeps the last ones in a bounded in-memory outbox that
+tests and a local demo read with :meth:`LogSmsSender.latest` — never the API.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+from collections import deque
+from dataclasses import dataclass
+
+from exams.sms import StoredCode
+from storage.db import Database
+
+log = logging.getLogger("examcast.sms")
+
+
+class SqliteSmsCodes:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(self, code: StoredCode) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "DELETE FROM sms_codes WHERE phone = ? AND purpose = ? "
+                    "AND (used_at IS NOT NULL OR expires_at < ?)",
+                    (code.phone, code.purpose, code.created_at - 24 * 3600),
+                )
+                conn.execute(
+                    "UPDATE sms_codes SET expires_at = MIN(expires_at, ?) "
+                    "WHERE phone = ? AND purpose = ? AND used_at IS NULL",
+                    (code.created_at, code.phone, code.purpose),
+                )
+                conn.execute(
+                    "INSERT INTO sms_codes (phone, purpose, code_hash, created_at, expires_at) "
+                    "VALUES (?,?,?,?,?)",
+                    (code.phone, code.purpose, code.code_hash, code.created_at, code.expires_at),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+        await self._db.call(write)
+
+    async def latest(self, phone: str, purpose: str) -> StoredCode | None:
+        def read(conn: sqlite3.Connection) -> sqlite3.Row | None:
+            row: sqlite3.Row | None = conn.execute(
+                "SELECT * FROM sms_codes WHERE phone = ? AND purpose = ? ORDER BY id DESC LIMIT 1",
+                (phone, purpose),
+            ).fetchone()
+            return row
+
+        row = await self._db.call(read)
+        if row is None:
+            return None
+        return StoredCode(
+            row["id"],
+            row["phone"],
+            row["purpose"],
+            row["code_hash"],
+            row["created_at"],
+            row["expires_at"],
+            row["guesses"],
+            row["used_at"],
+        )
+
+    async def add_guess(self, code_id: int) -> int:
+        def write(conn: sqlite3.Connection) -> int:
+            conn.execute("UPDATE sms_codes SET guesses = guesses + 1 WHERE id = ?", (code_id,))
+            row = conn.execute("SELECT guesses FROM sms_codes WHERE id = ?", (code_id,)).fetchone()
+            return int(row[0]) if row else 0
+
+        return await self._db.call(write)
+
+    async def use(self, code_id: int, at: float) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "UPDATE sms_codes SET used_at = ? WHERE id = ? AND used_at IS NULL", (at, code_id)
+            )
+            return cursor.rowcount == 1
+
+        return await self._db.call(write)
+
+
+@dataclass(frozen=True)
+class SmsMessage:
+    phone: str
+    text: str
+
+    @property
+    def code(self) -> str | None:
+        """The first 6-digit number in the text: the verification code."""
+        found = re.search(r"(?<!\d)\d{6}(?!\d)", self.text)
+        return found.group(0) if found else None
+
+
+class LogSmsSender:
+    """Implements ``exams.sms.SmsSender`` without a gateway: log + bounded outbox."""
+
+    def __init__(self, outbox_size: int = 200) -> None:
+        self._outbox: deque[SmsMessage] = deque(maxlen=outbox_size)
+
+    async def send(self, phone: str, text: str) -> None:
+        self._outbox.append(SmsMessage(phone, text))
+        log.warning("SMS to %s (no SMS gateway configured; shown here): %s", phone, text)
+
+    def latest(self, phone: str) -> SmsMessage | None:
+        """The newest message sent to ``phone`` (11 digits), if it is still in the outbox."""
+        return next((m for m in reversed(self._outbox) if m.phone == phone), None)
+
+    def messages(self) -> list[SmsMessage]:
+        return list(self._outbox)

@@ -1,0 +1,100 @@
+"""Units and admitted lists in SQLite: implements ``exams.units.UnitRepository``."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from exams.admitted_csv import AdmittedEntry
+from exams.units import ListInfo, Unit
+from storage.db import Database
+
+
+class SqliteUnits:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(self, unit: Unit) -> None:
+        await self._db.call(
+            lambda conn: conn.execute(
+                "INSERT INTO units (id, name, created_at) VALUES (?,?,?)",
+                (unit.id, unit.name, unit.created_at),
+            )
+        )
+
+    async def get(self, unit_id: str) -> Unit | None:
+        def read(conn: sqlite3.Connection) -> sqlite3.Row | None:
+            row: sqlite3.Row | None = conn.execute(
+                "SELECT id, name, created_at FROM units WHERE id = ?", (unit_id,)
+            ).fetchone()
+            return row
+
+        row = await self._db.call(read)
+        return None if row is None else Unit(row["id"], row["name"], row["created_at"])
+
+    async def all(self) -> list[Unit]:
+        def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            return conn.execute("SELECT id, name, created_at FROM units ORDER BY id").fetchall()
+
+        return [Unit(r["id"], r["name"], r["created_at"]) for r in await self._db.call(read)]
+
+    async def replace_list(self, info: ListInfo, entries: list[AdmittedEntry]) -> None:
+        rows = [(info.unit_id, e.id_type, e.id_number, e.name, e.name_key, e.line) for e in entries]
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("DELETE FROM admitted_entries WHERE unit_id = ?", (info.unit_id,))
+                conn.executemany(
+                    "INSERT INTO admitted_entries (unit_id, id_type, id_number, name, name_key, "
+                    "line) VALUES (?,?,?,?,?,?)",
+                    rows,
+                )
+                conn.execute(
+                    "INSERT OR REPLACE INTO admitted_lists (unit_id, imported_at, imported_by, "
+                    "entries) VALUES (?,?,?,?)",
+                    (info.unit_id, info.imported_at, info.imported_by, info.entries),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+        await self._db.call(write)
+
+    async def list_info(self, unit_id: str) -> ListInfo | None:
+        def read(conn: sqlite3.Connection) -> sqlite3.Row | None:
+            row: sqlite3.Row | None = conn.execute(
+                "SELECT * FROM admitted_lists WHERE unit_id = ?", (unit_id,)
+            ).fetchone()
+            return row
+
+        row = await self._db.call(read)
+        if row is None:
+            return None
+        return ListInfo(row["unit_id"], row["imported_at"], row["imported_by"], row["entries"])
+
+    async def entries(self, unit_id: str, offset: int, limit: int) -> list[AdmittedEntry]:
+        def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            return conn.execute(
+                "SELECT name, id_type, id_number, line FROM admitted_entries WHERE unit_id = ? "
+                "ORDER BY line LIMIT ? OFFSET ?",
+                (unit_id, limit, offset),
+            ).fetchall()
+
+        return [
+            AdmittedEntry(r["name"], r["id_type"], r["id_number"], r["line"])
+            for r in await self._db.call(read)
+        ]
+
+    async def holding(self, id_type: str, id_number: str) -> dict[str, AdmittedEntry]:
+        def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            return conn.execute(
+                "SELECT unit_id, name, id_type, id_number, line FROM admitted_entries "
+                "WHERE id_type = ? AND id_number = ?",
+                (id_type, id_number),
+            ).fetchall()
+
+        return {
+            r["unit_id"]: AdmittedEntry(r["name"], r["id_type"], r["id_number"], r["line"])
+            for r in await self._db.call(read)
+        }

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from web import cli
+
+
+def test_unit_add_and_grant(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = str(tmp_path / "data")
+    with pytest.raises(SystemExit) as ok:
+        cli.main(["unit-add", "10001", "北京某大学", "--data-dir", data])
+    assert ok.value.code == 0 and "added unit 10001" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as again:
+        cli.main(["unit-add", "10001", "x", "--data-dir", data])
+    assert again.value.code == 1 and "exists already" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as unknown:
+        cli.main(["grant", "13800138000", "staff_reviewer", "--data-dir", data])
+    assert unknown.value.code == 1 and "register it first" in capsys.readouterr().out

@@ -1,0 +1,143 @@
+"""Who is asking, by the session cookie: the current account for HTTP views and sockets.
+
+Views use :func:`require_account` (any logged-in account, optionally of given
+roles) or :func:`require_candidate` (a candidate who has done every journey
+step before the one the view performs). The Socket.IO connect handler uses
+:meth:`Authenticator.account_for_cookie_header`. Log-in and log-out change the
+cookie through :func:`issue_cookie` / :func:`clear_cookie`, applied by
+:func:`session_cookie_middleware`.
+
+The cookie is ``examcast_session`` (the name the anonymous identity of
+``web.identity`` uses too): HttpOnly, SameSite=Lax, Secure over TLS.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from http.cookies import SimpleCookie
+
+from aiohttp import web
+
+from exams.accounts import Account, AccountService, Role
+from exams.audit import AuditLog, Entry, Event
+from exams.errors import Forbidden, Unauthenticated
+from exams.journey import Journey, Step
+from exams.takes import Clock
+from web.identity import COOKIE
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    account: Account | None
+
+
+_CURRENT = web.RequestKey("current_account", _Resolved)
+_SET_TOKEN = web.RequestKey("set_session_token", str)  # "" clears the cookie
+
+
+def client_address(request: web.Request, trusted_proxies: tuple[str, ...] = ()) -> str:
+    """The client's address; behind trusted proxies, the first untrusted X-Forwarded-For hop."""
+    remote = request.remote or "unknown"
+    if remote not in trusted_proxies:
+        return remote
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if hop not in trusted_proxies:
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return remote
+    return remote
+
+
+class Authenticator:
+    def __init__(
+        self,
+        accounts: AccountService,
+        journey: Journey,
+        audit: AuditLog,
+        clock: Clock,
+        trusted_proxies: tuple[str, ...] = (),
+    ) -> None:
+        self.accounts = accounts
+        self._journey = journey
+        self._audit = audit
+        self._clock = clock
+        self._proxies = trusted_proxies
+
+    def client(self, request: web.Request) -> str:
+        return client_address(request, self._proxies)
+
+    async def account_for_cookie_header(self, header: str | None) -> Account | None:
+        """The logged-in account of a raw ``Cookie`` header (for the Socket.IO connect)."""
+        if not header:
+            return None
+        cookie: SimpleCookie = SimpleCookie()
+        try:
+            cookie.load(header)
+        except Exception:
+            return None
+        morsel = cookie.get(COOKIE)
+        return None if morsel is None else await self.accounts.account_for_token(morsel.value)
+
+    async def current(self, request: web.Request) -> Account | None:
+        """The logged-in account of this request, or None (looked up once per request)."""
+        resolved = request.get(_CURRENT)
+        if resolved is None:
+            account = await self.accounts.account_for_token(request.cookies.get(COOKIE))
+            resolved = _Resolved(account)
+            request[_CURRENT] = resolved
+        return resolved.account
+
+    async def require(self, request: web.Request, *roles: Role) -> Account:
+        account = await self.current(request)
+        if account is None:
+            raise Unauthenticated("log in first")
+        if roles and account.role not in roles:
+            await self._audit.record(
+                Entry(
+                    Event.ACCESS_DENIED,
+                    account.id,
+                    self.client(request),
+                    {"path": request.path, "method": request.method, "role": account.role.value},
+                    self._clock(),
+                )
+            )
+            raise Forbidden(
+                f"this needs the role {' or '.join(r.value for r in roles)}; "
+                f"your account is a {account.role.value}"
+            )
+        return account
+
+    async def require_candidate(self, request: web.Request, step: Step) -> Account:
+        account = await self.require(request, Role.CANDIDATE)
+        await self._journey.require(account, step)
+        return account
+
+
+def issue_cookie(request: web.Request, token: str) -> None:
+    request[_SET_TOKEN] = token
+
+
+def clear_cookie(request: web.Request) -> None:
+    request[_SET_TOKEN] = ""
+
+
+@web.middleware
+async def session_cookie_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Apply a log-in's new token or a log-out; it runs outside ``web.identity`` so it wins."""
+    response = await handler(request)
+    token = request.get(_SET_TOKEN)
+    if token is None or response.prepared:
+        return response
+    if token:
+        response.set_cookie(
+            COOKIE, token, httponly=True, samesite="Lax", secure=request.secure, path="/"
+        )
+    else:
+        response.del_cookie(COOKIE, path="/", secure=request.secure, httponly=True, samesite="Lax")
+    return response

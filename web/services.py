@@ -1,0 +1,183 @@
+"""Wiring of accounts, identity and admission: one ``cleanup_ctx`` builds them all.
+
+It runs after the database context and before the media one, so the media
+part can use ``app[AUTH]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from exams.accounts import AccountService
+from exams.admission import Admission
+from exams.consent import Consent
+from exams.documents import Documents
+from exams.journey import Journey
+from exams.passwords import PasswordHasher
+from exams.reviews import Reviews
+from exams.sessions import Sessions
+from exams.sms import SmsCodes
+from exams.takes import Clock
+from exams.throttle import LoginThrottle, RateLimiter
+from exams.units import Units
+from exams.verification import IdSuffixVerifier, VerificationService
+from storage.accounts import SqliteAccounts, SqliteSessions
+from storage.audit import SqliteAudit
+from storage.db import Database
+from storage.files import PhotoFiles, load_or_create_secret
+from storage.journey import SqliteJourney
+from storage.limits import MemoryRateLimiter
+from storage.redis_limits import RedisRateLimiter
+from storage.sms import LogSmsSender, SqliteSmsCodes
+from storage.takes import SqliteTakes
+from storage.units import SqliteUnits
+from storage.verification import SqliteReviews, SqliteVerifications
+from web.auth import Authenticator
+from web.keys import (
+    ACCOUNTS,
+    ADMISSION,
+    AUDIT,
+    AUTH,
+    CONSENT,
+    DATABASE,
+    JOURNEY,
+    REVIEWS,
+    SETTINGS,
+    SMS_CODES,
+    SMS_OUTBOX,
+    TAKE_RECORDS,
+    UNITS,
+    VERIFICATION,
+)
+from web.passwords import Argon2Hasher
+from web.scheduling import wall_clock
+
+log = logging.getLogger(__name__)
+PURGE_EVERY_S = 3600
+
+
+@dataclass(frozen=True)
+class Services:
+    audit: SqliteAudit
+    outbox: LogSmsSender
+    sms: SmsCodes
+    sessions: Sessions
+    accounts: AccountService
+    verification: VerificationService
+    journey: Journey
+    consent: Consent
+    reviews: Reviews
+    units: Units
+    admission: Admission
+    takes: SqliteTakes
+    auth: Authenticator
+
+
+def build(
+    db: Database,
+    *,
+    clock: Clock,
+    limiter: RateLimiter,
+    hasher: PasswordHasher,
+    secret: bytes,
+    reviews_dir: Path,
+    session_idle_s: float,
+    session_max_s: float,
+    review_photo_max_bytes: int,
+    trusted_proxies: tuple[str, ...] = (),
+) -> Services:
+    """Every accounts/admission service on one database (the app and the unit tests use it)."""
+    audit = SqliteAudit(db)
+    outbox = LogSmsSender()
+    sms = SmsCodes(SqliteSmsCodes(db), outbox, limiter, audit, secret, clock)
+    sessions = Sessions(SqliteSessions(db), clock, idle_s=session_idle_s, max_s=session_max_s)
+    account_repo = SqliteAccounts(db)
+    accounts = AccountService(
+        account_repo, sessions, sms, hasher, LoginThrottle(limiter), audit, clock
+    )
+    verification = VerificationService(SqliteVerifications(db), IdSuffixVerifier(), audit, clock)
+    documents = Documents()
+    journey = Journey(SqliteJourney(db), documents, verification.passed_at, clock)
+    units = Units(SqliteUnits(db), audit, clock)
+    takes = SqliteTakes(db)
+    reviews = Reviews(
+        SqliteReviews(db),
+        PhotoFiles(reviews_dir),
+        account_repo,
+        verification,
+        audit,
+        clock,
+        max_bytes=review_photo_max_bytes,
+    )
+    return Services(
+        audit=audit,
+        outbox=outbox,
+        sms=sms,
+        sessions=sessions,
+        accounts=accounts,
+        verification=verification,
+        journey=journey,
+        consent=Consent(documents, journey, audit),
+        reviews=reviews,
+        units=units,
+        admission=Admission(units, journey, takes, audit, clock),
+        takes=takes,
+        auth=Authenticator(accounts, journey, audit, clock, trusted_proxies),
+    )
+
+
+async def accounts_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    secret = await asyncio.to_thread(load_or_create_secret, settings.secrets_dir / "sms-hmac.key")
+    redis_limiter = RedisRateLimiter.from_url(settings.redis_url) if settings.redis_url else None
+    hasher = Argon2Hasher(memory_kib=settings.password_hash_memory_kib)
+    s = build(
+        app[DATABASE],
+        clock=wall_clock,
+        limiter=redis_limiter or MemoryRateLimiter(),
+        hasher=hasher,
+        secret=secret,
+        reviews_dir=settings.reviews_dir,
+        session_idle_s=settings.session_idle_s,
+        session_max_s=settings.session_max_s,
+        review_photo_max_bytes=settings.review_photo_max_bytes,
+        trusted_proxies=settings.trusted_proxies,
+    )
+    app[AUDIT] = s.audit
+    app[SMS_OUTBOX] = s.outbox
+    app[SMS_CODES] = s.sms
+    app[ACCOUNTS] = s.accounts
+    app[AUTH] = s.auth
+    app[JOURNEY] = s.journey
+    app[CONSENT] = s.consent
+    app[VERIFICATION] = s.verification
+    app[REVIEWS] = s.reviews
+    app[UNITS] = s.units
+    app[ADMISSION] = s.admission
+    app[TAKE_RECORDS] = s.takes
+    purge = asyncio.create_task(_purge_sessions(s.sessions), name="purge-sessions")
+    yield
+    purge.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await purge
+    if redis_limiter is not None:
+        await redis_limiter.close()
+    await asyncio.to_thread(hasher.close)
+
+
+async def _purge_sessions(sessions: Sessions) -> None:
+    while True:
+        try:
+            purged = await sessions.purge()
+            if purged:
+                log.info("removed %d ended log-in session(s)", purged)
+        except Exception:
+            log.exception("could not remove ended sessions; trying again later")
+        await asyncio.sleep(PURGE_EVERY_S)

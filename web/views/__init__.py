@@ -1,0 +1,17 @@
+"""HTTP API views, one module per area; each declares its routes on an ``openapi.Api``."""
+
+from __future__ import annotations
+
+from web.openapi import Api
+from web.views import accounts, admin, admission, docs, documents, reviews, verification
+
+APIS: list[Api] = [
+    accounts.api,
+    documents.api,
+    verification.api,
+    admission.api,
+    admin.api,
+    reviews.api,
+    docs.api,
+]
+DOCUMENTED_ELSEWHERE: list[Api] = [docs.media]

@@ -1,0 +1,62 @@
+"""What every view needs: the current account, the client address, bounded raw bodies,
+and the response schemas several views share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from exams.accounts import Account, Role
+from exams.errors import TooLarge, UnsupportedMediaType
+from exams.journey import Step
+from web.keys import AUTH
+from web.schema import loose
+
+CHUNK = 64 * 1024
+TIME = {"type": "number", "description": "seconds since the Unix epoch"}
+TIME_OR_NULL = {"type": ["number", "null"], "description": "seconds since the Unix epoch"}
+ID_TYPE = loose(
+    "an ID document type",
+    code={"type": "string"},
+    name_zh={"type": "string"},
+    name_en={"type": "string"},
+)
+
+
+async def account(request: web.Request, *roles: Role) -> Account:
+    """The logged-in account (401 if none; 403 if it has none of ``roles``)."""
+    return await request.app[AUTH].require(request, *roles)
+
+
+async def candidate(request: web.Request, step: Step) -> Account:
+    """A candidate who has done every step before ``step`` (403 step_required otherwise)."""
+    return await request.app[AUTH].require_candidate(request, step)
+
+
+def client(request: web.Request) -> str:
+    return request.app[AUTH].client(request)
+
+
+def lang(request: web.Request) -> str | None:
+    value = request.query.get("lang")
+    return value if value in ("zh", "en") else None
+
+
+async def read_body(request: web.Request, limit: int, types: tuple[str, ...], what: str) -> bytes:
+    """The raw body, refused past ``limit`` bytes without reading the rest."""
+    if request.content_type not in types:
+        raise UnsupportedMediaType(f"send the {what} with Content-Type {' or '.join(types)}")
+    too_large = TooLarge(f"the {what} must be at most {limit // 1024} KiB", {"limit": limit})
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    data = bytearray()
+    async for chunk in request.content.iter_chunked(CHUNK):
+        data += chunk
+        if len(data) > limit:
+            raise too_large
+    return bytes(data)
+
+
+def step_response(record: Any) -> dict[str, Any]:
+    return {"step": record.step.value, "done_at": record.done_at}

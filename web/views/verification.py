@@ -1,0 +1,140 @@
+"""Real-person verification (实人验证, M1.3) and the candidate's side of manual review."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from exams.journey import Step
+from exams.verification import parse_scope
+from web.keys import REVIEWS, SETTINGS, VERIFICATION
+from web.openapi import BODY, QUERY, Api
+from web.schema import loose, obj, string
+from web.views.common import TIME_OR_NULL, candidate, client, read_body
+
+api = Api("verification")
+
+SCOPE = string(
+    "'login' (first log-in) or 'exam:<exam id>' (before that exam)",
+    max_length=70,
+    pattern=r"^(login|exam:[A-Za-z0-9_-]{1,64})$",
+)
+SCOPE_QUERY = {"type": "object", "properties": {"scope": SCOPE}, "required": ["scope"]}
+STATUS = loose(
+    "where the candidate stands for this scope",
+    scope={"type": "string"},
+    status={
+        "type": "string",
+        "enum": ["ready", "waiting", "passed", "manual_review", "review_pending"],
+    },
+    passed_at=TIME_OR_NULL,
+    passed_by={"type": ["string", "null"], "enum": ["verifier", "manual_review", None]},
+    failures={"type": "integer"},
+    retry_after={"type": "integer", "description": "seconds to wait after a cancel"},
+    review={"type": ["object", "null"]},
+)
+REVIEW = loose(
+    "a manual review",
+    review_id={"type": "string"},
+    scope={"type": "string"},
+    state={"type": "string", "enum": ["pending", "approved", "rejected"]},
+    submitted_at={"type": "number"},
+    decided_at=TIME_OR_NULL,
+    note={"type": ["string", "null"]},
+)
+PHOTO_TYPES = ("image/jpeg", "image/png", "application/octet-stream")
+
+
+def _step(scope: str) -> Step:
+    """Login verification follows the agreements; an exam's needs the whole journey."""
+    return Step.VERIFY_IDENTITY if parse_scope(scope) == "login" else Step.EXAMS
+
+
+@api.get(
+    "/api/verification",
+    summary="Verification status for a scope: ready, waiting (after a cancel), passed, "
+    "manual_review or review_pending",
+    auth="candidate",
+    query=SCOPE_QUERY,
+    response=STATUS,
+    errors=(400, 401, 403),
+)
+async def status(request: web.Request) -> web.Response:
+    scope = request[QUERY]["scope"]
+    who = await candidate(request, _step(scope))
+    return web.json_response(await request.app[REVIEWS].status(who, scope))
+
+
+@api.post(
+    "/api/verification/attempts",
+    summary="Start (or resume) a verification attempt; returns the challenge to show",
+    auth="candidate",
+    body=obj({"scope": SCOPE}),
+    status=201,
+    response=loose(
+        "the attempt",
+        attempt_id={"type": "string"},
+        scope={"type": "string"},
+        expires_at={"type": "number"},
+        challenge={"type": "object"},
+    ),
+    errors=(400, 401, 403, 409, 429),
+)
+async def start(request: web.Request) -> web.Response:
+    scope = request[BODY]["scope"]
+    who = await candidate(request, _step(scope))
+    return web.json_response(await request.app[VERIFICATION].start(who, scope), status=201)
+
+
+@api.post(
+    "/api/verification/attempts/{attempt_id}",
+    summary="Answer the challenge once: passes, or counts one failure",
+    description="The built-in verifier asks for the last 6 characters of the ID number; a "
+    "face-check vendor's result token would be sent as the answer instead.",
+    auth="candidate",
+    body=obj({"answer": string("the answer to the challenge", max_length=200)}),
+    response=loose("the result and the new status", passed={"type": "boolean"}),
+    errors=(400, 401, 403, 404),
+)
+async def answer(request: web.Request) -> web.Response:
+    who = await candidate(request, Step.VERIFY_IDENTITY)
+    body = request[BODY]
+    result = await request.app[VERIFICATION].answer(
+        who, request.match_info["attempt_id"], body, client(request)
+    )
+    return web.json_response(result)
+
+
+@api.post(
+    "/api/verification/attempts/{attempt_id}/cancel",
+    summary="Cancel an attempt (取消): the next may start after 60 seconds",
+    auth="candidate",
+    response=STATUS,
+    errors=(401, 403, 404),
+)
+async def cancel(request: web.Request) -> web.Response:
+    who = await candidate(request, Step.VERIFY_IDENTITY)
+    result = await request.app[VERIFICATION].cancel(
+        who, request.match_info["attempt_id"], client(request)
+    )
+    return web.json_response(result)
+
+
+@api.post(
+    "/api/verification/reviews",
+    summary="Upload a photo holding the ID card for manual review (after 3 failures in a row)",
+    description="The body is the JPEG or PNG image itself (checked by its first bytes).",
+    auth="candidate",
+    query=SCOPE_QUERY,
+    body={"type": "string", "contentMediaType": "image/jpeg"},
+    body_type="image/jpeg",
+    status=201,
+    response=REVIEW,
+    errors=(400, 401, 403, 409, 413, 415),
+)
+async def submit_review(request: web.Request) -> web.Response:
+    scope = request[QUERY]["scope"]
+    who = await candidate(request, _step(scope))
+    limit = request.app[SETTINGS].review_photo_max_bytes
+    photo = await read_body(request, limit, PHOTO_TYPES, "photo")
+    review = await request.app[REVIEWS].submit(who, scope, photo, client(request))
+    return web.json_response(review.describe(), status=201)
