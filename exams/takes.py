@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
@@ -26,9 +26,10 @@ class TakeState(StrEnum):
     FINALIZING = "finalizing"
     STORED = "stored"
     FAILED = "failed"
+    DISCARDED = "discarded"  # a rehearsal after its one playback: files deleted
 
 
-PURPOSES = ("device_check",)  # rehearsal and formal arrive with the exam rules
+PURPOSES = ("device_check", "rehearsal", "formal")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Take:
     stop_reason: str | None = None
     limit_s: float | None = None
     manifest: dict[str, Any] | None = field(default=None, compare=False)
+    attempt_id: str | None = None
 
     @property
     def deadline(self) -> float | None:
@@ -59,6 +61,7 @@ class Take:
             "stopped_at": self.stopped_at,
             "stop_reason": self.stop_reason,
             "deadline": self.deadline,
+            "attempt_id": self.attempt_id,
         }
         if self.manifest is not None:
             out["manifest"] = self.manifest
@@ -83,11 +86,15 @@ class TakeRepository(Protocol):
 class Recorder(Protocol):
     def session_owner(self, session_id: str) -> str | None: ...
 
+    def primary_session(self, owner: str) -> str: ...
+
     def start(self, take_id: str, session_id: str) -> None: ...
 
     async def stop(self, take_id: str) -> dict[str, Any]: ...
 
     async def recover(self, take_id: str) -> dict[str, Any]: ...
+
+    async def discard(self, take_id: str) -> None: ...
 
 
 class Notifier(Protocol):
@@ -96,6 +103,10 @@ class Notifier(Protocol):
 
 class Scheduler(Protocol):
     def call_at(self, when: float, callback: Callable[[], Any]) -> Callable[[], None]: ...
+
+
+TakeListener = Callable[[str, Take], Awaitable[None]]
+PlaybackPolicy = Callable[[Take, str], Awaitable[None]]
 
 
 # -- the service ---------------------------------------------------------------------------
@@ -122,10 +133,31 @@ class TakeService:
         self._new_id = new_id
         self._active: dict[str, str] = {}  # session id -> recording take id
         self._timers: dict[str, Callable[[], None]] = {}
+        self._listeners: list[TakeListener] = []
+        self.playback_policy: PlaybackPolicy | None = None
 
-    async def start(self, owner: str, session_id: str, purpose: str) -> Take:
+    def add_listener(self, listener: TakeListener) -> None:
+        """``listener(event, take)`` for every take event, whoever caused it."""
+        self._listeners.append(listener)
+
+    async def start(
+        self,
+        owner: str,
+        session_id: str | None,
+        purpose: str,
+        *,
+        limit_s: float | None = None,
+        attempt_id: str | None = None,
+    ) -> Take:
+        """Start recording ``owner``'s camera; the server stops it after ``limit_s``.
+
+        Without ``session_id`` the owner's primary camera session is used (kept
+        for a page that connects later: the take records from when media arrives).
+        """
         if purpose not in PURPOSES:
             raise InvalidInput(f"purpose must be one of {', '.join(PURPOSES)}")
+        if session_id is None:
+            session_id = self._recorder.primary_session(owner)
         if self._recorder.session_owner(session_id) != owner:
             raise NotFound("no such media session; open one and send your offer first")
         if session_id in self._active:
@@ -137,7 +169,8 @@ class TakeService:
             purpose=purpose,
             state=TakeState.RECORDING,
             started_at=self._clock(),
-            limit_s=self._limits.get(purpose),
+            limit_s=self._limits.get(purpose) if limit_s is None else limit_s,
+            attempt_id=attempt_id,
         )
         await self._repo.save(take)
         self._recorder.start(take.id, session_id)
@@ -146,7 +179,7 @@ class TakeService:
             self._timers[take.id] = self._scheduler.call_at(
                 take.deadline, lambda: self._stop_later(take.id, "time_limit")
             )
-        await self._notifier.take_event("take_started", take)
+        await self._emit("take_started", take)
         return take
 
     async def stop(self, take_id: str, reason: str = "stopped", owner: str | None = None) -> Take:
@@ -164,7 +197,7 @@ class TakeService:
             take, state=TakeState.FINALIZING, stopped_at=self._clock(), stop_reason=reason
         )
         await self._repo.save(take)
-        await self._notifier.take_event("take_stopped", take)
+        await self._emit("take_stopped", take)
         try:
             manifest = await self._recorder.stop(take.id)
         except Exception as exc:
@@ -208,10 +241,34 @@ class TakeService:
         state = TakeState.STORED if manifest.get("segments") else TakeState.FAILED
         take = replace(take, state=state, manifest=manifest)
         await self._repo.save(take)
-        await self._notifier.take_event(
-            "take_stored" if state is TakeState.STORED else "take_failed", take
-        )
+        await self._emit("take_stored" if state is TakeState.STORED else "take_failed", take)
         return take
+
+    async def discard(self, take_id: str) -> Take:
+        """Delete a stopped take's media (a rehearsal after its one playback)."""
+        take = await self._get(take_id, None)
+        if take.state in (TakeState.RECORDING, TakeState.FINALIZING):
+            raise Conflict("a take is discarded only once it has been stored")
+        if take.state is not TakeState.DISCARDED:
+            await self._recorder.discard(take.id)
+            take = replace(take, state=TakeState.DISCARDED)
+            await self._repo.save(take)
+        return take
+
+    async def authorize_playback(self, take: Take, viewer: str) -> None:
+        """Raise unless ``viewer`` may play ``take`` now (the exam rules decide for exam takes)."""
+        if take.owner != viewer or take.state is not TakeState.STORED:
+            raise NotFound("no such take")
+        if self.playback_policy is not None:
+            await self.playback_policy(take, viewer)
+
+    async def _emit(self, event: str, take: Take) -> None:
+        await self._notifier.take_event(event, take)
+        for listener in self._listeners:
+            try:
+                await listener(event, take)
+            except Exception:
+                log.exception("a listener failed on %s for take %s", event, take.id)
 
     def _stop_later(self, take_id: str, reason: str) -> Any:
         self._timers.pop(take_id, None)

@@ -96,11 +96,52 @@ class MediaHub:
             session = self._owned(resume, owner)
             session.attached = True
             return session
+        waiting = self._waiting_primary(owner) if role == "primary" else None
+        if waiting is not None:  # a take the server started is waiting for this camera
+            waiting.attached = True
+            return waiting
         if sum(1 for s in self._sessions.values() if s.owner == owner) >= self._max_per_owner:
             raise Conflict("too many open media sessions; close one first")
         session = MediaSession(id=secrets.token_hex(8), owner=owner, role=role)
         self._sessions[session.id] = session
         return session
+
+    def primary_session(self, owner: str) -> str:
+        """The owner's primary camera session: the connected one, else one kept waiting.
+
+        A take the server starts on its own clock (the reading time ran out)
+        records into this session; a page that opens a primary session later
+        is given the same one, so its media joins the take.
+        """
+        primaries = [s for s in self._sessions.values() if s.owner == owner and s.role == "primary"]
+        connected = [s for s in primaries if s.attached and s.peer is not None]
+        if connected:
+            return connected[-1].id
+        if primaries:
+            return primaries[-1].id
+        session = MediaSession(
+            id=secrets.token_hex(8),
+            owner=owner,
+            role="primary",
+            attached=False,
+            detached_at=time.monotonic(),
+        )
+        self._sessions[session.id] = session
+        self._start_reaper()
+        return session.id
+
+    def _waiting_primary(self, owner: str) -> MediaSession | None:
+        return next(
+            (
+                s
+                for s in reversed(list(self._sessions.values()))
+                if s.owner == owner
+                and s.role == "primary"
+                and not s.attached
+                and s.recorder is not None
+            ),
+            None,
+        )
 
     def detach(self, session_id: str) -> None:
         """Its signaling connection went away; keep it for the grace period."""
@@ -108,8 +149,11 @@ class MediaHub:
         if session is not None and session.attached:
             session.attached = False
             session.detached_at = time.monotonic()
-            if self._reaper is None or self._reaper.done():
-                self._reaper = asyncio.ensure_future(self._reap())
+            self._start_reaper()
+
+    def _start_reaper(self) -> None:
+        if self._reaper is None or self._reaper.done():
+            self._reaper = asyncio.ensure_future(self._reap())
 
     async def offer(self, session_id: str, owner: str, sdp: str) -> str:
         session = self._owned(session_id, owner)
@@ -199,6 +243,11 @@ class MediaHub:
                 session.recorder = None
                 session.take_id = None
         return await recorder.stop()
+
+    async def discard(self, take_id: str) -> None:
+        await asyncio.get_running_loop().run_in_executor(
+            None, recovery.delete_take_files, self._dir / take_id
+        )
 
     async def recover(self, take_id: str) -> dict[str, Any]:
         return await asyncio.get_running_loop().run_in_executor(

@@ -23,6 +23,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 
 from exams.errors import InvalidInput, TooLarge
 from media import tap
+from media.sdp import with_start_bitrate
 from media.sources import TrackSource
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class PeerFactory:
         ice_username: str = "",
         ice_credential: str = "",
         max_sdp_bytes: int = 65536,
+        start_bitrate_kbps: int = 0,
     ) -> None:
         servers = [
             RTCIceServer(urls=url, username=ice_username or None, credential=ice_credential or None)
@@ -46,6 +48,7 @@ class PeerFactory:
         # Always explicit: aiortc's default would contact a public STUN server.
         self._config = RTCConfiguration(iceServers=servers)
         self._max_sdp_bytes = max_sdp_bytes
+        self._start_bitrate_kbps = start_bitrate_kbps
 
     async def answer(
         self,
@@ -77,7 +80,7 @@ class PeerFactory:
             await pc.close()
             raise InvalidInput(f"the SDP offer was refused: {exc or type(exc).__name__}") from exc
         on_sources(sources)
-        return pc, pc.localDescription.sdp
+        return pc, with_start_bitrate(pc.localDescription.sdp, self._start_bitrate_kbps)
 
     def check_offer(self, offer_sdp: str) -> dict[str, list[str]]:
         """Validate an offer; the storable codecs of each kind in the client's order."""

@@ -60,3 +60,12 @@ def recover_take(directory: Path) -> dict[str, Any]:
         finally:
             os.close(fd)
     return {"segments": segments, "gaps": [], "recovered": True}
+
+
+def delete_take_files(directory: Path) -> None:
+    """Remove a take's media (a rehearsal after its one playback)."""
+    if not directory.is_dir():
+        return
+    for path in directory.iterdir():
+        path.unlink()
+    directory.rmdir()

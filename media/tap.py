@@ -16,6 +16,7 @@ if the installed aiortc no longer looks the way it expects.
 from __future__ import annotations
 
 import asyncio
+import copy
 import queue
 import time
 from dataclasses import dataclass
@@ -148,7 +149,9 @@ def pending_frames(receiver: RTCRtpReceiver, kind: str) -> list[EncodedFrame]:
     removed: a later packet releases them as usual.
     """
     jitter = getattr(receiver, _JITTER_ATTR)
-    mapper = getattr(receiver, _MAPPER_ATTR)
+    # A copy: mapping moves the mapper's wrap detection forward, and these frames
+    # will be mapped again when the jitter buffer releases them.
+    mapper = copy.copy(getattr(receiver, _MAPPER_ATTR))
     capacity: int = jitter._capacity
     origin = jitter._origin
     if origin is None:

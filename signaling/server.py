@@ -1,6 +1,7 @@
 """The Socket.IO signaling server, on the same aiohttp app and port as HTTP.
 
-A connection is authenticated by the same session cookie as HTTP requests.
+A connection is authenticated by the same session cookie as HTTP requests:
+only a logged-in account connects, and everything it records is owned by it.
 Each handler parses its message (``signaling.messages``), calls one domain
 or media function, and acknowledges with the result or with the error body
 HTTP uses. Events for a person's devices go to the room ``owner:<id>``.
@@ -26,11 +27,11 @@ from exams.takes import Take, TakeService
 from media.hub import MediaHub, MediaSession
 from signaling import messages
 from signaling.ratelimit import TokenBucket
-from web.identity import owner_from_cookie_header
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
+OwnerLookup = Callable[[str | None], Awaitable[str | None]]  # Cookie header -> owner id
 
 # Per connection: a page sends a handful of messages per take; a flood is refused.
 MESSAGES_PER_SECOND = 10
@@ -42,8 +43,11 @@ def owner_room(owner: str) -> str:
 
 
 class MediaNamespace(socketio.AsyncNamespace):
-    def __init__(self, hub: MediaHub, takes: TakeService, max_sdp_bytes: int) -> None:
+    def __init__(
+        self, hub: MediaHub, takes: TakeService, max_sdp_bytes: int, owner_of: OwnerLookup
+    ) -> None:
         super().__init__("/")
+        self._owner_of = owner_of
         self._hub = hub
         self._takes = takes
         self._max_sdp = max_sdp_bytes
@@ -51,11 +55,10 @@ class MediaNamespace(socketio.AsyncNamespace):
     # -- connection ------------------------------------------------------------------------
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        owner = owner_from_cookie_header(environ.get("HTTP_COOKIE"))
+        owner = await self._owner_of(environ.get("HTTP_COOKIE"))
         if owner is None:
-            raise socketio.exceptions.ConnectionRefusedError(
-                Unauthenticated("no session: load a page of this server first").to_json()
-            )
+            error = Unauthenticated("log in first, then reload the page")
+            raise socketio.exceptions.ConnectionRefusedError(error.to_json()["error"])
         bucket = TokenBucket(MESSAGES_PER_SECOND, MESSAGE_BURST)
         await self.save_session(sid, {"owner": owner, "sessions": set(), "bucket": bucket})
         await self.enter_room(sid, owner_room(owner))

@@ -133,6 +133,43 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX audit_account ON audit_log(account_id, id);
     """,
+    # 3: a take belongs to an exam attempt (rehearsal and formal takes)
+    """
+    ALTER TABLE takes ADD COLUMN attempt_id TEXT;
+    CREATE INDEX takes_attempt ON takes(attempt_id);
+    """,
+    # 4: exams with their questions, proctor assignments, attempts (one per candidate x question)
+    """
+    CREATE TABLE exams (
+        id TEXT PRIMARY KEY,
+        unit_id TEXT NOT NULL REFERENCES units(id),
+        data TEXT NOT NULL,
+        has_online INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX exams_unit ON exams(unit_id);
+    CREATE TABLE exam_proctors (
+        exam_id TEXT NOT NULL REFERENCES exams(id),
+        account_id TEXT NOT NULL REFERENCES accounts(id),
+        assigned_at REAL NOT NULL,
+        PRIMARY KEY (exam_id, account_id)
+    );
+    CREATE INDEX exam_proctors_account ON exam_proctors(account_id);
+    CREATE TABLE attempts (
+        id TEXT PRIMARY KEY,
+        exam_id TEXT NOT NULL REFERENCES exams(id),
+        question_id TEXT NOT NULL,
+        account_id TEXT NOT NULL REFERENCES accounts(id),
+        data TEXT NOT NULL,
+        settled INTEGER NOT NULL,
+        updated_at REAL NOT NULL,
+        UNIQUE (exam_id, question_id, account_id)
+    );
+    CREATE INDEX attempts_account ON attempts(account_id, exam_id);
+    CREATE INDEX attempts_exam ON attempts(exam_id);
+    CREATE INDEX attempts_unsettled ON attempts(settled);
+    """,
 ]
 
 

@@ -9,7 +9,8 @@ from exams.takes import Take, TakeState
 from storage.db import Database
 
 _COLUMNS = (
-    "id, owner, session_id, purpose, state, started_at, stopped_at, stop_reason, limit_s, manifest"
+    "id, owner, session_id, purpose, state, started_at, stopped_at, stop_reason, limit_s, "
+    "manifest, attempt_id"
 )
 
 
@@ -29,11 +30,12 @@ class SqliteTakes:
             take.stop_reason,
             take.limit_s,
             None if take.manifest is None else json.dumps(take.manifest),
+            take.attempt_id,
         )
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
-                f"INSERT INTO takes ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?) "
+                f"INSERT INTO takes ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(id) DO UPDATE SET state=excluded.state, "
                 "stopped_at=excluded.stopped_at, stop_reason=excluded.stop_reason, "
                 "manifest=excluded.manifest",
@@ -74,4 +76,5 @@ def _take(row: sqlite3.Row) -> Take:
         stop_reason=row["stop_reason"],
         limit_s=row["limit_s"],
         manifest=None if row["manifest"] is None else json.loads(row["manifest"]),
+        attempt_id=row["attempt_id"],
     )

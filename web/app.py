@@ -19,8 +19,7 @@ from storage.takes import SqliteTakes
 from web.auth import session_cookie_middleware
 from web.errors import error_middleware
 from web.guards import guard_middleware
-from web.identity import identity_middleware
-from web.keys import DATABASE, HUB, MUX_POOL, OPENAPI, SETTINGS, SOCKETS, TAKES
+from web.keys import AUTH, DATABASE, HUB, MUX_POOL, OPENAPI, SETTINGS, SOCKETS, TAKES
 from web.openapi import document
 from web.routes import STATIC, routes
 from web.scheduling import LoopScheduler, wall_clock
@@ -36,13 +35,7 @@ def create_app(settings: Settings) -> web.Application:
     tap.check_compatible()
     ice.offer_host_addresses(settings.ice_host_addresses)
     app = web.Application(
-        # The session cookie middleware sits outside identity's so a log-in's cookie wins.
-        middlewares=[
-            error_middleware,
-            guard_middleware,
-            session_cookie_middleware,
-            identity_middleware,
-        ],
+        middlewares=[error_middleware, guard_middleware, session_cookie_middleware],
         client_max_size=1024 * 1024,
     )
     app[SETTINGS] = settings
@@ -84,6 +77,7 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
             settings.ice_username,
             settings.ice_credential,
             settings.max_sdp_bytes,
+            settings.start_bitrate_kbps,
         ),
         app[MUX_POOL],
         settings.recordings_dir,
@@ -108,7 +102,13 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     hub.on_state = notifier.session_state
     app[HUB] = hub
     app[TAKES] = takes
-    app[SOCKETS].register_namespace(MediaNamespace(hub, takes, settings.max_sdp_bytes))
+    auth = app[AUTH]
+
+    async def owner_of(cookie_header: str | None) -> str | None:
+        account = await auth.account_for_cookie_header(cookie_header)
+        return None if account is None else account.owner
+
+    app[SOCKETS].register_namespace(MediaNamespace(hub, takes, settings.max_sdp_bytes, owner_of))
     recovered = await takes.reconcile()
     if recovered:
         log.warning("recovered %d take(s) left unfinished by the previous run", len(recovered))

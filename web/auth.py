@@ -7,8 +7,7 @@ step before the one the view performs). The Socket.IO connect handler uses
 cookie through :func:`issue_cookie` / :func:`clear_cookie`, applied by
 :func:`session_cookie_middleware`.
 
-The cookie is ``examcast_session`` (the name the anonymous identity of
-``web.identity`` uses too): HttpOnly, SameSite=Lax, Secure over TLS.
+The cookie is ``examcast_session``: HttpOnly, SameSite=Lax, Secure over TLS.
 """
 
 from __future__ import annotations
@@ -25,7 +24,8 @@ from exams.audit import AuditLog, Entry, Event
 from exams.errors import Forbidden, Unauthenticated
 from exams.journey import Journey, Step
 from exams.takes import Clock
-from web.identity import COOKIE
+
+COOKIE = "examcast_session"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -129,7 +129,7 @@ def clear_cookie(request: web.Request) -> None:
 
 @web.middleware
 async def session_cookie_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Apply a log-in's new token or a log-out; it runs outside ``web.identity`` so it wins."""
+    """Set the cookie of a log-in's new token, or clear it at log-out."""
     response = await handler(request)
     token = request.get(_SET_TOKEN)
     if token is None or response.prepared:

@@ -7,8 +7,8 @@ from pathlib import Path
 from aiohttp import web
 
 from exams.errors import NotFound
-from web.identity import OWNER
 from web.keys import SETTINGS, TAKES
+from web.views.common import account
 
 STATIC = Path(__file__).parent / "static"
 MEDIA_TYPES = {"webm": "video/webm", "mkv": "video/x-matroska", "mp4": "video/mp4"}
@@ -33,14 +33,18 @@ async def health(request: web.Request) -> web.Response:
 
 @routes.get("/api/takes/{take_id}")
 async def get_take(request: web.Request) -> web.Response:
-    take = await request.app[TAKES].get(request.match_info["take_id"], request[OWNER])
+    owner = (await account(request)).owner
+    take = await request.app[TAKES].get(request.match_info["take_id"], owner)
     return web.json_response(take.summary())
 
 
 @routes.get("/api/takes/{take_id}/segments/{index}")
 async def play_segment(request: web.Request) -> web.StreamResponse:
     """One segment of a stored take, seekable (HTTP Range), only for its owner."""
-    take = await request.app[TAKES].get(request.match_info["take_id"], request[OWNER])
+    takes = request.app[TAKES]
+    owner = (await account(request)).owner
+    take = await takes.get(request.match_info["take_id"], owner)
+    await takes.authorize_playback(take, owner)
     segments = (take.manifest or {}).get("segments", [])
     index = request.match_info["index"]
     segment = next((s for s in segments if str(s["index"]) == index), None)

@@ -61,6 +61,11 @@ class Settings:
         "Largest Socket.IO message the transport takes; a larger one closes the connection. "
         "Within it, every field is checked and a bad one gets an error acknowledgement.",
     )
+    start_bitrate_kbps: int = _setting(
+        1500,
+        "Video bitrate Chromium starts at (x-google-start-bitrate in the answer); without it "
+        "a take's first seconds are recorded at low resolution. 0 leaves the browser's default.",
+    )
     keyframe_interval_ms: int = _setting(
         500, "How often the recorder repeats its keyframe request (RTCP PLI) until one arrives."
     )

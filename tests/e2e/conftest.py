@@ -7,120 +7,76 @@ to ``$EXAMCAST_ARTIFACTS/<test name>/``.
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import shutil
-import signal
-import socket
 import subprocess
-import time
-import urllib.error
-import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Error,
+    Page,
+    Playwright,
+    Response,
+    async_playwright,
+)
 
-REPO = Path(__file__).resolve().parents[2]
-EXAMCAST = REPO / ".venv" / "bin" / "examcast"
+from tests.support.process import ServerProcess, start_server
+
 CHROMIUM = Path("/usr/bin/chromium")
 FFMPEG = shutil.which("ffmpeg") or "/usr/bin/ffmpeg"
 TONE_HZ = 440
-SERVER_START_TIMEOUT_S = 20
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class ServerProcess:
-    url: str
-    data_dir: Path
-    log_path: Path
-    process: subprocess.Popen[bytes]
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def recording(self, take_id: str, index: int = 0) -> Path:
-        return self.data_dir / "recordings" / take_id / f"segment-{index:03d}.webm"
-
-
-def start_server(data_dir: Path, *extra: str) -> ServerProcess:
-    """``examcast serve`` on a free loopback port, once ``/api/health`` answers."""
-    port = free_port()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    log_path = data_dir / "server.log"
-    command = [
-        str(EXAMCAST), "serve", "--host", "127.0.0.1", "--port", str(port),
-        "--data-dir", str(data_dir), "--ice-host-addresses", "127.0.0.1", *extra,
-    ]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    server = ServerProcess(f"http://127.0.0.1:{port}", data_dir, log_path, process)
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"examcast serve exited with {process.returncode}:\n{server.log()}")
-        try:
-            with urllib.request.urlopen(server.url + "/api/health", timeout=1) as response:
-                if json.load(response).get("status") == "ok":
-                    return server
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        if time.monotonic() > deadline:
-            stop_server(server)
-            raise TimeoutError(f"examcast serve not healthy in {SERVER_START_TIMEOUT_S}s:\n"
-                               f"{server.log()}")
-        time.sleep(0.1)
-
-
-def stop_server(server: ServerProcess) -> None:
-    if server.process.poll() is None:
-        server.process.send_signal(signal.SIGINT)
-        try:
-            server.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait(timeout=5)
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    running = start_server(tmp_path_factory.mktemp("examcast-data"))
+    running = start_server(tmp_path_factory.mktemp("examcast") / "data")
     yield running
-    stop_server(running)
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Iterator[None]:
-    report = yield
-    item.stash.setdefault(FAILED, False)
-    if report.failed:
-        item.stash[FAILED] = True
-    return report
+    running.stop()
 
 
 FAILED = pytest.StashKey[bool]()
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.failed:
+        item.stash[FAILED] = True
+    return report
+
+
+def failed(request: pytest.FixtureRequest) -> bool:
+    return request.node.stash.get(FAILED, False)
+
+
 @pytest.fixture(autouse=True)
-def server_log_on_failure(
-    request: pytest.FixtureRequest, server: ServerProcess
-) -> Iterator[None]:
+def server_log_on_failure(request: pytest.FixtureRequest, server: ServerProcess) -> Iterator[None]:
     """A failing test prints the server's log (shown with the failure)."""
     yield
-    if request.node.stash.get(FAILED, False):
+    if failed(request):
         print(f"---- examcast serve log ({server.log_path}) ----\n{server.log()}")
+
+
+DEVICE_CHECK_LIMIT_S = 3
+
+
+@pytest.fixture
+def short_limit_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    """A server of its own that stops device-check takes after a few seconds."""
+    running = start_server(tmp_path / "data", "--device-check-limit-s", str(DEVICE_CHECK_LIMIT_S))
+    yield running
+    running.stop()
+    if failed(request):
+        print(f"---- short-limit server log ({running.log_path}) ----\n{running.log()}")
 
 
 # -- media and browser ---------------------------------------------------------------------
@@ -138,44 +94,80 @@ def fake_media(tmp_path_factory: pytest.TempPathFactory) -> FakeMedia:
     media = FakeMedia(folder / "clip.y4m", folder / "tone.wav")
     ffmpeg = [FFMPEG, "-loglevel", "error", "-y", "-f", "lavfi", "-i"]
     subprocess.run(
-        [*ffmpeg, "testsrc2=size=640x360:rate=30", "-t", "2", "-pix_fmt", "yuv420p",
-         str(media.video)],
-        check=True, timeout=60,
+        [
+            *ffmpeg,
+            "testsrc2=size=640x360:rate=30",
+            "-t",
+            "2",
+            "-pix_fmt",
+            "yuv420p",
+            str(media.video),
+        ],
+        check=True,
+        timeout=60,
     )
     subprocess.run(
         [*ffmpeg, f"sine=frequency={TONE_HZ}:sample_rate=48000", "-t", "2", str(media.audio)],
-        check=True, timeout=60,
+        check=True,
+        timeout=60,
     )
     return media
 
 
-def chromium_args(media: FakeMedia) -> list[str]:
+def chromium_args(media: FakeMedia, cameras: int = 1) -> list[str]:
+    """Chromium's flags for a fake microphone playing the tone and either one fake
+    camera playing the clip or ``cameras`` generated ones (a file allows only one)."""
+    if cameras == 1:
+        camera = [
+            "--use-fake-device-for-media-stream=fps=30",
+            f"--use-file-for-fake-video-capture={media.video}",
+        ]
+    else:
+        camera = [f"--use-fake-device-for-media-stream=fps=30,device-count={cameras}"]
     return [
-        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-default-apps", "--disable-domain-reliability",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-default-apps",
+        "--disable-domain-reliability",
         "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream=fps=30",
         "--allow-loopback-in-peer-connection",
-        f"--use-file-for-fake-video-capture={media.video}",
         f"--use-file-for-fake-audio-capture={media.audio}",
+        *camera,
     ]
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def browser(fake_media: FakeMedia) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=chromium_args(fake_media)
-        )
-        yield chromium
-        await chromium.close()
+async def playwright() -> AsyncIterator[Playwright]:
+    async with async_playwright() as running:
+        yield running
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def devices() -> AsyncIterator[dict[str, dict[str, object]]]:
-    async with async_playwright() as playwright:
-        yield dict(playwright.devices)
+async def browser(playwright: Playwright, fake_media: FakeMedia) -> AsyncIterator[Browser]:
+    chromium = await playwright.chromium.launch(
+        executable_path=str(CHROMIUM), args=chromium_args(fake_media)
+    )
+    yield chromium
+    await chromium.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def three_camera_browser(
+    playwright: Playwright, fake_media: FakeMedia
+) -> AsyncIterator[Browser]:
+    """A second Chromium, only while one test runs, with Chromium's generated cameras.
+    The second of them (fake_device_1) is a depth camera (Y16) that the encoder does
+    not send; the first and third are ordinary ones."""
+    chromium = await playwright.chromium.launch(
+        executable_path=str(CHROMIUM), args=chromium_args(fake_media, cameras=3)
+    )
+    yield chromium
+    await chromium.close()
 
 
 # -- pages and screenshots -----------------------------------------------------------------
@@ -196,33 +188,51 @@ class Shots:
 
 
 @pytest.fixture
-def shots(request: pytest.FixtureRequest) -> Iterator[Shots]:
-    root = Path(os.environ.get("EXAMCAST_ARTIFACTS") or REPO / "artifacts")
-    folder = root / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    taken = Shots(folder)
+def shots(artifacts: Path) -> Iterator[Shots]:
+    for old in artifacts.glob("*.png"):
+        old.unlink()
+    taken = Shots(artifacts)
     yield taken
-    print(f"screenshots: {folder} ({len(taken.taken)} files)")
+    print(f"screenshots: {artifacts} ({len(taken.taken)} files)")
 
 
-@dataclass
-class PageLog:
-    """What the page printed to its console and the errors it threw."""
-
-    lines: list[str] = field(default_factory=list)
-
-    def attach(self, page: Page) -> None:
-        page.on("console", lambda msg: self.lines.append(f"console.{msg.type}: {msg.text}"))
-        page.on("pageerror", lambda exc: self.lines.append(f"pageerror: {exc}"))
+NewPage = Callable[..., Awaitable[Page]]
 
 
-async def open_context(
-    browser: Browser, request: pytest.FixtureRequest, **options: object
-) -> tuple[BrowserContext, Page, PageLog]:
-    context = await browser.new_context(**options)  # type: ignore[arg-type]
-    page = await context.new_page()
-    page.set_default_timeout(15_000)
-    log = PageLog()
-    log.attach(page)
-    return context, page, log
+@pytest_asyncio.fixture(loop_scope="session")
+async def new_page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIterator[NewPage]:
+    """Pages in fresh browser contexts (own cookies and storage). Their console is
+    printed if the test fails; an uncaught error or a CSP violation fails the test."""
+    contexts: list[BrowserContext] = []
+    console: list[str] = []
+    problems: list[str] = []
+
+    async def open_page(on: Browser | None = None, **context_options: Any) -> Page:
+        context = await (on or browser).new_context(**context_options)
+        contexts.append(context)
+        page = await context.new_page()
+        page.set_default_timeout(15_000)
+        page.on("console", on_console)
+        page.on("pageerror", on_error)
+        page.on("response", on_response)
+        return page
+
+    def on_console(message: ConsoleMessage) -> None:
+        console.append(f"console.{message.type}: {message.text}")
+        if "Content Security Policy" in message.text:
+            problems.append(message.text)
+
+    def on_error(error: Error) -> None:
+        console.append(f"pageerror: {error}")
+        problems.append(f"uncaught: {error}")
+
+    def on_response(response: Response) -> None:
+        if response.status >= 400:
+            console.append(f"HTTP {response.status}: {response.url}")
+
+    yield open_page
+    for context in contexts:
+        await context.close()
+    if failed(request):
+        print("---- browser console ----", *console, sep="\n")
+    assert not problems, problems

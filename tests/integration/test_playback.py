@@ -10,7 +10,7 @@ from tests.support.server import RunningServer, connected_client
 
 
 async def test_owner_can_seek_in_a_stored_take_and_nobody_else_can(server: RunningServer) -> None:
-    async with connected_client(server.url) as alice, connected_client(server.url) as bob:
+    async with connected_client(server) as alice, connected_client(server) as bob:
         session_id, _ = await alice.publish([SyntheticVideo(), SyntheticAudio()])
         take = await alice.call("start_take", {"session_id": session_id, "purpose": "device_check"})
         await asyncio.sleep(2)

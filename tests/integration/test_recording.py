@@ -69,7 +69,7 @@ def check_sync_and_frames(
 async def test_take_is_stored_complete_in_sync_and_hashed(
     server: RunningServer, codec: str, container: str
 ) -> None:
-    async with connected_client(server.url) as client:
+    async with connected_client(server) as client:
         video, audio = SyntheticVideo(mark_at=MARK_AT), SyntheticAudio(mark_at=MARK_AT)
         take, elapsed = await record(client, video, audio, 5.0, codec)
 
@@ -93,7 +93,7 @@ async def test_take_is_stored_complete_in_sync_and_hashed(
 
 
 async def test_take_starts_promptly_with_a_keyframe_request(server: RunningServer) -> None:
-    async with connected_client(server.url) as client:
+    async with connected_client(server) as client:
         take, _ = await record(client, SyntheticVideo(), SyntheticAudio(), 1.5)
     [segment] = take["manifest"]["segments"]
     assert take["manifest"]["stats"]["keyframe_requests"] >= 1
@@ -102,7 +102,7 @@ async def test_take_starts_promptly_with_a_keyframe_request(server: RunningServe
 
 async def test_resolution_change_starts_a_new_segment(server: RunningServer) -> None:
     video = SyntheticVideo(320, 240, resize_at=2.0, resize_to=(640, 480))
-    async with connected_client(server.url) as client:
+    async with connected_client(server) as client:
         take, _ = await record(client, video, SyntheticAudio(), 4.0)
     segments = take["manifest"]["segments"]
     assert [s["reason"] for s in segments] == ["start", "resolution_change"]
@@ -125,7 +125,7 @@ async def test_audio_arriving_before_video(server: RunningServer) -> None:
     """aiortc's MediaRecorder writes an empty video stream here; we must not."""
     video = SyntheticVideo(start_delay=1.0, mark_at=MARK_AT)
     audio = SyntheticAudio(mark_at=MARK_AT + 1.0)  # the audio clock started 1 s earlier
-    async with connected_client(server.url) as client:
+    async with connected_client(server) as client:
         take, _ = await record(client, video, audio, 5.0)
     [segment] = take["manifest"]["segments"]
     path = segment_file(server.settings.data_dir, take["take_id"], segment)
@@ -135,7 +135,7 @@ async def test_audio_arriving_before_video(server: RunningServer) -> None:
 async def test_new_peer_connection_continues_the_take_in_a_new_segment(
     server: RunningServer,
 ) -> None:
-    async with connected_client(server.url) as client:
+    async with connected_client(server) as client:
         session_id, first_pc = await client.publish([SyntheticVideo(), SyntheticAudio()])
         take = await client.call(
             "start_take", {"session_id": session_id, "purpose": "device_check"}
@@ -159,7 +159,7 @@ async def test_new_peer_connection_continues_the_take_in_a_new_segment(
 async def test_client_vanishing_mid_take_still_stores_a_playable_take(
     server: RunningServer,
 ) -> None:
-    async with connected_client(server.url) as client:
+    async with connected_client(server) as client:
         session_id, pc = await client.publish([SyntheticVideo(), SyntheticAudio()])
         take = await client.call(
             "start_take", {"session_id": session_id, "purpose": "device_check"}
@@ -189,7 +189,7 @@ async def test_client_vanishing_mid_take_still_stores_a_playable_take(
 
 
 async def test_a_stopped_take_cannot_be_continued(server: RunningServer) -> None:
-    async with connected_client(server.url) as client:
+    async with connected_client(server) as client:
         take, _ = await record(client, SyntheticVideo(), SyntheticAudio(), 1.0)
         again = await client.call("stop_take", {"take_id": take["take_id"]})
         assert again["error"]["code"] == "conflict"
@@ -208,7 +208,7 @@ async def test_server_stops_a_take_at_its_time_limit(tmp_path: Path) -> None:
     from tests.support.server import running_server, test_settings
 
     settings = test_settings(tmp_path / "data", device_check_limit_s=2)
-    async with running_server(settings) as server, connected_client(server.url) as client:
+    async with running_server(settings) as server, connected_client(server) as client:
         session_id, _ = await client.publish([SyntheticVideo(), SyntheticAudio()])
         take = await client.call(
             "start_take", {"session_id": session_id, "purpose": "device_check"}
@@ -217,3 +217,21 @@ async def test_server_stops_a_take_at_its_time_limit(tmp_path: Path) -> None:
         stored = await client.wait_event("take_stored", timeout=8, take_id=take["take_id"])
     assert stored["stop_reason"] == "time_limit"
     assert 1.9 < stored["stopped_at"] - stored["started_at"] < 2.5
+
+
+async def test_second_take_on_the_same_connection_keeps_its_timing(server: RunningServer) -> None:
+    """Reading the jitter buffer at stop must not disturb aiortc's timestamp unwrapping."""
+    async with connected_client(server) as client:
+        session_id, _ = await client.publish([SyntheticVideo(), SyntheticAudio()])
+        for _ in range(2):
+            take = await client.call(
+                "start_take", {"session_id": session_id, "purpose": "device_check"}
+            )
+            await asyncio.sleep(1.5)
+            stored = await client.call("stop_take", {"take_id": take["take_id"]})
+            [segment] = stored["manifest"]["segments"]
+            assert segment["reason"] == "start"
+            assert segment["start_s"] < 0.3
+            assert 1.2 < segment["duration_s"] < 1.7
+            for stream in segment["streams"]:
+                assert stream["last_pts_ms"] < 1700, stream

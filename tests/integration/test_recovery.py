@@ -21,7 +21,7 @@ async def test_take_recorded_when_the_server_is_killed_is_recovered_at_restart(
     data = tmp_path / "data"
     server = await asyncio.to_thread(start_server, data)
     try:
-        async with connected_client(server.url) as client:
+        async with connected_client(server) as client:
             session_id, _ = await client.publish([SyntheticVideo(), SyntheticAudio()])
             take = await client.call(
                 "start_take", {"session_id": session_id, "purpose": "device_check"}
@@ -34,7 +34,7 @@ async def test_take_recorded_when_the_server_is_killed_is_recovered_at_restart(
 
     restarted = await asyncio.to_thread(start_server, data)
     try:
-        async with connected_client(restarted.url) as other:
+        async with connected_client(restarted) as other:
             url = f"{restarted.url}/api/takes/{take['take_id']}"
             async with other.http.get(url) as response:
                 assert response.status == 404, "someone else's take"

@@ -58,7 +58,7 @@ BAD_MESSAGES = [
 async def test_bad_messages_are_refused_and_the_connection_stays_usable(
     server: RunningServer, event: str, data: Any, code: str
 ) -> None:
-    async with connected_client(server.url) as client:
+    async with connected_client(server) as client:
         assert_error(await client.call(event, data), code)
         opened = await client.call("open_session", {"role": "primary"})
         assert opened["session_id"]
@@ -74,7 +74,7 @@ SDP_CASES = [
 
 @pytest.mark.parametrize("sdp,code", SDP_CASES)
 async def test_malformed_sdp_is_refused(server: RunningServer, sdp: str, code: str) -> None:
-    async with connected_client(server.url) as client:
+    async with connected_client(server) as client:
         session = await client.call("open_session", {"role": "primary"})
         ack = await client.call(
             "offer", {"session_id": session["session_id"], "type": "offer", "sdp": sdp}
@@ -88,7 +88,7 @@ async def test_malformed_sdp_is_refused(server: RunningServer, sdp: str, code: s
 async def test_oversized_sdp_is_refused(server: RunningServer) -> None:
     offer = await real_offer()
     padded = offer + "a=x-padding:" + "p" * (server.settings.max_sdp_bytes + 1) + "\r\n"
-    async with connected_client(server.url) as client:
+    async with connected_client(server) as client:
         session = await client.call("open_session", {"role": "primary"})
         ack = await client.call(
             "offer", {"session_id": session["session_id"], "type": "offer", "sdp": padded}
@@ -105,7 +105,7 @@ async def test_offers_that_cannot_be_recorded_are_refused(server: RunningServer)
     await pc.setLocalDescription(await pc.createOffer())
     data_only = pc.localDescription.sdp
     await pc.close()
-    async with connected_client(server.url) as client:
+    async with connected_client(server) as client:
         session = await client.call("open_session", {"role": "primary"})
         for sdp in (vp8_only, data_only):
             ack = await client.call(
@@ -116,7 +116,7 @@ async def test_offers_that_cannot_be_recorded_are_refused(server: RunningServer)
 
 async def test_another_persons_session_is_not_found(server: RunningServer) -> None:
     offer = await real_offer()
-    async with connected_client(server.url) as alice, connected_client(server.url) as bob:
+    async with connected_client(server) as alice, connected_client(server) as bob:
         session_id, _ = await alice.publish([SyntheticVideo(), SyntheticAudio()])
         ack = await bob.call("offer", {"session_id": session_id, "type": "offer", "sdp": offer})
         assert_error(ack, "not_found")
@@ -140,7 +140,7 @@ async def test_a_socket_without_a_session_cookie_is_refused(server: RunningServe
 
 
 async def test_http_errors_have_the_same_shape(server: RunningServer) -> None:
-    async with connected_client(server.url) as client:
+    async with connected_client(server) as client:
         async with client.http.get(f"{server.url}/api/takes/does-not-exist") as response:
             assert response.status == 404
             assert_error(await response.json(), "not_found")
@@ -174,7 +174,7 @@ def test_every_handler_has_a_message_schema() -> None:
 async def test_a_message_flood_is_refused_and_the_connection_recovers(
     server: RunningServer,
 ) -> None:
-    async with connected_client(server.url) as client:
+    async with connected_client(server) as client:
         acks = await asyncio.gather(
             *(client.call("stop_take", {"take_id": f"t{i}"}) for i in range(80))
         )

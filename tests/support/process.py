@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -40,6 +41,12 @@ class ServerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def sms_code(self, phone: str) -> str:
+        """The last code texted to ``phone``: with no SMS gateway the server logs it."""
+        codes = re.findall(rf"SMS to {phone} .*?(\d{{6}})", self.log())
+        assert codes, f"no SMS to {phone} in the server log"
+        return str(codes[-1])
 
 
 def start_server(data_dir: Path, *extra: str, timeout: float = 20) -> ServerProcess:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import os
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import socketio
@@ -17,7 +19,9 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSession
 from aiortc.mediastreams import MediaStreamTrack
 
 from media import ice
+from tests.support.world import PASSWORD, resident_id
 from web.app import create_app
+from web.keys import SMS_OUTBOX
 from web.settings import Settings
 
 
@@ -48,6 +52,20 @@ class RunningServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.settings.port}"
+
+    def sms_code(self, phone: str) -> str:
+        message = self.app[SMS_OUTBOX].latest(phone)
+        assert message is not None and message.code is not None, phone
+        return message.code
+
+
+class Server(Protocol):
+    """What a client needs of a server, in this process or another."""
+
+    @property
+    def url(self) -> str: ...
+
+    def sms_code(self, phone: str) -> str: ...
 
 
 @asynccontextmanager
@@ -120,21 +138,50 @@ class Client:
         await self.http.close()
 
 
+_people = itertools.count(1)
+
+
+async def sign_up(server: Server, http: aiohttp.ClientSession) -> str:
+    """Register a new account through the API and log in; its phone number."""
+    serial = next(_people)
+    phone = f"139{os.getpid() % 10000:04d}{serial:04d}"
+    origin = {"Origin": server.url}
+    async with http.post(
+        server.url + "/api/sms-codes", json={"phone": phone}, headers=origin
+    ) as response:
+        assert response.status == 202, await response.text()
+    account = {
+        "phone": phone,
+        "sms_code": server.sms_code(phone),
+        "name": "张三",
+        "id_type": "resident_id",
+        "id_number": resident_id(serial),
+        "password": PASSWORD,
+    }
+    async with http.post(server.url + "/api/accounts", json=account, headers=origin) as response:
+        assert response.status == 201, await response.text()
+    async with http.post(
+        server.url + "/api/session", json={"phone": phone, "password": PASSWORD}, headers=origin
+    ) as response:
+        assert response.status == 200, await response.text()
+    return phone
+
+
 @asynccontextmanager
-async def connected_client(server_url: str) -> AsyncIterator[Client]:
+async def connected_client(server: Server) -> AsyncIterator[Client]:
+    """A new candidate, logged in, with its Socket.IO connection open."""
     ice.offer_host_addresses(("127.0.0.1",))  # our peers must offer loopback too
     http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-    async with http.get(server_url + "/device-check") as response:
-        assert response.status == 200
+    await sign_up(server, http)
     cookie = "; ".join(f"{c.key}={c.value}" for c in http.cookie_jar)
     sio = socketio.AsyncClient(reconnection=False)
-    client = Client(server_url, http, sio)
+    client = Client(server.url, http, sio)
 
     @sio.on("*")
     async def any_event(event: str, data: Any) -> None:
         client.events.append((event, data))
 
-    await sio.connect(server_url, headers={"Cookie": cookie}, transports=["websocket"])
+    await sio.connect(server.url, headers={"Cookie": cookie}, transports=["websocket"])
     try:
         yield client
     finally:

@@ -9,6 +9,7 @@ import { lang, onLangChange, setLang, t, translatePage } from "./i18n.js";
 import {
   LevelMeter, listCameras, mediaErrorKey, mediaSupport, openCameraAndMic, switchCamera,
 } from "./media.js";
+import { TakePlayer } from "./playback.js";
 import { SocketClient, SocketError } from "./socketio.js";
 import { ServerError, Uplink, request } from "./uplink.js";
 
@@ -17,8 +18,9 @@ const STOP_TIMEOUT_MS = 60000; // stopping closes, syncs and hashes the files
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
 const ui = {
-  preview: $("preview"), playback: $("playback"), recBadge: $("rec-badge"),
-  elapsed: $("elapsed"), notice: $("notice"), message: $("message"), devices: $("devices"),
+  stage: document.querySelector(".stage"), preview: $("preview"), playback: $("playback"),
+  recBadge: $("rec-badge"), elapsed: $("elapsed"), notice: $("notice"), message: $("message"),
+  devices: $("devices"),
   cameraSelect: $("camera-select"), switchCamera: $("switch-camera"), meter: $("mic-level"),
   meterFill: document.querySelector(".meter-fill"), micHint: $("mic-hint"),
   takeInfo: $("take-info"), connection: $("connection"),
@@ -40,8 +42,8 @@ const page = {
   startedAt: 0,
   ticker: null,
   wakeLock: null,
-  segment: 0,
-  played: false, // a take has been played back to its end
+  player: null, // TakePlayer on the playback element
+  played: false, // a take has been played back to its end: finishing is allowed
   notice: null, // {key, params, kind, source}
 };
 
@@ -68,11 +70,13 @@ function render() {
   const { state } = page;
   document.body.dataset.state = state;
   const live = ["preview", "recording", "saving"].includes(state);
+  ui.stage.hidden = state === "blocked" || state === "done";
   ui.preview.hidden = !live && state !== "starting";
   ui.playback.hidden = state !== "review";
   ui.recBadge.hidden = state !== "recording";
   ui.devices.hidden = !["preview", "recording"].includes(state);
   ui.takeInfo.hidden = state !== "review";
+  fitStage();
 
   const connected = page.uplink?.state === "connected";
   ui.start.hidden = state !== "preview";
@@ -86,7 +90,8 @@ function render() {
   ui.checkAgain.hidden = state !== "done";
   const switching = page.busy && ["preview", "recording"].includes(state);
   ui.cameraSelect.disabled = page.cameras.length < 2 || switching;
-  ui.switchCamera.disabled = page.cameras.length < 2 || switching;
+  ui.switchCamera.hidden = page.cameras.length < 2;
+  ui.switchCamera.disabled = switching;
   ui.micHint.textContent = t(page.meter?.suspended ? "mic.tap" : "mic.hint");
 
   const step = STEP_OF[state];
@@ -99,6 +104,7 @@ function render() {
   }
 
   const key = instructionKey();
+  ui.message.hidden = !key;
   ui.message.textContent = key ? t(key) : "";
   ui.notice.hidden = !page.notice;
   if (page.notice) {
@@ -109,6 +115,14 @@ function render() {
   ui.connection.dataset.state = conn;
   ui.connection.hidden = state === "blocked" || state === "done";
   ui.connText.textContent = t(`conn.${conn}`);
+}
+
+// The stage takes the shape of the video it shows (a phone's camera may be portrait).
+function fitStage() {
+  const video = ui.playback.hidden ? ui.preview : ui.playback;
+  if (video.videoWidth && video.videoHeight) {
+    ui.stage.style.aspectRatio = `${video.videoWidth} / ${video.videoHeight}`;
+  }
 }
 
 function setState(state) {
@@ -147,6 +161,7 @@ function clock(seconds) {
 
 async function openMedia() {
   setState("starting");
+  for (const track of page.stream?.getTracks() || []) track.stop();
   try {
     page.stream = await openCameraAndMic();
   } catch (err) {
@@ -264,11 +279,8 @@ async function startRecording() {
     page.busy = false;
   }
   page.startedAt = performance.now();
-  addEventListener("beforeunload", warnOnLeave);
-  holdWakeLock();
   tick();
-  page.ticker = setInterval(tick, 250);
-  setState("recording");
+  resumeRecording();
 }
 
 function tick() {
@@ -296,9 +308,13 @@ async function stopRecording() {
     if (err instanceof ServerError && err.code === "conflict") {
       // The server had stopped it already (time limit); its take_stored event tells the rest.
       await fetchTake();
-    } else if (err instanceof SocketError && err.code !== "timeout") {
+    } else if (err instanceof SocketError && err.code === "disconnected") {
+      // Still recording on the server, as far as we know; reconnecting asks (fetchTake).
       notify("err.stopFailed");
       resumeRecording();
+    } else if (err instanceof SocketError) {
+      notifyError(err); // no answer yet: the take_stored event may still come
+      await fetchTake();
     } else {
       notifyError(err);
       setState("preview");
@@ -308,16 +324,22 @@ async function stopRecording() {
 
 function resumeRecording() {
   addEventListener("beforeunload", warnOnLeave);
+  holdWakeLock();
   page.ticker = setInterval(tick, 250);
   setState("recording");
 }
 
 async function fetchTake() {
-  const response = await fetch(`/api/takes/${encodeURIComponent(page.take.take_id)}`);
-  if (!response.ok) return;
-  const take = await response.json();
-  if (take.state === "stored") showTake(take);
-  else if (take.state === "failed") takeFailed(take);
+  try {
+    const response = await fetch(`/api/takes/${encodeURIComponent(page.take.take_id)}`);
+    if (!response.ok) return;
+    const take = await response.json();
+    if (take.state === "stored") showTake(take);
+    else if (take.state === "failed") takeFailed(take);
+    else if (take.state === "finalizing") takeStopped(take);
+  } catch (err) {
+    console.warn(err); // offline: the next reconnect asks again
+  }
 }
 
 function isCurrent(take) {
@@ -350,22 +372,12 @@ function takeFailed(take) {
 
 // -- playback ---------------------------------------------------------------------------
 
-function segments() {
-  return [...(page.take.manifest?.segments || [])].sort((a, b) => a.index - b.index);
-}
-
-function loadSegment(i) {
-  page.segment = i;
-  const id = encodeURIComponent(page.take.take_id);
-  ui.playback.src = `/api/takes/${id}/segments/${segments()[i].index}`;
-}
-
 function showTake(take) {
   if (!isCurrent(take)) return; // already shown (the event and the ack both carry it)
   leaveRecording();
   page.take = take;
   stopReasonNotice(take);
-  const streams = segments().flatMap((s) => s.streams || []);
+  const streams = (take.manifest.segments || []).flatMap((s) => s.streams || []);
   const video = streams.find((s) => s.kind === "video" && s.frames > 0);
   const audio = streams.find((s) => s.kind === "audio" && s.frames > 0);
   ui.takeInfo.textContent = t("take.info", {
@@ -374,28 +386,21 @@ function showTake(take) {
   });
   if (!video) notify("take.noVideo", {}, "warning");
   else if (!audio) notify("take.noAudio", {}, "warning");
-  loadSegment(0);
+  page.player.load(take);
   setState("review");
 }
 
 function playBack() {
-  if (page.segment !== 0) loadSegment(0);
-  else ui.playback.currentTime = 0;
-  ui.playback.play().catch((err) => console.warn(err));
+  page.player.playFromStart().catch((err) => console.warn(err));
 }
 
-function segmentEnded() {
-  if (page.segment + 1 < segments().length) {
-    loadSegment(page.segment + 1);
-    ui.playback.play().catch((err) => console.warn(err));
-    return;
-  }
+function playedToTheEnd() {
   page.played = true;
   render();
 }
 
 function recordAgain() {
-  ui.playback.pause();
+  page.player.pause();
   setState("preview");
   startRecording();
 }
@@ -408,7 +413,7 @@ async function finish() {
   } catch {
     // storage blocked; the exam issue keeps this on the server
   }
-  ui.playback.pause();
+  page.player.pause();
   page.meter?.stop();
   page.meter = null;
   for (const track of page.stream.getTracks()) track.stop();
@@ -435,11 +440,15 @@ function wire() {
   ui.playBack.addEventListener("click", playBack);
   ui.recordAgain.addEventListener("click", recordAgain);
   ui.finish.addEventListener("click", finish);
-  ui.playback.addEventListener("ended", segmentEnded);
+  for (const video of [ui.preview, ui.playback]) video.addEventListener("resize", fitStage);
   ui.playback.addEventListener("error", () => notify("err.playback"));
   page.socket.on("take_stopped", takeStopped);
   page.socket.on("take_stored", showTake);
   page.socket.on("take_failed", takeFailed);
+  // Events sent while the connection was down are lost: ask how the take is doing.
+  page.socket.on("connect", () => {
+    if (page.take && ["recording", "saving"].includes(page.state)) fetchTake();
+  });
   navigator.mediaDevices?.addEventListener("devicechange", refreshCameras);
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible" && page.state === "recording") holdWakeLock();
@@ -447,6 +456,7 @@ function wire() {
 }
 
 function main() {
+  page.player = new TakePlayer(ui.playback, playedToTheEnd);
   translatePage();
   wire();
   try {

@@ -4,7 +4,7 @@
 // In HTML: <span data-i18n="key"></span> (text), data-i18n-label="key" (aria-label).
 // In JS: t("key", {name: value}) fills {name} placeholders.
 
-const CATALOGUES = {
+export const CATALOGUES = {
   zh: {
     "page.title": "调试设备",
     "lang.switch": "English",

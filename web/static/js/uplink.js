@@ -103,11 +103,11 @@ export class Uplink {
   async _resume() {
     let opened = null;
     if (this.sessionId) {
-      opened = await request(this.socket, "open_session", { role: "primary", resume: this.sessionId })
-        .catch((err) => {
-          if (err instanceof ServerError && err.code === "not_found") return null;
-          throw err;
-        });
+      const resume = { role: "primary", resume: this.sessionId };
+      opened = await request(this.socket, "open_session", resume).catch((err) => {
+        if (err instanceof ServerError && err.code === "not_found") return null; // gone: new one
+        throw err;
+      });
     }
     if (opened && this.pc && this.pc.connectionState === "connected") {
       this._setState("connected");
@@ -127,8 +127,8 @@ export class Uplink {
     this.pc = pc;
     this._senders = {};
     for (const track of this.stream.getTracks()) {
-      const transceiver = pc.addTransceiver(track, { direction: "sendonly", streams: [this.stream] });
-      this._senders[track.kind] = transceiver.sender;
+      const options = { direction: "sendonly", streams: [this.stream] };
+      this._senders[track.kind] = pc.addTransceiver(track, options).sender;
     }
     pc.addEventListener("connectionstatechange", () => this._onPeerState(pc));
     await pc.setLocalDescription(await pc.createOffer());
@@ -136,7 +136,8 @@ export class Uplink {
     const answer = await request(this.socket, "offer", {
       session_id: this.sessionId, type: "offer", sdp: pc.localDescription.sdp,
     });
-    if (pc === this.pc) await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+    if (pc !== this.pc) return; // replaced meanwhile
+    await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
   }
 
   _onPeerState(pc) {
@@ -146,7 +147,7 @@ export class Uplink {
     if (state === "connected") {
       this._setState("connected");
     } else if (state === "failed") {
-      this._setState("failed", new ServerError("ice_failed", "media connection failed"));
+      this._setState("failed", new Error("the media connection failed"));
       this._scheduleRecovery(1000);
     } else if (state === "disconnected") {
       this._setState("reconnecting");
