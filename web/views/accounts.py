@@ -6,8 +6,7 @@ from aiohttp import web
 
 from exams.accounts import Registration, Role
 from exams.personal import ID_TYPES
-from web.auth import clear_cookie, issue_cookie
-from web.auth import COOKIE
+from web.auth import COOKIE, clear_cookie, issue_cookie
 from web.keys import ACCOUNTS, AUTH, JOURNEY, SMS_CODES
 from web.openapi import BODY, Api
 from web.schema import loose, obj, string
