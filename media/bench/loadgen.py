@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -24,6 +25,7 @@ import aioice.ice
 import socketio
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
+from media.bench.accounts import signed_in_cookie
 from media.bench.clip import AUDIO_FRAME, AUDIO_RATE, Clip
 from media.bench.tracks import clip_tracks
 
@@ -52,7 +54,7 @@ def loopback_only() -> None:
 class Target:
     name: str
     url: str
-    cookie: bool  # load GET /device-check first for the session cookie, as a browser does
+    server_log: Path | None  # sign up and log in first (reading SMS codes here), as people do
 
 
 @dataclass
@@ -94,10 +96,10 @@ class Candidate:
 
     async def connect(self, http: aiohttp.ClientSession) -> None:
         headers = {}
-        if self.target.cookie:
-            async with http.get(self.target.url + "/device-check") as response:
-                response.raise_for_status()
-                headers["Cookie"] = "; ".join(f"{k}={m.value}" for k, m in response.cookies.items())
+        if self.target.server_log is not None:
+            headers["Cookie"] = await signed_in_cookie(
+                self.target.url, self.index, self.target.server_log
+            )
         await self.sio.connect(self.target.url, headers=headers, transports=["websocket"])
         opened = await self.call("open_session", {"role": "primary"})
         self.session_id = opened["session_id"]

@@ -161,7 +161,7 @@ async def _bench(
     )
     main_run = await _measure(
         server,
-        Target("examcast", f"http://127.0.0.1:{port}", True),
+        Target("examcast", f"http://127.0.0.1:{port}", work / "examcast.log"),
         clip,
         args.streams,
         args.seconds,
@@ -192,7 +192,7 @@ async def _bench(
         )
         base_run = await _measure(
             baseline,
-            Target("baseline", f"http://127.0.0.1:{port}", False),
+            Target("baseline", f"http://127.0.0.1:{port}", None),
             clip,
             baseline_streams,
             args.seconds,
