@@ -61,3 +61,25 @@ async def test_take_recorded_when_the_server_is_killed_is_recovered_at_restart(
     frames = video_frames(path)
     assert len(frames) >= 0.95 * 30 * (duration - 0.1)
     assert not list(path.parent.glob("*.part"))
+
+
+async def test_self_signed_tls_serves_https_with_the_same_certificate_after_restart(
+    tmp_path: Path,
+) -> None:
+    import ssl
+
+    data = tmp_path / "data"
+    seen = []
+    for _ in range(2):
+        server = await asyncio.to_thread(start_server, data, "--tls", "self-signed", scheme="https")
+        try:
+            context = ssl.create_default_context(cafile=data / "tls" / "cert.pem")
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(f"{server.url}/api/health", ssl=context) as response,
+            ):
+                assert response.status == 200
+            seen.append((data / "tls" / "cert.pem").read_bytes())
+        finally:
+            server.stop()
+    assert seen[0] == seen[1]
