@@ -9,6 +9,11 @@ from aiohttp import web
 
 from exams.accounts import AccountService
 from exams.admission import Admission
+from exams.answer_review import AnswerReview
+from exams.answer_uploads import Uploads
+from exams.answering import Answering
+from exams.attempt_runner import AttemptRunner
+from exams.catalog import ExamCatalog
 from exams.consent import Consent
 from exams.journey import Journey
 from exams.reviews import Reviews
@@ -46,3 +51,10 @@ REVIEWS = web.AppKey("reviews", Reviews)
 UNITS = web.AppKey("units", Units)
 ADMISSION = web.AppKey("admission", Admission)
 TAKE_RECORDS = web.AppKey("take_records", SqliteTakes)
+
+# exams, attempts and answers (exam rules, issue #3)
+EXAM_CATALOG = web.AppKey("exam_catalog", ExamCatalog)
+ATTEMPT_RUNNER = web.AppKey("attempt_runner", AttemptRunner)
+ANSWERING = web.AppKey("answering", Answering)
+UPLOADS = web.AppKey("uploads", Uploads)
+ANSWER_REVIEW = web.AppKey("answer_review", AnswerReview)

@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 from web.openapi import Api
-from web.views import accounts, admin, admission, docs, documents, reviews, verification
+from web.views import (
+    accounts,
+    admin,
+    admission,
+    answers,
+    docs,
+    documents,
+    exam_admin,
+    exams,
+    proctor,
+    reviews,
+    verification,
+)
 
 APIS: list[Api] = [
     accounts.api,
@@ -12,6 +24,10 @@ APIS: list[Api] = [
     admission.api,
     admin.api,
     reviews.api,
+    exams.api,
+    answers.api,
+    exam_admin.api,
+    proctor.api,
     docs.api,
 ]
 DOCUMENTED_ELSEWHERE: list[Api] = [docs.media]

@@ -1,0 +1,175 @@
+"""Files of an answer: offline answer files (M3.6) and the file materials of an online
+answer (M3.2), checked before, during and after their bytes arrive.
+
+Before: the question, its format list, the count, and ``Content-Length``
+against the size limit. During: the body is streamed to disk and refused the
+moment it passes the limit (:class:`FileStore`). After: its first bytes must
+match its format (:func:`exams.filetypes.sniff`), then one locked domain step
+(:func:`exams.offline.add_file` / :func:`exams.materials.attach_file`) checks
+everything again. The attempt is not locked while the bytes arrive: a long
+upload must not hold up a timer. A refused file is deleted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from exams.accounts import Account
+from exams.answering import Answering
+from exams.attempt_runner import AttemptRunner
+from exams.attempts import Attempt, FileRef
+from exams.errors import Conflict, InvalidInput, TooLarge, UnsupportedMediaType
+from exams.exams import Exam
+from exams.filetypes import sniff
+from exams.materials import attach_file, detach_material
+from exams.offline import add_file, remove_file
+from exams.questions import normalise_format
+
+_FORMAT = re.compile(r"[a-z0-9]{1,10}")
+Chunks = AsyncIterable[bytes]
+SyncStep = Callable[[Attempt, Exam, float], Attempt]
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    id: str
+    size: int
+    head: bytes  # the first bytes, for exams.filetypes.sniff
+
+
+class FileStore(Protocol):
+    async def save(self, folder: str, fmt: str, chunks: Chunks, limit: int) -> StoredFile: ...
+
+    async def remove(self, folder: str, file_id: str, fmt: str) -> None: ...
+
+
+class Uploads:
+    def __init__(self, answering: Answering, runner: AttemptRunner, files: FileStore) -> None:
+        self._answering = answering
+        self._runner = runner
+        self._attempts = runner.attempts
+        self._files = files
+
+    async def upload_file(
+        self,
+        account: Account,
+        exam_id: str,
+        qid: str,
+        name: str,
+        chunks: Chunks,
+        length: int | None,
+    ) -> dict[str, Any]:
+        """An offline answer file (M3.6): streamed with the question's size limit."""
+        exam = await self._answering.exam_for(account, exam_id)
+        rule = exam.question(qid).offline.files
+        a = await self._answering.live(exam, qid, account, "open the question before adding files")
+        fmt = self._format(name, rule.formats)
+        if len(a.files) >= rule.max_count:
+            raise Conflict(
+                f"this question takes at most {rule.max_count} file(s); remove one first"
+            )
+        ref = await self._store(a.id, fmt, chunks, length, rule.max_bytes)
+        return await self._attach(account, exam, qid, ref, lambda a, e, n: add_file(a, e, ref, n))
+
+    async def upload_material(
+        self,
+        account: Account,
+        exam_id: str,
+        qid: str,
+        key: str,
+        name: str,
+        chunks: Chunks,
+        length: int | None,
+    ) -> dict[str, Any]:
+        """A file for one of the extra materials of an online answer (M3.2)."""
+        exam = await self._answering.exam_for(account, exam_id)
+        rule = exam.question(qid).online.material(key)
+        if rule.is_text or rule.max_bytes is None:
+            raise InvalidInput(f"material {key!r} is text; type it instead of uploading a file")
+        a = await self._answering.live(
+            exam, qid, account, "enter the formal answer before adding materials"
+        )
+        if a.entered_at is None:
+            raise Conflict("enter the formal answer (正式答题) before adding materials")
+        fmt = self._format(name, rule.formats)
+        if sum(1 for m in a.materials if m.key == key) >= rule.max_count:
+            raise Conflict(f"material {key!r} takes at most {rule.max_count} file(s)")
+        ref = await self._store(a.id, fmt, chunks, length, rule.max_bytes)
+        return await self._attach(
+            account, exam, qid, ref, lambda a, e, n: attach_file(a, e, key, ref, n)
+        )
+
+    async def remove_file(
+        self, account: Account, exam_id: str, qid: str, file_id: str
+    ) -> dict[str, Any]:
+        exam = await self._answering.exam_for(account, exam_id)
+        before = await self._attempts.find(exam.id, qid, account.id)
+        page = await self._answering.step(
+            account, exam_id, qid, lambda a, e, now: remove_file(a, e, file_id, now)
+        )
+        if before is not None:
+            for f in before.files:
+                if f.id == file_id:
+                    await self._files.remove(before.id, f.id, f.format)
+        return page
+
+    async def remove_material(
+        self, account: Account, exam_id: str, qid: str, key: str, file_id: str | None = None
+    ) -> dict[str, Any]:
+        """Remove a material's text, or one (``file_id``) or all of its files."""
+        exam = await self._answering.exam_for(account, exam_id)
+        before = await self._attempts.find(exam.id, qid, account.id)
+        page = await self._answering.step(
+            account, exam_id, qid, lambda a, e, now: detach_material(a, e, key, now, file_id)
+        )
+        if before is not None:
+            for m in before.materials:
+                if m.key == key and m.file is not None and file_id in (None, m.file.id):
+                    await self._files.remove(before.id, m.file.id, m.file.format)
+        return page
+
+    async def _store(
+        self, folder: str, fmt: str, chunks: Chunks, length: int | None, limit: int
+    ) -> FileRef:
+        if length is not None and length > limit:
+            raise TooLarge(f"the file must be at most {limit} bytes", {"limit": limit})
+        stored = await self._files.save(folder, fmt, chunks, limit)
+        try:
+            kind = sniff(stored.head, fmt)
+        except UnsupportedMediaType:
+            await self._files.remove(folder, stored.id, fmt)
+            raise
+        return FileRef(stored.id, kind, fmt, stored.size)
+
+    async def _attach(
+        self, account: Account, exam: Exam, qid: str, ref: FileRef, fn: SyncStep
+    ) -> dict[str, Any]:
+        async def step(a: Attempt, now: float) -> Attempt:
+            return fn(a, exam, now)
+
+        try:
+            a = await self._runner.run(exam, qid, account.id, step)
+        except Exception:
+            found = await self._attempts.find(exam.id, qid, account.id)
+            if found is not None:
+                await self._files.remove(found.id, ref.id, ref.format)
+            raise
+        return self._answering.page(exam, a)
+
+    @staticmethod
+    def _format(name: str, allowed: tuple[str, ...]) -> str:
+        fmt = normalise_format(name.rsplit(".", 1)[-1])
+        if not _FORMAT.fullmatch(fmt):
+            raise InvalidInput(
+                "name the file with its extension (e.g. answer.mp4)",
+                {"fields": {"name": "must end in a file extension such as .mp4"}},
+            )
+        if fmt not in allowed:
+            raise UnsupportedMediaType(
+                f"the .{fmt} format is not accepted here; use one of {', '.join(allowed)}",
+                {"formats": list(allowed)},
+            )
+        return fmt

@@ -1,0 +1,235 @@
+"""The candidate's side of an exam (M3.1-M3.8): exam list, questions, and every step.
+
+Every call checks, in this order: a candidate who has done the whole admission
+journey (``403 step_required``), an exam of their chosen unit (``404``), and
+real-person verification for this exam (``403 verification_required``); only
+then are questions visible or changeable. Each step is a domain function run by
+:class:`~exams.attempt_runner.AttemptRunner` with the server's clock, so the
+rules and their error messages are the domain's.
+
+The server's camera rule: one question at a time reads or records. Files of
+an answer are in :mod:`exams.answer_uploads`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from exams import answer_views as views
+from exams.accounts import Account
+from exams.attempt_runner import AttemptRunner
+from exams.attempts import Attempt, TakeKind, check_live, phase
+from exams.catalog import ExamCatalog
+from exams.errors import Conflict, NotFound
+from exams.exams import Exam
+from exams.journey import Progress, Step
+from exams.materials import attach_text
+from exams.offline import open_question, save_draft
+from exams.playback import Playback
+from exams.recording import begin_rehearsal, enter_formal, leave_rehearsal, stop_take
+from exams.submissions import choose_take, submit
+
+
+class JourneyGate(Protocol):
+    async def require(self, account: Account, step: Step) -> Progress: ...
+
+
+class VerificationGate(Protocol):
+    async def require_verified(self, account: Account, exam_id: str) -> None: ...
+
+    async def passed_at(self, account_id: str, scope: str) -> float | None: ...
+
+
+SyncStep = Callable[[Attempt, Exam, float], Attempt]
+
+
+class Answering:
+    def __init__(
+        self,
+        catalog: ExamCatalog,
+        runner: AttemptRunner,
+        journey: JourneyGate,
+        verification: VerificationGate,
+        playback: Playback,
+    ) -> None:
+        self._playback = playback
+        self._catalog = catalog
+        self._runner = runner
+        self._attempts = runner.attempts
+        self._journey = journey
+        self._verification = verification
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def exams(self, account: Account) -> dict[str, Any]:
+        unit_id = await self._unit(account)
+        now = self._runner.clock()
+        attempts = await self._attempts.of_candidate(account.id)
+        cards = []
+        for exam in await self._catalog.for_unit(unit_id):
+            verified = await self._verification.passed_at(account.id, f"exam:{exam.id}")
+            cards.append(views.exam_card(exam, attempts, now, verified is not None))
+        return {"now": now, "unit_id": unit_id, "exams": cards}
+
+    async def exam(self, account: Account, exam_id: str) -> dict[str, Any]:
+        exam = await self.exam_for(account, exam_id)
+        attempts = await self._attempts.of_candidate(account.id, exam.id)
+        return views.exam_page(exam, attempts, self._runner.clock())
+
+    async def question(self, account: Account, exam_id: str, question_id: str) -> dict[str, Any]:
+        exam = await self.exam_for(account, exam_id)
+        question = exam.question(question_id)
+        a = await self._attempts.find(exam.id, question.id, account.id)
+        return views.question_page(exam, question, a, self._runner.clock())
+
+    async def works(self, account: Account, exam_id: str, question_id: str) -> dict[str, Any]:
+        exam = await self.exam_for(account, exam_id)
+        s = exam.question(question_id).online
+        a = await self._attempts.find(exam.id, question_id, account.id)
+        return {
+            "now": self._runner.clock(),
+            "formal_playback_allowed": s.formal_playback_allowed,
+            "chosen_take_id": None if a is None else a.chosen_take_id,
+            "works": [] if a is None else views.works_view(a, s),
+        }
+
+    async def recording_state(self, account: Account) -> dict[str, Any]:
+        """What the server is doing with this candidate's camera: for a page re-syncing."""
+        await self._unit(account)
+        now = self._runner.clock()
+        active = []
+        for a in await self._attempts.of_candidate(account.id):
+            if phase(a, now) not in ("reading", "recording"):
+                continue
+            exam = await self._catalog.get(a.exam_id)
+            if exam is None:
+                continue
+            card = views.question_card(exam, exam.question(a.question_id), a, now)
+            active.append({"exam_id": exam.id, **card})
+        return {"now": now, "active": active}
+
+    # -- steps -----------------------------------------------------------------------------
+
+    async def open(self, account: Account, exam_id: str, question_id: str) -> dict[str, Any]:
+        return await self.step(account, exam_id, question_id, open_question, create=True)
+
+    async def begin_rehearsal(self, account: Account, exam_id: str, qid: str) -> dict[str, Any]:
+        return await self.step(account, exam_id, qid, begin_rehearsal, create=True, camera=True)
+
+    async def leave_rehearsal(self, account: Account, exam_id: str, qid: str) -> dict[str, Any]:
+        page = await self.step(account, exam_id, qid, lambda a, exam, now: leave_rehearsal(a))
+        a = await self._attempts.find(exam_id, qid, account.id)
+        if a is not None:
+            await self._playback.left(a)
+        return page
+
+    async def enter_formal(self, account: Account, exam_id: str, qid: str) -> dict[str, Any]:
+        return await self.step(account, exam_id, qid, enter_formal, create=True, camera=True)
+
+    async def start_take(
+        self, account: Account, exam_id: str, question_id: str, kind: TakeKind
+    ) -> dict[str, Any]:
+        """Start recording by hand: reading time unlimited, or starting early."""
+        exam = await self.exam_for(account, exam_id)
+        await self._one_at_a_time(account, exam, question_id)
+
+        async def step(a: Attempt, now: float) -> Attempt:
+            return await self._runner.start_media(a, exam, kind, now, by_server=False)
+
+        a = await self._runner.run(exam, question_id, account.id, step)
+        return self.page(exam, a)
+
+    async def stop_take(
+        self, account: Account, exam_id: str, question_id: str, take_id: str
+    ) -> dict[str, Any]:
+        """Stop by hand; the stored take comes back with the page. Never continued after."""
+        exam = await self.exam_for(account, exam_id)
+
+        async def step(a: Attempt, now: float) -> Attempt:
+            return stop_take(a, take_id, now, "stopped")
+
+        await self._runner.run(exam, question_id, account.id, step)
+        media = await self._runner.stop_media(take_id, "stopped", account.owner)
+        a = await self._attempts.find(exam.id, question_id, account.id)
+        assert a is not None
+        return {**self.page(exam, a), "take": None if media is None else media.summary()}
+
+    async def choose(
+        self, account: Account, exam_id: str, qid: str, take_id: str
+    ) -> dict[str, Any]:
+        return await self.step(
+            account, exam_id, qid, lambda a, exam, now: choose_take(a, exam, take_id, now)
+        )
+
+    async def set_text(
+        self, account: Account, exam_id: str, qid: str, key: str, text: str
+    ) -> dict[str, Any]:
+        return await self.step(
+            account, exam_id, qid, lambda a, exam, now: attach_text(a, exam, key, text, now)
+        )
+
+    async def save(self, account: Account, exam_id: str, qid: str) -> dict[str, Any]:
+        return await self.step(account, exam_id, qid, save_draft)
+
+    async def submit(self, account: Account, exam_id: str, qid: str) -> dict[str, Any]:
+        return await self.step(account, exam_id, qid, submit)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _unit(self, account: Account) -> str:
+        progress = await self._journey.require(account, Step.EXAMS)
+        if progress.unit_id is None:  # the journey cannot reach EXAMS without a unit
+            raise NotFound("choose your admission unit first")
+        return progress.unit_id
+
+    async def exam_for(self, account: Account, exam_id: str) -> Exam:
+        unit_id = await self._unit(account)
+        exam = await self._catalog.get(exam_id)
+        if exam is None or exam.unit_id != unit_id:
+            raise NotFound("no such exam in your admission unit")
+        await self._verification.require_verified(account, exam.id)
+        return exam
+
+    async def live(self, exam: Exam, qid: str, account: Account, first: str) -> Attempt:
+        a = await self._attempts.find(exam.id, qid, account.id)
+        if a is None:
+            raise Conflict(first)
+        check_live(a, exam, self._runner.clock())
+        return a
+
+    async def _one_at_a_time(self, account: Account, exam: Exam, question_id: str) -> None:
+        """The camera serves one question at a time: refuse while another reads or records."""
+        now = self._runner.clock()
+        for a in await self._attempts.of_candidate(account.id, exam.id):
+            if a.question_id != question_id and phase(a, now) in ("reading", "recording"):
+                other = exam.question(a.question_id)
+                raise Conflict(
+                    f"question {other.order} ({other.title}) is being read or recorded; "
+                    "finish it first",
+                    {"question_id": other.id},
+                )
+
+    async def step(
+        self,
+        account: Account,
+        exam_id: str,
+        question_id: str,
+        fn: SyncStep,
+        *,
+        create: bool = False,
+        camera: bool = False,
+    ) -> dict[str, Any]:
+        exam = await self.exam_for(account, exam_id)
+        if camera:
+            await self._one_at_a_time(account, exam, question_id)
+
+        async def step(a: Attempt, now: float) -> Attempt:
+            return fn(a, exam, now)
+
+        a = await self._runner.run(exam, question_id, account.id, step, create=create)
+        return self.page(exam, a)
+
+    def page(self, exam: Exam, a: Attempt) -> dict[str, Any]:
+        question = exam.question(a.question_id)
+        return views.question_page(exam, question, a, self._runner.clock())

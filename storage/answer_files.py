@@ -1,0 +1,119 @@
+"""Answer files on local disk: offline answers and material files (implements
+``exams.answering.FileStore``).
+
+A body is streamed to a ``.part`` file with a byte limit checked as it arrives
+(the rest is never read), fsynced, then renamed. Names are made by the server
+(random hex plus a format the question rules allow), one folder per attempt,
+never taken from the client. Disk work runs in a thread. The resumable-upload
+issue (tus) replaces the streaming part; the layout stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import secrets
+from collections.abc import AsyncIterable
+from pathlib import Path
+
+from exams.answer_uploads import StoredFile
+from exams.errors import NotFound, TooLarge
+from exams.filetypes import HEAD_BYTES
+
+_ID = re.compile(r"[0-9a-f]{32}")
+_FOLDER = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_FORMAT = re.compile(r"[a-z0-9]{1,10}")
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]{1,64}\.[a-z0-9]{1,5}")
+FLUSH_BYTES = 1024 * 1024
+
+
+class AnswerFiles:
+    """Answer files under ``directory``; also locates recorded segments for downloads
+    (``exams.answer_review.FilePaths``)."""
+
+    def __init__(self, directory: Path, recordings_dir: Path) -> None:
+        self._dir = directory
+        self._recordings = recordings_dir
+
+    def path(self, folder: str, file_id: str, fmt: str) -> Path:
+        if not (_FOLDER.fullmatch(folder) and _ID.fullmatch(file_id) and _FORMAT.fullmatch(fmt)):
+            raise NotFound("no such file")
+        return self._dir / folder / f"{file_id}.{fmt}"
+
+    def segment_path(self, take_id: str, name: str) -> Path:
+        if not (_FOLDER.fullmatch(take_id) and _SEGMENT.fullmatch(name)):
+            raise NotFound("no such recording file")
+        return self._recordings / take_id / name
+
+    async def save(
+        self, folder: str, fmt: str, chunks: AsyncIterable[bytes], limit: int
+    ) -> StoredFile:
+        file_id = secrets.token_hex(16)
+        final = self.path(folder, file_id, fmt)
+        part = final.with_suffix(final.suffix + ".part")
+        fd = await asyncio.to_thread(_create, part)
+        size = 0
+        head = b""
+        pending = bytearray()
+        try:
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > limit:
+                    raise TooLarge(f"the file must be at most {limit} bytes", {"limit": limit})
+                if len(head) < HEAD_BYTES:
+                    head += chunk[: HEAD_BYTES - len(head)]
+                pending += chunk
+                if len(pending) >= FLUSH_BYTES:
+                    data, pending = bytes(pending), bytearray()
+                    await asyncio.to_thread(_write_all, fd, data)
+        except BaseException:
+            await asyncio.to_thread(_abandon, fd, part)
+            raise
+        try:
+            await asyncio.to_thread(_finish, fd, bytes(pending), part, final)
+        except BaseException:
+            await asyncio.to_thread(part.unlink, True)
+            raise
+        return StoredFile(file_id, size, head)
+
+    async def remove(self, folder: str, file_id: str, fmt: str) -> None:
+        path = self.path(folder, file_id, fmt)
+        await asyncio.to_thread(path.unlink, True)
+
+    async def exists(self, folder: str, file_id: str, fmt: str) -> bool:
+        return await asyncio.to_thread(self.path(folder, file_id, fmt).is_file)
+
+
+def _create(part: Path) -> int:
+    part.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _finish(fd: int, rest: bytes, part: Path, final: Path) -> None:
+    """Write the rest, fsync, close (always), then rename and fsync the folder."""
+    try:
+        _write_all(fd, rest)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.rename(part, final)
+    dir_fd = os.open(final.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _abandon(fd: int, part: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.close(fd)
+    part.unlink(missing_ok=True)

@@ -1,0 +1,206 @@
+"""Exams over the API: a unit admin who sets them up, candidates who reach the exam list.
+
+``candidate_client`` is a candidate as a browser would be: logged in through
+the API, through the whole admission journey (the device check with a take
+really recorded by an aiortc peer), with its Socket.IO connection open on the
+same session cookie and its camera still publishing, so the server can record
+exam takes from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import socketio
+
+from exams.accounts import Account, Role
+from exams.admitted_csv import AdmittedEntry
+from exams.takes import Take, TakeState
+from exams.units import ListInfo
+from media import ice
+from storage.units import SqliteUnits
+from tests.support.api import ApiClient, accept_agreements, log_in, signed_up, verify
+from tests.support.media import SyntheticAudio, SyntheticVideo
+from tests.support.server import Client, RunningServer
+from web.keys import ACCOUNTS, DATABASE, TAKE_RECORDS, UNITS
+
+_serials = itertools.count(100)
+
+
+def online_question(qid: str = "q1", order: int = 1, **settings: Any) -> dict[str, Any]:
+    return {
+        "id": qid,
+        "title": f"Question {qid}",
+        "prompt": "Play a piece of your choice.",
+        "order": order,
+        "mode": "online",
+        "recording_limit_s": 60,
+        **settings,
+    }
+
+
+def offline_question(
+    qid: str = "q9", order: int = 9, submission_limit_s: int | None = None, **files: Any
+) -> dict[str, Any]:
+    return {
+        "id": qid,
+        "title": f"Question {qid}",
+        "order": order,
+        "mode": "offline",
+        "submission_limit_s": submission_limit_s,
+        "files": {
+            "kinds": ["video", "image"],
+            "formats": ["mp4", "png"],
+            "min_count": 1,
+            "max_count": 2,
+            "max_bytes": 64 * 1024,
+            **files,
+        },
+    }
+
+
+def exam_body(*questions: dict[str, Any], now: float, **extra: Any) -> dict[str, Any]:
+    return {
+        "title": "钢琴演奏",
+        "instructions": "Two pieces; the camera must see your hands.",
+        "time_requirements": "Finish within the window.",
+        "opens_at": now - 60,
+        "closes_at": now + 3600,
+        "questions": list(questions),
+        **extra,
+    }
+
+
+async def add_unit(server: RunningServer, unit_id: str) -> None:
+    units = server.app[UNITS]
+    if unit_id not in {u.id for u in await units.all()}:
+        await units.add(unit_id, f"Unit {unit_id}")
+
+
+async def admit(server: RunningServer, unit_id: str, *people: Account) -> None:
+    """Add ``people`` to the unit's admitted list (the list import has its own tests)."""
+    await add_unit(server, unit_id)
+    repo = SqliteUnits(server.app[DATABASE])
+    current = await repo.entries(unit_id, 0, 100_000)
+    entries = current + [
+        AdmittedEntry(p.name, p.id_type, p.id_number, len(current) + i + 2)
+        for i, p in enumerate(people)
+    ]
+    await repo.replace_list(ListInfo(unit_id, 0.0, "test", len(entries)), entries)
+
+
+async def staff(
+    server: RunningServer, client: ApiClient, role: Role, unit_id: str | None
+) -> Account:
+    """``client`` becomes a logged-in account with ``role``."""
+    serial = next(_serials)
+    who = await signed_up(client, f"137{serial:08d}", f"Staff {serial}", serial=serial)
+    await server.app[ACCOUNTS].grant(who.phone, role, unit_id)
+    assert (await log_in(client, who.phone)).status == 200
+    return await server.app[ACCOUNTS].get(who.id)
+
+
+async def create_exam(admin: ApiClient, body: dict[str, Any]) -> dict[str, Any]:
+    reply = await admin.call("POST", "/api/admin/exams", body)
+    assert reply.status == 201, reply
+    return dict(reply.body)
+
+
+async def fake_device_check(server: RunningServer, owner: str) -> str:
+    """A stored device-check take, as the device-check page would have recorded."""
+    take_id = f"dc-{owner}"
+    take = Take(take_id, owner, "s", "device_check", TakeState.STORED, 1.0, 2.0, "stopped")
+    await server.app[TAKE_RECORDS].save(take)
+    return take_id
+
+
+async def through_journey(
+    server: RunningServer, client: ApiClient, unit_id: str, device_take: str | None = None
+) -> Account:
+    """A new candidate, registered and logged in on ``client``, at the exam list."""
+    serial = next(_serials)
+    who = await signed_up(client, f"138{serial:08d}", "张三", serial=serial)
+    await journey(server, client, who, unit_id, device_take)
+    return who
+
+
+async def journey(
+    server: RunningServer,
+    client: ApiClient,
+    who: Account,
+    unit_id: str,
+    device_take: str | None = None,
+) -> None:
+    """Every admission step through the API; the device check with ``device_take``
+    (else a stand-in stored take) when the unit's exams need one."""
+    assert (await accept_agreements(client)).status == 200
+    assert (await verify(client, who.id_number[-6:])).body["passed"]
+    notice = await client.call("GET", "/api/notice")
+    read = await client.call("POST", "/api/notice/read", {"version": notice.body["version"]})
+    assert read.status == 200, read
+    await admit(server, unit_id, who)
+    assert (await client.call("POST", f"/api/units/{unit_id}/choose")).status == 200
+    assert (await client.call("POST", "/api/admission/confirm")).status == 200
+    letter = await client.call("GET", "/api/admission/commitment")
+    done = await client.call(
+        "POST", "/api/admission/commitment", {"version": letter.body["version"]}
+    )
+    assert done.status == 200, done
+    me = await client.call("GET", "/api/me")
+    if me.body["journey"]["next_step"] == "device_check":
+        take_id = device_take or await fake_device_check(server, who.owner)
+        checked = await client.call("POST", "/api/admission/device-check", {"take_id": take_id})
+        assert checked.status == 200, checked
+    me = await client.call("GET", "/api/me")
+    assert me.body["journey"]["next_step"] == "exams", me
+
+
+async def verify_for_exam(client: ApiClient, who: Account, exam_id: str) -> None:
+    passed = await verify(client, who.id_number[-6:], scope=f"exam:{exam_id}")
+    assert passed.body["passed"], passed
+
+
+@dataclass
+class Candidate:
+    account: Account
+    api: ApiClient
+    device: Client  # the socket and the camera, on the same session cookie
+
+    async def call(self, method: str, path: str, body: Any = None, **kw: Any) -> Any:
+        return await self.api.call(method, path, body, **kw)
+
+
+@asynccontextmanager
+async def candidate_client(server: RunningServer, unit_id: str) -> AsyncIterator[Candidate]:
+    """A logged-in candidate at the exam list whose device check was really recorded."""
+    ice.offer_host_addresses(("127.0.0.1",))
+    api = ApiClient(server)
+    serial = next(_serials)
+    who = await signed_up(api, f"138{serial:08d}", "张三", serial=serial)
+    sio = socketio.AsyncClient(reconnection=False)
+    device = Client(server.url, api.http, sio)
+
+    @sio.on("*")
+    async def any_event(event: str, data: Any) -> None:
+        device.events.append((event, data))
+
+    cookie = f"examcast_session={api.cookie()}"
+    await sio.connect(server.url, headers={"Cookie": cookie}, transports=["websocket"])
+    try:
+        session_id, _ = await device.publish([SyntheticVideo(), SyntheticAudio()])
+        started = await device.call(
+            "start_take", {"session_id": session_id, "purpose": "device_check"}
+        )
+        assert started.get("state") == "recording", started
+        await asyncio.sleep(1.5)
+        stored = await device.call("stop_take", {"take_id": started["take_id"]})
+        assert stored.get("state") == "stored", stored
+        await journey(server, api, who, unit_id, stored["take_id"])
+        yield Candidate(who, api, device)
+    finally:
+        await device.close()

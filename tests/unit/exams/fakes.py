@@ -1,0 +1,249 @@
+"""In-memory stand-ins for the exam service's ports, and a bench that wires them up.
+
+The media layer is faked (no camera here); attempts go through their JSON
+round trip as storage does; the scheduler runs timers only when the test
+moves the clock, so nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from exams.attempt_runner import AttemptRunner
+from exams.attempts import Attempt
+from exams.errors import Conflict, NotFound
+from exams.exams import Exam
+from exams.playback import Playback
+from exams.takes import Take, TakeListener, TakeState
+from tests.unit.exams.builders import FakeClock
+
+
+@dataclass
+class Timer:
+    when: float
+    callback: Callable[[], Any]
+    cancelled: bool = False
+
+
+class FakeScheduler:
+    def __init__(self) -> None:
+        self.timers: list[Timer] = []
+
+    def call_at(self, when: float, callback: Callable[[], Any]) -> Callable[[], None]:
+        timer = Timer(when, callback)
+        self.timers.append(timer)
+
+        def cancel() -> None:
+            timer.cancelled = True
+
+        return cancel
+
+    @property
+    def live(self) -> list[Timer]:
+        return [t for t in self.timers if not t.cancelled]
+
+    async def run_until(self, now: float) -> None:
+        """Fire every live timer due by ``now``, soonest first (new ones too)."""
+        while True:
+            due = sorted((t for t in self.live if t.when <= now), key=lambda t: t.when)
+            if not due:
+                return
+            timer = due[0]
+            timer.cancelled = True
+            result = timer.callback()
+            if inspect.isawaitable(result):
+                await result
+
+
+class FakeTakes:
+    """``TakeControl`` and ``TakeRecords``: takes that "record" without media."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.takes: dict[str, Take] = {}
+        self.listeners: list[TakeListener] = []
+        self.events: list[tuple[str, str]] = []
+        self.hold = False  # stop() leaves takes finalising until finish()
+        self.fail = False  # takes store nothing
+        self.refuse_start: Exception | None = None
+        self.discarded: list[str] = []
+        self._n = 0
+
+    def add_listener(self, listener: TakeListener) -> None:
+        self.listeners.append(listener)
+
+    async def _emit(self, event: str, take: Take) -> None:
+        self.events.append((event, take.id))
+        for listener in self.listeners:
+            await listener(event, take)
+
+    async def start(
+        self,
+        owner: str,
+        session_id: str | None,
+        purpose: str,
+        *,
+        limit_s: float | None = None,
+        attempt_id: str | None = None,
+    ) -> Take:
+        if self.refuse_start is not None:
+            raise self.refuse_start
+        if any(t.owner == owner and t.state is TakeState.RECORDING for t in self.takes.values()):
+            raise Conflict("this device is already recording; stop that take first")
+        self._n += 1
+        take = Take(
+            f"take{self._n}",
+            owner,
+            session_id or f"primary-{owner}",
+            purpose,
+            TakeState.RECORDING,
+            self.clock(),
+            limit_s=limit_s,
+            attempt_id=attempt_id,
+        )
+        self.takes[take.id] = take
+        await self._emit("take_started", take)
+        return take
+
+    async def stop(self, take_id: str, reason: str = "stopped", owner: str | None = None) -> Take:
+        take = self.takes.get(take_id)
+        if take is None or (owner is not None and take.owner != owner):
+            raise NotFound("no such take")
+        if take.state is not TakeState.RECORDING:
+            raise Conflict("this take has already stopped and cannot be continued")
+        take = replace(
+            take, state=TakeState.FINALIZING, stopped_at=self.clock(), stop_reason=reason
+        )
+        self.takes[take_id] = take
+        await self._emit("take_stopped", take)
+        if self.hold:
+            return take
+        return await self.finish(take_id)
+
+    async def finish(self, take_id: str) -> Take:
+        take = self.takes[take_id]
+        recorded = (take.stopped_at or self.clock()) - take.started_at
+        segments = [] if self.fail else [{"index": 0, "file": "segment-000.webm"}]
+        state = TakeState.FAILED if self.fail else TakeState.STORED
+        manifest = {"segments": segments, "recorded_s": recorded}
+        take = replace(take, state=state, manifest=manifest)
+        self.takes[take_id] = take
+        await self._emit("take_failed" if self.fail else "take_stored", take)
+        return take
+
+    async def discard(self, take_id: str) -> Take:
+        take = self.takes[take_id]
+        if take.state in (TakeState.RECORDING, TakeState.FINALIZING):
+            raise Conflict("a take is discarded only once it has been stored")
+        take = replace(take, state=TakeState.DISCARDED)
+        self.takes[take_id] = take
+        self.discarded.append(take_id)
+        return take
+
+    async def get(self, take_id: str) -> Take | None:
+        return self.takes.get(take_id)
+
+
+class MemoryAttempts:
+    """``AttemptRepository``; every attempt goes through JSON, as storage does."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, str] = {}
+        self.saves = 0
+
+    async def save(self, attempt: Attempt, now: float) -> None:
+        for other in map(_load, self.rows.values()):
+            same = (other.exam_id, other.question_id, other.candidate_id)
+            if other.id != attempt.id and same == (
+                attempt.exam_id,
+                attempt.question_id,
+                attempt.candidate_id,
+            ):
+                raise Conflict("this question has an attempt already")
+        self.rows[attempt.id] = json.dumps(attempt.to_dict())
+        self.saves += 1
+
+    async def get(self, attempt_id: str) -> Attempt | None:
+        row = self.rows.get(attempt_id)
+        return None if row is None else _load(row)
+
+    async def find(self, exam_id: str, question_id: str, candidate_id: str) -> Attempt | None:
+        return next(
+            (
+                a
+                for a in self.all()
+                if (a.exam_id, a.question_id, a.candidate_id)
+                == (exam_id, question_id, candidate_id)
+            ),
+            None,
+        )
+
+    async def of_candidate(self, candidate_id: str, exam_id: str | None = None) -> list[Attempt]:
+        return [
+            a for a in self.all() if a.candidate_id == candidate_id and exam_id in (None, a.exam_id)
+        ]
+
+    async def of_exam(self, exam_id: str) -> list[Attempt]:
+        return [a for a in self.all() if a.exam_id == exam_id]
+
+    async def unsettled(self) -> list[Attempt]:
+        return [a for a in self.all() if not a.submitted and a.closed_at is None]
+
+    async def any_for_exam(self, exam_id: str) -> bool:
+        return any(a.exam_id == exam_id for a in self.all())
+
+    def all(self) -> list[Attempt]:
+        return [_load(row) for row in self.rows.values()]
+
+
+def _load(row: str) -> Attempt:
+    return Attempt.from_dict(json.loads(row))
+
+
+class MemoryExams:
+    def __init__(self, *exams: Exam) -> None:
+        self.exams = {e.id: e for e in exams}
+
+    async def get(self, exam_id: str) -> Exam | None:
+        return self.exams.get(exam_id)
+
+
+@dataclass
+class Bench:
+    """The runner and playback on fakes; ``advance`` moves the clock and fires timers."""
+
+    exam: Exam
+    clock: FakeClock
+    scheduler: FakeScheduler = field(default_factory=FakeScheduler)
+    attempts: MemoryAttempts = field(default_factory=MemoryAttempts)
+    takes: FakeTakes = field(init=False)
+    runner: AttemptRunner = field(init=False)
+    playback: Playback = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.takes = FakeTakes(self.clock)
+        self.restart()
+
+    def restart(self) -> None:
+        """A new process over the same records: new runner, new timers, no listeners."""
+        self.scheduler = FakeScheduler()
+        self.takes.listeners.clear()
+        exams = MemoryExams(self.exam)
+        self.runner = AttemptRunner(
+            self.attempts, exams, self.takes, self.takes, self.clock, self.scheduler
+        )
+        self.playback = Playback(self.runner, exams)
+        self.takes.add_listener(self.runner.on_take_event)
+
+    async def advance(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+        await self.scheduler.run_until(self.clock())
+
+    async def attempt(self, question_id: str = "q1", candidate: str = "candidate-1") -> Attempt:
+        found = await self.attempts.find(self.exam.id, question_id, candidate)
+        assert found is not None
+        return found

@@ -1,0 +1,70 @@
+"""Wiring of exams, attempts and answers: one ``cleanup_ctx`` after the media one.
+
+It needs the take service (``app[TAKES]``), whose own recovery has run by then,
+so :meth:`AttemptRunner.reconcile` sees every take the previous process left
+as stored or failed and acts on the exam deadlines that passed meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from exams.answer_review import AnswerReview
+from exams.answer_uploads import Uploads
+from exams.answering import Answering
+from exams.attempt_runner import AttemptRunner
+from exams.catalog import ExamCatalog
+from exams.playback import Playback
+from storage.accounts import SqliteAccounts
+from storage.answer_files import AnswerFiles
+from storage.attempts import SqliteAttempts
+from storage.exams import SqliteExams
+from web.keys import (
+    ANSWER_REVIEW,
+    ANSWERING,
+    ATTEMPT_RUNNER,
+    AUDIT,
+    DATABASE,
+    EXAM_CATALOG,
+    JOURNEY,
+    SETTINGS,
+    TAKE_RECORDS,
+    TAKES,
+    UPLOADS,
+    VERIFICATION,
+)
+from web.scheduling import LoopScheduler, wall_clock
+
+log = logging.getLogger(__name__)
+
+
+async def exams_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    db = app[DATABASE]
+    exam_repo = SqliteExams(db)
+    attempt_repo = SqliteAttempts(db)
+    takes = app[TAKES]
+    records = app[TAKE_RECORDS]
+    catalog = ExamCatalog(exam_repo, attempt_repo, SqliteAccounts(db), app[AUDIT], wall_clock)
+    runner = AttemptRunner(attempt_repo, exam_repo, takes, records, wall_clock, LoopScheduler())
+    playback = Playback(runner, exam_repo)
+    # Uploaded answer files live beside the recordings, under server-made names.
+    files = AnswerFiles(settings.data_dir / "uploads", settings.recordings_dir)
+    app[EXAM_CATALOG] = catalog
+    app[ATTEMPT_RUNNER] = runner
+    answering = Answering(catalog, runner, app[JOURNEY], app[VERIFICATION], playback)
+    app[ANSWERING] = answering
+    app[UPLOADS] = Uploads(answering, runner, files)
+    app[ANSWER_REVIEW] = AnswerReview(catalog, attempt_repo, records, files, wall_clock)
+    app[JOURNEY].device_check_required = catalog.device_check_required
+    takes.add_listener(runner.on_take_event)
+    takes.playback_policy = playback.policy
+    due = await runner.reconcile()
+    if due:
+        log.warning("applied %d exam action(s) that fell due while the server was down", due)
+    yield
+    runner.close()
+    playback.close()

@@ -1,0 +1,315 @@
+"""Unit admins: their unit's exams and questions (M3.2 settings), proctors, progress,
+submissions and the submitted files."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from exams.accounts import Role
+from exams.answer_review import Download
+from exams.errors import NotFound
+from exams.questions import FileKind, MaterialKind
+from web.keys import ANSWER_REVIEW, EXAM_CATALOG
+from web.openapi import BODY, Api
+from web.schema import Schema, loose, obj, string
+from web.views.common import TIME, account, client
+
+api = Api("exam admin")
+
+ID = {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,64}$", "description": "letters, digits, _ -"}
+INT = {"type": "integer"}
+INT_OR_NULL = {"type": ["integer", "null"]}
+FORMATS = {"type": "array", "items": {"type": "string"}, "maxItems": 50}
+MATERIAL = obj(
+    {"kind": {"type": "string", "enum": [k.value for k in MaterialKind]}},
+    {
+        "key": string("defaults to the kind", max_length=64),
+        "label": string(min_length=0, max_length=200),
+        "required": {"type": "boolean"},
+        "max_count": INT,
+        "max_bytes": INT,
+        "max_chars": INT,
+        "formats": FORMATS,
+    },
+)
+FILES = obj(
+    {
+        "kinds": {
+            "type": "array",
+            "items": {"type": "string", "enum": [k.value for k in FileKind]},
+            "maxItems": 10,
+        },
+        "formats": FORMATS,
+        "max_count": INT,
+        "max_bytes": INT,
+    },
+    {"min_count": INT, "min_bytes": INT},
+)
+QUESTION: Schema = obj(
+    {
+        "id": ID,
+        "title": string(max_length=200),
+        "order": INT,
+        "mode": {"type": "string", "enum": ["online", "offline"]},
+    },
+    {
+        "prompt": string(min_length=0, max_length=10_000),
+        "reading_limit_s": {**INT_OR_NULL, "description": "阅题时限; null: start by hand"},
+        "recording_limit_s": {**INT, "description": "录制时限"},
+        "submission_limit_s": {**INT_OR_NULL, "description": "提交时限; null: exam end"},
+        "rehearsal_allowed": {"type": "boolean"},
+        "rehearsal_count": INT,
+        "formal_count": INT,
+        "second_camera_required": {"type": "boolean"},
+        "formal_playback_allowed": {"type": "boolean"},
+        "auto_submit": {"type": "boolean", "description": "single-recording questions only"},
+        "materials": {"type": "array", "items": MATERIAL, "maxItems": 20},
+        "files": FILES,
+    },
+)
+EXAM_BODY = obj(
+    {"title": string(max_length=200), "opens_at": TIME, "closes_at": TIME},
+    {
+        "instructions": string(min_length=0, max_length=10_000),
+        "time_requirements": string(min_length=0, max_length=2000),
+        "upload_grace_s": INT,
+        "questions": {"type": "array", "items": QUESTION, "maxItems": 100},
+    },
+)
+EXAM = loose(
+    "an exam with its questions (the same fields as the body, plus id and unit_id)",
+    id={"type": "string"},
+    unit_id={"type": "string"},
+    questions={"type": "array", "items": {"type": "object"}},
+)
+PROCTORS = loose("the exam's proctors", proctors={"type": "array", "items": {"type": "object"}})
+ERRORS = (401, 403, 404)
+EDIT_ERRORS = (400, 401, 403, 404, 409)
+
+
+@api.get(
+    "/api/admin/exams",
+    summary="Your unit's exams",
+    auth="unit_admin",
+    response=loose("exams", exams={"type": "array", "items": EXAM}),
+    errors=(401, 403),
+)
+async def list_exams(request: web.Request) -> web.Response:
+    admin = await account(request, Role.UNIT_ADMIN)
+    exams = await request.app[EXAM_CATALOG].of_unit(admin, client(request))
+    return web.json_response({"exams": [e.to_dict() for e in exams]})
+
+
+@api.post(
+    "/api/admin/exams",
+    summary="Create an exam of your unit, with its questions and every setting",
+    description="Settings are checked together; 400 invalid_input lists every bad field in "
+    "details.fields (e.g. questions[1].submission_limit_s).",
+    auth="unit_admin",
+    body=EXAM_BODY,
+    status=201,
+    response=EXAM,
+    errors=EDIT_ERRORS,
+)
+async def create_exam(request: web.Request) -> web.Response:
+    admin = await account(request, Role.UNIT_ADMIN)
+    exam = await request.app[EXAM_CATALOG].create(admin, request[BODY], client(request))
+    return web.json_response(exam.to_dict(), status=201)
+
+
+@api.get(
+    "/api/admin/exams/{exam_id}",
+    summary="An exam of your unit",
+    auth="unit_admin",
+    response=EXAM,
+    errors=ERRORS,
+)
+async def get_exam(request: web.Request) -> web.Response:
+    admin = await account(request, Role.UNIT_ADMIN)
+    exam = await request.app[EXAM_CATALOG].admin_exam(
+        admin, request.match_info["exam_id"], client(request)
+    )
+    return web.json_response(exam.to_dict())
+
+
+@api.post(
+    "/api/admin/exams/{exam_id}",
+    summary="Replace an exam's settings and questions",
+    description="Once a candidate has started the exam only title, instructions and "
+    "time_requirements may change (409 otherwise).",
+    auth="unit_admin",
+    body=EXAM_BODY,
+    response=EXAM,
+    errors=EDIT_ERRORS,
+)
+async def edit_exam(request: web.Request) -> web.Response:
+    admin = await account(request, Role.UNIT_ADMIN)
+    exam = await request.app[EXAM_CATALOG].replace(
+        admin, request.match_info["exam_id"], request[BODY], client(request)
+    )
+    return web.json_response(exam.to_dict())
+
+
+@api.post(
+    "/api/admin/exams/{exam_id}/questions",
+    summary="Add a question, or replace the one with the same id",
+    auth="unit_admin",
+    body=QUESTION,
+    response=EXAM,
+    errors=EDIT_ERRORS,
+)
+async def put_question(request: web.Request) -> web.Response:
+    admin = await account(request, Role.UNIT_ADMIN)
+    exam = await request.app[EXAM_CATALOG].put_question(
+        admin, request.match_info["exam_id"], request[BODY], client(request)
+    )
+    return web.json_response(exam.to_dict())
+
+
+@api.delete(
+    "/api/admin/exams/{exam_id}/questions/{question_id}",
+    summary="Remove a question (not once candidates have started the exam)",
+    auth="unit_admin",
+    response=EXAM,
+    errors=(401, 403, 404, 409),
+)
+async def remove_question(request: web.Request) -> web.Response:
+    admin = await account(request, Role.UNIT_ADMIN)
+    m = request.match_info
+    exam = await request.app[EXAM_CATALOG].remove_question(
+        admin, m["exam_id"], m["question_id"], client(request)
+    )
+    return web.json_response(exam.to_dict())
+
+
+@api.get(
+    "/api/admin/exams/{exam_id}/proctors",
+    summary="The exam's proctors",
+    auth="unit_admin",
+    response=PROCTORS,
+    errors=ERRORS,
+)
+async def proctors(request: web.Request) -> web.Response:
+    admin = await account(request, Role.UNIT_ADMIN)
+    found = await request.app[EXAM_CATALOG].proctors(
+        admin, request.match_info["exam_id"], client(request)
+    )
+    return web.json_response({"proctors": found})
+
+
+@api.post(
+    "/api/admin/exams/{exam_id}/proctors",
+    summary="Assign a proctor (an account with the proctor role), by phone or account id",
+    auth="unit_admin",
+    body=obj({}, {"phone": string(max_length=20), "account_id": string(max_length=64)}),
+    response=PROCTORS,
+    errors=EDIT_ERRORS,
+)
+async def assign(request: web.Request) -> web.Response:
+    admin = await account(request, Role.UNIT_ADMIN)
+    b = request[BODY]
+    found = await request.app[EXAM_CATALOG].assign(
+        admin,
+        request.match_info["exam_id"],
+        client(request),
+        phone=b.get("phone"),
+        account_id=b.get("account_id"),
+    )
+    return web.json_response({"proctors": found})
+
+
+@api.delete(
+    "/api/admin/exams/{exam_id}/proctors/{account_id}",
+    summary="Unassign a proctor",
+    auth="unit_admin",
+    response=PROCTORS,
+    errors=ERRORS,
+)
+async def unassign(request: web.Request) -> web.Response:
+    admin = await account(request, Role.UNIT_ADMIN)
+    m = request.match_info
+    found = await request.app[EXAM_CATALOG].unassign(
+        admin, m["exam_id"], m["account_id"], client(request)
+    )
+    return web.json_response({"proctors": found})
+
+
+@api.get(
+    "/api/admin/exams/{exam_id}/progress",
+    summary="Each candidate who started the exam: current question and phase, submitted or not",
+    auth="unit_admin",
+    response=loose("progress", now=TIME, candidates={"type": "array", "items": {"type": "object"}}),
+    errors=ERRORS,
+)
+async def progress(request: web.Request) -> web.Response:
+    admin = await account(request, Role.UNIT_ADMIN)
+    found = await request.app[ANSWER_REVIEW].progress(
+        admin, request.match_info["exam_id"], client(request)
+    )
+    return web.json_response(found)
+
+
+@api.get(
+    "/api/admin/exams/{exam_id}/submissions",
+    summary="Submitted answers: the chosen take's segments, materials and files, with links",
+    auth="unit_admin",
+    response=loose("submissions", submissions={"type": "array", "items": {"type": "object"}}),
+    errors=ERRORS,
+)
+async def submissions(request: web.Request) -> web.Response:
+    admin = await account(request, Role.UNIT_ADMIN)
+    found = await request.app[ANSWER_REVIEW].submissions(
+        admin, request.match_info["exam_id"], client(request)
+    )
+    return web.json_response(found)
+
+
+@api.get(
+    "/api/admin/exams/{exam_id}/attempts/{attempt_id}/take/segments/{index}",
+    summary="Download a segment of a submitted take (an attachment)",
+    auth="unit_admin",
+    response={"type": "string", "contentMediaType": "video/webm"},
+    response_type="video/webm, video/x-matroska",
+    errors=ERRORS,
+)
+async def download_segment(request: web.Request) -> web.StreamResponse:
+    admin = await account(request, Role.UNIT_ADMIN)
+    m = request.match_info
+    found = await request.app[ANSWER_REVIEW].segment(
+        admin, m["exam_id"], m["attempt_id"], m["index"], client(request)
+    )
+    return await attachment(found)
+
+
+@api.get(
+    "/api/admin/exams/{exam_id}/attempts/{attempt_id}/files/{file_id}",
+    summary="Download a submitted answer file or material file (an attachment)",
+    auth="unit_admin",
+    response={"type": "string", "contentMediaType": "application/octet-stream"},
+    response_type="application/octet-stream",
+    errors=ERRORS,
+)
+async def download_file(request: web.Request) -> web.StreamResponse:
+    admin = await account(request, Role.UNIT_ADMIN)
+    m = request.match_info
+    found = await request.app[ANSWER_REVIEW].file(
+        admin, m["exam_id"], m["attempt_id"], m["file_id"], client(request)
+    )
+    return await attachment(found)
+
+
+async def attachment(download: Download) -> web.StreamResponse:
+    """A stored file as a download, never rendered by the browser."""
+    if not await asyncio.to_thread(download.path.is_file):
+        raise NotFound("this file is missing on the server")
+    return web.FileResponse(
+        download.path,
+        headers={
+            "Content-Type": download.media_type,
+            "Content-Disposition": f'attachment; filename="{download.filename}"',
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
+    )
