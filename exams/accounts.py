@@ -218,6 +218,10 @@ class AccountService:
             raise NotFound("no such account")
         return account
 
+    async def by_phone(self, raw_phone: str) -> Account | None:
+        """The account registered with this phone number (operators and the demo)."""
+        return await self._repo.by_phone(personal.normalise_phone(raw_phone))
+
     async def grant(self, raw_phone: str, role: Role, unit_id: str | None) -> Account:
         """Give a registered account a role (an operator's command, not an API)."""
         account = await self._repo.by_phone(personal.normalise_phone(raw_phone))

@@ -58,7 +58,10 @@ class MediaNamespace(socketio.AsyncNamespace):
         owner = await self._owner_of(environ.get("HTTP_COOKIE"))
         if owner is None:
             error = Unauthenticated("log in first, then reload the page")
-            raise socketio.exceptions.ConnectionRefusedError(error.to_json()["error"])
+            # The client receives {"message": ..., "data": {"code": ..., "message": ...}}.
+            raise socketio.exceptions.ConnectionRefusedError(
+                error.message, error.to_json()["error"]
+            )
         bucket = TokenBucket(MESSAGES_PER_SECOND, MESSAGE_BURST)
         await self.save_session(sid, {"owner": owner, "sessions": set(), "bucket": bucket})
         await self.enter_room(sid, owner_room(owner))

@@ -18,6 +18,7 @@ from storage.db import Database
 from storage.takes import SqliteTakes
 from web.auth import session_cookie_middleware
 from web.errors import error_middleware
+from web.demo import demo_context
 from web.exam_services import exams_context
 from web.guards import guard_middleware
 from web.keys import AUTH, DATABASE, HUB, MUX_POOL, OPENAPI, SETTINGS, SOCKETS, TAKES
@@ -52,7 +53,9 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(accounts_context)
     app.cleanup_ctx.append(_mux_pool)
     app.cleanup_ctx.append(_media)
-    app.cleanup_ctx.append(exams_context)  # after _media: it needs app[TAKES], recovered
+    app.cleanup_ctx.append(exams_context)
+    if settings.demo:
+        app.cleanup_ctx.append(demo_context)  # after _media: it needs app[TAKES], recovered
     return app
 
 

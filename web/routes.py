@@ -26,6 +26,11 @@ async def device_check(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC / "device-check.html")
 
 
+@routes.get("/login")
+async def login(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC / "login.html")
+
+
 @routes.get("/api/health")
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})

@@ -117,6 +117,10 @@ class Settings:
     admitted_list_max_bytes: int = _setting(
         16 * 1024 * 1024, "Largest admitted-list CSV file a unit admin may import."
     )
+    demo: bool = _setting(
+        False,
+        "Seed a demo unit, exam, candidate and unit admin (once) and print how to sign in.",
+    )
     event_loop: str = _setting(
         "uvloop", "Event loop implementation.", choices=("uvloop", "asyncio")
     )
@@ -220,6 +224,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default = f.default
         shown = ",".join(default) if isinstance(default, tuple) else default
         help_text = f"{f.metadata['help']} (default: {shown!r}; env {ENV_PREFIX}{f.name.upper()})"
+        if isinstance(f.default, bool):
+            parser.add_argument(
+                flag, dest=f.name, default=None, action="store_const", const="true", help=help_text
+            )
+            continue
         parser.add_argument(
             flag,
             dest=f.name,

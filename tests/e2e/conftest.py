@@ -1,8 +1,9 @@
 """End-to-end fixtures: a real ``examcast serve`` process and one headless Chromium.
 
 Chromium is Debian's (``/usr/bin/chromium``) with a fake camera and microphone
-that play a clip and a 440 Hz tone generated here with ffmpeg. Screenshots go
-to ``$EXAMCAST_ARTIFACTS/<test name>/``.
+that play a clip and a 440 Hz tone generated here with ffmpeg. Each page is in
+a browser context of its own, logged in as a new candidate unless the test asks
+for an anonymous one. Screenshots go to ``$EXAMCAST_ARTIFACTS/<test name>/``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from playwright.async_api import (
     async_playwright,
 )
 
+from tests.e2e.accounts import signed_up
 from tests.support.process import ServerProcess, start_server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -182,6 +184,8 @@ class Shots:
 
     async def take(self, page: Page, name: str) -> Path:
         path = self.folder / f"{len(self.taken) + 1:02d}-{name}.png"
+        # From the top: a full-page shot of a scrolled page repeats the sticky top bar.
+        await page.evaluate("() => window.scrollTo(0, 0)")
         await page.screenshot(path=str(path), full_page=True)
         self.taken.append(path)
         return path
@@ -201,15 +205,23 @@ NewPage = Callable[..., Awaitable[Page]]
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def new_page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIterator[NewPage]:
-    """Pages in fresh browser contexts (own cookies and storage). Their console is
-    printed if the test fails; an uncaught error or a CSP violation fails the test."""
+    """Pages in fresh browser contexts (own cookies and storage), logged in to
+    ``server`` as a new candidate unless ``anonymous``. Their console is printed if
+    the test fails; an uncaught error or a CSP violation fails the test."""
     contexts: list[BrowserContext] = []
     console: list[str] = []
     problems: list[str] = []
 
-    async def open_page(on: Browser | None = None, **context_options: Any) -> Page:
+    async def open_page(
+        server: ServerProcess,
+        on: Browser | None = None,
+        anonymous: bool = False,
+        **context_options: Any,
+    ) -> Page:
         context = await (on or browser).new_context(**context_options)
         contexts.append(context)
+        if not anonymous:
+            await signed_up(context.request, server)
         page = await context.new_page()
         page.set_default_timeout(15_000)
         page.on("console", on_console)

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from playwright.async_api import Browser, Locator, Page, Playwright, expect
 
+from tests.e2e.accounts import admit, call, me, steps_before_device_check
 from tests.e2e.conftest import DEVICE_CHECK_LIMIT_S, TONE_HZ, NewPage, Shots
 from tests.support.process import ServerProcess
 
@@ -129,9 +130,12 @@ def inspect_recording(path: Path) -> Recording:
 
 
 async def test_record_play_back_record_again_and_finish(
-    server: ServerProcess, new_page: NewPage, shots: Shots
+    server: ServerProcess, new_page: NewPage, shots: Shots, playwright: Playwright
 ) -> None:
-    page = await new_page(viewport={"width": 1280, "height": 800})
+    page = await new_page(server, viewport={"width": 1280, "height": 800})
+    # A candidate whose next admission step is the device check.
+    await admit(playwright, server, await me(page.request, server))
+    await steps_before_device_check(page.request, server)
     await page.goto(server.url + "/device-check")
 
     # Chinese by default; camera and microphone live; connected to the server.
@@ -194,12 +198,19 @@ async def test_record_play_back_record_again_and_finish(
     assert segment_file(server, second["take_id"]).is_file()
     assert segment_file(server, first["take_id"]).is_file()
 
-    # Finish (调试完毕), allowed since a take was played back; remembered in this
-    # browser for now.
+    # Finish (调试完毕), allowed since a take was played back: the step is recorded on
+    # the server with the last take, and remembered in this browser.
     await by_testid(page, "finish").click()
     await expect_state(page, "done")
+    notice = by_testid(page, "notice")
+    await expect(notice).to_have_attribute("data-kind", "ok")
+    await expect(notice).to_contain_text("已保存到报名系统")
     done = await page.evaluate("() => JSON.parse(localStorage.getItem('examcast.deviceCheck'))")
     assert done["take_id"] == second["take_id"], done
+    journey = (await call(page.request, server, "GET", "/api/me"))["journey"]
+    assert journey["next_step"] == "exams", journey
+    check = next(s for s in journey["steps"] if s["step"] == "device_check")
+    assert check["done_at"], journey
     await shots.take(page, "done")
 
 
@@ -207,7 +218,7 @@ async def test_phone_preview_and_language_switch(
     server: ServerProcess, new_page: NewPage, shots: Shots, playwright: Playwright
 ) -> None:
     phone = playwright.devices["Pixel 7"]
-    page = await new_page(**phone)
+    page = await new_page(server, **phone)
     await page.goto(server.url + "/device-check")
     await expect_state(page, "preview")
     await expect_live_preview(page)
@@ -264,7 +275,7 @@ async def preview_camera(page: Page) -> str:
 async def test_switch_cameras_while_recording(
     server: ServerProcess, new_page: NewPage, three_camera_browser: Browser, shots: Shots
 ) -> None:
-    page = await new_page(on=three_camera_browser)
+    page = await new_page(server, on=three_camera_browser)
     await open_ready(page, server.url)
     chooser = by_testid(page, "camera-select")
     await expect(chooser.locator("option")).to_have_count(3)
@@ -312,7 +323,7 @@ async def test_signaling_drop_while_recording(
 ) -> None:
     """The Socket.IO connection drops; the page reconnects, takes its media session
     back, and the take goes on over the untouched peer connection."""
-    page = await new_page()
+    page = await new_page(server)
     await page.add_init_script(KEEP_WEBSOCKETS)
     await open_ready(page, server.url)
     await by_testid(page, "start-recording").click()
@@ -335,7 +346,7 @@ async def test_signaling_drop_while_recording(
 async def test_server_stops_take_at_its_time_limit(
     short_limit_server: ServerProcess, new_page: NewPage, shots: Shots
 ) -> None:
-    page = await new_page()
+    page = await new_page(short_limit_server)
     await open_ready(page, short_limit_server.url)
     await by_testid(page, "start-recording").click()
     await expect(by_testid(page, "elapsed")).to_contain_text(f"/ 00:0{DEVICE_CHECK_LIMIT_S}")
@@ -358,10 +369,16 @@ async def test_server_stops_take_at_its_time_limit(
     await shots.take(page, "time-limit")
 
 
+FAST_PLAYBACK = """() => {
+  const video = document.querySelector('[data-testid=playback]');
+  video.defaultPlaybackRate = video.playbackRate = 8;
+}"""
+
+
 async def test_a_second_take_on_one_connection_keeps_its_timing(
-    server: ServerProcess, new_page: NewPage
+    server: ServerProcess, new_page: NewPage, shots: Shots
 ) -> None:
-    page = await new_page()
+    page = await new_page(server)
     await open_ready(page, server.url)
     for button in ("start-recording", "record-again"):
         await by_testid(page, button).click()
@@ -372,3 +389,24 @@ async def test_a_second_take_on_one_connection_keeps_its_timing(
     for segment in manifest["segments"]:
         assert segment["start_s"] < manifest["recorded_s"], manifest
         assert segment["duration_s"] < manifest["recorded_s"] + 1, manifest
+
+    # This new candidate has not reached the device-check step of the admission
+    # journey: the server says what comes first, and the check still counts here.
+    # Played back fast (the first test watches a whole playback). Then the answer to
+    # "finish" is lost on the way: the page says so and lets the candidate retry.
+    await page.evaluate(FAST_PLAYBACK)
+    await by_testid(page, "play-back").click()
+    finish_url = server.url + "/api/admission/device-check"
+    await page.route(finish_url, lambda route: route.abort())
+    await by_testid(page, "finish").click(timeout=15_000)
+    notice = by_testid(page, "notice")
+    await expect(notice).to_contain_text("调试结果没有保存")
+    await expect_state(page, "review")
+    await page.unroute(finish_url)
+    await by_testid(page, "finish").click()
+    await expect_state(page, "done")
+    await expect(notice).to_have_attribute("data-kind", "info")
+    await expect(notice).to_contain_text("请先同意用户协议和隐私政策。")
+    done = await page.evaluate("() => JSON.parse(localStorage.getItem('examcast.deviceCheck'))")
+    assert done["take_id"] == take["take_id"], done
+    await shots.take(page, "done-step-required")

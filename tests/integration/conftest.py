@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.loopwatch import LoopWatch
-from tests.support.server import RunningServer, running_server, test_settings
+from tests.support.server import RunningServer, running_server, server_settings
 
 # A stall this long means something ran on the event loop that belongs in a thread.
 MAX_LOOP_STALL_S = 0.5
@@ -23,13 +23,13 @@ async def loop_watch() -> AsyncIterator[None]:
 
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    async with running_server(test_settings(tmp_path / "data")) as running:
+    async with running_server(server_settings(tmp_path / "data")) as running:
         yield running
 
 
 @pytest.fixture
 async def api_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
     """A server for API tests: cheaper Argon2 (the same algorithm), everything else as shipped."""
-    settings = test_settings(tmp_path / "data", password_hash_memory_kib=1024)
+    settings = server_settings(tmp_path / "data", password_hash_memory_kib=1024)
     async with running_server(settings) as running:
         yield running

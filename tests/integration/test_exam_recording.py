@@ -32,7 +32,7 @@ from tests.support.exams import (
     verify_for_exam,
 )
 from tests.support.server import RunningServer, running_server
-from tests.support.server import test_settings as settings_for
+from tests.support.server import server_settings as settings_for
 from web.keys import TAKE_RECORDS
 
 READING_S, RECORDING_S = 1, 2

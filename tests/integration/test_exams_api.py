@@ -29,7 +29,7 @@ from tests.support.exams import (
     verify_for_exam,
 )
 from tests.support.server import RunningServer, free_port, running_server
-from tests.support.server import test_settings as settings_for
+from tests.support.server import server_settings as settings_for
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(2048)
 MP4 = b"\x00\x00\x00\x18ftypmp42" + bytes(2048)

@@ -205,9 +205,9 @@ async def test_a_stopped_take_cannot_be_continued(server: RunningServer) -> None
 
 
 async def test_server_stops_a_take_at_its_time_limit(tmp_path: Path) -> None:
-    from tests.support.server import running_server, test_settings
+    from tests.support.server import running_server, server_settings
 
-    settings = test_settings(tmp_path / "data", device_check_limit_s=2)
+    settings = server_settings(tmp_path / "data", device_check_limit_s=2)
     async with running_server(settings) as server, connected_client(server) as client:
         session_id, _ = await client.publish([SyntheticVideo(), SyntheticAudio()])
         take = await client.call(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -21,10 +22,11 @@ class ServerProcess:
     port: int
     process: subprocess.Popen[bytes]
     log_path: Path
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def kill(self) -> None:
         """SIGKILL: no cleanup of any kind, as in a crash."""
@@ -42,14 +44,32 @@ class ServerProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def sms_code(self, phone: str) -> str:
+    def sms_code(self, phone: str, timeout: float = 5) -> str:
         """The last code texted to ``phone``: with no SMS gateway the server logs it."""
-        codes = re.findall(rf"SMS to {phone} .*?(\d{{6}})", self.log())
-        assert codes, f"no SMS to {phone} in the server log"
-        return str(codes[-1])
+        deadline = time.monotonic() + timeout
+        while True:
+            codes = re.findall(rf"SMS to {phone} .*?(\d{{6}})", self.log())
+            if codes:
+                return str(codes[-1])
+            assert time.monotonic() < deadline, f"no SMS to {phone} in the server log"
+            time.sleep(0.05)
+
+    def admin(self, *args: str) -> str:
+        """An operator command (``unit-add``, ``grant``) on this server's data, as printed."""
+        done = subprocess.run(
+            [sys.executable, "-m", "web.cli", *args, "--data-dir", str(self.data_dir)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=Path(__file__).parents[2],
+        )
+        assert done.returncode == 0, f"examcast {' '.join(args)}: {done.stdout}{done.stderr}"
+        return done.stdout
 
 
-def start_server(data_dir: Path, *extra: str, timeout: float = 20) -> ServerProcess:
+def start_server(
+    data_dir: Path, *extra: str, timeout: float = 20, scheme: str = "http"
+) -> ServerProcess:
     port = free_port()
     log_path = data_dir.parent / f"server-{port}.log"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -76,13 +96,17 @@ def start_server(data_dir: Path, *extra: str, timeout: float = 20) -> ServerProc
             cwd=Path(__file__).parents[2],
             env=os.environ.copy(),
         )
-    server = ServerProcess(data_dir, port, process, log_path)
+    server = ServerProcess(data_dir, port, process, log_path, scheme)
+    # Only "is it up": the tests check the certificate themselves.
+    readiness = ssl._create_unverified_context() if scheme == "https" else None
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
             raise RuntimeError(f"examcast serve exited early:\n{server.log()}")
         try:
-            with urllib.request.urlopen(server.url + "/api/health", timeout=1) as response:
+            with urllib.request.urlopen(
+                server.url + "/api/health", timeout=1, context=readiness
+            ) as response:
                 if response.status == 200:
                     return server
         except OSError:

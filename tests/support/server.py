@@ -31,7 +31,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_settings(data_dir: Path, **overrides: Any) -> Settings:
+def server_settings(data_dir: Path, **overrides: Any) -> Settings:
     base = Settings(
         host="127.0.0.1",
         port=free_port(),

@@ -4,8 +4,13 @@
 // States (also on <body data-state>, which the tests read):
 //   starting → preview → recording → saving → review → done, and blocked when
 //   the camera cannot be opened.
+//
+// Only a logged-in candidate may record: without a session (at the start, or
+// when the server refuses the socket because it ended) the page goes to the
+// login page, which comes back here. "Finish" records the step on the server.
 
-import { lang, onLangChange, setLang, t, translatePage } from "./i18n.js";
+import { ApiError, api, logOut, loginUrl } from "./api.js";
+import { has, lang, onLangChange, setLang, t, translatePage } from "./i18n.js";
 import {
   LevelMeter, listCameras, mediaErrorKey, mediaSupport, openCameraAndMic, switchCamera,
 } from "./media.js";
@@ -28,6 +33,7 @@ const ui = {
   start: $("start-recording"), stop: $("stop-recording"), playBack: $("play-back"),
   recordAgain: $("record-again"), finish: $("finish"), retry: $("retry"),
   checkAgain: $("check-again"), steps: document.querySelectorAll("[data-step]"),
+  account: $("account"), accountName: $("account-name"), logOut: $("log-out"),
 };
 
 const page = {
@@ -44,6 +50,8 @@ const page = {
   wakeLock: null,
   player: null, // TakePlayer on the playback element
   played: false, // a take has been played back to its end: finishing is allowed
+  finishing: false, // "finish" is being recorded on the server
+  me: null, // the logged-in account
   notice: null, // {key, params, kind, source}
 };
 
@@ -60,7 +68,9 @@ function instructionKey() {
     case "preview": return page.uplink?.state === "connected" ? "msg.ready" : "msg.waitServer";
     case "recording": return "msg.recording";
     case "saving": return "msg.saving";
-    case "review": return page.played ? "msg.reviewed" : "msg.review";
+    case "review":
+      if (page.finishing) return "msg.finishing";
+      return page.played ? "msg.reviewed" : "msg.review";
     case "done": return "msg.done";
     default: return null;
   }
@@ -85,7 +95,7 @@ function render() {
   ui.stop.disabled = page.busy;
   for (const button of [ui.playBack, ui.recordAgain, ui.finish]) button.hidden = state !== "review";
   ui.recordAgain.disabled = !connected || page.busy;
-  ui.finish.disabled = !page.played;
+  ui.finish.disabled = !page.played || page.busy;
   ui.retry.hidden = state !== "blocked";
   ui.checkAgain.hidden = state !== "done";
   const switching = page.busy && ["preview", "recording"].includes(state);
@@ -115,6 +125,9 @@ function render() {
   ui.connection.dataset.state = conn;
   ui.connection.hidden = state === "blocked" || state === "done";
   ui.connText.textContent = t(`conn.${conn}`);
+  ui.account.hidden = !page.me;
+  if (page.me) ui.accountName.textContent = t("account.who", { name: page.me.name });
+  ui.logOut.hidden = ["recording", "saving"].includes(state) || page.finishing;
 }
 
 // The stage takes the shape of the video it shows (a phone's camera may be portrait).
@@ -332,6 +345,7 @@ function resumeRecording() {
 async function fetchTake() {
   try {
     const response = await fetch(`/api/takes/${encodeURIComponent(page.take.take_id)}`);
+    if (response.status === 401) toLogin();
     if (!response.ok) return;
     const take = await response.json();
     if (take.state === "stored") showTake(take);
@@ -406,21 +420,88 @@ function recordAgain() {
 }
 
 async function finish() {
+  page.busy = true;
+  page.finishing = true;
+  clearNotice();
+  let outcome = { key: "finish.recorded", params: {}, kind: "ok" };
+  try {
+    await api("POST", "/api/admission/device-check", { take_id: page.take.take_id });
+  } catch (err) {
+    console.warn(err);
+    if (err.status === 401) return toLogin();
+    if (err.code !== "step_required") {
+      page.busy = false;
+      page.finishing = false;
+      if (err.code === "network") notify("finish.offline");
+      else notify("finish.failed", { message: err.message });
+      return;
+    }
+    // The devices work; the admission steps before this one are not done yet.
+    const step = err.details.step;
+    const what = has(`journey.${step}`) ? t(`journey.${step}`) : err.message;
+    outcome = { key: "finish.stepRequired", params: { step: what }, kind: "info" };
+  }
   try {
     localStorage.setItem(DONE_KEY, JSON.stringify({
       take_id: page.take.take_id, finished_at: new Date().toISOString(),
     }));
   } catch {
-    // storage blocked; the exam issue keeps this on the server
+    // storage blocked: the server keeps the take
   }
+  page.busy = false;
+  page.finishing = false;
   page.player.pause();
   page.meter?.stop();
   page.meter = null;
   for (const track of page.stream.getTracks()) track.stop();
-  clearNotice();
+  page.notice = { ...outcome, source: "finish" };
   setState("done");
   await page.uplink.close();
   page.socket.close();
+}
+
+// -- the session ------------------------------------------------------------------------
+
+/** To the login page, which brings the candidate back here. */
+function toLogin(ended = true) {
+  leaveRecording(); // no "leave this page?" question: the server refuses us anyway
+  location.replace(loginUrl(ended));
+}
+
+/** Who is logged in; false when the page is on its way to the login page. */
+async function checkSession() {
+  try {
+    page.me = (await api("GET", "/api/me")).account;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      toLogin(page.me !== null); // logged in before: the session has ended
+      return false;
+    }
+    // Offline or the server failing: the connection status says so and keeps retrying.
+    console.warn(err);
+  }
+  render();
+  return true;
+}
+
+// The server refused the socket: the session has ended (log-out elsewhere, expiry),
+// unless the account is still logged in and something else is wrong.
+async function onRefused(error) {
+  console.warn(error);
+  if (await checkSession()) notify("err.refused");
+}
+
+async function leave(event) {
+  event.preventDefault();
+  try {
+    await logOut();
+  } catch (err) {
+    if (err.code === "network") {
+      notify("err.network");
+      return;
+    }
+  }
+  toLogin(false);
 }
 
 // -- wiring -----------------------------------------------------------------------------
@@ -440,11 +521,13 @@ function wire() {
   ui.playBack.addEventListener("click", playBack);
   ui.recordAgain.addEventListener("click", recordAgain);
   ui.finish.addEventListener("click", finish);
+  ui.logOut.addEventListener("click", leave);
   for (const video of [ui.preview, ui.playback]) video.addEventListener("resize", fitStage);
   ui.playback.addEventListener("error", () => notify("err.playback"));
   page.socket.on("take_stopped", takeStopped);
   page.socket.on("take_stored", showTake);
   page.socket.on("take_failed", takeFailed);
+  page.socket.on("connect_error", onRefused);
   // Events sent while the connection was down are lost: ask how the take is doing.
   page.socket.on("connect", () => {
     if (page.take && ["recording", "saving"].includes(page.state)) fetchTake();
@@ -455,9 +538,11 @@ function wire() {
   });
 }
 
-function main() {
+async function main() {
   page.player = new TakePlayer(ui.playback, playedToTheEnd);
   translatePage();
+  render();
+  if (!(await checkSession())) return;
   wire();
   try {
     if (localStorage.getItem(DONE_KEY)) notify("msg.doneBefore", {}, "info");

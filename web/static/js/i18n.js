@@ -1,7 +1,8 @@
 // Every string the pages show, one catalogue per language. Chinese is the
 // default; the choice is remembered in localStorage.
 //
-// In HTML: <span data-i18n="key"></span> (text), data-i18n-label="key" (aria-label).
+// In HTML: <span data-i18n="key"></span> (text), data-i18n-label="key" (aria-label),
+// <html data-title="key"> (the window title; "page.title" when absent).
 // In JS: t("key", {name: value}) fills {name} placeholders.
 
 export const CATALOGUES = {
@@ -66,6 +67,64 @@ export const CATALOGUES = {
     "err.takeFailed": "这次没有录到画面或声音。请检查摄像头和网络后点击“重新录制”。",
     "err.playback": "无法播放这段录像。请点击“重新录制”；如仍失败，请换用最新版 Chrome 或 Safari。",
     "err.stopFailed": "停止录制的请求没有送达服务器，录制仍在进行。请再点击一次“停止录制”。",
+    "btn.logOut": "退出登录",
+    "account.who": "已登录：{name}",
+    "msg.finishing": "正在保存调试结果…",
+    "finish.recorded": "调试结果已保存到报名系统。",
+    "finish.stepRequired": "设备正常，调试已完成。报名系统暂未记录本次调试，因为报名流程中还有前面的步骤没有完成：请先{step}。",
+    "finish.failed": "调试结果没有保存：{message}。请再点击“调试完毕”；如仍失败，请点击“重新录制”。",
+    "finish.offline": "无法连接服务器，调试结果没有保存。请检查网络后再点击“调试完毕”。",
+    "journey.accept_agreements": "同意用户协议和隐私政策",
+    "journey.verify_identity": "完成实人认证",
+    "journey.read_notice": "阅读系统须知",
+    "journey.choose_unit": "选择报考单位",
+    "journey.confirm_details": "确认个人信息",
+    "journey.accept_commitment": "同意考试承诺书",
+    "journey.device_check": "完成设备调试",
+    "journey.exams": "选择考试",
+    "login.title": "登录",
+    "login.intro": "请用注册时的手机号和密码登录。登录后进行设备调试。",
+    "login.signedIn": "你已登录：{name}（{phone}）。",
+    "login.ended": "登录已失效（可能已在其他页面退出登录），请重新登录。",
+    "login.noAccount": "还没有账号？",
+    "login.toRegister": "注册新账号",
+    "login.wrong": "手机号或密码不正确。请检查后重试；还没有账号请先注册。",
+    "login.wait": "登录失败次数过多，请 {seconds} 秒后再试。",
+    "register.title": "注册账号",
+    "register.intro": "请使用本人手机号注册。姓名、证件类型和证件号码须与报考信息完全一致。",
+    "register.haveAccount": "已有账号？",
+    "register.toLogin": "直接登录",
+    "register.phoneTaken": "这个手机号已经注册过，请直接登录。",
+    "register.idTaken": "这个证件号码已经注册过账号。请用原账号登录；如果不是你本人注册的，请联系报考单位。",
+    "field.phone": "手机号",
+    "field.password": "密码",
+    "field.smsCode": "短信验证码",
+    "field.name": "姓名",
+    "field.idType": "证件类型",
+    "field.idNumber": "证件号码",
+    "field.newPassword": "设置密码",
+    "hint.name": "与证件上的姓名一致",
+    "hint.password": "至少 8 位，不能全是数字，不要包含手机号或证件号码。",
+    "btn.login": "登录",
+    "btn.register": "注册并登录",
+    "btn.sendCode": "获取验证码",
+    "btn.resendCode": "重新获取",
+    "btn.codeCooldown": "{seconds} 秒后重新获取",
+    "btn.continue": "继续",
+    "sms.sent": "验证码已发送到 {phone}，{minutes} 分钟内有效。",
+    "sms.wait": "获取验证码太频繁，请 {seconds} 秒后再试。",
+    "sms.wrong": "短信验证码不正确，还可以再试 {n} 次。",
+    "sms.expired": "短信验证码已失效，请点击“重新获取”。",
+    "form.fix": "请按提示修改标红的项目。",
+    "form.required": "请填写此项。",
+    "form.wait": "操作太频繁，请 {seconds} 秒后再试。",
+    "invalid.phone": "请输入 11 位中国大陆手机号，例如 13800138000。",
+    "invalid.sms_code": "请输入短信中的 6 位数字验证码。",
+    "invalid.name": "请填写与证件一致的姓名。",
+    "invalid.id_type": "请选择证件类型。",
+    "invalid.id_number": "证件号码不正确，请与证件逐位核对（居民身份证为 18 位，最后一位可能是 X）。",
+    "invalid.password": "密码至少 8 位，不能全是数字，也不要包含手机号或证件号码。",
+    "err.network": "无法连接服务器，请检查网络后重试。",
   },
   en: {
     "page.title": "Device check",
@@ -128,6 +187,64 @@ export const CATALOGUES = {
     "err.takeFailed": "Nothing was recorded this time. Check your camera and network, then press “Record again”.",
     "err.playback": "This recording cannot be played. Press “Record again”; if it still fails, use a recent Chrome or Safari.",
     "err.stopFailed": "The stop request did not reach the server and recording continues. Press “Stop recording” again.",
+    "btn.logOut": "Log out",
+    "account.who": "Logged in as {name}",
+    "msg.finishing": "Saving the result of the check…",
+    "finish.recorded": "The device check is recorded in your admission steps.",
+    "finish.stepRequired": "Your devices work and the check is complete. The admission system has not recorded it yet because an earlier step is not done: first {step}.",
+    "finish.failed": "The result was not saved: {message}. Press “Finish” again; if it still fails, press “Record again”.",
+    "finish.offline": "Cannot reach the server: the result was not saved. Check your network, then press “Finish” again.",
+    "journey.accept_agreements": "accept the user agreement and the privacy policy",
+    "journey.verify_identity": "complete real-person verification",
+    "journey.read_notice": "read the system notice",
+    "journey.choose_unit": "choose your admission unit",
+    "journey.confirm_details": "confirm your personal details",
+    "journey.accept_commitment": "accept the commitment letter",
+    "journey.device_check": "complete the device check",
+    "journey.exams": "choose an exam",
+    "login.title": "Log in",
+    "login.intro": "Log in with the phone number and password you registered with. The device check comes next.",
+    "login.signedIn": "You are logged in as {name} ({phone}).",
+    "login.ended": "You were logged out (perhaps on another page or after a long pause). Please log in again.",
+    "login.noAccount": "No account yet?",
+    "login.toRegister": "Create one",
+    "login.wrong": "The phone number or the password is wrong. Check them and try again; if you have no account yet, create one.",
+    "login.wait": "Too many failed log-ins. Try again in {seconds} seconds.",
+    "register.title": "Create an account",
+    "register.intro": "Use your own mobile phone. Your name, ID type and ID number must match your application exactly.",
+    "register.haveAccount": "Already registered?",
+    "register.toLogin": "Log in",
+    "register.phoneTaken": "This phone number already has an account: log in instead.",
+    "register.idTaken": "An account with this ID number exists already. Log in with it; if you did not create it, contact your admission unit.",
+    "field.phone": "Mobile phone number",
+    "field.password": "Password",
+    "field.smsCode": "SMS code",
+    "field.name": "Full name",
+    "field.idType": "ID type",
+    "field.idNumber": "ID number",
+    "field.newPassword": "Choose a password",
+    "hint.name": "As printed on your ID document",
+    "hint.password": "At least 8 characters, not only digits, and not your phone or ID number.",
+    "btn.login": "Log in",
+    "btn.register": "Create account and log in",
+    "btn.sendCode": "Send code",
+    "btn.resendCode": "Send again",
+    "btn.codeCooldown": "Send again in {seconds} s",
+    "btn.continue": "Continue",
+    "sms.sent": "A code was sent to {phone}; it is valid for {minutes} minutes.",
+    "sms.wait": "Codes were requested too often. Try again in {seconds} seconds.",
+    "sms.wrong": "The SMS code is wrong; {n} more tries.",
+    "sms.expired": "The SMS code has expired. Press “Send again”.",
+    "form.fix": "Please correct the fields marked in red.",
+    "form.required": "Please fill this in.",
+    "form.wait": "Too many tries. Try again in {seconds} seconds.",
+    "invalid.phone": "Enter a mainland China mobile number: 11 digits, e.g. 13800138000.",
+    "invalid.sms_code": "Enter the 6-digit code from the SMS.",
+    "invalid.name": "Enter your name exactly as on your ID document.",
+    "invalid.id_type": "Choose the type of your ID document.",
+    "invalid.id_number": "Check the ID number against your document, character by character.",
+    "invalid.password": "At least 8 characters, not only digits, and not your phone or ID number.",
+    "err.network": "Cannot reach the server. Check your network and try again.",
   },
 };
 
@@ -147,6 +264,11 @@ let current = CATALOGUES[stored()] ? stored() : "zh";
 
 export function lang() {
   return current;
+}
+
+/** True when the catalogues have ``key`` (for keys made from server codes). */
+export function has(key) {
+  return key in CATALOGUES.zh;
 }
 
 export function t(key, params = {}) {
@@ -173,7 +295,7 @@ export function onLangChange(fn) {
 /** Fill every data-i18n / data-i18n-label element under ``root`` in the current language. */
 export function translatePage(root = document) {
   document.documentElement.lang = HTML_LANG[current];
-  document.title = t("page.title");
+  document.title = t(document.documentElement.dataset.title || "page.title");
   for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
   for (const el of root.querySelectorAll("[data-i18n-label]")) {
     el.setAttribute("aria-label", t(el.dataset.i18nLabel));

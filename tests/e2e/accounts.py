@@ -1,0 +1,131 @@
+"""Candidates for the browser tests: registered and logged in as the pages would do it.
+
+Calls go through a browser context's own request API, so the session cookie
+lands in that context and every page opened in it is logged in. The SMS code
+is read from the server's log (there is no SMS gateway in tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+from playwright.async_api import APIRequestContext, Playwright
+
+from exams.personal import gb11643_check_char
+from tests.support.process import ServerProcess
+
+PASSWORD = "camera-check-1"
+UNIT_ID = "10001"
+
+_serial = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    phone: str
+    name: str
+    id_number: str
+    id_type: str = "resident_id"
+    password: str = PASSWORD
+
+
+def new_candidate(name: str = "张三") -> Candidate:
+    """Someone who has not registered yet: a phone number and ID number of their own."""
+    serial = next(_serial)
+    first17 = f"110105200{serial % 10}0101{serial % 1000:03d}"
+    return Candidate(f"136{serial:08d}", name, first17 + gb11643_check_char(first17))
+
+
+async def call(
+    http: APIRequestContext, server: ServerProcess, method: str, path: str, body: Any = None
+) -> Any:
+    """One JSON call that must succeed; its answer."""
+    response = await http.fetch(
+        server.url + path,
+        method=method,
+        data=body,
+        headers={"Origin": server.url},  # as a page of the server sends it
+    )
+    assert response.ok, f"{method} {path}: {response.status} {await response.text()}"
+    return await response.json() if response.status != 204 else None
+
+
+async def register(http: APIRequestContext, server: ServerProcess, who: Candidate) -> None:
+    await call(http, server, "POST", "/api/sms-codes", {"phone": who.phone})
+    code = await asyncio.to_thread(server.sms_code, who.phone)
+    form = {
+        "phone": who.phone,
+        "sms_code": code,
+        "name": who.name,
+        "id_type": who.id_type,
+        "id_number": who.id_number,
+        "password": who.password,
+    }
+    await call(http, server, "POST", "/api/accounts", form)
+
+
+async def log_in(http: APIRequestContext, server: ServerProcess, who: Candidate) -> None:
+    await call(http, server, "POST", "/api/session", {"phone": who.phone, "password": who.password})
+
+
+async def signed_up(http: APIRequestContext, server: ServerProcess) -> Candidate:
+    """A new candidate, registered and logged in through ``http``."""
+    who = new_candidate()
+    await register(http, server, who)
+    await log_in(http, server, who)
+    return who
+
+
+async def admit(playwright: Playwright, server: ServerProcess, *people: dict[str, Any]) -> None:
+    """The unit's admin (a new account given the role by the operator's command) uploads
+    an admitted list holding ``people`` (accounts as ``GET /api/me`` describes them)."""
+    server.admin("unit-add", UNIT_ID, "北京测试大学")
+    admin = await playwright.request.new_context()
+    try:
+        person = new_candidate("管理员")
+        await register(admin, server, person)
+        server.admin("grant", person.phone, "unit_admin", "--unit", UNIT_ID)
+        await log_in(admin, server, person)
+        rows = "".join(f"{p['name']},{p['id_type']['code']},{p['id_number']}\n" for p in people)
+        response = await admin.post(
+            f"{server.url}/api/admin/units/{UNIT_ID}/admitted-list",
+            data=("name,id_type,id_number\n" + rows).encode(),
+            headers={"Content-Type": "text/csv", "Origin": server.url},
+        )
+        assert response.status == 201, await response.text()
+    finally:
+        await admin.dispose()
+
+
+async def me(http: APIRequestContext, server: ServerProcess) -> dict[str, Any]:
+    account: dict[str, Any] = (await call(http, server, "GET", "/api/me"))["account"]
+    return account
+
+
+async def steps_before_device_check(http: APIRequestContext, server: ServerProcess) -> None:
+    """Every admission step before the device check, as the journey pages will do them,
+    for the candidate logged in through ``http``, who is on the admitted list (:func:`admit`)."""
+    docs = (await call(http, server, "GET", "/api/agreements"))["documents"]
+    versions = {d["kind"]: d["version"] for d in docs}
+    accepted = {
+        "user_agreement_version": versions["user_agreement"],
+        "privacy_policy_version": versions["privacy_policy"],
+    }
+    await call(http, server, "POST", "/api/agreements/accept", accepted)
+    attempt = await call(http, server, "POST", "/api/verification/attempts", {"scope": "login"})
+    answer = {"answer": (await me(http, server))["id_number"][-6:]}
+    verified = await call(
+        http, server, "POST", f"/api/verification/attempts/{attempt['attempt_id']}", answer
+    )
+    assert verified["passed"], verified
+    notice = await call(http, server, "GET", "/api/notice")
+    await call(http, server, "POST", "/api/notice/read", {"version": notice["version"]})
+    await call(http, server, "POST", f"/api/units/{UNIT_ID}/choose")
+    await call(http, server, "POST", "/api/admission/confirm")
+    letter = await call(http, server, "GET", "/api/admission/commitment")
+    await call(http, server, "POST", "/api/admission/commitment", {"version": letter["version"]})
+    journey = (await call(http, server, "GET", "/api/me"))["journey"]
+    assert journey["next_step"] == "device_check", journey
