@@ -17,8 +17,8 @@ from signaling.server import MediaNamespace, SocketNotifier, attach, create_serv
 from storage.db import Database
 from storage.takes import SqliteTakes
 from web.auth import session_cookie_middleware
-from web.errors import error_middleware
 from web.demo import demo_context
+from web.errors import error_middleware
 from web.exam_services import exams_context
 from web.guards import guard_middleware
 from web.keys import AUTH, DATABASE, HUB, MUX_POOL, OPENAPI, SETTINGS, SOCKETS, TAKES

@@ -14,7 +14,7 @@ from web import demo
 async def test_demo_seeds_a_unit_an_exam_and_two_people_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for run in range(2):  # the second start finds everything and adds nothing
+    for _ in range(2):  # the second start finds everything and adds nothing
         settings = server_settings(tmp_path / "data", demo=True)
         async with running_server(settings) as server, api_client(server) as admin:
             out = capsys.readouterr().out
