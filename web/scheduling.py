@@ -20,16 +20,20 @@ def wall_clock() -> float:
 class LoopScheduler:
     """Runs a callback (plain or returning an awaitable) at a wall-clock time."""
 
+    def __init__(self) -> None:
+        self._running: set[asyncio.Future[Any]] = set()  # the loop holds tasks only weakly
+
     def call_at(self, when: float, callback: Callable[[], Any]) -> Callable[[], None]:
         loop = asyncio.get_running_loop()
         handle = loop.call_later(max(0.0, when - time.time()), self._fire, callback)
         return handle.cancel
 
-    @staticmethod
-    def _fire(callback: Callable[[], Any]) -> None:
+    def _fire(self, callback: Callable[[], Any]) -> None:
         result = callback()
         if isinstance(result, Awaitable):
             task = asyncio.ensure_future(result)
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
             task.add_done_callback(_report)
 
 
