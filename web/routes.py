@@ -16,19 +16,34 @@ MEDIA_TYPES = {"webm": "video/webm", "mkv": "video/x-matroska", "mp4": "video/mp
 routes = web.RouteTableDef()
 
 
+# The pages: static HTML; each loads its own ES modules and talks to the JSON API.
+PAGES = {
+    "/login": "login.html",
+    "/journey": "journey.html",  # the admission steps, one at a time
+    "/device-check": "device-check.html",
+    "/exams": "exams.html",  # exam list (and per-exam verification)
+    "/exams/{exam_id}": "exam.html",  # question list
+    "/exams/{exam_id}/questions/{question_id}": "question.html",
+    "/console": "console.html",  # university console: exams, lists, progress, submissions
+    "/console/reviews": "reviews.html",  # staff: manual verification review queue
+}
+
+
 @routes.get("/")
 async def index(request: web.Request) -> web.StreamResponse:
-    raise web.HTTPFound("/device-check")
+    raise web.HTTPFound("/journey")
 
 
-@routes.get("/device-check")
-async def device_check(request: web.Request) -> web.StreamResponse:
-    return web.FileResponse(STATIC / "device-check.html")
+async def page(request: web.Request) -> web.StreamResponse:
+    name = PAGES[request.match_info.route.resource.canonical]  # type: ignore[union-attr]
+    path = STATIC / name
+    if not path.is_file():
+        raise NotFound("this page is not available yet")
+    return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
 
 
-@routes.get("/login")
-async def login(request: web.Request) -> web.StreamResponse:
-    return web.FileResponse(STATIC / "login.html")
+for _path in PAGES:
+    routes.get(_path)(page)
 
 
 @routes.get("/api/health")
