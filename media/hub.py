@@ -100,8 +100,10 @@ class MediaHub:
         if waiting is not None:  # a take the server started is waiting for this camera
             waiting.attached = True
             return waiting
-        if sum(1 for s in self._sessions.values() if s.owner == owner) >= self._max_per_owner:
-            raise Conflict("too many open media sessions; close one first")
+        # Sessions left by reloaded pages wait out their grace period uncounted.
+        open_now = [s for s in self._sessions.values() if s.owner == owner and s.attached]
+        if len(open_now) >= self._max_per_owner:
+            raise Conflict("too many open media sessions; close a page of this exam first")
         session = MediaSession(id=secrets.token_hex(8), owner=owner, role=role)
         self._sessions[session.id] = session
         return session
