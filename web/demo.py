@@ -46,7 +46,8 @@ class Demo:
                 f"  candidate  {CANDIDATE['phone']} / {PASSWORD}  ({CANDIDATE['name']}, "
                 f"resident ID {CANDIDATE['id_number']}; on unit {UNIT_ID}'s admitted list)",
                 f"  unit admin {ADMIN['phone']} / {PASSWORD}  (unit {UNIT_ID})",
-                f"  log in at {url}/login, then {url}/device-check; the exam is {self.exam_id}",
+                f"  log in at {url}/login: the candidate's journey continues at {url}/journey, "
+                f"the unit admin's console is {url}/console (exam {self.exam_id})",
                 "  SMS codes are printed in this log (no SMS gateway is configured)",
             ]
         )

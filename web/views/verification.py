@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from aiohttp import web
 
 from exams.journey import Step
@@ -31,6 +33,8 @@ STATUS = loose(
     failures={"type": "integer"},
     retry_after={"type": "integer", "description": "seconds to wait after a cancel"},
     review={"type": ["object", "null"]},
+    photo_max_bytes={"type": "integer", "description": "largest manual-review photo accepted"},
+    now={"type": "number", "description": "the server's clock (Unix seconds)"},
 )
 REVIEW = loose(
     "a manual review",
@@ -61,7 +65,9 @@ def _step(scope: str) -> Step:
 async def status(request: web.Request) -> web.Response:
     scope = request[QUERY]["scope"]
     who = await candidate(request, _step(scope))
-    return web.json_response(await request.app[REVIEWS].status(who, scope))
+    status = await request.app[REVIEWS].status(who, scope)
+    limit = request.app[SETTINGS].review_photo_max_bytes
+    return web.json_response({**status, "photo_max_bytes": limit, "now": time.time()})
 
 
 @api.post(
