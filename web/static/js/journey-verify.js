@@ -87,6 +87,7 @@ export class VerifyStep {
   async load(asked = false) {
     await this.call(async () => {
       const status = await api("GET", STATUS_PATH);
+      if (status.photo_max_bytes) this.photoLimit = status.photo_max_bytes;
       if (asked && status.status === "review_pending") {
         this.notice = { key: "journey.verify.stillPending", kind: "info" };
       }
