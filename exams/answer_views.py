@@ -142,6 +142,7 @@ def take_view(a: Attempt, t: AttemptTake, s: OnlineSettings) -> dict[str, Any]:
         "started_at": t.started_at,
         "deadline": t.deadline,
         "started_by": t.started_by,
+        "secondary_ready": t.secondary_ready,  # the second camera was ready when it started
         "stopped_at": t.stopped_at,
         "stop_reason": t.stop_reason,
         "recording": t.recording,

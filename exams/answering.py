@@ -27,6 +27,7 @@ from exams.journey import Progress, Step
 from exams.materials import attach_text
 from exams.offline import open_question, save_draft
 from exams.playback import Playback
+from exams.questions import QuestionMode
 from exams.recording import begin_rehearsal, enter_formal, leave_rehearsal, stop_take
 from exams.submissions import choose_take, submit
 
@@ -174,6 +175,26 @@ class Answering:
 
     async def submit(self, account: Account, exam_id: str, qid: str) -> dict[str, Any]:
         return await self.step(account, exam_id, qid, submit)
+
+    # -- the second camera (pairing.service.AttemptGate) -----------------------------------
+
+    async def second_camera_attempt(self, account: Account, exam_id: str, qid: str) -> Attempt:
+        """The live attempt of a question that needs a second camera (需二机位)."""
+        exam = await self.exam_for(account, exam_id)
+        question = exam.question(qid)
+        if question.mode is not QuestionMode.ONLINE or not question.online.second_camera_required:
+            raise Conflict("this question does not use a second camera (需二机位)")
+        return await self.live(
+            exam, qid, account, "tap Rehearse (排练) or Formal answer (正式答题) first"
+        )
+
+    async def check_attempt_live(self, attempt_id: str) -> None:
+        """Raise unless the attempt can still be recorded: not submitted, not closed."""
+        a = await self._attempts.get(attempt_id)
+        exam = None if a is None else await self._catalog.get(a.exam_id)
+        if a is None or exam is None:
+            raise NotFound("this question's answer no longer exists")
+        check_live(a, exam, self._runner.clock())
 
     # -- helpers ---------------------------------------------------------------------------
 

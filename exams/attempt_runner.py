@@ -76,6 +76,8 @@ class AttemptRunner:
         self._locks: weakref.WeakValueDictionary[Key, asyncio.Lock] = weakref.WeakValueDictionary()
         self._timers: dict[str, tuple[object, Callable[[], None]]] = {}
         self.after_run: list[Callable[[Attempt], Awaitable[None]]] = []
+        # Has the attempt's second camera (需二机位) tapped Ready? (``pairing`` answers.)
+        self.secondary_ready: Callable[[str], bool] = lambda attempt_id: False
         self._closed = False
 
     # -- running steps ---------------------------------------------------------------------
@@ -136,13 +138,17 @@ class AttemptRunner:
     async def start_media(
         self, a: Attempt, exam: Exam, kind: TakeKind, now: float, *, by_server: bool
     ) -> Attempt:
-        """Start the recorder, then the take, with the same limit on both."""
-        probe = start_take(a, exam, kind, "pending", now, by_server=by_server)
+        """Start the recorder, then the take, with the same limit on both. A second camera
+        that is ready is recorded too (the take service asks the pairing for it)."""
+        ready = self.secondary_ready(a.id)
+        probe = start_take(
+            a, exam, kind, "pending", now, secondary_ready=ready, by_server=by_server
+        )
         deadline = probe.takes[-1].deadline
         take = await self.takes.start(
             a.candidate_id, None, kind.value, limit_s=deadline - now, attempt_id=a.id
         )
-        return start_take(a, exam, kind, take.id, now, by_server=by_server)
+        return start_take(a, exam, kind, take.id, now, secondary_ready=ready, by_server=by_server)
 
     # -- what the server does by itself ----------------------------------------------------
 

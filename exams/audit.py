@@ -29,6 +29,8 @@ class Event(StrEnum):
     ROLE_GRANTED = "role_granted"
     ADMITTED_LIST_IMPORTED = "admitted_list_imported"
     ACCESS_DENIED = "access_denied"
+    PAIRING_REDEEMED = "pairing_redeemed"  # a phone joined an attempt as its second camera
+    PAIRING_REFUSED = "pairing_refused"  # a scanned code was unknown, expired, used, or late
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,9 @@
-"""Takes: one recording of one device, started and stopped by the server.
+"""Takes: one recording, started and stopped by the server.
+
+A take records the owner's primary camera session and, for a question with a
+second camera, the phone's session too (``cameras``: the media layer records
+them on one clock; the manifest keeps the primary's segments under
+``segments`` and the others' under ``cameras``).
 
 A take is ``recording`` from the moment the server starts it, ``finalizing``
 while its files are closed and hashed, then ``stored`` (or ``failed`` when no
@@ -11,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
@@ -88,7 +93,13 @@ class Recorder(Protocol):
 
     def primary_session(self, owner: str) -> str: ...
 
-    def start(self, take_id: str, session_id: str) -> None: ...
+    def start(self, take_id: str, cameras: Mapping[str, str]) -> None:
+        """Record every camera (name -> session id; ``primary`` always) on one clock."""
+        ...
+
+    def add_camera(self, take_id: str, camera: str, session_id: str) -> None:
+        """A camera joins the recording take, or continues from a new session."""
+        ...
 
     async def stop(self, take_id: str) -> dict[str, Any]: ...
 
@@ -107,6 +118,8 @@ class Scheduler(Protocol):
 
 TakeListener = Callable[[str, Take], Awaitable[None]]
 PlaybackPolicy = Callable[[Take, str], Awaitable[None]]
+CameraLookup = Callable[[Take], Mapping[str, str]]  # a starting take's other cameras
+PRIMARY = "primary"
 
 
 # -- the service ---------------------------------------------------------------------------
@@ -135,6 +148,7 @@ class TakeService:
         self._timers: dict[str, Callable[[], None]] = {}
         self._listeners: list[TakeListener] = []
         self.playback_policy: PlaybackPolicy | None = None
+        self.extra_cameras: CameraLookup | None = None
 
     def add_listener(self, listener: TakeListener) -> None:
         """``listener(event, take)`` for every take event, whoever caused it."""
@@ -173,7 +187,10 @@ class TakeService:
             attempt_id=attempt_id,
         )
         await self._repo.save(take)
-        self._recorder.start(take.id, session_id)
+        cameras = {PRIMARY: session_id}
+        if self.extra_cameras is not None:
+            cameras |= {k: v for k, v in self.extra_cameras(take).items() if k != PRIMARY}
+        self._recorder.start(take.id, cameras)
         self._active[session_id] = take.id
         if take.deadline is not None:
             self._timers[take.id] = self._scheduler.call_at(
@@ -204,6 +221,15 @@ class TakeService:
             log.exception("take %s could not be finalised", take.id)
             manifest = {"segments": [], "error": f"{type(exc).__name__}: {exc}"}
         return await self._store(take, manifest)
+
+    async def add_camera(self, take_id: str, camera: str, session_id: str) -> None:
+        """Another camera of the owner joins a recording take (or rejoins: a new segment)."""
+        take = await self._get(take_id, None)
+        if take.state is not TakeState.RECORDING or self._active.get(take.session_id) != take.id:
+            raise Conflict("this take has stopped; the camera will join the next one")
+        if camera == PRIMARY or self._recorder.session_owner(session_id) != take.owner:
+            raise NotFound("no such media session; open one and send your offer first")
+        self._recorder.add_camera(take.id, camera, session_id)
 
     async def stop_session(self, session_id: str, reason: str) -> Take | None:
         """The session is gone for good: stop whatever it was recording."""

@@ -1,11 +1,18 @@
 """Media sessions: one device's camera and microphone, across reconnects.
 
-A session belongs to one owner and one device role (``primary`` now;
-``secondary`` and ``viewer`` later). Each SDP offer makes a new peer
-connection for it; aiortc cannot restart ICE (aiortc#211), so a client that
-lost its network sends a fresh offer and a take being recorded continues in
-a new segment. A session whose client has gone for longer than the grace
+A session belongs to one owner and one device role: ``primary`` (the
+candidate's main device) or ``secondary`` (a phone as the second camera,
+bound to one attempt; ``viewer`` comes later). Each SDP offer makes a new
+peer connection for it; aiortc cannot restart ICE (aiortc#211), so a client
+that lost its network sends a fresh offer and a take being recorded continues
+in a new segment. A session whose client has gone for longer than the grace
 period is closed, and whatever it was recording is stopped by the caller.
+
+A take records one or more *cameras* (``primary``, ``secondary``), each a
+:class:`TakeRecorder` with its own segments, all with the take's one origin,
+so their segments' ``start_s`` are on the same clock. A camera can move to
+another session during the take (the phone rejoined with a new scan): it
+continues there in a new segment.
 
 The hub implements the ``exams.takes.Recorder`` port.
 """
@@ -16,7 +23,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +39,9 @@ from media.writer import MuxPool
 
 log = logging.getLogger(__name__)
 
-ROLES = ("primary",)  # "secondary" (second camera) and "viewer" (proctor) come later
+ROLES = ("primary", "secondary")  # "viewer" (proctor) comes later
+PRIMARY = "primary"
+MEDIA_SILENCE_S = 2.0  # no media for this long: the device is lost (the page is told at once)
 
 SessionLost = Callable[["MediaSession", str], Awaitable[None]]
 StateListener = Callable[["MediaSession", str], Awaitable[None]]
@@ -51,6 +60,7 @@ class MediaSession:
     attached: bool = True  # a signaling connection is holding it
     detached_at: float = 0.0
     state: str = "new"
+    attempt_id: str | None = None  # a second camera's attempt
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -58,6 +68,7 @@ class MediaSession:
             "role": self.role,
             "state": self.state,
             "take_id": self.take_id,
+            "attempt_id": self.attempt_id,
         }
 
 
@@ -81,19 +92,25 @@ class MediaHub:
         self._grace = reconnect_grace
         self._max_per_owner = max_sessions_per_owner
         self._sessions: dict[str, MediaSession] = {}
-        self._recorders: dict[str, TakeRecorder] = {}
-        self.on_lost: SessionLost | None = None
-        self.on_state: StateListener | None = None
+        self._takes: dict[str, dict[str, TakeRecorder]] = {}  # take id -> camera -> recorder
+        self._origins: dict[str, float] = {}  # take id -> its clock's origin (monotonic)
+        self.on_lost: list[SessionLost] = []
+        self.on_state: list[StateListener] = []
         self._reaper: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Future[None]] = set()
 
     # -- sessions ----------------------------------------------------------------------------
 
-    def open(self, owner: str, role: str, resume: str | None = None) -> MediaSession:
+    def open(
+        self, owner: str, role: str, resume: str | None = None, *, attempt_id: str | None = None
+    ) -> MediaSession:
+        """A new session (``attempt_id``: the attempt a secondary camera is bound to)."""
         if role not in ROLES:
             raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
         if resume is not None:
             session = self._owned(resume, owner)
+            if session.role != role:
+                raise InvalidInput(f"session {resume} is a {session.role} session, not {role}")
             session.attached = True
             return session
         waiting = self._waiting_primary(owner) if role == "primary" else None
@@ -104,7 +121,9 @@ class MediaHub:
         open_now = [s for s in self._sessions.values() if s.owner == owner and s.attached]
         if len(open_now) >= self._max_per_owner:
             raise Conflict("too many open media sessions; close a page of this exam first")
-        session = MediaSession(id=secrets.token_hex(8), owner=owner, role=role)
+        session = MediaSession(
+            id=secrets.token_hex(8), owner=owner, role=role, attempt_id=attempt_id
+        )
         self._sessions[session.id] = session
         return session
 
@@ -170,8 +189,8 @@ class MediaHub:
         async def on_state() -> None:
             if session.peer is pc:
                 session.state = pc.connectionState
-                if self.on_state is not None:
-                    await self.on_state(session, pc.connectionState)
+                for listener in self.on_state:
+                    await listener(session, pc.connectionState)
 
         if old is not None:
             closing = asyncio.ensure_future(close_quietly(old))
@@ -187,14 +206,29 @@ class MediaHub:
         if session is None or (owner is not None and session.owner != owner):
             return None
         del self._sessions[session_id]
-        if self.on_lost is not None:
-            await self.on_lost(session, reason)
+        for listener in self.on_lost:
+            await listener(session, reason)
+        if session.recorder is not None and session.role != PRIMARY:
+            # Another camera leaves the take: what it recorded is kept; it may rejoin.
+            gap = {"session_closed": "camera_stopped", "replaced": "reconnect"}
+            session.recorder.detach(gap.get(reason, "connection_lost"))
+            session.recorder = None
+            session.take_id = None
         if session.peer is not None:
             await close_quietly(session.peer)
         return session
 
     def get(self, session_id: str) -> MediaSession | None:
         return self._sessions.get(session_id)
+
+    def healthy(self, session_id: str) -> bool:
+        """The session's peer is connected and its media arrived in the last moments."""
+        session = self._sessions.get(session_id)
+        if session is None or session.peer is None or session.state != "connected":
+            return False
+        video = [s for s in session.sources if s.kind == "video"]  # a camera: its picture
+        last = max((s.last_frame_at or 0.0 for s in video or session.sources), default=0.0)
+        return time.monotonic() - last < MEDIA_SILENCE_S
 
     def _owned(self, session_id: str, owner: str) -> MediaSession:
         session = self._sessions.get(session_id)
@@ -224,27 +258,66 @@ class MediaHub:
         session = self._sessions.get(session_id)
         return None if session is None else session.owner
 
-    def start(self, take_id: str, session_id: str) -> None:
-        session = self._sessions[session_id]
-        recorder = TakeRecorder(
-            take_id,
-            self._dir / take_id,
-            self._pool,
-            queue_limit=self._queue_limit,
-            keyframe_interval=self._keyframe_interval,
-        )
+    def start(self, take_id: str, cameras: Mapping[str, str]) -> None:
+        """Record ``cameras`` (camera name -> session id; ``primary`` always) on one clock."""
+        self._takes[take_id] = {}
+        self._origins[take_id] = time.monotonic()
+        for camera, session_id in cameras.items():
+            session = self._sessions.get(session_id)
+            if session is None and camera == PRIMARY:
+                raise NotFound("no such media session; open a new one")
+            if session is not None:  # another camera closed a moment ago: it may rejoin
+                self._record(take_id, camera, session, "start")
+
+    def add_camera(self, take_id: str, camera: str, session_id: str) -> None:
+        """A camera joins a recording take, or moves to a new session (a new segment)."""
+        if take_id not in self._takes:
+            raise Conflict("this take has stopped; a camera can join only while it records")
+        session = self._sessions.get(session_id)
+        if session is None:
+            raise NotFound("no such media session; open a new one")
+        self._record(take_id, camera, session, "reconnect")
+
+    def _record(self, take_id: str, camera: str, session: MediaSession, reason: str) -> None:
+        cameras = self._takes[take_id]
+        recorder = cameras.get(camera)
+        if recorder is None:
+            recorder = cameras[camera] = TakeRecorder(
+                take_id,
+                self._dir / take_id,
+                self._pool,
+                queue_limit=self._queue_limit,
+                keyframe_interval=self._keyframe_interval,
+                origin=self._origins[take_id],
+                prefix="" if camera == PRIMARY else f"{camera}/",
+            )
+            reason = "start"
+        for other in self._sessions.values():
+            if other.recorder is recorder and other is not session:
+                other.recorder, other.take_id = None, None
         session.recorder = recorder
         session.take_id = take_id
-        self._recorders[take_id] = recorder
-        recorder.attach(session.sources, reason="start")
+        recorder.attach(session.sources, reason=reason)
 
     async def stop(self, take_id: str) -> dict[str, Any]:
-        recorder = self._recorders.pop(take_id)
+        """Stop every camera of the take at once; the primary's manifest, with the others'
+        under ``cameras``."""
+        cameras = self._takes.pop(take_id)
+        self._origins.pop(take_id, None)
+        recorders = set(cameras.values())
         for session in self._sessions.values():
-            if session.recorder is recorder:
+            if session.recorder in recorders:
                 session.recorder = None
                 session.take_id = None
-        return await recorder.stop()
+        names = list(cameras)
+        results = await asyncio.gather(*(cameras[name].stop() for name in names))
+        stopped = dict(zip(names, results, strict=True))
+        manifest = stopped.pop(PRIMARY)
+        manifest["cameras"] = {
+            name: {k: m[k] for k in ("segments", "gaps", "recorded_s", "stats")}
+            for name, m in stopped.items()
+        }
+        return manifest
 
     async def discard(self, take_id: str) -> None:
         await asyncio.get_running_loop().run_in_executor(

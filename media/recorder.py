@@ -78,9 +78,11 @@ class TakeRecorder:
         queue_limit: int,
         keyframe_interval: float,
         origin: float | None = None,
+        prefix: str = "",
     ) -> None:
         self.take_id = take_id
         self.directory = directory
+        self.prefix = prefix  # e.g. "secondary/": another camera's files, in their own folder
         self.origin = time.monotonic() if origin is None else origin
         self.stats = RecorderStats()
         self.gaps: list[Gap] = []
@@ -113,6 +115,24 @@ class TakeRecorder:
             self._close_current()
         self._attach_reason = reason
         self._wait_for_keyframe()
+
+    def detach(self, reason: str) -> None:
+        """The camera's session went away: finish its segment now, keep it, record a gap.
+
+        A later :meth:`attach` (the camera rejoining) continues in a new segment.
+        """
+        if self._stopped:
+            return
+        for source in self._sources.values():
+            for frame in source.pending_frames():
+                self._on_frame(source, frame)
+            source.listen(None)
+        self._sources = {}
+        if self._current is not None:
+            self._gap_open(self._current.last_s, reason)
+            self._close_current()
+        self._waiting = True
+        self._audio_hold.clear()
 
     def now_s(self) -> float:
         return time.monotonic() - self.origin
@@ -211,7 +231,9 @@ class TakeRecorder:
         _, suffix = container_format(specs)
         index = len(self._segments)
         writer = SegmentWriter(
-            self.directory / f"segment-{index:03d}{suffix}", specs, self._pool.templates
+            self.directory / f"{self.prefix}segment-{index:03d}{suffix}",
+            specs,
+            self._pool.templates,
         )
         self._pool.add(writer)
         peer = next(iter(self._sources.values())).peer_id if self._sources else ""

@@ -19,8 +19,28 @@ from media.writer import remux, sha256_file
 log = logging.getLogger(__name__)
 
 
+CAMERAS = ("secondary",)  # other cameras' segments are in a folder of that name
+
+
 def recover_take(directory: Path) -> dict[str, Any]:
-    segments = []
+    manifest: dict[str, Any] = {"segments": _recover(directory, directory), "gaps": []}
+    manifest["cameras"] = {
+        camera: {"segments": _recover(directory / camera, directory), "gaps": []}
+        for camera in CAMERAS
+        if (directory / camera).is_dir()
+    }
+    if directory.exists():
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    return {**manifest, "recovered": True}
+
+
+def _recover(directory: Path, take_dir: Path) -> list[dict[str, Any]]:
+    """Recover the segments in ``directory``; file names relative to ``take_dir``."""
+    segments: list[dict[str, Any]] = []
     files = sorted(directory.glob("segment-*.webm")) + sorted(directory.glob("segment-*.mkv"))
     for index, path in enumerate(sorted(files)):
         for stale in directory.glob(path.name + ".part"):
@@ -40,32 +60,29 @@ def recover_take(directory: Path) -> dict[str, Any]:
         segments.append(
             {
                 "index": index,
-                "file": path.name,
+                "file": path.relative_to(take_dir).as_posix(),
                 "container": path.suffix.lstrip("."),
                 "reason": "recovered",
                 "start_s": None,
                 "duration_s": info["duration_s"],
                 "size": path.stat().st_size,
                 "sha256": sha256_file(path),
-                "playback_file": playback.name if playback else None,
+                "playback_file": playback.relative_to(take_dir).as_posix() if playback else None,
                 "playback_sha256": sha256_file(playback) if playback else None,
                 "streams": info["streams"],
                 "error": None,
             }
         )
-    if directory.exists():
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    return {"segments": segments, "gaps": [], "recovered": True}
+    return segments
 
 
 def delete_take_files(directory: Path) -> None:
-    """Remove a take's media (a rehearsal after its one playback)."""
+    """Remove a take's media, every camera's (a rehearsal after its one playback)."""
     if not directory.is_dir():
         return
     for path in directory.iterdir():
-        path.unlink()
+        if path.is_dir():
+            delete_take_files(path)
+        else:
+            path.unlink()
     directory.rmdir()

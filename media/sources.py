@@ -31,6 +31,7 @@ class TrackSource:
         self.codec: RTCRtpCodecParameters | None = None
         self.ended = False
         self.frames_received = 0
+        self.last_frame_at: float | None = None  # monotonic; how fresh the media is
         self._base: float | None = None
         self._clock_rate = 90000 if kind == "video" else 48000
         self._listener: FrameListener | None = None
@@ -49,6 +50,7 @@ class TrackSource:
         if self._base is None:  # pragma: no cover - the first packet always comes first
             self._base = time.monotonic() - frame.timestamp / self._clock_rate
         self.frames_received += 1
+        self.last_frame_at = time.monotonic()
         if self._listener is not None:
             self._listener(self, frame)
 

@@ -28,8 +28,9 @@ class Field:
 # event name -> its fields. The SDP bound is the server's max_sdp_bytes setting.
 CLIENT_EVENTS: dict[str, tuple[Field, ...]] = {
     "open_session": (
-        Field("role", str, choices=("primary",)),
+        Field("role", str, choices=("primary", "secondary")),
         Field("resume", str, required=False),
+        Field("pairing_id", str, required=False),
     ),
     "offer": (
         Field("session_id", str),
@@ -42,6 +43,7 @@ CLIENT_EVENTS: dict[str, tuple[Field, ...]] = {
     ),
     "stop_take": (Field("take_id", str),),
     "close_session": (Field("session_id", str),),
+    "secondary_ready": (Field("session_id", str),),
 }
 
 SERVER_EVENTS = (
@@ -50,6 +52,7 @@ SERVER_EVENTS = (
     "take_stopped",
     "take_stored",
     "take_failed",
+    "secondary_state",
 )
 
 

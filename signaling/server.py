@@ -17,6 +17,7 @@ import socketio
 from aiohttp import web
 
 from exams.errors import (
+    Conflict,
     ExamcastError,
     InvalidInput,
     TooManyRequests,
@@ -25,6 +26,7 @@ from exams.errors import (
 )
 from exams.takes import Take, TakeService
 from media.hub import MediaHub, MediaSession
+from pairing.service import PairingService
 from signaling import messages
 from signaling.ratelimit import TokenBucket
 
@@ -51,6 +53,7 @@ class MediaNamespace(socketio.AsyncNamespace):
         self._hub = hub
         self._takes = takes
         self._max_sdp = max_sdp_bytes
+        self.pairing: PairingService | None = None  # set once the exam services exist
 
     # -- connection ------------------------------------------------------------------------
 
@@ -98,9 +101,27 @@ class MediaNamespace(socketio.AsyncNamespace):
 
     async def handle_open_session(self, sid: str, msg: dict[str, Any]) -> dict[str, Any]:
         owner, sessions = await self._owner(sid)
-        session = self._hub.open(owner, msg["role"], msg.get("resume"))
+        pairing_id = msg.get("pairing_id")
+        if msg["role"] == "secondary" and msg.get("resume") is None:
+            if pairing_id is None or self.pairing is None:
+                raise InvalidInput(
+                    "open_session: a second camera needs its pairing_id: scan the QR code first"
+                )
+            link = self.pairing.check_open(owner, pairing_id)
+            session = self._hub.open(owner, "secondary", attempt_id=link.attempt_id)
+            await self.pairing.session_opened(pairing_id, session.id)
+        else:
+            if pairing_id is not None and msg.get("resume") is None:
+                raise InvalidInput("open_session: pairing_id is for the secondary role only")
+            session = self._hub.open(owner, msg["role"], msg.get("resume"))
         sessions.add(session.id)
         return session.describe()
+
+    async def handle_secondary_ready(self, sid: str, msg: dict[str, Any]) -> dict[str, Any]:
+        owner, _ = await self._owner(sid)
+        if self.pairing is None:
+            raise Conflict("second cameras are not available on this server")
+        return await self.pairing.ready(owner, msg["session_id"])
 
     async def handle_offer(self, sid: str, msg: dict[str, Any]) -> dict[str, Any]:
         owner, _ = await self._owner(sid)
@@ -109,6 +130,9 @@ class MediaNamespace(socketio.AsyncNamespace):
 
     async def handle_start_take(self, sid: str, msg: dict[str, Any]) -> dict[str, Any]:
         owner, _ = await self._owner(sid)
+        session = self._hub.get(msg["session_id"])
+        if session is not None and session.role != "primary":
+            raise Conflict("the second camera records with the first one; start on that device")
         take = await self._takes.start(owner, msg["session_id"], msg["purpose"])
         return take.summary()
 
@@ -135,6 +159,10 @@ class SocketNotifier:
 
     async def session_state(self, session: MediaSession, state: str) -> None:
         await self._sio.emit("session_state", session.describe(), room=owner_room(session.owner))
+
+    async def secondary_state(self, owner: str, event: dict[str, Any]) -> None:
+        """Implements ``pairing.service.LinkNotifier``: to every device of the candidate."""
+        await self._sio.emit("secondary_state", event, room=owner_room(owner))
 
 
 def create_server(max_message_bytes: int) -> socketio.AsyncServer:

@@ -21,8 +21,19 @@ from web.demo import demo_context
 from web.errors import error_middleware
 from web.exam_services import exams_context
 from web.guards import guard_middleware
-from web.keys import AUTH, DATABASE, HUB, MUX_POOL, OPENAPI, SETTINGS, SOCKETS, TAKES
+from web.keys import (
+    AUTH,
+    DATABASE,
+    HUB,
+    MUX_POOL,
+    OPENAPI,
+    SETTINGS,
+    SIGNALING,
+    SOCKETS,
+    TAKES,
+)
 from web.openapi import document
+from web.pairing_services import pairing_context
 from web.routes import STATIC, routes
 from web.scheduling import LoopScheduler, wall_clock
 from web.services import accounts_context
@@ -54,6 +65,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_mux_pool)
     app.cleanup_ctx.append(_media)
     app.cleanup_ctx.append(exams_context)
+    app.cleanup_ctx.append(pairing_context)
     if settings.demo:
         app.cleanup_ctx.append(demo_context)  # after _media: it needs app[TAKES], recovered
     return app
@@ -103,8 +115,8 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     async def session_lost(session: MediaSession, reason: str) -> None:
         await takes.stop_session(session.id, reason)
 
-    hub.on_lost = session_lost
-    hub.on_state = notifier.session_state
+    hub.on_lost.append(session_lost)
+    hub.on_state.append(notifier.session_state)
     app[HUB] = hub
     app[TAKES] = takes
     auth = app[AUTH]
@@ -113,7 +125,9 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
         account = await auth.account_for_cookie_header(cookie_header)
         return None if account is None else account.owner
 
-    app[SOCKETS].register_namespace(MediaNamespace(hub, takes, settings.max_sdp_bytes, owner_of))
+    namespace = MediaNamespace(hub, takes, settings.max_sdp_bytes, owner_of)
+    app[SOCKETS].register_namespace(namespace)
+    app[SIGNALING] = namespace
     recovered = await takes.reconcile()
     if recovered:
         log.warning("recovered %d take(s) left unfinished by the previous run", len(recovered))

@@ -23,6 +23,8 @@ from exams.units import Units
 from exams.verification import VerificationService
 from media.hub import MediaHub
 from media.writer import MuxPool
+from pairing.service import PairingService
+from signaling.server import MediaNamespace
 from storage.audit import SqliteAudit
 from storage.db import Database
 from storage.sms import LogSmsSender
@@ -36,6 +38,7 @@ DATABASE = web.AppKey("database", Database)
 MUX_POOL = web.AppKey("mux_pool", MuxPool)
 HUB = web.AppKey("media_hub", MediaHub)
 TAKES = web.AppKey("takes", TakeService)
+SIGNALING = web.AppKey("signaling", MediaNamespace)
 
 # accounts, identity and admission (exam rules, issue #3)
 OPENAPI = web.AppKey("openapi", dict[str, Any])
@@ -58,3 +61,6 @@ ATTEMPT_RUNNER = web.AppKey("attempt_runner", AttemptRunner)
 ANSWERING = web.AppKey("answering", Answering)
 UPLOADS = web.AppKey("uploads", Uploads)
 ANSWER_REVIEW = web.AppKey("answer_review", AnswerReview)
+
+# the second camera (issue #5)
+PAIRING = web.AppKey("pairing", PairingService)

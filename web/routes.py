@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -26,6 +27,7 @@ PAGES = {
     "/exams/{exam_id}/questions/{question_id}": "question.html",
     "/console": "console.html",  # university console: exams, lists, progress, submissions
     "/console/reviews": "reviews.html",  # staff: manual verification review queue
+    "/pair": "pair.html",  # the phone as second camera (二机位): opened from the QR code
 }
 
 
@@ -40,6 +42,16 @@ async def page(request: web.Request) -> web.StreamResponse:
     if not path.is_file():
         raise NotFound("this page is not available yet")
     return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
+
+
+def camera_segments(manifest: dict[str, Any], camera: str) -> list[dict[str, Any]]:
+    """The segments of one camera of a take: ``primary`` or one under ``cameras``."""
+    if camera == "primary":
+        return list(manifest.get("segments", []))
+    cameras = manifest.get("cameras") or {}
+    if camera not in cameras:
+        raise NotFound("this take has no such camera; use camera=primary or camera=secondary")
+    return list(cameras[camera].get("segments", []))
 
 
 for _path in PAGES:
@@ -60,17 +72,20 @@ async def get_take(request: web.Request) -> web.Response:
 
 @routes.get("/api/takes/{take_id}/segments/{index}")
 async def play_segment(request: web.Request) -> web.StreamResponse:
-    """One segment of a stored take, seekable (HTTP Range), only for its owner."""
+    """One segment of a stored take, seekable (HTTP Range), only for its owner;
+    ``?camera=secondary`` for the second camera's segments."""
     takes = request.app[TAKES]
     owner = (await account(request)).owner
     take = await takes.get(request.match_info["take_id"], owner)
     await takes.authorize_playback(take, owner)
-    segments = (take.manifest or {}).get("segments", [])
+    segments = camera_segments(take.manifest or {}, request.query.get("camera", "primary"))
     index = request.match_info["index"]
     segment = next((s for s in segments if str(s["index"]) == index), None)
     if segment is None:
         raise NotFound("no such segment in this take")
     name = segment.get("playback_file") or segment["file"]
+    camera = request.query.get("camera", "primary")
+    suffix_name = index if camera == "primary" else f"{camera}-{index}"
     path = request.app[SETTINGS].recordings_dir / take.id / name
     if not path.is_file():
         raise NotFound("this recording's file is missing on the server")
@@ -79,7 +94,7 @@ async def play_segment(request: web.Request) -> web.StreamResponse:
         path,
         headers={
             "Content-Type": MEDIA_TYPES.get(suffix, "application/octet-stream"),
-            "Content-Disposition": f'inline; filename="take-{take.id}-{index}.{suffix}"',
+            "Content-Disposition": f'inline; filename="take-{take.id}-{suffix_name}.{suffix}"',
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "private, max-age=3600",
         },

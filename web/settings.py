@@ -82,6 +82,15 @@ class Settings:
     device_check_limit_s: int = _setting(
         120, "Longest device-check recording; the server stops it at this limit."
     )
+    pairing_ttl_s: int = _setting(
+        120,
+        "Seconds a second-camera QR code (二机位) can be scanned; each code works once.",
+    )
+    public_url: str = _setting(
+        "",
+        "The address phones reach this server at, used in the second camera's QR code (e.g. "
+        "https://192.168.1.20:8443). Empty: the address the first device loaded its page from.",
+    )
     writer_threads: int = _setting(2, "Worker threads that mux and write recordings.")
     session_idle_s: int = _setting(
         4 * 3600, "A log-in session ends after this many seconds without a request."
@@ -168,6 +177,10 @@ class Settings:
             raise SettingsError("writer_threads must be at least 1")
         if self.reconnect_grace_s < 1 or self.device_check_limit_s < 1:
             raise SettingsError("reconnect_grace_s and device_check_limit_s must be at least 1")
+        if self.pairing_ttl_s < 1:
+            raise SettingsError("pairing_ttl_s must be at least 1")
+        if self.public_url and not self.public_url.startswith(("http://", "https://")):
+            raise SettingsError("public_url must be an http:// or https:// address")
         if self.keyframe_interval_ms < 50:
             raise SettingsError("keyframe_interval_ms must be at least 50")
         if self.session_idle_s < 60 or self.session_max_s < self.session_idle_s:

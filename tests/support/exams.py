@@ -13,10 +13,11 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import socketio
+from aiortc.mediastreams import MediaStreamTrack
 
 from exams.accounts import Account, Role
 from exams.admitted_csv import AdmittedEntry
@@ -170,6 +171,7 @@ class Candidate:
     account: Account
     api: ApiClient
     device: Client  # the socket and the camera, on the same session cookie
+    camera: list[MediaStreamTrack] = field(default_factory=list)  # what the device publishes
 
     async def call(self, method: str, path: str, body: Any = None, **kw: Any) -> Any:
         return await self.api.call(method, path, body, **kw)
@@ -192,7 +194,8 @@ async def candidate_client(server: RunningServer, unit_id: str) -> AsyncIterator
     cookie = f"examcast_session={api.cookie()}"
     await sio.connect(server.url, headers={"Cookie": cookie}, transports=["websocket"])
     try:
-        session_id, _ = await device.publish([SyntheticVideo(), SyntheticAudio()])
+        camera: list[MediaStreamTrack] = [SyntheticVideo(), SyntheticAudio()]
+        session_id, _ = await device.publish(camera)
         started = await device.call(
             "start_take", {"session_id": session_id, "purpose": "device_check"}
         )
@@ -201,6 +204,26 @@ async def candidate_client(server: RunningServer, unit_id: str) -> AsyncIterator
         stored = await device.call("stop_take", {"take_id": started["take_id"]})
         assert stored.get("state") == "stored", stored
         await journey(server, api, who, unit_id, stored["take_id"])
-        yield Candidate(who, api, device)
+        yield Candidate(who, api, device, camera)
     finally:
         await device.close()
+
+
+@asynccontextmanager
+async def phone_client(server: RunningServer, candidate: Candidate) -> AsyncIterator[Candidate]:
+    """The candidate's phone: its own log-in with the same account, its own socket."""
+    api = ApiClient(server)
+    assert (await log_in(api, candidate.account.phone)).status == 200
+    sio = socketio.AsyncClient(reconnection=False)
+    phone = Client(server.url, api.http, sio)
+
+    @sio.on("*")
+    async def any_event(event: str, data: Any) -> None:
+        phone.events.append((event, data))
+
+    cookie = f"examcast_session={api.cookie()}"
+    await sio.connect(server.url, headers={"Cookie": cookie}, transports=["websocket"])
+    try:
+        yield Candidate(candidate.account, api, phone)
+    finally:
+        await phone.close()

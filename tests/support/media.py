@@ -46,6 +46,12 @@ class SyntheticVideo(MediaStreamTrack):
         self.sent_at: list[float] = []  # time.monotonic() of each frame handed to the sender
         self._start: float | None = None
 
+    def flash_at(self, when: float) -> None:
+        """Turn white at the monotonic time ``when`` (the first frame due at or after it),
+        so tracks started at different moments flash together."""
+        assert self._start is not None, "the track has not started yet"
+        self.mark_at = when - self._start
+
     async def recv(self) -> VideoFrame:
         if self._start is None:
             if self.start_delay:

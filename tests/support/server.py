@@ -109,10 +109,13 @@ class Client:
         tracks: list[MediaStreamTrack],
         session_id: str | None = None,
         video_codec: str | None = None,
+        open_args: dict[str, Any] | None = None,
     ) -> tuple[str, RTCPeerConnection]:
-        """Open (or reuse) a primary media session and send ``tracks`` to the server."""
+        """Open (or reuse) a media session (``open_args``; primary by default) and send
+        ``tracks`` to the server."""
         if session_id is None:
-            opened = await self.call("open_session", {"role": "primary"})
+            opened = await self.call("open_session", open_args or {"role": "primary"})
+            assert "session_id" in opened, opened
             session_id = opened["session_id"]
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.pcs.append(pc)

@@ -133,3 +133,44 @@ async def test_a_take_with_no_media_has_no_segments(tmp_path: Path, pool: MuxPoo
     recorder.attach([FeedSource("video", "vp8", recorder.origin)])  # type: ignore[list-item]
     manifest = await recorder.stop()
     assert manifest["segments"] == []
+
+
+async def test_a_camera_that_leaves_keeps_its_segment_and_rejoins_in_a_new_one(
+    tmp_path: Path, pool: MuxPool
+) -> None:
+    """A second camera's recorder: files under its prefix, a detach closes the segment at
+    once with a gap, a new session continues in a new segment on the same clock."""
+    origin = time.monotonic()
+    recorder = TakeRecorder(
+        "t",
+        tmp_path,
+        pool,
+        queue_limit=1 << 20,
+        keyframe_interval=0.05,
+        origin=origin,
+        prefix="secondary/",
+    )
+    vp8 = video_packets("vp8", 60, gop=30)
+    first = FeedSource("video", "vp8", origin)
+    recorder.attach([first])  # type: ignore[list-item]
+    for i, packet in enumerate(vp8[:30]):
+        first.feed(packet, i * 3000)
+    recorder.detach("camera_stopped")
+    assert first._listener is None  # no longer listened to
+    second = FeedSource("video", "vp8", origin + 2.0)  # rejoined two seconds later
+    recorder.attach([second], reason="reconnect")  # type: ignore[list-item]
+    for i, packet in enumerate(vp8[30:], start=30):
+        second.feed(packet, (i - 30) * 3000)
+    manifest = await recorder.stop()
+    one, two = manifest["segments"]
+    assert (one["file"], two["file"]) == (
+        "secondary/segment-000.webm",
+        "secondary/segment-001.webm",
+    )
+    assert (one["reason"], two["reason"]) == ("start", "reconnect")
+    assert [s["streams"][0]["frames"] for s in (one, two)] == [30, 30]
+    [gap] = manifest["gaps"]
+    assert gap["reason"] == "camera_stopped"
+    assert gap["start_s"] == pytest.approx(29 / 30, abs=0.002)
+    assert gap["end_s"] == two["start_s"] == pytest.approx(2.0, abs=0.002)
+    assert (tmp_path / "secondary" / "segment-001.webm").is_file()

@@ -47,7 +47,20 @@ media.document(
     "GET",
     "/api/takes/{take_id}/segments/{index}",
     summary="One recorded segment of your take, seekable (HTTP Range)",
+    description="?camera=secondary plays the second camera's segment (the manifest's "
+    "cameras.secondary.segments); both cameras' start_s are on the take's one clock.",
     auth="owner",
+    query={
+        "type": "object",
+        "properties": {
+            "camera": {
+                "type": "string",
+                "enum": ["primary", "secondary"],
+                "description": "whose segment (default primary)",
+            }
+        },
+        "additionalProperties": False,
+    },
     response={"type": "string", "contentMediaType": "video/webm"},
     response_type="video/webm, video/x-matroska, video/mp4",
     errors=(404,),

@@ -213,3 +213,32 @@ async def test_a_restart_during_recording_stops_the_take(
     assert take.stopped_at == min(clock(), take.deadline)
     again = await start_by_hand(b)  # an interrupted take counts; one formal take is left
     assert again.recording_take is not None
+
+
+async def test_a_second_camera_question_starts_by_hand_only_once_the_phone_is_ready(
+    clock: FakeClock,
+) -> None:
+    b = bench_for(clock, second_camera_required=True)
+    entered = await enter(b)
+    with pytest.raises(Conflict, match="二机位"):
+        await start_by_hand(b)
+    asked: list[str] = []
+
+    def ready(attempt_id: str) -> bool:
+        asked.append(attempt_id)
+        return True
+
+    b.runner.secondary_ready = ready
+    a = await start_by_hand(b)
+    take = a.recording_take
+    assert take is not None and take.secondary_ready and asked == [entered.id]
+
+
+async def test_the_reading_deadline_starts_without_a_second_camera_and_says_so(
+    clock: FakeClock,
+) -> None:
+    b = bench_for(clock, second_camera_required=True, reading_limit_s=30)
+    await enter(b)
+    await b.advance(30)
+    take = (await b.attempt()).recording_take
+    assert take is not None and take.started_by == "server" and not take.secondary_ready

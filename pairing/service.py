@@ -1,0 +1,357 @@
+"""The second camera's service: QR codes, scans, and the phone's part in each take.
+
+- :meth:`PairingService.issue` makes a QR code's token for a question that needs
+  a second camera (需二机位), while its answer is live.
+- :meth:`redeem` is the phone's scan: the token rules (:mod:`pairing.tokens`), then
+  the attempt must still be live; the attempt's link starts over (:mod:`pairing.links`).
+- The phone opens a ``secondary`` media session with the pairing (:meth:`open_session`,
+  once per scan), sends its media, taps Ready (:meth:`ready`).
+- The exam side asks :meth:`ready_for` (may a formal take start?) and
+  :meth:`extra_cameras` (which sessions a starting take records besides the primary);
+  take events keep the link's take current, and Ready made during a take joins it.
+- Health: the phone's media must keep arriving (:class:`MediaHealth`), checked on every
+  peer-connection change and every :data:`CHECK_EVERY_S`; a change is sent to the
+  candidate's devices as ``secondary_state`` at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from exams.audit import AuditLog, Entry, Event
+from exams.errors import Conflict, ExamcastError, NotFound
+from pairing import links
+from pairing.links import Link, SecondaryState
+from pairing.store import PairingStore
+from pairing.tokens import (
+    DEFAULT_TTL_S,
+    Pairing,
+    PairingNotYours,
+    check_redeemable,
+    hash_token,
+    new_pairing,
+)
+
+if TYPE_CHECKING:
+    from exams.accounts import Account
+    from exams.takes import Clock, Take
+
+log = logging.getLogger(__name__)
+
+CAMERA = "secondary"
+CHECK_EVERY_S = 0.5
+LINK_IDLE_S = 3600.0  # a link with no phone and no take is forgotten after this long
+
+
+class AttemptLike(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def exam_id(self) -> str: ...
+
+    @property
+    def question_id(self) -> str: ...
+
+
+class AttemptGate(Protocol):
+    """What the exam side answers (``exams.answering.Answering`` implements it)."""
+
+    async def second_camera_attempt(
+        self, account: Account, exam_id: str, question_id: str
+    ) -> AttemptLike:
+        """The live attempt of a question that needs a second camera, or raise why not."""
+        ...
+
+    async def check_attempt_live(self, attempt_id: str) -> None:
+        """Raise unless the attempt can still be recorded (not submitted or closed)."""
+        ...
+
+
+class MediaHealth(Protocol):
+    def healthy(self, session_id: str) -> bool:
+        """The session's peer is connected and its media arrived recently."""
+        ...
+
+    async def close(self, session_id: str, owner: str | None = None, reason: str = ...) -> Any: ...
+
+
+class CameraJoin(Protocol):
+    async def add_camera(self, take_id: str, camera: str, session_id: str) -> None: ...
+
+
+class LinkNotifier(Protocol):
+    async def secondary_state(self, owner: str, event: dict[str, Any]) -> None: ...
+
+
+class PairingService:
+    def __init__(
+        self,
+        store: PairingStore,
+        attempts: AttemptGate,
+        audit: AuditLog,
+        clock: Clock,
+        notifier: LinkNotifier,
+        *,
+        ttl_s: float = DEFAULT_TTL_S,
+    ) -> None:
+        self._store = store
+        self._attempts = attempts
+        self._audit = audit
+        self._clock = clock
+        self._notifier = notifier
+        self.ttl_s = ttl_s
+        self.media: MediaHealth | None = None
+        self.cameras: CameraJoin | None = None
+        self._links: dict[str, Link] = {}  # attempt id -> its link
+        self._shown: dict[str, tuple[SecondaryState, bool, str | None]] = {}
+        self._checker: asyncio.Task[None] | None = None
+
+    # -- QR codes and scans ----------------------------------------------------------------
+
+    async def issue(
+        self, account: Account, exam_id: str, question_id: str
+    ) -> tuple[str, Pairing, float]:
+        """A new single-use token for this question's live attempt; (token, pairing, now)."""
+        attempt = await self._attempts.second_camera_attempt(account, exam_id, question_id)
+        now = self._clock()
+        token, pairing = new_pairing(
+            account.owner, attempt.exam_id, attempt.question_id, attempt.id, now, self.ttl_s
+        )
+        await self._store.add(pairing)
+        await self._store.purge(now)
+        return token, pairing, now
+
+    async def redeem(self, account: Account, token: str, client: str | None) -> Pairing:
+        """The phone scanned ``token``: it becomes this attempt's second camera."""
+        now = self._clock()
+        found = await self._store.by_token_hash(hash_token(token))
+        try:
+            pairing = check_redeemable(found, account.owner, now)
+            await self._attempts.check_attempt_live(pairing.attempt_id)
+            if not await self._store.mark_redeemed(pairing):
+                pairing = check_redeemable(await self._store.get(pairing.id), account.owner, now)
+        except PairingNotYours:
+            assert found is not None
+            await self._audit_event(
+                Event.ACCESS_DENIED,
+                account,
+                client,
+                {"what": "pairing_redeem", "attempt_id": found.attempt_id},
+            )
+            raise
+        except ExamcastError as exc:  # unknown, expired, used, or the attempt is over
+            await self._audit_event(Event.PAIRING_REFUSED, account, client, {"code": exc.code})
+            raise
+        await self._audit_event(
+            Event.PAIRING_REDEEMED, account, client, {"attempt_id": pairing.attempt_id}
+        )
+        previous = self._links.get(pairing.attempt_id)
+        link = links.paired(
+            previous,
+            Link(
+                attempt_id=pairing.attempt_id,
+                owner=pairing.owner,
+                exam_id=pairing.exam_id,
+                question_id=pairing.question_id,
+                pairing_id=pairing.id,
+                changed_at=now,
+                reason="paired",
+            ),
+        )
+        self._links[link.attempt_id] = link
+        if previous is not None and previous.session_id is not None and self.media is not None:
+            # The phone starts over: its old session (if still open) makes way.
+            await self.media.close(previous.session_id, reason="replaced")
+        await self._publish(link, force=True)
+        return pairing
+
+    async def state(self, owner: str, exam_id: str, question_id: str) -> dict[str, Any]:
+        """The second camera of this question's attempt, for either device."""
+        now = self._clock()
+        link = next(
+            (
+                x
+                for x in self._links.values()
+                if x.owner == owner and x.exam_id == exam_id and x.question_id == question_id
+            ),
+            None,
+        )
+        if link is None:
+            return {
+                "exam_id": exam_id,
+                "question_id": question_id,
+                "state": "unpaired",
+                "warning": False,
+                "now": now,
+            }
+        return link.event(now)
+
+    # -- the phone's media session ---------------------------------------------------------
+
+    def check_open(self, owner: str, pairing_id: str) -> Link:
+        """The link a new ``secondary`` session joins; one session per scan."""
+        link = self._by_pairing(pairing_id)
+        if link is None or link.owner != owner:
+            raise NotFound("no such pairing of yours; scan the QR code on your first device")
+        if link.session_id is not None or link.stopped:
+            raise Conflict(
+                "this QR code's camera was opened already; scan a new code to join again"
+            )
+        return link
+
+    async def session_opened(self, pairing_id: str, session_id: str) -> None:
+        link = self._by_pairing(pairing_id)
+        if link is not None:
+            self._links[link.attempt_id] = links.bound(link, session_id, self._clock())
+
+    async def ready(self, owner: str, session_id: str) -> dict[str, Any]:
+        """The phone tapped Ready (就绪); during a take it joins that take at once."""
+        link = self._by_session(session_id)
+        if link is None or link.owner != owner:
+            raise NotFound("no such second-camera session of yours; scan the QR code again")
+        now = self._clock()
+        link = links.health(link, self._healthy(session_id), now, "checked")
+        if not link.healthy:
+            self._links[link.attempt_id] = link
+            raise Conflict(
+                "the server does not receive this phone's camera yet; allow the camera, "
+                "wait until it is connected, then tap Ready (就绪)"
+            )
+        self._links[link.attempt_id] = link = links.made_ready(link, now)
+        take_id = link.take_id
+        if take_id is not None and not link.in_take and self.cameras is not None:
+            try:
+                await self.cameras.add_camera(take_id, CAMERA, session_id)
+            except ExamcastError as exc:  # the take stopped meanwhile: ready for the next
+                log.info("attempt %s: could not join take %s: %s", link.attempt_id, take_id, exc)
+            else:
+                # Take events may have come in meanwhile: change the link as it is now.
+                link = self._links.get(link.attempt_id, link)
+                if link.take_id == take_id and link.session_id == session_id:
+                    link = links.joined(link, take_id, self._clock())
+        self._links[link.attempt_id] = link
+        await self._publish(link)
+        return link.event(now)
+
+    async def media_changed(self, session_id: str) -> None:
+        """The session's peer connection changed state: look at its health now."""
+        link = self._by_session(session_id)
+        if link is not None:
+            await self._check(link, "media")
+
+    async def session_closed(self, session_id: str, reason: str) -> None:
+        """The phone closed its camera (``session_closed``) or was gone for good."""
+        link = self._by_session(session_id)
+        if link is None or reason in ("replaced", "server_shutdown"):
+            return
+        link = links.closed(link, reason, self._clock())
+        self._links[link.attempt_id] = link
+        await self._publish(link)
+
+    # -- the exam side ---------------------------------------------------------------------
+
+    def ready_for(self, attempt_id: str) -> bool:
+        """May a formal take of this attempt start (the second camera tapped Ready)?"""
+        link = self._links.get(attempt_id)
+        if link is None or link.session_id is None:
+            return False
+        return link.ready and not link.stopped and self._healthy(link.session_id)
+
+    def extra_cameras(self, take: Take) -> Mapping[str, str]:
+        """The sessions a starting take records besides the primary one."""
+        if take.attempt_id is None or not self.ready_for(take.attempt_id):
+            return {}
+        link = self._links[take.attempt_id]
+        assert link.session_id is not None
+        self._links[link.attempt_id] = links.joined(link, take.id, self._clock())
+        return {CAMERA: link.session_id}
+
+    async def on_take_event(self, event: str, take: Take) -> None:
+        """``exams.takes`` listener: the attempt's take started or stopped."""
+        link = None if take.attempt_id is None else self._links.get(take.attempt_id)
+        if link is None:
+            return
+        now = self._clock()
+        if event == "take_started":
+            link = links.take_started(link, take.id, link.in_take and link.take_id == take.id, now)
+        elif event == "take_stopped":
+            link = links.take_ended(link, take.id, now)
+        else:
+            return
+        self._links[link.attempt_id] = link
+        await self._publish(link)
+
+    # -- health ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._checker is None or self._checker.done():
+            self._checker = asyncio.ensure_future(self._check_forever())
+
+    async def close(self) -> None:
+        if self._checker is not None:
+            self._checker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checker
+
+    async def _check_forever(self) -> None:
+        while True:
+            await asyncio.sleep(CHECK_EVERY_S)
+            self.forget_idle()
+            for link in list(self._links.values()):
+                try:
+                    await self._check(link, "media")
+                except Exception:
+                    log.exception("second camera of attempt %s: check failed", link.attempt_id)
+
+    def forget_idle(self) -> int:
+        """Drop links that have had no phone and no take for :data:`LINK_IDLE_S`."""
+        now = self._clock()
+        idle = [
+            x
+            for x in self._links.values()
+            if x.session_id is None and x.take_id is None and now - x.changed_at > LINK_IDLE_S
+        ]
+        for link in idle:
+            del self._links[link.attempt_id]
+            self._shown.pop(link.attempt_id, None)
+        return len(idle)
+
+    async def _check(self, link: Link, reason: str) -> None:
+        if link.session_id is None:
+            return
+        healthy = self._healthy(link.session_id)
+        changed = links.health(link, healthy, self._clock(), reason if healthy else "media_lost")
+        if changed is not link:
+            self._links[link.attempt_id] = changed
+            await self._publish(changed)
+
+    def _healthy(self, session_id: str) -> bool:
+        return self.media is not None and self.media.healthy(session_id)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _publish(self, link: Link, *, force: bool = False) -> None:
+        shown = link.shown()
+        if not force and self._shown.get(link.attempt_id) == shown:
+            return
+        self._shown[link.attempt_id] = shown
+        try:
+            await self._notifier.secondary_state(link.owner, link.event(self._clock()))
+        except Exception:
+            log.exception("second camera of attempt %s: could not notify", link.attempt_id)
+
+    def _by_pairing(self, pairing_id: str) -> Link | None:
+        return next((x for x in self._links.values() if x.pairing_id == pairing_id), None)
+
+    def _by_session(self, session_id: str) -> Link | None:
+        return next((x for x in self._links.values() if x.session_id == session_id), None)
+
+    async def _audit_event(
+        self, event: Event, account: Account, client: str | None, detail: dict[str, Any]
+    ) -> None:
+        await self._audit.record(Entry(event, account.id, client, detail, self._clock()))
