@@ -23,9 +23,9 @@ from exams.journey import Journey
 from exams.passwords import PasswordHasher
 from exams.reviews import Reviews
 from exams.sessions import Sessions
-from exams.sms import SmsCodes
+from exams.sms import SmsCodes, SmsPolicy
 from exams.takes import Clock
-from exams.throttle import LoginThrottle, RateLimiter
+from exams.throttle import LoginThrottle, RateLimiter, Window
 from exams.units import Units
 from exams.verification import IdSuffixVerifier, VerificationService
 from storage.accounts import SqliteAccounts, SqliteSessions
@@ -92,11 +92,13 @@ def build(
     session_max_s: float,
     review_photo_max_bytes: int,
     trusted_proxies: tuple[str, ...] = (),
+    sms_per_address_per_hour: int = 30,
 ) -> Services:
     """Every accounts/admission service on one database (the app and the unit tests use it)."""
     audit = SqliteAudit(db)
     outbox = LogSmsSender()
-    sms = SmsCodes(SqliteSmsCodes(db), outbox, limiter, audit, secret, clock)
+    policy = SmsPolicy(per_address=Window(sms_per_address_per_hour, 3600))
+    sms = SmsCodes(SqliteSmsCodes(db), outbox, limiter, audit, secret, clock, policy)
     sessions = Sessions(SqliteSessions(db), clock, idle_s=session_idle_s, max_s=session_max_s)
     account_repo = SqliteAccounts(db)
     accounts = AccountService(
@@ -149,6 +151,7 @@ async def accounts_context(app: web.Application) -> AsyncIterator[None]:
         session_max_s=settings.session_max_s,
         review_photo_max_bytes=settings.review_photo_max_bytes,
         trusted_proxies=settings.trusted_proxies,
+        sms_per_address_per_hour=settings.sms_per_address_per_hour,
     )
     app[AUDIT] = s.audit
     app[SMS_OUTBOX] = s.outbox

@@ -119,6 +119,11 @@ class Settings:
         "Addresses of reverse proxies whose X-Forwarded-For header names the client, comma "
         "separated. Rate limits and the audit log use the client address.",
     )
+    sms_per_address_per_hour: int = _setting(
+        30,
+        "SMS codes one client address may ask for in an hour (raise it for an exam hall "
+        "behind one NAT address).",
+    )
     review_photo_max_bytes: int = _setting(
         8 * 1024 * 1024,
         "Largest photo (JPEG or PNG) a candidate may upload for manual identity review.",
