@@ -1,0 +1,99 @@
+// An exam's proctors (监考): assign an account that has the proctor role by its phone
+// number, see who is assigned, unassign.
+
+import { ApiError, api } from "./api.js";
+import { t } from "./i18n.js";
+import { errorText, fmtTime, h, handleSessionEnd, messageArea } from "./console-common.js";
+
+export async function mountProctors(ctx, root, exam) {
+  const base = `/api/admin/exams/${encodeURIComponent(exam.id)}/proctors`;
+  const state = { proctors: (await api("GET", base)).proctors, busy: false, phoneError: null };
+  const message = messageArea("proctor-result");
+  const phone = h("input", { type: "tel", inputmode: "numeric", maxlength: "20",
+    autocomplete: "off", testid: "proctor-phone", id: "proctor-phone" });
+  const phoneError = h("p", { class: "field-error", testid: "field-error", hidden: true });
+  const assignButton = h("button", { type: "submit", class: "primary", testid: "proctor-assign",
+    i18n: "console.proctors.assign" });
+  const list = h("div", { testid: "proctors-box" });
+
+  // What the server's refusal of an assignment means for the phone number typed.
+  const REFUSALS = { not_found: "console.proctors.notFound",
+    conflict: "console.proctors.notProctor", invalid_input: "console.proctors.badPhone" };
+
+  async function act(fn, done, byPhone = false) {
+    state.busy = true;
+    state.phoneError = null;
+    message.clear();
+    render();
+    let ok = false;
+    try {
+      state.proctors = (await fn()).proctors;
+      message.show("ok", done);
+      ok = true;
+    } catch (err) {
+      if (handleSessionEnd(err)) return false;
+      const key = byPhone && err instanceof ApiError ? REFUSALS[err.code] : null;
+      state.phoneError = key || null; // said under the phone number
+      if (!key) message.show("error", () => errorText(err));
+    } finally {
+      state.busy = false;
+      render();
+    }
+    return ok;
+  }
+
+  function assign(event) {
+    event.preventDefault();
+    const number = phone.value.trim();
+    if (!number) {
+      state.phoneError = "console.proctors.phoneRequired";
+      render();
+      phone.focus();
+      return;
+    }
+    act(() => api("POST", base, { phone: number }),
+      () => t("console.proctors.assigned", { phone: number }), true).then((ok) => {
+      if (ok) phone.value = "";
+    });
+  }
+
+  function unassign(p) {
+    act(() => api("DELETE", `${base}/${encodeURIComponent(p.account_id)}`),
+      () => t("console.proctors.removed", { name: p.name }));
+  }
+
+  function render() {
+    assignButton.disabled = state.busy;
+    phoneError.hidden = !state.phoneError;
+    phoneError.textContent = state.phoneError ? t(state.phoneError) : "";
+    if (state.phoneError) phone.setAttribute("aria-invalid", "true");
+    else phone.removeAttribute("aria-invalid");
+    message.render();
+    list.replaceChildren(state.proctors.length
+      ? h("table", { class: "table compact cards", testid: "proctors" },
+        h("thead", {}, h("tr", {}, ["colName", "colPhone", "colSince", "colActions"]
+          .map((k) => h("th", { i18n: `console.proctors.${k}` })))),
+        h("tbody", {}, state.proctors.map((p) => h("tr", { testid: "proctor" },
+          h("td", { dataset: { label: t("console.proctors.colName") } }, p.name),
+          h("td", { class: "mono", dataset: { label: t("console.proctors.colPhone") } }, p.phone),
+          h("td", { dataset: { label: t("console.proctors.colSince") } }, fmtTime(p.assigned_at)),
+          h("td", { dataset: { label: t("console.proctors.colActions") } },
+            h("button", { type: "button", class: "secondary small", disabled: state.busy,
+              i18n: "console.proctors.remove", testid: "proctor-remove",
+              onclick: () => unassign(p) }))))))
+      : h("p", { class: "empty", testid: "no-proctors", i18n: "console.proctors.none" }));
+  }
+
+  root.replaceChildren(
+    h("section", { class: "panel" },
+      h("h3", { i18n: "console.proctors.title" }),
+      h("p", { class: "field-hint", i18n: "console.proctors.intro" }),
+      h("form", { class: "inline-form", novalidate: true, onsubmit: assign },
+        h("div", { class: "field" },
+          h("label", { for: "proctor-phone", i18n: "console.proctors.phone" }),
+          h("div", { class: "control" }, phone, assignButton), phoneError)),
+      message.el),
+    h("section", { class: "panel" }, h("h3", { i18n: "console.proctors.assignedTitle" }), list));
+  render();
+  return { onLang: render };
+}
