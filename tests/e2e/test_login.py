@@ -29,12 +29,12 @@ LOGIN_FOR_DEVICE_CHECK = re.compile(r"/login\?next=" + re.escape(quote("/device-
 NEXT_PATHS = {
     "/device-check?x=1#y": "/device-check?x=1#y",
     "/exams/3": "/exams/3",
-    "//evil.example/": "/device-check",
-    "/\\evil.example/": "/device-check",
-    "https://evil.example/": "/device-check",
-    "javascript:alert(1)": "/device-check",
-    "/login?next=/login": "/device-check",
-    "": "/device-check",
+    "//evil.example/": "/journey",
+    "/\\evil.example/": "/journey",
+    "https://evil.example/": "/journey",
+    "javascript:alert(1)": "/journey",
+    "/login?next=/login": "/journey",
+    "": "/journey",
 }
 SAFE_NEXT = """async (paths) => {
   const { safeNext } = await import("/static/js/api.js");
@@ -160,7 +160,7 @@ async def test_log_out_and_a_session_that_ends(
     await log_in(page.request, server, who)
 
     # Already logged in, the login page says as whom and goes on from there.
-    await page.goto(server.url + "/login")
+    await page.goto(server.url + "/login?next=/device-check")
     await expect(by_testid(page, "signed-in-text")).to_contain_text(f"你已登录：{who.name}")
     await by_testid(page, "continue").click()
     await expect_state(page, "preview")

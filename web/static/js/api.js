@@ -5,7 +5,7 @@
 //   } catch (err) { if (err.status === 401) location.replace(loginUrl()); }
 
 export const LOGIN_PATH = "/login";
-export const DEFAULT_NEXT = "/device-check";
+export const DEFAULT_NEXT = "/journey";
 
 /** A refused request: ``{"error": {"code", "message", "details"}}``, or ``network``. */
 export class ApiError extends Error {
@@ -47,7 +47,7 @@ export async function api(method, path, body = undefined) {
   );
 }
 
-/** ``raw`` if it is a path on this site (not the login page), else the device check. */
+/** ``raw`` if it is a path on this site (not the login page), else the journey. */
 export function safeNext(raw) {
   if (!raw || !raw.startsWith("/") || raw.startsWith("//") || raw.startsWith("/\\")) {
     return DEFAULT_NEXT;

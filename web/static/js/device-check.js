@@ -32,7 +32,8 @@ const ui = {
   connText: document.querySelector(".conn-text"), lang: $("lang-toggle"),
   start: $("start-recording"), stop: $("stop-recording"), playBack: $("play-back"),
   recordAgain: $("record-again"), finish: $("finish"), retry: $("retry"),
-  checkAgain: $("check-again"), steps: document.querySelectorAll("[data-step]"),
+  checkAgain: $("check-again"), continueJourney: $("continue-journey"),
+  steps: document.querySelectorAll("[data-step]"),
   account: $("account"), accountName: $("account-name"), logOut: $("log-out"),
 };
 
@@ -98,6 +99,7 @@ function render() {
   ui.finish.disabled = !page.played || page.busy;
   ui.retry.hidden = state !== "blocked";
   ui.checkAgain.hidden = state !== "done";
+  ui.continueJourney.hidden = state !== "done"; // back to the admission steps
   const switching = page.busy && ["preview", "recording"].includes(state);
   ui.cameraSelect.disabled = page.cameras.length < 2 || switching;
   ui.switchCamera.hidden = page.cameras.length < 2;

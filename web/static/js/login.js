@@ -1,5 +1,5 @@
 // Log in (登录) or register (注册账号), then go on to the page that sent the
-// candidate here (?next=/device-check), or to the device check.
+// candidate here (?next=/device-check), or to the admission journey.
 //
 // Registration: phone → SMS code (the button waits out the server's resend
 // interval) → code, name, ID type and number, password → the account is

@@ -1,0 +1,150 @@
+// The exam list (选择考试) of the candidate's admission unit: each exam's window,
+// instructions and time requirements, where the candidate stands, and the
+// real-person verification (实人验证) each exam needs before its questions show.
+//
+// <body data-state>: loading, list, gated (a journey step comes first), failed.
+// ?verify=<exam id> opens that exam's verification (the question pages send
+// the candidate here when the server asks for it).
+
+import { ApiError, api } from "./api.js";
+import {
+  $, ServerClock, dateTime, errorText, leaveIfGated, setUpPage, showAccount,
+} from "./exam-common.js";
+import { Verification } from "./exam-verify.js";
+import { t, translatePage } from "./i18n.js";
+
+const page = {
+  state: "loading",
+  exams: [],
+  clock: new ServerClock(),
+  notice: null, // {text} or {key, params}, with kind
+  verifying: null, // the exam being verified
+  me: null, // the logged-in account
+};
+
+const ui = {
+  notice: $("notice"), toJourney: $("to-journey"), loading: $("loading"), empty: $("no-exams"),
+  list: $("exam-list"), template: document.getElementById("exam-card"),
+};
+
+const verification = new Verification({
+  onPassed: (scope) => enter(scope.slice("exam:".length)),
+  onGated: (err) => leaveIfGated(err),
+});
+
+function examUrl(exam) {
+  return `/exams/${encodeURIComponent(exam.exam_id)}`;
+}
+
+// -- rendering --------------------------------------------------------------------------
+
+function stateBadges(exam) {
+  const out = [[t(`exam.state.${exam.state}`), exam.state]];
+  if (exam.finished) out.push([t("exam.finished"), "ok"]);
+  else if (exam.submitted) out.push([t("exam.submittedCount", { n: exam.submitted }), "info"]);
+  if (exam.verified) out.push([t("exam.verified"), "ok"]);
+  return out.map(([text, kind]) => {
+    const span = document.createElement("span");
+    span.className = "badge";
+    span.dataset.kind = kind;
+    span.textContent = text;
+    return span;
+  });
+}
+
+function card(exam) {
+  const li = ui.template.content.firstElementChild.cloneNode(true);
+  translatePage(li);
+  li.dataset.examId = exam.exam_id;
+  li.dataset.finished = String(exam.finished);
+  li.querySelector(".exam-title").textContent = exam.title;
+  li.querySelector(".badges").replaceChildren(...stateBadges(exam));
+  li.querySelector(".window").textContent = t("exam.windowText", {
+    from: dateTime(exam.opens_at), to: dateTime(exam.closes_at),
+  });
+  li.querySelector(".upload-deadline").textContent = dateTime(exam.upload_deadline);
+  li.querySelector(".question-count").textContent = t("exam.questionsDone", {
+    n: exam.questions, done: exam.submitted,
+  });
+  for (const [cls, text] of [
+    ["instructions", exam.instructions], ["time-requirements", exam.time_requirements],
+  ]) {
+    const block = li.querySelector(`.${cls}`);
+    block.hidden = !text;
+    block.querySelector(".prose").textContent = text;
+  }
+  const button = li.querySelector(".enter");
+  let key = "exam.verifyAndEnter";
+  if (exam.finished) key = "exam.view";
+  else if (exam.verified) key = "exam.enter";
+  button.textContent = t(key);
+  button.classList.toggle("primary", !exam.finished);
+  button.classList.toggle("secondary", exam.finished);
+  button.addEventListener("click", () => choose(exam));
+  return li;
+}
+
+function render() {
+  document.body.dataset.state = page.state;
+  ui.loading.hidden = page.state !== "loading";
+  ui.notice.hidden = !page.notice;
+  if (page.notice) {
+    ui.notice.textContent = page.notice.text ?? t(page.notice.key, page.notice.params);
+    ui.notice.dataset.kind = page.notice.kind;
+  }
+  ui.toJourney.hidden = page.state !== "gated";
+  ui.empty.hidden = !(page.state === "list" && page.exams.length === 0);
+  ui.list.replaceChildren(...(page.state === "list" ? page.exams.map(card) : []));
+  showAccount(page.me);
+  verification.render();
+}
+
+// -- actions ----------------------------------------------------------------------------
+
+function choose(exam) {
+  if (exam.verified) {
+    location.assign(examUrl(exam));
+    return;
+  }
+  page.verifying = exam;
+  verification.open(`exam:${exam.exam_id}`, exam.title);
+}
+
+function enter(examId) {
+  location.assign(`/exams/${encodeURIComponent(examId)}`);
+}
+
+async function load() {
+  try {
+    const [list, me] = await Promise.all([
+      api("GET", "/api/exams"), api("GET", "/api/me").catch(() => null),
+    ]);
+    page.clock.sync(list.now);
+    page.exams = list.exams;
+    page.state = "list";
+    page.notice = null;
+    page.me = me?.account ?? null;
+  } catch (err) {
+    if (leaveIfGated(err)) return;
+    if (err instanceof ApiError && err.code === "step_required") {
+      page.state = "gated";
+      page.notice = { text: errorText(err), kind: "info" };
+    } else {
+      page.state = "failed";
+      page.notice = { text: errorText(err), kind: "error" };
+    }
+  }
+  render();
+  const wanted = new URLSearchParams(location.search).get("verify");
+  const exam = page.exams.find((e) => e.exam_id === wanted);
+  if (exam && !exam.verified) choose(exam);
+}
+
+function main() {
+  setUpPage(render);
+  $("verify-close").addEventListener("click", () => verification.close());
+  render();
+  load();
+}
+
+main();
