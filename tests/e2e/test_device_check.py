@@ -214,11 +214,13 @@ async def test_record_play_back_record_again_and_finish(
     await shots.take(page, "done")
 
 
-async def test_phone_preview_and_language_switch(
+async def test_phone_completes_the_device_check_and_switches_language(
     server: ServerProcess, new_page: NewPage, shots: Shots, playwright: Playwright
 ) -> None:
     phone = playwright.devices["Pixel 7"]
     page = await new_page(server, **phone)
+    await admit(playwright, server, await me(page.request, server))
+    await steps_before_device_check(page.request, server)
     await page.goto(server.url + "/device-check")
     await expect_state(page, "preview")
     await expect_live_preview(page)
@@ -242,6 +244,24 @@ async def test_phone_preview_and_language_switch(
     keys = await page.evaluate(CATALOGUE_KEYS)
     assert keys["zh"] == keys["en"], set(keys["zh"]) ^ set(keys["en"])
     assert not keys["missing"], keys["missing"]
+
+    # The whole check on the phone: record, stop, play back to the end, finish.
+    await by_testid(page, "start-recording").click()
+    await record(page, 3)
+    await shots.take(page, "phone-recording")
+    await by_testid(page, "stop-recording").click()
+    take = await stored_take(page, server)
+    await page.evaluate(WATCH_PLAYBACK)
+    await by_testid(page, "play-back").click()
+    await expect(by_testid(page, "finish")).to_be_enabled(timeout=20_000)
+    played = await page.evaluate("() => window.playedSegments")
+    assert played and all(p["frames"] > 0 and p["audioBytes"] > 0 for p in played), played
+    await by_testid(page, "finish").click()
+    await expect_state(page, "done")
+    journey = (await call(page.request, server, "GET", "/api/me"))["journey"]
+    assert journey["next_step"] == "exams", journey
+    assert segment_file(server, take["take_id"]).is_file()
+    await shots.take(page, "phone-done")
 
 
 CATALOGUE_KEYS = """async () => {
