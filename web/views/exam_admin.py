@@ -4,6 +4,7 @@ submissions and the submitted files."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 from aiohttp import web
 
@@ -93,13 +94,17 @@ EDIT_ERRORS = (400, 401, 403, 404, 409)
     "/api/admin/exams",
     summary="Your unit's exams",
     auth="unit_admin",
-    response=loose("exams", exams={"type": "array", "items": EXAM}),
+    response=loose(
+        "exams",
+        exams={"type": "array", "items": EXAM},
+        now={"type": "number", "description": "the server's clock (Unix seconds)"},
+    ),
     errors=(401, 403),
 )
 async def list_exams(request: web.Request) -> web.Response:
     admin = await account(request, Role.UNIT_ADMIN)
     exams = await request.app[EXAM_CATALOG].of_unit(admin, client(request))
-    return web.json_response({"exams": [e.to_dict() for e in exams]})
+    return web.json_response({"exams": [e.to_dict() for e in exams], "now": time.time()})
 
 
 @api.post(
