@@ -17,9 +17,9 @@ function questionSummary(exam) {
   return t("console.exams.questionCount", { n: exam.questions.length, online, offline });
 }
 
-function row(exam) {
+function row(exam, now) {
   const id = encodeURIComponent(exam.id);
-  const state = examState(exam);
+  const state = examState(exam, now);
   const cell = (label, ...children) => h("td", { dataset: { label: t(label) } }, ...children);
   return h("tr", { testid: "exam-row", dataset: { examId: exam.id } },
     cell("console.exams.colTitle", h("a", { href: `#exams/${id}`, class: "strong",
@@ -38,7 +38,10 @@ function row(exam) {
 }
 
 export async function mountExams(ctx, root) {
-  const { exams } = await api("GET", "/api/admin/exams");
+  const { exams, now: serverNow } = await api("GET", "/api/admin/exams");
+  // The server's clock, moved on by however long this page has been open.
+  const offset = serverNow ? serverNow - Date.now() / 1000 : 0;
+  const now = () => Date.now() / 1000 + offset;
   exams.sort((a, b) => b.opens_at - a.opens_at);
   const render = () => {
     const heads = ["colTitle", "colWindow", "colState", "colQuestions", "colActions"];
@@ -51,7 +54,7 @@ export async function mountExams(ctx, root) {
       exams.length
         ? h("div", { class: "panel flush" }, h("table", { class: "table cards", testid: "exams" },
           h("thead", {}, h("tr", {}, heads.map((k) => h("th", { i18n: `console.exams.${k}` })))),
-          h("tbody", {}, exams.map(row))))
+          h("tbody", {}, exams.map((exam) => row(exam, now())))))
         : h("div", { class: "panel empty", testid: "no-exams" },
           h("p", { i18n: "console.exams.none" })));
   };
