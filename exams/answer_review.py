@@ -117,7 +117,9 @@ class AnswerReview:
 
     @staticmethod
     def _file(exam: Exam, a: Attempt, f: FileRef) -> dict[str, Any]:
-        url = f"/api/admin/exams/{exam.id}/attempts/{a.id}/files/{f.id}"
+        """A file and where to download it; a pending one (still uploading, M4.1) has no
+        ``url`` yet."""
+        url = None if f.pending else f"/api/admin/exams/{exam.id}/attempts/{a.id}/files/{f.id}"
         return {**views.file_view(f), "url": url}
 
     async def segment(
@@ -149,6 +151,8 @@ class AnswerReview:
         f = next((f for f in files if f.id == file_id), None)
         if f is None:
             raise NotFound("this answer has no such file")
+        if f.pending:
+            raise NotFound("this file is still being uploaded; it can be downloaded once complete")
         known = FORMATS.get(f.format)
         return Download(
             self._paths.path(a.id, f.id, f.format),

@@ -8,27 +8,30 @@ match its format (:func:`exams.filetypes.sniff`), then one locked domain step
 (:func:`exams.offline.add_file` / :func:`exams.materials.attach_file`) checks
 everything again. The attempt is not locked while the bytes arrive: a long
 upload must not hold up a timer. A refused file is deleted.
+
+This is the bounded single-request upload; resumable uploads (tus,
+:mod:`exams.resumable`) end in the same place: a :class:`FileRef` of the
+attempt, its bytes checked by the same :class:`FileInspector`.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from exams.accounts import Account
 from exams.answering import Answering
 from exams.attempt_runner import AttemptRunner
 from exams.attempts import Attempt, FileRef
-from exams.errors import Conflict, InvalidInput, TooLarge, UnsupportedMediaType
+from exams.errors import Conflict, InvalidInput, TooLarge
 from exams.exams import Exam
+from exams.file_names import checked_name, file_format
 from exams.filetypes import sniff
 from exams.materials import attach_file, detach_material
 from exams.offline import add_file, remove_file
-from exams.questions import normalise_format
 
-_FORMAT = re.compile(r"[a-z0-9]{1,10}")
 Chunks = AsyncIterable[bytes]
 SyncStep = Callable[[Attempt, Exam, float], Attempt]
 
@@ -45,13 +48,33 @@ class FileStore(Protocol):
 
     async def remove(self, folder: str, file_id: str, fmt: str) -> None: ...
 
+    def path(self, folder: str, file_id: str, fmt: str) -> Path: ...
+
+
+class FileInspector(Protocol):
+    """Checks a whole stored file beyond its first bytes (``media.file_check``): a video
+    or audio file PyAV can read, a PDF that is one, an image of bounded size."""
+
+    async def inspect(self, path: Path, fmt: str, kind: str) -> None:
+        """Raise :class:`UnsupportedMediaType` saying what is wrong, if anything."""
+        ...
+
 
 class Uploads:
-    def __init__(self, answering: Answering, runner: AttemptRunner, files: FileStore) -> None:
+    def __init__(
+        self,
+        answering: Answering,
+        runner: AttemptRunner,
+        files: FileStore,
+        inspector: FileInspector,
+    ) -> None:
         self._answering = answering
         self._runner = runner
         self._attempts = runner.attempts
         self._files = files
+        self._inspector = inspector
+        # Told when a pending file (a resumable upload) is removed from an answer.
+        self.discard_pending: Callable[[str], Awaitable[None]] | None = None
 
     async def upload_file(
         self,
@@ -66,12 +89,12 @@ class Uploads:
         exam = await self._answering.exam_for(account, exam_id)
         rule = exam.question(qid).offline.files
         a = await self._answering.live(exam, qid, account, "open the question before adding files")
-        fmt = self._format(name, rule.formats)
+        fmt = file_format(checked_name(name), rule.formats)
         if len(a.files) >= rule.max_count:
             raise Conflict(
                 f"this question takes at most {rule.max_count} file(s); remove one first"
             )
-        ref = await self._store(a.id, fmt, chunks, length, rule.max_bytes)
+        ref = await self._store(a.id, name, fmt, chunks, length, rule.max_bytes)
         return await self._attach(account, exam, qid, ref, lambda a, e, n: add_file(a, e, ref, n))
 
     async def upload_material(
@@ -94,10 +117,10 @@ class Uploads:
         )
         if a.entered_at is None:
             raise Conflict("enter the formal answer (正式答题) before adding materials")
-        fmt = self._format(name, rule.formats)
+        fmt = file_format(checked_name(name), rule.formats)
         if sum(1 for m in a.materials if m.key == key) >= rule.max_count:
             raise Conflict(f"material {key!r} takes at most {rule.max_count} file(s)")
-        ref = await self._store(a.id, fmt, chunks, length, rule.max_bytes)
+        ref = await self._store(a.id, name, fmt, chunks, length, rule.max_bytes)
         return await self._attach(
             account, exam, qid, ref, lambda a, e, n: attach_file(a, e, key, ref, n)
         )
@@ -113,7 +136,7 @@ class Uploads:
         if before is not None:
             for f in before.files:
                 if f.id == file_id:
-                    await self._files.remove(before.id, f.id, f.format)
+                    await self._forget(before.id, f)
         return page
 
     async def remove_material(
@@ -128,21 +151,27 @@ class Uploads:
         if before is not None:
             for m in before.materials:
                 if m.key == key and m.file is not None and file_id in (None, m.file.id):
-                    await self._files.remove(before.id, m.file.id, m.file.format)
+                    await self._forget(before.id, m.file)
         return page
 
+    async def _forget(self, folder: str, f: FileRef) -> None:
+        if f.pending and self.discard_pending is not None:
+            await self.discard_pending(f.id)
+        await self._files.remove(folder, f.id, f.format)
+
     async def _store(
-        self, folder: str, fmt: str, chunks: Chunks, length: int | None, limit: int
+        self, folder: str, name: str, fmt: str, chunks: Chunks, length: int | None, limit: int
     ) -> FileRef:
         if length is not None and length > limit:
             raise TooLarge(f"the file must be at most {limit} bytes", {"limit": limit})
         stored = await self._files.save(folder, fmt, chunks, limit)
         try:
             kind = sniff(stored.head, fmt)
-        except UnsupportedMediaType:
+            await self._inspector.inspect(self._files.path(folder, stored.id, fmt), fmt, kind)
+        except BaseException:
             await self._files.remove(folder, stored.id, fmt)
             raise
-        return FileRef(stored.id, kind, fmt, stored.size)
+        return FileRef(stored.id, kind, fmt, stored.size, name=name)
 
     async def _attach(
         self, account: Account, exam: Exam, qid: str, ref: FileRef, fn: SyncStep
@@ -158,18 +187,3 @@ class Uploads:
                 await self._files.remove(found.id, ref.id, ref.format)
             raise
         return self._answering.page(exam, a)
-
-    @staticmethod
-    def _format(name: str, allowed: tuple[str, ...]) -> str:
-        fmt = normalise_format(name.rsplit(".", 1)[-1])
-        if not _FORMAT.fullmatch(fmt):
-            raise InvalidInput(
-                "name the file with its extension (e.g. answer.mp4)",
-                {"fields": {"name": "must end in a file extension such as .mp4"}},
-            )
-        if fmt not in allowed:
-            raise UnsupportedMediaType(
-                f"the .{fmt} format is not accepted here; use one of {', '.join(allowed)}",
-                {"formats": list(allowed)},
-            )
-        return fmt

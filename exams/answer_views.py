@@ -158,7 +158,16 @@ def works_view(a: Attempt, s: OnlineSettings) -> list[dict[str, Any]]:
 
 
 def file_view(f: Any) -> dict[str, Any]:
-    return {"file_id": f.id, "kind": f.kind, "format": f.format, "size": f.size}
+    """A file of an answer; ``pending``: a resumable upload still arriving (its upload is
+    ``/api/uploads/{file_id}``), counted with its declared size."""
+    return {
+        "file_id": f.id,
+        "name": f.name,
+        "kind": f.kind,
+        "format": f.format,
+        "size": f.size,
+        "pending": f.pending,
+    }
 
 
 def material_view(key: str, text: str | None, file: Any) -> dict[str, Any]:

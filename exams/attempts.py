@@ -67,12 +67,19 @@ class AttemptTake:
 
 @dataclass(frozen=True)
 class FileRef:
-    """A file stored elsewhere, described by what the rules check: kind, format, size."""
+    """A file stored elsewhere, described by what the rules check: kind, format, size.
+
+    ``pending``: a resumable upload whose bytes are still arriving; it counts as a file
+    of the answer (it may be submitted, M3.7) with its declared size and kind, until it
+    completes (:mod:`exams.pending_files`) or is refused and dropped.
+    """
 
     id: str
     kind: str
     format: str
     size: int
+    pending: bool = False
+    name: str = ""  # the candidate's file name, for people; never a path
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,48 @@ class DeadlinePassed(Conflict):
     code = "deadline_passed"
 
 
+class Gone(ExamcastError):
+    """It existed and is no more: an upload that expired or was refused (HTTP 410)."""
+
+    code = "gone"
+
+
+class UploadExpired(Gone):
+    """Too late for an upload: the answer's deadline, or the upload grace after the exam."""
+
+    code = "upload_expired"
+
+
+class OffsetMismatch(Conflict):
+    """A resumable upload's ``Upload-Offset`` is not where its data ends; ask again (HEAD)."""
+
+    code = "offset_mismatch"
+
+
+class UploadInterrupted(Conflict):
+    """A newer request for the same upload took over, or its body stopped arriving."""
+
+    code = "upload_interrupted"
+
+
+class UploadLocked(ExamcastError):
+    """Another request holds the upload and did not let go in time (HTTP 423)."""
+
+    code = "upload_locked"
+
+
+class ChecksumMismatch(ExamcastError):
+    """The body did not match its ``Upload-Checksum``; nothing of it was kept (HTTP 460)."""
+
+    code = "checksum_mismatch"
+
+
+class PreconditionFailed(ExamcastError):
+    """A protocol version the server does not speak (``Tus-Resumable``; HTTP 412)."""
+
+    code = "precondition_failed"
+
+
 class ManualReviewRequired(Conflict):
     """Automatic verification is closed for the scope: upload a photo for staff review."""
 

@@ -4,17 +4,20 @@
 A body is streamed to a ``.part`` file with a byte limit checked as it arrives
 (the rest is never read), fsynced, then renamed. Names are made by the server
 (random hex plus a format the question rules allow), one folder per attempt,
-never taken from the client. Disk work runs in a thread. The resumable-upload
-issue (tus) replaces the streaming part; the layout stays.
+never taken from the client. Disk work runs in a thread. A finished
+resumable upload (``storage.tus_store``) is moved in by :meth:`AnswerFiles.adopt`
+under the same layout.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import re
 import secrets
+import shutil
 from collections.abc import AsyncIterable
 from pathlib import Path
 
@@ -85,6 +88,11 @@ class AnswerFiles:
     async def exists(self, folder: str, file_id: str, fmt: str) -> bool:
         return await asyncio.to_thread(self.path(folder, file_id, fmt).is_file)
 
+    async def adopt(self, folder: str, file_id: str, fmt: str, source: Path) -> None:
+        """Make a finished resumable upload (already fsynced) this answer's file: a rename
+        on the same disk, then the folders are fsynced."""
+        await asyncio.to_thread(_adopt, source, self.path(folder, file_id, fmt))
+
 
 def _create(part: Path) -> int:
     part.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -111,6 +119,28 @@ def _finish(fd: int, rest: bytes, part: Path, final: Path) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def _adopt(source: Path, final: Path) -> None:
+    final.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        os.rename(source, final)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        shutil.copyfile(source, final)  # another disk: copy, fsync, then let go of the source
+        fd = os.open(final, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        source.unlink()
+    for folder in {final.parent, source.parent}:
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
 
 
 def _abandon(fd: int, part: Path) -> None:

@@ -170,6 +170,30 @@ MIGRATIONS: list[str] = [
     CREATE INDEX attempts_exam ON attempts(exam_id);
     CREATE INDEX attempts_unsettled ON attempts(settled);
     """,
+    # 5: resumable uploads (tus) of answer files; their bytes are files, their offset the size
+    """
+    CREATE TABLE uploads (
+        id TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES accounts(id),
+        exam_id TEXT NOT NULL,
+        question_id TEXT NOT NULL,
+        attempt_id TEXT NOT NULL,
+        material TEXT,
+        name TEXT NOT NULL,
+        format TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        length INTEGER NOT NULL,
+        metadata TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        device_name TEXT NOT NULL,
+        state TEXT NOT NULL,
+        message TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX uploads_account ON uploads(account_id, exam_id, state);
+    CREATE INDEX uploads_state ON uploads(state);
+    """,
 ]
 
 

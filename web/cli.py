@@ -1,4 +1,5 @@
-"""``examcast`` command line: ``serve``, ``bench``; ``unit-add`` and ``grant`` for operators."""
+"""``examcast`` command line: ``serve``, ``bench``, ``bench-upload``; ``unit-add`` and
+``grant`` for operators."""
 
 from __future__ import annotations
 
@@ -21,23 +22,34 @@ def build_parser(with_bench: bool = False) -> argparse.ArgumentParser:
     bench = commands.add_parser(
         "bench", help="measure the recording path against aiortc's MediaRecorder"
     )
+    bench_upload = commands.add_parser(
+        "bench-upload",
+        help="measure resumable-upload throughput and server memory against the disk itself",
+    )
     from web.admin_cli import add_parsers as add_admin_parsers
 
     add_admin_parsers(commands)
     if with_bench:  # imported only when asked for: serving never depends on the bench code
         from media.bench.run import add_arguments as add_bench_arguments
+        from media.bench.upload import add_arguments as add_upload_bench_arguments
 
         add_bench_arguments(bench)
+        add_upload_bench_arguments(bench_upload)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser(with_bench=bool(argv) and argv[0] == "bench").parse_args(argv)
+    benching = bool(argv) and argv[0] in ("bench", "bench-upload")
+    args = build_parser(with_bench=benching).parse_args(argv)
     if args.command == "bench":
         from media.bench.run import main as bench_main
 
         sys.exit(bench_main(args))
+    if args.command == "bench-upload":
+        from media.bench.upload import main as upload_bench_main
+
+        sys.exit(upload_bench_main(args))
     if args.command in ("unit-add", "grant"):
         from web.admin_cli import main as admin_main
 

@@ -20,8 +20,13 @@ STATUS: dict[type[errors.ExamcastError], int] = {
     errors.TooLarge: 413,
     errors.TooManyRequests: 429,
     errors.UnsupportedMediaType: 415,
+    errors.Gone: 410,
+    errors.PreconditionFailed: 412,
+    errors.UploadLocked: 423,
+    errors.ChecksumMismatch: 460,  # tus 1.0, checksum extension
     errors.Unavailable: 503,
 }
+REASONS = {460: "Checksum Mismatch"}  # not in the HTTP registry
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -52,7 +57,7 @@ def body_of(exc: errors.ExamcastError) -> dict[str, object]:
 
 
 def json_error(status: int, body: dict[str, object]) -> web.Response:
-    return web.json_response(body, status=status)
+    return web.json_response(body, status=status, reason=REASONS.get(status))
 
 
 @web.middleware

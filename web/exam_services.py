@@ -7,6 +7,8 @@ as stored or failed and acts on the exam deadlines that passed meanwhile.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -18,10 +20,15 @@ from exams.answering import Answering
 from exams.attempt_runner import AttemptRunner
 from exams.catalog import ExamCatalog
 from exams.playback import Playback
+from exams.resumable import ResumableUploads
+from media.file_check import MediaFileInspector
 from storage.accounts import SqliteAccounts
 from storage.answer_files import AnswerFiles
 from storage.attempts import SqliteAttempts
 from storage.exams import SqliteExams
+from storage.tus_store import TusStore
+from storage.upload_locks import MemoryUploadLocks
+from storage.uploads import SqliteUploads
 from web.keys import (
     ANSWER_REVIEW,
     ANSWERING,
@@ -30,6 +37,7 @@ from web.keys import (
     DATABASE,
     EXAM_CATALOG,
     JOURNEY,
+    RESUMABLE,
     SETTINGS,
     TAKE_RECORDS,
     TAKES,
@@ -52,12 +60,28 @@ async def exams_context(app: web.Application) -> AsyncIterator[None]:
     runner = AttemptRunner(attempt_repo, exam_repo, takes, records, wall_clock, LoopScheduler())
     playback = Playback(runner, exam_repo)
     # Uploaded answer files live beside the recordings, under server-made names.
-    files = AnswerFiles(settings.data_dir / "uploads", settings.recordings_dir)
+    files = AnswerFiles(settings.uploads_dir, settings.recordings_dir)
+    inspector = MediaFileInspector()
     app[EXAM_CATALOG] = catalog
     app[ATTEMPT_RUNNER] = runner
     answering = Answering(catalog, runner, app[JOURNEY], app[VERIFICATION], playback)
     app[ANSWERING] = answering
-    app[UPLOADS] = Uploads(answering, runner, files)
+    uploads = Uploads(answering, runner, files, inspector)
+    app[UPLOADS] = uploads
+    resumable = ResumableUploads(
+        answering,
+        runner,
+        exam_repo,
+        uploads,
+        SqliteUploads(db),
+        TusStore(settings.tus_dir),
+        MemoryUploadLocks(settings.upload_idle_s),
+        files,
+        inspector,
+        max_bytes=settings.upload_max_bytes,
+        idle_s=settings.upload_idle_s,
+    )
+    app[RESUMABLE] = resumable
     app[ANSWER_REVIEW] = AnswerReview(catalog, attempt_repo, records, files, wall_clock)
     app[JOURNEY].device_check_required = catalog.device_check_required
     takes.add_listener(runner.on_take_event)
@@ -65,6 +89,22 @@ async def exams_context(app: web.Application) -> AsyncIterator[None]:
     due = await runner.reconcile()
     if due:
         log.warning("applied %d exam action(s) that fell due while the server was down", due)
+    sweeper = asyncio.get_running_loop().create_task(_sweep(resumable, settings.upload_sweep_s))
     yield
+    sweeper.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sweeper
     runner.close()
     playback.close()
+
+
+async def _sweep(resumable: ResumableUploads, every_s: float) -> None:
+    """Complete what a crash left whole, delete what expired: at start, then every so often."""
+    while True:
+        try:
+            changed = await resumable.sweep()
+            if changed:
+                log.info("upload sweep: %d upload(s) completed, expired or removed", changed)
+        except Exception:
+            log.exception("upload sweep failed; trying again later")
+        await asyncio.sleep(every_s)

@@ -16,6 +16,7 @@ from exams.attempt_runner import AttemptRunner
 from exams.catalog import ExamCatalog
 from exams.consent import Consent
 from exams.journey import Journey
+from exams.resumable import ResumableUploads
 from exams.reviews import Reviews
 from exams.sms import SmsCodes
 from exams.takes import TakeService
@@ -61,6 +62,9 @@ ATTEMPT_RUNNER = web.AppKey("attempt_runner", AttemptRunner)
 ANSWERING = web.AppKey("answering", Answering)
 UPLOADS = web.AppKey("uploads", Uploads)
 ANSWER_REVIEW = web.AppKey("answer_review", AnswerReview)
+
+# resumable uploads (tus, issue #6)
+RESUMABLE = web.AppKey("resumable_uploads", ResumableUploads)
 
 # the second camera (issue #5)
 PAIRING = web.AppKey("pairing", PairingService)

@@ -56,9 +56,13 @@ ERROR_STATUS = {
     403: "Not allowed, or a journey step comes first (code step_required)",
     404: "No such thing (or not yours)",
     409: "Conflicts with the current state",
+    410: "Gone: expired, or refused (code upload_expired, gone)",
+    412: "Unsupported protocol version (Tus-Resumable)",
     413: "Too large",
     415: "Unsupported media type",
+    423: "Busy with another request; try again",
     429: "Too many requests (details.retry_after in seconds)",
+    460: "Checksum mismatch (tus checksum extension): nothing was kept",
 }
 AUTH = ("public", "account", "candidate", "unit_admin", "staff_reviewer", "proctor", "owner")
 
@@ -77,6 +81,10 @@ class Operation:
     response_type: str = "application/json"
     status: int = 200
     errors: tuple[int, ...] = ()
+    # Protocols that speak in headers (tus): name → meaning.
+    request_headers: tuple[tuple[str, str], ...] = ()
+    response_headers: tuple[tuple[str, str], ...] = ()
+    body_required: bool = True
 
 
 @dataclass
@@ -93,6 +101,15 @@ class Api:
 
     def delete(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
         return self._route("DELETE", path, **kw)
+
+    def head(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self._route("HEAD", path, **kw)
+
+    def patch(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self._route("PATCH", path, **kw)
+
+    def options(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self._route("OPTIONS", path, **kw)
 
     def document(self, method: str, path: str, **kw: Any) -> None:
         """Describe a route registered elsewhere."""
@@ -207,13 +224,26 @@ def _describe(tag: str, op: Operation) -> dict[str, Any]:
             {"name": name, "in": "query", "required": False, "schema": schema}
             for name, schema in op.query.get("properties", {}).items()
         ]
+    params += [
+        {"name": name, "in": "header", "required": False, "description": meaning}
+        | {"schema": {"type": "string"}}
+        for name, meaning in op.request_headers
+    ]
     if params:
         out["parameters"] = params
     if op.body is not None:
-        out["requestBody"] = {"required": True, "content": _content(op.body_type, op.body)}
+        out["requestBody"] = {
+            "required": op.body_required,
+            "content": _content(op.body_type, op.body),
+        }
     ok: dict[str, Any] = {"description": "OK" if op.status != 204 else "No content"}
     if op.response is not None:
         ok["content"] = _content(op.response_type, op.response)
+    if op.response_headers:
+        ok["headers"] = {
+            name: {"description": meaning, "schema": {"type": "string"}}
+            for name, meaning in op.response_headers
+        }
     error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     out["responses"] = {
         str(op.status): ok,

@@ -131,6 +131,21 @@ class Settings:
     admitted_list_max_bytes: int = _setting(
         16 * 1024 * 1024, "Largest admitted-list CSV file a unit admin may import."
     )
+    upload_max_bytes: int = _setting(
+        4 * 1024 * 1024 * 1024,
+        "Largest resumable upload (tus Tus-Max-Size) of any answer file; each question's "
+        "own size limit applies within it.",
+    )
+    upload_idle_s: int = _setting(
+        30,
+        "Seconds without bytes after which an upload shows as interrupted (中断) in the list "
+        "of unfinished uploads, and a PATCH whose body stopped arriving is ended (what arrived "
+        "is kept).",
+    )
+    upload_sweep_s: int = _setting(
+        300,
+        "How often expired uploads are deleted and uploads a crash left whole are completed.",
+    )
     demo: bool = _setting(
         False,
         "Seed a demo unit, exam, candidate and unit admin (once) and print how to sign in.",
@@ -164,6 +179,16 @@ class Settings:
     def reviews_dir(self) -> Path:
         return self.data_dir / "reviews"
 
+    @property
+    def uploads_dir(self) -> Path:
+        """Finished answer files, one folder per answer."""
+        return self.data_dir / "uploads"
+
+    @property
+    def tus_dir(self) -> Path:
+        """Resumable uploads still arriving (on the same disk as ``uploads_dir``)."""
+        return self.data_dir / "tus"
+
     def validate(self) -> Settings:
         if not 0 < self.port < 65536:
             raise SettingsError(f"port must be between 1 and 65535, not {self.port}")
@@ -195,6 +220,10 @@ class Settings:
         if self.review_photo_max_bytes < 64 * 1024 or self.admitted_list_max_bytes < 1024:
             raise SettingsError(
                 "review_photo_max_bytes must be at least 65536, admitted_list_max_bytes 1024"
+            )
+        if self.upload_max_bytes < 1024 or self.upload_idle_s < 1 or self.upload_sweep_s < 1:
+            raise SettingsError(
+                "upload_max_bytes must be at least 1024; upload_idle_s and upload_sweep_s, 1"
             )
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("redis_url must be a redis://, rediss:// or unix:// URL")

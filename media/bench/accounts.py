@@ -25,10 +25,19 @@ def sms_code_from_log(log: Path, phone: str) -> str:
     return str(codes[-1])
 
 
+def phone_of(index: int) -> str:
+    return f"137{index:08d}"
+
+
+def id_number_of(index: int) -> str:
+    """A valid resident ID number (right check character) for simulated person ``index``."""
+    first17 = f"110105{20000101 + index % 28:08d}{index % 1000:03d}"
+    return first17 + gb11643_check_char(first17)
+
+
 async def signed_in_cookie(url: str, index: int, log: Path) -> str:
     """Register candidate ``index`` and log in; the session cookie header."""
-    phone = f"137{index:08d}"
-    first17 = f"110105{20000101 + index % 28:08d}{index % 1000:03d}"
+    phone = phone_of(index)
     connector = aiohttp.TCPConnector(local_addr=(f"127.0.1.{index % 250 + 1}", 0))
     origin = {"Origin": url}
     async with aiohttp.ClientSession(
@@ -49,7 +58,7 @@ async def signed_in_cookie(url: str, index: int, log: Path) -> str:
             "sms_code": code,
             "name": "考生",
             "id_type": "resident_id",
-            "id_number": first17 + gb11643_check_char(first17),
+            "id_number": id_number_of(index),
             "password": PASSWORD,
         }
         async with http.post(f"{url}/api/accounts", json=account, headers=origin) as r:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from exams.accounts import Role
+from tests.support import files
 from tests.support.api import ApiClient, Reply, api_client, log_in
 from tests.support.exams import (
     add_unit,
@@ -31,8 +32,8 @@ from tests.support.exams import (
 from tests.support.server import RunningServer, free_port, running_server
 from tests.support.server import server_settings as settings_for
 
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(2048)
-MP4 = b"\x00\x00\x00\x18ftypmp42" + bytes(2048)
+PNG = files.png()
+MP4 = files.mp4()  # real files: the server opens what it is sent
 
 
 @pytest.fixture

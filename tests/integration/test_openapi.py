@@ -19,9 +19,11 @@ def api_routes(server: RunningServer) -> set[tuple[str, str]]:
         path = info.get("path") or info.get("formatter") or ""
         if not path.startswith("/api/"):
             continue
+        methods = {route.method for route in resource}
         for route in resource:
-            if route.method not in ("HEAD", "OPTIONS"):
-                found.add((route.method, path))
+            if route.method == "HEAD" and "GET" in methods:
+                continue  # aiohttp answers HEAD for every GET by itself
+            found.add((route.method, path))
     return found
 
 

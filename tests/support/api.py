@@ -71,10 +71,10 @@ class ApiClient:
         async with self.http.request(method, self.server.url + path, **kwargs) as response:
             raw = await response.read()
             parsed: Any = raw
-            if response.content_type == "application/json":
+            if response.content_type == "application/json" and raw:  # HEAD: headers only
                 parsed = json.loads(raw)
             reply = Reply(response.status, parsed, response.headers)
-        if reply.status >= 400 and response.content_type == "application/json":
+        if reply.status >= 400 and response.content_type == "application/json" and raw:
             assert_error_shape(reply)
         return reply
 

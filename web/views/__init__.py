@@ -15,6 +15,7 @@ from web.views import (
     pairing,
     proctor,
     reviews,
+    uploads,
     verification,
 )
 
@@ -27,6 +28,7 @@ APIS: list[Api] = [
     reviews.api,
     exams.api,
     answers.api,
+    uploads.api,
     pairing.api,
     exam_admin.api,
     proctor.api,
