@@ -4,10 +4,11 @@
 // performances (the server keeps exactly what the microphone hears).
 const AUDIO = { echoCancellation: false, noiseSuppression: false, autoGainControl: false };
 
-function videoConstraints(deviceId) {
+function videoConstraints(deviceId, facing = "user") {
   const size = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } };
-  // A plain facingMode is only a preference: {exact: ...} fails on desktops.
-  return deviceId ? { deviceId: { exact: deviceId }, ...size } : { facingMode: "user", ...size };
+  // A facingMode is only a preference ("ideal"): {exact: ...} fails on desktops.
+  return deviceId ? { deviceId: { exact: deviceId }, ...size }
+    : { facingMode: { ideal: facing }, ...size };
 }
 
 /** Why the camera could not be opened, as an i18n key. */
@@ -33,9 +34,15 @@ export function mediaSupport() {
   return null;
 }
 
-/** Camera and microphone in one stream; the stream object stays, tracks may change. */
-export async function openCameraAndMic() {
-  return navigator.mediaDevices.getUserMedia({ audio: AUDIO, video: videoConstraints(null) });
+/**
+ * Camera and microphone in one stream; the stream object stays, tracks may change.
+ * ``facing``: the camera preferred, "user" (front) or "environment" (rear, a phone as
+ * the second camera); any camera when the device has no such one.
+ */
+export async function openCameraAndMic(facing = "user") {
+  return navigator.mediaDevices.getUserMedia({
+    audio: AUDIO, video: videoConstraints(null, facing),
+  });
 }
 
 export async function listCameras() {

@@ -15,11 +15,13 @@
 //   closed: the submission time ran out.
 
 import { api } from "./api.js";
+import { DualPlayer, hasSecondCamera } from "./dual-playback.js";
 import { $, clock, duration, holdScreen, shortTime } from "./exam-common.js";
 import { t } from "./i18n.js";
 import { mediaErrorKey, mediaSupport, openCameraAndMic } from "./media.js";
 import { TakePlayer } from "./playback.js";
 import { Materials } from "./question-materials.js";
+import { SecondCamera } from "./question-second.js";
 import { SocketClient } from "./socketio.js";
 import { Uplink } from "./uplink.js";
 
@@ -48,6 +50,7 @@ export class OnlineAnswer {
       worksTitle: $("works-title"), worksHint: $("works-hint"), workList: $("work-list"), materials: $("materials"),
       recordAgain: $("record-again"), submit: $("submit"), connection: $("connection"),
       connText: document.querySelector(".conn-text"),
+      dual: $("dual"), dualPrimary: $("dual-primary"),
     };
     this.socket = new SocketClient();
     this.uplink = null;
@@ -55,7 +58,13 @@ export class OnlineAnswer {
     this.cameraError = null; // {key, detail} when the camera cannot be used
     this.media = new Map(); // take id → the media layer's summary (state, manifest)
     this.player = new TakePlayer(this.ui.playback, () => this.playbackEnded());
-    this.playing = null; // {take_id, kind} being played back here
+    // 需二机位: both cameras of a take side by side, one control (and the phone's QR code).
+    this.dual = new DualPlayer({
+      primary: this.ui.dualPrimary, secondary: $("dual-secondary"), root: this.ui.dual,
+      toggle: $("dual-toggle"), seek: $("dual-seek"), time: $("dual-time"),
+    }, () => this.playbackEnded());
+    this.second = new SecondCamera(ctx, this.socket);
+    this.playing = null; // {take_id, kind, dual} being played back here
     this.stopping = false;
     this.guarded = false;
     this.releaseScreen = null;
@@ -181,8 +190,12 @@ export class OnlineAnswer {
     ui.panel.hidden = false;
 
     ui.stage.hidden = !(live || this.playing);
+    const dual = Boolean(this.playing?.dual);
     ui.preview.hidden = Boolean(this.playing);
-    ui.playback.hidden = !this.playing;
+    ui.playback.hidden = !this.playing || dual;
+    ui.dual.hidden = !dual;
+    ui.stage.dataset.dual = String(dual);
+    if (dual) this.dual.render(); // its button's words (after a language switch)
     this.fitStage();
     ui.readingOverlay.hidden = st !== "reading";
     ui.recBadge.hidden = st !== "recording";
@@ -203,7 +216,7 @@ export class OnlineAnswer {
     const startable = st === "reading"
       || (st === "answering" && !this.formalTakes().length && this.formalLeft() > 0);
     ui.start.hidden = !startable;
-    ui.start.disabled = !ready;
+    ui.start.disabled = !ready || this.second.blocksFormal(a?.reading?.kind || "formal");
     ui.start.textContent = t(st === "reading" && a.reading.deadline != null
       ? "exam.btn.startEarly" : "exam.btn.start");
     ui.stop.hidden = st !== "recording";
@@ -216,14 +229,14 @@ export class OnlineAnswer {
     ui.leaveRehearsal.disabled = ctx.busy;
     ui.retryCamera.hidden = !this.cameraError || !live;
 
-    ui.second.hidden = !(s.second_camera_required && live);
+    this.second.render(st);
     this.renderWorks(st);
     ui.materials.hidden = !(s.materials.length && ["answering", "submitted", "closed"].includes(st));
     if (!ui.materials.hidden) this.materials.render(st === "answering" && open);
 
     ui.recordAgain.hidden = !(st === "answering" && this.formalTakes().length
       && this.formalLeft() > 0 && !s.auto_submit);
-    ui.recordAgain.disabled = !ready;
+    ui.recordAgain.disabled = !ready || this.second.blocksFormal("formal");
     ui.submit.hidden = !(st === "answering" && !s.auto_submit && this.formalTakes().length);
     ui.submit.disabled = !open || ctx.busy || !a?.chosen_take_id;
 
@@ -312,6 +325,10 @@ export class OnlineAnswer {
 
   /** The stage takes the shape of the video it shows (a phone's camera may be portrait). */
   fitStage() {
+    if (this.playing?.dual) {
+      this.ui.stage.style.aspectRatio = ""; // two videos: the stage lays them out itself
+      return;
+    }
     const video = this.ui.playback.hidden ? this.ui.preview : this.ui.playback;
     if (video.videoWidth && video.videoHeight) {
       this.ui.stage.style.aspectRatio = `${video.videoWidth} / ${video.videoHeight}`;
@@ -322,6 +339,7 @@ export class OnlineAnswer {
   tick() {
     const { ui, a, ctx } = this;
     const st = ctx.state;
+    this.second.tick();
     if (st === "reading") {
       const kind = a.reading.kind;
       ui.readingLabel.textContent = t(kind === "rehearsal" ? "exam.reading.rehearsal"
@@ -380,6 +398,7 @@ export class OnlineAnswer {
     ui.recordAgain.addEventListener("click", () => this.recordAgain());
     ui.submit.addEventListener("click", () => this.submit());
     ui.playback.addEventListener("error", () => this.playbackFailed());
+    ui.dualPrimary.addEventListener("error", () => this.playbackFailed());
     for (const video of [ui.preview, ui.playback]) {
       video.addEventListener("resize", () => this.fitStage());
     }
@@ -391,6 +410,7 @@ export class OnlineAnswer {
       this.connectedBefore = true;
     });
     this.socket.on("connect_error", () => this.ctx.refresh()); // a 401 goes to the login page
+    this.second.start();
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "visible" && this.guarded) {
         this.guarded = false;
@@ -606,11 +626,13 @@ export class OnlineAnswer {
       this.ctx.notify({ key: "exam.take.stillSaving", kind: "info" });
       return;
     }
-    this.playing = { take_id: take.take_id, kind };
+    const dual = hasSecondCamera(summary);
+    this.playing = { take_id: take.take_id, kind, dual };
     this.ctx.notify(kind === "rehearsal" ? { key: "exam.rehearsal.once", kind: "info" } : null);
-    this.player.load(summary);
+    const player = dual ? this.dual : this.player;
+    player.load(summary);
     this.ctx.render();
-    this.player.playFromStart().catch((err) => console.warn(err));
+    player.playFromStart().catch((err) => console.warn(err));
   }
 
   playbackEnded() {
@@ -634,7 +656,7 @@ export class OnlineAnswer {
 
   closePlayback() {
     if (!this.playing) return;
-    this.player.pause();
+    (this.playing.dual ? this.dual : this.player).pause();
     this.playing = null;
     this.ctx.render();
   }

@@ -45,18 +45,27 @@ function gatheringComplete(pc) {
 }
 
 export class Uplink {
-  /** ``onState(state, error)``: "connecting", "connected", "reconnecting" or "failed". */
-  constructor(socket, stream, onState) {
+  /**
+   * ``onState(state, error)``: "connecting", "connected", "reconnecting" or "failed".
+   * ``role``: "primary", or "secondary" for a phone as the second camera, which opens
+   * its session with the ``pairingId`` from redeeming the QR code's token.
+   */
+  constructor(socket, stream, onState, { role = "primary", pairingId = null } = {}) {
     this.socket = socket;
     this.stream = stream;
     this.onState = onState;
+    this.role = role;
+    this.pairingId = pairingId;
+    this.closed = false; // after close(): nothing reconnects
     this.sessionId = null;
     this.state = "connecting";
     this.pc = null;
     this._senders = {};
     this._recoverTimer = null;
     this._queue = Promise.resolve(); // one step at a time: resume, negotiate
-    socket.on("connect", () => this._run(() => this._resume()));
+    socket.on("connect", () => {
+      if (!this.closed) this._run(() => this._resume());
+    });
     socket.on("disconnect", () => this._setState("reconnecting"));
   }
 
@@ -73,6 +82,7 @@ export class Uplink {
   }
 
   async close() {
+    this.closed = true;
     clearTimeout(this._recoverTimer);
     if (this.pc) this.pc.close();
     this.pc = null;
@@ -101,9 +111,10 @@ export class Uplink {
 
   // After (re)connecting the socket: take the session back, or open a new one.
   async _resume() {
+    if (this.closed) return;
     let opened = null;
     if (this.sessionId) {
-      const resume = { role: "primary", resume: this.sessionId };
+      const resume = { role: this.role, resume: this.sessionId };
       opened = await request(this.socket, "open_session", resume).catch((err) => {
         if (err instanceof ServerError && err.code === "not_found") return null; // gone: new one
         throw err;
@@ -114,7 +125,9 @@ export class Uplink {
       return;
     }
     if (!opened) {
-      opened = await request(this.socket, "open_session", { role: "primary" });
+      const open = { role: this.role };
+      if (this.pairingId) open.pairing_id = this.pairingId;
+      opened = await request(this.socket, "open_session", open);
       this.sessionId = opened.session_id;
     }
     await this._negotiate();
@@ -158,7 +171,7 @@ export class Uplink {
   _scheduleRecovery(delayMs) {
     clearTimeout(this._recoverTimer);
     this._recoverTimer = setTimeout(() => {
-      if (this.socket.connected) this._run(() => this._resume());
+      if (this.socket.connected && !this.closed) this._run(() => this._resume());
     }, delayMs);
   }
 }
