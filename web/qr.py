@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import io
+
 import segno
 
 
 def qr_svg(text: str, *, scale: int = 6) -> str:
-    """An inline ``<svg>`` of ``text`` (error correction M, a 4-module quiet zone, black on
-    white so phones read it on any page theme)."""
+    """A standalone ``<svg>`` of ``text``: error correction M, a 4-module quiet zone, black
+    on white so phones read it on any page theme; namespaced and with a viewBox, so a page
+    can parse it as image/svg+xml and size it with CSS."""
     code = segno.make(text, error="m", micro=False, boost_error=False)
-    return code.svg_inline(scale=scale, border=4, dark="#000", light="#fff", title="二机位")
+    out = io.BytesIO()
+    code.save(
+        out,
+        kind="svg",
+        scale=scale,
+        border=4,
+        dark="#000",
+        light="#fff",
+        xmldecl=False,
+        svgns=True,
+        omitsize=True,
+        title="二机位",
+        svgclass=None,
+        lineclass=None,
+    )
+    return out.getvalue().decode()
