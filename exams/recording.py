@@ -23,7 +23,8 @@ Rules, and the decisions where the manual is silent:
   submission deadline (formal) or the exam close (rehearsal): recording past
   them could never be submitted. A stopped take is never continued.
 - A second camera (需二机位) must be ready before the candidate starts a
-  formal take. When the server starts it because the reading time ran out,
+  take, rehearsal or formal (the manual's flow is the same for both). When
+  the server starts it because the reading time ran out,
   the time rule wins: recording starts without the second camera rather than
   giving the candidate more reading time, and the take records that
   ``secondary_ready`` was false.
@@ -123,12 +124,13 @@ def start_take(
             raise Conflict(
                 f"all {s.formal_count} formal recording(s) are used; choose one and submit it"
             )
-        if s.second_camera_required and not secondary_ready and not by_server:
-            raise Conflict(
-                "this question needs a second camera (需二机位): scan the QR code with your "
-                "phone, place it, tap Ready (就绪), then start recording"
-            )
         cut = a.submission_deadline
+    # The manual's flow is the same for 排练 and 正式答题: the phone taps Ready first.
+    if s.second_camera_required and not secondary_ready and not by_server:
+        raise Conflict(
+            "this question needs a second camera (需二机位): scan the QR code with your "
+            "phone, place it, tap Ready (就绪), then start recording"
+        )
     if by_server and (
         reading is None
         or reading.kind is not kind

@@ -259,10 +259,14 @@ def test_reading_time_running_out_starts_recording_without_the_second_camera(
     assert not a.takes[0].secondary_ready and a.takes[0].started_by == "server"
 
 
-def test_rehearsal_does_not_wait_for_the_second_camera(clock: FakeClock) -> None:
+def test_rehearsal_waits_for_the_second_camera_too(clock: FakeClock) -> None:
+    """The manual: 排练 with 需二机位 is the same flow — the phone taps Ready (就绪) first."""
     exam, a = setup(second_camera_required=True, rehearsal_allowed=True, rehearsal_count=1)
     a = begin_rehearsal(a, exam, clock())
-    assert start_take(a, exam, REHEARSAL, "r1", clock()).recording_take is not None
+    with pytest.raises(Conflict, match="二机位"):
+        start_take(a, exam, REHEARSAL, "r1", clock())
+    a = start_take(a, exam, REHEARSAL, "r1", clock(), secondary_ready=True)
+    assert a.recording_take is not None and a.takes[0].secondary_ready
 
 
 # -- rehearsals ---------------------------------------------------------------------------
