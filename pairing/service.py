@@ -286,6 +286,21 @@ class PairingService:
         self._links[link.attempt_id] = link
         await self._publish(link)
 
+    async def answer_over(self, attempt_id: str, reason: str) -> None:
+        """The answer was submitted or closed: tell both devices (``state: done``), close
+        the phone's camera session and forget the pairing."""
+        link = self._links.pop(attempt_id, None)
+        self._shown.pop(attempt_id, None)
+        if link is None:
+            return
+        event = {**link.event(self._clock()), "state": "done", "reason": reason, "warning": False}
+        try:
+            await self._notifier.secondary_state(link.owner, event)
+        except Exception:
+            log.exception("second camera of attempt %s: could not notify", attempt_id)
+        if link.session_id is not None and self.media is not None:
+            await self.media.close(link.session_id, reason="answer_over")
+
     # -- health ----------------------------------------------------------------------------
 
     def start(self) -> None:

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from exams.attempts import Attempt
 from media.hub import MediaSession
 from pairing.service import PairingService
 from pairing.store import MemoryPairingStore
@@ -49,6 +50,11 @@ async def pairing_context(app: web.Application) -> AsyncIterator[None]:
     async def session_closed(session: MediaSession, reason: str) -> None:
         await pairing.session_closed(session.id, reason)
 
+    async def attempt_changed(attempt: Attempt) -> None:
+        if attempt.submitted_at is not None or attempt.closed_at is not None:
+            await pairing.answer_over(attempt.id, "submitted" if attempt.submitted_at else "closed")
+
+    app[ATTEMPT_RUNNER].after_run.append(attempt_changed)
     hub.on_state.append(media_changed)
     hub.on_lost.append(session_closed)
     takes.extra_cameras = pairing.extra_cameras

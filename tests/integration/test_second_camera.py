@@ -36,7 +36,7 @@ from tests.support.exams import (
 from tests.support.media import SyntheticAudio, SyntheticVideo
 from tests.support.server import RunningServer, connected_client, running_server
 from tests.support.server import server_settings as settings_for
-from web.keys import AUDIT, PAIRING, TAKE_RECORDS
+from web.keys import AUDIT, HUB, PAIRING, TAKE_RECORDS
 
 UNIT = "10005"
 READING_S = 6  # time to pair the phone before the server starts recording by itself
@@ -208,6 +208,14 @@ async def test_both_cameras_recorded_on_one_clock_started_by_hand(
             # The next take needs Ready again.
             again = await c.call("POST", q1 + "/takes", {"kind": "formal"})
             assert again.status == 409, again
+
+            # Submitting ends the pairing: both devices are told, the phone's camera closes.
+            await c.call("POST", q1 + "/choice", {"take_id": take_id})
+            assert (await c.call("POST", q1 + "/submit")).status == 200
+            done = await phone.device.wait_event("secondary_state", state="done")
+            assert done["reason"] == "submitted"
+            await c.device.wait_event("secondary_state", state="done")
+            assert exam_server.app[HUB].get(session_id) is None
 
 
 async def test_server_starts_both_cameras_at_the_reading_deadline(

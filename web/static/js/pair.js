@@ -344,6 +344,15 @@ function onLink(event) {
     return;
   }
   if (page.link?.changed_at != null && event.changed_at < page.link.changed_at) return; // stale
+  if (event.state === "done") { // the answer was submitted or closed: nothing more to record
+    if (!page.saving) {
+      page.done = true;
+      forget();
+      endCamera();
+    }
+    render();
+    return;
+  }
   page.clock.sync(event.now);
   page.link = event;
   if (event.state === "recording" && event.take_id && page.take?.take_id !== event.take_id) {
