@@ -12,6 +12,7 @@ import {
 } from "./exam-common.js";
 import { t, translatePage } from "./i18n.js";
 import { questionBadges, renderSettings } from "./question-settings.js";
+import { UnfinishedUploads } from "./unfinished-uploads.js";
 
 const examId = decodeURIComponent(location.pathname.split("/")[2] || "");
 
@@ -21,6 +22,7 @@ const page = {
   clock: new ServerClock(),
   notice: null,
   reloadTimer: null,
+  unfinished: null, // the exam's unfinished uploads (M4.2)
 };
 
 const ui = {
@@ -160,6 +162,12 @@ async function load() {
     page.state = "list";
     page.notice = null;
     reloadAfterNextDeadline();
+    if (!page.unfinished) {
+      page.unfinished = new UnfinishedUploads($("unfinished"), {
+        examId, questions: () => page.data?.questions || [], onChange: load,
+      });
+      page.unfinished.load();
+    }
   } catch (err) {
     if (leaveIfGated(err, examId)) return;
     page.state = "failed";

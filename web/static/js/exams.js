@@ -12,6 +12,7 @@ import {
 } from "./exam-common.js";
 import { Verification } from "./exam-verify.js";
 import { t, translatePage } from "./i18n.js";
+import { UnfinishedUploads } from "./unfinished-uploads.js";
 
 const page = {
   state: "loading",
@@ -20,6 +21,7 @@ const page = {
   notice: null, // {text} or {key, params}, with kind
   verifying: null, // the exam being verified
   me: null, // the logged-in account
+  unfinished: new Map(), // exam id → its unfinished uploads (M4.2), once looked at
 };
 
 const ui = {
@@ -135,9 +137,28 @@ async function load() {
     }
   }
   render();
+  showUnfinished();
   const wanted = new URLSearchParams(location.search).get("verify");
   const exam = page.exams.find((e) => e.exam_id === wanted);
   if (exam && !exam.verified) choose(exam);
+}
+
+/** The unfinished uploads of each exam that may still have some (verified, not yet past
+ * its upload deadline): shown above the list when there are any. */
+function showUnfinished() {
+  for (const exam of page.exams) {
+    const due = exam.verified && exam.state !== "upcoming"
+      && page.clock.left(exam.upload_deadline) > 0;
+    if (!due || page.unfinished.has(exam.exam_id)) continue;
+    const section = document.createElement("section");
+    section.className = "card";
+    section.dataset.testid = "unfinished";
+    section.hidden = true;
+    $("unfinished-exams").append(section);
+    const view = new UnfinishedUploads(section, { examId: exam.exam_id, title: exam.title });
+    page.unfinished.set(exam.exam_id, view);
+    view.load();
+  }
 }
 
 function main() {

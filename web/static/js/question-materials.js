@@ -1,13 +1,11 @@
 // The extra materials an online answer asks for (M3.2: video, audio, image,
 // text, set per question): text typed in a box and saved, files uploaded with
-// a progress bar. They belong to the formal answer: editable once it is
-// entered and until it is submitted or closed.
+// a progress bar each as resumable uploads (answer-files.js: pause, resume, 续传
+// after a reload). They belong to the formal answer: editable once it is entered
+// and until it is submitted or closed.
 
 import { api } from "./api.js";
-import {
-  UploadQueue, acceptOf, fileProblem, fileRow, rememberName,
-} from "./answer-files.js";
-import { leaveIfGated } from "./exam-common.js";
+import { FileBox, acceptOf } from "./answer-files.js";
 import { t } from "./i18n.js";
 import { materialText } from "./question-settings.js";
 
@@ -114,20 +112,25 @@ export class Materials {
     input.dataset.testid = "material-file";
     const text = document.createElement("span");
     pick.append(input, text);
-    const queue = new UploadQueue(uploads, (page, file) => this._uploaded(page, file),
-      (err) => leaveIfGated(err, this.ctx.examId));
-    input.addEventListener("change", () => {
-      for (const file of input.files) {
-        const path = this.ctx.path(`/materials/${encodeURIComponent(rule.key)}/files`)
-          + `?name=${encodeURIComponent(file.name)}`;
-        queue.add(file, path, fileProblem(file, {
-          formats: rule.formats, maxBytes: rule.max_bytes,
-        }));
-      }
-      input.value = "";
-    });
     el.append(files, uploads, pick);
-    Object.assign(parts, { files, pick, pickText: text, input });
+    const { ctx } = this;
+    const box = new FileBox(uploads, files,
+      { examId: ctx.examId, questionId: ctx.questionId, material: rule.key }, {
+        refresh: () => ctx.refresh(),
+        render: () => ctx.render(),
+        remove: (file) => this._remove(rule, file),
+        pickNew: () => input.click(),
+      });
+    input.addEventListener("change", async () => {
+      const chosen = [...input.files];
+      input.value = "";
+      await box.add(chosen, {
+        formats: rule.formats, maxBytes: rule.max_bytes,
+        maxCount: rule.max_count,
+      });
+      ctx.render();
+    });
+    Object.assign(parts, { files, pick, pickText: text, input, fileBox: box });
   }
 
   // -- state ----------------------------------------------------------------------------
@@ -159,9 +162,7 @@ export class Materials {
 
   _renderFiles(rule, parts) {
     const mine = this.of(rule.key).filter((m) => m.file);
-    parts.files.replaceChildren(...mine.map((m, i) => fileRow(
-      m.file, i + 1, this.editable ? (file) => this._remove(rule, file) : null,
-    )));
+    parts.fileBox.render({ files: mine.map((m) => m.file), editable: this.editable });
     parts.pick.hidden = !this.editable || mine.length >= rule.max_count;
     parts.pickText.textContent = t("exam.files.add");
     parts.state.textContent = t("exam.materials.fileCount", { n: mine.length, max: rule.max_count });
@@ -176,16 +177,8 @@ export class Materials {
     return Boolean(result);
   }
 
-  _uploaded(page, file) {
-    const known = new Set((this.ctx.q.attempt?.materials || []).map((m) => m.file?.file_id));
-    for (const m of page.question.attempt?.materials || []) {
-      if (m.file && !known.has(m.file.file_id)) rememberName(m.file.file_id, file.name);
-    }
-    this.ctx.setPage(page);
-  }
-
   _remove(rule, file) {
     const path = `/materials/${encodeURIComponent(rule.key)}/files/${encodeURIComponent(file.file_id)}`;
-    this.ctx.call(() => api("DELETE", this.ctx.path(path)));
+    return this.ctx.call(() => api("DELETE", this.ctx.path(path)));
   }
 }

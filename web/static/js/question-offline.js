@@ -1,17 +1,20 @@
 // 线下录制: an offline question, answered with files prepared beforehand.
 //
 // Opening the question (开始作答) starts its submission time. Then files are
-// added (several, each with a progress bar), removed, saved as a draft (保存)
-// and submitted (提交) between the question's minimum and maximum count.
+// added (several at once, each with a progress bar, pause and resume), removed,
+// saved as a draft (保存) and submitted (提交) between the question's minimum and
+// maximum count — also while files are still uploading (M3.7): their uploads may
+// complete until the exam's end plus two hours (the exam's upload_deadline). Files
+// travel as resumable uploads: after a reload, the same file picked again goes on
+// from where the server's copy ends (续传).
 //
 // States (<body data-state>): intro (not opened yet), files, submitted, closed.
 
 import { api } from "./api.js";
-import {
-  UploadQueue, acceptOf, fileProblem, fileRow, rememberName,
-} from "./answer-files.js";
-import { $, bytes, duration, leaveIfGated, list, shortTime } from "./exam-common.js";
+import { FileBox, acceptOf } from "./answer-files.js";
+import { $, bytes, clock, duration, list, shortTime } from "./exam-common.js";
 import { t } from "./i18n.js";
+import { uploads } from "./upload-manager.js";
 
 export class OfflineAnswer {
   constructor(ctx) {
@@ -22,8 +25,23 @@ export class OfflineAnswer {
       uploads: $("upload-list"), count: $("file-count"), list: $("file-list"),
       savedAt: $("saved-at"), save: $("save-files"), submit: $("submit-files"),
     };
-    this.queue = new UploadQueue(this.ui.uploads, (page, file) => this.uploaded(page, file),
-      (err) => leaveIfGated(err, ctx.examId), () => ctx.render());
+    // Lines of this module's own (the page's HTML is shared with the online answer).
+    this.ui.grace = document.createElement("p");
+    this.ui.grace.className = "upload-grace";
+    this.ui.grace.dataset.testid = "upload-grace";
+    this.ui.grace.hidden = true;
+    this.ui.hint = document.createElement("p");
+    this.ui.hint.className = "muted upload-hint";
+    this.ui.hint.dataset.testid = "resume-hint";
+    this.ui.hint.hidden = true;
+    this.ui.list.after(this.ui.hint, this.ui.grace);
+    this.box = new FileBox(this.ui.uploads, this.ui.list,
+      { examId: ctx.examId, questionId: ctx.questionId, material: null }, {
+        refresh: () => ctx.refresh(),
+        render: () => ctx.render(),
+        remove: (file) => this.remove(file),
+        pickNew: () => this.ui.input.click(),
+      });
   }
 
   get rule() {
@@ -73,12 +91,14 @@ export class OfflineAnswer {
     const open = ctx.exam.state === "open";
     const editable = st === "files" && open;
     const a = ctx.q.attempt;
+    const files = this.files;
+    const pending = files.filter((f) => f.pending).length;
     ui.panel.hidden = false;
     ui.message.textContent = this.message(st);
     ui.open.hidden = !(st === "intro" && open);
     ui.open.disabled = ctx.busy;
     ui.files.hidden = st === "intro";
-    ui.pick.hidden = !editable || this.files.length >= rule.max_count;
+    ui.pick.hidden = !editable || files.length >= rule.max_count;
     ui.input.disabled = ctx.busy;
     ui.rules.hidden = !editable;
     ui.rules.textContent = t("exam.off.rules", {
@@ -87,51 +107,72 @@ export class OfflineAnswer {
       min: rule.min_count, max: rule.max_count, size: bytes(rule.max_bytes),
     });
     ui.count.hidden = st !== "files";
-    ui.count.dataset.count = String(this.files.length);
-    ui.count.textContent = rule.min_count === rule.max_count
-      ? t("exam.off.countExact", { n: this.files.length, max: rule.max_count })
-      : t("exam.off.count", { n: this.files.length, min: rule.min_count, max: rule.max_count });
-    ui.count.dataset.kind = this.files.length >= rule.min_count ? "ok" : "pending";
-    ui.list.replaceChildren(...this.files.map((file, i) => fileRow(
-      file, i + 1, editable ? (f) => this.remove(f) : null,
-    )));
+    ui.count.dataset.count = String(files.length);
+    ui.count.dataset.pending = String(pending);
+    const need = rule.min_count === rule.max_count ? String(rule.max_count)
+      : `${rule.min_count}–${rule.max_count}`;
+    if (pending) ui.count.textContent = t("upload.off.count", { n: files.length, need, p: pending });
+    else if (rule.min_count === rule.max_count) {
+      ui.count.textContent = t("exam.off.countExact", { n: files.length, max: rule.max_count });
+    } else {
+      ui.count.textContent = t("exam.off.count", {
+        n: files.length, min: rule.min_count, max: rule.max_count,
+      });
+    }
+    ui.count.dataset.kind = files.length >= rule.min_count ? "ok" : "pending";
+    this.box.render({ files, editable });
+    const live = new Set(this.box.items().map((i) => i.uploadId));
+    const waiting = files.filter((f) => f.pending && !live.has(f.file_id)).length;
+    ui.hint.hidden = !(waiting && st !== "closed");
+    ui.hint.textContent = t("upload.off.resumeHint");
+    this.renderGrace();
     ui.savedAt.hidden = !(a?.saved_at && st === "files");
     if (a?.saved_at) ui.savedAt.textContent = t("exam.off.savedAt", { time: shortTime(a.saved_at, ctx.clock) });
     ui.save.hidden = !editable;
     ui.submit.hidden = !editable;
-    const busy = ctx.busy || this.queue.busy;
-    ui.save.disabled = busy;
-    ui.submit.disabled = busy || this.files.length < rule.min_count;
+    ui.save.disabled = ctx.busy;
+    ui.submit.disabled = ctx.busy || files.length < rule.min_count;
   }
 
-  tick() {}
+  /** Until when unfinished files may still arrive (M4.1): the server's time, counted down. */
+  renderGrace() {
+    const { ui, ctx } = this;
+    const st = ctx.state;
+    const pending = this.files.filter((f) => f.pending).length
+      || uploads.of(this.box.scope).filter((i) => !["done", "failed"].includes(i.state)).length;
+    const deadline = ctx.exam.upload_deadline;
+    const show = pending > 0 && ["files", "submitted"].includes(st) && typeof deadline === "number";
+    ui.grace.hidden = !show;
+    if (!show) return;
+    const left = ctx.clock.left(deadline);
+    const time = shortTime(deadline, ctx.clock);
+    if (left <= 0) {
+      ui.grace.textContent = t("upload.off.graceOver", { time });
+      ui.grace.dataset.kind = "error";
+      return;
+    }
+    ui.grace.textContent = st === "submitted"
+      ? t("upload.off.graceSubmitted", { n: pending, time, left: clock(left) })
+      : t("upload.off.grace", { time });
+    ui.grace.dataset.kind = st === "submitted" ? "warning" : "info";
+  }
+
+  tick() {
+    if (!this.ui.grace.hidden) this.renderGrace();
+  }
 
   open() {
     return this.ctx.call(() => api("POST", this.ctx.path("/open")));
   }
 
-  add(files) {
+  async add(files) {
     const { rule } = this;
-    let room = rule.max_count - this.files.length;
-    for (const file of files) {
-      const path = `${this.ctx.path("/files")}?name=${encodeURIComponent(file.name)}`;
-      let problem = fileProblem(file, {
-        formats: rule.formats, maxBytes: rule.max_bytes, minBytes: rule.min_bytes,
-      });
-      if (!problem && room <= 0) problem = t("exam.off.full", { max: rule.max_count });
-      if (!problem) room -= 1;
-      this.queue.add(file, path, problem);
-    }
     this.ui.input.value = "";
+    await this.box.add(files, {
+      formats: rule.formats, maxBytes: rule.max_bytes, minBytes: rule.min_bytes,
+      maxCount: rule.max_count,
+    });
     this.ctx.render();
-  }
-
-  uploaded(page, file) {
-    const known = new Set(this.files.map((f) => f.file_id));
-    for (const f of page.question.attempt?.files || []) {
-      if (!known.has(f.file_id)) rememberName(f.file_id, file.name);
-    }
-    this.ctx.setPage(page);
   }
 
   remove(file) {
@@ -145,8 +186,14 @@ export class OfflineAnswer {
   }
 
   async submit() {
-    const ok = await this.ctx.confirm(t("exam.confirm.submitFiles", { n: this.files.length }),
-      t("exam.btn.submit"));
+    const pending = this.files.filter((f) => f.pending).length;
+    const text = pending
+      ? t("upload.off.confirmSubmit", {
+        n: this.files.length, p: pending,
+        time: shortTime(this.ctx.exam.upload_deadline, this.ctx.clock),
+      })
+      : t("exam.confirm.submitFiles", { n: this.files.length });
+    const ok = await this.ctx.confirm(text, t("exam.btn.submit"));
     if (ok) await this.ctx.call(() => api("POST", this.ctx.path("/submit")));
   }
 }

@@ -16,6 +16,7 @@ import { t } from "./i18n.js";
 import { OfflineAnswer } from "./question-offline.js";
 import { OnlineAnswer } from "./question-online.js";
 import { questionBadges, renderSettings } from "./question-settings.js";
+import { unfinishedBanner } from "./unfinished-uploads.js";
 
 const [, , examId, , questionId] = location.pathname.split("/").map(decodeURIComponent);
 const BASE = `/api/exams/${encodeURIComponent(examId)}/questions/${encodeURIComponent(questionId)}`;
@@ -272,6 +273,8 @@ function main() {
   setUpPage(render);
   render();
   refresh();
+  // 点此续传: the exam's unfinished uploads (M4.2), in a dialog
+  unfinishedBanner({ examId, anchor: ui.notice, questions: () => ctx.questions, onChange: refresh });
   setInterval(tick, 250);
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible") refresh();
