@@ -233,8 +233,13 @@ export class TusUpload extends EventTarget {
 
   async #head() {
     const reply = await request("HEAD", this.url, { "Tus-Resumable": TUS_VERSION });
-    if (reply.status === 404 || reply.status === 410 || reply.status === 403) {
-      // gone (or refused, or expired): begin again; the server says if it may not be
+    if (reply.status === 410) {
+      // Too late (the upload time is over): say so rather than start again.
+      this.#forget();
+      throw new ApiError(410, "upload_expired", "the time to finish this upload has passed");
+    }
+    if (reply.status === 404 || reply.status === 403) {
+      // gone (or refused): begin again; the server says if it may not be
       this.#forget();
       this.url = null;
       return this.#create();
