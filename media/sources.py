@@ -18,10 +18,12 @@ FrameListener = Callable[["TrackSource", EncodedFrame], None]
 class TrackSource:
     """One remote audio or video track of one peer connection.
 
-    Its clock maps the sender's RTP time to our monotonic clock from the
-    arrival of the first packet: ``time_of(frame)`` is when that frame would
-    have arrived without network jitter. Audio and video of a peer share the
-    monotonic clock, which is what keeps a take's streams in sync.
+    Its clock maps the sender's RTP time to our monotonic clock by the
+    earliest packet arrival relative to its RTP time, so neither network jitter
+    nor a slow first keyframe skews it: ``time_of(frame)`` is when that frame
+    would have arrived on the fastest path seen. It keeps improving while no
+    recorder listens and holds still while one does. Audio and video (and a
+    second camera) share the monotonic clock, which keeps a take in sync.
     """
 
     def __init__(self, kind: str, receiver: RTCRtpReceiver, peer_id: str) -> None:
@@ -34,20 +36,50 @@ class TrackSource:
         self.last_frame_at: float | None = None  # monotonic; how fresh the media is
         self._base: float | None = None
         self._clock_rate = 90000 if kind == "video" else 48000
+        # The clock: the earliest "arrival minus media time" of any packet so far, so a
+        # slow first keyframe does not skew it; frozen while a recorder listens.
+        self._packet_base: float | None = None
+        self._first_rtp: int | None = None
+        self._last_rtp: int | None = None
+        self._rtp_ticks = 0  # RTP time since the first packet, unwrapped
         self._listener: FrameListener | None = None
         self._sending: set[asyncio.Task[None]] = set()
         self._end_listener: Callable[[TrackSource], None] | None = None
 
     # -- tap.FrameSink ---------------------------------------------------------------------
 
-    def on_first_packet(self, arrival: float) -> None:
-        self._base = arrival
+    def on_packet(self, arrival: float, timestamp: int) -> None:
+        if self._last_rtp is None:
+            self._first_rtp = timestamp
+        else:
+            step = (timestamp - self._last_rtp) & 0xFFFFFFFF
+            self._rtp_ticks += step - (1 << 32) if step >= 1 << 31 else step
+        self._last_rtp = timestamp
+        if self._listener is not None and self._base is not None:
+            return  # a recorder is writing with this clock: keep it still
+        base = arrival - self._rtp_ticks / self._clock_rate
+        if self._packet_base is None or base < self._packet_base:
+            self._packet_base = base
+            self._rebase()
+
+    def _rebase(self) -> None:
+        """The clock of frame timestamps (0 = aiortc's first frame) from the packets'."""
+        if self._packet_base is None or self._first_rtp is None:
+            return
+        origin = tap.timestamp_origin(self.receiver)
+        if origin is None:
+            return
+        offset = (origin - self._first_rtp) & 0xFFFFFFFF
+        offset = offset - (1 << 32) if offset >= 1 << 31 else offset
+        self._base = self._packet_base + offset / self._clock_rate
 
     def on_frame(self, codec: RTCRtpCodecParameters, frame: EncodedFrame) -> None:
         if self.codec is not codec:
             self.codec = codec
             self._clock_rate = codec.clockRate
-        if self._base is None:  # pragma: no cover - the first packet always comes first
+        if self._base is None:
+            self._rebase()
+        if self._base is None:  # pragma: no cover - packets always come before frames
             self._base = time.monotonic() - frame.timestamp / self._clock_rate
         self.frames_received += 1
         self.last_frame_at = time.monotonic()

@@ -47,7 +47,7 @@ class EncodedFrame:
 
 
 class FrameSink(Protocol):
-    def on_first_packet(self, arrival: float) -> None: ...
+    def on_packet(self, arrival: float, timestamp: int) -> None: ...
 
     def on_frame(self, codec: RTCRtpCodecParameters, frame: EncodedFrame) -> None: ...
 
@@ -102,7 +102,8 @@ def check_compatible() -> None:
     jitter = getattr(probe, _JITTER_ATTR, None)
     if not all(hasattr(jitter, a) for a in ("_packets", "_origin", "_capacity")):
         raise TapUnavailable(f"aiortc {version}: the receiver's jitter buffer changed shape")
-    if not callable(getattr(getattr(probe, _MAPPER_ATTR, None), "map", None)):
+    mapper = getattr(probe, _MAPPER_ATTR, None)
+    if not callable(getattr(mapper, "map", None)) or not hasattr(mapper, "_origin"):
         raise TapUnavailable(f"aiortc {version}: the receiver's timestamp mapper changed shape")
 
 
@@ -117,27 +118,31 @@ def install(receiver: RTCRtpReceiver, sink: FrameSink) -> None:
     if not isinstance(getattr(receiver, _QUEUE_ATTR, None), queue.Queue):
         raise TapUnavailable("RTCRtpReceiver has no decoder queue to tap (aiortc changed)")
     setattr(receiver, _QUEUE_ATTR, _TapQueue(sink))
-    _note_first_packet(receiver, sink)
+    _note_packets(receiver, sink)
 
 
-def _note_first_packet(receiver: RTCRtpReceiver, sink: FrameSink) -> None:
-    """Tell ``sink`` when the first RTP packet reached the jitter buffer.
+def _note_packets(receiver: RTCRtpReceiver, sink: FrameSink) -> None:
+    """Tell ``sink`` when each RTP packet reaches the jitter buffer, with its RTP time.
 
     Frames leave the jitter buffer later than their packets arrive (audio
     waits for four frames of prefetch, video for the next frame's first
-    packet), so the arrival of the first packet, whose frame is timestamp 0
-    after aiortc's rebasing, is what anchors the track's clock. The wrapper
-    removes itself after that one packet.
+    packet), so packet arrivals, not frame releases, are what anchor the
+    track's clock.
     """
     jitter = getattr(receiver, _JITTER_ATTR)
     original = jitter.add
 
-    def first_add(packet: Any) -> Any:
-        del jitter.add  # every later packet goes straight to JitterBuffer.add
-        sink.on_first_packet(time.monotonic())
+    def noted_add(packet: Any) -> Any:
+        sink.on_packet(time.monotonic(), packet.timestamp)
         return original(packet)
 
-    jitter.add = first_add
+    jitter.add = noted_add
+
+
+def timestamp_origin(receiver: RTCRtpReceiver) -> int | None:
+    """The RTP timestamp aiortc rebased to 0 (its first released frame's), once known."""
+    origin = getattr(receiver, _MAPPER_ATTR)._origin
+    return None if origin is None else int(origin)
 
 
 def pending_frames(receiver: RTCRtpReceiver, kind: str) -> list[EncodedFrame]:
