@@ -13,6 +13,9 @@ from media import tap
 from media.tap import EncodedFrame
 
 FrameListener = Callable[["TrackSource", EncodedFrame], None]
+# Packets whose arrival refines a track's clock (a few seconds of media); after them, or
+# once a recorder listens, packets are no longer looked at (no cost per packet).
+CLOCK_PACKETS = 500
 
 
 class TrackSource:
@@ -21,8 +24,8 @@ class TrackSource:
     Its clock maps the sender's RTP time to our monotonic clock by the
     earliest packet arrival relative to its RTP time, so neither network jitter
     nor a slow first keyframe skews it: ``time_of(frame)`` is when that frame
-    would have arrived on the fastest path seen. It keeps improving while no
-    recorder listens and holds still while one does. Audio and video (and a
+    would have arrived on the fastest path seen. It is refined over the first
+    :data:`CLOCK_PACKETS` packets, and fixed as soon as a recorder listens. Audio and video (and a
     second camera) share the monotonic clock, which keeps a take in sync.
     """
 
@@ -42,13 +45,15 @@ class TrackSource:
         self._first_rtp: int | None = None
         self._last_rtp: int | None = None
         self._rtp_ticks = 0  # RTP time since the first packet, unwrapped
+        self._packets_seen = 0
         self._listener: FrameListener | None = None
         self._sending: set[asyncio.Task[None]] = set()
         self._end_listener: Callable[[TrackSource], None] | None = None
 
     # -- tap.FrameSink ---------------------------------------------------------------------
 
-    def on_packet(self, arrival: float, timestamp: int) -> None:
+    def on_packet(self, arrival: float, timestamp: int) -> bool:
+        self._packets_seen += 1
         if self._last_rtp is None:
             self._first_rtp = timestamp
         else:
@@ -56,11 +61,12 @@ class TrackSource:
             self._rtp_ticks += step - (1 << 32) if step >= 1 << 31 else step
         self._last_rtp = timestamp
         if self._listener is not None and self._base is not None:
-            return  # a recorder is writing with this clock: keep it still
+            return False  # a recorder writes with this clock from now on: it stays as it is
         base = arrival - self._rtp_ticks / self._clock_rate
         if self._packet_base is None or base < self._packet_base:
             self._packet_base = base
             self._rebase()
+        return self._packets_seen < CLOCK_PACKETS
 
     def _rebase(self) -> None:
         """The clock of frame timestamps (0 = aiortc's first frame) from the packets'."""

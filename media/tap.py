@@ -47,7 +47,8 @@ class EncodedFrame:
 
 
 class FrameSink(Protocol):
-    def on_packet(self, arrival: float, timestamp: int) -> None: ...
+    def on_packet(self, arrival: float, timestamp: int) -> bool:
+        """A packet arrived; return False to hear of no more packets."""
 
     def on_frame(self, codec: RTCRtpCodecParameters, frame: EncodedFrame) -> None: ...
 
@@ -122,18 +123,21 @@ def install(receiver: RTCRtpReceiver, sink: FrameSink) -> None:
 
 
 def _note_packets(receiver: RTCRtpReceiver, sink: FrameSink) -> None:
-    """Tell ``sink`` when each RTP packet reaches the jitter buffer, with its RTP time.
+    """Tell ``sink`` when each RTP packet reaches the jitter buffer, with its RTP time,
+    until it has heard enough.
 
     Frames leave the jitter buffer later than their packets arrive (audio
     waits for four frames of prefetch, video for the next frame's first
     packet), so packet arrivals, not frame releases, are what anchor the
-    track's clock.
+    track's clock. Once the sink says it has enough, the wrapper removes
+    itself: later packets go straight to ``JitterBuffer.add`` at no cost.
     """
     jitter = getattr(receiver, _JITTER_ATTR)
     original = jitter.add
 
     def noted_add(packet: Any) -> Any:
-        sink.on_packet(time.monotonic(), packet.timestamp)
+        if not sink.on_packet(time.monotonic(), packet.timestamp):
+            del jitter.add
         return original(packet)
 
     jitter.add = noted_add
