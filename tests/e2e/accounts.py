@@ -89,16 +89,25 @@ async def admit(playwright: Playwright, server: ServerProcess, *people: dict[str
         server.admin("unit-add", UNIT_ID, "北京测试大学")
     except AssertionError as refused:  # an earlier test on this server added it
         assert "exists" in str(refused), refused
+    rows = [(p["name"], p["id_type"]["code"], p["id_number"]) for p in people]
+    await upload_admitted_list(playwright, server, UNIT_ID, rows)
+
+
+async def upload_admitted_list(
+    playwright: Playwright, server: ServerProcess, unit_id: str, rows: list[tuple[str, str, str]]
+) -> None:
+    """A new account, made the unit's admin by the operator's command, uploads the
+    admitted list ``rows`` (name, ID type, ID number) for ``unit_id``."""
     admin = await playwright.request.new_context()
     try:
         person = new_candidate("管理员")
         await register(admin, server, person)
-        server.admin("grant", person.phone, "unit_admin", "--unit", UNIT_ID)
+        server.admin("grant", person.phone, "unit_admin", "--unit", unit_id)
         await log_in(admin, server, person)
-        rows = "".join(f"{p['name']},{p['id_type']['code']},{p['id_number']}\n" for p in people)
+        csv = "".join(f"{name},{id_type},{id_number}\n" for name, id_type, id_number in rows)
         response = await admin.post(
-            f"{server.url}/api/admin/units/{UNIT_ID}/admitted-list",
-            data=("name,id_type,id_number\n" + rows).encode(),
+            f"{server.url}/api/admin/units/{unit_id}/admitted-list",
+            data=("name,id_type,id_number\n" + csv).encode(),
             headers={"Content-Type": "text/csv", "Origin": server.url},
         )
         assert response.status == 201, await response.text()

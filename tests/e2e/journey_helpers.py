@@ -9,7 +9,14 @@ from pathlib import Path
 
 from playwright.async_api import APIRequestContext, Playwright
 
-from tests.e2e.accounts import Candidate, call, log_in, new_candidate, register
+from tests.e2e.accounts import (
+    Candidate,
+    call,
+    log_in,
+    new_candidate,
+    register,
+    upload_admitted_list,
+)
 from tests.e2e.conftest import FFMPEG
 from tests.support.process import ServerProcess
 
@@ -24,21 +31,8 @@ async def unit_with_list(
     """The operator adds the unit and makes a new account its admin, who uploads an
     admitted list holding ``people`` (who need not have registered yet)."""
     server.admin("unit-add", unit_id, name)
-    admin = await playwright.request.new_context()
-    try:
-        person = new_candidate("管理员")
-        await register(admin, server, person)
-        server.admin("grant", person.phone, "unit_admin", "--unit", unit_id)
-        await log_in(admin, server, person)
-        rows = "".join(f"{p.name},{p.id_type},{p.id_number}\n" for p in people)
-        response = await admin.post(
-            f"{server.url}/api/admin/units/{unit_id}/admitted-list",
-            data=("name,id_type,id_number\n" + rows).encode(),
-            headers={"Content-Type": "text/csv", "Origin": server.url},
-        )
-        assert response.status == 201, await response.text()
-    finally:
-        await admin.dispose()
+    rows = [(p.name, p.id_type, p.id_number) for p in people]
+    await upload_admitted_list(playwright, server, unit_id, rows)
 
 
 async def review_staff(playwright: Playwright, server: ServerProcess) -> APIRequestContext:
