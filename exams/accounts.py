@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from exams import personal
 from exams.audit import AuditLog, Entry, Event
 from exams.errors import Conflict, InvalidInput, NotFound, TooManyRequests, WrongCredentials
-from exams.passwords import PasswordHasher, check_password
+from exams.passwords import FormProblems, PasswordHasher
 from exams.sessions import Sessions
 from exams.sms import SmsCodes
 from exams.takes import Clock
@@ -27,6 +27,7 @@ class Role(StrEnum):
     UNIT_ADMIN = "unit_admin"
     PROCTOR = "proctor"
     STAFF_REVIEWER = "staff_reviewer"
+    OPERATOR = "operator"  # runs the server: creates units and invites their admins
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,28 @@ class AccountRepository(Protocol):
     async def set_role(self, account_id: str, role: Role, unit_id: str | None) -> None: ...
 
 
+class SecondFactorGate(Protocol):
+    async def gate(self, account: Account, client: str) -> None:
+        """After a right password: return to log in, or raise to ask for a second factor."""
+        ...
+
+
+class StaffInvitations(Protocol):
+    async def apply(self, account: Account, client: str) -> Account:
+        """The phone's pending staff invitations applied (``exams.invitations``)."""
+        ...
+
+
+class NoInvitations:
+    async def apply(self, account: Account, client: str) -> Account:
+        return account
+
+
+class NoSecondFactor:
+    async def gate(self, account: Account, client: str) -> None:
+        return None
+
+
 @dataclass(frozen=True)
 class Registration:
     phone: str
@@ -84,40 +107,22 @@ class Registration:
 
 def validate_registration(form: Registration) -> Registration:
     """The form in canonical form, or one error that names every bad field."""
-    problems: dict[str, str] = {}
-    values: dict[str, str] = {}
-
-    def check(name: str, fn: Callable[[], str]) -> None:
-        try:
-            values[name] = fn()
-        except InvalidInput as exc:
-            problems[name] = exc.message
-
-    check("phone", lambda: personal.normalise_phone(form.phone))
-    check("name", lambda: personal.normalise_name(form.name))
-    check("id_type", lambda: personal.id_type(form.id_type).code)
-    if "id_type" in values:
-        check("id_number", lambda: personal.normalise_id_number(values["id_type"], form.id_number))
-    check("sms_code", lambda: _six_digits(form.sms_code))
-    try:
-        check_password(
-            form.password, phone=values.get("phone", ""), id_number=values.get("id_number", "")
+    problems = FormProblems()
+    phone = problems.check("phone", lambda: personal.normalise_phone(form.phone))
+    name = problems.check("name", lambda: personal.normalise_name(form.name))
+    id_type = problems.check("id_type", lambda: personal.id_type(form.id_type).code)
+    id_number = ""
+    if id_type:
+        id_number = problems.check(
+            "id_number", lambda: personal.normalise_id_number(id_type, form.id_number)
         )
-    except InvalidInput as exc:
-        problems["password"] = exc.message
-    if problems:
-        raise InvalidInput("some fields need fixing: see details.fields", {"fields": problems})
-    return Registration(
-        values["phone"],
-        values["sms_code"],
-        values["name"],
-        values["id_type"],
-        values["id_number"],
-        form.password,
-    )
+    sms_code = problems.check("sms_code", lambda: six_digits(form.sms_code))
+    problems.password("password", form.password, phone=phone, id_number=id_number)
+    problems.raise_if_any()
+    return Registration(phone, sms_code, name, id_type, id_number, form.password)
 
 
-def _six_digits(code: str) -> str:
+def six_digits(code: str) -> str:
     code = code.strip()
     if len(code) != 6 or not code.isdigit():
         raise InvalidInput("enter the 6-digit code from the SMS")
@@ -135,9 +140,13 @@ class AccountService:
         audit: AuditLog,
         clock: Clock,
         new_id: Callable[[], str] = lambda: secrets.token_hex(10),
+        second_factor: SecondFactorGate | None = None,
+        invitations: StaffInvitations | None = None,
     ) -> None:
         self._repo = repo
         self.sessions = sessions
+        self._second_factor = second_factor or NoSecondFactor()
+        self._invitations = invitations or NoInvitations()
         self._sms = sms
         self._hasher = hasher
         self._throttle = throttle
@@ -155,10 +164,15 @@ class AccountService:
                 "this phone number already has an account: log in with it", {"field": "phone"}
             )
         if await self._repo.by_document(reg.id_type, reg.id_number) is not None:
+            # Told only to whoever just proved this phone with a fresh code: each such answer
+            # costs an SMS code (at most 10 a day per phone), and it is audited.
+            await self._record(
+                Event.ID_NUMBER_TAKEN, None, client, phone=personal.mask_phone(reg.phone)
+            )
             raise Conflict(
-                "an account with this ID number exists already: log in with it, or contact "
-                "support if it is not yours",
-                {"field": "id_number"},
+                "an account with this ID number exists already: log in with it; if it is not "
+                "yours, file an identity claim with a photo of you holding your ID card",
+                {"field": "id_number", "claim": True},
             )
         account = Account(
             id=self._new_id(),
@@ -172,6 +186,7 @@ class AccountService:
         )
         await self._repo.add(account)
         await self._record(Event.REGISTERED, account.id, client)
+        account = await self._invitations.apply(account, client)  # invited staff (issue #10)
         return account
 
     async def login(
@@ -180,7 +195,9 @@ class AccountService:
         """Check the password and open a new session; ``replacing`` is the old cookie's token."""
         phone = personal.normalise_phone(raw_phone)
         try:
-            await self._throttle.check(phone, client, self._clock())
+            # The guess is counted before the password is checked, in one atomic step:
+            # parallel requests cannot all pass the throttle before any failure is counted.
+            await self._throttle.reserve(phone, client, self._clock())
         except TooManyRequests:
             await self._record(
                 Event.LOGIN_THROTTLED, None, client, phone=personal.mask_phone(phone)
@@ -189,7 +206,6 @@ class AccountService:
         account = await self._repo.by_phone(phone)
         stored = account.password_hash if account is not None else await self._dummy()
         if not await self._hasher.verify(stored, password) or account is None:
-            await self._throttle.failed(phone, client, self._clock())
             await self._record(
                 Event.LOGIN_FAILED,
                 None if account is None else account.id,
@@ -197,12 +213,23 @@ class AccountService:
                 phone=personal.mask_phone(phone),
             )
             raise WrongCredentials("the phone number or the password is wrong")
-        await self._throttle.succeeded(phone, client)
+        await self._throttle.succeeded(phone, client, self._clock())
+        # A staff invitation to this phone applies now, before staff are asked for a code;
+        # a new role ends the account's other sessions (as ``grant`` does).
+        invited = await self._invitations.apply(account, client)
+        if invited.role is not account.role:
+            await self.sessions.revoke_all(account.id)
+        account = invited
+        await self._second_factor.gate(account, client)  # staff: asks for a code (raises)
+        return account, await self.open_session(account, client, replacing)
+
+    async def open_session(self, account: Account, client: str, replacing: str | None) -> str:
+        """Log ``account`` in (every factor checked): a new session replacing ``replacing``."""
         if await self.sessions.revoke(replacing):
             await self._record(Event.SESSION_REVOKED, None, client, reason="replaced_at_login")
         token = await self.sessions.open(account.id, client)
         await self._record(Event.LOGIN_OK, account.id, client)
-        return account, token
+        return token
 
     async def logout(self, token: str | None, account: Account | None, client: str) -> None:
         if await self.sessions.revoke(token) and account is not None:

@@ -44,6 +44,7 @@ class Admission:
         admitted = await self._units.admitted_units(account)
         return {
             "chosen_unit_id": progress.unit_id,
+            "removed_from_unit": progress.removed_from,  # a re-import took them off its list
             "units": [
                 {**unit.describe(), "admitted": unit.id in admitted}
                 for unit in await self._units.all()

@@ -2,10 +2,12 @@
 
 The file is UTF-8, with or without a BOM, and starts with a header row naming
 the three columns in any order: ``name``/``姓名``, ``id_type``/``证件类型``,
-``id_number``/``证件号码``. ID types may be written as codes (``resident_id``)
-or as their Chinese or English names (居民身份证). Every row is checked (empty
-name, unknown ID type, bad ID number or checksum, duplicate person, wrong
-number of columns) and reported with its line number; one bad row means
+``id_number``/``证件号码``, and optionally ``phone``/``手机号`` (the candidate's mobile
+number as the unit knows it: shown to staff who review an identity claim). ID
+types may be written as codes (``resident_id``) or as their Chinese or English
+names (居民身份证). Every row is checked (empty name, unknown ID type, bad ID
+number or checksum, duplicate person, wrong number of columns, a bad phone
+number) and reported with its line number; one bad row means
 nothing is imported.
 """
 
@@ -27,6 +29,9 @@ COLUMNS = {
     "id_number": "id_number",
     "证件号码": "id_number",
     "证件号": "id_number",
+    "phone": "phone",
+    "手机号": "phone",
+    "手机号码": "phone",
 }
 MAX_ROWS = 200_000
 
@@ -37,6 +42,7 @@ class AdmittedEntry:
     id_type: str
     id_number: str
     line: int
+    phone: str = ""  # optional column; normalised, or "" when the list has none
 
     @property
     def name_key(self) -> str:
@@ -48,6 +54,7 @@ class AdmittedEntry:
             "name": self.name,
             "id_type": self.id_type,
             "id_number": self.id_number,
+            **({"phone": self.phone} if self.phone else {}),
         }
 
 
@@ -89,6 +96,8 @@ def parse_admitted_csv(data: bytes) -> list[AdmittedEntry]:
             ],
         )
     index = {name: columns.index(name) for name in ("name", "id_type", "id_number")}
+    if "phone" in columns:
+        index["phone"] = columns.index("phone")
     entries: list[AdmittedEntry] = []
     problems: list[dict[str, Any]] = []
     seen: dict[tuple[str, str], int] = {}
@@ -153,4 +162,10 @@ def _entry(
     except InvalidInput as exc:
         checksum = isinstance(exc.details, dict) and exc.details.get("reason") == "checksum"
         return None, _problem(line, "id_checksum" if checksum else "id_number", exc.message)
-    return AdmittedEntry(name, kind.code, number, line), None
+    phone = ""
+    if "phone" in index and row[index["phone"]].strip():
+        try:
+            phone = personal.normalise_phone(row[index["phone"]])
+        except InvalidInput as exc:
+            return None, _problem(line, "phone", exc.message)
+    return AdmittedEntry(name, kind.code, number, line, phone), None

@@ -13,27 +13,25 @@ an answer are in :mod:`exams.answer_uploads`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import weakref
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from exams import answer_views as views
 from exams.accounts import Account
 from exams.attempt_runner import AttemptRunner
-from exams.attempts import Attempt, TakeKind, check_live, phase
+from exams.attempts import Attempt, TakeKind, check_live, holds_camera, phase
 from exams.catalog import ExamCatalog
-from exams.errors import Conflict, NotFound
+from exams.errors import CameraBusy, Conflict, NotFound
+from exams.exam_access import ExamAccess
 from exams.exams import Exam
-from exams.journey import Progress, Step
 from exams.materials import attach_text
 from exams.offline import open_question, save_draft
 from exams.playback import Playback
 from exams.questions import QuestionMode
 from exams.recording import begin_rehearsal, enter_formal, leave_rehearsal, stop_take
 from exams.submissions import choose_take, submit
-
-
-class JourneyGate(Protocol):
-    async def require(self, account: Account, step: Step) -> Progress: ...
 
 
 class VerificationGate(Protocol):
@@ -50,7 +48,7 @@ class Answering:
         self,
         catalog: ExamCatalog,
         runner: AttemptRunner,
-        journey: JourneyGate,
+        access: ExamAccess,
         verification: VerificationGate,
         playback: Playback,
     ) -> None:
@@ -58,8 +56,11 @@ class Answering:
         self._catalog = catalog
         self._runner = runner
         self._attempts = runner.attempts
-        self._journey = journey
+        self.access = access
         self._verification = verification
+        self._camera_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -133,12 +134,16 @@ class Answering:
     ) -> dict[str, Any]:
         """Start recording by hand: reading time unlimited, or starting early."""
         exam = await self.exam_for(account, exam_id)
-        await self._one_at_a_time(account, exam, question_id)
 
         async def step(a: Attempt, now: float) -> Attempt:
             return await self._runner.start_media(a, exam, kind, now, by_server=False)
 
-        a = await self._runner.run(exam, question_id, account.id, step)
+        a = await self._camera_step(
+            account,
+            exam,
+            question_id,
+            lambda: self._runner.run(exam, question_id, account.id, step),
+        )
         return self.page(exam, a)
 
     async def stop_take(
@@ -189,26 +194,23 @@ class Answering:
         )
 
     async def check_attempt_live(self, attempt_id: str) -> None:
-        """Raise unless the attempt can still be recorded: not submitted, not closed."""
+        """Raise unless the attempt can still be recorded: its candidate still reaches the
+        exam, and it is not submitted, not closed."""
         a = await self._attempts.get(attempt_id)
-        exam = None if a is None else await self._catalog.get(a.exam_id)
-        if a is None or exam is None:
+        if a is None:
             raise NotFound("this question's answer no longer exists")
+        exam = await self.access.exam_of(a.candidate_id, a.exam_id)
         check_live(a, exam, self._runner.clock())
 
     # -- helpers ---------------------------------------------------------------------------
 
     async def _unit(self, account: Account) -> str:
-        progress = await self._journey.require(account, Step.EXAMS)
-        if progress.unit_id is None:  # the journey cannot reach EXAMS without a unit
-            raise NotFound("choose your admission unit first")
-        return progress.unit_id
+        return await self.access.unit_of(account)
 
     async def exam_for(self, account: Account, exam_id: str) -> Exam:
-        unit_id = await self._unit(account)
-        exam = await self._catalog.get(exam_id)
-        if exam is None or exam.unit_id != unit_id:
-            raise NotFound("no such exam in your admission unit")
+        """The exam, if the candidate reaches it now (:mod:`exams.exam_access`) and passed
+        real-person verification for it."""
+        exam = await self.access.exam(account, exam_id)
         await self._verification.require_verified(account, exam.id)
         return exam
 
@@ -220,16 +222,36 @@ class Answering:
         return a
 
     async def _one_at_a_time(self, account: Account, exam: Exam, question_id: str) -> None:
-        """The camera serves one question at a time: refuse while another reads or records."""
+        """The camera serves one question at a time: refuse while another reads or records.
+
+        Called under the candidate x exam camera lock; storage holds the rule too (a unique
+        index on the attempt that holds the camera), for a race this lock cannot see."""
         now = self._runner.clock()
         for a in await self._attempts.of_candidate(account.id, exam.id):
-            if a.question_id != question_id and phase(a, now) in ("reading", "recording"):
-                other = exam.question(a.question_id)
-                raise Conflict(
-                    f"question {other.order} ({other.title}) is being read or recorded; "
-                    "finish it first",
-                    {"question_id": other.id},
-                )
+            if a.question_id == question_id:
+                continue
+            if phase(a, now) in ("reading", "recording"):
+                raise _busy(exam, a.question_id)
+            if holds_camera(a):  # its time ran out and no timer has settled it yet
+                await self._runner.run(exam, a.question_id, account.id)
+
+    async def _camera_step(
+        self, account: Account, exam: Exam, question_id: str, run: Callable[[], Awaitable[Attempt]]
+    ) -> Attempt:
+        """Check the one-question rule and run the step as one, per candidate x exam."""
+        key = (account.id, exam.id)
+        lock = self._camera_locks.get(key)
+        if lock is None:
+            lock = self._camera_locks[key] = asyncio.Lock()
+        async with lock:
+            await self._one_at_a_time(account, exam, question_id)
+            try:
+                return await run()
+            except CameraBusy:  # another process took the camera meanwhile: name its question
+                for a in await self._attempts.of_candidate(account.id, exam.id):
+                    if a.question_id != question_id and holds_camera(a):
+                        raise _busy(exam, a.question_id) from None
+                raise
 
     async def step(
         self,
@@ -242,15 +264,24 @@ class Answering:
         camera: bool = False,
     ) -> dict[str, Any]:
         exam = await self.exam_for(account, exam_id)
-        if camera:
-            await self._one_at_a_time(account, exam, question_id)
 
         async def step(a: Attempt, now: float) -> Attempt:
             return fn(a, exam, now)
 
-        a = await self._runner.run(exam, question_id, account.id, step, create=create)
+        def run() -> Awaitable[Attempt]:
+            return self._runner.run(exam, question_id, account.id, step, create=create)
+
+        a = await (self._camera_step(account, exam, question_id, run) if camera else run())
         return self.page(exam, a)
 
     def page(self, exam: Exam, a: Attempt) -> dict[str, Any]:
         question = exam.question(a.question_id)
         return views.question_page(exam, question, a, self._runner.clock())
+
+
+def _busy(exam: Exam, question_id: str) -> CameraBusy:
+    other = exam.question(question_id)
+    return CameraBusy(
+        f"question {other.order} ({other.title}) is being read or recorded; finish it first",
+        {"question_id": other.id},
+    )

@@ -27,7 +27,7 @@ import secrets
 import weakref
 from collections.abc import Awaitable, Callable
 
-from exams.attempts import Attempt, TakeKind, new_attempt
+from exams.attempts import Attempt, TakeKind, holds_camera, new_attempt
 from exams.deadlines import (
     Action,
     AutoSubmit,
@@ -142,12 +142,26 @@ class AttemptRunner:
         that is ready is recorded too (the take service asks the pairing for it)."""
         ready = self.secondary_ready(a.id)
         probe = start_take(
-            a, exam, kind, "pending", now, secondary_ready=ready, by_server=by_server
+            a,
+            exam,
+            kind,
+            f"pending-{self._new_id()}",
+            now,
+            secondary_ready=ready,
+            by_server=by_server,
         )
+        claimed = not holds_camera(a)
+        if claimed:  # claim the camera before the recorder starts: a refused claim starts none
+            await self.attempts.save(probe, now)
         deadline = probe.takes[-1].deadline
-        take = await self.takes.start(
-            a.candidate_id, None, kind.value, limit_s=deadline - now, attempt_id=a.id
-        )
+        try:
+            take = await self.takes.start(
+                a.candidate_id, None, kind.value, limit_s=deadline - now, attempt_id=a.id
+            )
+        except BaseException:
+            if claimed:
+                await self.attempts.save(a, now)
+            raise
         return start_take(a, exam, kind, take.id, now, secondary_ready=ready, by_server=by_server)
 
     # -- what the server does by itself ----------------------------------------------------

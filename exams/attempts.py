@@ -210,6 +210,16 @@ def phase(a: Attempt, now: float) -> str:
     return "not_started"
 
 
+def holds_camera(a: Attempt) -> bool:
+    """The attempt's stored state claims the candidate's camera: reading or recording, not
+    yet settled. Storage keeps at most one such attempt per candidate x exam (the server's
+    one-question-at-a-time rule, held by a unique index), whatever ``now`` is; an attempt
+    whose time ran out is settled (:meth:`AttemptRunner.run`) to let go of it."""
+    if a.submitted or a.closed_at is not None:
+        return False
+    return a.reading is not None or a.recording_take is not None
+
+
 def file_problem(
     file: FileRef, kinds: tuple[str, ...], formats: tuple[str, ...], min_bytes: int, max_bytes: int
 ) -> str | None:

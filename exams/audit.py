@@ -31,6 +31,26 @@ class Event(StrEnum):
     ACCESS_DENIED = "access_denied"
     PAIRING_REDEEMED = "pairing_redeemed"  # a phone joined an attempt as its second camera
     PAIRING_REFUSED = "pairing_refused"  # a scanned code was unknown, expired, used, or late
+    # account security (issue #9)
+    PASSWORD_CHANGED = "password_changed"  # logged in, old password given; other sessions end
+    PASSWORD_CHANGE_FAILED = "password_change_failed"  # the old password was wrong
+    PASSWORD_RESET = "password_reset"  # by SMS code; every session ends
+    SECOND_FACTOR_ASKED = "second_factor_asked"  # password right; a code (or enrolment) asked
+    SECOND_FACTOR_OK = "second_factor_ok"
+    SECOND_FACTOR_FAILED = "second_factor_failed"
+    SECOND_FACTOR_ENROLLED = "second_factor_enrolled"
+    RECOVERY_CODES_RENEWED = "recovery_codes_renewed"
+    SECOND_FACTOR_RESET = "second_factor_reset"  # by the operator: a lost phone and codes
+    ID_NUMBER_TAKEN = "registration_id_number_taken"  # a verified phone met a registered ID
+    PROCTOR_LOOKUP_REFUSED = "proctor_lookup_refused"  # no such proctor (or not assignable)
+    CLAIM_FILED = "identity_claim_filed"
+    CLAIM_DECIDED = "identity_claim_decided"
+    ACCOUNT_RELEASED = "account_released"  # a squatting account lost the ID on a claim
+    SUBMISSIONS_EXPORTED = "submissions_exported"  # a unit admin began an exam's bulk export
+    SUBMISSIONS_EXPORT_ENDED = "submissions_export_ended"  # complete or cut off; hash checks
+    STAFF_INVITED = "staff_invited"  # a proctor or unit admin invited by phone
+    INVITATION_DECIDED = "invitation_decided"  # applied (or declined) at the phone's log-in
+    UNIT_CREATED = "unit_created"  # by an operator in the console
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,10 @@ from exams.filetypes import FORMATS
 from exams.personal import normalise_phone
 from exams.questions import OfflineSettings, Question
 from exams.takes import Clock
+from exams.throttle import RateLimiter, Window, take_all
 
 TEXT_FIELDS = ("title", "instructions", "time_requirements")
+PROCTOR_LOOKUPS = Window(60, 3600)  # proctor assignments per unit admin an hour
 
 
 class ExamRepository(Protocol):
@@ -68,8 +70,11 @@ class ExamCatalog:
         audit: AuditLog,
         clock: Clock,
         new_id: Callable[[], str] = lambda: secrets.token_hex(8),
+        *,
+        limiter: RateLimiter,
     ) -> None:
         self._repo = repo
+        self._limiter = limiter
         self._started = started
         self.accounts = accounts
         self._audit = audit
@@ -177,16 +182,32 @@ class ExamCatalog:
                 "name the proctor by phone or by account_id (one of them)",
                 {"fields": {"phone": "give phone or account_id"}},
             )
+        # Each look-up is counted before it is made (an admin may not probe phone numbers
+        # for the accounts behind them), and every refusal reads the same: "no such account"
+        # and "an account that is not a proctor" cannot be told apart.
+        await take_all(
+            self._limiter,
+            [(f"proctor-lookup:{admin.id}", PROCTOR_LOOKUPS)],
+            self._clock(),
+            "too many proctor look-ups",
+        )
         if phone is not None:
             who = await self.accounts.by_phone(normalise_phone(phone))
         else:
             who = await self.accounts.get(account_id or "")
-        if who is None:
-            raise NotFound("no account has this phone number or id: the proctor registers first")
-        if who.role is not Role.PROCTOR:
-            raise Conflict(
-                f"this account is a {who.role.value}, not a proctor: the operator gives the role "
-                "first (examcast grant PHONE proctor)"
+        if who is None or who.role is not Role.PROCTOR:
+            await self._audit.record(
+                Entry(
+                    Event.PROCTOR_LOOKUP_REFUSED,
+                    admin.id,
+                    client,
+                    {"exam_id": exam.id, "by": "phone" if phone is not None else "account_id"},
+                    self._clock(),
+                )
+            )
+            raise NotFound(
+                "no proctor account has this phone number or id: the proctor registers, and the "
+                "operator gives the account the proctor role (examcast grant PHONE proctor)"
             )
         await self._repo.assign_proctor(exam.id, who.id, self._clock())
         return await self.proctors(admin, exam_id, client)

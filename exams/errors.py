@@ -155,6 +155,13 @@ class PreconditionFailed(ExamcastError):
     code = "precondition_failed"
 
 
+class CameraBusy(Conflict):
+    """Another question of the exam is being read or recorded (one at a time);
+    ``details["question_id"]`` names it when known. Pages read it as a ``conflict``."""
+
+    code = "conflict"
+
+
 class ManualReviewRequired(Conflict):
     """Automatic verification is closed for the scope: upload a photo for staff review."""
 

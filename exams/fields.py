@@ -10,10 +10,11 @@ field it could not read, so later checks skip it instead of piling on.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from exams.errors import InvalidInput
+
+MAX_TIME = 253_402_300_799  # 9999-12-31 23:59:59 UTC, in Unix seconds: the last a date shows
 
 
 class Problems:
@@ -116,7 +117,7 @@ class Fields:
         if (
             isinstance(value, bool)
             or not isinstance(value, int | float)
-            or not math.isfinite(value)
+            or not 0 <= value <= MAX_TIME  # False for NaN; no float conversion of a huge int
         ):
             self.add(name, "must be a time in Unix seconds")
             return None

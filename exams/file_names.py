@@ -51,3 +51,53 @@ def file_format(name: str, allowed: tuple[str, ...]) -> str:
             {"formats": list(allowed)},
         )
     return fmt
+
+
+# -- names the server gives downloads --------------------------------------------------------
+
+# Characters Windows or macOS refuse (or treat as folders) in a file name.
+_UNSAFE = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]+')
+_SPACES = re.compile(r"\s+")
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10))} | {
+    f"LPT{i}" for i in range(1, 10)
+}
+PART_MAX_BYTES = 60  # one part of a name (a unit's name, an exam's title...)
+DOWNLOAD_MAX_BYTES = 200  # a whole name: under the 255 bytes of ext4, APFS and zip tools
+
+
+def safe_part(text: str, max_bytes: int = PART_MAX_BYTES) -> str:
+    """``text`` as one part of a file name any desktop accepts: no separators or control
+    characters, no leading or trailing dots and spaces, at most ``max_bytes`` of UTF-8
+    (cut between characters); Chinese kept as it is."""
+    text = unicodedata.normalize("NFC", text)
+    text = "".join(c for c in text if unicodedata.category(c) not in ("Cf", "Zl", "Zp"))
+    text = _UNSAFE.sub("_", _SPACES.sub(" ", text)).strip(" .")
+    encoded = text.encode()
+    if len(encoded) > max_bytes:
+        text = encoded[:max_bytes].decode(errors="ignore").rstrip(" .")
+    if text.split(".")[0].upper() in _RESERVED:
+        text = "_" + text
+    return text or "_"
+
+
+def download_name(parts: list[str], ext: str, max_bytes: int = DOWNLOAD_MAX_BYTES) -> str:
+    """Parts joined by ``_`` with the extension: each part made safe, and the longest parts
+    shortened until the whole name fits ``max_bytes`` of UTF-8."""
+    safe = [safe_part(p) for p in parts if p]
+    suffix = "." + safe_part(ext, 10) if ext else ""
+    budget = max_bytes - len(suffix.encode())
+    while len("_".join(safe).encode()) > budget:
+        longest = max(range(len(safe)), key=lambda i: len(safe[i].encode()))
+        size = len(safe[longest].encode())
+        if size <= 8:
+            break  # many tiny parts: the caller gave too many
+        safe[longest] = safe_part(safe[longest], max(8, size - 8))
+    joined = "_".join(safe).encode()[: max(budget, 1)].decode(errors="ignore")
+    return joined + suffix
+
+
+def ascii_name(name: str) -> str:
+    """A plain-ASCII stand-in (the ``filename=`` of a Content-Disposition header, for
+    clients that do not read ``filename*``)."""
+    out = "".join(c if 32 < ord(c) < 127 and c not in '"\\;%' else "_" for c in name)
+    return re.sub(r"_+", "_", out)

@@ -6,7 +6,10 @@ read the system notice → choose the admission unit → confirm personal detail
 has only offline questions) → the exam list.
 
 Every step is recorded with its time (and what was accepted, chosen or
-checked). :meth:`Journey.require` refuses a step whose predecessors are not
+checked). The chosen unit counts only while its admitted list holds the
+candidate now: after a re-import that removed them, the journey is back at
+choosing a unit (``Progress.removed_from`` names the unit) and every later step
+is refused with that reason. :meth:`Journey.require` refuses a step whose predecessors are not
 done, naming the one to do first. Texts count only in their current version:
 after the operator publishes a new user agreement, every candidate accepts it
 again before anything else.
@@ -74,6 +77,12 @@ class JourneyRepository(Protocol):
 # Hooks the other parts of the domain supply.
 Verified = Callable[[str, str], Awaitable[float | None]]  # (account id, scope) -> passed at
 DeviceCheckRequired = Callable[[str], Awaitable[bool]]  # unit id -> required?
+AdmittedUnits = Callable[[Account], Awaitable[set[str]]]  # the units whose list holds them now
+
+REMOVED = (
+    "the admitted list of your unit {unit} (准考名单) no longer holds you: the unit re-imported "
+    "it without you. Choose your admission unit again, or contact the unit if this is a mistake"
+)
 
 
 async def always_required(unit_id: str) -> bool:
@@ -85,6 +94,7 @@ class Progress:
     done: dict[Step, StepRecord | None]
     unit_id: str | None
     device_check_required: bool
+    removed_from: str | None = None  # the chosen unit, whose list no longer holds them
 
     @property
     def next_step(self) -> Step:
@@ -97,6 +107,7 @@ class Progress:
             "what_to_do": WHAT_TO_DO[nxt],
             "unit_id": self.unit_id,
             "device_check_required": self.device_check_required,
+            "removed_from_unit": self.removed_from,
             "steps": [
                 {
                     "step": step.value,
@@ -114,12 +125,14 @@ class Journey:
         repo: JourneyRepository,
         documents: Documents,
         verified: Verified,
+        admitted: AdmittedUnits,
         clock: Clock,
         device_check_required: DeviceCheckRequired = always_required,
     ) -> None:
         self._repo = repo
         self._docs = documents
         self._verified = verified
+        self._admitted = admitted
         self._clock = clock
         self.device_check_required = device_check_required
 
@@ -143,6 +156,9 @@ class Journey:
         done[Step.READ_NOTICE] = notice if fresh else None
         chosen = records.get(("", Step.CHOOSE_UNIT))
         unit_id = None if chosen is None else chosen.detail
+        removed_from = None
+        if unit_id is not None and unit_id not in await self._admitted(account):
+            removed_from, unit_id, chosen = unit_id, None, None
         done[Step.CHOOSE_UNIT] = chosen
         done[Step.CONFIRM_DETAILS] = records.get((unit_id or "-", Step.CONFIRM_DETAILS))
         commitment = records.get((unit_id or "-", Step.ACCEPT_COMMITMENT))
@@ -156,7 +172,7 @@ class Journey:
             check = StepRecord(account.id, Step.DEVICE_CHECK, 0.0, "not_required")
         done[Step.DEVICE_CHECK] = check
         done[Step.EXAMS] = None
-        return Progress(done, unit_id, required)
+        return Progress(done, unit_id, required, removed_from)
 
     async def require(self, account: Account, step: Step) -> Progress:
         """Refuse unless every step before ``step`` is done."""
@@ -164,7 +180,18 @@ class Journey:
             raise Forbidden("this is for candidates; your account has another role")
         progress = await self.progress(account)
         for earlier in ORDER[: ORDER.index(step)]:
-            if progress.done[earlier] is None:
+            missing = progress.done[earlier] is None
+            if missing and earlier is Step.CHOOSE_UNIT and progress.removed_from is not None:
+                raise StepRequired(
+                    REMOVED.format(unit=progress.removed_from),
+                    {
+                        "step": Step.CHOOSE_UNIT.value,
+                        "requested": step.value,
+                        "reason": "removed_from_admitted_list",
+                        "unit_id": progress.removed_from,
+                    },
+                )
+            if missing:
                 raise StepRequired(
                     f"first {WHAT_TO_DO[earlier]}",
                     {"step": earlier.value, "requested": step.value},

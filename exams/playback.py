@@ -4,7 +4,8 @@
 playback endpoint asks it before serving a segment of a take.
 
 - A formal take plays back only if its question allows it (M3.2), and only to
-  the candidate who recorded it.
+  the candidate who recorded it, while they still reach the exam
+  (:mod:`exams.exam_access`: not after a re-import removed them).
 - A rehearsal plays back once, right after it ends (M3.3). A video element
   asks for a file in several HTTP Range requests, and a take may have several
   segments, so "once" is a *playback window*: the first request uses the
@@ -21,12 +22,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from exams.attempt_runner import AttemptRunner
 from exams.attempts import Attempt, TakeKind
 from exams.errors import Conflict, ExamcastError, Forbidden, NotFound
-from exams.exam_ports import ExamSource
+from exams.exams import Exam
 from exams.recording import check_formal_playback, discardable_rehearsals, rehearsal_playback
 from exams.takes import Take, TakeState
 
@@ -35,12 +36,18 @@ log = logging.getLogger(__name__)
 PLAYBACK_GRACE_S = 120.0
 
 
+class ExamReach(Protocol):
+    async def exam_of(self, candidate_id: str, exam_id: str) -> Exam:
+        """The exam if the candidate reaches it now (:class:`exams.exam_access.ExamAccess`)."""
+        ...
+
+
 class Playback:
     def __init__(
-        self, runner: AttemptRunner, exams: ExamSource, grace_s: float = PLAYBACK_GRACE_S
+        self, runner: AttemptRunner, access: ExamReach, grace_s: float = PLAYBACK_GRACE_S
     ) -> None:
         self._runner = runner
-        self._exams = exams
+        self._access = access
         self._grace = grace_s
         self._playing: dict[str, float] = {}  # rehearsal take id -> end of its window
         self._discarded: set[str] = set()
@@ -60,9 +67,9 @@ class Playback:
         if self.playing(take.id, self._runner.clock()):
             return
         a = await self._runner.attempts.get(take.attempt_id)
-        exam = None if a is None else await self._exams.get(a.exam_id)
-        if a is None or exam is None:
+        if a is None:
             raise Forbidden("this take belongs to no exam question of yours")
+        exam = await self._access.exam_of(a.candidate_id, a.exam_id)  # still on the list?
         try:
             mine = a.take(take.id)
             if mine.kind is TakeKind.FORMAL:

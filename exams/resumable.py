@@ -33,6 +33,7 @@ from exams.attempt_runner import AttemptRunner
 from exams.attempts import Attempt, FileRef
 from exams.errors import (
     ChecksumMismatch,
+    Conflict,
     ExamcastError,
     Gone,
     InvalidInput,
@@ -233,6 +234,22 @@ class ResumableUploads:
         expires = require_in_time(a, exam, self._clock())
         return await self._patch(upload, exam, offset, body, content_length, checksum, expires)
 
+    async def restart(self, account: Account, upload_id: str) -> Progress:
+        """Send a pending file again from its first byte: the candidate lost the file the
+        upload began with (文件异常) and has it again, as a copy the browser cannot match
+        to the first. Allowed while the upload may complete, even once the answer is
+        submitted (its file stays the same file: same declared name, format and size);
+        what had arrived is deleted."""
+        upload = await self._mine(account, upload_id)
+        exam, a = await self._context(upload)
+        expires = require_in_time(a, exam, self._clock())
+        async with self._locks.hold(upload.id, None):
+            if await self._data.size(upload.id) is None or upload.state is UploadState.COMPLETE:
+                raise Conflict("this file has arrived whole already; nothing to send again")
+            await self._data.remove(upload.id)
+            await self._data.create(upload.id)
+        return Progress(upload, 0, expires)
+
     async def terminate(self, account: Account, upload_id: str) -> None:
         """Termination: the file leaves the answer (not once the answer is submitted)."""
         upload = await self._mine(account, upload_id)
@@ -406,6 +423,7 @@ class ResumableUploads:
             raise Gone(f"this file was refused: {upload.message}", {"reason": upload.message})
         if upload.state is UploadState.EXPIRED:
             raise UploadExpired("this upload has expired; its time to complete is over")
+        await self._answering.access.exam(account, upload.exam_id)  # still on the list?
         return upload
 
     async def _context(self, upload: Upload) -> tuple[Exam, Attempt]:

@@ -4,12 +4,17 @@ uploads a photo holding their ID card and staff (role ``staff_reviewer``) decide
 Photos are JPEG or PNG, recognised by their first bytes (never by the name or
 the declared type), bounded in size, and stored by the :class:`PhotoStore`
 port under a name the server makes up. One review per scope may wait at a time.
+A scope is one the candidate may verify for (``login``, or an exam they reach:
+the ``scope_of`` hook), and each account has at most :data:`MAX_PENDING`
+photos waiting and :data:`MAX_PER_DAY` photos a day; the repository takes a
+photo only within these bounds, in one transaction, so parallel uploads
+cannot pass them together.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -18,17 +23,22 @@ from exams.accounts import Account, AccountRepository, Role
 from exams.audit import AuditLog, Entry, Event
 from exams.errors import (
     Conflict,
+    ExamcastError,
     Forbidden,
     InvalidInput,
     NotFound,
     TooLarge,
+    TooManyRequests,
     UnsupportedMediaType,
 )
 from exams.personal import ID_TYPES
 from exams.takes import Clock
-from exams.verification import FAILURES_FOR_REVIEW, VerificationService, parse_scope
+from exams.verification import FAILURES_FOR_REVIEW, VerificationService
 
 MIN_PHOTO_BYTES = 1024
+MAX_PENDING = 3  # photos of one account waiting for staff, all scopes together
+MAX_PER_DAY = 10  # photos one account may submit in 24 hours
+DAY_S = 24 * 3600
 _SIGNATURES = (
     (b"\xff\xd8\xff", "image/jpeg", "jpg"),
     (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
@@ -79,6 +89,15 @@ class Review:
 class ReviewRepository(Protocol):
     async def add(self, review: Review) -> None: ...
 
+    async def add_within(
+        self, review: Review, max_pending: int, max_since: int, since: float
+    ) -> str | None:
+        """Add ``review`` unless, in the same transaction, its account already has a review
+        of its scope pending (``"scope"``), ``max_pending`` pending reviews (``"pending"``) or
+        ``max_since`` reviews submitted after ``since`` (``"day"``); what refused it, or None.
+        """
+        ...
+
     async def get(self, review_id: str) -> Review | None: ...
 
     async def pending_for(self, account_id: str, scope: str) -> Review | None: ...
@@ -99,6 +118,13 @@ class PhotoStore(Protocol):
 
     async def read(self, name: str) -> bytes: ...
 
+    async def delete(self, name: str) -> None:
+        """Remove a stored photo (one whose review was refused); gone already is fine."""
+        ...
+
+
+ScopeOf = Callable[[Account, str], Awaitable[str]]  # the checked scope, or raise
+
 
 class Reviews:
     def __init__(
@@ -111,6 +137,9 @@ class Reviews:
         clock: Clock,
         *,
         max_bytes: int,
+        scope_of: ScopeOf,
+        max_pending: int = MAX_PENDING,
+        max_per_day: int = MAX_PER_DAY,
         new_id: Callable[[], str] = lambda: secrets.token_hex(8),
     ) -> None:
         self._repo = repo
@@ -120,6 +149,9 @@ class Reviews:
         self._audit = audit
         self._clock = clock
         self.max_bytes = max_bytes
+        self._scope_of = scope_of
+        self._max_pending = max_pending
+        self._max_per_day = max_per_day
         self._new_id = new_id
 
     async def pending(self, account_id: str, scope: str) -> bool:
@@ -127,7 +159,7 @@ class Reviews:
 
     async def status(self, account: Account, scope: str) -> dict[str, Any]:
         """Where the candidate stands with verification for ``scope``, review included."""
-        scope = parse_scope(scope)
+        scope = await self._scope_of(account, scope)
         state = await self._verification.state(account.id, scope)
         latest = await self._repo.latest_for(account.id, scope)
         pending = latest is not None and latest.state is ReviewState.PENDING
@@ -136,7 +168,7 @@ class Reviews:
         return out
 
     async def submit(self, account: Account, scope: str, data: bytes, client: str) -> Review:
-        scope = parse_scope(scope)
+        scope = await self._scope_of(account, scope)
         state = await self._verification.state(account.id, scope)
         if state.passed_at is not None:
             raise Conflict("you have already passed verification for this", {"scope": scope})
@@ -157,12 +189,30 @@ class Reviews:
         review = Review(
             self._new_id(), account.id, scope, name, media_type, len(data), self._clock()
         )
-        await self._repo.add(review)
+        refused = await self._repo.add_within(
+            review, self._max_pending, self._max_per_day, review.submitted_at - DAY_S
+        )
+        if refused is not None:
+            await self._photos.delete(name)
+            raise self._over(refused)
         detail = {"scope": scope, "review": review.id}
         await self._audit.record(
             Entry(Event.REVIEW_SUBMITTED, account.id, client, detail, review.submitted_at)
         )
         return review
+
+    def _over(self, bound: str) -> ExamcastError:
+        if bound == "scope":
+            return Conflict("your photo is waiting for review: you will see the decision here")
+        if bound == "pending":
+            return TooManyRequests(
+                f"you have {self._max_pending} photos waiting for review: wait for a decision",
+                {"limit": self._max_pending},
+            )
+        return TooManyRequests(
+            f"at most {self._max_per_day} review photos a day: try again tomorrow",
+            {"limit": self._max_per_day, "window_s": DAY_S},
+        )
 
     async def _staff(self, staff: Account, client: str, what: str) -> None:
         if staff.role is not Role.STAFF_REVIEWER:

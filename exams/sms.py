@@ -1,7 +1,8 @@
 """SMS verification codes (短信验证码): single-use, short-lived, stored hashed, rate-limited.
 
 A code is 6 random digits, valid ``ttl_s`` (10 minutes); only the newest code
-for a phone and purpose is valid; ``max_guesses`` wrong tries end it. The
+for a phone and purpose is valid; ``max_guesses`` tries end it (each try is
+counted before the code is compared, so parallel tries get no more). The
 server keeps ``HMAC-SHA256(secret, phone:purpose:code)``, never the code: the
 secret lives in the data directory, so a copy of the database alone does not
 let anyone try codes offline. Sending is limited per phone (one a minute, ten
@@ -24,7 +25,12 @@ from exams.personal import mask_phone, normalise_phone
 from exams.takes import Clock
 from exams.throttle import RateLimiter, Window, take_all
 
-PURPOSES = ("register",)
+PURPOSES = ("register", "reset_password")
+# What each code is for, as the SMS says it (Chinese, English).
+_WHAT = {
+    "register": ("注册验证码", "registration code"),
+    "reset_password": ("重置密码验证码", "password reset code"),
+}
 
 
 @dataclass(frozen=True)
@@ -46,8 +52,14 @@ class SmsCodeRepository(Protocol):
 
     async def latest(self, phone: str, purpose: str) -> StoredCode | None: ...
 
-    async def add_guess(self, code_id: int) -> int:
-        """Count one wrong guess; returns the guesses so far."""
+    async def take_guess(
+        self, phone: str, purpose: str, max_guesses: int, now: float
+    ) -> StoredCode | None:
+        """Count one guess on the newest code for ``phone`` and ``purpose``, atomically.
+
+        Only while that code is unused, unexpired at ``now`` and has had fewer than
+        ``max_guesses``; returns it with this guess counted, or None (nothing counted).
+        """
         ...
 
     async def use(self, code_id: int, at: float) -> bool:
@@ -68,11 +80,12 @@ class SmsPolicy:
     per_address: Window = field(default_factory=lambda: Window(30, 3600))
 
 
-def message(code: str, ttl_s: float) -> str:
+def message(code: str, ttl_s: float, purpose: str = "register") -> str:
     minutes = round(ttl_s / 60)
+    zh, en = _WHAT[purpose]
     return (
-        f"【examcast】注册验证码 {code}，{minutes} 分钟内有效，请勿告诉他人。"
-        f" Your examcast registration code is {code}, valid for {minutes} minutes."
+        f"【examcast】{zh} {code}，{minutes} 分钟内有效，请勿告诉他人。"
+        f" Your examcast {en} is {code}, valid for {minutes} minutes."
         " Do not share it."
     )
 
@@ -132,7 +145,7 @@ class SmsCodes:
                 0, phone, purpose, self._hash(phone, purpose, code), now, now + p.ttl_s, 0, None
             )
         )
-        await self._sender.send(phone, message(code, p.ttl_s))
+        await self._sender.send(phone, message(code, p.ttl_s, purpose))
         await self._audit.record(
             Entry(
                 Event.SMS_SENT, None, client, {"phone": mask_phone(phone), "purpose": purpose}, now
@@ -148,18 +161,13 @@ class SmsCodes:
     async def consume(self, phone: str, purpose: str, code: str) -> None:
         """Accept ``code`` once for a normalised ``phone``, or raise :class:`WrongSmsCode`."""
         now = self._clock()
-        stored = await self._repo.latest(phone, purpose)
-        usable = (
-            stored is not None
-            and stored.used_at is None
-            and now < stored.expires_at
-            and stored.guesses < self.policy.max_guesses
-        )
-        if stored is None or not usable:
+        # The guess is taken before the code is compared, in one atomic step: parallel
+        # requests cannot all see "guesses left" before any of them is counted.
+        stored = await self._repo.take_guess(phone, purpose, self.policy.max_guesses, now)
+        if stored is None:
             raise WrongSmsCode("this SMS code has expired or was already used: request a new one")
         if not hmac.compare_digest(stored.code_hash, self._hash(phone, purpose, code.strip())):
-            guesses = await self._repo.add_guess(stored.id)
-            left = self.policy.max_guesses - guesses
+            left = self.policy.max_guesses - stored.guesses
             if left <= 0:
                 raise WrongSmsCode(
                     "the SMS code is wrong and can no longer be used: request a new one"

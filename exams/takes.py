@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
-from exams.errors import Conflict, InvalidInput, NotFound
+from exams.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ class TakeState(StrEnum):
 
 
 PURPOSES = ("device_check", "rehearsal", "formal")
+DEVICE_CHECK = "device_check"
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,9 @@ class Take:
         }
         if self.manifest is not None:
             out["manifest"] = self.manifest
+            # Seconds of recorded media (the picture; holes not counted) and the holes.
+            out["recorded_s"] = self.manifest.get("recorded_s")
+            out["gaps"] = list(self.manifest.get("gaps") or [])
         return out
 
 
@@ -106,6 +110,19 @@ class Recorder(Protocol):
     async def recover(self, take_id: str) -> dict[str, Any]: ...
 
     async def discard(self, take_id: str) -> None: ...
+
+
+class Viewer(Protocol):
+    """Who asks to play a take (an ``exams.accounts.Account``)."""
+
+    @property
+    def owner(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
+
+
+CANDIDATE = "candidate"  # exams.accounts.Role.CANDIDATE (that module imports this one)
 
 
 class Notifier(Protocol):
@@ -145,6 +162,7 @@ class TakeService:
         self._limits = limits
         self._new_id = new_id
         self._active: dict[str, str] = {}  # session id -> recording take id
+        self._device_checks: dict[str, str] = {}  # owner -> their recording device check
         self._timers: dict[str, Callable[[], None]] = {}
         self._listeners: list[TakeListener] = []
         self.playback_policy: PlaybackPolicy | None = None
@@ -176,6 +194,11 @@ class TakeService:
             raise NotFound("no such media session; open one and send your offer first")
         if session_id in self._active:
             raise Conflict("this device is already recording; stop that take first")
+        if purpose == DEVICE_CHECK and owner in self._device_checks:
+            raise Conflict(
+                "your device check is already recording (one at a time): stop it first, "
+                "or wait for its time limit"
+            )
         take = Take(
             id=self._new_id(),
             owner=owner,
@@ -186,12 +209,19 @@ class TakeService:
             limit_s=self._limits.get(purpose) if limit_s is None else limit_s,
             attempt_id=attempt_id,
         )
-        await self._repo.save(take)
-        cameras = {PRIMARY: session_id}
-        if self.extra_cameras is not None:
-            cameras |= {k: v for k, v in self.extra_cameras(take).items() if k != PRIMARY}
-        self._recorder.start(take.id, cameras)
+        # Claimed before the first await, so two starts at once cannot both pass the checks.
         self._active[session_id] = take.id
+        if purpose == DEVICE_CHECK:
+            self._device_checks[owner] = take.id
+        try:
+            await self._repo.save(take)
+            cameras = {PRIMARY: session_id}
+            if self.extra_cameras is not None:
+                cameras |= {k: v for k, v in self.extra_cameras(take).items() if k != PRIMARY}
+            self._recorder.start(take.id, cameras)
+        except BaseException:
+            self._release(take)
+            raise
         if take.deadline is not None:
             self._timers[take.id] = self._scheduler.call_at(
                 take.deadline, lambda: self._stop_later(take.id, "time_limit")
@@ -206,7 +236,7 @@ class TakeService:
             raise Conflict(
                 "this take has already stopped and cannot be continued; record a new take"
             )
-        self._active.pop(take.session_id, None)
+        self._release(take)
         cancel = self._timers.pop(take.id, None)
         if cancel is not None:
             cancel()
@@ -281,12 +311,15 @@ class TakeService:
             await self._repo.save(take)
         return take
 
-    async def authorize_playback(self, take: Take, viewer: str) -> None:
-        """Raise unless ``viewer`` may play ``take`` now (the exam rules decide for exam takes)."""
-        if take.owner != viewer or take.state is not TakeState.STORED:
+    async def authorize_playback(self, take: Take, viewer: Viewer) -> None:
+        """Raise unless ``viewer`` may play ``take`` now (the exam rules decide for exam takes;
+        a device check plays back only to the candidate who recorded it)."""
+        if take.owner != viewer.owner or take.state is not TakeState.STORED:
             raise NotFound("no such take")
+        if take.purpose == DEVICE_CHECK and viewer.role != CANDIDATE:
+            raise Forbidden("the device check is for candidates; your account has another role")
         if self.playback_policy is not None:
-            await self.playback_policy(take, viewer)
+            await self.playback_policy(take, viewer.owner)
 
     async def _emit(self, event: str, take: Take) -> None:
         await self._notifier.take_event(event, take)
@@ -295,6 +328,13 @@ class TakeService:
                 await listener(event, take)
             except Exception:
                 log.exception("a listener failed on %s for take %s", event, take.id)
+
+    def _release(self, take: Take) -> None:
+        """The take no longer holds its device (nor the owner's one device check)."""
+        if self._active.get(take.session_id) == take.id:
+            del self._active[take.session_id]
+        if self._device_checks.get(take.owner) == take.id:
+            del self._device_checks[take.owner]
 
     def _stop_later(self, take_id: str, reason: str) -> Any:
         self._timers.pop(take_id, None)

@@ -1,22 +1,32 @@
 """Rate limits and log-in throttling, on a small storage port.
 
-Two primitives cover every limit: a sliding-window counter (``take``/``peek``:
-at most N events in the last W seconds) and a failure streak (``bump``/
-``streak``/``clear``: failures in a row, forgotten some time after the last).
+Two primitives cover every limit, and each is one atomic step in the store
+(no ``await`` between looking and counting, one Lua script in Redis), so
+parallel requests cannot all see the same "allowed" before any is counted:
+
+- a sliding-window counter (:meth:`RateLimiter.take_many`: at most N events in
+  the last W seconds, for several keys at once, all or none);
+- a failure streak with back-off (:meth:`RateLimiter.reserve`: failures in a
+  row, forgotten some time after the last). A guess is *reserved* — counted as
+  a failure — before it is checked; a right guess then gives it back
+  (:meth:`RateLimiter.refund`) or ends the streak (:meth:`RateLimiter.clear`).
+
 ``storage.limits`` keeps them in memory, ``storage.redis_limits`` in Redis, so
 several server processes share them. The caller passes the time, so the rules
 run on the domain's injected clock.
 
-Log-in throttling never locks an account: it slows down guessing *per client
-address*, both for one account (a streak per account and address, cleared by a
-successful log-in) and across accounts (a streak per address), with a delay that
-doubles with each failure past a free allowance. The real owner logging in from
-another address is never slowed by an attacker's failures.
+Log-in throttling never locks an account or an address: it slows down guessing
+first *per account and client address* (a few free failures, then a short
+doubling back-off, cleared by a successful log-in), and, as a backstop against
+one address spraying many accounts, per address with an allowance large enough
+for an exam hall behind one NAT address. The real owner logging in from another
+address is never slowed by an attacker's failures.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -29,33 +39,12 @@ class Streak:
     last_at: float
 
 
-class RateLimiter(Protocol):
-    async def take(self, key: str, limit: int, window_s: float, now: float) -> float:
-        """Record one event if fewer than ``limit`` happened in the last ``window_s``.
-
-        Returns 0.0 when recorded, otherwise the seconds until one more is allowed
-        (and records nothing).
-        """
-        ...
-
-    async def peek(self, key: str, limit: int, window_s: float, now: float) -> float:
-        """Like :meth:`take` without recording."""
-        ...
-
-    async def streak(self, key: str, now: float) -> Streak:
-        """The failures in a row under ``key`` (count 0 when none or forgotten)."""
-        ...
-
-    async def bump(self, key: str, now: float, ttl_s: float) -> Streak:
-        """One more failure; the streak is forgotten ``ttl_s`` after this one."""
-        ...
-
-    async def clear(self, key: str) -> None: ...
-
-
 @dataclass(frozen=True)
 class Backoff:
-    """``free`` failures cost nothing; then each waits twice the one before, up to ``cap_s``."""
+    """``free`` failures cost nothing; then each waits twice the one before, up to ``cap_s``.
+
+    A streak is forgotten ``forget_s`` after its last failure.
+    """
 
     free: int
     base_s: float
@@ -65,14 +54,48 @@ class Backoff:
     def delay(self, failures: int) -> float:
         if failures < self.free:
             return 0.0
-        return min(self.cap_s, self.base_s * 2 ** (failures - self.free))
+        return min(self.cap_s, self.base_s * 2 ** min(failures - self.free, 64))
+
+    def wait(self, streak: Streak, now: float) -> float:
+        """Seconds until one more failure may be counted on ``streak`` (0.0: now)."""
+        if streak.count == 0:
+            return 0.0
+        return max(0.0, streak.last_at + self.delay(streak.count) - now)
 
 
 @dataclass(frozen=True)
-class LoginPolicy:
-    per_account_address: Backoff = Backoff(free=5, base_s=1, cap_s=15 * 60, forget_s=24 * 3600)
-    # An exam hall behind one NAT address shares this one: generous on purpose.
-    per_address: Backoff = Backoff(free=30, base_s=1, cap_s=15 * 60, forget_s=3600)
+class Window:
+    limit: int
+    seconds: float
+
+
+class RateLimiter(Protocol):
+    async def take_many(self, limits: Sequence[tuple[str, Window]], now: float) -> float:
+        """Record one event under every key if each had fewer than its limit in its window.
+
+        All or nothing, in one atomic step. Returns 0.0 when recorded, otherwise the
+        seconds until every key allows one more (and records nothing).
+        """
+        ...
+
+    async def reserve(self, streaks: Sequence[tuple[str, Backoff]], now: float) -> float:
+        """Count one failure under every key unless one of them must still wait.
+
+        All or nothing, in one atomic step: the check and the count cannot be
+        separated by another caller. Returns 0.0 when counted, otherwise the
+        longest wait in seconds (and counts nothing).
+        """
+        ...
+
+    async def refund(self, key: str, now: float) -> None:
+        """Give back one failure counted by :meth:`reserve` (the guess was right)."""
+        ...
+
+    async def streak(self, key: str, now: float) -> Streak:
+        """The failures in a row under ``key`` (count 0 when none or forgotten)."""
+        ...
+
+    async def clear(self, key: str) -> None: ...
 
 
 def retry_message(what: str, wait: float) -> TooManyRequests:
@@ -83,7 +106,37 @@ def retry_message(what: str, wait: float) -> TooManyRequests:
     )
 
 
+async def take_all(
+    limiter: RateLimiter, limits: list[tuple[str, Window]], now: float, what: str
+) -> None:
+    """Record one event under every key, or none (429) when any of them is at its limit."""
+    wait = await limiter.take_many(limits, now)
+    if wait > 0:
+        raise retry_message(what, wait)
+
+
+async def reserve_guess(
+    limiter: RateLimiter, streaks: list[tuple[str, Backoff]], now: float, what: str
+) -> None:
+    """Count one guess under every key before it is checked, or refuse (429) while one waits."""
+    wait = await limiter.reserve(streaks, now)
+    if wait > 0:
+        raise retry_message(what, wait)
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    # The rule that matters: one account from one address. Short, doubling, capped.
+    per_account_address: Backoff = Backoff(free=5, base_s=1, cap_s=5 * 60, forget_s=24 * 3600)
+    # A backstop against one address spraying many accounts. An exam hall of hundreds of
+    # candidates behind one NAT address logs in at once (every log-in in flight holds one
+    # reservation until its password is checked) and some mistype: far above that.
+    per_address: Backoff = Backoff(free=1000, base_s=1, cap_s=5 * 60, forget_s=3600)
+
+
 class LoginThrottle:
+    """Reserve a log-in guess before the password is checked; a success gives it back."""
+
     def __init__(self, limiter: RateLimiter, policy: LoginPolicy | None = None) -> None:
         self._limiter = limiter
         self._policy = policy or LoginPolicy()
@@ -92,44 +145,22 @@ class LoginThrottle:
     def _keys(login: str, address: str) -> tuple[str, str]:
         return f"login:{login}@{address}", f"login-address:{address}"
 
-    async def check(self, login: str, address: str, now: float) -> None:
-        """Refuse (429) while this account-and-address or this address must wait."""
+    async def reserve(self, login: str, address: str, now: float) -> None:
+        """Count this attempt as a failure up front, or refuse (429) while it must wait."""
         pair, addr = self._keys(login, address)
-        wait = 0.0
-        for key, backoff in (
-            (pair, self._policy.per_account_address),
-            (addr, self._policy.per_address),
-        ):
-            streak = await self._limiter.streak(key, now)
-            if streak.count:
-                wait = max(wait, streak.last_at + backoff.delay(streak.count) - now)
-        if wait > 0:
-            raise retry_message("too many failed log-ins from this network", wait)
+        await reserve_guess(
+            self._limiter,
+            [(pair, self._policy.per_account_address), (addr, self._policy.per_address)],
+            now,
+            "too many failed log-ins from this network",
+        )
 
-    async def failed(self, login: str, address: str, now: float) -> None:
+    async def succeeded(self, login: str, address: str, now: float) -> None:
+        """The reserved attempt was right: end this pair's streak, give the address its one back.
+
+        Only the pair is cleared: a success on an attacker's own account must not
+        clear what the address has spent on other accounts.
+        """
         pair, addr = self._keys(login, address)
-        await self._limiter.bump(pair, now, self._policy.per_account_address.forget_s)
-        await self._limiter.bump(addr, now, self._policy.per_address.forget_s)
-
-    async def succeeded(self, login: str, address: str) -> None:
-        # Only this pair: a success on the attacker's own account must not clear the address.
-        await self._limiter.clear(self._keys(login, address)[0])
-
-
-@dataclass(frozen=True)
-class Window:
-    limit: int
-    seconds: float
-
-
-async def take_all(
-    limiter: RateLimiter, limits: list[tuple[str, Window]], now: float, what: str
-) -> None:
-    """Record one event under every key, or none when any of them is at its limit."""
-    wait = 0.0
-    for key, window in limits:
-        wait = max(wait, await limiter.peek(key, window.limit, window.seconds, now))
-    if wait > 0:
-        raise retry_message(what, wait)
-    for key, window in limits:
-        await limiter.take(key, window.limit, window.seconds, now)
+        await self._limiter.clear(pair)
+        await self._limiter.refund(addr, now)

@@ -114,8 +114,31 @@ class Units:
         return await self.get(unit_id)
 
     async def import_list(self, admin: Account, unit_id: str, data: bytes, client: str) -> ListInfo:
+        entries = await self.parse(admin, unit_id, data, client)
+        return await self.replace(admin, unit_id, entries, client)
+
+    async def parse(
+        self, admin: Account, unit_id: str, data: bytes, client: str
+    ) -> list[AdmittedEntry]:
+        """The entries of a file the admin may import (all valid, or every bad row named)."""
         await self._admin_of(admin, unit_id, client, "import_admitted_list")
-        entries = await asyncio.to_thread(parse_admitted_csv, data)
+        return await asyncio.to_thread(parse_admitted_csv, data)
+
+    async def current(self, unit_id: str) -> list[AdmittedEntry]:
+        """The whole list as imported now (empty before the first import)."""
+        info = await self._repo.list_info(unit_id)
+        return [] if info is None else await self._repo.entries(unit_id, 0, info.entries + 1)
+
+    async def replace(
+        self,
+        admin: Account,
+        unit_id: str,
+        entries: list[AdmittedEntry],
+        client: str,
+        detail: dict[str, Any] | None = None,
+    ) -> ListInfo:
+        """Replace the unit's list with parsed ``entries``; ``detail`` joins the audit entry."""
+        await self._admin_of(admin, unit_id, client, "import_admitted_list")
         info = ListInfo(unit_id, self._clock(), admin.id, len(entries))
         await self._repo.replace_list(info, entries)
         await self._audit.record(
@@ -123,7 +146,7 @@ class Units:
                 Event.ADMITTED_LIST_IMPORTED,
                 admin.id,
                 client,
-                {"unit_id": unit_id, "entries": len(entries)},
+                {"unit_id": unit_id, "entries": len(entries), **(detail or {})},
                 info.imported_at,
             )
         )

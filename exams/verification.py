@@ -90,11 +90,48 @@ class VerificationState:
 
 
 class VerificationRepository(Protocol):
+    """Each method that changes a state is one atomic step and writes only what it changes.
+
+    Parallel requests (answering one attempt many times, or answering while
+    starting or cancelling) can then neither be judged twice nor undo each
+    other's counts.
+    """
+
     async def get(self, account_id: str, scope: str) -> VerificationState | None: ...
 
-    async def by_attempt(self, account_id: str, attempt_id: str) -> VerificationState | None: ...
+    async def save(self, state: VerificationState) -> None:
+        """Write the whole state (a manual review's decision, when no attempt can be live)."""
+        ...
 
-    async def save(self, state: VerificationState) -> None: ...
+    async def open_attempt(
+        self, account_id: str, scope: str, attempt_id: str, expires_at: float, now: float
+    ) -> VerificationState:
+        """Give the scope this new attempt unless one is still live at ``now``; the state."""
+        ...
+
+    async def take_attempt(
+        self, account_id: str, attempt_id: str, now: float, max_failures: int
+    ) -> VerificationState | None:
+        """End this live attempt and count a failure up front, before the answer is judged.
+
+        Only while not passed and under ``max_failures``; the new state, or None when
+        there is no such attempt (it was answered, cancelled, or expired).
+        """
+        ...
+
+    async def refund_failure(self, account_id: str, scope: str) -> None:
+        """Give back the failure counted by :meth:`take_attempt` (the answer was not judged)."""
+        ...
+
+    async def record_pass(
+        self, account_id: str, scope: str, at: float, by: str
+    ) -> VerificationState: ...
+
+    async def cancel_attempt(
+        self, account_id: str, attempt_id: str, now: float
+    ) -> VerificationState | None:
+        """End this live attempt as cancelled at ``now``; the new state, or None."""
+        ...
 
 
 def parse_scope(scope: str) -> str:
@@ -103,6 +140,10 @@ def parse_scope(scope: str) -> str:
     if scope.startswith("exam:") and _EXAM_ID.fullmatch(scope[5:]):
         return scope
     raise InvalidInput("scope must be 'login' or 'exam:<exam id>' (letters, digits, _ and -)")
+
+
+def _no_attempt() -> NotFound:
+    return NotFound("no such verification attempt (it may have expired): start a new one")
 
 
 class VerificationService:
@@ -173,10 +214,9 @@ class VerificationService:
                 "you cancelled verification a moment ago", state.cancelled_at + CANCEL_WAIT_S - now
             )
         if state.attempt_id is None or (state.attempt_expires_at or 0) <= now:
-            state = replace(
-                state, attempt_id=self._new_id(), attempt_expires_at=now + ATTEMPT_TTL_S
+            state = await self._repo.open_attempt(
+                account.id, state.scope, self._new_id(), now + ATTEMPT_TTL_S, now
             )
-            await self._repo.save(state)
         return {
             "attempt_id": state.attempt_id,
             "scope": scope,
@@ -184,32 +224,22 @@ class VerificationService:
             "challenge": self._verifier.challenge(account),
         }
 
-    async def _attempt(self, account: Account, attempt_id: str) -> VerificationState:
-        state = await self._repo.by_attempt(account.id, attempt_id)
-        if state is None or (state.attempt_expires_at or 0) <= self._clock():
-            raise NotFound("no such verification attempt (it may have expired): start a new one")
-        return state
-
     async def answer(
         self, account: Account, attempt_id: str, response: Mapping[str, Any], client: str
     ) -> dict[str, Any]:
-        state = await self._attempt(account, attempt_id)
         now = self._clock()
-        passed = await self._verifier.check(account, response)
+        # Claimed and counted as a failure before it is judged, atomically: an attempt
+        # answered many times at once is judged once, and counts as one failure at most.
+        state = await self._repo.take_attempt(account.id, attempt_id, now, FAILURES_FOR_REVIEW)
+        if state is None:
+            raise _no_attempt()
+        try:
+            passed = await self._verifier.check(account, response)
+        except BaseException:
+            await self._repo.refund_failure(account.id, state.scope)
+            raise
         if passed:
-            state = replace(
-                state,
-                failures=0,
-                passed_at=now,
-                passed_by="verifier",
-                attempt_id=None,
-                attempt_expires_at=None,
-            )
-        else:
-            state = replace(
-                state, failures=state.failures + 1, attempt_id=None, attempt_expires_at=None
-            )
-        await self._repo.save(state)
+            state = await self._repo.record_pass(account.id, state.scope, now, "verifier")
         event = Event.VERIFICATION_PASSED if passed else Event.VERIFICATION_FAILED
         await self._audit.record(
             Entry(
@@ -219,10 +249,10 @@ class VerificationService:
         return {"passed": passed, **self.describe(state)}
 
     async def cancel(self, account: Account, attempt_id: str, client: str) -> dict[str, Any]:
-        state = await self._attempt(account, attempt_id)
         now = self._clock()
-        state = replace(state, cancelled_at=now, attempt_id=None, attempt_expires_at=None)
-        await self._repo.save(state)
+        state = await self._repo.cancel_attempt(account.id, attempt_id, now)
+        if state is None:
+            raise _no_attempt()
         await self._audit.record(
             Entry(Event.VERIFICATION_CANCELLED, account.id, client, {"scope": state.scope}, now)
         )

@@ -29,8 +29,22 @@ class KeyframeInfo:
 
 
 def vp8_keyframe(data: bytes) -> KeyframeInfo | None:
-    """The picture size if ``data`` is a VP8 keyframe, else None."""
-    if len(data) < 10 or data[0] & 0x01:
+    """The picture size if ``data`` is a VP8 keyframe, else None (an interframe).
+
+    The 3-byte frame tag is checked for every frame: a frame that lost its
+    first packets starts mid-stream and fails here, as it would in a decoder
+    ("Invalid profile", "Header size larger than data provided").
+    """
+    if len(data) < 3:
+        raise BitstreamError("VP8 frame shorter than its frame tag")
+    tag = data[0] | data[1] << 8 | data[2] << 16
+    if (tag >> 1) & 0x07 > 3:
+        raise BitstreamError(f"VP8 frame with invalid profile {(tag >> 1) & 0x07}")
+    keyframe = not tag & 0x01
+    header = 10 if keyframe else 3
+    if tag >> 5 > len(data) - header:
+        raise BitstreamError("VP8 first partition is larger than the frame (frame cut short)")
+    if not keyframe:
         return None
     if data[3:6] != b"\x9d\x01\x2a":
         raise BitstreamError("VP8 keyframe without its start code")
@@ -56,7 +70,13 @@ def h264_nal_units(data: bytes) -> list[bytes]:
 
 
 def h264_keyframe(data: bytes) -> KeyframeInfo | None:
-    """The picture size (and SPS/PPS) if ``data`` is an H.264 IDR access unit."""
+    """The picture size (and SPS/PPS) if ``data`` is an H.264 IDR access unit, else None.
+
+    An access unit that does not start with a start code lost its first packets
+    (aiortc writes one in front of every NAL unit it depacketises).
+    """
+    if not (data.startswith(b"\x00\x00\x01") or data.startswith(_START_CODE)):
+        raise BitstreamError("H.264 access unit does not start with a NAL unit (frame cut short)")
     units = h264_nal_units(data)
     types = [u[0] & 0x1F for u in units]
     if H264_NAL_IDR not in types:
@@ -166,3 +186,24 @@ def _skip_scaling_list(bits: _Bits, size: int) -> None:
 def opus_head(channels: int = 2, sample_rate: int = 48000, pre_skip: int = 312) -> bytes:
     """An OpusHead for Matroska CodecPrivate (channel mapping family 0)."""
     return b"OpusHead" + struct.pack("<BBHIhB", 1, channels, pre_skip, sample_rate, 0, 0)
+
+
+# A 20 ms Opus frame (CELT-only, fullband, one frame) whose payload decodes to silence;
+# the frame WebRTC servers write where audio packets were lost.
+OPUS_SILENCE = b"\xf8\xff\xfe"
+OPUS_SILENCE_S = 0.02
+_OPUS_FRAME_MS = (
+    (10.0, 20.0, 40.0, 60.0) * 3  # SILK-only, configs 0-11
+    + (10.0, 20.0) * 2  # hybrid, configs 12-15
+    + (2.5, 5.0, 10.0, 20.0) * 4  # CELT-only, configs 16-31
+)
+
+
+def opus_duration(packet: bytes) -> float:
+    """Seconds of sound in an Opus packet, from its TOC byte (RFC 6716 3.1); 0 if empty."""
+    if not packet:
+        return 0.0
+    toc = packet[0]
+    code = toc & 0x03
+    frames = 1 if code == 0 else 2 if code < 3 else (packet[1] & 0x3F if len(packet) > 1 else 0)
+    return _OPUS_FRAME_MS[toc >> 3] * frames / 1000

@@ -117,15 +117,41 @@ class MediaHub:
         if waiting is not None:  # a take the server started is waiting for this camera
             waiting.attached = True
             return waiting
-        # Sessions left by reloaded pages wait out their grace period uncounted.
-        open_now = [s for s in self._sessions.values() if s.owner == owner and s.attached]
-        if len(open_now) >= self._max_per_owner:
-            raise Conflict("too many open media sessions; close a page of this exam first")
+        self._make_room(owner)
         session = MediaSession(
             id=secrets.token_hex(8), owner=owner, role=role, attempt_id=attempt_id
         )
         self._sessions[session.id] = session
         return session
+
+    def _make_room(self, owner: str) -> None:
+        """Keep the owner's sessions, connected or waiting out their grace period, under the cap.
+
+        A session left by a reloaded page that records nothing makes room (the
+        oldest first); one that records, or a full set of connected ones, does not.
+        Synchronous from the count to the insert: parallel opens cannot both pass.
+        """
+        owned = self.sessions_of(owner)
+        if len(owned) < self._max_per_owner:
+            return
+        left = [s for s in owned if not s.attached and s.recorder is None]
+        if not left:
+            raise Conflict(
+                f"{self._max_per_owner} media sessions are open already; "
+                "close a page of this exam first"
+            )
+        oldest = min(left, key=lambda s: s.detached_at)
+        del self._sessions[oldest.id]
+        log.info("media session %s: replaced by a new one of its owner", oldest.id)
+        closing = asyncio.ensure_future(self._closed_quietly(oldest, "replaced"))
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
+
+    async def _closed_quietly(self, session: MediaSession, reason: str) -> None:
+        try:
+            await self._closed(session, reason)
+        except Exception:
+            log.exception("media session %s: could not close it", session.id)
 
     def primary_session(self, owner: str) -> str:
         """The owner's primary camera session: the connected one, else one kept waiting.
@@ -206,6 +232,10 @@ class MediaHub:
         if session is None or (owner is not None and session.owner != owner):
             return None
         del self._sessions[session_id]
+        await self._closed(session, reason)
+        return session
+
+    async def _closed(self, session: MediaSession, reason: str) -> None:
         for listener in self.on_lost:
             await listener(session, reason)
         if session.recorder is not None and session.role != PRIMARY:
@@ -216,10 +246,13 @@ class MediaHub:
             session.take_id = None
         if session.peer is not None:
             await close_quietly(session.peer)
-        return session
 
     def get(self, session_id: str) -> MediaSession | None:
         return self._sessions.get(session_id)
+
+    def sessions_of(self, owner: str) -> list[MediaSession]:
+        """The owner's sessions, connected or waiting for their client to come back."""
+        return [s for s in self._sessions.values() if s.owner == owner]
 
     def healthy(self, session_id: str) -> bool:
         """The session's peer is connected and its media arrived in the last moments."""

@@ -59,9 +59,6 @@ class PeerFactory:
         """A new peer connection for ``offer_sdp``, and the SDP answer for the client."""
         order = self.check_offer(offer_sdp)
         pc = RTCPeerConnection(configuration=self._config)
-        for kind, mimes in order.items():
-            transceiver = pc.addTransceiver(kind, direction="recvonly")
-            transceiver.setCodecPreferences(_preferences(kind, mimes))
         sources: list[TrackSource] = []
 
         @pc.on("track")
@@ -74,11 +71,19 @@ class PeerFactory:
                     sources.append(source)
 
         try:
+            for kind, mimes in order.items():
+                transceiver = pc.addTransceiver(kind, direction="recvonly")
+                transceiver.setCodecPreferences(_preferences(kind, mimes))
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception as exc:
-            await pc.close()
-            raise InvalidInput(f"the SDP offer was refused: {exc or type(exc).__name__}") from exc
+            # aiortc's own words are for us, not the client; a half-set-up peer may
+            # fail to close too.
+            log.info("peer %s: an SDP offer failed negotiation: %r", peer_id, exc)
+            await close_quietly(pc)
+            raise InvalidInput(
+                "the SDP offer could not be negotiated; send the offer your browser made"
+            ) from None
         on_sources(sources)
         return pc, with_start_bitrate(pc.localDescription.sdp, self._start_bitrate_kbps)
 
@@ -89,7 +94,10 @@ class PeerFactory:
         try:
             description = aiortc_sdp.SessionDescription.parse(offer_sdp)
         except Exception as exc:
-            raise InvalidInput(f"the SDP offer could not be parsed: {exc!r}") from exc
+            log.info("an SDP offer could not be parsed: %r", exc)
+            raise InvalidInput(
+                "the SDP offer could not be parsed; send the offer your browser made"
+            ) from None
         order: dict[str, list[str]] = {}
         for media in description.media:
             if media.kind not in STORABLE:
@@ -115,6 +123,13 @@ class PeerFactory:
             m.ice and m.ice.usernameFragment for m in description.media
         ):
             raise InvalidInput("the offer has no ICE credentials")
+        mids = [m.rtp.muxId for m in description.media]
+        if len(set(mids)) != len(mids):
+            raise InvalidInput("two media sections of the offer have the same a=mid")
+        for group in description.group:
+            if group.semantic == "BUNDLE" and not set(group.items) <= set(mids):
+                # aiortc would bundle onto a transport that does not exist
+                raise InvalidInput("the offer's BUNDLE group names a media section it lacks")
         return order
 
 

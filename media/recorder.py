@@ -10,6 +10,16 @@ mux pool, never on the event loop.
 When the disk falls behind by more than ``queue_limit`` bytes the recorder
 drops media (bounded memory), records a gap, and resumes at the next
 keyframe once the backlog has halved.
+
+When video is lost in the network (the jitter buffer gave up on packets, a
+frame lacks its start or cannot be parsed, the timestamps jump by more than
+:data:`HOLE_S`, or the picture stalls :data:`VIDEO_STALL_S` behind the sound
+while packets wait behind lost ones) the decoder state after it is unknown:
+the segment ends at its last good frame, a ``media_lost`` gap opens, a
+keyframe is asked for at once, and the take continues in a new segment at
+that keyframe; sound and picture lost together (both tracks jump) do the
+same. Each file is thus continuous, audio and video alike. Sound lost while
+the picture went on is filled with Opus silence, so it keeps its place.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from media import bitstream
+from media.manifest import rounded, segment_json
 from media.sources import TrackSource
 from media.tap import EncodedFrame
 from media.writer import MuxPool, SegmentResult, SegmentWriter, StreamSpec, container_format
@@ -31,17 +42,11 @@ from media.writer import MuxPool, SegmentResult, SegmentWriter, StreamSpec, cont
 log = logging.getLogger(__name__)
 
 AUDIO_ONLY_AFTER_S = 2.0  # no keyframe by then: keep the candidate's voice, record audio alone
+HOLE_S = 1.0  # a track silent for longer than this (by its timestamps) has a hole in it
+# The picture this far behind the sound while video packets wait behind lost ones: they are
+# lost for good (a retransmission takes a round trip; aiortc would wait for 512 packets).
+VIDEO_STALL_S = 0.5
 _OPUS = StreamSpec("audio", "opus", extradata=bitstream.opus_head())
-
-
-@dataclass
-class Gap:
-    start_s: float
-    end_s: float | None
-    reason: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"start_s": _r(self.start_s), "end_s": _r(self.end_s), "reason": self.reason}
 
 
 @dataclass
@@ -53,8 +58,26 @@ class _Segment:
     video: StreamSpec | None
     audio: StreamSpec | None
     peer_id: str
-    last_s: float = 0.0
+    last_s: float = 0.0  # the newest frame written
+    end_s: float = 0.0  # where its media ends (the newest frame plus its duration)
+    video_t: float | None = None  # the newest video frame written
+    audio_end_s: float | None = None  # where the written audio ends
     future: asyncio.Future[SegmentResult] | None = None
+
+
+@dataclass
+class Gap:
+    start_s: float
+    end_s: float | None
+    reason: str
+    after: _Segment | None = None  # the segment it follows: the gap starts where that ends
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "start_s": rounded(self.start_s),
+            "end_s": rounded(self.end_s),
+            "reason": self.reason,
+        }
 
 
 @dataclass
@@ -64,6 +87,8 @@ class RecorderStats:
     malformed: int = 0
     max_lag_s: float = 0.0
     keyframe_requests: int = 0
+    media_breaks: int = 0
+    silence_filled: int = 0  # 20 ms Opus frames written where audio packets were lost
 
 
 class TakeRecorder:
@@ -93,11 +118,15 @@ class TakeRecorder:
         self._segments: list[_Segment] = []
         self._current: _Segment | None = None
         self._waiting = True
-        self._waiting_since = 0.0
+        self._waiting_since: float | None = None  # the first sound heard while waiting
         self._attach_reason = "start"
         self._audio_hold: deque[tuple[float, EncodedFrame]] = deque()
         self._pli_task: asyncio.Task[None] | None = None
         self._stopped = False
+        self._last_video_t: float | None = None  # the newest frame of each track (take clock)
+        self._last_audio_t: float | None = None
+        self._resume_after = 0.0  # a new segment starts no earlier than the last one ended
+        self._stall_checked = 0.0
 
     # -- wiring ----------------------------------------------------------------------------
 
@@ -108,10 +137,11 @@ class TakeRecorder:
         for old in self._sources.values():
             old.listen(None)
         self._sources = {s.kind: s for s in sources}
+        self._last_video_t = self._last_audio_t = None  # new tracks, new timestamps
         for source in sources:
             source.listen(self._on_frame, self._on_source_end)
         if self._current is not None and reason != "start":
-            self._gap_open(self._current.last_s, "reconnect")
+            self._gap_open(self._current.end_s, "reconnect", self._current)
             self._close_current()
         self._attach_reason = reason
         self._wait_for_keyframe()
@@ -128,8 +158,9 @@ class TakeRecorder:
                 self._on_frame(source, frame)
             source.listen(None)
         self._sources = {}
+        self._last_video_t = self._last_audio_t = None
         if self._current is not None:
-            self._gap_open(self._current.last_s, reason)
+            self._gap_open(self._current.end_s, reason, self._current)
             self._close_current()
         self._waiting = True
         self._audio_hold.clear()
@@ -149,15 +180,28 @@ class TakeRecorder:
             self._on_audio(frame, t)
 
     def _on_video(self, source: TrackSource, frame: EncodedFrame, t: float) -> None:
+        last = self._last_video_t
+        if last is not None and t <= last:  # older than what came before: not decodable here
+            self._media_break(video=True)
+            self.stats.dropped_before_keyframe += 1
+            return
+        self._last_video_t = t
+        if frame.partial:
+            self.stats.malformed += 1
+            self._media_break(video=True)
+            return
+        if frame.lost_before or (last is not None and t - last > HOLE_S):
+            self._media_break(video=True)
         try:
             key = self._keyframe(source, frame.data)
         except bitstream.BitstreamError as exc:
             self.stats.malformed += 1
             log.debug("take %s: malformed video frame: %s", self.take_id, exc)
+            self._media_break(video=True)
             return
         seg = self._current
         if self._waiting:
-            if key is None or self._backlogged(half=True):
+            if key is None or self._backlogged(half=True) or t < self._resume_after:
                 self.stats.dropped_before_keyframe += 1
                 return
             spec = self._video_spec(source, key)
@@ -168,13 +212,27 @@ class TakeRecorder:
             self._waiting = False
             self._flush_audio_hold()
         elif key is not None and seg is not None and seg.video != self._video_spec(source, key):
-            self._open_segment(t, self._video_spec(source, key), "resolution_change")
+            if seg.video is None and t < seg.last_s:
+                return  # a keyframe from before the sound recorded alone: wait for a newer one
+            reason = "video_started" if seg.video is None else "resolution_change"
+            self._open_segment(t, self._video_spec(source, key), reason)
         elif self._backlogged():
             self._start_backlog(t)
             return
         self._write("video", frame.data, t, key is not None)
 
     def _on_audio(self, frame: EncodedFrame, t: float) -> None:
+        last = self._last_audio_t
+        if last is not None:
+            if t <= last:
+                return  # a duplicate, or late: its place is taken
+            video_t = self._last_video_t
+            if t - last > HOLE_S and (video_t is None or t - video_t > VIDEO_STALL_S):
+                self._media_break(video=False)  # the picture was lost too
+        self._last_audio_t = t
+        video_t = self._last_video_t
+        if video_t is not None and t - video_t > VIDEO_STALL_S:
+            self._check_stall(t)
         if self._waiting:
             self._audio_hold.append((t, frame))
             while self._audio_hold and t - self._audio_hold[0][0] > AUDIO_ONLY_AFTER_S:
@@ -189,10 +247,22 @@ class TakeRecorder:
             return
         self._write("audio", frame.data, t, True)
 
+    def _check_stall(self, t: float) -> None:
+        """The picture stopped while the sound goes on: if video packets are held up
+        behind lost ones, give up on those and break, as aiortc would seconds later."""
+        if t - self._stall_checked < VIDEO_STALL_S / 2:
+            return
+        self._stall_checked = t
+        video = self._sources.get("video")
+        if video is not None and video.skip_lost():
+            self._media_break(video=True)
+
     def _audio_only_due(self, t: float) -> bool:
         if self._current is not None or self._backlogged(half=True):
             return False
         video = self._sources.get("video")
+        if self._waiting_since is None:
+            self._waiting_since = t
         return video is None or video.ended or t - self._waiting_since >= AUDIO_ONLY_AFTER_S
 
     def _flush_audio_hold(self) -> None:
@@ -207,8 +277,31 @@ class TakeRecorder:
         pts = round((t - seg.start_s) * 1000)
         if pts < 0:
             return  # older than the segment's first keyframe
+        if kind == "video":
+            step = 0.0 if seg.video_t is None else t - seg.video_t
+            seg.video_t = t
+        else:
+            missing = 0.0 if seg.audio_end_s is None else t - seg.audio_end_s
+            if missing > 0.75 * bitstream.OPUS_SILENCE_S:  # a frame or more was lost
+                self._fill_silence(seg, t)
+            step = bitstream.opus_duration(data)
+            seg.audio_end_s = t + step
         seg.writer.submit(kind, data, pts, keyframe)
         seg.last_s = max(seg.last_s, t)
+        seg.end_s = max(seg.end_s, t + step)
+
+    def _fill_silence(self, seg: _Segment, t: float) -> None:
+        """Audio packets were lost while the picture went on (or for less than
+        :data:`HOLE_S`): silence keeps the sound in step with the picture, as a
+        receiver's decoder would conceal the loss."""
+        assert seg.audio_end_s is not None
+        count = round((t - seg.audio_end_s) / bitstream.OPUS_SILENCE_S)
+        for i in range(count):
+            at = seg.audio_end_s + i * bitstream.OPUS_SILENCE_S
+            seg.writer.submit(
+                "audio", bitstream.OPUS_SILENCE, round((at - seg.start_s) * 1000), True
+            )
+        self.stats.silence_filled += count
 
     def _keyframe(self, source: TrackSource, data: bytes) -> bitstream.KeyframeInfo | None:
         if source.codec_name == "vp8":
@@ -251,20 +344,50 @@ class TakeRecorder:
 
     def _wait_for_keyframe(self) -> None:
         self._waiting = True
-        self._waiting_since = self.now_s()
+        self._waiting_since = None  # timed by the sound's own clock from its next frame
         self._request_keyframe()
         if self._pli_task is None or self._pli_task.done():
             self._pli_task = asyncio.ensure_future(self._repeat_keyframe_requests())
+
+    def _media_break(self, video: bool) -> None:
+        """Media was lost: end the segment at its last good frame, open a gap, and continue
+        in a new segment from the next keyframe, asked for now.
+
+        A break in the video while sound is recorded alone leaves that segment as it is:
+        the picture is what is awaited.
+        """
+        source = self._sources.get("video")
+        if source is not None:
+            source.skip_lost()  # aiortc would hold newer frames back behind the hole
+        seg = self._current
+        if seg is not None and (seg.video is not None or not video):
+            self.stats.media_breaks += 1
+            self._gap_open(seg.end_s, "media_lost", seg)
+            self._resume_after = seg.end_s
+            self._close_current()
+            self._attach_reason = "resumed"
+            self._audio_hold.clear()
+            self._wait_for_keyframe()
+        elif not self._waiting:  # sound alone: ask for the picture now
+            self._request_keyframe()
 
     def _request_keyframe(self) -> None:
         video = self._sources.get("video")
         if video is not None and video.request_keyframe():
             self.stats.keyframe_requests += 1
 
+    def _wants_keyframe(self) -> bool:
+        """Waiting for one, or recording sound alone while a camera is there."""
+        if self._stopped:
+            return False
+        seg = self._current
+        return self._waiting or (seg is not None and seg.video is None)
+
     async def _repeat_keyframe_requests(self) -> None:
         while True:
             await asyncio.sleep(self._keyframe_interval)
-            if not self._waiting or self._stopped:
+            video = self._sources.get("video")
+            if not self._wants_keyframe() or video is None or video.ended:
                 return
             self._request_keyframe()
 
@@ -285,9 +408,9 @@ class TakeRecorder:
         self._gap_open(t, "disk_backlog")
         self._wait_for_keyframe()
 
-    def _gap_open(self, t: float, reason: str) -> None:
+    def _gap_open(self, t: float, reason: str, after: _Segment | None = None) -> None:
         if not self.gaps or self.gaps[-1].end_s is not None:
-            self.gaps.append(Gap(t, None, reason))
+            self.gaps.append(Gap(t, None, reason, after))
 
     def _gap_close(self, t: float) -> None:
         if self.gaps and self.gaps[-1].end_s is None:
@@ -295,7 +418,7 @@ class TakeRecorder:
 
     def _on_source_end(self, source: TrackSource) -> None:
         if not self._stopped and self._current is not None:
-            self._gap_open(self._current.last_s, "connection_lost")
+            self._gap_open(self._current.end_s, "connection_lost", self._current)
 
     # -- stop ------------------------------------------------------------------------------
 
@@ -314,9 +437,9 @@ class TakeRecorder:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._pli_task
             self._close_current()
-        end = self.now_s()
-        if self.gaps and self.gaps[-1].end_s is None:
-            self.gaps[-1].end_s = end
+        if self.gaps and self.gaps[-1].end_s is None:  # still open: it lasted until now
+            heard = (t for t in (self._last_video_t, self._last_audio_t) if t is not None)
+            self.gaps[-1].end_s = max([self.now_s(), *heard])
         results: list[SegmentResult | None] = []
         for seg in self._segments:
             assert seg.future is not None
@@ -325,69 +448,29 @@ class TakeRecorder:
             except FileNotFoundError:
                 results.append(None)  # opened but nothing reached it
         self.stats.max_lag_s = max((s.writer.max_lag_s for s in self._segments), default=0.0)
-        segments = [
-            _segment_json(seg, res, self.directory)
+        written = {
+            seg.index: segment_json(seg, res, self.directory)
             for seg, res in zip(self._segments, results, strict=True)
             if res is not None
-        ]
+        }
+        for gap in self.gaps:  # a gap starts where the segment before it ends, as stored
+            before = None if gap.after is None else written.get(gap.after.index)
+            if before is not None and gap.end_s is not None:
+                gap.start_s = min(before["start_s"] + before["duration_s"], gap.end_s)
+        segments = list(written.values())
         return {
             "segments": segments,
             "gaps": [g.to_json() for g in self.gaps],
-            "recorded_s": _r(end),
+            # Picture the take holds: its holes, and sound without a picture, not counted.
+            "recorded_s": rounded(sum(s["picture_s"] for s in segments)),
             "stats": {
                 "dropped_before_keyframe": self.stats.dropped_before_keyframe,
                 "dropped_backlog": self.stats.dropped_backlog,
                 "malformed": self.stats.malformed,
                 "keyframe_requests": self.stats.keyframe_requests,
+                "media_breaks": self.stats.media_breaks,
+                "silence_filled": self.stats.silence_filled,
                 "max_lag_ms": round(self.stats.max_lag_s * 1000, 1),
                 "finalize_ms": round((time.monotonic() - stop_called) * 1000, 1),
             },
         }
-
-
-def _segment_json(seg: _Segment, res: SegmentResult, directory: Path) -> dict[str, Any]:
-    streams = []
-    end_ms = 0.0
-    for spec in (seg.video, seg.audio):
-        if spec is None:
-            continue
-        st = res.streams.get(spec.kind)
-        frames = st.frames if st else 0
-        first = st.first_pts_ms if st else None
-        last = st.last_pts_ms if st else None
-        entry: dict[str, Any] = {
-            "kind": spec.kind,
-            "codec": spec.codec,
-            "frames": frames,
-            "first_pts_ms": first,
-            "last_pts_ms": last,
-        }
-        if spec.kind == "video":
-            entry.update(width=spec.width, height=spec.height)
-        if first is not None and last is not None:
-            step = (last - first) / (frames - 1) if frames > 1 else 0.0
-            if spec.kind == "audio":
-                step = 20.0
-            end_ms = max(end_ms, last + step)
-        streams.append(entry)
-    return {
-        "index": seg.index,
-        "file": res.path.relative_to(directory).as_posix(),
-        "container": res.path.suffix.lstrip("."),
-        "reason": seg.reason,
-        "peer": seg.peer_id,
-        "start_s": _r(seg.start_s),
-        "duration_s": _r(end_ms / 1000),
-        "size": res.size,
-        "sha256": res.sha256,
-        "playback_file": (
-            res.playback_path.relative_to(directory).as_posix() if res.playback_path else None
-        ),
-        "playback_sha256": res.playback_sha256,
-        "streams": streams,
-        "error": res.error,
-    }
-
-
-def _r(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)

@@ -23,9 +23,9 @@ CAMERAS = ("secondary",)  # other cameras' segments are in a folder of that name
 
 
 def recover_take(directory: Path) -> dict[str, Any]:
-    manifest: dict[str, Any] = {"segments": _recover(directory, directory), "gaps": []}
+    manifest: dict[str, Any] = _camera(directory, directory)
     manifest["cameras"] = {
-        camera: {"segments": _recover(directory / camera, directory), "gaps": []}
+        camera: _camera(directory / camera, directory)
         for camera in CAMERAS
         if (directory / camera).is_dir()
     }
@@ -36,6 +36,12 @@ def recover_take(directory: Path) -> dict[str, Any]:
         finally:
             os.close(fd)
     return {**manifest, "recovered": True}
+
+
+def _camera(directory: Path, take_dir: Path) -> dict[str, Any]:
+    segments = _recover(directory, take_dir)
+    recorded = sum(s["picture_s"] or 0.0 for s in segments)
+    return {"segments": segments, "gaps": [], "recorded_s": round(recorded, 3)}
 
 
 def _recover(directory: Path, take_dir: Path) -> list[dict[str, Any]]:
@@ -65,6 +71,7 @@ def _recover(directory: Path, take_dir: Path) -> list[dict[str, Any]]:
                 "reason": "recovered",
                 "start_s": None,
                 "duration_s": info["duration_s"],
+                "picture_s": info["duration_s"] if _has_picture(info) else 0.0,
                 "size": path.stat().st_size,
                 "sha256": sha256_file(path),
                 "playback_file": playback.relative_to(take_dir).as_posix() if playback else None,
@@ -74,6 +81,10 @@ def _recover(directory: Path, take_dir: Path) -> list[dict[str, Any]]:
             }
         )
     return segments
+
+
+def _has_picture(info: dict[str, Any]) -> bool:
+    return any(s.get("kind") == "video" and s.get("frames") for s in info["streams"])
 
 
 def delete_take_files(directory: Path) -> None:

@@ -128,6 +128,12 @@ class TrackSource:
             task.add_done_callback(self._sending.discard)
         return bool(tasks)
 
+    def skip_lost(self) -> bool:
+        """Media was lost: stop waiting for the lost packets (see :func:`tap.skip_lost`)."""
+        if self.kind != "video" or self.ended:
+            return False
+        return tap.skip_lost(self.receiver)
+
     def pending_frames(self) -> list[EncodedFrame]:
         if self.ended or self._base is None:
             return []

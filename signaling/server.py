@@ -1,21 +1,33 @@
 """The Socket.IO signaling server, on the same aiohttp app and port as HTTP.
 
 A connection is authenticated by the same session cookie as HTTP requests:
-only a logged-in account connects, and everything it records is owned by it.
-Each handler parses its message (``signaling.messages``), calls one domain
-or media function, and acknowledges with the result or with the error body
-HTTP uses. Events for a person's devices go to the room ``owner:<id>``.
+only a logged-in account whose role has socket events (:mod:`signaling.access`)
+connects, and everything it records is owned by it. A connection acts for the
+log-in session it was opened with, while that session lives and the role is
+unchanged: a session ended in this process (log-out, expiry, role change,
+"log out everywhere") closes its connections at once, and every connection's
+session is re-checked at most every few seconds (the ones ended by another
+process, such as ``examcast grant``). Caps and message budgets hold per
+account (:mod:`signaling.connections`).
+
+``connect`` and ``disconnect`` are the server's own: a client event with one
+of those names is refused like an unknown event. Each handler parses its
+message (``signaling.messages``), calls one domain or media function, and
+acknowledges with the result or with the error body HTTP uses. Events for a
+person's devices go to the room ``owner:<id>``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NoReturn, Protocol
 
 import socketio
 from aiohttp import web
 
+from exams.accounts import Account
 from exams.errors import (
     Conflict,
     ExamcastError,
@@ -24,83 +36,230 @@ from exams.errors import (
     Unauthenticated,
     error_body,
 )
-from exams.takes import Take, TakeService
+from exams.sessions import Ended
+from exams.takes import Clock, Take, TakeService
 from media.hub import MediaHub, MediaSession
 from pairing.service import PairingService
-from signaling import messages
-from signaling.ratelimit import TokenBucket
+from signaling import access, messages, packets
+from signaling.connections import Connection, Connections, is_due
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
-OwnerLookup = Callable[[str | None], Awaitable[str | None]]  # Cookie header -> owner id
+Handler = Callable[[Connection, dict[str, Any]], Awaitable[dict[str, Any]]]
+RESERVED_EVENTS = ("connect", "disconnect")
+SWEEP_EVERY_S = 1.0  # loop time; each connection is looked up only when due (RECHECK_S)
 
-# Per connection: a page sends a handful of messages per take; a flood is refused.
-MESSAGES_PER_SECOND = 10
-MESSAGE_BURST = 30
+
+class SocketAuth(Protocol):
+    """Implemented by ``web.auth.Authenticator``."""
+
+    async def account_for_token(
+        self, token: str | None, *, touch: bool = True
+    ) -> Account | None: ...
 
 
 def owner_room(owner: str) -> str:
     return f"owner:{owner}"
 
 
+def _refuse(error: ExamcastError) -> NoReturn:
+    # The client receives {"message": ..., "data": {"code": ..., "message": ...}}.
+    raise socketio.exceptions.ConnectionRefusedError(error.message, error.to_json()["error"])
+
+
 class MediaNamespace(socketio.AsyncNamespace):
     def __init__(
-        self, hub: MediaHub, takes: TakeService, max_sdp_bytes: int, owner_of: OwnerLookup
+        self,
+        hub: MediaHub,
+        takes: TakeService,
+        max_sdp_bytes: int,
+        auth: SocketAuth,
+        token_of: Callable[[dict[str, Any]], str | None],
+        clock: Clock,
+        *,
+        max_connections_per_account: int,
     ) -> None:
         super().__init__("/")
-        self._owner_of = owner_of
+        self._auth = auth
+        self._token_of = token_of  # the connect's WSGI environ -> session token
+        self._clock = clock
         self._hub = hub
         self._takes = takes
         self._max_sdp = max_sdp_bytes
+        self.connections = Connections(clock, max_per_account=max_connections_per_account)
+        self._ended_seen = 0  # sessions ended so far (a connect that raced one looks again)
+        self._closing: set[asyncio.Task[None]] = set()
         self.pairing: PairingService | None = None  # set once the exam services exist
 
     # -- connection ------------------------------------------------------------------------
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        owner = await self._owner_of(environ.get("HTTP_COOKIE"))
-        if owner is None:
-            error = Unauthenticated("log in first, then reload the page")
-            # The client receives {"message": ..., "data": {"code": ..., "message": ...}}.
-            raise socketio.exceptions.ConnectionRefusedError(
-                error.message, error.to_json()["error"]
-            )
-        bucket = TokenBucket(MESSAGES_PER_SECOND, MESSAGE_BURST)
-        await self.save_session(sid, {"owner": owner, "sessions": set(), "bucket": bucket})
-        await self.enter_room(sid, owner_room(owner))
+        token = self._token_of(environ)
+        ended_before = self._ended_seen
+        account = await self._auth.account_for_token(token)
+        if account is None or token is None:
+            _refuse(Unauthenticated("log in first, then reload the page"))
+        if not access.may_connect(account.role):
+            _refuse(access.refusal(account.role))
+        try:
+            conn = self.connections.add(sid, account, token)  # the per-account cap
+        except Conflict as exc:
+            _refuse(exc)
+        try:
+            if self._ended_seen != ended_before and not await self._live(conn, touch=False):
+                conn.closing = True
+            if conn.closing:  # its session ended while the connection was being set up
+                _refuse(Unauthenticated("log in first, then reload the page"))
+            await self.enter_room(sid, owner_room(account.owner))
+        except BaseException:
+            self.connections.remove(sid)
+            raise
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
-        state = await self.get_session(sid)
-        for session_id in state["sessions"]:
-            self._hub.detach(session_id)
+        conn = self.connections.remove(sid)
+        if conn is not None:
+            conn.closing = True
+            for session_id in conn.sessions:
+                self._hub.detach(session_id)
+
+    def _is_own_event(self, event: str, sid: str) -> bool:
+        """The server's real connect/disconnect, not a client event of that name.
+
+        A real ``connect`` runs while the connection is pending (the server is
+        created without ``always_connect``) and a real ``disconnect`` once it is
+        going away. Client events are dispatched only on a fully connected
+        connection; one that is handled late, as its connection goes away, may
+        pass for a ``disconnect`` (which then happens anyway), never for a ``connect``.
+        """
+        manager = self.server.manager
+        if event == "connect":
+            return bool(manager.is_pre_connected(sid, self.namespace))
+        return not manager.is_connected(sid, self.namespace) and not manager.is_pre_connected(
+            sid, self.namespace
+        )
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         """Route client events through :func:`messages.parse` and the one error shape."""
-        if event in ("connect", "disconnect"):
-            return await super().trigger_event(event, *args)
         sid = args[0]
-        handler: Handler | None = getattr(self, f"handle_{event}", None)
+        if event in RESERVED_EVENTS and self._is_own_event(event, sid):
+            return await super().trigger_event(event, *args)
+        conn = self.connections.get(sid)
+        if conn is None:
+            return Unauthenticated("this connection has ended; reload the page").to_json()
+        conn.in_flight += 1
         try:
-            if not (await self.get_session(sid))["bucket"].take():
-                raise TooManyRequests("too many messages; wait a moment and try again")
-            if handler is None or event not in messages.CLIENT_EVENTS:
-                raise InvalidInput(f"unknown event {event!r}")
-            data = args[1] if len(args) > 1 else None
-            return await handler(sid, messages.parse(event, data, max_sdp_bytes=self._max_sdp))
+            return await self._dispatch(conn, event, args[1] if len(args) > 1 else None)
         except ExamcastError as exc:
             return exc.to_json()
         except Exception:
             log.exception("signaling event %s failed", event)
             return error_body("internal", "something went wrong on the server; try again")
+        finally:
+            conn.in_flight -= 1
+            if self.connections.get(sid) is not conn:  # it closed meanwhile: let go of it all
+                for session_id in conn.sessions:
+                    self._hub.detach(session_id)
+            if conn.in_flight == 0:
+                conn.settled.set()  # a close waiting for this acknowledgement may go on
 
-    async def _owner(self, sid: str) -> tuple[str, set[str]]:
-        state = await self.get_session(sid)
-        return state["owner"], state["sessions"]
+    async def _dispatch(self, conn: Connection, event: str, data: Any) -> dict[str, Any]:
+        if not self.connections.spend(conn):
+            raise TooManyRequests("too many messages; wait a moment and try again")
+        if event == packets.REFUSED:  # JSON the server would not read (signaling.packets)
+            raise InvalidInput(str(data))
+        if event in RESERVED_EVENTS:
+            raise InvalidInput(f"{event!r} is the connection's own event; a client cannot send it")
+        handler: Handler | None = getattr(self, f"handle_{event}", None)
+        if handler is None or event not in messages.CLIENT_EVENTS:
+            raise InvalidInput(f"unknown event {event!r}")
+        if conn.closing or (
+            is_due(conn.touched_at, self._clock()) and not await self._live(conn, touch=True)
+        ):
+            self._close_soon(conn)
+            raise Unauthenticated(
+                "your log-in has ended (logged out, expired or your role changed); "
+                "log in again, then reload the page"
+            )
+        access.require(conn.role, event)
+        return await handler(conn, messages.parse(event, data, max_sdp_bytes=self._max_sdp))
+
+    # -- live sessions ---------------------------------------------------------------------
+
+    async def _live(self, conn: Connection, *, touch: bool) -> bool:
+        """Look the connection's session up again: it lives, for the same account and role.
+
+        ``touch``: a message on it counts as activity on the log-in session (as an
+        HTTP request does); the sweep's look-ups do not, so an abandoned page still
+        lets its session end after ``session_idle_s``.
+        """
+        now = self._clock()
+        account = await self._auth.account_for_token(conn.token, touch=touch)
+        if account is None or account.id != conn.account_id or account.role != conn.role:
+            return False
+        conn.checked_at = now
+        if touch:
+            conn.touched_at = now
+        return True
+
+    async def session_ended(self, ended: Ended) -> None:
+        """Listens on ``Sessions.on_ended``: close the connections of the ended sessions."""
+        self._ended_seen += 1
+        for conn in self.connections.covered(ended):
+            self._close_soon(conn)
+
+    def _close_soon(self, conn: Connection) -> None:
+        """Stop the connection acting now; close it once its acknowledgements are out."""
+        if conn.closing:
+            return
+        conn.closing = True
+        task = asyncio.ensure_future(self._close_when_settled(conn))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _close_when_settled(self, conn: Connection) -> None:
+        # An event being handled is acknowledged first: the acknowledgement is queued in
+        # the same step trigger_event returns in, before this task runs again.
+        while conn.in_flight:
+            conn.settled.clear()
+            await conn.settled.wait()
+        if self.connections.get(conn.sid) is not conn:
+            return  # closed already, or refused while it was connecting
+        try:
+            await self.disconnect(conn.sid)
+        except Exception:
+            log.exception("could not close the connection of an ended session")
+
+    async def watch_sessions(self) -> None:
+        """Re-check connections whose check is due, for as long as the server runs."""
+        while True:
+            await asyncio.sleep(SWEEP_EVERY_S)
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("could not re-check the sessions of connections; trying again")
+
+    async def sweep(self) -> None:
+        results: dict[str, bool] = {}  # token -> live (a device's connections share one)
+        for conn in self.connections.due():
+            if conn.closing:
+                continue
+            if conn.token not in results:
+                results[conn.token] = await self._live(conn, touch=False)
+            elif results[conn.token]:
+                conn.checked_at = self._clock()
+            if not results[conn.token]:
+                self._close_soon(conn)
+        self.connections.prune()
+
+    async def stop(self) -> None:
+        for task in list(self._closing):
+            task.cancel()
+        await asyncio.gather(*self._closing, return_exceptions=True)
 
     # -- events ----------------------------------------------------------------------------
 
-    async def handle_open_session(self, sid: str, msg: dict[str, Any]) -> dict[str, Any]:
-        owner, sessions = await self._owner(sid)
+    async def handle_open_session(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
+        owner = conn.owner
         pairing_id = msg.get("pairing_id")
         if msg["role"] == "secondary" and msg.get("resume") is None:
             if pairing_id is None or self.pairing is None:
@@ -109,42 +268,38 @@ class MediaNamespace(socketio.AsyncNamespace):
                 )
             link = self.pairing.check_open(owner, pairing_id)
             session = self._hub.open(owner, "secondary", attempt_id=link.attempt_id)
+            conn.sessions.add(session.id)
             await self.pairing.session_opened(pairing_id, session.id)
         else:
             if pairing_id is not None and msg.get("resume") is None:
                 raise InvalidInput("open_session: pairing_id is for the secondary role only")
             session = self._hub.open(owner, msg["role"], msg.get("resume"))
-        sessions.add(session.id)
+            conn.sessions.add(session.id)
         return session.describe()
 
-    async def handle_secondary_ready(self, sid: str, msg: dict[str, Any]) -> dict[str, Any]:
-        owner, _ = await self._owner(sid)
+    async def handle_secondary_ready(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
         if self.pairing is None:
             raise Conflict("second cameras are not available on this server")
-        return await self.pairing.ready(owner, msg["session_id"])
+        return await self.pairing.ready(conn.owner, msg["session_id"])
 
-    async def handle_offer(self, sid: str, msg: dict[str, Any]) -> dict[str, Any]:
-        owner, _ = await self._owner(sid)
-        answer = await self._hub.offer(msg["session_id"], owner, msg["sdp"])
+    async def handle_offer(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
+        answer = await self._hub.offer(msg["session_id"], conn.owner, msg["sdp"])
         return {"type": "answer", "sdp": answer}
 
-    async def handle_start_take(self, sid: str, msg: dict[str, Any]) -> dict[str, Any]:
-        owner, _ = await self._owner(sid)
+    async def handle_start_take(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
         session = self._hub.get(msg["session_id"])
         if session is not None and session.role != "primary":
             raise Conflict("the second camera records with the first one; start on that device")
-        take = await self._takes.start(owner, msg["session_id"], msg["purpose"])
+        take = await self._takes.start(conn.owner, msg["session_id"], msg["purpose"])
         return take.summary()
 
-    async def handle_stop_take(self, sid: str, msg: dict[str, Any]) -> dict[str, Any]:
-        owner, _ = await self._owner(sid)
-        take = await self._takes.stop(msg["take_id"], owner=owner)
+    async def handle_stop_take(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
+        take = await self._takes.stop(msg["take_id"], owner=conn.owner)
         return take.summary()
 
-    async def handle_close_session(self, sid: str, msg: dict[str, Any]) -> dict[str, Any]:
-        owner, sessions = await self._owner(sid)
-        sessions.discard(msg["session_id"])
-        session = await self._hub.close(msg["session_id"], owner)
+    async def handle_close_session(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
+        conn.sessions.discard(msg["session_id"])
+        session = await self._hub.close(msg["session_id"], conn.owner)
         return {"session_id": msg["session_id"], "closed": session is not None}
 
 
@@ -165,11 +320,20 @@ class SocketNotifier:
         await self._sio.emit("secondary_state", event, room=owner_room(owner))
 
 
-def create_server(max_message_bytes: int) -> socketio.AsyncServer:
+def create_server(
+    max_message_bytes: int, same_origin: Callable[[str, dict[str, Any]], bool]
+) -> socketio.AsyncServer:
+    """``same_origin(origin, environ)``: whether a connection's ``Origin`` is this server's
+    (Engine.IO's own check would believe any X-Forwarded-Host)."""
     # The transport's cap is well above max_sdp_bytes, so an oversized SDP
     # still gets a proper error acknowledgement rather than a dropped connection.
+    # always_connect stays off: MediaNamespace tells its real connect (a pending
+    # connection) from a client event named "connect" by it.
     return socketio.AsyncServer(
         async_mode="aiohttp",
+        always_connect=False,
+        serializer=packets.BoundedPacket,
+        cors_allowed_origins=same_origin,
         max_http_buffer_size=max_message_bytes,
         logger=False,
         engineio_logger=False,

@@ -80,6 +80,13 @@ class SqliteAccounts:
 
         await self._db.call(write)
 
+    async def set_password(self, account_id: str, password_hash: str) -> None:
+        await self._db.call(
+            lambda conn: conn.execute(
+                "UPDATE accounts SET password_hash = ? WHERE id = ?", (password_hash, account_id)
+            )
+        )
+
 
 class SqliteSessions:
     def __init__(self, db: Database) -> None:
@@ -124,7 +131,8 @@ class SqliteSessions:
     async def touch(self, token_hash: str, last_seen_at: float) -> None:
         await self._db.call(
             lambda conn: conn.execute(
-                "UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?",
+                # Never backwards: parallel requests may write out of order.
+                "UPDATE sessions SET last_seen_at = MAX(last_seen_at, ?) WHERE token_hash = ?",
                 (last_seen_at, token_hash),
             )
         )

@@ -28,7 +28,8 @@ from exams.filetypes import HEAD_BYTES
 _ID = re.compile(r"[0-9a-f]{32}")
 _FOLDER = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _FORMAT = re.compile(r"[a-z0-9]{1,10}")
-_SEGMENT = re.compile(r"[A-Za-z0-9_-]{1,64}\.[a-z0-9]{1,5}")
+# A segment file, maybe in its camera's folder (``secondary/segment-000.webm``).
+_SEGMENT = re.compile(r"(?:[a-z]{1,16}/)?[A-Za-z0-9_-]{1,64}\.[a-z0-9]{1,5}")
 FLUSH_BYTES = 1024 * 1024
 
 

@@ -2,7 +2,9 @@
 
 One row per candidate x question, the attempt as its :meth:`~exams.attempts.Attempt.to_dict`
 JSON. ``settled`` (submitted or closed) marks the rows no timer can concern, so
-a restart loads only the others.
+a restart loads only the others. ``camera`` marks the attempt that reads or
+records (:func:`~exams.attempts.holds_camera`); a unique index lets one
+attempt per candidate x exam hold it, across processes too.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from exams.attempts import Attempt
-from exams.errors import Conflict
+from exams.attempts import Attempt, holds_camera
+from exams.errors import CameraBusy, Conflict
 from storage.db import Database
 
 
@@ -32,20 +34,26 @@ class SqliteAttempts:
             attempt.candidate_id,
             json.dumps(attempt.to_dict(), ensure_ascii=False),
             int(settled),
+            int(holds_camera(attempt)),
             now,
         )
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO attempts (id, exam_id, question_id, account_id, data, settled, "
-                "updated_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
-                "data=excluded.data, settled=excluded.settled, updated_at=excluded.updated_at",
+                "camera, updated_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+                "data=excluded.data, settled=excluded.settled, camera=excluded.camera, "
+                "updated_at=excluded.updated_at",
                 row,
             )
 
         try:
             await self._db.call(write)
         except sqlite3.IntegrityError as exc:
+            if "attempts.account_id, attempts.exam_id" in str(exc):
+                raise CameraBusy(
+                    "another question of this exam is being read or recorded; finish it first"
+                ) from exc
             raise Conflict("this question has an attempt already; reload the question") from exc
 
     async def get(self, attempt_id: str) -> Attempt | None:

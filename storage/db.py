@@ -194,6 +194,76 @@ MIGRATIONS: list[str] = [
     CREATE INDEX uploads_account ON uploads(account_id, exam_id, state);
     CREATE INDEX uploads_state ON uploads(state);
     """,
+    # 6: one question at a time: at most one attempt per candidate x exam holds the camera
+    """
+    ALTER TABLE attempts ADD COLUMN camera INTEGER NOT NULL DEFAULT 0;
+    CREATE UNIQUE INDEX attempts_one_camera ON attempts(account_id, exam_id) WHERE camera = 1;
+    """,
+    # account security (issue #9): staff two-step log-in, identity claims, list phones
+    """
+    ALTER TABLE admitted_entries ADD COLUMN phone TEXT NOT NULL DEFAULT '';
+    CREATE TABLE totp (
+        account_id TEXT PRIMARY KEY REFERENCES accounts(id),
+        secret TEXT NOT NULL,
+        confirmed_at REAL,
+        last_step INTEGER NOT NULL DEFAULT -1
+    );
+    CREATE TABLE recovery_codes (
+        account_id TEXT NOT NULL REFERENCES accounts(id),
+        code_hash TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        used_at REAL,
+        PRIMARY KEY (account_id, code_hash)
+    );
+    CREATE TABLE login_challenges (
+        token_hash TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES accounts(id),
+        method TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        client TEXT
+    );
+    CREATE TABLE identity_claims (
+        id TEXT PRIMARY KEY,
+        phone TEXT NOT NULL,
+        name TEXT NOT NULL,
+        id_type TEXT NOT NULL,
+        id_number TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        photo_file TEXT NOT NULL,
+        photo_type TEXT NOT NULL,
+        photo_bytes INTEGER NOT NULL,
+        submitted_at REAL NOT NULL,
+        client TEXT,
+        state TEXT NOT NULL,
+        squatter_id TEXT,
+        decided_by TEXT,
+        decided_at REAL,
+        note TEXT,
+        account_id TEXT
+    );
+    CREATE INDEX identity_claims_state ON identity_claims(state, submitted_at);
+    CREATE UNIQUE INDEX identity_claims_pending_phone ON identity_claims(phone)
+        WHERE state = 'pending';
+    """,
+    # staff invitations by phone (issue #10): proctors by a unit admin, unit admins by an operator
+    """
+    CREATE TABLE invitations (
+        id TEXT PRIMARY KEY,
+        phone TEXT NOT NULL,
+        role TEXT NOT NULL,
+        unit_id TEXT NOT NULL,
+        exam_id TEXT,
+        invited_by TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        state TEXT NOT NULL,
+        account_id TEXT,
+        decided_at REAL
+    );
+    CREATE INDEX invitations_phone ON invitations(phone, state);
+    CREATE INDEX invitations_unit ON invitations(unit_id, exam_id);
+    """,
 ]
 
 
@@ -207,7 +277,7 @@ class Database:
         await self.run(self._open)
 
     def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")

@@ -42,6 +42,10 @@ class PhotoFiles:
             raise FileNotFoundError(name)
         return await asyncio.to_thread((self._dir / name).read_bytes)
 
+    async def delete(self, name: str) -> None:
+        if _NAME.fullmatch(name):  # only names this class made
+            await asyncio.to_thread((self._dir / name).unlink, True)
+
 
 def load_or_create_secret(path: Path, size: int = 32) -> bytes:
     """The key in ``path``, made (once, mode 0600) if missing. Blocking: run it in a thread."""

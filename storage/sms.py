@@ -57,27 +57,23 @@ class SqliteSmsCodes:
             ).fetchone()
             return row
 
-        row = await self._db.call(read)
-        if row is None:
-            return None
-        return StoredCode(
-            row["id"],
-            row["phone"],
-            row["purpose"],
-            row["code_hash"],
-            row["created_at"],
-            row["expires_at"],
-            row["guesses"],
-            row["used_at"],
-        )
+        return _code(await self._db.call(read))
 
-    async def add_guess(self, code_id: int) -> int:
-        def write(conn: sqlite3.Connection) -> int:
-            conn.execute("UPDATE sms_codes SET guesses = guesses + 1 WHERE id = ?", (code_id,))
-            row = conn.execute("SELECT guesses FROM sms_codes WHERE id = ?", (code_id,)).fetchone()
-            return int(row[0]) if row else 0
+    async def take_guess(
+        self, phone: str, purpose: str, max_guesses: int, now: float
+    ) -> StoredCode | None:
+        def write(conn: sqlite3.Connection) -> sqlite3.Row | None:
+            # One statement: the check and the count cannot be separated by another guess.
+            rows: list[sqlite3.Row] = conn.execute(
+                "UPDATE sms_codes SET guesses = guesses + 1 WHERE id = ("
+                "  SELECT id FROM sms_codes WHERE phone = ? AND purpose = ?"
+                "  ORDER BY id DESC LIMIT 1"
+                ") AND used_at IS NULL AND expires_at > ? AND guesses < ? RETURNING *",
+                (phone, purpose, now, max_guesses),
+            ).fetchall()
+            return rows[0] if rows else None
 
-        return await self._db.call(write)
+        return _code(await self._db.call(write))
 
     async def use(self, code_id: int, at: float) -> bool:
         def write(conn: sqlite3.Connection) -> bool:
@@ -87,6 +83,21 @@ class SqliteSmsCodes:
             return cursor.rowcount == 1
 
         return await self._db.call(write)
+
+
+def _code(row: sqlite3.Row | None) -> StoredCode | None:
+    if row is None:
+        return None
+    return StoredCode(
+        row["id"],
+        row["phone"],
+        row["purpose"],
+        row["code_hash"],
+        row["created_at"],
+        row["expires_at"],
+        row["guesses"],
+        row["used_at"],
+    )
 
 
 @dataclass(frozen=True)

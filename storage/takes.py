@@ -54,6 +54,19 @@ class SqliteTakes:
         row = await self._db.call(read)
         return None if row is None else _take(row)
 
+    async def of_owner(self, owner: str, purpose: str) -> list[Take]:
+        def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            return conn.execute(
+                f"SELECT {_COLUMNS} FROM takes WHERE owner = ? AND purpose = ? "
+                "ORDER BY started_at, rowid",
+                (owner, purpose),
+            ).fetchall()
+
+        return [_take(row) for row in await self._db.call(read)]
+
+    async def delete(self, take_id: str) -> None:
+        await self._db.call(lambda conn: conn.execute("DELETE FROM takes WHERE id = ?", (take_id,)))
+
     async def unfinished(self) -> list[Take]:
         def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
             return conn.execute(

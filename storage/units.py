@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from exams.admitted_csv import AdmittedEntry
+from exams.errors import Conflict
 from exams.units import ListInfo, Unit
 from storage.db import Database
 
@@ -14,12 +15,16 @@ class SqliteUnits:
         self._db = db
 
     async def add(self, unit: Unit) -> None:
-        await self._db.call(
-            lambda conn: conn.execute(
-                "INSERT INTO units (id, name, created_at) VALUES (?,?,?)",
-                (unit.id, unit.name, unit.created_at),
-            )
-        )
+        def write(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(
+                    "INSERT INTO units (id, name, created_at) VALUES (?,?,?)",
+                    (unit.id, unit.name, unit.created_at),
+                )
+            except sqlite3.IntegrityError as exc:  # two creations of one id at once
+                raise Conflict(f"unit {unit.id} exists already") from exc
+
+        await self._db.call(write)
 
     async def get(self, unit_id: str) -> Unit | None:
         def read(conn: sqlite3.Connection) -> sqlite3.Row | None:
@@ -38,7 +43,10 @@ class SqliteUnits:
         return [Unit(r["id"], r["name"], r["created_at"]) for r in await self._db.call(read)]
 
     async def replace_list(self, info: ListInfo, entries: list[AdmittedEntry]) -> None:
-        rows = [(info.unit_id, e.id_type, e.id_number, e.name, e.name_key, e.line) for e in entries]
+        rows = [
+            (info.unit_id, e.id_type, e.id_number, e.name, e.name_key, e.line, e.phone)
+            for e in entries
+        ]
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute("BEGIN IMMEDIATE")
@@ -46,7 +54,7 @@ class SqliteUnits:
                 conn.execute("DELETE FROM admitted_entries WHERE unit_id = ?", (info.unit_id,))
                 conn.executemany(
                     "INSERT INTO admitted_entries (unit_id, id_type, id_number, name, name_key, "
-                    "line) VALUES (?,?,?,?,?,?)",
+                    "line, phone) VALUES (?,?,?,?,?,?,?)",
                     rows,
                 )
                 conn.execute(
@@ -76,25 +84,28 @@ class SqliteUnits:
     async def entries(self, unit_id: str, offset: int, limit: int) -> list[AdmittedEntry]:
         def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
             return conn.execute(
-                "SELECT name, id_type, id_number, line FROM admitted_entries WHERE unit_id = ? "
+                "SELECT name, id_type, id_number, line, phone FROM admitted_entries "
+                "WHERE unit_id = ? "
                 "ORDER BY line LIMIT ? OFFSET ?",
                 (unit_id, limit, offset),
             ).fetchall()
 
         return [
-            AdmittedEntry(r["name"], r["id_type"], r["id_number"], r["line"])
+            AdmittedEntry(r["name"], r["id_type"], r["id_number"], r["line"], r["phone"])
             for r in await self._db.call(read)
         ]
 
     async def holding(self, id_type: str, id_number: str) -> dict[str, AdmittedEntry]:
         def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
             return conn.execute(
-                "SELECT unit_id, name, id_type, id_number, line FROM admitted_entries "
+                "SELECT unit_id, name, id_type, id_number, line, phone FROM admitted_entries "
                 "WHERE id_type = ? AND id_number = ?",
                 (id_type, id_number),
             ).fetchall()
 
         return {
-            r["unit_id"]: AdmittedEntry(r["name"], r["id_type"], r["id_number"], r["line"])
+            r["unit_id"]: AdmittedEntry(
+                r["name"], r["id_type"], r["id_number"], r["line"], r["phone"]
+            )
             for r in await self._db.call(read)
         }

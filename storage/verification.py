@@ -38,8 +38,88 @@ class SqliteVerifications:
     async def get(self, account_id: str, scope: str) -> VerificationState | None:
         return await self._one("account_id = ? AND scope = ?", account_id, scope)
 
-    async def by_attempt(self, account_id: str, attempt_id: str) -> VerificationState | None:
-        return await self._one("account_id = ? AND attempt_id = ?", account_id, attempt_id)
+    async def _update(self, sql: str, *args: object) -> VerificationState | None:
+        """One ``UPDATE ... RETURNING``: the check and the change are one atomic step."""
+
+        def write(conn: sqlite3.Connection) -> sqlite3.Row | None:
+            rows: list[sqlite3.Row] = conn.execute(
+                f"UPDATE verifications SET {sql} RETURNING {_STATE}", args
+            ).fetchall()
+            return rows[0] if rows else None
+
+        return _state(await self._db.call(write))
+
+    async def open_attempt(
+        self, account_id: str, scope: str, attempt_id: str, expires_at: float, now: float
+    ) -> VerificationState:
+        def write(conn: sqlite3.Connection) -> sqlite3.Row:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "INSERT INTO verifications (account_id, scope, attempt_id, attempt_expires_at)"
+                    " VALUES (?,?,?,?) ON CONFLICT (account_id, scope) DO UPDATE SET"
+                    " attempt_id = excluded.attempt_id,"
+                    " attempt_expires_at = excluded.attempt_expires_at"
+                    " WHERE attempt_id IS NULL OR attempt_expires_at <= ?",
+                    (account_id, scope, attempt_id, expires_at, now),
+                )
+                row: sqlite3.Row = conn.execute(
+                    f"SELECT {_STATE} FROM verifications WHERE account_id = ? AND scope = ?",
+                    (account_id, scope),
+                ).fetchone()
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return row
+
+        state = _state(await self._db.call(write))
+        assert state is not None  # just written
+        return state
+
+    async def take_attempt(
+        self, account_id: str, attempt_id: str, now: float, max_failures: int
+    ) -> VerificationState | None:
+        return await self._update(
+            "attempt_id = NULL, attempt_expires_at = NULL, failures = failures + 1 "
+            "WHERE account_id = ? AND attempt_id = ? AND attempt_expires_at > ? "
+            "AND passed_at IS NULL AND failures < ?",
+            account_id,
+            attempt_id,
+            now,
+            max_failures,
+        )
+
+    async def refund_failure(self, account_id: str, scope: str) -> None:
+        await self._update(
+            "failures = MAX(failures - 1, 0) WHERE account_id = ? AND scope = ?", account_id, scope
+        )
+
+    async def record_pass(
+        self, account_id: str, scope: str, at: float, by: str
+    ) -> VerificationState:
+        state = await self._update(
+            "failures = 0, passed_at = ?, passed_by = ?, attempt_id = NULL, "
+            "attempt_expires_at = NULL WHERE account_id = ? AND scope = ?",
+            at,
+            by,
+            account_id,
+            scope,
+        )
+        assert state is not None  # only after take_attempt, which needs the row
+        return state
+
+    async def cancel_attempt(
+        self, account_id: str, attempt_id: str, now: float
+    ) -> VerificationState | None:
+        return await self._update(
+            "cancelled_at = ?, attempt_id = NULL, attempt_expires_at = NULL "
+            "WHERE account_id = ? AND attempt_id = ? AND attempt_expires_at > ?",
+            now,
+            account_id,
+            attempt_id,
+            now,
+        )
 
     async def save(self, state: VerificationState) -> None:
         row = (
@@ -73,6 +153,22 @@ def _review(row: sqlite3.Row) -> Review:
     return Review(**values)
 
 
+def _review_row(review: Review) -> tuple[object, ...]:
+    return (
+        review.id,
+        review.account_id,
+        review.scope,
+        review.photo_file,
+        review.photo_type,
+        review.photo_bytes,
+        review.submitted_at,
+        review.state.value,
+        review.decided_by,
+        review.decided_at,
+        review.note,
+    )
+
+
 class SqliteReviews:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -84,24 +180,47 @@ class SqliteReviews:
         return [_review(row) for row in await self._db.call(read)]
 
     async def add(self, review: Review) -> None:
-        row = (
-            review.id,
-            review.account_id,
-            review.scope,
-            review.photo_file,
-            review.photo_type,
-            review.photo_bytes,
-            review.submitted_at,
-            review.state.value,
-            review.decided_by,
-            review.decided_at,
-            review.note,
-        )
+        row = _review_row(review)
         await self._db.call(
             lambda conn: conn.execute(
                 f"INSERT INTO reviews ({_REVIEW}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", row
             )
         )
+
+    async def add_within(
+        self, review: Review, max_pending: int, max_since: int, since: float
+    ) -> str | None:
+        """Count and insert in one write transaction: parallel uploads (and processes) queue
+        on SQLite's write lock, so none passes a bound another one took."""
+        pending = ReviewState.PENDING.value
+
+        def write(conn: sqlite3.Connection) -> str | None:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                mine = conn.execute(
+                    "SELECT scope = ? AND state = ?, state = ?, submitted_at > ? "
+                    "FROM reviews WHERE account_id = ?",
+                    (review.scope, pending, pending, since, review.account_id),
+                ).fetchall()
+                refused = None
+                if any(row[0] for row in mine):
+                    refused = "scope"
+                elif sum(row[1] for row in mine) >= max_pending:
+                    refused = "pending"
+                elif sum(row[2] for row in mine) >= max_since:
+                    refused = "day"
+                else:
+                    conn.execute(
+                        f"INSERT INTO reviews ({_REVIEW}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                        _review_row(review),
+                    )
+                conn.execute("COMMIT")
+                return refused
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+        return await self._db.call(write)
 
     async def get(self, review_id: str) -> Review | None:
         found = await self._rows("id = ?", review_id)

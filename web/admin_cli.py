@@ -1,6 +1,7 @@
-"""Operator commands until the university console exists: add units, grant roles.
+"""Operator commands: add units, grant roles (the first operator, scripts; in the console
+an operator creates units and invites their admins, a unit admin invites proctors).
 
-``examcast unit-add 10001 北京某大学`` and
+``examcast unit-add 10001 北京某大学``, ``examcast grant 13800138000 operator`` and
 ``examcast grant 13800138000 unit_admin --unit 10001`` work on the database in
 ``--data-dir`` (safe while the server runs: SQLite WAL). A person registers
 first, as every account does; ``grant`` then gives the account its role and
@@ -15,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from exams.accounts import Role
-from exams.errors import ExamcastError
+from exams.errors import ExamcastError, NotFound
 from storage.db import Database
 from storage.limits import MemoryRateLimiter
 from web.passwords import Argon2Hasher
@@ -23,7 +24,7 @@ from web.scheduling import wall_clock
 from web.services import build
 from web.settings import Settings
 
-COMMANDS = ("unit-add", "grant")
+COMMANDS = ("unit-add", "grant", "two-factor-reset")
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
@@ -35,7 +36,13 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     grant.add_argument("phone", help="the account's phone number")
     grant.add_argument("role", choices=[r.value for r in Role])
     grant.add_argument("--unit", default=None, help="the unit of a unit_admin")
-    for sub in (unit, grant):
+    reset = commands.add_parser(
+        "two-factor-reset",
+        help="forget a staff account's authenticator (a lost phone and recovery codes); it "
+        "sets up a new one at its next log-in",
+    )
+    reset.add_argument("phone", help="the account's phone number")
+    for sub in (unit, grant, reset):
         sub.add_argument("--data-dir", type=Path, default=default_dir, help="the server's data dir")
 
 
@@ -64,6 +71,15 @@ async def _run(args: argparse.Namespace) -> str:
             if args.command == "unit-add":
                 unit = await s.units.add(args.unit_id, args.name)
                 return f"added unit {unit.id} ({unit.name})"
+            if args.command == "two-factor-reset":
+                who = await s.accounts.by_phone(args.phone)
+                if who is None:
+                    raise NotFound(f"no account has the phone number {args.phone}")
+                removed = await s.two_factor.reset(who, s.sessions)
+                return (
+                    f"{who.phone} ({who.name}): authenticator "
+                    f"{'forgotten' if removed else 'was not set up'}; sessions ended"
+                )
             account = await s.accounts.grant(args.phone, Role(args.role), args.unit)
             return f"{account.phone} ({account.name}) is now {account.role.value}"
     finally:

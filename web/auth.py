@@ -7,7 +7,12 @@ step before the one the view performs). The Socket.IO connect handler uses
 cookie through :func:`issue_cookie` / :func:`clear_cookie`, applied by
 :func:`session_cookie_middleware`.
 
-The cookie is ``examcast_session``: HttpOnly, SameSite=Lax, Secure over TLS.
+The cookie is ``__Host-examcast_session`` (HttpOnly, SameSite=Lax, Secure) when
+the browser came over HTTPS, directly (``--tls``) or through a trusted proxy
+(:mod:`web.proxies`): the ``__Host-`` prefix makes browsers refuse it from
+plain HTTP or another host. Over plain HTTP (the localhost demo) it is
+``examcast_session``, without Secure. Each kind of request reads only its own
+name.
 """
 
 from __future__ import annotations
@@ -16,16 +21,20 @@ import ipaddress
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
+from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from exams.accounts import Account, AccountService, Role
 from exams.audit import AuditLog, Entry, Event
-from exams.errors import Forbidden, Unauthenticated
+from exams.errors import Forbidden, NotFound, Unauthenticated
 from exams.journey import Journey, Step
 from exams.takes import Clock
+from web.proxies import is_secure
 
-COOKIE = "examcast_session"
+COOKIE = "examcast_session"  # plain HTTP only (localhost, a LAN demo without --tls)
+SECURE_COOKIE = "__Host-examcast_session"  # HTTPS: host-only, Secure, Path=/
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -74,21 +83,33 @@ class Authenticator:
 
     async def account_for_cookie_header(self, header: str | None) -> Account | None:
         """The logged-in account of a raw ``Cookie`` header (for the Socket.IO connect)."""
-        if not header:
+        return await self.account_for_token(cookie_token(header))
+
+    async def account_for_token(self, token: str | None, *, touch: bool = True) -> Account | None:
+        """The account a session token is logged in as (``touch=False``: a server-side
+        re-check that does not count as activity)."""
+        account_id = await self.accounts.sessions.account_id_for(token, touch=touch)
+        if account_id is None:
             return None
-        cookie: SimpleCookie = SimpleCookie()
         try:
-            cookie.load(header)
-        except Exception:
+            return await self.accounts.get(account_id)
+        except NotFound:  # the account was removed while logged in
             return None
-        morsel = cookie.get(COOKIE)
-        return None if morsel is None else await self.accounts.account_for_token(morsel.value)
+
+    def session_token(self, request: web.Request) -> str | None:
+        """The session token of the request's cookie (the one its scheme uses)."""
+        return request.cookies.get(cookie_name(is_secure(request, self._proxies)))
+
+    def socket_token(self, environ: dict[str, Any]) -> str | None:
+        """The session token of a Socket.IO connect (its WSGI ``environ``)."""
+        request = environ.get("aiohttp.request")
+        return self.session_token(request) if isinstance(request, web.Request) else None
 
     async def current(self, request: web.Request) -> Account | None:
         """The logged-in account of this request, or None (looked up once per request)."""
         resolved = request.get(_CURRENT)
         if resolved is None:
-            account = await self.accounts.account_for_token(request.cookies.get(COOKIE))
+            account = await self.accounts.account_for_token(self.session_token(request))
             resolved = _Resolved(account)
             request[_CURRENT] = resolved
         return resolved.account
@@ -119,6 +140,23 @@ class Authenticator:
         return account
 
 
+def cookie_name(secure: bool) -> str:
+    return SECURE_COOKIE if secure else COOKIE
+
+
+def cookie_token(header: str | None, name: str = COOKIE) -> str | None:
+    """The session token in a raw ``Cookie`` header, if any."""
+    if not header:
+        return None
+    cookie: SimpleCookie = SimpleCookie()
+    try:
+        cookie.load(header)
+    except Exception:
+        return None
+    morsel = cookie.get(name)
+    return None if morsel is None else morsel.value
+
+
 def issue_cookie(request: web.Request, token: str) -> None:
     request[_SET_TOKEN] = token
 
@@ -127,17 +165,21 @@ def clear_cookie(request: web.Request) -> None:
     request[_SET_TOKEN] = ""
 
 
-@web.middleware
-async def session_cookie_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+def session_cookie_middleware(trusted_proxies: tuple[str, ...] = ()) -> Middleware:
     """Set the cookie of a log-in's new token, or clear it at log-out."""
-    response = await handler(request)
-    token = request.get(_SET_TOKEN)
-    if token is None or response.prepared:
+
+    @web.middleware
+    async def session_cookies(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        token = request.get(_SET_TOKEN)
+        if token is None or response.prepared:
+            return response
+        secure = is_secure(request, trusted_proxies)
+        name = cookie_name(secure)
+        if token:
+            response.set_cookie(name, token, httponly=True, samesite="Lax", secure=secure, path="/")
+        else:
+            response.del_cookie(name, path="/", secure=secure, httponly=True, samesite="Lax")
         return response
-    if token:
-        response.set_cookie(
-            COOKIE, token, httponly=True, samesite="Lax", secure=request.secure, path="/"
-        )
-    else:
-        response.del_cookie(COOKIE, path="/", secure=request.secure, httponly=True, samesite="Lax")
-    return response
+
+    return session_cookies

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from storage.private import use_private_umask
 from web import settings as settings_mod
 
 
@@ -39,6 +40,7 @@ def build_parser(with_bench: bool = False) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    use_private_umask()  # every command may create files in the data directory
     argv = list(sys.argv[1:] if argv is None else argv)
     benching = bool(argv) and argv[0] in ("bench", "bench-upload")
     args = build_parser(with_bench=benching).parse_args(argv)
@@ -50,7 +52,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         from media.bench.upload import main as upload_bench_main
 
         sys.exit(upload_bench_main(args))
-    if args.command in ("unit-add", "grant"):
+    from web.admin_cli import COMMANDS as ADMIN_COMMANDS
+
+    if args.command in ADMIN_COMMANDS:
         from web.admin_cli import main as admin_main
 
         sys.exit(admin_main(args))
@@ -74,6 +78,7 @@ def serve(settings: settings_mod.Settings) -> None:
         except ImportError:
             logging.warning("uvloop is not installed; using the asyncio event loop")
     from web.app import create_app
+    from web.slow_clients import runner_options
     from web.tls import server_context
 
     ssl_context = server_context(settings.tls_dir) if settings.tls == "self-signed" else None
@@ -92,6 +97,7 @@ def serve(settings: settings_mod.Settings) -> None:
         print=None,
         access_log=None,
         loop=asyncio.new_event_loop(),
+        **runner_options(settings.header_timeout_s),
     )
 
 

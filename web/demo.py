@@ -49,6 +49,8 @@ class Demo:
                 f"  log in at {url}/login: the candidate's journey continues at {url}/journey, "
                 f"the unit admin's console is {url}/console (exam {self.exam_id})",
                 "  SMS codes are printed in this log (no SMS gateway is configured)",
+                "  staff set up two-step log-in (an authenticator app) at their first log-in "
+                "unless the server runs with --staff-two-factor optional",
             ]
         )
 

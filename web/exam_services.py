@@ -19,6 +19,9 @@ from exams.answer_uploads import Uploads
 from exams.answering import Answering
 from exams.attempt_runner import AttemptRunner
 from exams.catalog import ExamCatalog
+from exams.device_checks import DeviceChecks
+from exams.list_changes import ListChanges
+from exams.operators import Operators
 from exams.playback import Playback
 from exams.resumable import ResumableUploads
 from media.file_check import MediaFileInspector
@@ -29,20 +32,27 @@ from storage.exams import SqliteExams
 from storage.tus_store import TusStore
 from storage.upload_locks import MemoryUploadLocks
 from storage.uploads import SqliteUploads
+from storage.zip_export import ZipExports
 from web.keys import (
     ANSWER_REVIEW,
     ANSWERING,
     ATTEMPT_RUNNER,
     AUDIT,
     DATABASE,
+    EXAM_ACCESS,
     EXAM_CATALOG,
     JOURNEY,
+    LIMITER,
+    LIST_CHANGES,
+    OPERATORS,
     RESUMABLE,
     SETTINGS,
     TAKE_RECORDS,
     TAKES,
+    UNITS,
     UPLOADS,
     VERIFICATION,
+    ZIP_EXPORTS,
 )
 from web.scheduling import LoopScheduler, wall_clock
 
@@ -56,15 +66,19 @@ async def exams_context(app: web.Application) -> AsyncIterator[None]:
     attempt_repo = SqliteAttempts(db)
     takes = app[TAKES]
     records = app[TAKE_RECORDS]
-    catalog = ExamCatalog(exam_repo, attempt_repo, SqliteAccounts(db), app[AUDIT], wall_clock)
+    catalog = ExamCatalog(
+        exam_repo, attempt_repo, SqliteAccounts(db), app[AUDIT], wall_clock, limiter=app[LIMITER]
+    )
     runner = AttemptRunner(attempt_repo, exam_repo, takes, records, wall_clock, LoopScheduler())
-    playback = Playback(runner, exam_repo)
+    access = app[EXAM_ACCESS]
+    playback = Playback(runner, access)
     # Uploaded answer files live beside the recordings, under server-made names.
     files = AnswerFiles(settings.uploads_dir, settings.recordings_dir)
     inspector = MediaFileInspector()
     app[EXAM_CATALOG] = catalog
+    app[LIST_CHANGES] = ListChanges(app[UNITS], SqliteAccounts(db), exam_repo, attempt_repo)
     app[ATTEMPT_RUNNER] = runner
-    answering = Answering(catalog, runner, app[JOURNEY], app[VERIFICATION], playback)
+    answering = Answering(catalog, runner, access, app[VERIFICATION], playback)
     app[ANSWERING] = answering
     uploads = Uploads(answering, runner, files, inspector)
     app[UPLOADS] = uploads
@@ -82,10 +96,16 @@ async def exams_context(app: web.Application) -> AsyncIterator[None]:
         idle_s=settings.upload_idle_s,
     )
     app[RESUMABLE] = resumable
-    app[ANSWER_REVIEW] = AnswerReview(catalog, attempt_repo, records, files, wall_clock)
+    app[ANSWER_REVIEW] = AnswerReview(
+        catalog, attempt_repo, records, files, app[UNITS], app[AUDIT], wall_clock
+    )
+    app[ZIP_EXPORTS] = ZipExports()
+    app[OPERATORS] = Operators(app[UNITS], app[AUDIT], wall_clock)
     app[JOURNEY].device_check_required = catalog.device_check_required
     takes.add_listener(runner.on_take_event)
-    takes.playback_policy = playback.policy
+    device_checks = DeviceChecks(records, takes.discard, wall_clock)  # only the latest is kept
+    takes.add_listener(device_checks.on_take_event)
+    takes.playback_policy = device_checks.policy(playback.policy)
     due = await runner.reconcile()
     if due:
         log.warning("applied %d exam action(s) that fell due while the server was down", due)

@@ -1,4 +1,9 @@
-"""Cross-site request refusal and the security headers every response gets."""
+"""Cross-site request refusal, and the security headers every response gets.
+
+:func:`security_headers` runs as the app's ``on_response_prepare`` hook, so it
+reaches every response the app sends: errors from ``web.errors`` and the
+plain 404/405 of unknown paths and static files as much as a view's own.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from exams.errors import Forbidden
+from web import proxies
+from web.keys import SETTINGS
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -17,6 +24,7 @@ CSP = (
     "media-src 'self' blob:; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; "
     "base-uri 'self'"
 )
+HSTS = "max-age=31536000"  # a year; no includeSubDomains: other hosts of the domain are not ours
 
 
 def cross_site(request: web.Request) -> bool:
@@ -27,17 +35,28 @@ def cross_site(request: web.Request) -> bool:
     origin = request.headers.get("Origin")
     if origin is None:
         return False  # not a browser, or a same-origin navigation from an old one
-    return urlsplit(origin).netloc != request.host
+    here = proxies.host(request, request.app[SETTINGS].trusted_proxies)
+    return urlsplit(origin).netloc.lower() != here.lower()
 
 
 @web.middleware
 async def guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.method not in SAFE_METHODS and cross_site(request):
         raise Forbidden("requests from other sites are refused")
-    response = await handler(request)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    if not request.path.startswith("/api/"):
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("Permissions-Policy", "camera=(self), microphone=(self)")
-    return response
+    return await handler(request)
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Headers for every response (an ``on_response_prepare`` hook); a view's own
+    ``Cache-Control`` or ``Content-Security-Policy`` is kept."""
+    headers = response.headers
+    headers["Server"] = "examcast"  # not aiohttp's "Python/3.x aiohttp/3.x"
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("Permissions-Policy", "camera=(self), microphone=(self)")
+    if request.path.startswith("/api/"):
+        # Personal data, one-time playback: never kept by the browser or a shared cache.
+        headers.setdefault("Cache-Control", "no-store")
+    if proxies.is_secure(request, request.app[SETTINGS].trusted_proxies):
+        headers.setdefault("Strict-Transport-Security", HSTS)

@@ -14,12 +14,20 @@ from exams.answer_uploads import Uploads
 from exams.answering import Answering
 from exams.attempt_runner import AttemptRunner
 from exams.catalog import ExamCatalog
+from exams.claims import Claims
 from exams.consent import Consent
+from exams.credentials import Credentials
+from exams.exam_access import ExamAccess
+from exams.invitations import Invitations
 from exams.journey import Journey
+from exams.list_changes import ListChanges
+from exams.operators import Operators
 from exams.resumable import ResumableUploads
 from exams.reviews import Reviews
 from exams.sms import SmsCodes
-from exams.takes import TakeService
+from exams.takes import Clock, TakeService
+from exams.throttle import RateLimiter
+from exams.two_factor import TwoFactor
 from exams.units import Units
 from exams.verification import VerificationService
 from media.hub import MediaHub
@@ -30,10 +38,12 @@ from storage.audit import SqliteAudit
 from storage.db import Database
 from storage.sms import LogSmsSender
 from storage.takes import SqliteTakes
+from storage.zip_export import ZipExports
 from web.auth import Authenticator
 from web.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")  # accounts, log-in sessions, connections
 SOCKETS = web.AppKey("sockets", socketio.AsyncServer)
 DATABASE = web.AppKey("database", Database)
 MUX_POOL = web.AppKey("mux_pool", MuxPool)
@@ -53,8 +63,16 @@ CONSENT = web.AppKey("consent", Consent)
 VERIFICATION = web.AppKey("verification", VerificationService)
 REVIEWS = web.AppKey("reviews", Reviews)
 UNITS = web.AppKey("units", Units)
+EXAM_ACCESS = web.AppKey("exam_access", ExamAccess)  # who reaches which exam now
+LIST_CHANGES = web.AppKey("list_changes", ListChanges)  # admitted-list re-imports
 ADMISSION = web.AppKey("admission", Admission)
 TAKE_RECORDS = web.AppKey("take_records", SqliteTakes)
+
+# account security (issue #9)
+LIMITER = web.AppKey("limiter", RateLimiter)  # the one rate-limit store (memory or Redis)
+TWO_FACTOR = web.AppKey("two_factor", TwoFactor)
+CREDENTIALS = web.AppKey("credentials", Credentials)
+CLAIMS = web.AppKey("identity_claims", Claims)
 
 # exams, attempts and answers (exam rules, issue #3)
 EXAM_CATALOG = web.AppKey("exam_catalog", ExamCatalog)
@@ -62,6 +80,9 @@ ATTEMPT_RUNNER = web.AppKey("attempt_runner", AttemptRunner)
 ANSWERING = web.AppKey("answering", Answering)
 UPLOADS = web.AppKey("uploads", Uploads)
 ANSWER_REVIEW = web.AppKey("answer_review", AnswerReview)
+ZIP_EXPORTS = web.AppKey("zip_exports", ZipExports)  # bulk export of submissions (issue #10)
+INVITATIONS = web.AppKey("invitations", Invitations)  # staff invited by phone (issue #10)
+OPERATORS = web.AppKey("operators", Operators)  # units created in the console (issue #10)
 
 # resumable uploads (tus, issue #6)
 RESUMABLE = web.AppKey("resumable_uploads", ResumableUploads)

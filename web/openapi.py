@@ -18,13 +18,13 @@ Routes declared elsewhere (``web/routes.py``) are documented with
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
+from exams import json_input
 from exams.errors import InvalidInput, UnsupportedMediaType
 from web.schema import Schema, problems
 
@@ -64,7 +64,16 @@ ERROR_STATUS = {
     429: "Too many requests (details.retry_after in seconds)",
     460: "Checksum mismatch (tus checksum extension): nothing was kept",
 }
-AUTH = ("public", "account", "candidate", "unit_admin", "staff_reviewer", "proctor", "owner")
+AUTH = (
+    "public",
+    "account",
+    "candidate",
+    "unit_admin",
+    "staff_reviewer",
+    "proctor",
+    "operator",
+    "owner",
+)
 
 
 @dataclass(frozen=True)
@@ -144,10 +153,7 @@ def _operation(method: str, path: str, **kw: Any) -> Operation:
 async def _json_body(schema: Schema, request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise UnsupportedMediaType("send the body as JSON (Content-Type: application/json)")
-    try:
-        body = json.loads(await request.text())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"the body is not valid JSON: {exc}") from exc
+    body = json_input.loads(await request.read())
     found = problems(schema, body)
     if found:
         raise InvalidInput(_summary(found), {"fields": found})
@@ -189,14 +195,19 @@ def document(apis: Sequence[Api], *, title: str, version: str) -> dict[str, Any]
             "description": (
                 "Errors all have the shape of components.schemas.Error. Unsafe methods from "
                 "another site (Sec-Fetch-Site / Origin) are refused. Log-in sets the HttpOnly "
-                "cookie examcast_session."
+                "cookie __Host-examcast_session over HTTPS (examcast_session over plain HTTP)."
             ),
         },
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": {"Error": ERROR},
             "securitySchemes": {
-                "session": {"type": "apiKey", "in": "cookie", "name": "examcast_session"}
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "__Host-examcast_session",
+                    "description": "examcast_session over plain HTTP",
+                }
             },
         },
     }

@@ -7,7 +7,7 @@ import io
 import segno
 
 
-def qr_svg(text: str, *, scale: int = 6) -> str:
+def qr_svg(text: str, *, scale: int = 6, title: str = "二机位") -> str:
     """A standalone ``<svg>`` of ``text``: error correction M, a 4-module quiet zone, black
     on white so phones read it on any page theme; namespaced and with a viewBox, so a page
     can parse it as image/svg+xml and size it with CSS."""
@@ -23,7 +23,7 @@ def qr_svg(text: str, *, scale: int = 6) -> str:
         xmldecl=False,
         svgns=True,
         omitsize=True,
-        title="二机位",
+        title=title,
         svgclass=None,
         lineclass=None,
     )

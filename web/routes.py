@@ -27,7 +27,9 @@ PAGES = {
     "/exams/{exam_id}/questions/{question_id}": "question.html",
     "/console": "console.html",  # university console: exams, lists, progress, submissions
     "/console/reviews": "reviews.html",  # staff: manual verification review queue
+    "/console/proctor": "proctor.html",  # a proctor's home: the exams assigned to them
     "/pair": "pair.html",  # the phone as second camera (二机位): opened from the QR code
+    "/account": "account.html",  # password change, staff two-step log-in (账号与安全)
 }
 
 
@@ -54,8 +56,18 @@ def camera_segments(manifest: dict[str, Any], camera: str) -> list[dict[str, Any
     return list(cameras[camera].get("segments", []))
 
 
+async def page_form_sent(request: web.Request) -> web.StreamResponse:
+    """A page's form sent by the browser itself: before the page's script was ready, or
+    with scripts off. The body (a password, perhaps) is neither read nor logged; back to
+    the page (303, so a reload does not send it again), which asks to send it again."""
+    query = request.rel_url.query.copy()
+    query["resend"] = "1"
+    raise web.HTTPSeeOther(request.rel_url.with_query(query))
+
+
 for _path in PAGES:
     routes.get(_path)(page)
+    routes.post(_path)(page_form_sent)
 
 
 @routes.get("/api/health")
@@ -75,9 +87,9 @@ async def play_segment(request: web.Request) -> web.StreamResponse:
     """One segment of a stored take, seekable (HTTP Range), only for its owner;
     ``?camera=secondary`` for the second camera's segments."""
     takes = request.app[TAKES]
-    owner = (await account(request)).owner
-    take = await takes.get(request.match_info["take_id"], owner)
-    await takes.authorize_playback(take, owner)
+    who = await account(request)
+    take = await takes.get(request.match_info["take_id"], who.owner)
+    await takes.authorize_playback(take, who)
     segments = camera_segments(take.manifest or {}, request.query.get("camera", "primary"))
     index = request.match_info["index"]
     segment = next((s for s in segments if str(s["index"]) == index), None)
@@ -96,6 +108,7 @@ async def play_segment(request: web.Request) -> web.StreamResponse:
             "Content-Type": MEDIA_TYPES.get(suffix, "application/octet-stream"),
             "Content-Disposition": f'inline; filename="take-{take.id}-{suffix_name}.{suffix}"',
             "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "private, max-age=3600",
+            # A rehearsal plays once: no copy may be left to play again from the cache.
+            "Cache-Control": "no-store",
         },
     )

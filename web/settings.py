@@ -79,6 +79,16 @@ class Settings:
         "Seconds a media session waits for its client to come back after a disconnect before "
         "it is closed and the take it was recording is stopped and stored.",
     )
+    max_sockets_per_account: int = _setting(
+        8,
+        "Socket.IO connections one account may hold at once (its exam pages and phones); "
+        "past it a new connection is refused.",
+    )
+    max_media_sessions_per_account: int = _setting(
+        4,
+        "Media sessions (cameras) one account may hold, connected or waiting out "
+        "reconnect_grace_s; past it a new one is refused.",
+    )
     device_check_limit_s: int = _setting(
         120, "Longest device-check recording; the server stops it at this limit."
     )
@@ -93,7 +103,9 @@ class Settings:
     )
     writer_threads: int = _setting(2, "Worker threads that mux and write recordings.")
     session_idle_s: int = _setting(
-        4 * 3600, "A log-in session ends after this many seconds without a request."
+        4 * 3600,
+        "A log-in session ends after this many seconds without a request (never sooner; at "
+        "most a tenth of it, or a minute, later).",
     )
     session_max_s: int = _setting(
         24 * 3600, "A log-in session ends this many seconds after log-in, however busy."
@@ -117,12 +129,24 @@ class Settings:
     trusted_proxies: tuple[str, ...] = _setting(
         (),
         "Addresses of reverse proxies whose X-Forwarded-For header names the client, comma "
-        "separated. Rate limits and the audit log use the client address.",
+        "separated. Rate limits and the audit log use the client address. From these only, "
+        "X-Forwarded-Proto: https means the browser used HTTPS (Secure __Host- cookie, HSTS) "
+        "and X-Forwarded-Host is the host it asked for (origin checks).",
     )
     sms_per_address_per_hour: int = _setting(
         30,
         "SMS codes one client address may ask for in an hour (raise it for an exam hall "
         "behind one NAT address).",
+    )
+    sms_resend_s: int = _setting(
+        60, "Seconds before the same phone may be sent another SMS code (one at a time)."
+    )
+    staff_two_factor: str = _setting(
+        "required",
+        "Two-step log-in (TOTP authenticator app) for staff accounts (unit admins, proctors, "
+        "reviewers). 'required': a staff account without one sets it up at its next log-in; "
+        "'optional': offered on the account page. Candidates log in with phone and password.",
+        choices=("required", "optional"),
     )
     review_photo_max_bytes: int = _setting(
         8 * 1024 * 1024,
@@ -145,6 +169,21 @@ class Settings:
     upload_sweep_s: int = _setting(
         300,
         "How often expired uploads are deleted and uploads a crash left whole are completed.",
+    )
+    header_timeout_s: int = _setting(
+        20,
+        "Seconds a connection has to send a request's complete headers, counted from when it "
+        "opens or its previous response ended (an idle keep-alive connection closes then too).",
+    )
+    body_grace_s: int = _setting(
+        20,
+        "Seconds a request body may take before the minimum rate applies (as Apache's "
+        "mod_reqtimeout: body=20,MinRate=500).",
+    )
+    body_min_rate: int = _setting(
+        500,
+        "Bytes per second a request body must average after body_grace_s; a slower one is "
+        "ended (what an upload received is kept, and it can resume).",
     )
     demo: bool = _setting(
         False,
@@ -207,6 +246,10 @@ class Settings:
             raise SettingsError("writer_threads must be at least 1")
         if self.reconnect_grace_s < 1 or self.device_check_limit_s < 1:
             raise SettingsError("reconnect_grace_s and device_check_limit_s must be at least 1")
+        if self.max_sockets_per_account < 1 or self.max_media_sessions_per_account < 2:
+            raise SettingsError(
+                "max_sockets_per_account must be at least 1; max_media_sessions_per_account, 2"
+            )
         if self.pairing_ttl_s < 1:
             raise SettingsError("pairing_ttl_s must be at least 1")
         if self.public_url and not self.public_url.startswith(("http://", "https://")):
@@ -224,6 +267,12 @@ class Settings:
         if self.upload_max_bytes < 1024 or self.upload_idle_s < 1 or self.upload_sweep_s < 1:
             raise SettingsError(
                 "upload_max_bytes must be at least 1024; upload_idle_s and upload_sweep_s, 1"
+            )
+        if self.sms_resend_s < 1:
+            raise SettingsError("sms_resend_s must be at least 1")
+        if self.header_timeout_s < 1 or self.body_grace_s < 1 or self.body_min_rate < 1:
+            raise SettingsError(
+                "header_timeout_s, body_grace_s and body_min_rate must be at least 1"
             )
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("redis_url must be a redis://, rediss:// or unix:// URL")

@@ -207,7 +207,8 @@ NewPage = Callable[..., Awaitable[Page]]
 async def new_page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIterator[NewPage]:
     """Pages in fresh browser contexts (own cookies and storage), logged in to
     ``server`` as a new candidate unless ``anonymous``. Their console is printed if
-    the test fails; an uncaught error or a CSP violation fails the test."""
+    the test fails; an uncaught error, a CSP violation or a sentence missing one of its
+    values (i18n.js warns) fails the test."""
     contexts: list[BrowserContext] = []
     console: list[str] = []
     problems: list[str] = []
@@ -232,6 +233,8 @@ async def new_page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIte
     def on_console(message: ConsoleMessage) -> None:
         console.append(f"console.{message.type}: {message.text}")
         if "Content Security Policy" in message.text:
+            problems.append(message.text)
+        if message.text.startswith("i18n:"):  # a sentence shown without one of its values
             problems.append(message.text)
 
     def on_error(error: Error) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, Playwright, expect
 
-from tests.e2e.accounts import call, log_in, new_candidate
+from tests.e2e.accounts import call, log_in, new_candidate, register
 from tests.e2e.conftest import NewPage, Shots
 from tests.e2e.console_helpers import (
     CSV_HEADER,
@@ -368,20 +368,34 @@ async def test_admin_follows_a_candidate_and_plays_the_work(
         assert download.suggested_filename.endswith(".webm"), download.suggested_filename
         assert await asyncio.to_thread(Path(await download.path()).read_bytes) == video
 
-        # Proctors: only an account with the proctor role can be assigned.
-        proctor = await staff(playwright, server, "孙监考", "proctor")
+        # Proctors are invited by phone: the invitation applies when that phone logs in, and
+        # the admin is told the same whether the phone has an account or not (issue #10).
+        proctor, proctor_http = await registered(playwright, server, "孙监考")
+        await proctor_http.dispose()
         await by_testid(page, "tab-proctors").click()
         await expect_view(page, "proctors")
         await expect(by_testid(page, "no-proctors")).to_be_visible()
-        await by_testid(page, "proctor-phone").fill(who.phone)
+        await by_testid(page, "proctor-phone").fill("12345")
         await by_testid(page, "proctor-assign").click()
         await expect(page.locator(".inline-form [data-testid=field-error]")).to_contain_text(
-            "这个账号不是监考人员"
+            "手机号不正确"
         )
         await by_testid(page, "proctor-phone").fill(proctor.phone)
         await by_testid(page, "proctor-assign").click()
+        await expect(by_testid(page, "proctor-result")).to_contain_text("已向")
+        await expect(by_testid(page, "invitation")).to_have_attribute("data-state", "pending")
+        await expect(by_testid(page, "no-proctors")).to_be_visible()  # not before they log in
+        await shots.take(page, "proctor-invited")
+        desk = await new_page(server, anonymous=True, **DESK)
+        await desk.goto(server.url + "/login")
+        await log_in_on_page(desk, proctor)
+        await desk.wait_for_url("**/console/proctor")  # their own home, not the journey
+        await expect(by_testid(desk, "proctor-exam")).to_contain_text(exam["title"])
+        await expect(by_testid(desk, "proctor-live")).to_contain_text("监考墙")
+        await shots.take(desk, "proctor-home")
+        await page.reload()
         await expect(by_testid(page, "proctor")).to_contain_text("孙监考")
-        await expect(by_testid(page, "proctor-result")).to_contain_text("已指定")
+        await expect(by_testid(page, "invitation")).to_have_attribute("data-state", "applied")
         await shots.take(page, "proctor-assigned")
 
         # On a tablet the same pages fit the screen.
@@ -508,3 +522,59 @@ async def test_a_candidate_is_told_the_console_is_not_for_them(
         await shots.take(page, "candidate-" + path.strip("/").replace("/", "-"))
     await by_testid(page, "wrong-role-switch").click()
     await expect(page).to_have_url(re.compile(r"/login\?next=%2Fconsole%2Freviews$"))
+
+
+async def test_each_staff_role_lands_on_its_own_home(
+    server: ServerProcess, new_page: NewPage, shots: Shots, playwright: Playwright
+) -> None:
+    reviewer = await staff(playwright, server, "吴审核", "staff_reviewer")
+    proctor = await staff(playwright, server, "郑监考", "proctor")
+    operator = await staff(playwright, server, "钱运维", "operator")
+    for who, url, view in (
+        (reviewer, "**/console/reviews", None),
+        (proctor, "**/console/proctor", "exams"),
+    ):
+        page = await new_page(server, anonymous=True, **DESK)
+        await page.goto(server.url + "/login")
+        await log_in_on_page(page, who)
+        await page.wait_for_url(url)
+        await expect(page.locator("body")).not_to_have_attribute("data-view", "wrong-role")
+        if view:
+            await expect(page.locator("body")).to_have_attribute("data-view", view)
+            await expect(by_testid(page, "no-proctor-exams")).to_be_visible()
+        await shots.take(page, f"home-{who.name}")
+        # The candidate's journey, opened by hand, points to the same home.
+        await page.goto(server.url + "/journey")
+        home = url.removeprefix("**")
+        await expect(by_testid(page, "staff-home")).to_have_attribute("href", home)
+
+    # The operator lands on the units, creates one and invites its admin.
+    page = await new_page(server, anonymous=True, **DESK)
+    await page.goto(server.url + "/login")
+    await log_in_on_page(page, operator)
+    await page.wait_for_url("**/console#units")
+    await expect(page.locator("body")).to_have_attribute("data-view", "units")
+    await by_testid(page, "unit-id").fill("50009")
+    await by_testid(page, "unit-name-input").fill("北京测试音乐学院")
+    await by_testid(page, "unit-create").click()
+    await expect(by_testid(page, "unit-result")).to_contain_text("北京测试音乐学院")
+    unit = page.locator("[data-testid=unit][data-unit='50009']")
+    await by_testid(unit, "unit-admins").click()
+    await expect(by_testid(unit, "no-invitations")).to_be_visible()
+    newcomer = new_candidate("冯管理")  # no account yet: the invitation waits for it
+    await by_testid(unit, "admin-phone").fill(newcomer.phone)
+    await by_testid(unit, "admin-invite").click()
+    await expect(by_testid(unit, "invite-result")).to_contain_text(newcomer.phone)
+    await expect(by_testid(unit, "invitation")).to_have_attribute("data-state", "pending")
+    await shots.take(page, "operator-units")
+    http = await playwright.request.new_context()
+    try:
+        await register(http, server, newcomer)  # the invitation applies as it registers
+    finally:
+        await http.dispose()
+    admin_page = await new_page(server, anonymous=True, **DESK)
+    await admin_page.goto(server.url + "/login")
+    await log_in_on_page(admin_page, newcomer)
+    await admin_page.wait_for_url("**/console")
+    await expect(by_testid(admin_page, "unit-name")).to_have_text("北京测试音乐学院")
+    await expect(admin_page.locator("body")).to_have_attribute("data-view", "exams")

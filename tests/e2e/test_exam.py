@@ -8,6 +8,7 @@ takes are opened with PyAV at the end.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -190,6 +191,7 @@ async def test_candidate_answers_a_whole_exam(
     await by_testid(page, "enter-exam").click()
     await by_testid(page, "verify-start").click()
     await expect(by_testid(page, "verify-prompt")).to_contain_text("后 6 位")
+    await expect(by_testid(page, "verify-stand-in")).to_contain_text("代替真正的实人验证")
     await by_testid(page, "verify-answer").fill("000000")
     await by_testid(page, "verify-submit").click()
     await expect(by_testid(page, "verify-notice")).to_contain_text("验证未通过")
@@ -223,7 +225,7 @@ async def test_candidate_answers_a_whole_exam(
     await expect(by_testid(page, "reading-label")).to_contain_text("排练")
     await shots.take(page, "q1-rehearsal-reading")
     await by_testid(page, "start-recording").click()
-    await recorded(page, 2)
+    await recorded(page, 4)
     await shots.take(page, "q1-rehearsal-recording")
     await stop(page, shots, "q1-stop-warning")
     await expect_state(page, "rehearsal-review", timeout_s=30)
@@ -234,15 +236,24 @@ async def test_candidate_answers_a_whole_exam(
         "() => document.querySelector('[data-testid=playback]').currentTime > 0.5"
     )
     await shots.take(page, "q1-rehearsal-playback")
+    # Not locked in for the take's length: the candidate pauses (the video's controls)
+    # and ends the one playback early; it counts as played, on the server too.
+    rehearsal_id = await by_testid(page, "playback").get_attribute("data-take-id")
+    await page.evaluate("() => document.querySelector('[data-testid=playback]').pause()")
+    await expect(by_testid(page, "close-playback")).to_have_text("结束回放")
+    await by_testid(page, "close-playback").click()
+    await confirm(page, "不能再次回放")
     await expect_state(page, "intro", timeout_s=20)
-    await expect(by_testid(page, "notice")).to_contain_text("不能再次回放")
+    await expect(by_testid(page, "notice")).to_contain_text("已结束回放")
+    again = await page.request.get(f"{server.url}/api/takes/{rehearsal_id}/segments/0")
+    assert again.status in (403, 404), again.status
     await expect(by_testid(page, "play-rehearsal")).to_be_hidden()
     await expect(by_testid(page, "rehearse")).to_be_hidden()  # its one rehearsal is used
     await shots.take(page, "q1-rehearsal-gone")
 
     # The formal answer: the reading countdown runs out and the server starts recording.
     await by_testid(page, "enter-formal").click()
-    await confirm(page, "不能再排练")
+    await confirm(page, f"阅题 {READING_S} 秒后自动开始录制；须在 10 分钟 内完成录制并提交。")
     await expect_state(page, "reading")
     await expect(by_testid(page, "reading-countdown")).to_be_visible()
     await expect(by_testid(page, "submit-deadline")).to_contain_text("提交剩余")
@@ -260,10 +271,19 @@ async def test_candidate_answers_a_whole_exam(
     await by_testid(page, "record-again").click()
     await confirm(page, "还可录 1 次")
     await recorded(page, 2)
+    # The tab is reloaded mid-take (closed and opened again): the take goes on in a new
+    # segment after a gap, and the candidate sees how much it holds and what it lost.
+    page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.reload()
+    await recorded(page, 5)
     await stop(page)
     await expect_state(page, "answering", timeout_s=30)
     works = by_testid(page, "work")
     await expect(works).to_have_count(2)
+    await expect(by_testid(works.nth(0), "work-meta")).to_contain_text("时长")
+    await expect(by_testid(works.nth(1), "work-meta")).to_contain_text(
+        re.compile(r"录制 \d+ 秒，中断 1 次（缺 \d+ 秒）")
+    )
     await expect(by_testid(page, "record-again")).to_be_hidden()
     await expect(by_testid(page, "submit")).to_be_disabled()
     await by_testid(works.nth(0), "choose").click()
@@ -291,6 +311,8 @@ async def test_candidate_answers_a_whole_exam(
     await expect(by_testid(page, "auto-submit-badge")).to_be_visible()
     await expect(by_testid(page, "enter-formal")).to_be_enabled(timeout=20_000)
     await expect(by_testid(page, "rehearse")).to_be_hidden()
+    # No submission limit on this question: the intro does not speak of one.
+    await expect(by_testid(page, "message")).to_contain_text("本题须在考试结束前提交")
     await by_testid(page, "enter-formal").click()
     await confirm(page, f"阅题 {AUTO_READING_S} 秒后自动开始录制")
     await expect_state(page, "reading")

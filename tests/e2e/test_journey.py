@@ -115,7 +115,7 @@ async def test_every_step_from_login_to_the_exam_list(
     await expect(by_testid(page, "title")).to_have_text("报考流程")
     await expect(by_testid(page, "account-name")).to_have_text(f"已登录：{who.name}")
     await expect(by_testid(page, "progress-text")).to_have_text(
-        "第 1 步（共 6 步）：注册登录 / 实人验证"
+        "第 1 步（共 7 步）：注册登录 / 实人验证"
     )
     docs = by_testid(page, "agreement-docs").locator("article")
     await expect(docs).to_have_count(2)
@@ -152,7 +152,7 @@ async def test_every_step_from_login_to_the_exam_list(
     await expect_step(page, "read_notice")
     await expect(by_testid(page, "notice")).to_have_text("实人验证已通过。")
     await expect(by_testid(page, "notice-title")).to_have_text("系统须知")
-    assert await stage_states(page) == ["done", "current", "todo", "todo", "todo", "todo"]
+    assert await stage_states(page) == ["done", "current", "todo", "todo", "todo", "todo", "todo"]
     await shots.take(page, "notice")
     await by_testid(page, "notice-submit").click()
 
@@ -180,7 +180,7 @@ async def test_every_step_from_login_to_the_exam_list(
     await by_testid(page, "lang-toggle").click()
     await expect(refused).to_contain_text("You are not on the admitted list uploaded by the unit")
     await expect(by_testid(page, "progress-text")).to_have_text(
-        "Step 3 of 6: Choose your admission unit"
+        "Step 3 of 7: Choose your admission unit"
     )
     await shots.take(page, "unit-refused-en")
     keys = await page.evaluate(CATALOGUE_KEYS)
@@ -202,12 +202,15 @@ async def test_every_step_from_login_to_the_exam_list(
     # 6. The commitment letter: read, 同意.
     await expect_step(page, "accept_commitment")
     await expect(by_testid(page, "commitment-title")).to_have_text("考试承诺书")
+    await expect(by_testid(page, "progress-text")).to_have_text(
+        "第 5 步（共 7 步）：阅读并同意承诺书"
+    )
     await shots.take(page, "commitment")
     await by_testid(page, "commitment-submit").click()
 
     # 7. The device check, on its own page, and back.
     await expect_step(page, "device_check")
-    assert await stage_states(page) == ["done", "done", "done", "done", "current", "todo"]
+    assert await stage_states(page) == ["done", "done", "done", "done", "done", "current", "todo"]
     await shots.take(page, "device-step")
     await by_testid(page, "to-device-check").click()
     await expect(page).to_have_url(re.compile(r"/device-check$"))
@@ -232,7 +235,7 @@ async def test_every_step_from_login_to_the_exam_list(
     await expect(page).to_have_url(re.compile(r"/journey$"))
     await expect_step(page, "exams")
     await expect(by_testid(page, "to-exams")).to_have_attribute("href", "/exams")
-    assert await stage_states(page) == ["done", "done", "done", "done", "done", "current"]
+    assert await stage_states(page) == ["done", "done", "done", "done", "done", "done", "current"]
     journey = (await call(page.request, server, "GET", "/api/me"))["journey"]
     assert journey["next_step"] == "exams", journey
     assert take["purpose"] == "device_check", take

@@ -20,8 +20,9 @@ import av
 import pytest
 from playwright.async_api import Locator, Page, Playwright, ViewportSize, expect
 
-from tests.e2e.accounts import call, signed_up
+from tests.e2e.accounts import call, log_in, signed_up
 from tests.e2e.conftest import NewPage, Shots
+from tests.e2e.console_helpers import staff
 from tests.e2e.exam_helpers import through_journey, unit_admin, verify
 from tests.support.process import ServerProcess
 
@@ -119,7 +120,11 @@ def vp8_frames(path: Path) -> int:
 
 
 async def test_a_phone_joins_as_the_second_camera(
-    server: ServerProcess, new_page: NewPage, shots: Shots, playwright: Playwright
+    server: ServerProcess,
+    new_page: NewPage,
+    shots: Shots,
+    playwright: Playwright,
+    tmp_path: Path,
 ) -> None:
     laptop = await new_page(server, anonymous=True, viewport=DESKTOP)
     who = await signed_up(laptop.request, server)
@@ -139,6 +144,10 @@ async def test_a_phone_joins_as_the_second_camera(
     link = by_testid(laptop, "pair-link")
     await expect(link).to_contain_text("/pair?token=")
     await expect(by_testid(laptop, "second-state")).to_have_text("未配对")
+    # Served on loopback: the laptop is told no phone can open this code, and how to fix it.
+    await expect(by_testid(laptop, "pair-reach-text")).to_contain_text("手机扫描后无法打开")
+    await expect(by_testid(laptop, "pair-reach-options")).to_contain_text("--public-url https://")
+    await expect(by_testid(laptop, "pair-reach-options")).to_contain_text("--tls self-signed")
     await shots.take(laptop, "laptop-qr-code")
     await phone_sized(laptop, shots, "laptop-qr-code-narrow")
     pair_url = (await link.text_content() or "").strip()
@@ -149,6 +158,7 @@ async def test_a_phone_joins_as_the_second_camera(
     phone = await new_page(server, anonymous=True, color_scheme="dark", **device)
     await phone.goto(pair_url)
     await phone.wait_for_url("**/login?next=*")
+    await expect(by_testid(phone, "pair-joining")).to_contain_text("这台手机将作为二机位加入考试")
     await by_testid(phone, "login-phone").fill(who.phone)
     await by_testid(phone, "login-password").fill(who.password)
     await shots.take(phone, "phone-login")
@@ -296,6 +306,41 @@ async def test_a_phone_joins_as_the_second_camera(
     await expect(by_testid(laptop, "second-camera")).to_be_hidden()
     await expect_state(phone, "done", timeout_s=10)
     await shots.take(phone, "phone-done")
+
+    # The unit's console: both cameras side by side and in sync, each downloadable under a
+    # name an admissions office can file (issue #10).
+    reviewer = await staff(playwright, server, "王老师", "unit_admin", UNIT)
+    console = await new_page(server, anonymous=True, viewport=DESKTOP)
+    await log_in(console.request, server, reviewer)
+    await console.goto(f"{server.url}/console#exams/{exam_id}/submissions")
+    await expect(console.locator("body")).to_have_attribute("data-view", "submissions")
+    take_line = by_testid(console, "work-take")
+    await expect(take_line).to_have_attribute("data-cameras", "2")
+    cameras = by_testid(console, "work-camera")
+    await expect(cameras).to_have_count(2)
+    await expect(cameras.nth(0)).to_contain_text("一机位")
+    await expect(cameras.nth(1)).to_contain_text("二机位")
+    await expect(by_testid(cameras.nth(0), "camera-gaps")).to_have_text("无中断")
+    await by_testid(take_line, "play").click()
+    await expect(by_testid(console, "dual")).to_be_visible()
+    await console.wait_for_function(IN_SYNC, arg=1.0)
+    left = await by_testid(console, "dual-primary").bounding_box()
+    right = await by_testid(console, "dual-secondary").bounding_box()
+    assert left and right and left["x"] + left["width"] <= right["x"] + 1, (left, right)
+    assert abs(left["y"] - right["y"]) < 2, (left, right)  # side by side, not stacked
+    await shots.take(console, "console-both-cameras")
+    async with console.expect_download() as started:
+        await by_testid(cameras.nth(1), "download").click()
+    saved = await started.value
+    assert saved.suggested_filename.endswith(f"_{who.name}_{who.id_number}_二机位.webm")
+    assert saved.suggested_filename.startswith(
+        f"测试音乐学院 {UNIT}_2027 舞蹈专业考试_第1题-自选舞蹈"
+    )
+    path = tmp_path / "second.webm"
+    await saved.save_as(path)
+    assert await asyncio.to_thread(vp8_frames, path) > 0
+    await by_testid(console, "dual-toggle").click()
+    await expect(by_testid(console, "dual-toggle")).to_have_text("播放")
 
 
 CATALOGUE_KEYS = """async () => {

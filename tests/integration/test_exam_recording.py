@@ -128,6 +128,7 @@ async def test_a_whole_exam_recorded_by_the_server(
             segment = f"/api/takes/{rehearsal['take_id']}/segments/0"
             played = await c.call("GET", segment)
             assert played.status == 200 and played.headers["Content-Type"] == "video/webm"
+            assert played.headers["Cache-Control"] == "no-store"  # played once: no cached copy
             ranged = await c.call("GET", segment, headers={"Range": "bytes=0-99"})
             assert ranged.status == 206  # the same playback, seeking
             [rehearsal] = (await page(c, q1))["question"]["attempt"]["takes"]

@@ -24,10 +24,12 @@ async def test_owner_can_seek_in_a_stored_take_and_nobody_else_can(server: Runni
             assert response.headers["Content-Type"] == "video/webm"
             assert response.headers["Accept-Ranges"] == "bytes"
             assert response.headers["X-Content-Type-Options"] == "nosniff"
+            assert response.headers["Cache-Control"] == "no-store"  # no replay from a cache
             assert await response.read() == data
         async with alice.http.get(url, headers={"Range": "bytes=100-199"}) as response:
             assert response.status == 206
             assert response.headers["Content-Range"] == f"bytes 100-199/{len(data)}"
+            assert response.headers["Cache-Control"] == "no-store"
             assert await response.read() == data[100:200]
         async with alice.http.get(url, headers={"Range": f"bytes={len(data) + 10}-"}) as response:
             assert response.status == 416

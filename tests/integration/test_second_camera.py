@@ -94,6 +94,17 @@ async def show_qr(server: RunningServer, c: Candidate, path: str) -> dict[str, A
     assert parse_qs(urlparse(body["url"]).query)["token"] == [body["token"]]
     assert body["qr_svg"].startswith("<svg") and "</svg>" in body["qr_svg"]
     assert body["expires_at"] - body["now"] == pytest.approx(120)
+    # Served on 127.0.0.1: no phone can open the code, and the page is told what to do.
+    reach = body["reach"]
+    assert (reach["ok"], reach["problem"], reach["port"]) == (
+        False,
+        "loopback",
+        server.settings.port,
+    )
+    lan = reach["lan_addresses"][0] if reach["lan_addresses"] else "<lan-ip>"
+    assert reach["restart_with"] == (
+        f"--host 0.0.0.0 --public-url https://{lan}:{server.settings.port} --tls self-signed"
+    )
     return body
 
 

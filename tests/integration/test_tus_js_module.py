@@ -59,6 +59,15 @@ globalThis.XMLHttpRequest = class {
   abort() { this.controller?.abort(); }
   send(body) {
     this.controller = new AbortController();
+    // Hooks for scenarios: a log of requests, a network that drops PATCHes, a link speed.
+    const log = globalThis.requestLog;
+    if (this.method === "PATCH" && globalThis.dropPatches > 0) {
+      globalThis.dropPatches -= 1;
+      log?.push({ request: "PATCH", dropped: true });
+      queueMicrotask(() => this.events.dispatchEvent(new Event("error")));
+      return;
+    }
+    if (this.method === "PATCH") globalThis.onPatch?.(body.byteLength);
     fetch(this.url, {
       method: this.method,
       headers: { ...this.headers, Cookie: cookie },
@@ -69,6 +78,8 @@ globalThis.XMLHttpRequest = class {
       this.status = response.status;
       this.statusText = response.statusText;
       this.responseText = await response.text();
+      log?.push({ request: this.method, size: body ? body.byteLength : 0,
+        offset: response.headers.get("Upload-Offset") });
       if (body) {
         const event = new Event("progress");
         event.loaded = body.byteLength;
@@ -176,6 +187,105 @@ async def test_the_page_client_uploads_pauses_resumes_and_reports_problems(
     attempt_id = page.body["question"]["attempt"]["attempt_id"]
     path = server.settings.uploads_dir / attempt_id / f"{stored['file_id']}.mp4"
     assert hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(video).digest()
+
+
+# A slow phone link, a fast one, and a drop: PATCH sizes follow the link (the clock is
+# the scenario's, moved by the bytes each PATCH carries), progress is only ever what the
+# server acknowledged, and "retrying" ends as soon as the server answers again.
+LINKS = r"""
+import "./harness.js";
+import fs from "node:fs";
+import { CHUNK_MIN, CHUNK_START, TusUpload } from "./tus.js";
+
+const [, , , , examId, candidateId, videoPath] = process.argv;
+const bytes = fs.readFileSync(videoPath);
+let clock = 0;
+let rate = 0;
+globalThis.onPatch = (n) => { clock += n / rate; };
+const report = {};
+
+async function send(name, bytesPerSecond, questionId, drop = 0) {
+  rate = bytesPerSecond;
+  globalThis.requestLog = [];
+  globalThis.dropPatches = 0;
+  const file = new File([bytes], `${name}.mp4`, { type: "video/mp4", lastModified: 1 });
+  const up = new TusUpload(file, {
+    candidateId, examId, questionId, now: () => clock, retryDelays: [5, 5, 5],
+  });
+  const events = [];
+  up.addEventListener("statechange", (e) => events.push(`state:${e.detail.state}`));
+  up.addEventListener("progress", (e) => {
+    events.push(`progress:${e.detail.offset}`);
+    // The network drops once, after the first acknowledged PATCH.
+    if (drop && e.detail.offset > 0) { globalThis.dropPatches = drop; drop = 0; }
+  });
+  await up.start();
+  const log = globalThis.requestLog;
+  report[name] = {
+    state: up.state,
+    patches: log.filter((r) => r.request === "PATCH" && !r.dropped).map((r) => r.size),
+    acked: log.filter((r) => r.offset != null).map((r) => Number(r.offset)),
+    events,
+    log: log.map((r) => r.dropped ? "dropped" : r.request),
+  };
+}
+
+await send("slow", 16 * 1024, "q1");     // 16 KiB/s: a poor phone link
+await send("fast", 64 * 1024 * 1024, "q2"); // a LAN
+await send("drop", 64 * 1024 * 1024, "q3", 1);
+report.min = CHUNK_MIN;
+report.start = CHUNK_START;
+console.log(JSON.stringify(report));
+"""
+
+
+async def test_chunks_follow_the_link_and_progress_is_what_the_server_holds(
+    api_server: RunningServer, tmp_path: Path
+) -> None:
+    if shutil.which("node") is None:
+        pytest.skip("Node.js is not installed")
+    for name in ("tus.js", "api.js"):
+        shutil.copy(STATIC / name, tmp_path / name)
+    (tmp_path / "package.json").write_text('{"type": "module"}')
+    (tmp_path / "harness.js").write_text(HARNESS)
+    (tmp_path / "scenario.js").write_text(LINKS)
+    video = await asyncio.to_thread(files.mp4, 30, 320, 240, True)
+    assert len(video) > 1024 * 1024, len(video)  # several PATCHes of every size
+    (tmp_path / "video.mp4").write_bytes(video)
+    server = api_server
+    async with api_client(server) as admin, api_client(server) as client:
+        rule = {"max_bytes": 4 * 1024 * 1024, "max_count": 3}
+        questions = [offline_question(f"q{n}", n, **rule) for n in (1, 2, 3)]
+        exam_id, who = await candidate_at(server, admin, client, *questions)
+        report = await node(
+            tmp_path,
+            server.url,
+            f"examcast_session={client.cookie()}",
+            exam_id,
+            who.id,
+            str(tmp_path / "video.mp4"),
+        )
+    minimum, start = report["min"], report["start"]
+    for name in ("slow", "fast", "drop"):
+        run = report[name]
+        assert run["state"] == "done", run
+        assert sum(run["patches"]) == len(video), run["patches"]
+        # Progress never runs ahead of the server: every offset shown was acknowledged.
+        shown = [int(e.split(":")[1]) for e in run["events"] if e.startswith("progress:")]
+        assert set(shown) <= {0, *run["acked"]}, (shown, run["acked"])
+    slow, fast = report["slow"]["patches"], report["fast"]["patches"]
+    assert slow[0] == start and set(slow[1:-1]) == {minimum}, slow  # 48 KiB in 3 s: the least
+    assert fast[1] == 2 * fast[0] and max(fast) > start, fast  # it grows on a fast link
+    # The drop: a PATCH lost; "retrying" ends as soon as the server answers (its HEAD),
+    # not after the next PATCH, and the next PATCH is smaller than the one lost.
+    drop = report["drop"]
+    log, events = drop["log"], drop["events"]
+    assert log.count("dropped") == 1 and log[log.index("dropped") + 1] == "HEAD", log
+    retry = events.index("state:retrying")
+    back = events.index("state:uploading", retry)
+    assert events[retry + 1 : back] == [f"progress:{drop['acked'][1]}"], events  # the HEAD's
+    assert "state:retrying" not in events[back:], events
+    assert drop["patches"][1] < 2 * drop["patches"][0], drop["patches"]
 
 
 async def node(folder: Path, *args: str) -> dict[str, Any]:

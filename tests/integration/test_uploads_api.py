@@ -508,3 +508,60 @@ async def test_the_sweep_expires_completes_and_clears(tmp_path: Path) -> None:
             await asyncio.sleep(0.1)
         assert (await tus.head(late)).status == 410
         assert tus_files(server) == []
+
+
+async def test_a_lost_file_of_a_submitted_answer_is_sent_again_from_the_start(
+    server: RunningServer,
+) -> None:
+    """文件异常 after submitting: the browser lost the file; a copy of it is sent again from
+    byte 0 (what had arrived is deleted), the answer's file stays the same file."""
+    async with api_client(server) as admin, api_client(server) as client:
+        exam_id, _ = await candidate_at(
+            server, admin, client, offline_question(max_bytes=4 * KIB * KIB)
+        )
+        tus = Tus(client)
+        url = (await tus.create(len(VIDEO), **about(exam_id))).headers["Location"]
+        await tus.send_all(url, VIDEO[: 512 * KIB], 256 * KIB)
+        assert (await client.call("POST", q(exam_id) + "/submit")).status == 200
+        [before] = await files_of(client, exam_id)
+
+        again = await client.call("POST", url + "/restart", headers={"Tus-Resumable": "1.0.0"})
+        assert again.status == 204, again
+        assert again.headers["Upload-Offset"] == "0" and "Upload-Expires" in again.headers
+        assert await tus.offset(url) == 0
+
+        # A restart racing a PATCH: one of them wins, no byte is out of place.
+        for _ in range(3):
+            restart, patch = await asyncio.gather(
+                client.call("POST", url + "/restart", headers={"Tus-Resumable": "1.0.0"}),
+                tus.patch(url, 0, VIDEO[: 256 * KIB]),
+            )
+            assert restart.status in (204, 423), restart
+            assert patch.status in (204, 409), patch
+            offset = await tus.offset(url)
+            assert offset in (0, 256 * KIB), offset
+            assert (server.settings.tus_dir / url.rsplit("/", 1)[1]).read_bytes() == VIDEO[:offset]
+            if offset:
+                reset = await client.call(
+                    "POST", url + "/restart", headers={"Tus-Resumable": "1.0.0"}
+                )
+                assert reset.status == 204, reset
+
+        await tus.send_all(url, VIDEO, 1024 * KIB)
+        [after] = await files_of(client, exam_id)
+        assert (after["file_id"], after["name"], after["pending"]) == (
+            before["file_id"],
+            before["name"],
+            False,
+        )
+        page = await client.call("GET", q(exam_id))
+        attempt_id = page.body["question"]["attempt"]["attempt_id"]
+        stored = server.settings.uploads_dir / attempt_id / f"{after['file_id']}.mp4"
+        assert hashlib.sha256(stored.read_bytes()).digest() == hashlib.sha256(VIDEO).digest()
+        done = await client.call("POST", url + "/restart", headers={"Tus-Resumable": "1.0.0"})
+        assert (done.status, done.code) == (409, "conflict")
+
+    async with api_client(server) as other:
+        await through_journey(server, other, "10001")
+        theirs = await other.call("POST", url + "/restart", headers={"Tus-Resumable": "1.0.0"})
+        assert theirs.status == 404

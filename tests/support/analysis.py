@@ -73,3 +73,36 @@ def sha256(path: Path) -> str:
 
 def segment_file(data_dir: Path, take_id: str, segment: dict[str, object]) -> Path:
     return data_dir / "recordings" / take_id / str(segment["file"])
+
+
+@dataclass
+class Decoded:
+    video: list[VideoFrameInfo]
+    video_packets: int
+    audio_pts_s: list[float]  # each audio frame's start
+
+
+def decode_strictly(path: Path) -> Decoded:
+    """Every packet of ``path`` decoded in order; a decode error (a frame cut short, a
+    frame whose reference is missing) raises, as it stops a browser's player."""
+    video: list[VideoFrameInfo] = []
+    audio: list[float] = []
+    packets = 0
+    with av.open(str(path)) as container:
+        for packet in container.demux():
+            if packet.size == 0:
+                continue
+            packets += packet.stream.type == "video"
+            for frame in packet.decode():
+                if isinstance(frame, av.VideoFrame):
+                    luma = frame.to_ndarray(format="gray")
+                    info = VideoFrameInfo(
+                        float(frame.pts * frame.time_base),
+                        read_barcode(luma),
+                        float(luma[BARCODE_ROWS + 4 :].mean()),
+                        (frame.width, frame.height),
+                    )
+                    video.append(info)
+                elif isinstance(frame, av.AudioFrame):
+                    audio.append(float(frame.pts * frame.time_base))
+    return Decoded(video, packets, audio)

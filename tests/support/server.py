@@ -18,11 +18,14 @@ from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
+from exams.takes import Clock
 from media import ice
 from tests.support.world import PASSWORD, resident_id
 from web.app import create_app
 from web.keys import SMS_OUTBOX
+from web.scheduling import wall_clock
 from web.settings import Settings
+from web.slow_clients import runner_options
 
 
 def free_port() -> int:
@@ -39,6 +42,8 @@ def server_settings(data_dir: Path, **overrides: Any) -> Settings:
         ice_host_addresses=("127.0.0.1",),
         reconnect_grace_s=2,
         event_loop="asyncio",
+        # Staff log in with the password alone unless a test asks for two-step log-in.
+        staff_two_factor="optional",
     )
     return replace(base, **overrides).validate()
 
@@ -69,9 +74,12 @@ class Server(Protocol):
 
 
 @asynccontextmanager
-async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
-    app = create_app(settings)
-    runner = web.AppRunner(app)
+async def running_server(
+    settings: Settings, clock: Clock = wall_clock
+) -> AsyncIterator[RunningServer]:
+    """``clock``: the accounts' and log-in sessions' (a test moves it to expire them)."""
+    app = create_app(settings, clock=clock)
+    runner = web.AppRunner(app, **runner_options(settings.header_timeout_s))
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()

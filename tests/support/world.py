@@ -132,7 +132,7 @@ class World:
 
 
 @asynccontextmanager
-async def world(tmp_path: Path) -> AsyncIterator[World]:
+async def world(tmp_path: Path, *, staff_two_factor: bool = False) -> AsyncIterator[World]:
     db = Database(tmp_path / "world.sqlite3")
     await db.open()
     clock = FakeClock()
@@ -147,6 +147,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         session_idle_s=3600,
         session_max_s=8 * 3600,
         review_photo_max_bytes=256 * 1024,
+        staff_two_factor_required=staff_two_factor,
     )
     try:
         yield World(services, clock, db)

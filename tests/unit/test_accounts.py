@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from exams.accounts import Registration, Role
@@ -40,7 +42,7 @@ async def test_one_account_per_phone_and_per_id_document(w: World) -> None:
     assert same_phone.value.details == {"field": "phone"}
     with pytest.raises(Conflict) as same_id:
         await w.register(id_number=first.id_number)
-    assert same_id.value.details == {"field": "id_number"}
+    assert same_id.value.details == {"field": "id_number", "claim": True}
 
 
 async def test_wrong_password_and_unknown_phone_look_the_same(w: World) -> None:
@@ -88,7 +90,7 @@ async def test_sessions_end_when_idle_or_too_old_and_are_stored_hashed(w: World)
     w.clock.advance(59 * 60)  # ...but 8 hours after log-in it ends anyway
     assert await w.s.accounts.account_for_token(token) is None
     _, idle = await w.s.accounts.login("13800138000", PASSWORD, "c")
-    w.clock.advance(3600)
+    w.clock.advance(3600 + 60)  # idle for the idle window plus one last-seen write interval
     assert await w.s.accounts.account_for_token(idle) is None
 
 
@@ -101,3 +103,21 @@ async def test_granting_a_role_logs_the_account_out(w: World) -> None:
     assert await w.s.accounts.account_for_token(token) is None
     with pytest.raises(InvalidInput):
         await w.s.accounts.grant(account.phone, Role.STAFF_REVIEWER, "10001")
+
+
+async def test_parallel_log_ins_are_counted_before_the_password_is_checked(w: World) -> None:
+    await w.register(phone="13800138000")
+    await w.register(phone="13900139000", id_number=resident_id(77))
+    guesses = [f"guess-{i:04d}" for i in range(39)] + [PASSWORD]  # the right one last
+    results = await asyncio.gather(
+        *(w.s.accounts.login("13800138000", g, "nat") for g in guesses), return_exceptions=True
+    )
+    judged = [r for r in results if not isinstance(r, TooManyRequests)]
+    assert len(judged) == 5  # the free tries; the 35 others were refused unchecked
+    assert all(isinstance(r, TooManyRequests) for r in results[5:])
+    events = [e.event for e in await w.s.audit.recent(limit=100)]
+    assert events.count(Event.LOGIN_FAILED) + events.count(Event.LOGIN_OK) == 5
+    assert events.count(Event.LOGIN_THROTTLED) == 35
+    # The address is not locked: everyone else behind it logs in at once.
+    account, _ = await w.s.accounts.login("13900139000", PASSWORD, "nat")
+    assert account.phone == "13900139000"

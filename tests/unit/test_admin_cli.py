@@ -18,3 +18,12 @@ def test_unit_add_and_grant(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     with pytest.raises(SystemExit) as unknown:
         cli.main(["grant", "13800138000", "staff_reviewer", "--data-dir", data])
     assert unknown.value.code == 1 and "register it first" in capsys.readouterr().out
+
+
+def test_two_factor_reset_names_an_unknown_phone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = str(tmp_path / "data")
+    with pytest.raises(SystemExit) as done:
+        cli.main(["two-factor-reset", "13800138000", "--data-dir", data])
+    assert done.value.code == 1 and "no account has the phone" in capsys.readouterr().out

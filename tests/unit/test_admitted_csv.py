@@ -73,3 +73,17 @@ def test_header_and_encoding_problems() -> None:
     ]
     assert problems("") == []
     assert problems("name,id_type,id_number\n\n") == []
+
+
+def test_an_optional_phone_column_is_read_and_checked() -> None:
+    text = (
+        f"姓名,证件类型,证件号码,手机号\n张三,居民身份证,{GOOD},+86 138 0013 8000\n"
+        f"李四,居民身份证,{GOOD2},\n"
+    )
+    entries = parse_admitted_csv(text.encode())
+    assert [e.phone for e in entries] == ["13800138000", ""]
+    assert entries[0].describe()["phone"] == "13800138000"
+    assert "phone" not in entries[1].describe()
+    assert problems(f"name,id_type,id_number,phone\n张三,resident_id,{GOOD},12345\n") == [
+        (2, "phone")
+    ]

@@ -3,6 +3,7 @@ Through the real SQLite repositories."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -10,8 +11,8 @@ import pytest
 from exams.accounts import Role
 from exams.attempts import new_attempt
 from exams.audit import Event
-from exams.catalog import ExamCatalog
-from exams.errors import Conflict, Forbidden, InvalidInput, NotFound
+from exams.catalog import PROCTOR_LOOKUPS, ExamCatalog
+from exams.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
 from storage.accounts import SqliteAccounts
 from storage.attempts import SqliteAttempts
 from storage.exams import SqliteExams
@@ -43,7 +44,10 @@ OFFLINE = {
 
 def catalog(w: World) -> tuple[ExamCatalog, SqliteExams, SqliteAttempts]:
     exams, attempts = SqliteExams(w.db), SqliteAttempts(w.db)
-    return ExamCatalog(exams, attempts, SqliteAccounts(w.db), w.s.audit, w.clock), exams, attempts
+    catalog = ExamCatalog(
+        exams, attempts, SqliteAccounts(w.db), w.s.audit, w.clock, limiter=w.s.limiter
+    )
+    return catalog, exams, attempts
 
 
 async def test_an_admin_creates_edits_and_reads_only_their_units_exams(w: World) -> None:
@@ -111,10 +115,12 @@ async def test_proctors_read_only_the_exams_assigned_to_them(w: World) -> None:
     candidate = await w.register("李四")
     first = await c.create(admin, exam_body(ONLINE), "c")
     second = await c.create(admin, exam_body(ONLINE), "c")
-    with pytest.raises(Conflict, match="not a proctor"):
+    # A candidate's phone and an unknown phone get the same answer: no role oracle.
+    with pytest.raises(NotFound) as not_a_proctor:
         await c.assign(admin, first.id, "c", phone=candidate.phone)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as unknown:
         await c.assign(admin, first.id, "c", phone="13900009999")
+    assert not_a_proctor.value.to_json() == unknown.value.to_json()
     listed = await c.assign(admin, first.id, "c", phone=proctor.phone)
     assert [p["account_id"] for p in listed] == [proctor.id]
     assert [e.id for e in await c.proctor_exams(proctor)] == [first.id]
@@ -143,3 +149,24 @@ async def test_formats_the_server_cannot_check_are_refused_at_setup(w: World) ->
     }
     assert "cannot check .doc" in fields["questions[1].files.formats[1]"]
     assert ".png holds image; this accepts only video" in fields["questions[1].files.formats[2]"]
+
+
+async def test_proctor_look_ups_are_limited_per_admin_even_in_parallel(w: World) -> None:
+    c, _, _ = catalog(w)
+    await w.s.units.add("10001", "甲")
+    admin = await w.staff(Role.UNIT_ADMIN, "10001")
+    other = await w.staff(Role.UNIT_ADMIN, "10001")
+    exam = await c.create(admin, exam_body(ONLINE), "c")
+    phones = [f"1390000{i:04d}" for i in range(PROCTOR_LOOKUPS.limit + 20)]
+    results = await asyncio.gather(
+        *(c.assign(admin, exam.id, "c", phone=p) for p in phones), return_exceptions=True
+    )
+    assert sum(isinstance(r, NotFound) for r in results) == PROCTOR_LOOKUPS.limit
+    assert sum(isinstance(r, TooManyRequests) for r in results) == 20
+    with pytest.raises(NotFound):  # another admin has a budget of their own
+        await c.assign(other, exam.id, "c", phone=phones[0])
+    w.clock.advance(PROCTOR_LOOKUPS.seconds)
+    with pytest.raises(NotFound):
+        await c.assign(admin, exam.id, "c", phone=phones[0])
+    events = [e.event for e in await w.s.audit.recent(limit=500, account_id=admin.id)]
+    assert events.count(Event.PROCTOR_LOOKUP_REFUSED) == PROCTOR_LOOKUPS.limit + 1

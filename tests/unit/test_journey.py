@@ -96,8 +96,61 @@ async def test_confirm_checks_the_list_again(w: World) -> None:
     await w.s.units.import_list(
         admin, "10001", b"name,id_type,id_number\nX,passport,E1234567\n", "c"
     )
-    with pytest.raises(NotAdmitted):
+    with pytest.raises(StepRequired) as refused:
         await w.s.admission.confirm(who, "c")
+    assert refused.value.details["reason"] == "removed_from_admitted_list"
+    assert refused.value.details["step"] == "choose_unit"
+
+
+async def test_a_re_import_that_removes_a_candidate_sends_them_back_to_choosing_a_unit(
+    w: World,
+) -> None:
+    who = await w.candidate_at(Step.EXAMS)
+    other = await w.candidate_at(Step.EXAMS, name="李四")
+    admin = await w.staff(Role.UNIT_ADMIN, "10001")
+    row = f"{other.name},{other.id_type},{other.id_number}\n".encode()
+    await w.s.units.import_list(admin, "10001", b"name,id_type,id_number\n" + row, "c")
+    progress = await w.s.journey.progress(who)
+    assert (progress.next_step, progress.unit_id, progress.removed_from) == (
+        Step.CHOOSE_UNIT,
+        None,
+        "10001",
+    )
+    assert progress.describe()["removed_from_unit"] == "10001"
+    with pytest.raises(StepRequired) as refused:
+        await w.s.journey.require(who, Step.EXAMS)
+    assert refused.value.details == {
+        "step": "choose_unit",
+        "requested": "exams",
+        "reason": "removed_from_admitted_list",
+        "unit_id": "10001",
+    }
+    assert "10001" in refused.value.message and "contact the unit" in refused.value.message
+    units = await w.s.admission.units_for(who)
+    assert units["chosen_unit_id"] is None and units["removed_from_unit"] == "10001"
+    assert (await w.s.journey.progress(other)).next_step is Step.EXAMS  # still on the list
+    with pytest.raises(NotAdmitted):
+        await w.s.admission.choose(who, "10001", "c")
+    # Put back on the list: their journey is where it was.
+    await w.admit("10001", [who])
+    back = await w.s.journey.progress(who)
+    assert (back.next_step, back.unit_id, back.removed_from) == (Step.EXAMS, "10001", None)
+
+
+async def test_a_removed_candidate_may_choose_another_unit_that_admits_them(w: World) -> None:
+    who = await w.candidate_at(Step.EXAMS)
+    await w.admit("20002", [who])
+    admin = await w.staff(Role.UNIT_ADMIN, "10001")
+    await w.s.units.import_list(
+        admin, "10001", b"name,id_type,id_number\nX,passport,E1234567\n", "c"
+    )
+    await w.s.admission.choose(who, "20002", "c")
+    progress = await w.s.journey.progress(who)
+    assert (progress.next_step, progress.unit_id, progress.removed_from) == (
+        Step.CONFIRM_DETAILS,
+        "20002",
+        None,
+    )
 
 
 async def test_device_check_needs_a_stored_device_check_take_of_your_own(w: World) -> None:

@@ -42,6 +42,9 @@ class FeedSource:
     def pending_frames(self) -> list[EncodedFrame]:
         return []
 
+    def skip_lost(self) -> bool:
+        return False
+
     def feed(self, data: bytes, timestamp: int) -> None:
         assert self._listener is not None
         self._listener(self, EncodedFrame(data, timestamp))
@@ -171,6 +174,7 @@ async def test_a_camera_that_leaves_keeps_its_segment_and_rejoins_in_a_new_one(
     assert [s["streams"][0]["frames"] for s in (one, two)] == [30, 30]
     [gap] = manifest["gaps"]
     assert gap["reason"] == "camera_stopped"
-    assert gap["start_s"] == pytest.approx(29 / 30, abs=0.002)
+    # The gap starts where the first segment's last frame (29/30 s) ends.
+    assert gap["start_s"] == one["start_s"] + one["duration_s"] == pytest.approx(1.0, abs=0.002)
     assert gap["end_s"] == two["start_s"] == pytest.approx(2.0, abs=0.002)
     assert (tmp_path / "secondary" / "segment-001.webm").is_file()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
 import pytest
@@ -83,3 +84,35 @@ async def test_codes_are_stored_only_as_keyed_hashes(w: World) -> None:
     values = [str(v) for row in rows for v in tuple(row)]
     assert not any(code in v for v in values)
     assert isinstance(rows[0], sqlite3.Row) and len(rows[0]["code_hash"]) == 64
+
+
+async def test_parallel_guesses_are_counted_before_they_are_compared(w: World) -> None:
+    code = await send(w)
+    wrong = [f"{(int(code) + i) % 10**6:06d}" for i in range(1, 40)]
+    results = await asyncio.gather(
+        *(w.s.sms.consume(PHONE, "register", guess) for guess in wrong),
+        return_exceptions=True,
+    )
+    assert all(isinstance(r, WrongSmsCode) for r in results)
+    judged = [r for r in results if isinstance(r, WrongSmsCode) and "is wrong" in r.message]
+    assert len(judged) == 5  # the other 34 were refused before being compared
+    assert sorted((r.details or {}).get("tries_left", 0) for r in judged) == [0, 1, 2, 3, 4]
+    rows = await w.db.call(lambda c: c.execute("SELECT guesses FROM sms_codes").fetchall())
+    assert [r[0] for r in rows] == [5]
+    with pytest.raises(WrongSmsCode, match="expired or was already used"):
+        await w.s.sms.consume(PHONE, "register", code)
+
+
+async def test_the_right_code_among_parallel_guesses_is_judged_only_within_the_five(
+    w: World,
+) -> None:
+    code = await send(w)
+    guesses = [f"{(int(code) + i) % 10**6:06d}" for i in range(1, 40)] + [code]
+    results = await asyncio.gather(
+        *(w.s.sms.consume(PHONE, "register", guess) for guess in guesses),
+        return_exceptions=True,
+    )
+    judged = [r for r in results if not isinstance(r, WrongSmsCode) or "is wrong" in r.message]
+    assert len(judged) == 5
+    rows = await w.db.call(lambda c: c.execute("SELECT guesses FROM sms_codes").fetchall())
+    assert [r[0] for r in rows] == [5]

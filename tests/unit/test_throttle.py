@@ -1,85 +1,154 @@
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from exams.errors import TooManyRequests
-from exams.throttle import Backoff, LoginThrottle, Window, take_all
+from exams.throttle import Backoff, LoginPolicy, LoginThrottle, Window, reserve_guess, take_all
 from storage.limits import MemoryRateLimiter
+
+PHONE = "13800138000"
 
 
 def test_backoff_doubles_after_the_free_failures_up_to_the_cap() -> None:
     b = Backoff(free=3, base_s=1, cap_s=10, forget_s=60)
     assert [b.delay(n) for n in range(8)] == [0, 0, 0, 1, 2, 4, 8, 10]
+    assert b.delay(10_000) == 10  # no overflow for a very long streak
+
+
+def test_log_in_back_off_is_short_and_the_address_bound_fits_an_exam_hall() -> None:
+    policy = LoginPolicy()
+    assert policy.per_account_address.free <= 10
+    assert policy.per_account_address.cap_s <= 5 * 60 and policy.per_address.cap_s <= 5 * 60
+    assert policy.per_address.free >= 500  # hundreds of candidates behind one NAT address
 
 
 async def test_sliding_window() -> None:
     limiter = MemoryRateLimiter()
-    assert await limiter.take("k", 2, 60, now=0) == 0
-    assert await limiter.take("k", 2, 60, now=10) == 0
-    assert await limiter.take("k", 2, 60, now=20) == pytest.approx(40)
-    assert await limiter.peek("k", 2, 60, now=60) == 0  # the first has left the window
-    assert await limiter.take("k", 2, 60, now=60) == 0
-    assert await limiter.take("k", 2, 60, now=61) == pytest.approx(9)
+    k = [("k", Window(2, 60))]
+    assert await limiter.take_many(k, now=0) == 0
+    assert await limiter.take_many(k, now=10) == 0
+    assert await limiter.take_many(k, now=20) == pytest.approx(40)
+    assert await limiter.take_many(k, now=60) == 0  # the first has left the window
+    assert await limiter.take_many(k, now=61) == pytest.approx(9)
 
 
-async def test_streaks_are_forgotten_after_their_ttl() -> None:
+async def test_reserve_counts_free_guesses_then_backs_off_and_refund_gives_one_back() -> None:
     limiter = MemoryRateLimiter()
-    await limiter.bump("s", now=0, ttl_s=100)
-    assert (await limiter.bump("s", now=50, ttl_s=100)).count == 2
-    assert (await limiter.streak("s", now=149)).count == 2
-    assert (await limiter.streak("s", now=150)).count == 0
-    await limiter.bump("s", now=150, ttl_s=100)
+    b = [("s", Backoff(free=2, base_s=10, cap_s=100, forget_s=1000))]
+    assert await limiter.reserve(b, now=0) == 0
+    assert await limiter.reserve(b, now=1) == 0
+    assert await limiter.reserve(b, now=2) == pytest.approx(9)  # refused: counts nothing
+    assert (await limiter.streak("s", now=2)).count == 2
+    await limiter.refund("s", now=2)
+    assert await limiter.reserve(b, now=2) == 0
+    assert await limiter.reserve(b, now=12) == 0  # the wait after the second is over
+    assert await limiter.reserve(b, now=13) == pytest.approx(19)  # then twice as long
+    assert (await limiter.streak("s", now=1011)).count == 3
+    assert (await limiter.streak("s", now=1012)).count == 0  # forgotten
     await limiter.clear("s")
-    assert (await limiter.streak("s", now=151)).count == 0
+    assert (await limiter.streak("s", now=13)).count == 0
 
 
 async def test_memory_store_is_bounded() -> None:
     limiter = MemoryRateLimiter(max_keys=10)
     for i in range(100):
-        await limiter.bump(f"k{i}", now=0, ttl_s=100)
+        await limiter.reserve([(f"k{i}", Backoff(5, 1, 10, 100))], now=0)
     assert (await limiter.streak("k0", now=1)).count == 0
     assert (await limiter.streak("k99", now=1)).count == 1
 
 
 async def test_take_all_records_nothing_when_one_limit_is_reached() -> None:
     limiter = MemoryRateLimiter()
-    await limiter.take("b", 1, 60, now=0)
+    await limiter.take_many([("b", Window(1, 60))], now=0)
     with pytest.raises(TooManyRequests) as refused:
         await take_all(limiter, [("a", Window(5, 60)), ("b", Window(1, 60))], 1, "slow down")
     assert refused.value.details == {"retry_after": 59}
-    assert await limiter.peek("a", 1, 60, now=1) == 0  # "a" was not spent
+    assert await limiter.take_many([("a", Window(1, 60))], now=1) == 0  # "a" was not spent
+
+
+async def test_parallel_take_all_records_exactly_the_limit() -> None:
+    limiter = MemoryRateLimiter()
+    limits = [("a", Window(5, 60)), ("b", Window(50, 60))]
+    results = await asyncio.gather(
+        *(take_all(limiter, limits, 1, "slow down") for _ in range(40)), return_exceptions=True
+    )
+    assert sum(r is None for r in results) == 5
+    assert all(isinstance(r, TooManyRequests) for r in results if r is not None)
+    # "b" was spent only by the five that passed: a sixth fits under 6, a seventh does not.
+    assert await limiter.take_many([("b", Window(6, 60))], now=1) == 0
+    assert await limiter.take_many([("b", Window(6, 60))], now=1) > 0
+
+
+async def test_parallel_guesses_are_reserved_before_they_are_checked() -> None:
+    limiter = MemoryRateLimiter()
+    streaks = [("pair", Backoff(5, 1, 60, 3600)), ("addr", Backoff(100, 1, 60, 3600))]
+    results = await asyncio.gather(
+        *(reserve_guess(limiter, streaks, 1, "wait") for _ in range(40)), return_exceptions=True
+    )
+    assert sum(r is None for r in results) == 5
+    assert (await limiter.streak("addr", now=1)).count == 5  # the refused cost nothing
 
 
 async def test_login_throttle_slows_one_address_and_never_the_owner_elsewhere() -> None:
     throttle = LoginThrottle(MemoryRateLimiter())
     now = 1000.0
     for _ in range(5):  # the free failures
-        await throttle.check("13800138000", "attacker", now)
-        await throttle.failed("13800138000", "attacker", now)
+        await throttle.reserve(PHONE, "attacker", now)
     with pytest.raises(TooManyRequests) as slowed:
-        await throttle.check("13800138000", "attacker", now)
+        await throttle.reserve(PHONE, "attacker", now)
     assert slowed.value.details == {"retry_after": 1}
-    await throttle.check("13800138000", "attacker", now + 1)  # the wait is over
-    await throttle.failed("13800138000", "attacker", now + 1)
+    await throttle.reserve(PHONE, "attacker", now + 1)  # the wait is over
     with pytest.raises(TooManyRequests) as longer:
-        await throttle.check("13800138000", "attacker", now + 2)
+        await throttle.reserve(PHONE, "attacker", now + 2)
     assert longer.value.details == {"retry_after": 1}  # 2 s after the sixth failure
-    await throttle.check("13800138000", "owner-home", now + 2)  # never a lockout
+    await throttle.reserve(PHONE, "owner-home", now + 2)  # never a lockout
+    await throttle.reserve("13900139000", "attacker", now + 2)  # nor for the address
 
 
-async def test_success_clears_only_the_account_and_address_pair() -> None:
+async def test_the_back_off_is_capped_at_a_few_minutes() -> None:
     throttle = LoginThrottle(MemoryRateLimiter())
+    now = 0.0
+    waits = []
+    for _ in range(30):
+        try:
+            await throttle.reserve(PHONE, "a", now)
+        except TooManyRequests as slowed:
+            waits.append(slowed.details["retry_after"])
+            now += slowed.details["retry_after"]
+    assert max(waits) == 300
+
+
+async def test_success_clears_the_pair_and_gives_the_address_its_guess_back() -> None:
+    limiter = MemoryRateLimiter()
+    throttle = LoginThrottle(limiter)
     for i in range(5):
-        await throttle.failed("13800138000", "a", float(i))
-    await throttle.succeeded("13800138000", "a")
-    await throttle.failed("13800138000", "a", 10)
-    await throttle.check("13800138000", "a", 10)  # one failure after the success: free
+        await throttle.reserve(PHONE, "a", float(i))
+    await throttle.reserve("13900139000", "a", 5)
+    await throttle.succeeded("13900139000", "a", 5)  # a success on another account...
+    assert (await limiter.streak(f"login:{PHONE}@a", 5)).count == 5  # ...clears only its pair
+    assert (await limiter.streak("login-address:a", 5)).count == 5
+    await throttle.reserve(PHONE, "a", 6)
+    await throttle.succeeded(PHONE, "a", 6)
+    assert (await limiter.streak(f"login:{PHONE}@a", 6)).count == 0
+    assert (await limiter.streak("login-address:a", 6)).count == 5
 
 
-async def test_an_address_guessing_across_accounts_is_slowed() -> None:
+async def test_an_exam_hall_behind_one_address_logs_in_at_once() -> None:
     throttle = LoginThrottle(MemoryRateLimiter())
-    for i in range(30):
-        await throttle.failed(f"1380013{i:04d}", "spray", 100)
+    phones = [f"1390000{i:04d}" for i in range(600)]
+    # Everyone's guess is in flight at once; a tenth mistype first.
+    await asyncio.gather(*(throttle.reserve(p, "hall", 100) for p in phones[:60]))
+    await asyncio.gather(*(throttle.reserve(p, "hall", 100) for p in phones))
+    await asyncio.gather(*(throttle.succeeded(p, "hall", 101) for p in phones))
+
+
+async def test_an_address_spraying_across_accounts_is_slowed() -> None:
+    policy = LoginPolicy()
+    throttle = LoginThrottle(MemoryRateLimiter(), policy)
+    for i in range(policy.per_address.free):
+        await throttle.reserve(f"1{i:010d}", "spray", 100)
     with pytest.raises(TooManyRequests):
-        await throttle.check("13999999999", "spray", 100)
-    await throttle.check("13999999999", "elsewhere", 100)
+        await throttle.reserve("13999999999", "spray", 100)
+    await throttle.reserve("13999999999", "elsewhere", 100)

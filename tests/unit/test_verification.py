@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
 import pytest
 
 from exams.accounts import Account, Role
+from exams.audit import Event
 from exams.errors import (
     Conflict,
     Forbidden,
@@ -15,6 +20,8 @@ from exams.errors import (
 )
 from exams.journey import Step
 from exams.reviews import ReviewState
+from exams.verification import IdSuffixVerifier, VerificationService
+from storage.verification import SqliteVerifications
 from tests.support.world import World
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\0" * 4096
@@ -154,3 +161,53 @@ async def test_only_review_staff_see_the_queue(w: World) -> None:
     who = await w.candidate_at(Step.VERIFY_IDENTITY)
     with pytest.raises(Forbidden):
         await w.s.reviews.queue(who, "c")
+
+
+async def test_an_attempt_answered_many_times_at_once_is_judged_once(w: World) -> None:
+    who = await w.candidate_at(Step.VERIFY_IDENTITY)
+    attempt = await w.s.verification.start(who, "login")
+    results = await asyncio.gather(
+        *(
+            w.s.verification.answer(who, attempt["attempt_id"], {"answer": f"{i:06d}"}, "c")
+            for i in range(30)
+        ),
+        return_exceptions=True,
+    )
+    judged = [r for r in results if isinstance(r, dict)]
+    assert len(judged) == 1 and not judged[0]["passed"]
+    assert all(isinstance(r, NotFound) for r in results if not isinstance(r, dict))
+    assert (await w.s.verification.state(who.id, "login")).failures == 1
+    events = [e.event for e in await w.s.audit.recent(account_id=who.id)]
+    assert events.count(Event.VERIFICATION_FAILED) == 1
+
+
+async def test_cancelling_while_answering_does_not_erase_the_failure(w: World) -> None:
+    who = await w.candidate_at(Step.VERIFY_IDENTITY)
+    await fail(w, who)
+    await fail(w, who)
+    attempt = await w.s.verification.start(who, "login")
+    results: list[object] = list(
+        await asyncio.gather(
+            w.s.verification.answer(who, attempt["attempt_id"], {"answer": "nope!!"}, "c"),
+            w.s.verification.cancel(who, attempt["attempt_id"], "c"),
+            return_exceptions=True,
+        )
+    )
+    answered, cancelled = results
+    assert isinstance(answered, dict) != isinstance(cancelled, dict)  # one of them, not both
+    state = await w.s.verification.state(who.id, "login")
+    assert state.failures == (3 if isinstance(answered, dict) else 2)
+
+
+class VendorDown(IdSuffixVerifier):
+    async def check(self, account: Account, response: Mapping[str, Any]) -> bool:
+        raise ConnectionError("the face-check vendor did not answer")
+
+
+async def test_a_checker_that_fails_to_answer_costs_no_try(w: World) -> None:
+    who = await w.candidate_at(Step.VERIFY_IDENTITY)
+    service = VerificationService(SqliteVerifications(w.db), VendorDown(), w.s.audit, w.clock)
+    attempt = await service.start(who, "login")
+    with pytest.raises(ConnectionError):
+        await service.answer(who, attempt["attempt_id"], {"answer": "x"}, "c")
+    assert (await service.state(who.id, "login")).failures == 0

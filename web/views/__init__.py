@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from web.openapi import Api
 from web.views import (
+    account_security,
     accounts,
     admin,
     admission,
     answers,
+    claims,
     docs,
     documents,
     exam_admin,
@@ -15,12 +17,15 @@ from web.views import (
     pairing,
     proctor,
     reviews,
+    staff,
     uploads,
     verification,
 )
 
 APIS: list[Api] = [
     accounts.api,
+    account_security.api,
+    claims.api,
     documents.api,
     verification.api,
     admission.api,
@@ -32,6 +37,7 @@ APIS: list[Api] = [
     pairing.api,
     exam_admin.api,
     proctor.api,
+    staff.api,
     docs.api,
 ]
 DOCUMENTED_ELSEWHERE: list[Api] = [docs.media]

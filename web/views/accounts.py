@@ -6,7 +6,8 @@ from aiohttp import web
 
 from exams.accounts import Registration, Role
 from exams.personal import ID_TYPES
-from web.auth import COOKIE, clear_cookie, issue_cookie
+from exams.sms import PURPOSES as SMS_PURPOSES
+from web.auth import clear_cookie, issue_cookie
 from web.keys import ACCOUNTS, AUTH, JOURNEY, SMS_CODES
 from web.openapi import BODY, Api
 from web.schema import loose, obj, string
@@ -53,7 +54,7 @@ async def id_types(request: web.Request) -> web.Response:
     description="Limited to 1 a minute and 10 a day per phone, 30 an hour per client address. "
     "The code is never in the response.",
     auth="public",
-    body=obj({"phone": PHONE}, {"purpose": {"type": "string", "enum": ["register"]}}),
+    body=obj({"phone": PHONE}, {"purpose": {"type": "string", "enum": list(SMS_PURPOSES)}}),
     status=202,
     response=loose(
         "the code was sent",
@@ -105,7 +106,10 @@ async def register(request: web.Request) -> web.Response:
     "/api/session",
     summary="Log in with phone and password; sets a new session cookie",
     description="Failed log-ins are slowed down per account and client address and per "
-    "address (429 with details.retry_after); an account is never locked.",
+    "address (429 with details.retry_after); an account is never locked. A staff account "
+    "that uses (or must set up) two-step log-in gets 401 second_factor_required with "
+    "details.method (totp or enrol) and details.challenge: finish with POST "
+    "/api/session/second-factor.",
     auth="public",
     body=obj({"phone": PHONE, "password": string(max_length=128)}),
     response=ME,
@@ -113,8 +117,9 @@ async def register(request: web.Request) -> web.Response:
 )
 async def log_in(request: web.Request) -> web.Response:
     b = request[BODY]
+    replacing = request.app[AUTH].session_token(request)
     logged_in, token = await request.app[ACCOUNTS].login(
-        b["phone"], b["password"], client(request), replacing=request.cookies.get(COOKIE)
+        b["phone"], b["password"], client(request), replacing=replacing
     )
     issue_cookie(request, token)
     journey = None
@@ -131,7 +136,8 @@ async def log_in(request: web.Request) -> web.Response:
 )
 async def log_out(request: web.Request) -> web.Response:
     current = await request.app[AUTH].current(request)
-    await request.app[ACCOUNTS].logout(request.cookies.get(COOKIE), current, client(request))
+    token = request.app[AUTH].session_token(request)
+    await request.app[ACCOUNTS].logout(token, current, client(request))
     clear_cookie(request)
     return web.Response(status=204)
 

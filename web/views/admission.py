@@ -23,6 +23,10 @@ UNIT = loose("an admission unit", unit_id={"type": "string"}, name={"type": "str
     response=loose(
         "units",
         chosen_unit_id={"type": ["string", "null"]},
+        removed_from_unit={
+            "type": ["string", "null"],
+            "description": "the unit you chose, whose re-imported admitted list left you out",
+        },
         units={"type": "array", "items": UNIT},
     ),
     errors=(401, 403),

@@ -9,13 +9,16 @@ from aiohttp import web
 
 from exams.accounts import Account, Role
 from exams.errors import TooLarge, UnsupportedMediaType
+from exams.fields import MAX_TIME
 from exams.journey import Step
 from web.keys import AUTH
 from web.schema import loose
 
 CHUNK = 64 * 1024
-TIME = {"type": "number", "description": "seconds since the Unix epoch"}
-TIME_OR_NULL = {"type": ["number", "null"], "description": "seconds since the Unix epoch"}
+# Unix seconds from 1970 to the end of year 9999: every time a date can show.
+_SPAN = {"minimum": 0, "maximum": MAX_TIME, "description": "seconds since the Unix epoch"}
+TIME = {"type": "number", **_SPAN}
+TIME_OR_NULL = {"type": ["number", "null"], **_SPAN}
 ID_TYPE = loose(
     "an ID document type",
     code={"type": "string"},

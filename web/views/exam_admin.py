@@ -4,7 +4,9 @@ submissions and the submitted files."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -12,11 +14,12 @@ from exams.accounts import Role
 from exams.answer_review import Download
 from exams.errors import NotFound
 from exams.questions import FileKind, MaterialKind
-from web.keys import ANSWER_REVIEW, EXAM_CATALOG
-from web.openapi import BODY, Api
+from web.keys import ANSWER_REVIEW, EXAM_CATALOG, ZIP_EXPORTS
+from web.openapi import BODY, QUERY, Api
 from web.schema import Schema, loose, obj, string
 from web.views.common import TIME, account, client
 
+log = logging.getLogger(__name__)
 api = Api("exam admin")
 
 ID = {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,64}$", "description": "letters, digits, _ -"}
@@ -86,6 +89,7 @@ EXAM = loose(
     questions={"type": "array", "items": {"type": "object"}},
 )
 PROCTORS = loose("the exam's proctors", proctors={"type": "array", "items": {"type": "object"}})
+PLAY = {"type": "string", "enum": ["1"], "description": "1: inline, for a player"}
 ERRORS = (401, 403, 404)
 EDIT_ERRORS = (400, 401, 403, 404, 409)
 
@@ -273,19 +277,30 @@ async def submissions(request: web.Request) -> web.Response:
 
 @api.get(
     "/api/admin/exams/{exam_id}/attempts/{attempt_id}/take/segments/{index}",
-    summary="Download a segment of a submitted take (an attachment)",
+    summary="A segment of one camera of a submitted take: a download named for filing",
+    description="camera=secondary for the phone's camera (需二机位); play=1 serves it inline "
+    "(seekable, the browser-playable copy of an H.264 segment) for the console's player.",
     auth="unit_admin",
+    query=obj({}, {"camera": {"type": "string", "enum": ["primary", "secondary"]}, "play": PLAY}),
     response={"type": "string", "contentMediaType": "video/webm"},
-    response_type="video/webm, video/x-matroska",
-    errors=ERRORS,
+    response_type="video/webm, video/x-matroska, video/mp4",
+    errors=(400, *ERRORS),
 )
 async def download_segment(request: web.Request) -> web.StreamResponse:
     admin = await account(request, Role.UNIT_ADMIN)
     m = request.match_info
+    q = request[QUERY]
+    play = q.get("play") == "1"
     found = await request.app[ANSWER_REVIEW].segment(
-        admin, m["exam_id"], m["attempt_id"], m["index"], client(request)
+        admin,
+        m["exam_id"],
+        m["attempt_id"],
+        m["index"],
+        client(request),
+        camera=q.get("camera", "primary"),
+        play=play,
     )
-    return await attachment(found)
+    return await attachment(found, inline=play)
 
 
 @api.get(
@@ -305,15 +320,67 @@ async def download_file(request: web.Request) -> web.StreamResponse:
     return await attachment(found)
 
 
-async def attachment(download: Download) -> web.StreamResponse:
-    """A stored file as a download, never rendered by the browser."""
+@api.get(
+    "/api/admin/exams/{exam_id}/export",
+    summary="Every submitted file of the exam in one zip, with a manifest of SHA-256 hashes",
+    description="Streamed as it is written (stored, zip64, UTF-8 names): a folder per "
+    "candidate with both cameras' recordings, materials and offline files, then "
+    "manifest.csv and manifest.json listing each file with candidate, question, camera, "
+    "duration, gaps and its SHA-256 as sent, checked against the hash recorded when it was "
+    "stored (check: verified, mismatch, hashed, missing). Audited.",
+    auth="unit_admin",
+    response={"type": "string", "contentMediaType": "application/zip"},
+    response_type="application/zip",
+    errors=ERRORS,
+)
+async def export(request: web.Request) -> web.StreamResponse:
+    admin = await account(request, Role.UNIT_ADMIN)
+    review = request.app[ANSWER_REVIEW]
+    plan = await review.export_plan(admin, request.match_info["exam_id"], client(request))
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "application/zip",
+            "Content-Disposition": disposition("attachment", plan.name.text, plan.name.ascii),
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        }
+    )
+    async with request.app[ZIP_EXPORTS].open(plan) as zipped:
+        await response.prepare(request)
+        # From here on the status is sent: a failure can only cut the download short.
+        try:
+            async for chunk in zipped.chunks():
+                await response.write(chunk)
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the client went away
+        except OSError:
+            log.exception("the export of exam %s failed", plan.exam_id)
+            if request.transport is not None:
+                request.transport.close()  # an unfinished download, never a "complete" zip
+        finally:
+            await zipped.close()
+            await review.export_ended(admin, plan, client(request), zipped.outcome.to_json())
+    return response
+
+
+def disposition(kind: str, filename: str, ascii_filename: str) -> str:
+    """``attachment; filename="ascii"; filename*=UTF-8''…`` (RFC 6266): the UTF-8 name for
+    every current browser, a plain one for the rest."""
+    return f"{kind}; filename=\"{ascii_filename}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+async def attachment(download: Download, inline: bool = False) -> web.StreamResponse:
+    """A stored file as a download (never rendered by the browser), or ``inline`` for a
+    media element (video only)."""
     if not await asyncio.to_thread(download.path.is_file):
         raise NotFound("this file is missing on the server")
+    kind = "inline" if inline else "attachment"
     return web.FileResponse(
         download.path,
         headers={
             "Content-Type": download.media_type,
-            "Content-Disposition": f'attachment; filename="{download.filename}"',
+            "Content-Disposition": disposition(kind, download.filename, download.ascii_filename),
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "private, no-store",
         },

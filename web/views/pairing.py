@@ -10,13 +10,14 @@ socket events as it changes (``docs/signaling.md``).
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
 from exams.accounts import Role
 from web.keys import PAIRING, SETTINGS
 from web.openapi import BODY, Api
+from web.phone_reach import is_loopback, lan_addresses, phone_reach
 from web.qr import qr_svg
 from web.schema import loose, obj, string
 from web.views.common import TIME, TIME_OR_NULL, account, client
@@ -33,6 +34,15 @@ ISSUED = loose(
     attempt_id={"type": "string"},
     expires_at=TIME,
     now=TIME,
+    reach=loose(
+        "whether a phone can open url: problem loopback (it points at this machine) or "
+        "insecure (no HTTPS, so no camera), and the server options that fix it",
+        ok={"type": "boolean"},
+        problem={"type": ["string", "null"], "enum": ["loopback", "insecure", None]},
+        restart_with={"type": "string", "description": "e.g. --public-url https://<ip>:<port>"},
+        lan_addresses={"type": "array", "items": {"type": "string"}},
+        port={"type": "integer"},
+    ),
 )
 PAIRED = loose(
     "the phone's pairing: the attempt it is the second camera of",
@@ -78,6 +88,10 @@ async def issue(request: web.Request) -> web.Response:
     ids = request.match_info["exam_id"], request.match_info["question_id"]
     token, pairing, now = await request.app[PAIRING].issue(who, *ids)
     url = pair_url(request, token)
+    settings = request.app[SETTINGS]
+    # A code no phone can open: name the machine's LAN addresses it could use instead.
+    loopback = is_loopback(urlsplit(url).hostname or "")
+    addresses = await asyncio.to_thread(lan_addresses) if loopback else []
     body = {
         "token": token,
         "url": url,
@@ -85,6 +99,7 @@ async def issue(request: web.Request) -> web.Response:
         "attempt_id": pairing.attempt_id,
         "expires_at": pairing.expires_at,
         "now": now,
+        "reach": phone_reach(url, settings.host, settings.port, addresses),
     }
     return web.json_response(body, status=201)
 

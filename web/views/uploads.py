@@ -178,6 +178,28 @@ async def terminate(request: web.Request) -> web.StreamResponse:
     return web.Response(status=204)
 
 
+@api.post(
+    ONE + "/restart",
+    summary="Send a pending file again from its first byte (the file was lost, a copy found)",
+    description=(
+        "For a file still arriving (文件异常: the browser lost the file it began with and the "
+        "candidate has a copy), also once the answer is submitted, until the upload expires. "
+        "What had arrived is deleted; the declared name, format and size stay, so the copy "
+        "must be the same size. Then PATCH from Upload-Offset 0."
+    ),
+    auth="candidate",
+    status=204,
+    request_headers=(RESUMABLE_HEADER,),
+    response_headers=(OFFSET, EXPIRES),
+    errors=(401, 403, 404, 409, 410, 412, 423),
+)
+@tus.tus
+async def restart(request: web.Request) -> web.StreamResponse:
+    who = await account(request, Role.CANDIDATE)
+    progress = await request.app[RESUMABLE].restart(who, request.match_info["upload_id"])
+    return _progress(web.Response(status=204), progress)
+
+
 UNFINISHED = loose(
     "your unfinished uploads for an exam (M4.2)",
     now=TIME,

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from exams.journey import Step
 from exams.verification import parse_scope
-from web.keys import REVIEWS, SETTINGS, VERIFICATION
+from web.keys import EXAM_ACCESS, REVIEWS, SETTINGS, VERIFICATION
 from web.openapi import BODY, QUERY, Api
 from web.schema import loose, obj, string
 from web.views.common import TIME_OR_NULL, candidate, client, read_body
@@ -60,7 +60,7 @@ def _step(scope: str) -> Step:
     auth="candidate",
     query=SCOPE_QUERY,
     response=STATUS,
-    errors=(400, 401, 403),
+    errors=(400, 401, 403, 404),
 )
 async def status(request: web.Request) -> web.Response:
     scope = request[QUERY]["scope"]
@@ -83,11 +83,12 @@ async def status(request: web.Request) -> web.Response:
         expires_at={"type": "number"},
         challenge={"type": "object"},
     ),
-    errors=(400, 401, 403, 409, 429),
+    errors=(400, 401, 403, 404, 409, 429),
 )
 async def start(request: web.Request) -> web.Response:
     scope = request[BODY]["scope"]
     who = await candidate(request, _step(scope))
+    scope = await request.app[EXAM_ACCESS].verification_scope(who, scope)  # no made-up scopes
     return web.json_response(await request.app[VERIFICATION].start(who, scope), status=201)
 
 
@@ -135,7 +136,7 @@ async def cancel(request: web.Request) -> web.Response:
     body_type="image/jpeg",
     status=201,
     response=REVIEW,
-    errors=(400, 401, 403, 409, 413, 415),
+    errors=(400, 401, 403, 404, 409, 413, 415, 429),
 )
 async def submit_review(request: web.Request) -> web.Response:
     scope = request[QUERY]["scope"]

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from exams.attempt_runner import AttemptRunner
-from exams.attempts import Attempt
-from exams.errors import Conflict, NotFound
+from exams.attempts import Attempt, holds_camera
+from exams.errors import CameraBusy, Conflict, NotFound, StepRequired
 from exams.exams import Exam
 from exams.playback import Playback
 from exams.takes import Take, TakeListener, TakeState
@@ -164,6 +164,13 @@ class MemoryAttempts:
                 attempt.candidate_id,
             ):
                 raise Conflict("this question has an attempt already")
+            if (
+                other.id != attempt.id
+                and (other.exam_id, other.candidate_id) == (attempt.exam_id, attempt.candidate_id)
+                and holds_camera(other)
+                and holds_camera(attempt)
+            ):
+                raise CameraBusy("another question of this exam holds the camera")
         self.rows[attempt.id] = json.dumps(attempt.to_dict())
         self.saves += 1
 
@@ -207,9 +214,19 @@ def _load(row: str) -> Attempt:
 class MemoryExams:
     def __init__(self, *exams: Exam) -> None:
         self.exams = {e.id: e for e in exams}
+        self.removed: set[str] = set()
 
     async def get(self, exam_id: str) -> Exam | None:
         return self.exams.get(exam_id)
+
+    async def exam_of(self, candidate_id: str, exam_id: str) -> Exam:
+        """``ExamReach``: every candidate reaches every exam, unless ``removed``."""
+        exam = self.exams.get(exam_id)
+        if exam is None:
+            raise NotFound("no such exam in your admission unit")
+        if candidate_id in self.removed:
+            raise StepRequired("removed", {"reason": "removed_from_admitted_list"})
+        return exam
 
 
 @dataclass
@@ -223,6 +240,7 @@ class Bench:
     takes: FakeTakes = field(init=False)
     runner: AttemptRunner = field(init=False)
     playback: Playback = field(init=False)
+    exams: MemoryExams = field(init=False)  # whom it reaches: ``exams.removed`` refuses
 
     def __post_init__(self) -> None:
         self.takes = FakeTakes(self.clock)
@@ -232,7 +250,7 @@ class Bench:
         """A new process over the same records: new runner, new timers, no listeners."""
         self.scheduler = FakeScheduler()
         self.takes.listeners.clear()
-        exams = MemoryExams(self.exam)
+        self.exams = exams = MemoryExams(self.exam)
         self.runner = AttemptRunner(
             self.attempts, exams, self.takes, self.takes, self.clock, self.scheduler
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from exams.errors import InvalidInput, UnsupportedMediaType
-from exams.file_names import checked_name, file_format
+from exams.file_names import ascii_name, checked_name, download_name, file_format, safe_part
 
 
 @pytest.mark.parametrize("name", ["演奏.mp4", "..乐谱.png", "a b (1).PNG", "x" * 251 + ".mp4"])
@@ -39,3 +39,20 @@ def test_the_extension_is_the_format() -> None:
         file_format("setup.exe", ("mp4",))
     with pytest.raises(InvalidInput):
         file_format("no-extension", ("mp4",))
+
+
+# -- names the server gives downloads --------------------------------------------------
+
+
+def test_download_names_are_safe_on_every_desktop() -> None:
+    assert safe_part('a/b\\c:d*e?f"g<h>i|j') == "a_b_c_d_e_f_g_h_i_j"
+    assert safe_part(" ..CON.. ") == "_CON"
+    assert safe_part("\u202e张三\n") == "张三"
+    assert safe_part("") == "_"
+    assert safe_part("音" * 40, 61) == "音" * 20  # 3 bytes a character: cut between them
+    name = download_name(
+        ["中央音乐学院", "钢" * 100, "第1题", "张三", "110101200001011234"], "webm"
+    )
+    assert len(name.encode()) <= 200 and name.endswith("_张三_110101200001011234.webm")
+    assert "/" not in name and name.startswith("中央音乐学院_钢")
+    assert ascii_name("考试_e1_q1.webm") == "_e1_q1.webm"

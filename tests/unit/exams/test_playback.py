@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from exams.attempts import Attempt, TakeKind
-from exams.errors import Forbidden
+from exams.errors import Forbidden, StepRequired
 from exams.playback import PLAYBACK_GRACE_S
 from exams.recording import begin_rehearsal, enter_formal, leave_rehearsal
 from exams.takes import Take
@@ -97,3 +97,17 @@ async def test_moving_on_ends_a_playback_window(clock: FakeClock) -> None:
     assert b.takes.discarded == [take.id]
     with pytest.raises(Forbidden):
         await b.playback.policy(take, CANDIDATE)
+
+
+async def test_a_candidate_removed_from_the_list_plays_nothing_back(clock: FakeClock) -> None:
+    b = Bench(exam_of(online(formal_playback_allowed=True)), clock)
+    await b.runner.run(b.exam, "q1", CANDIDATE, domain(enter_formal, b.exam), create=True)
+    take_id = (await start_by_hand(b)).takes[-1].id
+    await b.advance(5)
+    await stop_by_hand(b, take_id)
+    take = b.takes.takes[take_id]
+    await b.playback.policy(take, CANDIDATE)
+    b.exams.removed.add(CANDIDATE)  # a re-import of the unit's list left them out
+    with pytest.raises(StepRequired) as refused:
+        await b.playback.policy(take, CANDIDATE)
+    assert refused.value.details["reason"] == "removed_from_admitted_list"

@@ -4,7 +4,7 @@
 // and the files the server holds — complete, or still arriving (续传: the candidate
 // picks the same file again and it goes on from the server's offset).
 
-import { bytes, errorText, leaveIfGated, list } from "./exam-common.js";
+import { bytes, dateTime, errorText, leaveIfGated, list } from "./exam-common.js";
 import { t } from "./i18n.js";
 import { ResumeProblem, uploads } from "./upload-manager.js";
 
@@ -165,7 +165,13 @@ export function updateUploadRow(li, item, cancellable = true) {
     });
   }
   p.error.hidden = item.state !== "failed" || !item.error;
-  p.error.textContent = uploadErrorText(item.error);
+  // A submitted answer keeps its files: no "remove", only the file (or a copy) again.
+  p.error.textContent = unreadable && !cancellable ? t("upload.abnormalSubmitted")
+    : uploadErrorText(item.error);
+  if (item.restarted && item.state !== "failed") {
+    p.note.hidden = false;
+    p.note.textContent = t("upload.restarted");
+  }
   p.pause.textContent = t("upload.btn.pause");
   p.pause.hidden = !["waiting", "uploading", "retrying"].includes(item.state);
   p.resume.textContent = item.state === "failed" ? t("upload.btn.retry") : t("upload.btn.resume");
@@ -249,7 +255,7 @@ export class FileBox {
           this.hooks.pickNew?.();
         },
         onRepick: (it) => this._pick({
-          file_id: it.uploadId, name: it.name, format: extension(it.name),
+          file_id: it.uploadId, name: it.name, format: extension(it.name), size: it.size,
         }),
       }),
       (li, item) => updateUploadRow(li, item, editable));
@@ -349,11 +355,45 @@ export class FileBox {
     try {
       await uploads.resumeWith(file, this.scope.examId, target.file_id, target.name);
     } catch (err) {
-      this.problems.set(target.file_id, uploadErrorText(err));
-      const live = uploads.byUpload(target.file_id);
-      if (live?.state === "failed") uploads.remove(live); // its file row says what to do
+      if (err instanceof ResumeProblem && this._copyOf(file, target)) {
+        await this._restart(file, target);
+      } else {
+        this.problems.set(target.file_id, this._lostText(err, target));
+        const live = uploads.byUpload(target.file_id);
+        if (live?.state === "failed") uploads.remove(live); // its file row says what to do
+      }
     }
     this.hooks.render();
+  }
+
+  /** A file that cannot continue the upload but may replace its bytes: the same size and
+   * format as the file of the answer (a copy of the lost one, another modification time). */
+  _copyOf(file, target) {
+    return typeof target.size === "number" && file.size === target.size
+      && extension(file.name) === target.format;
+  }
+
+  /** Send the copy from its first byte (what had arrived is deleted on the server). */
+  async _restart(file, target) {
+    try {
+      const item = await uploads.restartWith(file, this.scope, target.file_id);
+      item.restarted = true;
+    } catch (err) {
+      this.problems.set(target.file_id, uploadErrorText(err));
+    }
+  }
+
+  /** Why the file picked cannot go on, and what the candidate can do: remove it and
+   * upload again while the answer may change; once submitted, only the same file. */
+  _lostText(err, target) {
+    if (this.state.editable || !(err instanceof ResumeProblem)) return uploadErrorText(err);
+    const until = uploads.entry(this.scope.examId, target.file_id)?.expires_at
+      ?? uploads.listings.get(this.scope.examId)?.upload_deadline;
+    const params = {
+      name: target.name, size: typeof target.size === "number" ? bytes(target.size) : "?",
+    };
+    return until == null ? t("upload.lostSubmitted", params)
+      : t("upload.lostSubmittedUntil", { ...params, time: dateTime(until) });
   }
 
   _changed(type, item) {

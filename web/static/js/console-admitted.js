@@ -1,6 +1,8 @@
 // The unit's admitted list (准考名单): what is imported now, a CSV import that replaces
 // it (all rows valid or nothing: every bad row is listed with its line and reason),
-// and the list itself a page at a time.
+// and the list itself a page at a time. A file is previewed first: when the import would
+// remove people (who then lose the unit's exams at once), the page lists them, those who
+// already started first, and imports only once the admin confirms.
 
 import { ApiError, api } from "./api.js";
 import { t } from "./i18n.js";
@@ -30,12 +32,14 @@ function problemText(error) {
 export async function mountAdmitted(ctx, root) {
   const unitId = ctx.me.unit_id;
   const base = `/api/admin/units/${encodeURIComponent(unitId)}/admitted-list`;
-  const state = { listing: null, offset: 0, idTypes: {}, refusal: null, busy: false };
+  const state = { listing: null, offset: 0, idTypes: {}, refusal: null, busy: false,
+    preview: null };
   const message = messageArea("csv-result");
 
   const file = h("input", { type: "file", accept: ".csv,text/csv", testid: "csv-file",
     onchange: () => {
       state.refusal = null;
+      state.preview = null;
       message.clear();
       render();
     } });
@@ -46,6 +50,7 @@ export async function mountAdmitted(ctx, root) {
     i18n: "console.csv.template", testid: "csv-template" });
   const info = h("div", { class: "list-info", testid: "list-info" });
   const errors = h("div", { testid: "csv-errors-box" });
+  const previewBox = h("div", { testid: "csv-preview-box" });
   const entries = h("div", { testid: "entries-box" });
 
   async function load(offset = state.offset) {
@@ -56,22 +61,61 @@ export async function mountAdmitted(ctx, root) {
   async function upload() {
     const chosen = file.files[0];
     state.refusal = null;
+    state.preview = null;
     if (!chosen) {
       message.show("error", () => t("console.csv.chooseFirst"));
       render();
       return;
     }
-    state.busy = true;
+    await busy(() => t("console.csv.previewing", { name: chosen.name }), chosen, async () => {
+      const changes = await send("POST", `${base}/preview`, chosen, "text/csv");
+      if (!changes.removed) {
+        await importFile(chosen);
+        return;
+      }
+      state.preview = { name: chosen.name, file: chosen, changes };
+      message.show("warning", () => t("console.csv.previewSummary", { name: chosen.name,
+        ...state.preview.changes }));
+    });
+  }
+
+  async function importFile(chosen) {
     message.show("info", () => t("console.csv.uploading", { name: chosen.name }));
     render();
+    const imported = await send("POST", base, chosen, "text/csv");
+    const changes = imported.changes || {};
+    message.show("ok", () => (changes.removed
+      ? t("console.csv.importedRemoved", { n: imported.entries, name: chosen.name,
+        removed: changes.removed, started: changes.removed_started })
+      : t("console.csv.imported", { n: imported.entries, name: chosen.name })));
+    state.preview = null;
+    file.value = "";
+    await load(0);
+  }
+
+  async function confirmImport() {
+    const chosen = state.preview?.file;
+    if (!chosen) return;
+    await busy(() => t("console.csv.uploading", { name: chosen.name }), chosen,
+      () => importFile(chosen));
+  }
+
+  function cancelImport() {
+    state.preview = null;
+    message.show("info", () => t("console.csv.cancelled"));
+    render();
+  }
+
+  /** Run ``work`` with the buttons off; a refused file lists its bad rows. */
+  async function busy(text, chosen, work) {
+    state.busy = true;
+    message.show("info", text);
+    render();
     try {
-      const imported = await send("POST", base, chosen, "text/csv");
-      message.show("ok", () => t("console.csv.imported", { n: imported.entries,
-        name: chosen.name }));
-      file.value = "";
-      await load(0);
+      await work();
     } catch (err) {
       if (handleSessionEnd(err)) return;
+      state.preview = null;
       if (err instanceof ApiError && err.code === "invalid_admitted_list") {
         state.refusal = { name: chosen.name, message: err.message,
           errors: err.details.errors || [] };
@@ -86,6 +130,53 @@ export async function mountAdmitted(ctx, root) {
       state.busy = false;
       render();
     }
+  }
+
+  function statusText(person) {
+    if (person.submitted) return t("console.csv.status.submitted", { n: person.submitted });
+    if (person.started) return t("console.csv.status.started");
+    return t(person.registered ? "console.csv.status.registered"
+      : "console.csv.status.unregistered");
+  }
+
+  function renderPreview() {
+    const preview = state.preview;
+    if (!preview) {
+      previewBox.replaceChildren();
+      return;
+    }
+    const c = preview.changes;
+    const people = c.removed_people || [];
+    const cols = ["colLine", "colName", "colIdType", "colIdNumber", "colStatus"];
+    previewBox.replaceChildren(h("section", { class: "panel", testid: "csv-preview",
+      dataset: { removed: c.removed, started: c.removed_started } },
+    h("h3", { i18n: "console.csv.previewTitle" }),
+    h("p", { class: "notice", dataset: { kind: c.removed_started ? "error" : "warning" },
+      testid: "csv-preview-impact" },
+    c.removed_started
+      ? t("console.csv.previewStarted", { started: c.removed_started,
+        submitted: c.removed_submitted })
+      : t("console.csv.previewNoneStarted")),
+    h("table", { class: "table compact cards", testid: "csv-removed" },
+      h("thead", {}, h("tr", {}, cols.map((k) => h("th", { i18n: `console.csv.${k}` })))),
+      h("tbody", {}, people.map((p) => h("tr", { testid: "csv-removed-person",
+        dataset: { started: String(p.started), line: p.line } },
+      h("td", { class: "num", dataset: { label: t("console.csv.colLine") } }, String(p.line)),
+      h("td", { dataset: { label: t("console.csv.colName") } }, p.name),
+      h("td", { dataset: { label: t("console.csv.colIdType") } },
+        idTypeName(state.idTypes[p.id_type]) || p.id_type),
+      h("td", { class: "mono", dataset: { label: t("console.csv.colIdNumber") } }, p.id_number),
+      h("td", { dataset: { label: t("console.csv.colStatus") } }, statusText(p)))))),
+    people.length < c.removed
+      ? h("p", { class: "muted" }, t("console.csv.previewMore", { shown: people.length,
+        removed: c.removed }))
+      : null,
+    h("div", { class: "upload-row" },
+      h("button", { type: "button", class: "danger", testid: "csv-confirm",
+        disabled: state.busy, onclick: () => confirmImport() },
+      t("console.csv.confirm", { n: c.removed })),
+      h("button", { type: "button", class: "secondary", testid: "csv-cancel",
+        i18n: "console.csv.cancel", disabled: state.busy, onclick: () => cancelImport() }))));
   }
 
   function renderInfo() {
@@ -159,6 +250,7 @@ export async function mountAdmitted(ctx, root) {
     uploadButton.disabled = state.busy;
     renderInfo();
     renderErrors();
+    renderPreview();
     renderEntries();
     message.render();
   }
@@ -178,7 +270,7 @@ export async function mountAdmitted(ctx, root) {
         h("li", { i18n: "console.csv.hintTypes" }),
         h("li", { i18n: "console.csv.hintReplace" })),
       h("div", { class: "upload-row" }, file, uploadButton, template),
-      message.el, errors),
+      message.el, errors, previewBox),
     entries);
   const renderHeading = () => {
     heading.textContent = t("console.csv.title", { unit: unitName });

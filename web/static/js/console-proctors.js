@@ -1,5 +1,7 @@
-// An exam's proctors (监考): assign an account that has the proctor role by its phone
-// number, see who is assigned, unassign.
+// An exam's proctors (监考): invite someone by phone number (an SMS; the invitation
+// applies when that phone next logs in or registers, and the server answers the same
+// whether the phone has an account or not), follow the invitations, see who is
+// assigned, unassign.
 
 import { ApiError, api } from "./api.js";
 import { t } from "./i18n.js";
@@ -7,7 +9,10 @@ import { errorText, fmtTime, h, handleSessionEnd, messageArea } from "./console-
 
 export async function mountProctors(ctx, root, exam) {
   const base = `/api/admin/exams/${encodeURIComponent(exam.id)}/proctors`;
-  const state = { proctors: (await api("GET", base)).proctors, busy: false, phoneError: null };
+  const invitesPath = `/api/admin/exams/${encodeURIComponent(exam.id)}/invitations`;
+  const [assigned, invited] = await Promise.all([api("GET", base), api("GET", invitesPath)]);
+  const state = { proctors: assigned.proctors, invitations: invited.invitations, busy: false,
+    phoneError: null };
   const message = messageArea("proctor-result");
   const phone = h("input", { type: "tel", inputmode: "numeric", maxlength: "20",
     autocomplete: "off", testid: "proctor-phone", id: "proctor-phone" });
@@ -15,6 +20,7 @@ export async function mountProctors(ctx, root, exam) {
   const assignButton = h("button", { type: "submit", class: "primary", testid: "proctor-assign",
     i18n: "console.proctors.assign" });
   const list = h("div", { testid: "proctors-box" });
+  const invites = h("div", { testid: "invitations-box" });
 
   // What the server's refusal of an assignment means for the phone number typed.
   const REFUSALS = { not_found: "console.proctors.notFound",
@@ -27,7 +33,9 @@ export async function mountProctors(ctx, root, exam) {
     render();
     let ok = false;
     try {
-      state.proctors = (await fn()).proctors;
+      const reply = await fn();
+      if (reply.proctors) state.proctors = reply.proctors;
+      if (reply.invitations) state.invitations = reply.invitations;
       message.show("ok", done);
       ok = true;
     } catch (err) {
@@ -51,8 +59,8 @@ export async function mountProctors(ctx, root, exam) {
       phone.focus();
       return;
     }
-    act(() => api("POST", base, { phone: number }),
-      () => t("console.proctors.assigned", { phone: number }), true).then((ok) => {
+    act(() => api("POST", invitesPath, { phone: number }),
+      () => t("console.proctors.invited", { phone: number }), true).then((ok) => {
       if (ok) phone.value = "";
     });
   }
@@ -62,7 +70,32 @@ export async function mountProctors(ctx, root, exam) {
       () => t("console.proctors.removed", { name: p.name }));
   }
 
+  function withdraw(i) {
+    act(() => api("DELETE", `${invitesPath}/${encodeURIComponent(i.invitation_id)}`),
+      () => t("console.proctors.withdrawn", { phone: i.phone }));
+  }
+
+  function renderInvitations() {
+    invites.replaceChildren(state.invitations.length
+      ? h("table", { class: "table compact cards", testid: "invitations" },
+        h("thead", {}, h("tr", {}, ["colPhone", "colInvited", "colState", "colActions"]
+          .map((k) => h("th", { i18n: `console.proctors.${k}` })))),
+        h("tbody", {}, state.invitations.map((i) => h("tr", { testid: "invitation",
+          dataset: { state: i.state } },
+        h("td", { class: "mono", dataset: { label: t("console.proctors.colPhone") } }, i.phone),
+        h("td", { dataset: { label: t("console.proctors.colInvited") } }, fmtTime(i.created_at)),
+        h("td", { dataset: { label: t("console.proctors.colState") } },
+          t(`console.invite.state.${i.state}`)),
+        h("td", { dataset: { label: t("console.proctors.colActions") } }, i.state === "pending"
+          ? h("button", { type: "button", class: "secondary small", disabled: state.busy,
+            i18n: "console.proctors.withdraw", testid: "invitation-withdraw",
+            onclick: () => withdraw(i) })
+          : null)))))
+      : h("p", { class: "empty", testid: "no-invitations", i18n: "console.proctors.noInvites" }));
+  }
+
   function render() {
+    renderInvitations();
     assignButton.disabled = state.busy;
     phoneError.hidden = !state.phoneError;
     phoneError.textContent = state.phoneError ? t(state.phoneError) : "";
@@ -93,7 +126,9 @@ export async function mountProctors(ctx, root, exam) {
           h("label", { for: "proctor-phone", i18n: "console.proctors.phone" }),
           h("div", { class: "control" }, phone, assignButton), phoneError)),
       message.el),
-    h("section", { class: "panel" }, h("h3", { i18n: "console.proctors.assignedTitle" }), list));
+    h("section", { class: "panel" }, h("h3", { i18n: "console.proctors.assignedTitle" }), list),
+    h("section", { class: "panel" }, h("h3", { i18n: "console.proctors.invitesTitle" }),
+      invites));
   render();
   return { onLang: render };
 }

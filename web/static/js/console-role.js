@@ -10,6 +10,8 @@ const HOME = {
   unit_admin: { href: "/console", key: "console.role.goConsole" },
   staff_reviewer: { href: "/console/reviews", key: "console.role.goReviews" },
   candidate: { href: "/journey", key: "console.role.goJourney" },
+  proctor: { href: "/console/proctor", key: "console.role.goProctor" },
+  operator: { href: "/console#units", key: "console.role.goUnits" },
 };
 
 /** null when ``me`` has the role ``wanted``; else a panel explaining what to do. */

@@ -1,10 +1,17 @@
 // Submitted works of an exam (GET /api/admin/exams/{id}/submissions), by candidate: the
 // chosen take of an online answer (played here, segment after segment, or downloaded),
-// its materials, and the files of an offline answer.
+// its materials, and the files of an offline answer. A take with a second camera
+// (需二机位) plays both cameras side by side and in sync, as the candidate saw them
+// (dual-playback.js); each camera's recorded length and gaps are shown and each of its
+// files downloads under a name an admissions office can file. One link exports every
+// work of the exam as a zip with a SHA-256 manifest.
 
 import { api } from "./api.js";
-import { t } from "./i18n.js";
+import { has, t } from "./i18n.js";
 import { fmtBytes, fmtDuration, fmtTime, h } from "./console-common.js";
+import { DualPlayer } from "./dual-playback.js";
+
+const CAMERA_KEYS = { primary: "exam.pair.camPrimary", secondary: "exam.pair.camSecondary" };
 
 const PLAYABLE = { video: "video", audio: "audio", image: "img" };
 
@@ -26,24 +33,60 @@ function player(kind, sources) {
   return media;
 }
 
-/** "Play" beside a work: shows the player under ``holder`` (and hides it again). */
-function playButton(kind, sources, holder) {
-  const key = kind === "image" ? "console.sub.view" : "console.sub.play";
-  const button = h("button", { type: "button", class: "secondary small", i18n: key,
+/** "Play" beside a work: shows what ``make()`` builds under ``holder`` (and hides it
+ * again); ``key`` names the player, so a second press on the same button closes it. */
+function playButton(kind, make, holder, key, label = null) {
+  const text = label || (kind === "image" ? "console.sub.view" : "console.sub.play");
+  const button = h("button", { type: "button", class: "secondary small", i18n: text,
     testid: "play" });
   button.addEventListener("click", () => {
-    const open = holder.firstChild?.dataset?.src === sources.join(" ");
+    const open = holder.firstChild?.dataset?.src === key;
+    holder.firstChild?.stop?.();
     holder.querySelectorAll("video, audio").forEach((m) => m.pause());
     if (open) {
       holder.replaceChildren();
       return;
     }
-    const shown = player(kind, sources);
-    shown.dataset.src = sources.join(" ");
+    const shown = make();
+    shown.dataset.src = key;
     holder.replaceChildren(shown);
-    if (shown.play) shown.play().catch(() => {}); // the admin pressed play: may start
+    shown.start?.();
   });
   return button;
+}
+
+/** "Play" for a plain player: ``sources`` played one after another. */
+function single(kind, sources, holder) {
+  return playButton(kind, () => {
+    const shown = player(kind, sources);
+    shown.start = () => shown.play?.().catch(() => {}); // the admin pressed play: may start
+    return shown;
+  }, holder, sources.join(" "));
+}
+
+/** Both cameras of ``take`` side by side, in sync, one control (the candidate's player). */
+function dualPlayer(take) {
+  const primary = h("video", { playsinline: true, preload: "auto", testid: "dual-primary" });
+  const secondary = h("video", { muted: true, playsinline: true, preload: "auto",
+    testid: "dual-secondary" });
+  secondary.muted = true; // one sound: the first camera's
+  const toggle = h("button", { type: "button", class: "dual-toggle", testid: "dual-toggle" });
+  const seek = h("input", { type: "range", class: "dual-seek", testid: "dual-seek", min: "0",
+    max: "1", step: "0.05", i18nLabel: "exam.pair.seek" });
+  const time = h("time", { class: "dual-time", testid: "dual-time" });
+  const root = h("div", { class: "dual", testid: "dual" },
+    h("figure", { class: "cam" }, primary, h("figcaption", { i18n: "exam.pair.camPrimary" })),
+    h("figure", { class: "cam cam-second" }, secondary,
+      h("figcaption", { i18n: "exam.pair.camSecondary" }),
+      h("span", { class: "cam-gap", i18n: "exam.pair.noPicture" })),
+    h("div", { class: "dual-controls" }, toggle, seek, time));
+  const dual = new DualPlayer({ primary, secondary, root, toggle, seek, time }, () => {});
+  dual.load({ take_id: take.take_id, manifest: { segments: take.cameras.primary.segments,
+    cameras: { secondary: take.cameras.secondary } } });
+  dual.render();
+  root.start = () => dual.play().catch((err) => console.warn(err));
+  root.stop = () => dual.pause();
+  return root;
 }
 
 function download(url, text) {
@@ -54,24 +97,72 @@ function fileLine(f, holder) {
   const kind = t(`console.kind.${f.kind}`);
   return h("li", { class: "work-line", testid: "work-file" },
     h("span", {}, `${kind} · .${f.format} · ${fmtBytes(f.size)}`),
-    PLAYABLE[f.kind] ? playButton(f.kind, [f.url], holder) : null,
+    PLAYABLE[f.kind] ? single(f.kind, [f.url], holder) : null,
     download(f.url, t("console.sub.download")));
 }
 
-function takeLines(take, holder) {
+const mmss = (seconds) => {
+  const s = Math.max(0, Math.round(Number(seconds) || 0));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+};
+
+function gapText(g) {
+  const reason = has(`console.gap.${g.reason}`) ? t(`console.gap.${g.reason}`) : g.reason;
+  const end = g.end_s === null || g.end_s === undefined ? "…" : mmss(g.end_s);
+  return t("console.sub.gap", { from: mmss(g.start_s), to: end, reason });
+}
+
+/** One camera of a take: its recorded length, size, parts and gaps; its downloads. */
+function cameraLine(name, cam) {
+  const camera = t(CAMERA_KEYS[name]);
+  const bytes = cam.segments.reduce((sum, s) => sum + (s.size || 0), 0);
+  const seconds = cam.recorded_s ?? cam.segments.reduce((sum, s) => sum + (s.duration_s || 0), 0);
+  const gaps = cam.gaps || [];
+  const parts = cam.segments.length;
+  return h("li", { class: "work-line camera-line", testid: "work-camera",
+    dataset: { camera: name } },
+  h("span", { class: "strong" }, `${camera}：`),
+  h("span", { testid: "camera-recorded" }, t("console.sub.recorded", {
+    duration: fmtDuration(seconds), size: fmtBytes(bytes) })
+    + (parts > 1 ? ` · ${t("console.sub.parts", { n: parts })}` : "")),
+  h("span", { class: gaps.length ? "gaps warn" : "gaps muted", testid: "camera-gaps" },
+    gaps.length ? t("console.sub.gaps", { n: gaps.length, list: gaps.map(gapText).join("；") })
+      : t("console.sub.noGaps")),
+  cam.segments.map((s, i) => download(s.url, parts > 1
+    ? t("console.sub.downloadCameraPart", { camera, n: i + 1 })
+    : t("console.sub.downloadCamera", { camera }))));
+}
+
+function takeLines(take, holder, question) {
   if (!take) return [h("li", { class: "muted" }, t("console.sub.noTake"))];
   if (take.state !== "stored" || !take.segments.length) {
     return [h("li", { class: "muted", testid: "take-state" },
       t("console.sub.takeState", { state: take.state }))];
   }
-  const seconds = take.segments.reduce((sum, s) => sum + (s.duration_s || 0), 0);
-  const bytes = take.segments.reduce((sum, s) => sum + (s.size || 0), 0);
-  return [h("li", { class: "work-line", testid: "work-take" },
-    h("span", {}, t("console.sub.take", { duration: fmtDuration(seconds), size: fmtBytes(bytes),
-      n: take.segments.length })),
-    playButton("video", take.segments.map((s) => s.url), holder),
-    take.segments.map((s, i) => download(s.url, take.segments.length > 1
-      ? t("console.sub.downloadPart", { n: i + 1 }) : t("console.sub.download"))))];
+  const cameras = take.cameras || { primary: { segments: take.segments, gaps: take.gaps || [],
+    recorded_s: take.recorded_s } };
+  const both = Boolean(cameras.secondary?.segments?.length);
+  const primary = cameras.primary.segments;
+  const seconds = cameras.primary.recorded_s
+    ?? primary.reduce((sum, s) => sum + (s.duration_s || 0), 0);
+  const bytes = Object.values(cameras).flatMap((c) => c.segments)
+    .reduce((sum, s) => sum + (s.size || 0), 0);
+  const lines = [h("li", { class: "work-line", testid: "work-take",
+    dataset: { cameras: both ? "2" : "1" } },
+  h("span", {}, t("console.sub.take", { duration: fmtDuration(seconds), size: fmtBytes(bytes),
+    n: primary.length })),
+  both
+    ? playButton("video", () => dualPlayer(take), holder, `dual ${take.take_id}`,
+      "console.sub.playBoth")
+    : single("video", primary.map((s) => s.play_url || s.url), holder))];
+  for (const name of Object.keys(CAMERA_KEYS)) {
+    if (cameras[name]?.segments?.length) lines.push(cameraLine(name, cameras[name]));
+  }
+  if (!both && question?.second_camera_required) {
+    lines.push(h("li", { class: "work-line warn", testid: "no-second",
+      i18n: "console.sub.noSecond" }));
+  }
+  return lines;
 }
 
 function submissionBlock(s, question, n) {
@@ -81,7 +172,7 @@ function submissionBlock(s, question, n) {
     const rule = rules[key];
     return rule ? rule.label || t(`console.kind.${rule.kind}`) : key;
   };
-  const lines = s.mode === "online" ? takeLines(s.take, holder) : [];
+  const lines = s.mode === "online" ? takeLines(s.take, holder, question) : [];
   for (const m of s.materials) {
     if (m.file) {
       const line = fileLine(m.file, holder);
@@ -128,14 +219,22 @@ export async function mountSubmissions(ctx, root, exam) {
     } });
   const summary = h("p", { class: "summary-line", testid: "submissions-summary" });
 
+  const stopPlayers = () => list.querySelectorAll(".player-box").forEach((box) => {
+    box.firstChild?.stop?.();
+    box.querySelectorAll("video, audio").forEach((m) => m.pause());
+  });
+
   function renderList() {
+    stopPlayers();
     const shown = groups.filter((g) => !state.filter
-      || `${g.candidate.name || ""} ${g.candidate.phone || ""}`.toLowerCase()
+      || `${g.candidate.name || ""} ${g.candidate.phone || ""} ${g.candidate.id_number || ""}`
+        .toLowerCase()
         .includes(state.filter));
     list.replaceChildren(...(groups.length ? shown.map((g) => h("section", {
       class: "panel candidate-works", testid: "candidate-works" },
     h("h3", {}, g.candidate.name || g.candidate.account_id, " ",
-      h("span", { class: "muted mono" }, g.candidate.phone || "")),
+      h("span", { class: "muted mono", testid: "candidate-id" }, g.candidate.id_number || ""),
+      " ", h("span", { class: "muted mono" }, g.candidate.phone || "")),
     g.items.map((s) => submissionBlock(s, exam.questions[order[s.question_id]],
       (order[s.question_id] ?? 0) + 1))))
       : [h("p", { class: "panel empty", testid: "no-submissions",
@@ -149,11 +248,17 @@ export async function mountSubmissions(ctx, root, exam) {
     renderList();
   }
 
+  // Everything at once, for filing: streamed as a zip by the server (a plain link: the
+  // browser's own download, however large).
+  const exportLink = h("a", { class: "button secondary", testid: "export-all",
+    href: `/api/admin/exams/${encodeURIComponent(exam.id)}/export`, download: "",
+    i18n: "console.sub.export", hidden: !data.submissions.length });
   root.replaceChildren(
     h("div", { class: "panel" }, h("div", { class: "panel-head" }, summary,
-      h("span", { class: "tools" }, search)),
-    h("p", { class: "field-hint", i18n: "console.sub.intro" })),
+      h("span", { class: "tools" }, search, exportLink)),
+    h("p", { class: "field-hint", i18n: "console.sub.intro" }),
+    h("p", { class: "field-hint", i18n: "console.sub.exportHint" })),
     list);
   render();
-  return { onLang: render };
+  return { onLang: render, stop: stopPlayers };
 }

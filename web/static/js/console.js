@@ -1,5 +1,6 @@
 // The university console (高校管理后台) for a unit admin: the unit's exams (create,
-// edit, proctors, candidates' progress, submitted works) and its admitted list.
+// edit, proctors, candidates' progress, submitted works) and its admitted list. For an
+// operator: the admission units and their admins (#units).
 //
 // Views are chosen by the address's hash, so each can be bookmarked and reloaded:
 //   #exams                      the exam list
@@ -19,6 +20,7 @@ import { examState, mountExams } from "./console-exams.js";
 import { mountProgress } from "./console-progress.js";
 import { mountProctors } from "./console-proctors.js";
 import { mountSubmissions } from "./console-submissions.js";
+import { mountUnits } from "./console-units.js";
 import { roleProblem } from "./console-role.js";
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
@@ -172,6 +174,27 @@ async function mount(where) {
 
 // -- start -----------------------------------------------------------------------------------
 
+/** An operator's console: the admission units and their admins (console-units.js). */
+async function operatorHome() {
+  ui.nav.replaceChildren(h("a", { href: "#units", "data-nav": "units", testid: "nav-units",
+    i18n: "console.nav.units", "aria-current": "page" }));
+  ui.nav.hidden = false;
+  document.body.dataset.view = "units";
+  const root = h("div", {});
+  try {
+    page.view = await mountUnits(ctx, root);
+    ui.main.replaceChildren(root);
+    ui.main.dataset.state = "ready";
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      location.replace(`${loginHere()}&ended=1`);
+      return;
+    }
+    ui.main.dataset.state = "failed";
+    ui.main.replaceChildren(notice("error", errorText(err), "view-error"));
+  }
+}
+
 function renderAccount() {
   if (!ctx.me) return;
   ui.who.textContent = t("console.who", { name: ctx.me.name });
@@ -213,6 +236,10 @@ async function main() {
   }
   ui.logOut.hidden = false;
   renderAccount();
+  if (ctx.me.role === "operator") {
+    await operatorHome();
+    return;
+  }
   if (ctx.me.role !== "unit_admin") {
     document.body.dataset.view = "wrong-role";
     page.view = { onLang: () => ui.main.replaceChildren(roleProblem(ctx.me, "unit_admin")) };

@@ -1,6 +1,7 @@
 // The device check's page (see device-check.js): its state, the elements, what
 // they show for each state (render), the notice and the clock shown while recording.
 
+import { clock as formatClock } from "./format.js";
 import { t } from "./i18n.js";
 import { SocketClient, SocketError } from "./socketio.js";
 import { ServerError } from "./uplink.js";
@@ -15,7 +16,8 @@ export const ui = {
   takeInfo: $("take-info"), connection: $("connection"),
   connText: document.querySelector(".conn-text"), lang: $("lang-toggle"),
   start: $("start-recording"), stop: $("stop-recording"), playBack: $("play-back"),
-  recordAgain: $("record-again"), finish: $("finish"), retry: $("retry"),
+  recordAgain: $("record-again"), finish: $("finish"), finishHint: $("finish-hint"),
+  retry: $("retry"),
   checkAgain: $("check-again"), continueJourney: $("continue-journey"),
   steps: document.querySelectorAll("[data-step]"),
   account: $("account"), accountName: $("account-name"), logOut: $("log-out"),
@@ -81,6 +83,7 @@ export function render() {
   for (const button of [ui.playBack, ui.recordAgain, ui.finish]) button.hidden = state !== "review";
   ui.recordAgain.disabled = !connected || page.busy;
   ui.finish.disabled = !page.played || page.busy;
+  ui.finishHint.hidden = state !== "review" || page.played;
   ui.retry.hidden = state !== "blocked";
   ui.checkAgain.hidden = state !== "done";
   ui.continueJourney.hidden = state !== "done"; // back to the admission steps
@@ -151,7 +154,7 @@ export function notifyError(err, source = "page") {
   }
 }
 
+/** Elapsed recording time, ``mm:ss`` (format.js, as on every page). */
 export function clock(seconds) {
-  const s = Math.max(0, Math.floor(seconds));
-  return `${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
+  return formatClock(seconds, false);
 }

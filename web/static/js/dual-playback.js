@@ -41,6 +41,7 @@ class CameraTrack {
     this.segments = [...segments].sort((x, y) => x.index - y.index).map((s) => ({
       index: s.index, start: Number(s.start_s) || 0,
       end: (Number(s.start_s) || 0) + (Number(s.duration_s) || 0),
+      url: s.play_url || null, // the console's own address for a segment (else the owner's)
     }));
     this.current = -1;
     this.video.dataset.takeId = takeId;
@@ -80,7 +81,8 @@ class CameraTrack {
       const id = encodeURIComponent(this.takeId);
       const query = this.camera === "primary" ? "" : `?camera=${this.camera}`;
       this.wanted = position;
-      this.video.src = `/api/takes/${id}/segments/${this.segments[i].index}${query}`;
+      this.video.src = this.segments[i].url
+        || `/api/takes/${id}/segments/${this.segments[i].index}${query}`;
       return;
     }
     if (this.video.readyState >= HTMLMediaElement.HAVE_METADATA) this.video.currentTime = position;

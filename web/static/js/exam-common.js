@@ -6,6 +6,7 @@
 // counted from the moment the page arrived, whatever this device's clock says.
 
 import { ApiError, logOut, loginUrl } from "./api.js";
+import { shortTime as formatShortTime } from "./format.js";
 import { has, lang, setLang, t, translatePage } from "./i18n.js";
 
 export const $ = (id, root = document) => root.querySelector(`[data-testid="${id}"]`);
@@ -34,46 +35,12 @@ export class ServerClock {
   }
 }
 
-/** ``mm:ss`` (or ``h:mm:ss``); ``up`` rounds up, as a countdown should. */
-export function clock(seconds, up = true) {
-  const total = Math.max(0, up ? Math.ceil(seconds - 0.001) : Math.floor(seconds));
-  const h = Math.floor(total / 3600);
-  const mm = String(Math.floor((total % 3600) / 60)).padStart(2, "0");
-  const ss = String(total % 60).padStart(2, "0");
-  return h ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
-}
-
-/** A length of time in words: "1 分钟 30 秒", "1 min 30 s". */
-export function duration(seconds) {
-  const total = Math.max(0, Math.round(seconds));
-  const parts = [];
-  const h = Math.floor(total / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const s = total % 60;
-  if (h) parts.push(t("exam.unit.h", { n: h }));
-  if (m) parts.push(t("exam.unit.min", { n: m }));
-  if (s || !parts.length) parts.push(t("exam.unit.s", { n: s }));
-  return parts.join(" ");
-}
-
-function locale() {
-  return lang() === "zh" ? "zh-CN" : "en-GB";
-}
-
-/** A server time as a date and time on this device's calendar. */
-export function dateTime(ts) {
-  return new Date(ts * 1000).toLocaleString(locale(), {
-    year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
-    hour12: false,
-  });
-}
+// Lengths of time and dates: one module for every page (format.js).
+export { clock, date, dateTime, duration, remaining } from "./format.js";
 
 /** A server time: the time of day when it is today (by the server's clock), else the date too. */
 export function shortTime(ts, serverClock) {
-  const when = new Date(ts * 1000);
-  const today = new Date(serverClock.now() * 1000);
-  if (when.toDateString() !== today.toDateString()) return dateTime(ts);
-  return when.toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit", hour12: false });
+  return formatShortTime(ts, serverClock.now());
 }
 
 export function bytes(n) {
@@ -113,6 +80,9 @@ export function errorText(err) {
     return t("exam.err.unexpected", { message: String(err?.message || err) });
   }
   const details = err.details || {};
+  if (err.code === "step_required" && details.reason === "removed_from_admitted_list") {
+    return t("exam.err.removed_from_list", { unit: details.unit_id });
+  }
   if (err.code === "step_required") {
     const step = details.step;
     return t("exam.err.step_required", {

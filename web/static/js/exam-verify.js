@@ -27,6 +27,7 @@ export class Verification {
       answer: $("verify-answer"), submit: $("verify-submit"), cancel: $("verify-cancel"),
       start: $("verify-start"), review: $("verify-review"), photo: $("review-photo"),
       progress: $("review-progress"), refresh: $("verify-refresh"), close: $("verify-close"),
+      standIn: $("verify-stand-in"),
     };
     this.scope = null;
     this.state = null; // the server's status: ready, waiting, passed, manual_review, review_pending
@@ -227,6 +228,8 @@ export class Verification {
       ui.prompt.textContent = challenge.prompt?.[lang()] ?? challenge.prompt?.zh
         ?? t("exam.verify.prompt");
       if (challenge.length) ui.answer.maxLength = challenge.length;
+      // The built-in check stands in for a face check: the page says so.
+      ui.standIn.hidden = challenge.kind !== "id_number_suffix";
     }
     ui.submit.disabled = this.busy;
     ui.cancel.disabled = this.busy;

@@ -8,7 +8,7 @@
 
 import { ApiError, api } from "./api.js";
 import {
-  $, ServerClock, clock, dateTime, errorText, leaveIfGated, setUpPage, shortTime,
+  $, ServerClock, dateTime, errorText, leaveIfGated, remaining, setUpPage, shortTime,
 } from "./exam-common.js";
 import { t, translatePage } from "./i18n.js";
 import { questionBadges, renderSettings } from "./question-settings.js";
@@ -51,7 +51,7 @@ function deadlineText(q) {
   const left = page.clock.left(a.submission_deadline);
   return {
     text: t("exam.q.submitLeft", {
-      left: clock(left), time: shortTime(a.submission_deadline, page.clock),
+      left: remaining(left), time: shortTime(a.submission_deadline, page.clock),
     }),
     kind: left < 300 ? "warning" : "info",
   };

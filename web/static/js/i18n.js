@@ -36,7 +36,11 @@ export function has(key) {
 
 export function t(key, params = {}) {
   const text = CATALOGUES[current][key] ?? CATALOGUES.zh[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (_, name) => String(params[name] ?? ""));
+  return text.replace(/\{(\w+)\}/g, (_, name) => {
+    // A sentence missing a value reads wrong: say so where the tests look (the console).
+    if (!(name in params)) console.warn(`i18n: "${key}" was given no {${name}}`);
+    return String(params[name] ?? "");
+  });
 }
 
 export function setLang(code) {

@@ -72,11 +72,7 @@ export function formatBytes(bytes) {
 }
 
 /** A server time (Unix seconds) as a local date and time in the page's language. */
-export function formatTime(seconds) {
-  return new Date(seconds * 1000).toLocaleString(lang() === "en" ? "en-GB" : "zh-CN", {
-    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
-  });
-}
+export { dateTime as formatTime } from "./format.js";
 
 /** Show ``notice`` ({key, params, kind} or {text, kind}) in ``el``, or hide it. */
 export function showNotice(el, notice) {

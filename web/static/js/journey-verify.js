@@ -39,7 +39,7 @@ export class VerifyStep {
       cancel: $("verify-cancel"), start: $("verify-start"), review: $("review-form"),
       size: $("review-size"), what: $("review-what"), photo: $("review-photo"),
       file: $("review-file"), preview: $("review-preview"), send: $("review-submit"),
-      refresh: $("review-refresh"),
+      refresh: $("review-refresh"), standIn: $("verify-stand-in"),
     };
     this.status = null; // the server's answer to GET /api/verification
     this.attempt = null; // {attempt_id, challenge} while answering
@@ -315,6 +315,8 @@ export class VerifyStep {
       const challenge = this.attempt.challenge || {};
       ui.prompt.textContent = pick(challenge.prompt) || t("journey.verify.prompt");
       if (challenge.length) ui.answer.maxLength = challenge.length;
+      // The built-in check stands in for a face check: the page says so.
+      ui.standIn.hidden = challenge.kind !== "id_number_suffix";
     }
     ui.submit.disabled = busy;
     ui.cancel.disabled = busy;

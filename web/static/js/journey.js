@@ -16,12 +16,14 @@ import {
   $, documentElement, errorText, fillDetails, identityRows, pick, showNotice,
 } from "./journey-common.js";
 import { VerifyStep } from "./journey-verify.js";
+import { HOMES } from "./role-home.js";
 
 const STAGES = [
   { id: "login", steps: ["accept_agreements", "verify_identity"] },
   { id: "notice", steps: ["read_notice"] },
   { id: "unit", steps: ["choose_unit"] },
-  { id: "confirm", steps: ["confirm_details", "accept_commitment"] },
+  { id: "confirm", steps: ["confirm_details"] },
+  { id: "commitment", steps: ["accept_commitment"] }, // 承诺书, a step of its own
   { id: "device", steps: ["device_check"] },
   { id: "exams", steps: ["exams"] },
 ];
@@ -85,6 +87,9 @@ async function refresh(notice = null) {
     return;
   }
   page.notice = notice;
+  if (!page.journey) { // staff: the way to their own home (issue #10)
+    document.querySelector("[data-testid=staff-home]").href = HOMES[page.me.role] || "/console";
+  }
   await show(page.journey ? page.journey.next_step : "not_candidate");
 }
 
@@ -149,6 +154,10 @@ async function load(view) {
     case "choose_unit":
       page.units = await api("GET", "/api/units");
       page.selected = page.units.chosen_unit_id;
+      if (page.units.removed_from_unit && !page.refused) {
+        // A re-import of the chosen unit's list left us out: say so where we choose again.
+        page.refused = { unit_id: page.units.removed_from_unit, registered: null };
+      }
       break;
     case "confirm_details":
       page.admission = await api("GET", "/api/admission");

@@ -9,10 +9,13 @@
 
 import { has, lang, onLangChange, setLang, t, translatePage } from "./i18n.js";
 import { ApiError, api, logOut, safeNext } from "./api.js";
+import { loginFlows } from "./login-flows.js";
+import { landing } from "./role-home.js";
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
 const ui = {
-  title: $("title"), lang: $("lang-toggle"), ended: $("session-ended"),
+  title: $("title"), lang: $("lang-toggle"), ended: $("session-ended"), resend: $("form-resend"),
+  pairJoining: $("pair-joining"),
   signedIn: $("signed-in"), signedInText: $("signed-in-text"), continueLink: $("continue"),
   logOut: $("log-out"),
   loginForm: $("login-form"), loginError: $("login-error"), loginSubmit: $("login-submit"),
@@ -25,9 +28,11 @@ const ui = {
 };
 
 const page = {
-  view: location.hash === "#register" ? "register" : "login",
+  view: { "#register": "register", "#reset": "reset" }[location.hash] || "login",
   next: safeNext(new URLSearchParams(location.search).get("next")),
   ended: new URLSearchParams(location.search).has("ended"), // sent here as a session ended
+  // A form went to the server before this script was ready (routes.page_form_sent).
+  resend: new URLSearchParams(location.search).has("resend"),
   me: null, // the account when already logged in
   idTypes: [],
   busy: false,
@@ -35,30 +40,36 @@ const page = {
   resendAt: 0, // performance.now() when another code may be asked for
   ticker: null,
   // The last refusal of each form, shown again in the other language on a switch.
-  errors: { login: null, register: null },
+  errors: { login: null, register: null, second: null, reset: null, claim: null },
 };
 
 // -- rendering --------------------------------------------------------------------------
 
+const TITLES = { register: "register.title", reset: "reset.title", claim: "claim.title" };
+
 function render() {
   const register = page.view === "register";
   document.body.dataset.view = page.view;
-  document.documentElement.dataset.title = register ? "register.title" : "login.title";
+  document.documentElement.dataset.title = TITLES[page.view] || "login.title";
   document.title = t(document.documentElement.dataset.title);
   ui.title.textContent = t(document.documentElement.dataset.title);
-  ui.loginForm.hidden = register;
+  ui.loginForm.hidden = page.view !== "login";
   ui.registerForm.hidden = !register;
+  flows.render();
   ui.loginSubmit.disabled = page.busy;
   ui.registerSubmit.disabled = page.busy;
 
   ui.ended.hidden = !page.ended || Boolean(page.me);
+  ui.resend.hidden = !page.resend || Boolean(page.me);
+  // Sent here by the second camera's QR code: this phone joins as the second camera.
+  ui.pairJoining.hidden = !page.next.startsWith("/pair?");
   ui.signedIn.hidden = !page.me;
   if (page.me) {
     ui.signedInText.textContent = t("login.signedIn", {
       name: page.me.name, phone: maskPhone(page.me.phone),
     });
   }
-  ui.continueLink.href = page.next;
+  ui.continueLink.href = landing(page.me, page.next);
 
   const wait = Math.ceil((page.resendAt - performance.now()) / 1000);
   ui.sendCode.disabled = page.busy || wait > 0;
@@ -68,8 +79,7 @@ function render() {
   if (page.codeSent) ui.codeStatus.textContent = t("sms.sent", page.codeSent);
 
   renderIdTypes();
-  showErrors("login");
-  showErrors("register");
+  for (const form of Object.keys(FORMS)) showErrors(form);
 }
 
 function renderIdTypes() {
@@ -86,19 +96,34 @@ function maskPhone(phone) {
 function showView(view) {
   page.view = view;
   const here = location.pathname + location.search;
-  history.replaceState(null, "", view === "register" ? `${here}#register` : here);
+  const hash = { register: "#register", reset: "#reset" }[view] || "";
+  history.replaceState(null, "", here + hash);
   // The phone number typed in one form is the one the other needs.
   const [from, to] = view === "register"
     ? [ui.loginPhone, ui.registerPhone] : [ui.registerPhone, ui.loginPhone];
   if (from.value && !to.value) to.value = from.value;
+  if (view === "reset" && !document.querySelector("[data-testid=reset-phone]").value) {
+    document.querySelector("[data-testid=reset-phone]").value = ui.loginPhone.value;
+  }
   render();
-  (view === "register" ? ui.registerPhone : ui.loginPhone).focus();
+  const first = { register: ui.registerPhone, login: ui.loginPhone }[view];
+  first?.focus();
 }
 
 // -- errors -----------------------------------------------------------------------------
 
-const FORMS = { login: () => ui.loginForm, register: () => ui.registerForm };
-const NOTICES = { login: () => ui.loginError, register: () => ui.registerError };
+const flows = loginFlows({
+  page, fail, clearErrors, missing, values, busyWhile, showView,
+  startCooldown: (seconds) => startCooldown(seconds),
+  nextFor: (account) => landing(account, page.next), // staff: their own home
+  fillLogin: (phone) => { ui.loginPhone.value = phone; },
+  notice: (form, key) => {
+    page.errors[form] = { message: key, fields: {} };
+    showErrors(form);
+  },
+});
+const FORMS = { login: () => ui.loginForm, register: () => ui.registerForm, ...flows.forms };
+const NOTICES = { login: () => ui.loginError, register: () => ui.registerError, ...flows.notices };
 
 /** Remember a refusal of ``form`` (from ``action``: login, sms or register) and show it. */
 function fail(form, err, action) {
@@ -125,6 +150,7 @@ function fieldErrors(err, action) {
     if (action !== "register") return { phone: err.message };
   }
   if (err.code === "wrong_sms_code") return { sms_code: err.message };
+  if (err.code === "wrong_second_factor") return { code: err.message };
   if (err.code === "conflict" && err.details.field) return { [err.details.field]: err.message };
   return {};
 }
@@ -135,14 +161,27 @@ function generalMessage({ err, action }) {
     case "network": return t("err.network");
     case "wrong_credentials": return t("login.wrong");
     case "rate_limited":
-      return t({ login: "login.wait", sms: "sms.wait" }[action] || "form.wait", { seconds });
+      return t({ login: "login.wait", sms: "sms.wait", second: "second.wait" }[action]
+        || "form.wait", { seconds });
+    case "wrong_second_factor": return t("second.wrong");
+    case "not_found": return action === "reset" ? t("reset.noAccount") : t("err.server", {
+      message: err.message,
+    });
+    case "forbidden": return action === "reset" ? t("reset.closed") : t("err.server", {
+      message: err.message,
+    });
+    case "unauthenticated": return action === "second" ? t("second.expired") : t("err.server", {
+      message: err.message,
+    });
     case "invalid_input": return t("form.fix");
     case "wrong_sms_code":
       return err.details.tries_left ? t("sms.wrong", { n: err.details.tries_left })
         : t("sms.expired");
     case "conflict":
       if (err.details.field === "phone") return t("register.phoneTaken");
-      if (err.details.field === "id_number") return t("register.idTaken");
+      if (err.details.field === "id_number") {
+        return t(action === "claim" ? "claim.notTaken" : "register.idTaken");
+      }
       return t("err.server", { message: err.message });
     default: return t("err.server", { message: err.message });
   }
@@ -150,8 +189,10 @@ function generalMessage({ err, action }) {
 
 // Under a field: what to do, in Chinese from the catalogue; in English the server's own
 // reason, which names the exact problem.
-function fieldMessage(name, serverText, missing) {
+function fieldMessage(name, serverText, missing, reason) {
   if (missing) return t("form.required");
+  // A refused password: the reason in the page's language (policy in exams/passwords.py).
+  if (reason && has(`password.${reason}`)) return t(`password.${reason}`);
   if (lang() === "en" && serverText && serverText !== "is required") {
     return serverText[0].toUpperCase() + serverText.slice(1);
   }
@@ -178,7 +219,8 @@ function showErrors(form) {
     else element.setAttribute("aria-invalid", "true");
     if (!line) continue;
     line.hidden = !lined;
-    line.textContent = lined ? fieldMessage(element.name, text, text === "") : "";
+    const reason = shown?.err?.details?.reasons?.[element.name];
+    line.textContent = lined ? fieldMessage(element.name, text, text === "", reason) : "";
   }
 }
 
@@ -216,13 +258,19 @@ async function logIn(event) {
   clearErrors("login");
   const { phone, password } = values(ui.loginForm);
   await busyWhile(async () => {
+    let reply;
     try {
-      await api("POST", "/api/session", { phone, password });
+      reply = await api("POST", "/api/session", { phone, password });
     } catch (err) {
+      if (err.code === "second_factor_required") {
+        page.busy = false;
+        await flows.startSecond(err.details);
+        return;
+      }
       fail("login", err, "login");
       return;
     }
-    location.replace(page.next);
+    location.replace(landing(reply.account, page.next)); // staff: their own home
   });
 }
 
@@ -264,19 +312,28 @@ async function register(event) {
     try {
       await api("POST", "/api/accounts", form);
     } catch (err) {
+      // Someone else registered this ID number: the way back is an identity claim.
+      if (err.code === "conflict" && err.details.claim) flows.offerClaim(form);
       fail("register", err, "register");
       return;
     }
+    let reply;
     try {
-      await api("POST", "/api/session", { phone: form.phone, password: form.password });
+      reply = await api("POST", "/api/session", { phone: form.phone, password: form.password });
     } catch (err) {
+      // An invited staff member: set up two-step log-in now.
+      if (err.code === "second_factor_required") {
+        page.busy = false;
+        await flows.startSecond(err.details);
+        return;
+      }
       // The account exists: logging in is what is left to do.
       ui.loginPhone.value = form.phone;
       showView("login");
       fail("login", err, "login");
       return;
     }
-    location.replace(page.next);
+    location.replace(landing(reply.account, page.next)); // an invited proctor: their home
   });
 }
 
@@ -320,6 +377,7 @@ function wire() {
   ui.registerForm.addEventListener("submit", register);
   ui.sendCode.addEventListener("click", sendCode);
   ui.logOut.addEventListener("click", leave);
+  flows.wire();
   // A field being corrected is no longer marked.
   for (const [name, form] of Object.entries(FORMS)) {
     form().addEventListener("input", (event) => {

@@ -12,8 +12,9 @@
 
 import { api } from "./api.js";
 import { FileBox, acceptOf } from "./answer-files.js";
-import { $, bytes, clock, duration, list, shortTime } from "./exam-common.js";
+import { $, bytes, duration, list, remaining, shortTime } from "./exam-common.js";
 import { t } from "./i18n.js";
+import { submitFilesText } from "./question-dialogs.js";
 import { uploads } from "./upload-manager.js";
 
 export class OfflineAnswer {
@@ -152,7 +153,7 @@ export class OfflineAnswer {
       return;
     }
     ui.grace.textContent = st === "submitted"
-      ? t("upload.off.graceSubmitted", { n: pending, time, left: clock(left) })
+      ? t("upload.off.graceSubmitted", { n: pending, time, left: remaining(left) })
       : t("upload.off.grace", { time });
     ui.grace.dataset.kind = st === "submitted" ? "warning" : "info";
   }
@@ -187,12 +188,8 @@ export class OfflineAnswer {
 
   async submit() {
     const pending = this.files.filter((f) => f.pending).length;
-    const text = pending
-      ? t("upload.off.confirmSubmit", {
-        n: this.files.length, p: pending,
-        time: shortTime(this.ctx.exam.upload_deadline, this.ctx.clock),
-      })
-      : t("exam.confirm.submitFiles", { n: this.files.length });
+    const until = shortTime(this.ctx.exam.upload_deadline, this.ctx.clock);
+    const text = submitFilesText(this.files.length, pending, until);
     const ok = await this.ctx.confirm(text, t("exam.btn.submit"));
     if (ok) await this.ctx.call(() => api("POST", this.ctx.path("/submit")));
   }

@@ -7,6 +7,7 @@ import { api } from "./api.js";
 import { hasSecondCamera } from "./dual-playback.js";
 import { t } from "./i18n.js";
 import { mediaErrorKey, mediaSupport, openCameraAndMic } from "./media.js";
+import { endPlaybackText } from "./question-dialogs.js";
 import { OnlineView } from "./question-online-view.js";
 import { Uplink } from "./uplink.js";
 
@@ -167,6 +168,20 @@ export class OnlineMedia extends OnlineView {
     this.playing = null;
     this.ctx.notify({ key, kind: "error" });
     this.ctx.refresh();
+  }
+
+  /**
+   * 结束回放: the candidate ends the rehearsal's one playback early. It still counts as
+   * the one playback: the server closes the playback window and deletes the rehearsal.
+   */
+  async endRehearsalPlayback() {
+    if (this.playing?.kind !== "rehearsal") return;
+    if (!(await this.ctx.confirm(endPlaybackText(), t("exam.btn.endPlayback")))) return;
+    if (this.playing?.kind !== "rehearsal") return; // it played to its end meanwhile
+    (this.playing.dual ? this.dual : this.player).pause();
+    this.playing = null;
+    const left = await this.ctx.call(() => api("POST", this.ctx.path("/rehearsal/leave")));
+    if (left) this.ctx.notify({ key: "exam.rehearsal.ended", kind: "info" });
   }
 
   closePlayback() {

@@ -8,6 +8,7 @@
 
 import { clock, duration, holdScreen, shortTime } from "./exam-common.js";
 import { t } from "./i18n.js";
+import { lengthText } from "./take-length.js";
 
 const GUARDED = ["reading", "recording", "saving"]; // leaving the page asks first
 
@@ -83,8 +84,12 @@ export class OnlineView {
     switch (st) {
       case "intro":
         if (!this.connected()) return t("exam.msg.waitCamera");
-        return this.rehearsalsLeft() > 0 ? t("exam.msg.introRehearse", { n: this.rehearsalsLeft() })
-          : t("exam.msg.intro");
+        if (this.rehearsalsLeft() > 0) {
+          return t("exam.msg.introRehearse", { n: this.rehearsalsLeft() });
+        }
+        // The submission limit is mentioned only where the question has one.
+        return s.submission_limit_s == null ? t("exam.msg.intro")
+          : t("exam.msg.introLimit", { d: duration(s.submission_limit_s) });
       case "reading": {
         const kind = a.reading.kind === "rehearsal" ? "Rehearsal" : "Formal";
         return t(a.reading.deadline == null ? `exam.msg.readingUnlimited${kind}`
@@ -167,7 +172,11 @@ export class OnlineView {
     ui.stop.disabled = ctx.busy;
     ui.playRehearsal.hidden = st !== "rehearsal-review";
     ui.playRehearsal.disabled = ctx.busy;
-    ui.closePlayback.hidden = this.playing?.kind !== "formal";
+    // Any playback can be ended; a rehearsal's ends for good (its one playback).
+    ui.closePlayback.hidden = !this.playing;
+    ui.closePlayback.disabled = ctx.busy;
+    ui.closePlayback.textContent = t(this.playing?.kind === "rehearsal" ? "exam.btn.endPlayback"
+      : "exam.btn.closePlayback");
     ui.leaveRehearsal.hidden = !(st === "rehearsal-review"
       || (st === "reading" && a.reading.kind === "rehearsal"));
     ui.leaveRehearsal.disabled = ctx.busy;
@@ -206,6 +215,22 @@ export class OnlineView {
     ui.worksTitle.textContent = t(choosing ? "exam.works.title" : "exam.works.titleDone");
     ui.worksHint.textContent = t(hint);
     ui.workList.replaceChildren(...works.map((take, i) => this.workRow(take, i + 1, choosing)));
+    this.learnLengths(works);
+  }
+
+  /** What each work really holds (recorded length, gaps) comes with its stored summary:
+   * asked for once per work not yet stored here (a reload, or events missed). */
+  learnLengths(works) {
+    this.asked ??= new Set();
+    for (const take of works) {
+      if (take.media_failed || this.media.get(take.take_id)?.state === "stored") continue;
+      if (this.asked.has(take.take_id)) continue;
+      this.asked.add(take.take_id);
+      // Still saving: its take_stored event brings the summary.
+      this.storedTake(take.take_id).then((stored) => {
+        if (stored) this.ctx.render();
+      }).catch((err) => console.warn(err));
+    }
   }
 
   workRow(take, n, choosing) {
@@ -229,8 +254,9 @@ export class OnlineView {
     }
     const meta = document.createElement("p");
     meta.className = "muted work-meta";
+    meta.dataset.testid = "work-meta";
     const parts = [
-      t("exam.works.length", { d: duration((take.stopped_at ?? take.started_at) - take.started_at) }),
+      lengthText(this.media.get(take.take_id), (take.stopped_at ?? take.started_at) - take.started_at),
       t("exam.works.at", { time: shortTime(take.started_at, this.ctx.clock) }),
     ];
     const reason = take.stop_reason;

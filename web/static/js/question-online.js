@@ -20,9 +20,10 @@
 
 import { api } from "./api.js";
 import { DualPlayer } from "./dual-playback.js";
-import { $, duration } from "./exam-common.js";
+import { $ } from "./exam-common.js";
 import { t } from "./i18n.js";
 import { TakePlayer } from "./playback.js";
+import { formalText, recordAgainText, stopText, submitTakeText } from "./question-dialogs.js";
 import { Materials } from "./question-materials.js";
 import { OnlineMedia } from "./question-online-media.js";
 import { SecondCamera } from "./question-second.js";
@@ -79,7 +80,10 @@ export class OnlineAnswer extends OnlineMedia {
       const take = this.rehearsalToReview();
       if (take) this.play(take, "rehearsal");
     });
-    ui.closePlayback.addEventListener("click", () => this.closePlayback());
+    ui.closePlayback.addEventListener("click", () => {
+      if (this.playing?.kind === "rehearsal") this.endRehearsalPlayback();
+      else this.closePlayback();
+    });
     ui.leaveRehearsal.addEventListener("click", () => this.leaveRehearsal());
     ui.retryCamera.addEventListener("click", () => this.openCamera());
     ui.recordAgain.addEventListener("click", () => this.recordAgain());
@@ -116,13 +120,7 @@ export class OnlineAnswer extends OnlineMedia {
   }
 
   async enterFormal() {
-    const s = this.s;
-    const limit = s.submission_limit_s == null ? t("exam.confirm.untilEnd")
-      : duration(s.submission_limit_s);
-    const reading = s.reading_limit_s == null ? t("exam.confirm.readingByHand")
-      : t("exam.confirm.reading", { d: duration(s.reading_limit_s) });
-    const ok = await this.ctx.confirm(t("exam.confirm.formal", { limit, reading }),
-      t("exam.btn.formal"));
+    const ok = await this.ctx.confirm(formalText(this.s), t("exam.btn.formal"));
     if (ok) await this.ctx.call(() => api("POST", this.ctx.path("/formal")));
   }
 
@@ -140,7 +138,7 @@ export class OnlineAnswer extends OnlineMedia {
   }
 
   async recordAgain() {
-    const ok = await this.ctx.confirm(t("exam.confirm.recordAgain", { n: this.formalLeft() }),
+    const ok = await this.ctx.confirm(recordAgainText(this.formalLeft()),
       t("exam.btn.recordAgain"));
     if (ok) await this.startTake();
   }
@@ -148,7 +146,7 @@ export class OnlineAnswer extends OnlineMedia {
   async stopTake() {
     const take = this.a?.recording;
     if (!take) return;
-    const ok = await this.ctx.confirm(t("exam.confirm.stop"), t("exam.btn.stop"), true);
+    const ok = await this.ctx.confirm(stopText(), t("exam.btn.stop"), true);
     if (!ok || this.a?.recording?.take_id !== take.take_id) return; // ended meanwhile
     this.stopping = true;
     const path = this.ctx.path(`/takes/${encodeURIComponent(take.take_id)}/stop`);
@@ -183,7 +181,7 @@ export class OnlineAnswer extends OnlineMedia {
       return;
     }
     const n = this.formalTakes().findIndex((x) => x.take_id === this.a.chosen_take_id) + 1;
-    const ok = await this.ctx.confirm(t("exam.confirm.submit", { n }), t("exam.btn.submit"));
+    const ok = await this.ctx.confirm(submitTakeText(n), t("exam.btn.submit"));
     if (ok) await this.ctx.call(() => api("POST", this.ctx.path("/submit")));
   }
 }

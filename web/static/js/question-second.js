@@ -10,7 +10,7 @@
 // while a take records without the phone (``warning``) the page says so at once.
 
 import { api } from "./api.js";
-import { $, ServerClock, clock, errorText, leaveIfGated } from "./exam-common.js";
+import { $, ServerClock, clock, errorText, leaveIfGated, list } from "./exam-common.js";
 import { t } from "./i18n.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -69,10 +69,12 @@ export class SecondCamera {
       panel: $("second-camera"), badge: $("second-state"), warning: $("second-warning"),
       text: $("second-text"), code: $("pair-code"), qr: $("pair-qr"), link: $("pair-link"),
       expires: $("pair-expires"), rule: $("second-rule"), newCode: $("pair-new-code"),
-      note: $("second-note"), alert: $("second-alert"),
+      note: $("second-note"), alert: $("second-alert"), reach: $("pair-reach"),
+      reachText: $("pair-reach-text"), reachHow: $("pair-reach-how"),
+      reachOptions: $("pair-reach-options"),
     };
     this.link = { state: "unpaired", warning: false }; // the last secondary_state
-    this.code = null; // {url, expires_at, clock}
+    this.code = null; // {url, expires_at, clock, reach}
     this.codeFor = null; // the attempt the code belongs to
     this.fetching = false;
     this.retryAt = 0;
@@ -176,8 +178,24 @@ export class SecondCamera {
     const showCode = this.showCode(st);
     if (showCode && this.codeFor !== a.attempt_id) this.code = null; // another answer's
     ui.code.hidden = !(showCode && this.code);
+    this.renderReach(this.code?.reach);
     ui.newCode.hidden = showCode || !paired || !this.live(st) || state === "recording";
     this.tick();
+  }
+
+  /** A code no phone can use (it points at this machine, or has no HTTPS): what to do. */
+  renderReach(reach) {
+    const { ui } = this;
+    ui.reach.hidden = !reach || reach.ok;
+    if (ui.reach.hidden) return;
+    const addresses = reach.lan_addresses || [];
+    ui.reachText.textContent = t(`exam.pair.reach.${reach.problem}`);
+    ui.reachHow.textContent = reach.problem === "loopback" && addresses.length
+      ? t("exam.pair.reach.howLan", {
+        addresses: list(addresses.map((ip) => `https://${ip}:${reach.port}`)),
+      })
+      : t("exam.pair.reach.how");
+    ui.reachOptions.textContent = reach.restart_with;
   }
 
   message(st) {
@@ -215,7 +233,9 @@ export class SecondCamera {
       const issued = await api("POST", this.ctx.path("/pairing"));
       const serverClock = new ServerClock();
       serverClock.sync(issued.now);
-      this.code = { url: issued.url, expires_at: issued.expires_at, clock: serverClock };
+      this.code = {
+        url: issued.url, expires_at: issued.expires_at, clock: serverClock, reach: issued.reach,
+      };
       this.codeFor = issued.attempt_id || attemptId;
       this.ui.qr.replaceChildren(svgFromText(issued.qr_svg));
       const svg = this.ui.qr.firstElementChild;

@@ -10,7 +10,7 @@
 
 import { api } from "./api.js";
 import {
-  $, ServerClock, clock, errorText, leaveIfGated, setUpPage, shortTime,
+  $, ServerClock, errorText, leaveIfGated, remaining, setUpPage, shortTime,
 } from "./exam-common.js";
 import { t } from "./i18n.js";
 import { OfflineAnswer } from "./question-offline.js";
@@ -194,7 +194,7 @@ function deadlineLine() {
   if (q.phase === "closed") return { text: t("exam.q.closedAt", { time }), kind: "error" };
   const left = ctx.clock.left(a.submission_deadline);
   return {
-    text: t("exam.q.submitLeft", { left: clock(left), time }),
+    text: t("exam.q.submitLeft", { left: remaining(left), time }),
     kind: left < 300 ? "warning" : "info",
   };
 }

@@ -11,6 +11,7 @@ import {
   errorText, fmtTime, h, handleSessionEnd, idTypeName, loginHere, messageArea, notice,
 } from "./console-common.js";
 import { roleProblem } from "./console-role.js";
+import { claimsSection } from "./reviews-claims.js";
 
 const STATES = ["pending", "approved", "rejected"];
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
@@ -180,7 +181,11 @@ function mountQueue() {
         i18n: `console.reviews.none.${page.state}` })]));
   }
 
-  page.render = render;
+  const claims = claimsSection();
+  page.render = () => {
+    render();
+    claims.render();
+  };
   ui.main.replaceChildren(
     h("div", { class: "view-head" }, h("h2", { class: "view-title",
       i18n: "console.reviews.heading" }), refresh),
@@ -189,7 +194,7 @@ function mountQueue() {
       h("li", { i18n: "console.reviews.check1" }),
       h("li", { i18n: "console.reviews.check2" }),
       h("li", { i18n: "console.reviews.check3" })),
-    tabs, message.el, count, list);
+    tabs, message.el, count, list, claims.el);
   render();
 }
 

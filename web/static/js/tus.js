@@ -1,10 +1,16 @@
 // Resumable uploads of answer files: a small tus 1.0 client for our server
 // (docs/uploads.md). One TusUpload per file: it creates the upload for a
-// question (or a file material), sends the file in PATCHes of 8 MiB with a
-// SHA-1 checksum each, reports progress, pauses and resumes, retries after
-// network errors, and finds its upload again after a reload: the upload's URL
-// is kept in localStorage under a fingerprint of candidate, exam, question,
-// material and the file's name, size and lastModified.
+// question (or a file material), sends the file in PATCHes with a SHA-1
+// checksum each, reports progress, pauses and resumes, retries after network
+// errors, and finds its upload again after a reload: the upload's URL is kept
+// in localStorage under a fingerprint of candidate, exam, question, material
+// and the file's name, size and lastModified.
+//
+// Progress is the server's acknowledged offset: bytes on the wire that a drop
+// would lose are not counted (a page saying 8% while the server holds 0% misleads).
+// The PATCH size follows the link: it starts at 256 KiB and aims at a few seconds
+// per PATCH (64 KiB to 8 MiB), and halves after a failure, so a slow phone link
+// never risks megabytes on one request.
 //
 //   import { TusUpload } from "./tus.js";
 //   const up = new TusUpload(file, { candidateId, examId, questionId });
@@ -22,7 +28,10 @@
 import { ApiError } from "./api.js";
 
 export const ENDPOINT = "/api/uploads/";
-export const CHUNK_SIZE = 8 * 1024 * 1024;
+export const CHUNK_MAX = 8 * 1024 * 1024;
+export const CHUNK_MIN = 64 * 1024;
+export const CHUNK_START = 256 * 1024;
+export const CHUNK_TARGET_S = 3; // seconds a PATCH should take on the link measured
 export const RETRY_DELAYS_MS = [1000, 3000, 5000, 10000, 20000, 30000];
 const TUS_VERSION = "1.0.0";
 const STORE_PREFIX = "examcast.tus.";
@@ -96,12 +105,24 @@ export function forgetUpload(key) {
   localStorage.removeItem(STORE_PREFIX + key);
 }
 
+/**
+ * The next PATCH size after ``bytes`` were acknowledged in ``seconds``: what the link
+ * carries in CHUNK_TARGET_S, at most twice the last one, 64 KiB steps, 64 KiB to 8 MiB.
+ */
+export function nextChunkSize(current, bytes, seconds) {
+  const rate = bytes / Math.max(seconds, 0.001);
+  const wanted = Math.min(rate * CHUNK_TARGET_S, current * 2);
+  const stepped = Math.floor(wanted / CHUNK_MIN) * CHUNK_MIN;
+  return Math.max(CHUNK_MIN, Math.min(CHUNK_MAX, stepped));
+}
+
 export class TusUpload extends EventTarget {
   /**
    * ``options``: candidateId, examId, questionId (required); material (a file material's
-   * key); url (an upload to continue, e.g. from GET /api/exams/{id}/uploads); chunkSize;
-   * checksum (default true: SHA-1 per PATCH when the page is a secure context);
-   * retryDelays (ms); endpoint.
+   * key); url (an upload to continue, e.g. from GET /api/exams/{id}/uploads); chunkSize
+   * (a fixed PATCH size; default: it adapts to the link); checksum (default true: SHA-1
+   * per PATCH when the page is a secure context); retryDelays (ms); endpoint; now (a
+   * clock in seconds, for tests).
    */
   constructor(file, options) {
     super();
@@ -111,8 +132,9 @@ export class TusUpload extends EventTarget {
     this.file = file;
     this.options = {
       endpoint: ENDPOINT,
-      chunkSize: CHUNK_SIZE,
+      chunkSize: null,
       checksum: true,
+      now: () => performance.now() / 1000,
       retryDelays: RETRY_DELAYS_MS,
       material: null,
       url: null,
@@ -120,7 +142,8 @@ export class TusUpload extends EventTarget {
     };
     this.key = fingerprint(this.options, file);
     this.url = this.options.url || this.#stored()?.url || null;
-    this.offset = 0;
+    this.offset = 0; // acknowledged by the server
+    this.chunkSize = this.options.chunkSize || CHUNK_START;
     this.state = "idle";
     this.error = null;
     this._xhr = null;
@@ -184,11 +207,11 @@ export class TusUpload extends EventTarget {
       try {
         if (!this.url) await this.#create();
         else await this.#head();
+        this.#reached(); // the server answered: the connection is back
         while (this.offset < this.size) {
           if (this.state === "paused") return;
           await this.#patch();
           this._retries = 0;
-          if (this.state === "retrying") this.#setState("uploading");
         }
         this.#forget();
         this.#setState("done");
@@ -201,8 +224,10 @@ export class TusUpload extends EventTarget {
         const delay = this.options.retryDelays[this._retries];
         if (delay === undefined) return this.#fail(error);
         this._retries += 1;
+        // A link that failed: smaller PATCHes until it proves itself again.
+        if (!this.options.chunkSize) this.chunkSize = Math.max(CHUNK_MIN, this.chunkSize / 2);
         this.#setState("retrying");
-        await sleep(delay);
+        await backOff(delay); // or sooner, when the browser says it is online again
         if (this.state === "paused") return;
       }
     }
@@ -246,11 +271,12 @@ export class TusUpload extends EventTarget {
     }
     if (reply.status !== 200) throw errorOf(reply);
     this.offset = Number(reply.header("Upload-Offset"));
+    if (!this.#stored()) this.#remember(); // given its URL: found again after a reload
     this.#progress(this.offset);
   }
 
   async #patch() {
-    const end = Math.min(this.offset + this.options.chunkSize, this.size);
+    const end = Math.min(this.offset + this.chunkSize, this.size);
     const body = await readable(this.file, this.offset, end);
     const headers = {
       "Tus-Resumable": TUS_VERSION,
@@ -260,14 +286,20 @@ export class TusUpload extends EventTarget {
     const digest = await sha1(body, this.options.checksum);
     if (digest) headers["Upload-Checksum"] = `sha1 ${digest}`;
     const start = this.offset;
+    const began = this.options.now();
     const reply = await request("PATCH", this.url, headers, body, (sent) => {
-      this.#progress(start + sent);
+      if (sent > 0) this.#reached(); // bytes flow again: no longer "retrying"
     }, (xhr) => {
       this._xhr = xhr;
     });
     this._xhr = null;
     if (reply.status === 204) {
       this.offset = Number(reply.header("Upload-Offset"));
+      if (!this.options.chunkSize && this.offset > start) {
+        this.chunkSize = nextChunkSize(this.chunkSize, this.offset - start,
+          this.options.now() - began);
+      }
+      this.#reached();
       this.#progress(this.offset);
       return;
     }
@@ -292,6 +324,11 @@ export class TusUpload extends EventTarget {
     this.#setState("failed");
     this.dispatchEvent(new CustomEvent("error", { detail: { error } }));
     throw error;
+  }
+
+  /** The server is reachable (it answered, or took bytes): "retrying" is over. */
+  #reached() {
+    if (this.state === "retrying") this.#setState("uploading");
   }
 
   #progress(offset) {
@@ -332,6 +369,13 @@ export class TusUpload extends EventTarget {
   #forget() {
     localStorage.removeItem(STORE_PREFIX + this.key);
   }
+}
+
+/** Delete what arrived of the upload at ``url``: its file is sent again from byte 0 (a
+ * copy of a lost file, docs/uploads.md). Throws the server's refusal as an ApiError. */
+export async function restartUpload(url) {
+  const reply = await request("POST", `${url}/restart`, { "Tus-Resumable": TUS_VERSION });
+  if (reply.status !== 204) throw errorOf(reply);
 }
 
 /** One request with XMLHttpRequest (it reports upload progress; fetch does not). */
@@ -413,6 +457,15 @@ function randomHex(n) {
     .join("");
 }
 
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Wait ``ms`` before trying again, or less: until the browser reports being online. */
+function backOff(ms) {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      globalThis.removeEventListener?.("online", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    globalThis.addEventListener?.("online", done);
+  });
 }

@@ -11,8 +11,10 @@
 // or has no record of, is 文件异常: remove it and upload it again.
 
 import { api } from "./api.js";
-import { percent, uploadErrorText } from "./answer-files.js";
-import { $, ServerClock, bytes, clock, dateTime, errorText, leaveIfGated, list } from "./exam-common.js";
+import { extension, percent, uploadErrorText } from "./answer-files.js";
+import {
+  $, ServerClock, bytes, dateTime, errorText, leaveIfGated, list, remaining,
+} from "./exam-common.js";
 import { onLangChange, t } from "./i18n.js";
 import { storedUploads } from "./tus.js";
 import { ResumeProblem, uploads } from "./upload-manager.js";
@@ -199,6 +201,10 @@ export class UnfinishedUploads {
       }
     }
     if (this.candidateId && !this._record(entry)) {
+      // Submitted: no removing; a copy of the file (the same size) is sent from the start.
+      if (entry.submitted) {
+        return { ...abnormal, resume: "pick", problem: this._lost(entry, "upload.noRecordSubmitted") };
+      }
       return { ...abnormal, problem: t("upload.noRecord", { name: entry.name }) };
     }
     const pct = percent(entry.offset, entry.length);
@@ -311,7 +317,7 @@ export class UnfinishedUploads {
       line.dataset.kind = "error";
       return;
     }
-    line.textContent = t("upload.list.deadline", { time }) + t("upload.list.left", { left: clock(left) });
+    line.textContent = t("upload.list.deadline", { time }) + t("upload.list.left", { left: remaining(left) });
     line.dataset.kind = left < 1800 ? "warning" : "info";
   }
 
@@ -389,14 +395,38 @@ export class UnfinishedUploads {
       try {
         await uploads.resumeWith(file, this.examId, entry.upload_id, entry.name);
       } catch (err) {
-        this.problems.set(entry.upload_id, err instanceof ResumeProblem
-          ? uploadErrorText(err) : errorText(err));
+        if (err instanceof ResumeProblem && file.size === entry.length
+          && extension(file.name) === entry.format) {
+          await this._restart(file, entry); // a copy of the lost file: from its first byte
+        } else if (err instanceof ResumeProblem) {
+          this.problems.set(entry.upload_id, entry.submitted ? this._lost(entry)
+            : uploadErrorText(err));
+        } else {
+          this.problems.set(entry.upload_id, errorText(err));
+        }
       }
     }
     if (missed.length) {
       this.message = { text: t("upload.list.missed", { names: list(missed) }), kind: "warning" };
     }
     this.render();
+  }
+
+  /** What the candidate can do about a lost file of a submitted answer, and by when. */
+  _lost(entry, key = "upload.lostSubmittedUntil") {
+    return t(key, {
+      name: entry.name, size: bytes(entry.length), time: dateTime(entry.expires_at),
+    });
+  }
+
+  async _restart(file, entry) {
+    const scope = { examId: this.examId, questionId: entry.question_id, material: entry.material };
+    try {
+      const item = await uploads.restartWith(file, scope, entry.upload_id);
+      item.restarted = true;
+    } catch (err) {
+      if (!leaveIfGated(err, this.examId)) this.problems.set(entry.upload_id, errorText(err));
+    }
   }
 
   /** 文件异常: remove the upload (the file leaves the answer), then upload it again. */

@@ -12,7 +12,9 @@
 // modification time: the fingerprint) continues its upload from the server's offset.
 
 import { api, ApiError } from "./api.js";
-import { TusUpload, deviceId, fingerprint, forgetUpload, storedUploads } from "./tus.js";
+import {
+  ENDPOINT, TusUpload, deviceId, fingerprint, forgetUpload, restartUpload, storedUploads,
+} from "./tus.js";
 
 const PARALLEL = 2; // files sent at once; the others wait
 // Tests set a small chunk size here, to pause an upload mid-way.
@@ -168,6 +170,21 @@ export class UploadManager {
       examId: record.examId, questionId: record.questionId, material: record.material,
     };
     return this.add(file, scope, { url: record.url, uploadId });
+  }
+
+  /**
+   * Send ``file`` from its first byte as the pending file ``uploadId`` of ``scope``: the
+   * file the upload began with is lost and this is a copy (same size; the caller checks).
+   * What had arrived is deleted on the server.
+   */
+  async restartWith(file, scope, uploadId) {
+    const url = ENDPOINT + encodeURIComponent(uploadId);
+    const live = this.byUpload(uploadId);
+    if (live?.up) live.up.pause();
+    await restartUpload(url);
+    if (live) this.items = this.items.filter((i) => i !== live);
+    await this.forget(scope.examId, uploadId); // the lost file's record
+    return this.add(file, scope, { url, uploadId });
   }
 
   pause(item) {

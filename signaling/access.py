@@ -1,0 +1,47 @@
+"""Who may send which client event: each role gets only its own socket actions.
+
+Every socket event today drives a candidate's own cameras: the exam and
+device-check pages (``primary``) and the phone that is the second camera,
+which logs in as the same candidate (``secondary``). Staff consoles use HTTP
+only, so a unit admin, proctor or staff reviewer cannot open a media session,
+record or play a device-check take through a socket, and their connections
+are refused at once. A proctor's ``viewer`` role will add its own events here.
+"""
+
+from __future__ import annotations
+
+from exams.accounts import Role
+from exams.errors import Forbidden
+
+CANDIDATE_ONLY = frozenset({Role.CANDIDATE})
+
+# client event -> the roles that may send it (the connect handler and every event obey it)
+EVENT_ROLES: dict[str, frozenset[Role]] = {
+    "open_session": CANDIDATE_ONLY,
+    "offer": CANDIDATE_ONLY,
+    "start_take": CANDIDATE_ONLY,
+    "stop_take": CANDIDATE_ONLY,
+    "close_session": CANDIDATE_ONLY,
+    "secondary_ready": CANDIDATE_ONLY,
+}
+
+
+def may_connect(role: Role) -> bool:
+    """A role that may send no event has no use for a connection."""
+    return any(role in roles for roles in EVENT_ROLES.values())
+
+
+def require(role: Role, event: str) -> None:
+    roles = EVENT_ROLES.get(event, frozenset())
+    if role not in roles:
+        raise Forbidden(
+            f"{event} is for the role {' or '.join(sorted(r.value for r in roles)) or 'none'}; "
+            f"your account is a {role.value}"
+        )
+
+
+def refusal(role: Role) -> Forbidden:
+    return Forbidden(
+        f"the camera connection is for candidates; your account is a {role.value}: "
+        "use the console pages"
+    )

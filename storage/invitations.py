@@ -1,0 +1,116 @@
+"""Staff invitations in SQLite: implements ``exams.invitations.InvitationRepository``."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from exams.accounts import Role
+from exams.invitations import Invitation
+from storage.db import Database
+
+_COLUMNS = (
+    "id, phone, role, unit_id, exam_id, invited_by, created_at, expires_at, state, account_id, "
+    "decided_at"
+)
+
+
+class SqliteInvitations:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(self, invitation: Invitation) -> None:
+        i = invitation
+        row = (
+            i.id,
+            i.phone,
+            i.role.value,
+            i.unit_id,
+            i.exam_id,
+            i.invited_by,
+            i.created_at,
+            i.expires_at,
+            i.state,
+            i.account_id,
+            i.decided_at,
+        )
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                f"INSERT INTO invitations ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", row
+            )
+
+        await self._db.call(write)
+
+    async def pending_for(self, phone: str, now: float) -> list[Invitation]:
+        def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            return conn.execute(
+                f"SELECT {_COLUMNS} FROM invitations WHERE phone = ? AND state = 'pending' "
+                "AND expires_at > ? ORDER BY created_at",
+                (phone, now),
+            ).fetchall()
+
+        return [_invitation(r) for r in await self._db.call(read)]
+
+    async def decide(self, invitation_id: str, state: str, account_id: str, at: float) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            done = conn.execute(
+                "UPDATE invitations SET state = ?, account_id = ?, decided_at = ? "
+                "WHERE id = ? AND state = 'pending'",
+                (state, account_id, at, invitation_id),
+            )
+            return done.rowcount == 1
+
+        return await self._db.call(write)
+
+    async def cancel(self, invitation_id: str, at: float) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            done = conn.execute(
+                "UPDATE invitations SET state = 'cancelled', decided_at = ? "
+                "WHERE id = ? AND state = 'pending'",
+                (at, invitation_id),
+            )
+            return done.rowcount == 1
+
+        return await self._db.call(write)
+
+    async def get(self, invitation_id: str) -> Invitation | None:
+        def read(conn: sqlite3.Connection) -> sqlite3.Row | None:
+            row: sqlite3.Row | None = conn.execute(
+                f"SELECT {_COLUMNS} FROM invitations WHERE id = ?", (invitation_id,)
+            ).fetchone()
+            return row
+
+        row = await self._db.call(read)
+        return None if row is None else _invitation(row)
+
+    async def of_unit(self, unit_id: str, exam_id: str | None = None) -> list[Invitation]:
+        def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            if exam_id is None:
+                return conn.execute(
+                    f"SELECT {_COLUMNS} FROM invitations WHERE unit_id = ? "
+                    "ORDER BY created_at DESC LIMIT 500",
+                    (unit_id,),
+                ).fetchall()
+            return conn.execute(
+                f"SELECT {_COLUMNS} FROM invitations WHERE unit_id = ? AND exam_id = ? "
+                "ORDER BY created_at DESC LIMIT 500",
+                (unit_id, exam_id),
+            ).fetchall()
+
+        return [_invitation(r) for r in await self._db.call(read)]
+
+
+def _invitation(row: sqlite3.Row) -> Invitation:
+    return Invitation(
+        id=row["id"],
+        phone=row["phone"],
+        role=Role(row["role"]),
+        unit_id=row["unit_id"],
+        exam_id=row["exam_id"],
+        invited_by=row["invited_by"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        state=row["state"],
+        account_id=row["account_id"],
+        decided_at=row["decided_at"],
+    )

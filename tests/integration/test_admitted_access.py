@@ -1,0 +1,176 @@
+"""Access follows the admitted list now: a re-import that leaves a candidate out closes the
+unit's exams to them at once, on every route; the console is told what an import removes
+before and after it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exams.accounts import Account
+from tests.support import files
+from tests.support.api import ApiClient, Reply, api_client
+from tests.support.exams import admit, offline_question, online_question
+from tests.support.server import RunningServer, running_server
+from tests.support.server import server_settings as settings_for
+from tests.support.tus import KIB, Tus, about, candidate_at, q
+
+VIDEO = files.mp4(frames=10, width=160, height=120)
+PNG = files.png()
+HALF = len(VIDEO) // 2
+LIST = "/api/admin/units/10001/admitted-list"
+CSV = {"Content-Type": "text/csv"}
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    settings = settings_for(tmp_path / "data", password_hash_memory_kib=1024, reconnect_grace_s=120)
+    async with running_server(settings) as running:
+        yield running
+
+
+def csv_of(*people: Account) -> bytes:
+    rows = "".join(f"{p.name},{p.id_type},{p.id_number}\n" for p in people)
+    return ("name,id_type,id_number\n" + rows).encode()
+
+
+def removed(reply: Reply) -> None:
+    assert reply.status == 403 and reply.code == "step_required", reply
+    details = reply.body["error"]["details"]
+    assert details["reason"] == "removed_from_admitted_list" and details["unit_id"] == "10001"
+    assert details["step"] == "choose_unit"
+    assert "contact the unit" in reply.body["error"]["message"]
+
+
+async def started_candidate(
+    server: RunningServer, admin: ApiClient, client: ApiClient
+) -> tuple[str, Account, str]:
+    """Exam with an offline question (opened, an upload begun) and an online one (rehearsal
+    reading); (exam id, account, upload URL)."""
+    exam_id, who = await candidate_at(
+        server,
+        admin,
+        client,
+        offline_question(max_bytes=4 * KIB * KIB),
+        online_question(
+            "q1",
+            1,
+            reading_limit_s=600,
+            rehearsal_allowed=True,
+            rehearsal_count=2,
+            second_camera_required=True,
+        ),
+    )
+    created = await Tus(client).create(len(VIDEO), **about(exam_id))
+    assert created.status == 201, created
+    assert (await client.call("POST", q(exam_id, "q1") + "/rehearsal")).status == 200
+    return exam_id, who, created.headers["Location"]
+
+
+async def test_a_removed_candidate_is_refused_everywhere_and_sent_back_to_choose_a_unit(
+    server: RunningServer,
+) -> None:
+    async with api_client(server) as admin, api_client(server) as client:
+        exam_id, who, upload = await started_candidate(server, admin, client)
+        tus = Tus(client)
+        assert (await tus.patch(upload, 0, VIDEO[:HALF])).status == 204
+        async with api_client(server) as other:
+            kept_id, kept, _ = await started_candidate(server, admin, other)
+            imported = await admin.call("POST", LIST, data=csv_of(kept), headers=CSV)
+            assert imported.status == 201, imported
+            assert imported.body["changes"]["removed"] == 1
+            # The candidate still on the list is not touched.
+            assert (await other.call("GET", f"/api/exams/{kept_id}")).status == 200
+
+        for method, path, body in [
+            ("GET", "/api/exams", None),
+            ("GET", f"/api/exams/{exam_id}", None),
+            ("GET", q(exam_id, "q1"), None),
+            ("GET", "/api/recording", None),
+            ("POST", q(exam_id, "q1") + "/rehearsal", None),
+            ("POST", q(exam_id, "q1") + "/takes", {"kind": "rehearsal"}),
+            ("POST", q(exam_id, "q1") + "/formal", None),
+            ("POST", q(exam_id, "q1") + "/pairing", None),
+            ("POST", q(exam_id, "q9") + "/save", None),
+            ("POST", q(exam_id, "q9") + "/submit", None),
+            ("POST", q(exam_id, "q9") + "/files?name=a.png", None),
+            ("GET", f"/api/exams/{exam_id}/uploads?device_id=d1", None),
+        ]:
+            removed(await client.call(method, path, body))
+        removed(await tus.patch(upload, HALF, VIDEO[HALF:]))
+        assert (await tus.head(upload)).status == 403  # HEAD: no body
+        removed(await tus.create(len(VIDEO), **about(exam_id, name="b.mp4")))
+        removed(await client.call("POST", "/api/admission/confirm"))
+
+        me = await client.call("GET", "/api/me")
+        assert me.body["journey"]["next_step"] == "choose_unit"
+        assert me.body["journey"]["removed_from_unit"] == "10001"
+        units = await client.call("GET", "/api/units")
+        assert units.body["chosen_unit_id"] is None
+        assert units.body["removed_from_unit"] == "10001"
+        again = await client.call("POST", "/api/units/10001/choose")
+        assert again.status == 403 and again.code == "not_on_admitted_list"
+
+        # Back on the list: where they were, upload included.
+        await admit(server, "10001", who)
+        assert (await client.call("GET", f"/api/exams/{exam_id}")).status == 200
+        assert (await tus.patch(upload, HALF, VIDEO[HALF:])).status == 204
+
+
+async def test_the_console_previews_what_a_re_import_removes(server: RunningServer) -> None:
+    async with api_client(server) as admin, api_client(server) as client:
+        exam_id, who, _ = await started_candidate(server, admin, client)
+        async with api_client(server) as other:
+            other_exam, done, _ = await started_candidate(server, admin, other)
+            question = q(other_exam, "q9")
+            added = await other.call("POST", question + "/files?name=a.png", data=PNG)
+            assert added.status == 201, added
+            assert (await other.call("POST", question + "/submit")).status == 200
+        stranger = b"\xe7\x8e\x8b\xe4\xba\x94,passport,E1234567\n"  # 王五: no account
+        before = await admin.call("POST", LIST, data=csv_of(who, done) + stranger, headers=CSV)
+        assert before.status == 201 and before.body["changes"]["added"] == 1
+
+        body = csv_of(done)  # leaves out ``who`` (reading a question) and 王五
+        preview = await admin.call("POST", LIST + "/preview", data=body, headers=CSV)
+        assert preview.status == 200, preview
+        changes: dict[str, Any] = preview.body
+        figures = ("entries", "added", "kept", "removed", "removed_registered", "removed_started")
+        assert [changes[k] for k in figures] == [1, 0, 1, 2, 1, 1]
+        started, unregistered = changes["removed_people"]  # who began comes first
+        assert (started["id_number"], started["started"], started["submitted"]) == (
+            who.id_number,
+            True,
+            0,
+        )
+        assert (unregistered["name"], unregistered["registered"]) == ("王五", False)
+        # A preview changes nothing: the candidate still reaches the exam.
+        assert (await client.call("GET", f"/api/exams/{exam_id}")).status == 200
+        assert len((await admin.call("GET", LIST)).body["entries"]) == 3
+
+        only_stranger = b"name,id_type,id_number\n" + stranger
+        everyone_out = await admin.call("POST", LIST + "/preview", data=only_stranger, headers=CSV)
+        assert everyone_out.body["removed_submitted"] == 1  # ``done`` submitted q9
+        submitted = {p["id_number"]: p["submitted"] for p in everyone_out.body["removed_people"]}
+        assert submitted == {who.id_number: 0, done.id_number: 1}
+
+        bad = await admin.call("POST", LIST + "/preview", data=b"name\nx\n", headers=CSV)
+        assert bad.status == 400 and bad.code == "invalid_admitted_list"
+
+        imported = await admin.call("POST", LIST, data=body, headers=CSV)
+        assert imported.status == 201 and imported.body["entries"] == 1
+        assert imported.body["changes"]["removed"] == 2
+        assert imported.body["changes"]["removed_people"][0]["id_number"] == who.id_number
+        removed(await client.call("GET", f"/api/exams/{exam_id}"))
+
+
+async def test_only_the_units_admin_previews(server: RunningServer) -> None:
+    async with api_client(server) as admin, api_client(server) as client:
+        await started_candidate(server, admin, client)
+        refused = await client.call("POST", LIST + "/preview", data=b"x", headers=CSV)
+        assert refused.status == 403
+    async with api_client(server) as anonymous:
+        nobody = await anonymous.call("POST", LIST + "/preview", data=b"x", headers=CSV)
+        assert nobody.status == 401

@@ -1,0 +1,134 @@
+"""A network blip in the middle of a take, between real aiortc peers and a real server.
+
+The client's peer connection keeps going (the same one, as a browser's does after a
+short Wi-Fi drop) while everything it sends over RTP/RTCP is lost for a while; its
+sender keeps encoding, so the server sees a real sequence and timestamp jump, and
+answers with the PLI the client's aiortc sender turns into a keyframe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiortc import RTCPeerConnection
+
+from tests.support.analysis import (
+    audio_samples,
+    beep_time,
+    decode_strictly,
+    flash_time,
+    segment_file,
+    video_frames,
+)
+from tests.support.media import SyntheticAudio, SyntheticVideo
+from tests.support.server import RunningServer, connected_client
+from web.keys import HUB
+
+
+class Outage:
+    """Drops what ``pc`` sends over SRTP/SRTCP while on: the uplink of a blip."""
+
+    def __init__(self, pc: RTCPeerConnection) -> None:
+        self.on = False
+        self.dropped = 0
+        for transport in {s.transport for s in pc.getSenders()}:
+            transport._send_rtp = self._wrap(transport._send_rtp)  # type: ignore[method-assign,assignment]
+
+    def _wrap(self, send: Callable[[bytes], Awaitable[None]]) -> Callable[[bytes], Any]:
+        async def lossy(data: bytes) -> None:
+            if self.on:
+                self.dropped += 1
+                return
+            await send(data)
+
+        return lossy
+
+
+async def until(condition: Callable[[], bool], limit_s: float, what: str) -> None:
+    deadline = asyncio.get_running_loop().time() + limit_s
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+
+
+async def record_with_outage(
+    server: RunningServer, outage_s: float, mark_at: float
+) -> tuple[dict[str, Any], Outage]:
+    """Record, cut the client's uplink for ``outage_s`` two seconds in, record on until
+    a second past ``mark_at`` (a flash and a beep), stop; the stored take."""
+    video = SyntheticVideo(mark_at=mark_at)
+    audio = SyntheticAudio(mark_at=mark_at)
+    hub = server.app[HUB]
+    async with connected_client(server) as client:
+        session_id, pc = await client.publish([video, audio])
+        outage = Outage(pc)
+        take = await client.call(
+            "start_take", {"session_id": session_id, "purpose": "device_check"}
+        )
+        recorder = hub._takes[take["take_id"]]["primary"]  # what the server has recorded
+        await until(lambda: recorder._current is not None, 10, "the first segment")
+        sent = video.frames_sent
+        await until(lambda: video.frames_sent >= sent + 60, 10, "two seconds recorded")
+        outage.on = True
+        sent = video.frames_sent
+        await until(lambda: video.frames_sent >= sent + outage_s * 30, 20, "the outage")
+        outage.on = False
+        await until(lambda: video.frames_sent / 30 >= mark_at + 1.0, 20, "the mark")
+        stored: dict[str, Any] = await client.call("stop_take", {"take_id": take["take_id"]})
+    assert outage.dropped > outage_s * 30
+    return stored, outage
+
+
+def check_segments(server: RunningServer, stored: dict[str, Any]) -> None:
+    """Every file decodes without an error, each picture in order with none missing, the
+    sound beside it; picture and sound in step after the hole (the last segment)."""
+    segments = stored["manifest"]["segments"]
+    for segment in segments:
+        path = segment_file(server.settings.data_dir, stored["take_id"], segment)
+        d = decode_strictly(path)
+        indices = [f.index for f in d.video]
+        assert indices == list(range(indices[0], indices[0] + len(indices))), "a frame is missing"
+        assert d.video_packets == len(d.video) == segment["streams"][0]["frames"]
+        assert abs(d.audio_pts_s[0] - d.video[0].pts_s) < 0.05
+    path = segment_file(server.settings.data_dir, stored["take_id"], segments[-1])
+    samples, first = audio_samples(path)
+    skew = beep_time(samples, first) - flash_time(video_frames(path))
+    assert abs(skew) < 0.05, f"audio/video out of sync by {skew * 1000:.0f} ms after the hole"
+    # What is shown as recorded counts what the files hold, not the take's wall time.
+    manifest = stored["manifest"]
+    assert manifest["recorded_s"] == round(sum(s["picture_s"] for s in segments), 3)
+    assert (stored["recorded_s"], stored["gaps"]) == (manifest["recorded_s"], manifest["gaps"])
+
+
+async def test_a_blip_that_loses_the_picture_is_a_gap_between_two_playable_segments(
+    server: RunningServer,
+) -> None:
+    """Five seconds: more than the sender can retransmit (aiortc keeps 128 packets)."""
+    stored, _ = await record_with_outage(server, 5.0, mark_at=8.5)
+    manifest = stored["manifest"]
+    segments = manifest["segments"]
+    assert [s["reason"] for s in segments] == ["start", "resumed"], segments
+    [gap] = manifest["gaps"]
+    assert gap["reason"] == "media_lost"
+    one, two = segments
+    assert gap["start_s"] == round(one["start_s"] + one["duration_s"], 3)
+    assert gap["end_s"] == two["start_s"]
+    assert gap["end_s"] - gap["start_s"] >= 5.0 - 0.2
+    check_segments(server, stored)
+    wall = stored["stopped_at"] - stored["started_at"]
+    assert manifest["recorded_s"] <= wall - (gap["end_s"] - gap["start_s"]) + 0.05
+
+
+async def test_a_blip_whose_picture_is_retransmitted_keeps_one_segment_in_sync(
+    server: RunningServer,
+) -> None:
+    """A second and a half: the video comes back by NACK/retransmission, the sound (not
+    retransmitted) is silence there, and stays in step with the picture after it."""
+    stored, _ = await record_with_outage(server, 1.5, mark_at=5.0)
+    manifest = stored["manifest"]
+    assert [s["reason"] for s in manifest["segments"]] == ["start"]
+    assert manifest["gaps"] == []
+    assert 1.3 <= manifest["stats"]["silence_filled"] * 0.02 <= 1.7
+    check_segments(server, stored)
