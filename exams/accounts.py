@@ -79,17 +79,6 @@ class SecondFactorGate(Protocol):
         ...
 
 
-class StaffInvitations(Protocol):
-    async def apply(self, account: Account, client: str) -> Account:
-        """The phone's pending staff invitations applied (``exams.invitations``)."""
-        ...
-
-
-class NoInvitations:
-    async def apply(self, account: Account, client: str) -> Account:
-        return account
-
-
 class NoSecondFactor:
     async def gate(self, account: Account, client: str) -> None:
         return None
@@ -141,12 +130,10 @@ class AccountService:
         clock: Clock,
         new_id: Callable[[], str] = lambda: secrets.token_hex(10),
         second_factor: SecondFactorGate | None = None,
-        invitations: StaffInvitations | None = None,
     ) -> None:
         self._repo = repo
         self.sessions = sessions
         self._second_factor = second_factor or NoSecondFactor()
-        self._invitations = invitations or NoInvitations()
         self._sms = sms
         self._hasher = hasher
         self._throttle = throttle
@@ -186,7 +173,6 @@ class AccountService:
         )
         await self._repo.add(account)
         await self._record(Event.REGISTERED, account.id, client)
-        account = await self._invitations.apply(account, client)  # invited staff (issue #10)
         return account
 
     async def login(
@@ -214,12 +200,6 @@ class AccountService:
             )
             raise WrongCredentials("the phone number or the password is wrong")
         await self._throttle.succeeded(phone, client, self._clock())
-        # A staff invitation to this phone applies now, before staff are asked for a code;
-        # a new role ends the account's other sessions (as ``grant`` does).
-        invited = await self._invitations.apply(account, client)
-        if invited.role is not account.role:
-            await self.sessions.revoke_all(account.id)
-        account = invited
         await self._second_factor.gate(account, client)  # staff: asks for a code (raises)
         return account, await self.open_session(account, client, replacing)
 

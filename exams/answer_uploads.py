@@ -73,8 +73,11 @@ class Uploads:
         self._attempts = runner.attempts
         self._files = files
         self._inspector = inspector
-        # Told when a pending file (a resumable upload) is removed from an answer.
-        self.discard_pending: Callable[[str], Awaitable[None]] | None = None
+        self._pending_listeners: list[Callable[[str], Awaitable[None]]] = []
+
+    def add_pending_listener(self, listener: Callable[[str], Awaitable[None]]) -> None:
+        """``listener(file_id)`` when a pending file (a resumable upload) leaves an answer."""
+        self._pending_listeners.append(listener)
 
     async def upload_file(
         self,
@@ -155,8 +158,9 @@ class Uploads:
         return page
 
     async def _forget(self, folder: str, f: FileRef) -> None:
-        if f.pending and self.discard_pending is not None:
-            await self.discard_pending(f.id)
+        if f.pending:
+            for listener in self._pending_listeners:
+                await listener(f.id)
         await self._files.remove(folder, f.id, f.format)
 
     async def _store(

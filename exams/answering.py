@@ -23,7 +23,7 @@ from exams.accounts import Account
 from exams.attempt_runner import AttemptRunner
 from exams.attempts import Attempt, TakeKind, check_live, holds_camera, phase
 from exams.catalog import ExamCatalog
-from exams.errors import CameraBusy, Conflict, NotFound
+from exams.errors import CameraBusy, Conflict, Forbidden, NotFound
 from exams.exam_access import ExamAccess
 from exams.exams import Exam
 from exams.materials import attach_text
@@ -61,6 +61,7 @@ class Answering:
         self._camera_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+        runner.add_admission_check(self._still_admitted)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -203,6 +204,14 @@ class Answering:
         check_live(a, exam, self._runner.clock())
 
     # -- helpers ---------------------------------------------------------------------------
+
+    async def _still_admitted(self, a: Attempt) -> bool:
+        """The server's own steps (a reading time running out) follow the admitted list too."""
+        try:
+            await self.access.exam_of(a.candidate_id, a.exam_id)
+        except (Forbidden, NotFound):
+            return False
+        return True
 
     async def _unit(self, account: Account) -> str:
         return await self.access.unit_of(account)

@@ -77,8 +77,26 @@ class AttemptRunner:
         self._timers: dict[str, tuple[object, Callable[[], None]]] = {}
         self.after_run: list[Callable[[Attempt], Awaitable[None]]] = []
         # Has the attempt's second camera (需二机位) tapped Ready? (``pairing`` answers.)
-        self.secondary_ready: Callable[[str], bool] = lambda attempt_id: False
+        self._readiness: list[Callable[[str], bool]] = []
+        # Does the attempt's candidate still reach its exam (the admitted list)? (``answering``)
+        self._admission: list[Callable[[Attempt], Awaitable[bool]]] = []
         self._closed = False
+
+    def add_secondary_check(self, ready_for: Callable[[str], bool]) -> None:
+        """``ready_for(attempt_id)``: has that attempt's second camera tapped Ready?"""
+        self._readiness.append(ready_for)
+
+    def add_admission_check(self, admitted: Callable[[Attempt], Awaitable[bool]]) -> None:
+        """``admitted(attempt)``: does its candidate still reach the exam? The server starts
+        no recording for one a re-import removed; it looks again every :data:`RETRY_S`, so a
+        candidate put back on the list is where they were."""
+        self._admission.append(admitted)
+
+    async def _admitted(self, a: Attempt) -> bool:
+        for admitted in self._admission:
+            if not await admitted(a):
+                return False
+        return True
 
     # -- running steps ---------------------------------------------------------------------
 
@@ -140,7 +158,7 @@ class AttemptRunner:
     ) -> Attempt:
         """Start the recorder, then the take, with the same limit on both. A second camera
         that is ready is recorded too (the take service asks the pairing for it)."""
-        ready = self.secondary_ready(a.id)
+        ready = any(ready_for(a.id) for ready_for in self._readiness)
         probe = start_take(
             a,
             exam,
@@ -183,6 +201,9 @@ class AttemptRunner:
                     due = [x for x in due if not isinstance(x, AutoSubmit | CloseAttempt)]
             if not due:
                 return a
+            if isinstance(due[0], StartRecording) and not await self._admitted(a):
+                failed.add(due[0])  # removed from the admitted list: the timer looks again
+                continue
             try:
                 a = await self._save(await self._act(a, exam, due[0], now, stops), now)
             except Exception:  # the next ones may still apply; the timer retries this one

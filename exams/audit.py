@@ -49,7 +49,7 @@ class Event(StrEnum):
     SUBMISSIONS_EXPORTED = "submissions_exported"  # a unit admin began an exam's bulk export
     SUBMISSIONS_EXPORT_ENDED = "submissions_export_ended"  # complete or cut off; hash checks
     STAFF_INVITED = "staff_invited"  # a proctor or unit admin invited by phone
-    INVITATION_DECIDED = "invitation_decided"  # applied (or declined) at the phone's log-in
+    INVITATION_DECIDED = "invitation_decided"  # accepted (applied) or declined by the invited
     UNIT_CREATED = "unit_created"  # by an operator in the console
 
 

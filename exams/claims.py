@@ -189,29 +189,23 @@ class Claims:
     # -- staff -----------------------------------------------------------------------------
 
     async def _may_decide(self, staff: Account, claim: Claim, client: str, what: str) -> None:
+        # Review staff only: a unit admin controls its own admitted list, so letting the
+        # admin of a unit listing the ID number decide would let them take any identity.
         if staff.role is Role.STAFF_REVIEWER:
             return
-        if staff.role is Role.UNIT_ADMIN and staff.unit_id is not None:
-            if staff.unit_id in await self._lists.holding(claim.id_type, claim.id_number):
-                return
         await self._record(Event.ACCESS_DENIED, staff.id, client, what=what, claim=claim.id)
-        raise Forbidden(
-            "identity claims are decided by review staff, or by the admin of a unit whose "
-            "admitted list holds the ID number"
-        )
+        raise Forbidden("identity claims are decided by review staff")
 
     async def queue(
         self, staff: Account, client: str, state: ClaimState = ClaimState.PENDING
     ) -> list[dict[str, Any]]:
-        """Claims in ``state`` this person may decide, oldest first, with the evidence."""
-        if staff.role not in (Role.STAFF_REVIEWER, Role.UNIT_ADMIN):
+        """Claims in ``state``, oldest first, with the evidence (review staff only)."""
+        if staff.role is not Role.STAFF_REVIEWER:
             await self._record(Event.ACCESS_DENIED, staff.id, client, what="claim_queue")
-            raise Forbidden("only review staff and unit admins see identity claims")
+            raise Forbidden("only review staff see identity claims")
         out = []
         for claim in await self._repo.in_state(state, 200):
             holding = await self._lists.holding(claim.id_type, claim.id_number)
-            if staff.role is Role.UNIT_ADMIN and staff.unit_id not in holding:
-                continue
             out.append(await self._evidence(claim, holding))
         return out
 

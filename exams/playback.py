@@ -1,7 +1,8 @@
 """Who may play an exam take back, and deleting rehearsals nobody may play again.
 
-:meth:`Playback.policy` is :attr:`exams.takes.TakeService.playback_policy`: the
-playback endpoint asks it before serving a segment of a take.
+:meth:`Playback.policy` is a playback policy of the take service (registered with
+:meth:`exams.takes.TakeService.add_playback_policy`): the playback endpoint asks it
+before serving a segment of a take.
 
 - A formal take plays back only if its question allows it (M3.2), and only to
   the candidate who recorded it, while they still reach the exam
@@ -52,7 +53,6 @@ class Playback:
         self._playing: dict[str, float] = {}  # rehearsal take id -> end of its window
         self._discarded: set[str] = set()
         self._timers: dict[str, Callable[[], None]] = {}  # take id -> cancel its window's end
-        runner.after_run.append(self.discard_unplayable)
 
     def playing(self, take_id: str, now: float) -> bool:
         until = self._playing.get(take_id)
@@ -118,7 +118,9 @@ class Playback:
         await self.discard_unplayable(a)
 
     async def discard_unplayable(self, a: Attempt) -> None:
-        """Delete the files of this attempt's rehearsals that can never be played again."""
+        """Delete the files of this attempt's rehearsals that can never be played again.
+
+        The runner's ``after_run`` listener (``web.bootstrap`` registers it)."""
         now = self._runner.clock()
         # A window protects the last rehearsal until the candidate moves on.
         last = a.takes[-1].id if a.takes else None

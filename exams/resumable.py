@@ -111,7 +111,6 @@ class ResumableUploads:
         self._idle_s = idle_s
         self._new_id = new_id
         self._endings = UploadEndings(runner, exams, records, data, locks, files, inspector)
-        uploads.discard_pending = self.discard
 
     # -- the protocol ----------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from exams.audit import AuditLog, Entry, Event
 from exams.errors import InvalidInput, TooManyRequests, WrongSmsCode
 from exams.personal import mask_phone, normalise_phone
 from exams.takes import Clock
-from exams.throttle import RateLimiter, Window, take_all
+from exams.throttle import RateLimiter, Window, address_key, take_all
 
 PURPOSES = ("register", "reset_password")
 # What each code is for, as the SMS says it (Chinese, English).
@@ -127,7 +127,7 @@ class SmsCodes:
             await take_all(
                 self._limiter,
                 [
-                    (f"sms-address:{client}", p.per_address),
+                    (f"sms-address:{address_key(client)}", p.per_address),
                     (f"sms-phone:{phone}", p.per_phone),
                     (f"sms-phone-day:{phone}", p.per_phone_daily),
                 ],

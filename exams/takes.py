@@ -165,12 +165,20 @@ class TakeService:
         self._device_checks: dict[str, str] = {}  # owner -> their recording device check
         self._timers: dict[str, Callable[[], None]] = {}
         self._listeners: list[TakeListener] = []
-        self.playback_policy: PlaybackPolicy | None = None
-        self.extra_cameras: CameraLookup | None = None
+        self._playback_policies: list[PlaybackPolicy] = []
+        self._camera_sources: list[CameraLookup] = []
 
     def add_listener(self, listener: TakeListener) -> None:
         """``listener(event, take)`` for every take event, whoever caused it."""
         self._listeners.append(listener)
+
+    def add_playback_policy(self, policy: PlaybackPolicy) -> None:
+        """``policy(take, viewer)`` raises when that viewer may not play that take (each asked)."""
+        self._playback_policies.append(policy)
+
+    def add_camera_source(self, lookup: CameraLookup) -> None:
+        """``lookup(take)``: the other cameras (name -> session id) a starting take records."""
+        self._camera_sources.append(lookup)
 
     async def start(
         self,
@@ -216,8 +224,8 @@ class TakeService:
         try:
             await self._repo.save(take)
             cameras = {PRIMARY: session_id}
-            if self.extra_cameras is not None:
-                cameras |= {k: v for k, v in self.extra_cameras(take).items() if k != PRIMARY}
+            for lookup in self._camera_sources:
+                cameras |= {k: v for k, v in lookup(take).items() if k != PRIMARY}
             self._recorder.start(take.id, cameras)
         except BaseException:
             self._release(take)
@@ -318,8 +326,8 @@ class TakeService:
             raise NotFound("no such take")
         if take.purpose == DEVICE_CHECK and viewer.role != CANDIDATE:
             raise Forbidden("the device check is for candidates; your account has another role")
-        if self.playback_policy is not None:
-            await self.playback_policy(take, viewer.owner)
+        for policy in self._playback_policies:
+            await policy(take, viewer.owner)
 
     async def _emit(self, event: str, take: Take) -> None:
         await self._notifier.take_event(event, take)

@@ -25,6 +25,7 @@ address is never slowed by an attacker's failures.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -98,6 +99,23 @@ class RateLimiter(Protocol):
     async def clear(self, key: str) -> None: ...
 
 
+def address_key(address: str) -> str:
+    """What a limit per client address counts: the IPv4 address, or an IPv6 address's /64.
+
+    A single host is usually given a whole /64 (a home router's LAN, a cloud server), so
+    counting each IPv6 address alone would give one attacker 2^64 fresh allowances.
+    """
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])  # without an IPv6 zone (%eth0)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:  # an IPv4 client on a dual-stack socket
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
 def retry_message(what: str, wait: float) -> TooManyRequests:
     seconds = max(1, math.ceil(wait))
     return TooManyRequests(
@@ -143,6 +161,7 @@ class LoginThrottle:
 
     @staticmethod
     def _keys(login: str, address: str) -> tuple[str, str]:
+        address = address_key(address)
         return f"login:{login}@{address}", f"login-address:{address}"
 
     async def reserve(self, login: str, address: str, now: float) -> None:

@@ -250,6 +250,10 @@ class MediaHub:
     def get(self, session_id: str) -> MediaSession | None:
         return self._sessions.get(session_id)
 
+    def written_s(self, take_id: str) -> dict[str, float]:
+        """Seconds of media each camera of a recording take has written so far."""
+        return {name: r.written_s() for name, r in self._takes.get(take_id, {}).items()}
+
     def sessions_of(self, owner: str) -> list[MediaSession]:
         """The owner's sessions, connected or waiting for their client to come back."""
         return [s for s in self._sessions.values() if s.owner == owner]

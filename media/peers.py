@@ -123,6 +123,10 @@ class PeerFactory:
             m.ice and m.ice.usernameFragment for m in description.media
         ):
             raise InvalidInput("the offer has no ICE credentials")
+        if not all(m.dtls and m.dtls.fingerprints for m in description.media):
+            # aiortc would accept it, then fail an assertion in a task of its own (a traceback
+            # in the log per offer) once the transport starts
+            raise InvalidInput("the offer has no DTLS fingerprint (a=fingerprint)")
         mids = [m.rtp.muxId for m in description.media]
         if len(set(mids)) != len(mids):
             raise InvalidInput("two media sections of the offer have the same a=mid")

@@ -168,6 +168,10 @@ class TakeRecorder:
     def now_s(self) -> float:
         return time.monotonic() - self.origin
 
+    def written_s(self) -> float:
+        """Seconds of media written so far, every segment (holes not counted)."""
+        return sum(max(0.0, s.end_s - s.start_s) for s in self._segments)
+
     # -- frames ----------------------------------------------------------------------------
 
     def _on_frame(self, source: TrackSource, frame: EncodedFrame) -> None:

@@ -96,6 +96,8 @@ class PairingService:
         audit: AuditLog,
         clock: Clock,
         notifier: LinkNotifier,
+        media: MediaHealth,
+        cameras: CameraJoin,
         *,
         ttl_s: float = DEFAULT_TTL_S,
     ) -> None:
@@ -105,8 +107,8 @@ class PairingService:
         self._clock = clock
         self._notifier = notifier
         self.ttl_s = ttl_s
-        self.media: MediaHealth | None = None
-        self.cameras: CameraJoin | None = None
+        self.media = media
+        self.cameras = cameras
         self._links: dict[str, Link] = {}  # attempt id -> its link
         self._shown: dict[str, tuple[SecondaryState, bool, str | None]] = {}
         self._checker: asyncio.Task[None] | None = None
@@ -164,7 +166,7 @@ class PairingService:
             ),
         )
         self._links[link.attempt_id] = link
-        if previous is not None and previous.session_id is not None and self.media is not None:
+        if previous is not None and previous.session_id is not None:
             # The phone starts over: its old session (if still open) makes way.
             await self.media.close(previous.session_id, reason="replaced")
         await self._publish(link, force=True)
@@ -192,6 +194,15 @@ class PairingService:
         return link.event(now)
 
     # -- the phone's media session ---------------------------------------------------------
+
+    async def open_link(self, owner: str, pairing_id: str) -> Link:
+        """:meth:`check_open`, and the candidate still reaches the exam (the admitted list,
+        the answer not submitted or closed): a phone that scanned before a re-import left
+        the candidate out does not join after it. Looked up again after the ``await``, so
+        the caller's synchronous open-and-bind cannot race another scan."""
+        link = self.check_open(owner, pairing_id)
+        await self._attempts.check_attempt_live(link.attempt_id)
+        return self.check_open(owner, pairing_id)
 
     def check_open(self, owner: str, pairing_id: str) -> Link:
         """The link a new ``secondary`` session joins; one session per scan."""
@@ -224,7 +235,7 @@ class PairingService:
             )
         self._links[link.attempt_id] = link = links.made_ready(link, now)
         take_id = link.take_id
-        if take_id is not None and not link.in_take and self.cameras is not None:
+        if take_id is not None and not link.in_take:
             try:
                 await self.cameras.add_camera(take_id, CAMERA, session_id)
             except ExamcastError as exc:  # the take stopped meanwhile: ready for the next
@@ -298,7 +309,7 @@ class PairingService:
             await self._notifier.secondary_state(link.owner, event)
         except Exception:
             log.exception("second camera of attempt %s: could not notify", attempt_id)
-        if link.session_id is not None and self.media is not None:
+        if link.session_id is not None:
             await self.media.close(link.session_id, reason="answer_over")
 
     # -- health ----------------------------------------------------------------------------
@@ -346,7 +357,7 @@ class PairingService:
             await self._publish(changed)
 
     def _healthy(self, session_id: str) -> bool:
-        return self.media is not None and self.media.healthy(session_id)
+        return self.media.healthy(session_id)
 
     # -- helpers ---------------------------------------------------------------------------
 

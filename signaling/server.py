@@ -76,6 +76,7 @@ class MediaNamespace(socketio.AsyncNamespace):
         auth: SocketAuth,
         token_of: Callable[[dict[str, Any]], str | None],
         clock: Clock,
+        pairing: PairingService,
         *,
         max_connections_per_account: int,
     ) -> None:
@@ -89,7 +90,7 @@ class MediaNamespace(socketio.AsyncNamespace):
         self.connections = Connections(clock, max_per_account=max_connections_per_account)
         self._ended_seen = 0  # sessions ended so far (a connect that raced one looks again)
         self._closing: set[asyncio.Task[None]] = set()
-        self.pairing: PairingService | None = None  # set once the exam services exist
+        self._pairing = pairing
 
     # -- connection ------------------------------------------------------------------------
 
@@ -262,14 +263,14 @@ class MediaNamespace(socketio.AsyncNamespace):
         owner = conn.owner
         pairing_id = msg.get("pairing_id")
         if msg["role"] == "secondary" and msg.get("resume") is None:
-            if pairing_id is None or self.pairing is None:
+            if pairing_id is None:
                 raise InvalidInput(
                     "open_session: a second camera needs its pairing_id: scan the QR code first"
                 )
-            link = self.pairing.check_open(owner, pairing_id)
+            link = await self._pairing.open_link(owner, pairing_id)
             session = self._hub.open(owner, "secondary", attempt_id=link.attempt_id)
             conn.sessions.add(session.id)
-            await self.pairing.session_opened(pairing_id, session.id)
+            await self._pairing.session_opened(pairing_id, session.id)
         else:
             if pairing_id is not None and msg.get("resume") is None:
                 raise InvalidInput("open_session: pairing_id is for the secondary role only")
@@ -278,9 +279,7 @@ class MediaNamespace(socketio.AsyncNamespace):
         return session.describe()
 
     async def handle_secondary_ready(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
-        if self.pairing is None:
-            raise Conflict("second cameras are not available on this server")
-        return await self.pairing.ready(conn.owner, msg["session_id"])
+        return await self._pairing.ready(conn.owner, msg["session_id"])
 
     async def handle_offer(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
         answer = await self._hub.offer(msg["session_id"], conn.owner, msg["sdp"])

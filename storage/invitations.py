@@ -1,11 +1,14 @@
-"""Staff invitations in SQLite: implements ``exams.invitations.InvitationRepository``."""
+"""Staff invitations in SQLite: implements ``exams.invitations.InvitationRepository``.
+
+An accept is one ``BEGIN IMMEDIATE`` transaction over the invitation, the account's
+role, its exam answers (attempts) and the exam's proctors: two at once apply once."""
 
 from __future__ import annotations
 
 import sqlite3
 
-from exams.accounts import Role
-from exams.invitations import Invitation
+from exams.accounts import Account, Role
+from exams.invitations import Grant, Invitation
 from storage.db import Database
 
 _COLUMNS = (
@@ -62,6 +65,27 @@ class SqliteInvitations:
 
         return await self._db.call(write)
 
+    async def accept(
+        self, invitation: Invitation, account: Account, grant: Grant, at: float
+    ) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                done = _accept(conn, invitation.id, account, grant, at)
+                conn.execute("COMMIT" if done else "ROLLBACK")
+                return done
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+        return await self._db.call(write)
+
+    async def answered(self, account_id: str) -> bool:
+        def read(conn: sqlite3.Connection) -> bool:
+            return _answered(conn, account_id)
+
+        return await self._db.call(read)
+
     async def cancel(self, invitation_id: str, at: float) -> bool:
         def write(conn: sqlite3.Connection) -> bool:
             done = conn.execute(
@@ -98,6 +122,36 @@ class SqliteInvitations:
             ).fetchall()
 
         return [_invitation(r) for r in await self._db.call(read)]
+
+
+def _accept(
+    conn: sqlite3.Connection, invitation_id: str, account: Account, grant: Grant, at: float
+) -> bool:
+    """Every condition and change of an accept, inside the caller's transaction."""
+    marked = conn.execute(
+        "UPDATE invitations SET state = 'applied', account_id = ?, decided_at = ? "
+        "WHERE id = ? AND state = 'pending' AND expires_at > ?",
+        (account.id, at, invitation_id, at),
+    )
+    if marked.rowcount != 1 or _answered(conn, account.id):
+        return False
+    moved = conn.execute(
+        "UPDATE accounts SET role = ?, unit_id = ? WHERE id = ? AND role = ? AND unit_id IS ?",
+        (grant.role.value, grant.unit_id, account.id, account.role.value, account.unit_id),
+    )
+    if moved.rowcount != 1:
+        return False
+    if grant.exam_id is not None:
+        conn.execute(
+            "INSERT OR IGNORE INTO exam_proctors (exam_id, account_id, assigned_at) VALUES (?,?,?)",
+            (grant.exam_id, account.id, at),
+        )
+    return True
+
+
+def _answered(conn: sqlite3.Connection, account_id: str) -> bool:
+    found = conn.execute("SELECT 1 FROM attempts WHERE account_id = ? LIMIT 1", (account_id,))
+    return found.fetchone() is not None
 
 
 def _invitation(row: sqlite3.Row) -> Invitation:

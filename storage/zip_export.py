@@ -28,6 +28,7 @@ import time
 import zipfile
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from exams.submission_files import COLUMNS, ExportItem, ExportPlan
@@ -233,12 +234,22 @@ def _info(name: str, mtime: float) -> zipfile.ZipInfo:
     return info
 
 
+def _when(seconds: Any) -> Any:
+    """A time for a spreadsheet cell: the server's local time with its UTC offset
+    (``2026-12-05 20:44:08+08:00``), not seconds since 1970."""
+    if not isinstance(seconds, (int, float)):
+        return seconds
+    return datetime.fromtimestamp(seconds).astimezone().isoformat(sep=" ", timespec="seconds")
+
+
 def _csv(rows: list[dict[str, Any]]) -> bytes:
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: "" if row.get(k) is None else row[k] for k in COLUMNS})
+        cells = {k: "" if row.get(k) is None else row[k] for k in COLUMNS}
+        cells["submitted_at"] = _when(cells["submitted_at"])
+        writer.writerow(cells)
     return ("\ufeff" + text.getvalue()).encode()
 
 

@@ -1,46 +1,63 @@
-"""The app factory: the one place concrete pieces are wired together."""
+"""The app factory: routes, middlewares, and the services of :mod:`web.bootstrap` by app key."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from exams.takes import Clock, TakeService
+from exams.takes import Clock, Scheduler
 from media import ice, tap
-from media.hub import MediaHub, MediaSession
-from media.peers import PeerFactory
-from media.writer import MuxPool
-from signaling.server import MediaNamespace, SocketNotifier, attach, create_server
-from storage.db import Database
-from storage.private import make_private
-from storage.takes import SqliteTakes
+from signaling.server import attach, create_server
 from web import proxies
 from web.auth import session_cookie_middleware
+from web.bootstrap import House, bootstrap, lifecycles
 from web.demo import demo_context
 from web.errors import error_middleware
-from web.exam_services import exams_context
 from web.guards import guard_middleware, security_headers
 from web.keys import (
+    ACCOUNTS,
+    ADMISSION,
+    ANSWER_REVIEW,
+    ANSWERING,
+    ATTEMPT_RUNNER,
+    AUDIT,
     AUTH,
+    CLAIMS,
     CLOCK,
+    CONSENT,
+    CREDENTIALS,
     DATABASE,
+    EXAM_ACCESS,
+    EXAM_CATALOG,
     HUB,
+    INVITATIONS,
+    JOURNEY,
+    LIMITER,
+    LIST_CHANGES,
     MUX_POOL,
     OPENAPI,
+    OPERATORS,
+    PAIRING,
+    RESUMABLE,
+    REVIEWS,
+    SCHEDULER,
     SETTINGS,
     SIGNALING,
+    SMS_CODES,
+    SMS_OUTBOX,
     SOCKETS,
+    TAKE_RECORDS,
     TAKES,
+    TWO_FACTOR,
+    UNITS,
+    UPLOADS,
+    VERIFICATION,
+    ZIP_EXPORTS,
 )
 from web.openapi import document
-from web.pairing_services import pairing_context
 from web.routes import STATIC, routes
-from web.scheduling import LoopScheduler, wall_clock
-from web.services import accounts_context
+from web.scheduling import wall_clock
 from web.settings import Settings
 from web.slow_clients import body_rate_middleware
 from web.views import APIS, DOCUMENTED_ELSEWHERE
@@ -49,8 +66,13 @@ log = logging.getLogger(__name__)
 VERSION = "0.1.0"
 
 
-def create_app(settings: Settings, *, clock: Clock = wall_clock) -> web.Application:
-    """The app; ``clock`` drives accounts, log-in sessions and connections (tests move it)."""
+def create_app(
+    settings: Settings, *, clock: Clock = wall_clock, scheduler: Scheduler | None = None
+) -> web.Application:
+    """The app; every service runs on ``clock`` and ``scheduler`` (tests move them).
+
+    ``scheduler`` defaults to one on the event loop that reads ``clock``.
+    """
     tap.check_compatible()
     ice.offer_host_addresses(settings.ice_host_addresses)
     app = web.Application(
@@ -62,8 +84,6 @@ def create_app(settings: Settings, *, clock: Clock = wall_clock) -> web.Applicat
         ],
         client_max_size=1024 * 1024,
     )
-    app[SETTINGS] = settings
-    app[CLOCK] = clock
     app.add_routes(routes)
     for api in APIS:
         app.add_routes(api.routes)
@@ -72,97 +92,51 @@ def create_app(settings: Settings, *, clock: Clock = wall_clock) -> web.Applicat
     app.on_response_prepare.append(security_headers)
     sio = create_server(settings.max_message_bytes, proxies.origin_check(settings.trusted_proxies))
     attach(sio, app)
-    app[SOCKETS] = sio
-    app.cleanup_ctx.append(_private_data_dir)
-    app.cleanup_ctx.append(_database)
-    app.cleanup_ctx.append(accounts_context)
-    app.cleanup_ctx.append(_mux_pool)
-    app.cleanup_ctx.append(_media)
-    app.cleanup_ctx.append(exams_context)
-    app.cleanup_ctx.append(pairing_context)
+    house = bootstrap(settings, sio, clock=clock, scheduler=scheduler)
+    _publish(app, house)
+    app.cleanup_ctx.extend(lifecycles(house))
     if settings.demo:
-        app.cleanup_ctx.append(demo_context)  # after _media: it needs app[TAKES], recovered
+        app.cleanup_ctx.append(demo_context)  # last: it needs the takes recovered
     return app
 
 
-async def _private_data_dir(app: web.Application) -> AsyncIterator[None]:
-    changed = await asyncio.to_thread(make_private, app[SETTINGS].data_dir)
-    if changed:
-        log.warning(
-            "made %d file(s) and folder(s) in the data directory private (0700/0600)", changed
-        )
-    yield
-
-
-async def _database(app: web.Application) -> AsyncIterator[None]:
-    db = Database(app[SETTINGS].database_path)
-    await db.open()
-    app[DATABASE] = db
-    yield
-    await db.close()
-
-
-async def _mux_pool(app: web.Application) -> AsyncIterator[None]:
-    pool = MuxPool(app[SETTINGS].writer_threads)
-    app[MUX_POOL] = pool
-    yield
-    await asyncio.get_running_loop().run_in_executor(None, pool.shutdown)
-
-
-async def _media(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    hub = MediaHub(
-        PeerFactory(
-            settings.ice_servers,
-            settings.ice_username,
-            settings.ice_credential,
-            settings.max_sdp_bytes,
-            settings.start_bitrate_kbps,
-        ),
-        app[MUX_POOL],
-        settings.recordings_dir,
-        queue_limit=settings.recorder_queue_bytes,
-        keyframe_interval=settings.keyframe_interval_ms / 1000,
-        reconnect_grace=settings.reconnect_grace_s,
-        max_sessions_per_owner=settings.max_media_sessions_per_account,
-    )
-    notifier = SocketNotifier(app[SOCKETS])
-    takes = TakeService(
-        SqliteTakes(app[DATABASE]),
-        hub,
-        notifier,
-        wall_clock,
-        LoopScheduler(),
-        limits={"device_check": settings.device_check_limit_s},
-    )
-
-    async def session_lost(session: MediaSession, reason: str) -> None:
-        await takes.stop_session(session.id, reason)
-
-    hub.on_lost.append(session_lost)
-    hub.on_state.append(notifier.session_state)
-    app[HUB] = hub
-    app[TAKES] = takes
-    auth = app[AUTH]
-    namespace = MediaNamespace(
-        hub,
-        takes,
-        settings.max_sdp_bytes,
-        auth,
-        auth.socket_token,
-        app[CLOCK],
-        max_connections_per_account=settings.max_sockets_per_account,
-    )
-    auth.accounts.sessions.on_ended.append(namespace.session_ended)
-    app[SOCKETS].register_namespace(namespace)
-    app[SIGNALING] = namespace
-    watcher = asyncio.create_task(namespace.watch_sessions(), name="watch-socket-sessions")
-    recovered = await takes.reconcile()
-    if recovered:
-        log.warning("recovered %d take(s) left unfinished by the previous run", len(recovered))
-    yield
-    watcher.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await watcher
-    await namespace.stop()
-    await hub.shutdown()
+def _publish(app: web.Application, h: House) -> None:
+    """The app keys: how views reach the services."""
+    s = h.accounts
+    app[SETTINGS] = h.settings
+    app[CLOCK] = h.clock
+    app[SCHEDULER] = h.scheduler
+    app[SOCKETS] = h.sockets
+    app[DATABASE] = h.db
+    app[MUX_POOL] = h.mux_pool
+    app[HUB] = h.hub
+    app[TAKES] = h.takes
+    app[SIGNALING] = h.signaling
+    app[AUDIT] = s.audit
+    app[SMS_OUTBOX] = s.outbox
+    app[SMS_CODES] = s.sms
+    app[ACCOUNTS] = s.accounts
+    app[AUTH] = s.auth
+    app[JOURNEY] = s.journey
+    app[CONSENT] = s.consent
+    app[VERIFICATION] = s.verification
+    app[REVIEWS] = s.reviews
+    app[UNITS] = s.units
+    app[EXAM_ACCESS] = s.access
+    app[ADMISSION] = s.admission
+    app[TAKE_RECORDS] = s.takes
+    app[LIMITER] = s.limiter
+    app[TWO_FACTOR] = s.two_factor
+    app[INVITATIONS] = s.invitations
+    app[CREDENTIALS] = s.credentials
+    app[CLAIMS] = s.claims
+    app[EXAM_CATALOG] = h.catalog
+    app[LIST_CHANGES] = h.list_changes
+    app[ATTEMPT_RUNNER] = h.runner
+    app[ANSWERING] = h.answering
+    app[UPLOADS] = h.uploads
+    app[RESUMABLE] = h.resumable
+    app[ANSWER_REVIEW] = h.answer_review
+    app[ZIP_EXPORTS] = h.zip_exports
+    app[OPERATORS] = h.operators
+    app[PAIRING] = h.pairing

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from storage.private import use_private_umask
+from web import logs
 from web import settings as settings_mod
 
 
@@ -66,10 +67,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def serve(settings: settings_mod.Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(settings.log_level)
     if settings.event_loop == "uvloop":
         try:
             import uvloop

@@ -9,7 +9,6 @@ created by the admin. Running it again finds what is there and adds nothing.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +18,7 @@ from aiohttp import web
 from exams.accounts import Account, Registration, Role
 from exams.errors import NotFound
 from exams.personal import gb11643_check_char
-from web.keys import ACCOUNTS, EXAM_CATALOG, SETTINGS, SMS_CODES, SMS_OUTBOX, UNITS
+from web.keys import ACCOUNTS, CLOCK, EXAM_CATALOG, SETTINGS, SMS_CODES, SMS_OUTBOX, UNITS
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +124,7 @@ async def seed(app: web.Application) -> Demo:
         await units.import_list(admin, UNIT_ID, csv.encode(), "demo")
     catalog = app[EXAM_CATALOG]
     exams = [e for e in await catalog.of_unit(admin, "demo") if e.title == EXAM_TITLE]
-    exam = exams[0] if exams else await catalog.create(admin, exam_settings(time.time()), "demo")
+    exam = exams[0] if exams else await catalog.create(admin, exam_settings(app[CLOCK]()), "demo")
     return Demo(candidate, admin, exam.id)
 
 

@@ -25,7 +25,7 @@ from exams.operators import Operators
 from exams.resumable import ResumableUploads
 from exams.reviews import Reviews
 from exams.sms import SmsCodes
-from exams.takes import Clock, TakeService
+from exams.takes import Clock, Scheduler, TakeService
 from exams.throttle import RateLimiter
 from exams.two_factor import TwoFactor
 from exams.units import Units
@@ -43,7 +43,8 @@ from web.auth import Authenticator
 from web.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
-CLOCK: web.AppKey[Clock] = web.AppKey("clock")  # accounts, log-in sessions, connections
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")  # every service's (web.bootstrap)
+SCHEDULER: web.AppKey[Scheduler] = web.AppKey("scheduler")  # every timer's, on CLOCK
 SOCKETS = web.AppKey("sockets", socketio.AsyncServer)
 DATABASE = web.AppKey("database", Database)
 MUX_POOL = web.AppKey("mux_pool", MuxPool)

@@ -18,14 +18,15 @@ def wall_clock() -> float:
 
 
 class LoopScheduler:
-    """Runs a callback (plain or returning an awaitable) at a wall-clock time."""
+    """Runs a callback (plain or returning an awaitable) at a time of ``clock``."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = wall_clock) -> None:
+        self._clock = clock
         self._running: set[asyncio.Future[Any]] = set()  # the loop holds tasks only weakly
 
     def call_at(self, when: float, callback: Callable[[], Any]) -> Callable[[], None]:
         loop = asyncio.get_running_loop()
-        handle = loop.call_later(max(0.0, when - time.time()), self._fire, callback)
+        handle = loop.call_later(max(0.0, when - self._clock()), self._fire, callback)
         return handle.cancel
 
     def _fire(self, callback: Callable[[], Any]) -> None:

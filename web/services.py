@@ -1,21 +1,14 @@
-"""Wiring of accounts, identity and admission: one ``cleanup_ctx`` builds them all.
+"""Accounts, identity and admission on one database: :func:`build` makes them all.
 
-It runs after the database context and before the media one, so the media
-part can use ``app[AUTH]``.
+The app's composition root (``web.bootstrap``) and the unit tests use it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import hmac
-import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-
-from aiohttp import web
 
 from exams.accounts import AccountService
 from exams.admission import Admission
@@ -40,44 +33,15 @@ from storage.audit import SqliteAudit
 from storage.claims import SqliteClaims
 from storage.db import Database
 from storage.exams import SqliteExams
-from storage.files import PhotoFiles, load_or_create_secret
+from storage.files import PhotoFiles
 from storage.invitations import SqliteInvitations
 from storage.journey import SqliteJourney
-from storage.limits import MemoryRateLimiter
-from storage.redis_limits import RedisRateLimiter
 from storage.sms import LogSmsSender, SqliteSmsCodes
 from storage.takes import SqliteTakes
 from storage.two_factor import SqliteTwoFactor
 from storage.units import SqliteUnits
 from storage.verification import SqliteReviews, SqliteVerifications
 from web.auth import Authenticator
-from web.keys import (
-    ACCOUNTS,
-    ADMISSION,
-    AUDIT,
-    AUTH,
-    CLAIMS,
-    CLOCK,
-    CONSENT,
-    CREDENTIALS,
-    DATABASE,
-    EXAM_ACCESS,
-    INVITATIONS,
-    JOURNEY,
-    LIMITER,
-    REVIEWS,
-    SETTINGS,
-    SMS_CODES,
-    SMS_OUTBOX,
-    TAKE_RECORDS,
-    TWO_FACTOR,
-    UNITS,
-    VERIFICATION,
-)
-from web.passwords import Argon2Hasher
-
-log = logging.getLogger(__name__)
-PURGE_EVERY_S = 3600
 
 
 @dataclass(frozen=True)
@@ -136,7 +100,7 @@ def build(
         hmac.new(secret, b"recovery-codes", hashlib.sha256).digest(),
         required_for_staff=staff_two_factor_required,
     )
-    # Staff invited by phone become staff at that phone's next password check (issue #10).
+    # Staff invited by phone become staff when that phone's account accepts (issue #10).
     invitations = Invitations(
         SqliteInvitations(db),
         account_repo,
@@ -146,6 +110,7 @@ def build(
         limiter,
         audit,
         clock,
+        sessions,
     )
     accounts = AccountService(
         account_repo,
@@ -156,14 +121,19 @@ def build(
         audit,
         clock,
         second_factor=two_factor,
-        invitations=invitations,
     )
     verification = VerificationService(SqliteVerifications(db), IdSuffixVerifier(), audit, clock)
     documents = Documents()
     units_repo = SqliteUnits(db)
     units = Units(units_repo, audit, clock)
     journey = Journey(
-        SqliteJourney(db), documents, verification.passed_at, units.admitted_units, clock
+        SqliteJourney(db),
+        documents,
+        verification.passed_at,
+        units.admitted_units,
+        clock,
+        # The journey's hook (M2.5): skipped when every exam of the unit is offline-only.
+        device_check_required=SqliteExams(db).device_check_required,
     )
     access = ExamAccess(journey, SqliteExams(db), account_repo)
     takes = SqliteTakes(db)
@@ -211,62 +181,3 @@ def build(
             max_bytes=review_photo_max_bytes,
         ),
     )
-
-
-async def accounts_context(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    secret = await asyncio.to_thread(load_or_create_secret, settings.secrets_dir / "sms-hmac.key")
-    redis_limiter = RedisRateLimiter.from_url(settings.redis_url) if settings.redis_url else None
-    hasher = Argon2Hasher(memory_kib=settings.password_hash_memory_kib)
-    s = build(
-        app[DATABASE],
-        clock=app[CLOCK],
-        limiter=redis_limiter or MemoryRateLimiter(),
-        hasher=hasher,
-        secret=secret,
-        reviews_dir=settings.reviews_dir,
-        session_idle_s=settings.session_idle_s,
-        session_max_s=settings.session_max_s,
-        review_photo_max_bytes=settings.review_photo_max_bytes,
-        trusted_proxies=settings.trusted_proxies,
-        sms_per_address_per_hour=settings.sms_per_address_per_hour,
-        sms_resend_s=settings.sms_resend_s,
-        staff_two_factor_required=settings.staff_two_factor == "required",
-    )
-    app[AUDIT] = s.audit
-    app[SMS_OUTBOX] = s.outbox
-    app[SMS_CODES] = s.sms
-    app[ACCOUNTS] = s.accounts
-    app[AUTH] = s.auth
-    app[JOURNEY] = s.journey
-    app[CONSENT] = s.consent
-    app[VERIFICATION] = s.verification
-    app[REVIEWS] = s.reviews
-    app[UNITS] = s.units
-    app[EXAM_ACCESS] = s.access
-    app[ADMISSION] = s.admission
-    app[TAKE_RECORDS] = s.takes
-    app[LIMITER] = s.limiter
-    app[TWO_FACTOR] = s.two_factor
-    app[INVITATIONS] = s.invitations
-    app[CREDENTIALS] = s.credentials
-    app[CLAIMS] = s.claims
-    purge = asyncio.create_task(_purge_sessions(s.sessions), name="purge-sessions")
-    yield
-    purge.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await purge
-    if redis_limiter is not None:
-        await redis_limiter.close()
-    await asyncio.to_thread(hasher.close)
-
-
-async def _purge_sessions(sessions: Sessions) -> None:
-    while True:
-        try:
-            purged = await sessions.purge()
-            if purged:
-                log.info("removed %d ended log-in session(s)", purged)
-        except Exception:
-            log.exception("could not remove ended sessions; trying again later")
-        await asyncio.sleep(PURGE_EVERY_S)

@@ -93,9 +93,9 @@ DIALOG_TEXTS = """async () => {
 
 EXPECTED_DIALOG_WORDS = {
     "zh": {
-        "formalTimed": ["不能再排练", "阅题 1 分钟后自动开始录制", "须在 30 分钟 内完成录制并提交"],
+        "formalTimed": ["不能再排练", "阅题 1 分钟后自动开始录制", "须在 30 分钟内完成录制并提交"],
         "formalOpen": ["阅题时间不限", "须在考试结束前完成录制并提交"],
-        "formalLong": ["阅题 1 分钟 30 秒后", "须在 7 天 内完成录制并提交"],
+        "formalLong": ["阅题 1 分钟 30 秒后", "须在 7 天内完成录制并提交"],
         "recordAgain": ["还可录 2 次"],
         "stop": ["不能继续录制"],
         "endPlayback": ["不能再次回放"],

@@ -368,7 +368,7 @@ async def test_admin_follows_a_candidate_and_plays_the_work(
         assert download.suggested_filename.endswith(".webm"), download.suggested_filename
         assert await asyncio.to_thread(Path(await download.path()).read_bytes) == video
 
-        # Proctors are invited by phone: the invitation applies when that phone logs in, and
+        # Proctors are invited by phone: the invited person accepts it once logged in, and
         # the admin is told the same whether the phone has an account or not (issue #10).
         proctor, proctor_http = await registered(playwright, server, "孙监考")
         await proctor_http.dispose()
@@ -384,10 +384,24 @@ async def test_admin_follows_a_candidate_and_plays_the_work(
         await by_testid(page, "proctor-assign").click()
         await expect(by_testid(page, "proctor-result")).to_contain_text("已向")
         await expect(by_testid(page, "invitation")).to_have_attribute("data-state", "pending")
-        await expect(by_testid(page, "no-proctors")).to_be_visible()  # not before they log in
+        await expect(by_testid(page, "no-proctors")).to_be_visible()  # not before they accept
         await shots.take(page, "proctor-invited")
         desk = await new_page(server, anonymous=True, **DESK)
         await desk.goto(server.url + "/login")
+        await log_in_on_page(desk, proctor)
+        await desk.wait_for_url("**/journey")  # logging in changes nothing: still a candidate
+        offer = by_testid(desk, "invitation-offer")
+        await expect(offer).to_have_attribute("data-role", "proctor")
+        await expect(by_testid(offer, "invitation-what")).to_contain_text(exam["title"])
+        await expect(by_testid(offer, "invitation-warning")).to_contain_text("不再是考生账号")
+        await expect(by_testid(offer, "invitation-warning")).to_contain_text("两步登录")
+        await shots.take(desk, "invitation-offer")
+        await page.reload()
+        await expect(by_testid(page, "no-proctors")).to_be_visible()  # nor when they log in
+        await by_testid(offer, "invitation-accept").click()
+        # Every session of the account ended: log in again, then their new home.
+        await desk.wait_for_url(re.compile(r"/login\?accepted=1$"))
+        await expect(by_testid(desk, "invitation-accepted")).to_be_visible()
         await log_in_on_page(desk, proctor)
         await desk.wait_for_url("**/console/proctor")  # their own home, not the journey
         await expect(by_testid(desk, "proctor-exam")).to_contain_text(exam["title"])
@@ -397,6 +411,28 @@ async def test_admin_follows_a_candidate_and_plays_the_work(
         await expect(by_testid(page, "proctor")).to_contain_text("孙监考")
         await expect(by_testid(page, "invitation")).to_have_attribute("data-state", "applied")
         await shots.take(page, "proctor-assigned")
+
+        # The candidate who handed in a work is invited too: accepting is refused, and the
+        # page says why; they decline, and stay a candidate.
+        await by_testid(page, "proctor-phone").fill(who.phone)
+        await by_testid(page, "proctor-assign").click()
+        await expect(by_testid(page, "invitation").first).to_have_attribute("data-state", "pending")
+        seat = await new_page(server, anonymous=True, **DESK)
+        await seat.goto(server.url + "/login")
+        await log_in_on_page(seat, who)
+        await seat.wait_for_url("**/journey")
+        await by_testid(seat, "invitation-accept").click()
+        refused = by_testid(seat, "invitation-message")
+        await expect(refused).to_contain_text("已经开始答题")
+        await expect(refused).to_contain_text("失去考生资格")
+        await shots.take(seat, "invitation-refused")
+        await by_testid(seat, "invitation-decline").click()
+        await expect(by_testid(seat, "invitation-message")).to_contain_text("已拒绝邀请")
+        await expect(by_testid(seat, "invitation-offer")).to_have_count(0)
+        await page.reload()
+        await expect(by_testid(page, "invitation").first).to_have_attribute(
+            "data-state", "declined"
+        )
 
         # On a tablet the same pages fit the screen.
         await page.set_viewport_size({"width": 768, "height": 1024})
@@ -561,7 +597,7 @@ async def test_each_staff_role_lands_on_its_own_home(
     unit = page.locator("[data-testid=unit][data-unit='50009']")
     await by_testid(unit, "unit-admins").click()
     await expect(by_testid(unit, "no-invitations")).to_be_visible()
-    newcomer = new_candidate("冯管理")  # no account yet: the invitation waits for it
+    newcomer = new_candidate("冯管理")  # no account yet: the invitation waits for them
     await by_testid(unit, "admin-phone").fill(newcomer.phone)
     await by_testid(unit, "admin-invite").click()
     await expect(by_testid(unit, "invite-result")).to_contain_text(newcomer.phone)
@@ -569,11 +605,24 @@ async def test_each_staff_role_lands_on_its_own_home(
     await shots.take(page, "operator-units")
     http = await playwright.request.new_context()
     try:
-        await register(http, server, newcomer)  # the invitation applies as it registers
+        await register(http, server, newcomer)  # a candidate's account: nothing applies
     finally:
         await http.dispose()
     admin_page = await new_page(server, anonymous=True, **DESK)
     await admin_page.goto(server.url + "/login")
+    await log_in_on_page(admin_page, newcomer)
+    await admin_page.wait_for_url("**/journey")
+    offer = by_testid(admin_page, "invitation-offer")
+    await expect(offer).to_have_attribute("data-role", "unit_admin")
+    await expect(by_testid(offer, "invitation-what")).to_contain_text("北京测试音乐学院")
+    # The account page lists it too; accepted there.
+    await by_testid(admin_page, "to-account").click()
+    await admin_page.wait_for_url("**/account")
+    offer = by_testid(admin_page, "invitation-offer")
+    await expect(by_testid(offer, "invitation-warning")).to_contain_text("高校管理员账号")
+    await shots.take(admin_page, "account-invitation")
+    await by_testid(offer, "invitation-accept").click()
+    await admin_page.wait_for_url(re.compile(r"/login\?accepted=1$"))
     await log_in_on_page(admin_page, newcomer)
     await admin_page.wait_for_url("**/console")
     await expect(by_testid(admin_page, "unit-name")).to_have_text("北京测试音乐学院")

@@ -253,7 +253,7 @@ async def test_candidate_answers_a_whole_exam(
 
     # The formal answer: the reading countdown runs out and the server starts recording.
     await by_testid(page, "enter-formal").click()
-    await confirm(page, f"阅题 {READING_S} 秒后自动开始录制；须在 10 分钟 内完成录制并提交。")
+    await confirm(page, f"阅题 {READING_S} 秒后自动开始录制；须在 10 分钟内完成录制并提交。")
     await expect_state(page, "reading")
     await expect(by_testid(page, "reading-countdown")).to_be_visible()
     await expect(by_testid(page, "submit-deadline")).to_contain_text("提交剩余")

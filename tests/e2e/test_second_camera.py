@@ -159,6 +159,7 @@ async def test_a_phone_joins_as_the_second_camera(
     await phone.goto(pair_url)
     await phone.wait_for_url("**/login?next=*")
     await expect(by_testid(phone, "pair-joining")).to_contain_text("这台手机将作为二机位加入考试")
+    await expect(by_testid(phone, "login-intro")).to_be_hidden()  # no admission steps next
     await by_testid(phone, "login-phone").fill(who.phone)
     await by_testid(phone, "login-password").fill(who.password)
     await shots.take(phone, "phone-login")

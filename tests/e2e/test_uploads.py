@@ -275,6 +275,17 @@ async def test_files_upload_pause_and_resume_after_a_reload(
     await expect_state(page, "submitted")
     await expect(by_testid(page, "upload-grace")).to_contain_text("还有 1 个文件未上传完")
     await shots.take(page, "submitted-unfinished")
+    # The unit admin sees the unfinished file as such: nothing to play or download yet.
+    console = await new_page(
+        server, anonymous=True, viewport=DESKTOP, storage_state=await admin.http.storage_state()
+    )
+    await console.goto(f"{server.url}/console#exams/{exam_id}/submissions")
+    unfinished = by_testid(console, "work-file").filter(has_text="演奏.mp4")
+    await expect(by_testid(unfinished, "file-pending")).to_contain_text("上传未完成")
+    await expect(by_testid(unfinished, "download")).to_have_count(0)
+    await expect(by_testid(unfinished, "play")).to_have_count(0)
+    await expect(by_testid(console, "work-file").locator("[data-testid=download]")).to_have_count(2)
+    await shots.take(console, "console-unfinished-file")
 
     # 续传: the same file picked again goes on from the server's offset.
     before = len(patches)

@@ -4,6 +4,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aioice.stun
 import pytest
 
 from tests.support.loopwatch import LoopWatch
@@ -12,6 +13,14 @@ from tests.support.server import RunningServer, running_server, server_settings
 # The loop thread spending this long (CPU or disk waits) before answering means something
 # ran on the event loop that belongs in a thread.
 MAX_LOOP_STALL_S = 0.5
+
+
+@pytest.fixture(autouse=True)
+def short_ice_timers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As aiortc's own tests do: a STUN transaction that gets no answer gives up after
+    0.1 + 0.2 s instead of 63.5 s (saved, shortened, and restored after each test)."""
+    monkeypatch.setattr(aioice.stun, "RETRY_MAX", 1)
+    monkeypatch.setattr(aioice.stun, "RETRY_RTO", 0.1)
 
 
 @pytest.fixture(autouse=True)

@@ -9,20 +9,31 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import socketio
 
 from exams.accounts import Account
+from exams.attempt_runner import RETRY_S
 from tests.support import files
-from tests.support.api import ApiClient, Reply, api_client
-from tests.support.exams import admit, offline_question, online_question
+from tests.support.api import ApiClient, Reply, api_client, log_in
+from tests.support.clock import wait_until
+from tests.support.exams import (
+    admit,
+    offline_question,
+    online_question,
+    through_journey,
+    verify_for_exam,
+)
 from tests.support.server import RunningServer, running_server
 from tests.support.server import server_settings as settings_for
 from tests.support.tus import KIB, Tus, about, candidate_at, q
+from web.keys import ATTEMPT_RUNNER
 
 VIDEO = files.mp4(frames=10, width=160, height=120)
 PNG = files.png()
 HALF = len(VIDEO) // 2
 LIST = "/api/admin/units/10001/admitted-list"
 CSV = {"Content-Type": "text/csv"}
+STRANGER_ONLY = "name,id_type,id_number\n王五,passport,E1234567\n".encode()
 
 
 @pytest.fixture
@@ -118,6 +129,78 @@ async def test_a_removed_candidate_is_refused_everywhere_and_sent_back_to_choose
         await admit(server, "10001", who)
         assert (await client.call("GET", f"/api/exams/{exam_id}")).status == 200
         assert (await tus.patch(upload, HALF, VIDEO[HALF:])).status == 204
+
+
+async def test_a_phone_paired_before_the_removal_cannot_open_its_camera_after_it(
+    server: RunningServer,
+) -> None:
+    """The QR code was scanned while the candidate was on the list; the phone's socket opens
+    the second camera only after the re-import: refused like every exam route."""
+    async with api_client(server) as admin, api_client(server) as client:
+        exam_id, who, _ = await started_candidate(server, admin, client)
+        issued = await client.call("POST", q(exam_id, "q1") + "/pairing")
+        assert issued.status == 201, issued
+        async with api_client(server) as phone:
+            assert (await log_in(phone, who.phone)).status == 200
+            redeemed = await phone.call(
+                "POST", "/api/pairing/redeem", {"token": issued.body["token"]}
+            )
+            assert redeemed.status == 200, redeemed
+            imported = await admin.call(
+                "POST",
+                LIST,
+                data=b"name,id_type,id_number\n\xe7\x8e\x8b\xe4\xba\x94,passport,E1234567\n",
+                headers=CSV,
+            )
+            assert imported.status == 201 and imported.body["changes"]["removed"] == 1, imported
+            sio = socketio.AsyncClient(reconnection=False)
+            cookie = f"examcast_session={phone.cookie()}"
+            await sio.connect(server.url, headers={"Cookie": cookie}, transports=["websocket"])
+            try:
+                opened = await sio.call(
+                    "open_session",
+                    {"role": "secondary", "pairing_id": redeemed.body["pairing_id"]},
+                    timeout=10,
+                )
+            finally:
+                await sio.disconnect()
+        assert opened["error"]["code"] == "step_required", opened
+        assert opened["error"]["details"]["reason"] == "removed_from_admitted_list", opened
+        removed(await client.call("GET", q(exam_id, "q1") + "/pairing"))
+
+
+async def test_the_server_does_not_start_recording_for_a_removed_candidate(
+    server: RunningServer,
+) -> None:
+    """The reading time of a formal answer runs out after the re-import: the server starts
+    the take of the candidate still on the list, not the removed one's (before, it started
+    both); put back on the list, the removed one's take starts then."""
+    question = online_question("q1", 1, reading_limit_s=5, recording_limit_s=30)
+    runner = server.app[ATTEMPT_RUNNER]
+
+    async def recording(exam_id: str, who: Account) -> bool:
+        found = await runner.attempts.find(exam_id, "q1", who.id)
+        assert found is not None
+        return bool(found.takes)
+
+    async with api_client(server) as admin, api_client(server) as client:
+        exam_id, who = await candidate_at(server, admin, client, question)
+        async with api_client(server) as other:
+            kept = await through_journey(server, other, "10001")
+            await verify_for_exam(other, kept, exam_id)
+            entered = await client.call("POST", q(exam_id, "q1") + "/formal")
+            assert entered.status == 200, entered
+            assert (await other.call("POST", q(exam_id, "q1") + "/formal")).status == 200
+            imported = await admin.call("POST", LIST, data=csv_of(kept), headers=CSV)
+            assert imported.status == 201 and imported.body["changes"]["removed"] == 1
+            deadline = entered.body["question"]["attempt"]["reading"]["deadline"]
+            server.advance(deadline - server.now() + 1)
+            await wait_until(lambda: recording(exam_id, kept), what="the kept candidate's take")
+            assert not await recording(exam_id, who)
+
+            await admit(server, "10001", who)
+            server.advance(RETRY_S + 1)
+            await wait_until(lambda: recording(exam_id, who), what="the take once back on the list")
 
 
 async def test_the_console_previews_what_a_re_import_removes(server: RunningServer) -> None:

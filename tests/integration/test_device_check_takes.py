@@ -14,10 +14,10 @@ from tests.support.server import Client, RunningServer, connected_client
 from web.keys import TAKE_RECORDS
 
 
-async def record(client: Client, session_id: str) -> dict[str, object]:
+async def record(server: RunningServer, client: Client, session_id: str) -> dict[str, object]:
     take = await client.call("start_take", {"session_id": session_id, "purpose": "device_check"})
     assert take.get("state") == "recording", take
-    await asyncio.sleep(1)  # some media to store
+    await server.recorded(take["take_id"], 0.3)  # some media to store
     stored = await client.call("stop_take", {"take_id": take["take_id"]})
     assert stored.get("state") == "stored", stored
     return stored
@@ -35,11 +35,11 @@ async def test_only_the_latest_device_check_is_kept(server: RunningServer) -> No
             "recording",
         ], both
         [started] = [x for x in both if x.get("state") == "recording"]
-        await asyncio.sleep(1)  # some media to store
+        await server.recorded(started["take_id"], 0.3)  # some media to store
         first = await candidate.call("stop_take", {"take_id": started["take_id"]})
         assert first["state"] == "stored"
-        second = await record(candidate, session_id)
-        third = await record(candidate, session_id)
+        second = await record(server, candidate, session_id)
+        third = await record(server, candidate, session_id)
         recordings = server.settings.recordings_dir
         for gone in (first, second):
             assert not (recordings / str(gone["take_id"])).exists()

@@ -118,9 +118,10 @@ async def test_a_whole_exam_recorded_by_the_server(
             # socket; played back once.
             begun = (await c.call("POST", q1 + "/rehearsal")).body
             reading_deadline = begun["question"]["attempt"]["reading"]["deadline"]
+            exam_server.advance(reading_deadline - exam_server.now())  # the reading time is over
             started = await events.wait_event("take_started", purpose="rehearsal")
             assert started["started_at"] == pytest.approx(reading_deadline, abs=0.3)
-            await asyncio.sleep(1.0)
+            await exam_server.recorded(started["take_id"], 0.5)  # some media to play back
             stored = await events.call("stop_take", {"take_id": started["take_id"]})
             assert stored["state"] == "stored", stored
             [rehearsal] = (await page(c, q1))["question"]["attempt"]["takes"]
@@ -137,17 +138,20 @@ async def test_a_whole_exam_recorded_by_the_server(
             # Formal answer: the server starts at the reading deadline, stops at the limit.
             entered = (await c.call("POST", q1 + "/formal")).body["question"]["attempt"]
             assert (await c.call("GET", segment)).status == 404  # the rehearsal is deleted
+            exam_server.advance(entered["reading"]["deadline"] - exam_server.now())
             first = await events.wait_event(
                 "take_started", purpose="formal", attempt_id=entered["attempt_id"]
             )
             assert first["started_at"] == pytest.approx(entered["reading"]["deadline"], abs=0.3)
+            await exam_server.recorded(first["take_id"], 0.5)  # real media, then the limit
+            exam_server.advance(first["started_at"] + RECORDING_S - exam_server.now())
             first = await events.wait_event("take_stored", take_id=first["take_id"])
             assert first["stop_reason"] == "time_limit"
             assert first["stopped_at"] - first["started_at"] == pytest.approx(RECORDING_S, abs=0.3)
             # Record again by hand (two formal takes allowed), stop over HTTP.
             again = (await c.call("POST", q1 + "/takes", {"kind": "formal"})).body
             second_id = again["question"]["attempt"]["recording"]["take_id"]
-            await asyncio.sleep(1.0)
+            await exam_server.recorded(second_id, 0.5)
             stopped = (await c.call("POST", q1 + f"/takes/{second_id}/stop")).body
             assert stopped["take"]["state"] == "stored"
             works = await page(c, q1 + "/works")
@@ -162,8 +166,11 @@ async def test_a_whole_exam_recorded_by_the_server(
 
             # A single take that submits itself once it is stored.
             q2_attempt = (await c.call("POST", q2 + "/formal")).body["question"]["attempt"]
+            exam_server.advance(q2_attempt["reading"]["deadline"] - exam_server.now())
             auto = await events.wait_event("take_started", attempt_id=q2_attempt["attempt_id"])
             assert auto["started_at"] == pytest.approx(q2_attempt["reading"]["deadline"], abs=0.3)
+            await exam_server.recorded(auto["take_id"], 0.5)  # real media, then the limit
+            exam_server.advance(auto["started_at"] + RECORDING_S - exam_server.now())
             auto_page = await until(
                 c, q2, lambda b: b["question"]["attempt"]["submitted_by"] == "auto"
             )

@@ -19,6 +19,7 @@ import pytest
 from exams.accounts import Role
 from tests.support import files
 from tests.support.api import ApiClient, Reply, api_client, log_in
+from tests.support.clock import MovableTime
 from tests.support.exams import (
     add_unit,
     create_exam,
@@ -175,6 +176,7 @@ async def test_nothing_is_submitted_after_the_submission_time(exam_server: Runni
         upload = q(exam_id, "q9") + "/files?name=a.png"
         headers = {"Content-Type": "image/png"}
         assert (await candidate.call("POST", upload, data=PNG, headers=headers)).status == 201
+        exam_server.advance(2)  # the submission time is over
         page = await eventually(
             lambda: candidate.call("GET", q(exam_id)),
             lambda b: b["question"]["phase"] == "closed",
@@ -199,6 +201,7 @@ async def test_recording_stops_at_the_limit_and_cannot_continue(
         assert recording["deadline"] == pytest.approx(recording["started_at"] + 1)
         state = await candidate.call("GET", "/api/recording")
         assert [x["question_id"] for x in state.body["active"]] == ["q1"]
+        exam_server.advance(1)  # the recording limit
         page = await eventually(
             lambda: candidate.call("GET", q(exam_id)),
             lambda b: b["question"]["attempt"]["recording"] is None,
@@ -352,16 +355,17 @@ async def test_materials_and_one_question_at_a_time(exam_server: RunningServer) 
 
 async def test_a_restarted_server_acts_on_what_fell_due(tmp_path: Path) -> None:
     settings = settings_for(tmp_path / "data", password_hash_memory_kib=1024, reconnect_grace_s=120)
-    async with running_server(settings) as server:
+    clock = MovableTime()  # one clock across the restart
+    async with running_server(settings, clock) as server:
         async with api_client(server) as admin, api_client(server) as candidate:
             exam_id, who = await setup(
                 server, admin, candidate, online_question(reading_limit_s=1, recording_limit_s=30)
             )
             entered = await candidate.call("POST", q(exam_id) + "/formal")
             reading_deadline = entered.body["question"]["attempt"]["reading"]["deadline"]
-    await asyncio.sleep(max(0.0, reading_deadline - time.time()) + 0.3)  # down meanwhile
+    clock.advance(reading_deadline - clock() + 0.3)  # down meanwhile
     restarted = replace(settings, port=free_port())
-    async with running_server(restarted) as server, api_client(server) as candidate:
+    async with running_server(restarted, clock) as server, api_client(server) as candidate:
         assert (await log_in(candidate, who.phone)).status == 200
         page = await candidate.call("GET", q(exam_id))
         recording = page.body["question"]["attempt"]["recording"]

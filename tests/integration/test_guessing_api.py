@@ -87,7 +87,7 @@ async def guarded_server(
             await verifier_checks.pass_()
             return await super().check(account, response)
 
-    monkeypatch.setattr("web.services.Argon2Hasher", GatedHasher)
+    monkeypatch.setattr("web.bootstrap.Argon2Hasher", GatedHasher)
     monkeypatch.setattr("web.services.IdSuffixVerifier", GatedVerifier)
     settings = server_settings(
         tmp_path / "data",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from tests.support.analysis import segment_file
 from tests.support.media import SyntheticAudio, SyntheticVideo
 from tests.support.server import RunningServer, connected_client
@@ -13,7 +11,7 @@ async def test_owner_can_seek_in_a_stored_take_and_nobody_else_can(server: Runni
     async with connected_client(server) as alice, connected_client(server) as bob:
         session_id, _ = await alice.publish([SyntheticVideo(), SyntheticAudio()])
         take = await alice.call("start_take", {"session_id": session_id, "purpose": "device_check"})
-        await asyncio.sleep(2)
+        await server.recorded(take["take_id"], 0.5)  # some media (kB: the ranges below fit)
         stored = await alice.call("stop_take", {"take_id": take["take_id"]})
         [segment] = stored["manifest"]["segments"]
         data = segment_file(server.settings.data_dir, take["take_id"], segment).read_bytes()

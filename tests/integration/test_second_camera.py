@@ -239,12 +239,15 @@ async def test_server_starts_both_cameras_at_the_reading_deadline(
         attempt = (await c.call("POST", q2 + "/formal")).body["question"]["attempt"]
         async with phone_client(exam_server, c) as phone:
             await join(exam_server, c, phone, q2, [SyntheticVideo(), SyntheticAudio()])
+            exam_server.advance(attempt["reading"]["deadline"] - exam_server.now())  # paired
             started = await c.device.wait_event(
                 "take_started", timeout=READING_S + 5, attempt_id=attempt["attempt_id"]
             )
             assert started["started_at"] == pytest.approx(attempt["reading"]["deadline"], abs=0.3)
             take_id = started["take_id"]
             await c.device.wait_event("secondary_state", state="recording", take_id=take_id)
+            await exam_server.recorded(take_id, 0.5, "primary", "secondary")  # then the limit
+            exam_server.advance(started["started_at"] + RECORDING_S - exam_server.now())
             stored = await phone.device.wait_event(
                 "take_stored", timeout=RECORDING_S + 5, take_id=take_id
             )
@@ -272,7 +275,7 @@ async def test_the_phone_drops_and_rejoins_the_same_take(exam_server: RunningSer
             started = await c.call("POST", q1 + "/takes", {"kind": "formal"})
             take_id = started.body["question"]["attempt"]["recording"]["take_id"]
             await c.device.wait_event("secondary_state", state="recording", take_id=take_id)
-            await asyncio.sleep(1.5)
+            await exam_server.recorded(take_id, 0.5, "secondary")  # frames before the drop
             dropped_at = time.monotonic()
         # The phone is gone (peer connection and socket closed): the first device is told.
         lost = await c.device.wait_event("secondary_state", timeout=5, state="lost")
@@ -292,7 +295,8 @@ async def test_the_phone_drops_and_rejoins_the_same_take(exam_server: RunningSer
                 "secondary_state", state="recording", pairing_id=pairing_id
             )
             assert (back["take_id"], back["warning"]) == (take_id, False)
-            await asyncio.sleep(1.5)
+            before = exam_server.app[HUB].written_s(take_id)["secondary"]
+            await exam_server.recorded(take_id, before + 0.5, "secondary")  # frames after
             stopped = await c.call("POST", q1 + f"/takes/{take_id}/stop")
         manifest = stopped.body["take"]["manifest"]
         camera = manifest["cameras"]["secondary"]
@@ -324,7 +328,7 @@ async def test_stopping_the_phone_while_recording_keeps_its_video(
             started = await c.call("POST", q1 + "/takes", {"kind": "formal"})
             take_id = started.body["question"]["attempt"]["recording"]["take_id"]
             await c.device.wait_event("secondary_state", state="recording", take_id=take_id)
-            await asyncio.sleep(2.0)
+            await exam_server.recorded(take_id, 1.2, "secondary")  # a segment over 1 s
             closed = await phone.device.call("close_session", {"session_id": session_id})
             assert closed["closed"] is True
             stopped_event = await c.device.wait_event("secondary_state", timeout=2, state="stopped")
@@ -360,7 +364,7 @@ async def test_tokens_are_single_use_short_lived_and_the_candidates_own(
             # An answer whose submission time is over can no longer be joined.
             await c.call("POST", q4 + "/formal")
             qr4 = await show_qr(exam_server, c, q4)
-            await asyncio.sleep(2.1)
+            exam_server.advance(2.1)  # its submission time is over
             closed = await phone.call("POST", "/api/pairing/redeem", {"token": qr4["token"]})
             assert (closed.status, closed.code) == (409, "deadline_passed")
 
@@ -377,7 +381,7 @@ async def test_tokens_are_single_use_short_lived_and_the_candidates_own(
             # Expiry.
             exam_server.app[PAIRING].ttl_s = 0.5
             qr = (await c.call("POST", q1 + "/pairing")).body
-            await asyncio.sleep(0.6)
+            exam_server.advance(0.6)
             late = await phone.call("POST", "/api/pairing/redeem", {"token": qr["token"]})
             assert (late.status, late.code) == (409, "pairing_expired")
             exam_server.app[PAIRING].ttl_s = 120

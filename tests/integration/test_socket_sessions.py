@@ -185,11 +185,13 @@ async def outcome(client: Client, event: str, data: Any) -> str:
     return str(ack["error"]["code"]) if "error" in ack else "ok"
 
 
-async def recording(client: Client) -> tuple[str, str]:
-    """A real camera publishing on ``client``, recording a device-check take: (session, take)."""
+async def recording(device: Device, client: Client) -> tuple[str, str]:
+    """A real camera publishing on ``client``, recording a device-check take with some media
+    written already (so it is stored, not failed, when stopped): (session, take)."""
     session_id, _ = await client.publish([SyntheticVideo(), SyntheticAudio()])
     take = await client.call("start_take", {"session_id": session_id, "purpose": "device_check"})
     assert take["state"] == "recording", take
+    await device.server.recorded(take["take_id"], 0.2)
     return session_id, take["take_id"]
 
 
@@ -242,7 +244,7 @@ async def test_log_out_closes_that_sessions_sockets(clocked: ClockedServer) -> N
     async with person(clocked) as alice, another_device(alice) as laptop:
         page, phone = await alice.connect(), await alice.connect()
         elsewhere = await laptop.connect()
-        session_id, take_id = await recording(page)
+        session_id, take_id = await recording(alice, page)
         old_cookie = alice.cookie()
 
         await alice.log_out()
@@ -269,7 +271,7 @@ async def test_a_role_changed_by_examcast_grant_closes_the_sockets(
 ) -> None:
     async with person(clocked) as alice:
         devices = [await alice.connect() for _ in range(MAX_SOCKETS)]
-        session_id, take_id = await recording(devices[0])
+        session_id, take_id = await recording(alice, devices[0])
         offer = await real_offer()
         grant = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -397,7 +399,7 @@ async def test_detached_sessions_count_and_only_idle_ones_make_room(
             return str((await socket.call("open_session", {"role": "primary"}))["session_id"])
 
         camera, page = await alice.connect(), await alice.connect()
-        recorded, take_id = await recording(camera)
+        recorded, take_id = await recording(alice, camera)
         left = [await open_new(page) for _ in "ab"]
         assert_error(await page.call("open_session", {"role": "primary"}), "conflict")
 

@@ -1,6 +1,7 @@
 """Staff by invitation (issue #10): a unit admin invites proctors by phone, an operator
-creates units and invites their admins; an invitation applies at that phone's next
-password check and answers the same whether the phone has an account or not."""
+creates units and invites their admins. Inviting answers the same whether the phone has
+an account or not; nothing changes until the holder of the phone, logged in, accepts
+(once, even when accepting twice at once) or declines."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from typing import Any
 import pytest
 
 from exams.accounts import Role
+from exams.attempts import new_attempt
 from exams.audit import Event
+from storage.attempts import SqliteAttempts
 from tests.support.api import ApiClient, api_client, log_in, register, signed_up
 from tests.support.exams import add_unit, create_exam, exam_body, online_question, staff
 from tests.support.server import RunningServer, running_server
 from tests.support.server import server_settings as settings_for
-from web.keys import ACCOUNTS, AUDIT, EXAM_CATALOG, INVITATIONS, OPENAPI, SMS_OUTBOX
+from web.keys import ACCOUNTS, AUDIT, DATABASE, EXAM_CATALOG, INVITATIONS, OPENAPI, SMS_OUTBOX
 
 UNIT = "10041"
 
@@ -51,6 +54,16 @@ async def admin_with_exam(server: RunningServer, admin: ApiClient) -> str:
     return str(exam["id"])
 
 
+def mine_path(invitation_id: str, action: str) -> str:
+    return f"/api/account/invitations/{invitation_id}/{action}"
+
+
+async def pending(client: ApiClient) -> list[dict[str, Any]]:
+    reply = await client.call("GET", "/api/account/invitations")
+    assert reply.status == 200, reply
+    return list(reply.body["invitations"])
+
+
 async def test_a_unit_admin_invites_proctors_by_phone(staff_server: RunningServer) -> None:
     server = staff_server
     async with (
@@ -58,9 +71,11 @@ async def test_a_unit_admin_invites_proctors_by_phone(staff_server: RunningServe
         api_client(server) as known,
         api_client(server) as newcomer,
         api_client(server) as reviewer,
+        api_client(server) as intruder,
     ):
         exam_id = await admin_with_exam(server, admin)
         existing = await signed_up(known, "13900000001", "李监考", serial=901)
+        await signed_up(intruder, "13900000009", "赵同学", serial=909)
         await staff(server, reviewer, Role.STAFF_REVIEWER, None)
         reviewer_phone = (await reviewer.call("GET", "/api/me")).body["account"]["phone"]
 
@@ -73,36 +88,71 @@ async def test_a_unit_admin_invites_proctors_by_phone(staff_server: RunningServe
         assert second.body["invitations"][0]["phone"] == "13900000002"
         for phone in (existing.phone, "13900000002"):
             sms = server.app[SMS_OUTBOX].latest(phone)
-            assert sms is not None and "监考员" in sms.text
-        proctors = await admin.call("GET", f"/api/admin/exams/{exam_id}/proctors")
-        assert proctors.body["proctors"] == []  # nothing changes before the phone logs in
+            assert sms is not None and "监考人员" in sms.text and "接受邀请" in sms.text
         bad = await admin.call("POST", invite_path(exam_id), {"phone": "12345"})
         assert bad.status == 400 and "phone" in bad.body["error"]["details"]["fields"]
 
-        # The existing account logs in (twice at once): it becomes the exam's proctor, once.
-        both = await asyncio.gather(log_in(known, existing.phone), log_in(known, existing.phone))
-        assert [r.status for r in both] == [200, 200]
-        me = (await known.call("GET", "/api/me")).body["account"]
-        assert me["role"] == "proctor"
+        # Logging in changes nothing: the account is still a candidate, and sees the offer.
+        assert (await log_in(known, existing.phone)).status == 200
+        assert (await known.call("GET", "/api/me")).body["account"]["role"] == "candidate"
+        proctors = await admin.call("GET", f"/api/admin/exams/{exam_id}/proctors")
+        assert proctors.body["proctors"] == []
+        [offer] = await pending(known)
+        assert (offer["role"], offer["exam_title"], offer["inviter_role"]) == (
+            "proctor",
+            "钢琴演奏",
+            "unit_admin",
+        )
+        assert offer["unit_name"] == offer["inviter_unit_name"]
+        assert offer["unit_name"] is not None and "phone" not in offer
+        offer_id = offer["invitation_id"]
+
+        # Another phone's account can neither see nor accept it.
+        assert await pending(intruder) == []
+        for action in ("accept", "decline"):
+            assert (await intruder.call("POST", mine_path(offer_id, action))).status == 404
+
+        # Three accepts at once: it applies once; every session of the account ends.
+        done = await asyncio.gather(
+            *(known.call("POST", mine_path(offer_id, "accept")) for _ in range(3))
+        )
+        assert sorted(r.status for r in done) == [200, 409, 409], done
+        [accepted] = [r.body for r in done if r.status == 200]
+        assert accepted == {"role": "proctor", "unit_id": None, "exam_id": exam_id} | {
+            "log_in_again": True
+        }
+        assert (await known.call("GET", "/api/me")).status == 401
+        assert (await log_in(known, existing.phone)).status == 200
+        assert (await known.call("GET", "/api/me")).body["account"]["role"] == "proctor"
         mine = await known.call("GET", "/api/proctor/exams")
         assert [e["exam_id"] for e in mine.body["exams"]] == [exam_id]
 
-        # The new phone registers: a proctor from the start.
+        # The new phone registers: a candidate, who declines.
         created = await register(newcomer, "13900000002", "王监考", serial=902)
-        assert created.status == 201 and created.body["account"]["role"] == "proctor"
+        assert created.status == 201 and created.body["account"]["role"] == "candidate"
+        assert (await log_in(newcomer, "13900000002")).status == 200
+        [offer] = await pending(newcomer)
+        declined = await newcomer.call("POST", mine_path(offer["invitation_id"], "decline"))
+        assert declined.status == 200 and declined.body["invitations"] == []
+        again = await newcomer.call("POST", mine_path(offer["invitation_id"], "accept"))
+        assert again.status == 409
+        assert (await newcomer.call("GET", "/api/me")).body["account"]["role"] == "candidate"
         proctors = await admin.call("GET", f"/api/admin/exams/{exam_id}/proctors")
-        assert sorted(p["name"] for p in proctors.body["proctors"]) == ["李监考", "王监考"]
+        assert [p["name"] for p in proctors.body["proctors"]] == ["李监考"]
         listed = (await admin.call("GET", invite_path(exam_id))).body["invitations"]
-        assert [i["state"] for i in listed] == ["applied", "applied"]
+        assert sorted(i["state"] for i in listed) == ["applied", "declined"]
 
-        # Another staff role is not changed by an invitation: declined, audited.
+        # Another staff role cannot accept: refused, and the invitation stays pending.
         await admin.call("POST", invite_path(exam_id), {"phone": reviewer_phone})
         assert (await log_in(reviewer, reviewer_phone)).status == 200
+        [offer] = await pending(reviewer)
+        refused = await reviewer.call("POST", mine_path(offer["invitation_id"], "accept"))
+        assert refused.status == 409 and refused.body["error"]["details"]["reason"] == "other_staff"
         assert (await reviewer.call("GET", "/api/me")).body["account"]["role"] == "staff_reviewer"
         listed = (await admin.call("GET", invite_path(exam_id))).body["invitations"]
-        assert listed[0]["state"] == "declined"
+        assert listed[0]["state"] == "pending"
 
-        # A pending invitation can be withdrawn; it then never applies.
+        # A pending invitation can be withdrawn; it then is not offered any more.
         sent = await admin.call("POST", invite_path(exam_id), {"phone": "13900000003"})
         gone = sent.body["invitations"][0]["invitation_id"]
         withdrawn = await admin.call("DELETE", invite_path(exam_id) + f"/{gone}")
@@ -112,12 +162,35 @@ async def test_a_unit_admin_invites_proctors_by_phone(staff_server: RunningServe
         async with api_client(server) as late:
             made = await register(late, "13900000003", "赵同学", serial=903)
             assert made.body["account"]["role"] == "candidate"
+            assert (await log_in(late, "13900000003")).status == 200
+            assert await pending(late) == []
 
         entries = await server.app[AUDIT].recent(100)
         invited = [e for e in entries if e.event is Event.STAFF_INVITED]
         decided = [e for e in entries if e.event is Event.INVITATION_DECIDED]
         assert len(invited) == 4 and all(e.detail["phone"].count("*") == 4 for e in invited)
-        assert sorted(e.detail["state"] for e in decided) == ["applied", "applied", "declined"]
+        assert sorted(e.detail["state"] for e in decided) == ["applied", "declined"]
+
+
+async def test_a_candidate_who_started_an_answer_cannot_accept(
+    staff_server: RunningServer,
+) -> None:
+    server = staff_server
+    async with api_client(server) as admin, api_client(server) as candidate:
+        exam_id = await admin_with_exam(server, admin)
+        person = await signed_up(candidate, "13900000041", "钱同学", serial=941)
+        exam = await server.app[EXAM_CATALOG].get(exam_id)
+        assert exam is not None
+        attempt = new_attempt("a1", exam, exam.questions[0].id, person.id)
+        await SqliteAttempts(server.app[DATABASE]).save(attempt, time.time())
+        await admin.call("POST", invite_path(exam_id), {"phone": person.phone})
+        [offer] = await pending(candidate)
+        refused = await candidate.call("POST", mine_path(offer["invitation_id"], "accept"))
+        assert refused.status == 409, refused
+        assert refused.body["error"]["details"]["reason"] == "answers_started"
+        assert (await candidate.call("GET", "/api/me")).body["account"]["role"] == "candidate"
+        listed = (await admin.call("GET", invite_path(exam_id))).body["invitations"]
+        assert [i["state"] for i in listed] == ["pending"]
 
 
 async def test_a_new_proctor_still_needs_two_step_log_in(tmp_path: Path) -> None:
@@ -134,6 +207,10 @@ async def test_a_new_proctor_still_needs_two_step_log_in(tmp_path: Path) -> None
         person = await signed_up(known, "13900000011", "孙监考", serial=911)
         await server.app[INVITATIONS].invite_proctor(admin, exam.id, person.phone, "127.0.0.1")
         assert (await known.call("GET", "/api/me")).body["account"]["role"] == "candidate"
+        [offer] = await pending(known)
+        accepted = await known.call("POST", mine_path(offer["invitation_id"], "accept"))
+        assert accepted.status == 200 and accepted.body["log_in_again"] is True
+        assert (await known.call("GET", "/api/me")).status == 401  # its session ended
         # Two log-ins at once: neither opens a proctor's session without the second step.
         both = await asyncio.gather(log_in(known, person.phone), log_in(known, person.phone))
         for refused in both:
@@ -141,7 +218,6 @@ async def test_a_new_proctor_still_needs_two_step_log_in(tmp_path: Path) -> None
             assert refused.body["error"]["details"]["method"] == "enrol"
         now = await server.app[ACCOUNTS].get(person.id)
         assert now.role is Role.PROCTOR
-        assert (await known.call("GET", "/api/me")).status == 401  # its old session ended
 
 
 async def test_an_operator_creates_units_and_invites_their_admins(
@@ -170,8 +246,19 @@ async def test_an_operator_creates_units_and_invites_their_admins(
         )
         assert missing.status == 404
         created = await register(invited, "13900000021", "周管理", serial=921)
-        assert created.body["account"]["role"] == "unit_admin"
-        assert created.body["account"]["unit_id"] == "10042"
+        assert created.body["account"]["role"] == "candidate"
+        assert (await log_in(invited, "13900000021")).status == 200
+        [offer] = await pending(invited)
+        assert (offer["role"], offer["unit_name"], offer["inviter_role"]) == (
+            "unit_admin",
+            "美院",
+            "operator",
+        )
+        accepted = await invited.call("POST", mine_path(offer["invitation_id"], "accept"))
+        assert accepted.body["unit_id"] == "10042" and accepted.body["log_in_again"] is True
+        assert (await log_in(invited, "13900000021")).status == 200
+        me = (await invited.call("GET", "/api/me")).body["account"]
+        assert (me["role"], me["unit_id"]) == ("unit_admin", "10042")
         listed = (await operator.call("GET", path)).body["invitations"]
         assert [i["state"] for i in listed] == ["applied"]
         entries = await server.app[AUDIT].recent(50)
@@ -187,6 +274,11 @@ NEW_ROUTES = [
     ("GET", "/api/operator/units/{unit_id}/invitations", "operator"),
     ("POST", "/api/operator/units/{unit_id}/invitations", "operator"),
     ("GET", "/api/admin/exams/{exam_id}/export", "unit_admin"),
+]
+ACCOUNT_ROUTES = [
+    ("GET", "/api/account/invitations"),
+    ("POST", "/api/account/invitations/{invitation_id}/accept"),
+    ("POST", "/api/account/invitations/{invitation_id}/decline"),
 ]
 BODIES = {
     "/api/operator/units": {"unit_id": "x1", "name": "X"},
@@ -209,3 +301,9 @@ async def test_every_new_route_refuses_other_roles(staff_server: RunningServer) 
                 assert (await candidate.call(method, path, body)).status == 403, route
                 other = operator if role == "unit_admin" else admin
                 assert (await other.call(method, path, body)).status == 403, route
+            for method, route in ACCOUNT_ROUTES:  # any logged-in account: its own invitations
+                assert doc["paths"][route][method.lower()]["x-examcast-auth"] == "account"
+                path = route.format(invitation_id="none")
+                assert (await anonymous.call(method, path)).status == 401, route
+                for who in (candidate, admin, operator):
+                    assert (await who.call(method, path)).status in (200, 404), route

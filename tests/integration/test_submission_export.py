@@ -87,7 +87,7 @@ async def answer_both(server: RunningServer, c: Candidate, exam_id: str) -> str:
         assert started.status == 200, started
         take_id = str(started.body["question"]["attempt"]["recording"]["take_id"])
         await phone.device.wait_event("take_started", take_id=take_id)
-        await asyncio.sleep(2.5)  # a couple of seconds of picture on both cameras
+        await server.recorded(take_id, 1.0, "primary", "secondary")  # frames on both
         stopped = await c.call("POST", q1 + f"/takes/{take_id}/stop")
         assert stopped.body["take"]["state"] == "stored", stopped
         assert stopped.body["take"]["manifest"]["cameras"]["secondary"]["segments"]

@@ -13,6 +13,7 @@ import pytest
 
 from tests.support import files
 from tests.support.api import ApiClient, api_client
+from tests.support.clock import wait_until
 from tests.support.exams import (
     offline_question,
     online_question,
@@ -393,7 +394,7 @@ async def test_uploads_of_a_submitted_answer_complete_until_the_grace_ends(
     """A file may be submitted while it uploads (M3.7); its bytes may arrive until the exam
     end plus the upload grace (M4.1), then the upload is expired (410)."""
     async with api_client(server) as admin, api_client(server) as client:
-        closes = time.time() + 12
+        closes = server.now() + 12
         exam_id, _ = await candidate_at(
             server,
             admin,
@@ -413,12 +414,12 @@ async def test_uploads_of_a_submitted_answer_complete_until_the_grace_ends(
             True,
             True,
         ]
-        await asyncio.sleep(max(0.0, closes - time.time()) + 0.2)  # the exam has ended
+        server.advance(closes - server.now() + 0.2)  # the exam has ended
         head = await tus.head(urls[0])
         expires = head.headers["Upload-Expires"]
         assert head.status == 200 and expires.endswith("GMT")
         await tus.send_all(urls[0], VIDEO, 2048 * KIB)  # within the grace
-        await asyncio.sleep(max(0.0, closes + 3 - time.time()) + 0.2)
+        server.advance(closes + 3 - server.now() + 0.2)  # the grace is over
         assert (await tus.head(urls[1])).status == 410
         late = await tus.patch(urls[1], 0, VIDEO[:1000])
         assert late.status == 410 and late.code == "upload_expired"
@@ -434,7 +435,7 @@ async def test_an_unsubmitted_answers_uploads_end_with_its_submission_time(
         )
         tus = Tus(client)
         url = (await tus.create(len(VIDEO), **about(exam_id))).headers["Location"]
-        await asyncio.sleep(2.2)
+        server.advance(2.2)
         assert (await tus.patch(url, 0, VIDEO[:1000])).status == 410
 
 
@@ -493,19 +494,20 @@ async def test_the_sweep_expires_completes_and_clears(tmp_path: Path) -> None:
         await asyncio.to_thread(data.write_bytes, VIDEO)  # as if the last PATCH's 204 was lost
         stray = server.settings.tus_dir / ("ab" * 16)
         await asyncio.to_thread(stray.write_bytes, b"left by a crash")
-        deadline = time.monotonic() + 15
-        while True:  # completed and cleared by the next sweep (the late one expires later)
-            names = {f["name"]: f["pending"] for f in await files_of(client, exam_id)}
-            if names.get("whole.mp4") is False and not stray.exists():
-                break
-            assert time.monotonic() < deadline, names
-            await asyncio.sleep(0.1)
-        while True:  # its submission time is over: the unfinished one expires
-            names = {f["name"]: f["pending"] for f in await files_of(client, exam_id)}
-            if names == {"whole.mp4": False}:
-                break
-            assert time.monotonic() < deadline, names
-            await asyncio.sleep(0.1)
+
+        async def names() -> dict[str, bool]:
+            return {f["name"]: f["pending"] for f in await files_of(client, exam_id)}
+
+        async def whole_completed_and_stray_cleared() -> bool:
+            return (await names()).get("whole.mp4") is False and not stray.exists()
+
+        async def only_whole_left() -> bool:
+            return await names() == {"whole.mp4": False}
+
+        # Completed and cleared by the next sweep (the late one expires later).
+        await wait_until(whole_completed_and_stray_cleared, timeout=15)
+        server.advance(4)  # its submission time is over: the unfinished one expires ...
+        await wait_until(only_whole_left, timeout=15)  # ... at the next sweep
         assert (await tus.head(late)).status == 410
         assert tus_files(server) == []
 

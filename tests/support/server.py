@@ -18,12 +18,12 @@ from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
-from exams.takes import Clock
+from exams.takes import Clock, Scheduler
 from media import ice
+from tests.support.clock import MovableTime, wait_until
 from tests.support.world import PASSWORD, resident_id
 from web.app import create_app
-from web.keys import SMS_OUTBOX
-from web.scheduling import wall_clock
+from web.keys import CLOCK, HUB, SMS_OUTBOX
 from web.settings import Settings
 from web.slow_clients import runner_options
 
@@ -63,6 +63,29 @@ class RunningServer:
         assert message is not None and message.code is not None, phone
         return message.code
 
+    def advance(self, seconds: float) -> float:
+        """Move the server's time forward (its timers now due fire); the new now."""
+        clock = self.app[CLOCK]
+        assert isinstance(clock, MovableTime), "this server runs on a clock of the test's own"
+        return clock.advance(seconds)
+
+    def now(self) -> float:
+        return self.app[CLOCK]()
+
+    async def recorded(
+        self, take_id: str, seconds: float, *cameras: str, timeout: float = 15
+    ) -> None:
+        """Wait (bounded) until each camera named (the primary by default) of a recording
+        take has written ``seconds`` of real media."""
+        names = cameras or ("primary",)
+        hub = self.app[HUB]
+
+        def enough() -> bool:
+            written = hub.written_s(take_id)
+            return all(written.get(name, 0.0) >= seconds for name in names)
+
+        await wait_until(enough, timeout, f"{seconds}s of media from {names} in {take_id}")
+
 
 class Server(Protocol):
     """What a client needs of a server, in this process or another."""
@@ -75,10 +98,14 @@ class Server(Protocol):
 
 @asynccontextmanager
 async def running_server(
-    settings: Settings, clock: Clock = wall_clock
+    settings: Settings, clock: Clock | None = None, scheduler: Scheduler | None = None
 ) -> AsyncIterator[RunningServer]:
-    """``clock``: the accounts' and log-in sessions' (a test moves it to expire them)."""
-    app = create_app(settings, clock=clock)
+    """``clock`` and ``scheduler``: every service's. By default a new ``MovableTime`` is both
+    (``server.advance`` jumps over a deadline); a ``MovableTime`` given is the scheduler too."""
+    clock = MovableTime() if clock is None else clock
+    if scheduler is None and isinstance(clock, MovableTime):
+        scheduler = clock
+    app = create_app(settings, clock=clock, scheduler=scheduler)
     runner = web.AppRunner(app, **runner_options(settings.header_timeout_s))
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)

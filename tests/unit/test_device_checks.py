@@ -81,7 +81,7 @@ def rig(w: World) -> Rig:
     async def exams_decide(take: Take, viewer: str) -> None:
         raise AssertionError("not an exam take")
 
-    takes.playback_policy = checks.policy(exams_decide)
+    takes.add_playback_policy(checks.policy(exams_decide))
     return Rig(takes, records, recorder, checks)
 
 

@@ -98,10 +98,15 @@ class World:
 
     def __post_init__(self) -> None:
         self.service = PairingService(
-            self.store, self.gate, self.audit, self.clock, self.notifier, ttl_s=120
+            self.store,
+            self.gate,
+            self.audit,
+            self.clock,
+            self.notifier,
+            self.media,
+            self.cameras,
+            ttl_s=120,
         )
-        self.service.media = self.media
-        self.service.cameras = self.cameras
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ def ignore(sources: object) -> None:
         (("a=mid:0", "a=mid:5"), "BUNDLE group"),
         (("a=group:BUNDLE 0 1", "a=group:BUNDLE 7 0 1"), "BUNDLE group"),
         (("a=mid:1", "a=mid:0"), "same a=mid"),
+        (("a=fingerprint:", "a=x-fingerprint:"), "DTLS fingerprint"),
     ],
 )
 async def test_an_offer_bundling_onto_a_missing_section_is_refused_before_aiortc(

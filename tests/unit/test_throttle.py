@@ -5,7 +5,15 @@ import asyncio
 import pytest
 
 from exams.errors import TooManyRequests
-from exams.throttle import Backoff, LoginPolicy, LoginThrottle, Window, reserve_guess, take_all
+from exams.throttle import (
+    Backoff,
+    LoginPolicy,
+    LoginThrottle,
+    Window,
+    address_key,
+    reserve_guess,
+    take_all,
+)
 from storage.limits import MemoryRateLimiter
 
 PHONE = "13800138000"
@@ -105,6 +113,26 @@ async def test_login_throttle_slows_one_address_and_never_the_owner_elsewhere() 
     assert longer.value.details == {"retry_after": 1}  # 2 s after the sixth failure
     await throttle.reserve(PHONE, "owner-home", now + 2)  # never a lockout
     await throttle.reserve("13900139000", "attacker", now + 2)  # nor for the address
+
+
+async def test_one_ipv6_64_is_one_address_for_the_throttle() -> None:
+    """A single host usually holds a whole IPv6 /64: 2^64 addresses must not mean 2^64 x 5
+    free guesses (before, 240 guesses from 40 addresses of one /64 were all checked)."""
+    throttle = LoginThrottle(MemoryRateLimiter())
+    for i in range(1, 6):
+        await throttle.reserve(PHONE, f"2001:db8::{i:x}", 0)
+    with pytest.raises(TooManyRequests):
+        await throttle.reserve(PHONE, "2001:db8::ffff:1234", 0)
+    await throttle.reserve(PHONE, "2001:db8:0:1::1", 0)  # the next /64: someone else
+    await throttle.reserve(PHONE, "192.0.2.7", 0)
+
+
+def test_address_keys() -> None:
+    assert address_key("2001:db8::1") == address_key("2001:DB8:0:0:ffff::9") == "2001:db8::/64"
+    assert address_key("::ffff:192.0.2.7") == "192.0.2.7"  # an IPv4 client on a v6 socket
+    assert address_key("192.0.2.7") == "192.0.2.7"
+    assert address_key("fe80::1%lo") == "fe80::/64"
+    assert address_key("unknown") == "unknown"
 
 
 async def test_the_back_off_is_capped_at_a_few_minutes() -> None:

@@ -4,10 +4,13 @@ leaves (storage.zip_export)."""
 from __future__ import annotations
 
 import asyncio
+import csv
 import hashlib
 import io
+import json
 import threading
 import zipfile
+from datetime import datetime
 from pathlib import Path
 
 from exams.submission_files import ExportItem, ExportPlan, Name
@@ -42,6 +45,25 @@ async def test_a_whole_zip_lists_every_file_with_its_hash(tmp_path: Path) -> Non
     assert manifest.count("verified") == 3 and "missing" in manifest
     assert export.outcome.complete and export.outcome.files == 3
     assert export.outcome.missing == ["张三_110/missing.png"]
+
+
+async def test_the_csv_gives_the_submission_time_as_a_date_a_spreadsheet_reads(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "f.webm"
+    source.write_bytes(b"x")
+    row = {"kind": "recording", "submitted_at": 1796474648.06}
+    item = ExportItem("张三_110/f.webm", row, source)
+    export = ZipExport(ExportPlan("e1", "u1", Name("考试.zip", "u1_e1.zip"), "考试", [item]))
+    data = b"".join([chunk async for chunk in export.chunks()])
+    await export.close()
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    rows = list(csv.DictReader(io.StringIO(archive.read("考试/manifest.csv").decode("utf-8-sig"))))
+    when = datetime.fromisoformat(rows[0]["submitted_at"])
+    assert when.tzinfo is not None and when.timestamp() == 1796474648
+    assert (
+        json.loads(archive.read("考试/manifest.json"))["files"][0]["submitted_at"] == 1796474648.06
+    )
 
 
 async def test_a_client_that_stops_reading_stops_the_writer(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import BodyPartReader, web
 
+from exams.accounts import Role
 from exams.claims import ClaimForm, ClaimState
 from exams.errors import InvalidInput, TooLarge, UnsupportedMediaType
 from web.keys import CLAIMS, SETTINGS
@@ -87,15 +88,14 @@ async def file_claim(request: web.Request) -> web.Response:
 
 @api.get(
     "/api/identity-claims",
-    summary="Identity claims this account may decide (review staff: all; a unit admin: those "
-    "whose ID number is on the unit's admitted list), with the evidence",
-    auth="account",
+    summary="Identity claims with the evidence (review staff)",
+    auth="staff_reviewer",
     query=QUEUE,
     response=loose("claims", claims={"type": "array", "items": CLAIM}),
     errors=(400, 401, 403),
 )
 async def queue(request: web.Request) -> web.Response:
-    staff = await account(request)
+    staff = await account(request, Role.STAFF_REVIEWER)
     state = ClaimState(request[QUERY].get("state", "pending"))
     claims = await request.app[CLAIMS].queue(staff, client(request), state)
     return web.json_response({"claims": claims})
@@ -104,13 +104,13 @@ async def queue(request: web.Request) -> web.Response:
 @api.get(
     "/api/identity-claims/{claim_id}/photo",
     summary="The claim's photo (an attachment, never rendered inline)",
-    auth="account",
+    auth="staff_reviewer",
     response={"type": "string", "contentMediaType": "image/jpeg"},
     response_type="image/jpeg, image/png",
     errors=(401, 403, 404),
 )
 async def photo(request: web.Request) -> web.Response:
-    staff = await account(request)
+    staff = await account(request, Role.STAFF_REVIEWER)
     data, claim = await request.app[CLAIMS].photo(
         staff, request.match_info["claim_id"], client(request)
     )
@@ -130,7 +130,7 @@ async def photo(request: web.Request) -> web.Response:
     "/api/identity-claims/{claim_id}",
     summary="Approve (the ID number moves to the claimant's new account; the registered "
     "account is closed) or reject a claim",
-    auth="account",
+    auth="staff_reviewer",
     body=obj(
         {"decision": {"type": "string", "enum": ["approve", "reject"]}},
         {"note": string("why", min_length=0, max_length=500)},
@@ -139,7 +139,7 @@ async def photo(request: web.Request) -> web.Response:
     errors=(400, 401, 403, 404, 409),
 )
 async def decide(request: web.Request) -> web.Response:
-    staff = await account(request)
+    staff = await account(request, Role.STAFF_REVIEWER)
     b = request[BODY]
     claim = await request.app[CLAIMS].decide(
         staff,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from urllib.parse import quote
 
 from aiohttp import web
@@ -14,7 +13,7 @@ from exams.accounts import Role
 from exams.answer_review import Download
 from exams.errors import NotFound
 from exams.questions import FileKind, MaterialKind
-from web.keys import ANSWER_REVIEW, EXAM_CATALOG, ZIP_EXPORTS
+from web.keys import ANSWER_REVIEW, CLOCK, EXAM_CATALOG, ZIP_EXPORTS
 from web.openapi import BODY, QUERY, Api
 from web.schema import Schema, loose, obj, string
 from web.views.common import TIME, account, client
@@ -108,7 +107,7 @@ EDIT_ERRORS = (400, 401, 403, 404, 409)
 async def list_exams(request: web.Request) -> web.Response:
     admin = await account(request, Role.UNIT_ADMIN)
     exams = await request.app[EXAM_CATALOG].of_unit(admin, client(request))
-    return web.json_response({"exams": [e.to_dict() for e in exams], "now": time.time()})
+    return web.json_response({"exams": [e.to_dict() for e in exams], "now": request.app[CLOCK]()})
 
 
 @api.post(

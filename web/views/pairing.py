@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit
 from aiohttp import web
 
 from exams.accounts import Role
-from web.keys import PAIRING, SETTINGS
+from web.keys import EXAM_ACCESS, PAIRING, SETTINGS
 from web.openapi import BODY, Api
 from web.phone_reach import is_loopback, lan_addresses, phone_reach
 from web.qr import qr_svg
@@ -109,11 +109,12 @@ async def issue(request: web.Request) -> web.Response:
     summary="The second camera's state: paired, connected, ready, recording, lost, stopped",
     auth="candidate",
     response=STATE,
-    errors=(401, 403),
+    errors=(401, 403, 404),
 )
 async def state(request: web.Request) -> web.Response:
     who = await account(request, Role.CANDIDATE)
     ids = request.match_info["exam_id"], request.match_info["question_id"]
+    await request.app[EXAM_ACCESS].exam(who, ids[0])  # the admitted list holds them now
     return web.json_response(await request.app[PAIRING].state(who.owner, *ids))
 
 

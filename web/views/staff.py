@@ -1,6 +1,7 @@
 """Staff by invitation (issue #10): a unit admin invites an exam's proctors by phone; an
 operator creates admission units and invites their admins. Inviting answers the same
-whether the phone has an account or not (``exams.invitations``)."""
+whether the phone has an account or not; the invited person accepts or declines once
+logged in (``exams.invitations``)."""
 
 from __future__ import annotations
 
@@ -46,9 +47,10 @@ async def exam_invitations(request: web.Request) -> web.Response:
 @api.post(
     "/api/admin/exams/{exam_id}/invitations",
     summary="Invite a proctor for this exam by phone number",
-    description="An SMS tells the phone; the invitation applies when that phone next logs in "
-    "or registers (the account becomes a proctor of this exam). The answer is the same "
-    "whether the phone has an account or not. At most 30 invitations an hour (429).",
+    description="An SMS tells the phone; nothing changes until the account of that phone "
+    "accepts the invitation once logged in (it then becomes a proctor of this exam). The "
+    "answer is the same whether the phone has an account or not. At most 30 invitations an "
+    "hour (429).",
     auth="unit_admin",
     body=PHONE_BODY,
     status=201,
@@ -126,7 +128,7 @@ async def unit_invitations(request: web.Request) -> web.Response:
 @api.post(
     "/api/operator/units/{unit_id}/invitations",
     summary="Invite an admin of the unit by phone number",
-    description="As for proctors: an SMS, applied at that phone's next log-in or registration, "
+    description="As for proctors: an SMS, applied only when that phone's account accepts it, "
     "the same answer whether the phone has an account or not.",
     auth="operator",
     body=PHONE_BODY,
@@ -140,3 +142,72 @@ async def invite_unit_admin(request: web.Request) -> web.Response:
         operator, request.match_info["unit_id"], request[BODY]["phone"], client(request)
     )
     return web.json_response({"invitations": found}, status=201)
+
+
+# -- the invited person -------------------------------------------------------------------
+
+OFFER = loose(
+    "an invitation to this account's phone, as the invited person sees it",
+    invitation_id={"type": "string"},
+    role={"type": "string", "description": "proctor or unit_admin"},
+    unit_name={"type": ["string", "null"]},
+    exam_title={"type": ["string", "null"], "description": "a proctor's exam"},
+    inviter_role={"type": ["string", "null"], "description": "unit_admin or operator"},
+    inviter_unit_name={"type": ["string", "null"], "description": "the inviter's unit"},
+    expires_at={"type": "number"},
+)
+ACCEPTED = loose(
+    "what the account became; log_in_again: its role changed and every session ended",
+    role={"type": "string"},
+    unit_id={"type": ["string", "null"]},
+    exam_id={"type": ["string", "null"]},
+    log_in_again={"type": "boolean"},
+)
+
+
+@api.get(
+    "/api/account/invitations",
+    summary="The pending staff invitations to my phone number",
+    auth="account",
+    response=loose(
+        "pending invitations, oldest first", invitations={"type": "array", "items": OFFER}
+    ),
+    errors=(401,),
+)
+async def my_invitations(request: web.Request) -> web.Response:
+    who = await account(request)
+    return web.json_response({"invitations": await request.app[INVITATIONS].mine(who)})
+
+
+@api.post(
+    "/api/account/invitations/{invitation_id}/accept",
+    summary="Accept a staff invitation: the account becomes a proctor or unit admin",
+    description="Refused (409, details.reason) for an account that has started or submitted "
+    "any exam answer (answers_started), for other staff (other_staff), and for an invitation "
+    "answered already (not_pending); an expired one is 410. Two accepts at once apply it "
+    "once. A changed role ends every session of the account (log_in_again): log in again, "
+    "staff with two-step log-in.",
+    auth="account",
+    response=ACCEPTED,
+    errors=(401, 404, 409, 410),
+)
+async def accept_invitation(request: web.Request) -> web.Response:
+    who = await account(request)
+    done = await request.app[INVITATIONS].accept(
+        who, request.match_info["invitation_id"], client(request)
+    )
+    return web.json_response(done)
+
+
+@api.post(
+    "/api/account/invitations/{invitation_id}/decline",
+    summary="Decline a staff invitation (nothing about the account changes)",
+    auth="account",
+    response=loose("the invitations still pending", invitations={"type": "array", "items": OFFER}),
+    errors=(401, 404, 409, 410),
+)
+async def decline_invitation(request: web.Request) -> web.Response:
+    who = await account(request)
+    invitations = request.app[INVITATIONS]
+    await invitations.decline(who, request.match_info["invitation_id"], client(request))
+    return web.json_response({"invitations": await invitations.mine(who)})

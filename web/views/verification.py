@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 from aiohttp import web
 
 from exams.journey import Step
 from exams.verification import parse_scope
-from web.keys import EXAM_ACCESS, REVIEWS, SETTINGS, VERIFICATION
+from web.keys import CLOCK, EXAM_ACCESS, REVIEWS, SETTINGS, VERIFICATION
 from web.openapi import BODY, QUERY, Api
 from web.schema import loose, obj, string
 from web.views.common import TIME_OR_NULL, candidate, client, read_body
@@ -67,7 +65,7 @@ async def status(request: web.Request) -> web.Response:
     who = await candidate(request, _step(scope))
     status = await request.app[REVIEWS].status(who, scope)
     limit = request.app[SETTINGS].review_photo_max_bytes
-    return web.json_response({**status, "photo_max_bytes": limit, "now": time.time()})
+    return web.json_response({**status, "photo_max_bytes": limit, "now": request.app[CLOCK]()})
 
 
 @api.post(

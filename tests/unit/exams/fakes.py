@@ -255,6 +255,7 @@ class Bench:
             self.attempts, exams, self.takes, self.takes, self.clock, self.scheduler
         )
         self.playback = Playback(self.runner, exams)
+        self.runner.after_run.append(self.playback.discard_unplayable)
         self.takes.add_listener(self.runner.on_take_event)
 
     async def advance(self, seconds: float) -> None:

@@ -228,7 +228,7 @@ async def test_a_second_camera_question_starts_by_hand_only_once_the_phone_is_re
         asked.append(attempt_id)
         return True
 
-    b.runner.secondary_ready = ready
+    b.runner.add_secondary_check(ready)
     a = await start_by_hand(b)
     take = a.recording_take
     assert take is not None and take.secondary_ready and asked == [entered.id]

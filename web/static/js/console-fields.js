@@ -148,7 +148,7 @@ export function problemSummary(items, testid = "problems") {
         target?.scrollIntoView({ block: "center" });
         target?.focus?.();
       },
-    }, item.label ? `${item.label}：${item.text}` : item.text))));
+    }, item.label ? t("console.v.item", { label: item.label, text: item.text }) : item.text))));
   return h("div", { class: "notice problems", dataset: { kind: "error" }, role: "alert", testid },
     h("p", {}, t("console.v.summary", { n: items.length })), list);
 }

@@ -1,5 +1,5 @@
 // An exam's proctors (监考): invite someone by phone number (an SMS; the invitation
-// applies when that phone next logs in or registers, and the server answers the same
+// applies only when that phone's account accepts it, and the server answers the same
 // whether the phone has an account or not), follow the invitations, see who is
 // assigned, unassign.
 

@@ -95,7 +95,14 @@ function download(url, text) {
 
 function fileLine(f, holder) {
   const kind = t(`console.kind.${f.kind}`);
+  if (f.pending || !f.url) { // submitted while still uploading: nothing to play or download yet
+    return h("li", { class: "work-line", testid: "work-file", dataset: { pending: "1" } },
+      h("span", { testid: "file-name" }, f.name),
+      h("span", {}, `${kind} · .${f.format} · ${fmtBytes(f.size)}`),
+      h("span", { class: "file-pending", testid: "file-pending", i18n: "console.sub.pending" }));
+  }
   return h("li", { class: "work-line", testid: "work-file" },
+    f.name ? h("span", { testid: "file-name" }, f.name) : null,
     h("span", {}, `${kind} · .${f.format} · ${fmtBytes(f.size)}`),
     PLAYABLE[f.kind] ? single(f.kind, [f.url], holder) : null,
     download(f.url, t("console.sub.download")));
@@ -121,12 +128,13 @@ function cameraLine(name, cam) {
   const parts = cam.segments.length;
   return h("li", { class: "work-line camera-line", testid: "work-camera",
     dataset: { camera: name } },
-  h("span", { class: "strong" }, `${camera}：`),
+  h("span", { class: "strong" }, t("console.sub.label", { name: camera })),
   h("span", { testid: "camera-recorded" }, t("console.sub.recorded", {
     duration: fmtDuration(seconds), size: fmtBytes(bytes) })
     + (parts > 1 ? ` · ${t("console.sub.parts", { n: parts })}` : "")),
   h("span", { class: gaps.length ? "gaps warn" : "gaps muted", testid: "camera-gaps" },
-    gaps.length ? t("console.sub.gaps", { n: gaps.length, list: gaps.map(gapText).join("；") })
+    gaps.length ? t("console.sub.gaps", { n: gaps.length,
+      list: gaps.map(gapText).join(t("console.sub.gapSep")) })
       : t("console.sub.noGaps")),
   cam.segments.map((s, i) => download(s.url, parts > 1
     ? t("console.sub.downloadCameraPart", { camera, n: i + 1 })
@@ -176,11 +184,13 @@ function submissionBlock(s, question, n) {
   for (const m of s.materials) {
     if (m.file) {
       const line = fileLine(m.file, holder);
-      line.prepend(h("span", { class: "strong" }, `${materialName(m.key)}：`));
+      line.prepend(h("span", { class: "strong" },
+        t("console.sub.label", { name: materialName(m.key) })));
       lines.push(line);
     } else {
       lines.push(h("li", { class: "work-line" }, h("span", { class: "strong" },
-        `${materialName(m.key)}：`), h("span", { class: "material-text" }, m.text)));
+        t("console.sub.label", { name: materialName(m.key) })),
+      h("span", { class: "material-text" }, m.text)));
     }
   }
   for (const f of s.files) lines.push(fileLine(f, holder));

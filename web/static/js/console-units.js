@@ -1,6 +1,6 @@
 // The operator's home in the console (#units): every admission unit, a new one, and each
-// unit's admins invited by phone number (an SMS; the invitation applies when that phone
-// next logs in or registers — the server answers the same whether it has an account).
+// unit's admins invited by phone number (an SMS; the invitation applies only when that
+// phone's account accepts it — the server answers the same whether it has an account).
 
 import { api } from "./api.js";
 import { t } from "./i18n.js";
@@ -141,7 +141,8 @@ export async function mountUnits(ctx, root) {
           h("div", { class: "control" }, id)),
         h("div", { class: "field" },
           h("label", { for: "unit-name-input", i18n: "console.units.name" }),
-          h("div", { class: "control" }, name, create))),
+          h("div", { class: "control" }, name)),
+        h("div", { class: "control" }, create)),
       message.el),
     list);
   renderList();

@@ -15,7 +15,8 @@ import { landing } from "./role-home.js";
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
 const ui = {
   title: $("title"), lang: $("lang-toggle"), ended: $("session-ended"), resend: $("form-resend"),
-  pairJoining: $("pair-joining"),
+  accepted: $("invitation-accepted"),
+  pairJoining: $("pair-joining"), loginIntro: $("login-intro"),
   signedIn: $("signed-in"), signedInText: $("signed-in-text"), continueLink: $("continue"),
   logOut: $("log-out"),
   loginForm: $("login-form"), loginError: $("login-error"), loginSubmit: $("login-submit"),
@@ -31,6 +32,8 @@ const page = {
   view: { "#register": "register", "#reset": "reset" }[location.hash] || "login",
   next: safeNext(new URLSearchParams(location.search).get("next")),
   ended: new URLSearchParams(location.search).has("ended"), // sent here as a session ended
+  // A staff invitation was accepted (staff-invitations.js): every session ended.
+  accepted: new URLSearchParams(location.search).has("accepted"),
   // A form went to the server before this script was ready (routes.page_form_sent).
   resend: new URLSearchParams(location.search).has("resend"),
   me: null, // the account when already logged in
@@ -61,8 +64,12 @@ function render() {
 
   ui.ended.hidden = !page.ended || Boolean(page.me);
   ui.resend.hidden = !page.resend || Boolean(page.me);
+  ui.accepted.hidden = !page.accepted || Boolean(page.me);
   // Sent here by the second camera's QR code: this phone joins as the second camera.
-  ui.pairJoining.hidden = !page.next.startsWith("/pair?");
+  // (the admission steps do not come next there: the candidate's intro would mislead).
+  const pairing = page.next.startsWith("/pair?");
+  ui.pairJoining.hidden = !pairing;
+  ui.loginIntro.hidden = pairing;
   ui.signedIn.hidden = !page.me;
   if (page.me) {
     ui.signedInText.textContent = t("login.signedIn", {
@@ -321,19 +328,13 @@ async function register(event) {
     try {
       reply = await api("POST", "/api/session", { phone: form.phone, password: form.password });
     } catch (err) {
-      // An invited staff member: set up two-step log-in now.
-      if (err.code === "second_factor_required") {
-        page.busy = false;
-        await flows.startSecond(err.details);
-        return;
-      }
       // The account exists: logging in is what is left to do.
       ui.loginPhone.value = form.phone;
       showView("login");
       fail("login", err, "login");
       return;
     }
-    location.replace(landing(reply.account, page.next)); // an invited proctor: their home
+    location.replace(landing(reply.account, page.next)); // a new account is a candidate's
   });
 }
 

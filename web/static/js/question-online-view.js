@@ -203,7 +203,7 @@ export class OnlineView {
   }
 
   renderWorks(st) {
-    const { ui, a, s } = this;
+    const { ui, s } = this;
     const works = this.formalTakes();
     ui.works.hidden = !works.length;
     if (!works.length) return;

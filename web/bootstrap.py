@@ -1,0 +1,353 @@
+"""The composition root: the whole object graph, built once, in dependency order.
+
+:func:`bootstrap` makes every service from the settings, with the clock and the
+scheduler passed in (the defaults are the production ones: the wall clock and a
+scheduler on the event loop; tests pass their own and move time). Nothing is
+wired after construction: where two services call each other (pairing <-> takes
+<-> attempt runner, media hub <-> takes) the later one is registered on the
+earlier as a listener, here and only here.
+
+:func:`lifecycles` are the aiohttp ``cleanup_ctx`` steps: only what opens and
+closes (the database, Redis, thread pools, background tasks) and the start-up
+recovery of takes and attempts, in the order they must run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import socketio
+from aiohttp import web
+
+from exams.answer_review import AnswerReview
+from exams.answer_uploads import Uploads
+from exams.answering import Answering
+from exams.attempt_runner import AttemptRunner
+from exams.attempts import Attempt
+from exams.catalog import ExamCatalog
+from exams.device_checks import DeviceChecks
+from exams.list_changes import ListChanges
+from exams.operators import Operators
+from exams.playback import Playback
+from exams.resumable import ResumableUploads
+from exams.sessions import Sessions
+from exams.takes import Clock, Scheduler, TakeService
+from media.file_check import MediaFileInspector
+from media.hub import MediaHub, MediaSession
+from media.peers import PeerFactory
+from media.writer import MuxPool
+from pairing.service import PairingService
+from pairing.store import MemoryPairingStore
+from signaling.server import MediaNamespace, SocketNotifier
+from storage.accounts import SqliteAccounts
+from storage.answer_files import AnswerFiles
+from storage.attempts import SqliteAttempts
+from storage.db import Database
+from storage.exams import SqliteExams
+from storage.files import load_or_create_secret
+from storage.limits import MemoryRateLimiter
+from storage.private import make_private
+from storage.redis_limits import RedisRateLimiter
+from storage.tus_store import TusStore
+from storage.upload_locks import MemoryUploadLocks
+from storage.uploads import SqliteUploads
+from storage.zip_export import ZipExports
+from web.passwords import Argon2Hasher
+from web.scheduling import LoopScheduler, wall_clock
+from web.services import Services, build
+from web.settings import Settings
+
+log = logging.getLogger(__name__)
+PURGE_EVERY_S = 3600
+
+Lifecycle = Callable[[web.Application], AsyncIterator[None]]
+
+
+@dataclass(frozen=True)
+class House:
+    """Every long-lived object of the app (``create_app`` hands them to views by app key)."""
+
+    settings: Settings
+    clock: Clock
+    scheduler: Scheduler
+    sockets: socketio.AsyncServer
+    db: Database
+    hasher: Argon2Hasher
+    redis_limiter: RedisRateLimiter | None
+    accounts: Services  # accounts, identity and admission
+    mux_pool: MuxPool
+    hub: MediaHub
+    takes: TakeService
+    catalog: ExamCatalog
+    list_changes: ListChanges
+    runner: AttemptRunner
+    playback: Playback
+    answering: Answering
+    uploads: Uploads
+    resumable: ResumableUploads
+    answer_review: AnswerReview
+    zip_exports: ZipExports
+    operators: Operators
+    pairing: PairingService
+    signaling: MediaNamespace
+
+
+def bootstrap(
+    settings: Settings,
+    sockets: socketio.AsyncServer,
+    *,
+    clock: Clock = wall_clock,
+    scheduler: Scheduler | None = None,
+) -> House:
+    """The whole object graph from ``settings``, on ``clock`` and ``scheduler``."""
+    scheduler = scheduler if scheduler is not None else LoopScheduler(clock)
+    db = Database(settings.database_path)
+    # Once, before the loop serves anything: a small file, made 0600 if missing.
+    secret = load_or_create_secret(settings.secrets_dir / "sms-hmac.key")
+    redis_limiter = RedisRateLimiter.from_url(settings.redis_url) if settings.redis_url else None
+    hasher = Argon2Hasher(memory_kib=settings.password_hash_memory_kib)
+    accounts = build(
+        db,
+        clock=clock,
+        limiter=redis_limiter or MemoryRateLimiter(),
+        hasher=hasher,
+        secret=secret,
+        reviews_dir=settings.reviews_dir,
+        session_idle_s=settings.session_idle_s,
+        session_max_s=settings.session_max_s,
+        review_photo_max_bytes=settings.review_photo_max_bytes,
+        trusted_proxies=settings.trusted_proxies,
+        sms_per_address_per_hour=settings.sms_per_address_per_hour,
+        sms_resend_s=settings.sms_resend_s,
+        staff_two_factor_required=settings.staff_two_factor == "required",
+    )
+
+    # media and takes
+    mux_pool = MuxPool(settings.writer_threads)
+    hub = MediaHub(
+        PeerFactory(
+            settings.ice_servers,
+            settings.ice_username,
+            settings.ice_credential,
+            settings.max_sdp_bytes,
+            settings.start_bitrate_kbps,
+        ),
+        mux_pool,
+        settings.recordings_dir,
+        queue_limit=settings.recorder_queue_bytes,
+        keyframe_interval=settings.keyframe_interval_ms / 1000,
+        reconnect_grace=settings.reconnect_grace_s,
+        max_sessions_per_owner=settings.max_media_sessions_per_account,
+    )
+    notifier = SocketNotifier(sockets)
+    takes = TakeService(
+        accounts.takes,
+        hub,
+        notifier,
+        clock,
+        scheduler,
+        limits={"device_check": settings.device_check_limit_s},
+    )
+
+    # exams, attempts and answers
+    exam_repo = SqliteExams(db)
+    attempt_repo = SqliteAttempts(db)
+    records = accounts.takes
+    audit = accounts.audit
+    catalog = ExamCatalog(
+        exam_repo, attempt_repo, SqliteAccounts(db), audit, clock, limiter=accounts.limiter
+    )
+    runner = AttemptRunner(attempt_repo, exam_repo, takes, records, clock, scheduler)
+    playback = Playback(runner, accounts.access)
+    # Uploaded answer files live beside the recordings, under server-made names.
+    files = AnswerFiles(settings.uploads_dir, settings.recordings_dir)
+    inspector = MediaFileInspector()
+    answering = Answering(catalog, runner, accounts.access, accounts.verification, playback)
+    uploads = Uploads(answering, runner, files, inspector)
+    resumable = ResumableUploads(
+        answering,
+        runner,
+        exam_repo,
+        uploads,
+        SqliteUploads(db),
+        TusStore(settings.tus_dir),
+        MemoryUploadLocks(settings.upload_idle_s),
+        files,
+        inspector,
+        max_bytes=settings.upload_max_bytes,
+        idle_s=settings.upload_idle_s,
+    )
+    device_checks = DeviceChecks(records, takes.discard, clock)  # only the latest is kept
+
+    # the second camera
+    pairing = PairingService(
+        MemoryPairingStore(),
+        answering,
+        audit,
+        clock,
+        notifier,
+        hub,
+        takes,
+        ttl_s=settings.pairing_ttl_s,
+    )
+    signaling = MediaNamespace(
+        hub,
+        takes,
+        settings.max_sdp_bytes,
+        accounts.auth,
+        accounts.auth.socket_token,
+        clock,
+        pairing,
+        max_connections_per_account=settings.max_sockets_per_account,
+    )
+    sockets.register_namespace(signaling)
+
+    # listeners: who hears of whose events (in the order the parts were built before)
+    async def session_lost(session: MediaSession, reason: str) -> None:
+        await takes.stop_session(session.id, reason)
+
+    async def media_changed(session: MediaSession, state: str) -> None:
+        await pairing.media_changed(session.id)
+
+    async def session_closed(session: MediaSession, reason: str) -> None:
+        await pairing.session_closed(session.id, reason)
+
+    async def attempt_changed(attempt: Attempt) -> None:
+        if attempt.submitted_at is not None or attempt.closed_at is not None:
+            await pairing.answer_over(attempt.id, "submitted" if attempt.submitted_at else "closed")
+
+    hub.on_lost.append(session_lost)
+    hub.on_state.append(notifier.session_state)
+    accounts.sessions.on_ended.append(signaling.session_ended)
+    takes.add_listener(runner.on_take_event)
+    takes.add_listener(device_checks.on_take_event)
+    takes.add_playback_policy(device_checks.policy(playback.policy))
+    runner.after_run.append(playback.discard_unplayable)
+    runner.after_run.append(attempt_changed)
+    hub.on_state.append(media_changed)
+    hub.on_lost.append(session_closed)
+    takes.add_camera_source(pairing.extra_cameras)
+    takes.add_listener(pairing.on_take_event)
+    runner.add_secondary_check(pairing.ready_for)
+    uploads.add_pending_listener(resumable.discard)
+
+    return House(
+        settings=settings,
+        clock=clock,
+        scheduler=scheduler,
+        sockets=sockets,
+        db=db,
+        hasher=hasher,
+        redis_limiter=redis_limiter,
+        accounts=accounts,
+        mux_pool=mux_pool,
+        hub=hub,
+        takes=takes,
+        catalog=catalog,
+        list_changes=ListChanges(accounts.units, SqliteAccounts(db), exam_repo, attempt_repo),
+        runner=runner,
+        playback=playback,
+        answering=answering,
+        uploads=uploads,
+        resumable=resumable,
+        answer_review=AnswerReview(
+            catalog, attempt_repo, records, files, accounts.units, audit, clock
+        ),
+        zip_exports=ZipExports(),
+        operators=Operators(accounts.units, audit, clock),
+        pairing=pairing,
+        signaling=signaling,
+    )
+
+
+def lifecycles(h: House) -> list[Lifecycle]:
+    """The ``cleanup_ctx`` steps, in start order (they end in the reverse one)."""
+
+    async def private_data_dir(app: web.Application) -> AsyncIterator[None]:
+        changed = await asyncio.to_thread(make_private, h.settings.data_dir)
+        if changed:
+            log.info(
+                "made %d file(s) and folder(s) in the data directory private (0700/0600)", changed
+            )
+        yield
+
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        await h.db.open()
+        yield
+        await h.db.close()
+
+    async def accounts(app: web.Application) -> AsyncIterator[None]:
+        purge = asyncio.create_task(_purge_sessions(h.accounts.sessions), name="purge-sessions")
+        yield
+        await _cancel(purge)
+        if h.redis_limiter is not None:
+            await h.redis_limiter.close()
+        await asyncio.to_thread(h.hasher.close)
+
+    async def mux_pool(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await asyncio.get_running_loop().run_in_executor(None, h.mux_pool.shutdown)
+
+    async def media(app: web.Application) -> AsyncIterator[None]:
+        watcher = asyncio.create_task(h.signaling.watch_sessions(), name="watch-socket-sessions")
+        recovered = await h.takes.reconcile()
+        if recovered:
+            log.warning("recovered %d take(s) left unfinished by the previous run", len(recovered))
+        yield
+        await _cancel(watcher)
+        await h.signaling.stop()
+        await h.hub.shutdown()
+
+    async def exams(app: web.Application) -> AsyncIterator[None]:
+        # After the takes' own recovery: every take the previous process left is stored
+        # or failed, so the deadlines that passed meanwhile are acted on here.
+        due = await h.runner.reconcile()
+        if due:
+            log.warning("applied %d exam action(s) that fell due while the server was down", due)
+        sweeper = asyncio.create_task(
+            _sweep(h.resumable, h.settings.upload_sweep_s), name="upload-sweep"
+        )
+        yield
+        await _cancel(sweeper)
+        h.runner.close()
+        h.playback.close()
+
+    async def pairing(app: web.Application) -> AsyncIterator[None]:
+        h.pairing.start()
+        yield
+        await h.pairing.close()
+
+    return [private_data_dir, database, accounts, mux_pool, media, exams, pairing]
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _purge_sessions(sessions: Sessions) -> None:
+    while True:
+        try:
+            purged = await sessions.purge()
+            if purged:
+                log.info("removed %d ended log-in session(s)", purged)
+        except Exception:
+            log.exception("could not remove ended sessions; trying again later")
+        await asyncio.sleep(PURGE_EVERY_S)
+
+
+async def _sweep(resumable: ResumableUploads, every_s: float) -> None:
+    """Complete what a crash left whole, delete what expired: at start, then every so often."""
+    while True:
+        try:
+            changed = await resumable.sweep()
+            if changed:
+                log.info("upload sweep: %d upload(s) completed, expired or removed", changed)
+        except Exception:
+            log.exception("upload sweep failed; trying again later")
+        await asyncio.sleep(every_s)
