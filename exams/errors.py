@@ -20,6 +20,7 @@ class ExamcastError(Exception):
         self.details = details
 
     def to_json(self) -> dict[str, Any]:
+        """The one error body, for HTTP and Socket.IO alike."""
         return error_body(self.code, self.message, self.details)
 
 
@@ -56,6 +57,18 @@ class Unavailable(ExamcastError):
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """``{"error": {code, message, details?}}``; the domain's per-field list
+    (``exams.fields``) becomes ``details.fields`` like every other bad-field report."""
+    if (
+        isinstance(details, list)
+        and details
+        and all(isinstance(d, dict) and {"field", "message"} <= d.keys() for d in details)
+    ):
+        fields: dict[str, str] = {}
+        for d in details:
+            field = str(d["field"])
+            fields[field] = f"{fields[field]}; {d['message']}" if field in fields else d["message"]
+        details = {"fields": fields}
     error: dict[str, Any] = {"code": code, "message": message}
     if details is not None:
         error["details"] = details

@@ -142,6 +142,25 @@ PRIMARY = "primary"
 # -- the service ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PlayableSegment:
+    """A segment to play: its file (relative to the take's folder) and the name to show."""
+
+    take_id: str
+    file: str
+    label: str  # the index, or ``<camera>-<index>`` for a camera other than the primary
+
+
+def camera_segments(manifest: Mapping[str, Any], camera: str) -> list[dict[str, Any]]:
+    """The segments of one camera of a take: ``primary`` or one under ``cameras``."""
+    if camera == "primary":
+        return list(manifest.get("segments", []))
+    cameras = manifest.get("cameras") or {}
+    if camera not in cameras:
+        raise NotFound("this take has no such camera; use camera=primary or camera=secondary")
+    return list(cameras[camera].get("segments", []))
+
+
 class TakeService:
     def __init__(
         self,
@@ -328,6 +347,23 @@ class TakeService:
             raise Forbidden("the device check is for candidates; your account has another role")
         for policy in self._playback_policies:
             await policy(take, viewer.owner)
+
+    async def segment_to_play(
+        self, take_id: str, viewer: Viewer, camera: str, index: str
+    ) -> PlayableSegment:
+        """The file of one segment of ``viewer``'s take that they may play now; ``camera`` is
+        ``primary`` or one of the take's other cameras (``secondary``)."""
+        take = await self._get(take_id, viewer.owner)
+        await self.authorize_playback(take, viewer)
+        segments = camera_segments(take.manifest or {}, camera)
+        segment = next((s for s in segments if str(s["index"]) == index), None)
+        if segment is None:
+            raise NotFound("no such segment in this take")
+        return PlayableSegment(
+            take.id,
+            segment.get("playback_file") or segment["file"],
+            index if camera == "primary" else f"{camera}-{index}",
+        )
 
     async def _emit(self, event: str, take: Take) -> None:
         await self._notifier.take_event(event, take)

@@ -19,11 +19,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from exams.audit import AuditLog, Entry, Event
-from exams.errors import Conflict, ExamcastError, NotFound
+from exams.errors import Conflict, ExamcastError, InvalidInput, NotFound
 from pairing import links
 from pairing.links import Link, SecondaryState
 from pairing.store import PairingStore
@@ -43,6 +43,22 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CAMERA = "secondary"
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+_Session = TypeVar("_Session", bound=_HasId)
+
+
+def check_may_start_take(session_role: str | None) -> None:
+    """The second camera records with the first one: a take starts on the first device."""
+    if session_role is not None and session_role != "primary":
+        raise Conflict("the second camera records with the first one; start on that device")
+
+
 CHECK_EVERY_S = 0.5
 LINK_IDLE_S = 3600.0  # a link with no phone and no take is forgotten after this long
 
@@ -214,6 +230,31 @@ class PairingService:
                 "this QR code's camera was opened already; scan a new code to join again"
             )
         return link
+
+    async def open_session(
+        self,
+        owner: str,
+        role: str,
+        pairing_id: str | None,
+        resume: str | None,
+        open_media: Callable[[str | None], _Session],
+    ) -> _Session:
+        """The pairing rules of opening a media session: a new ``secondary`` joins by its
+        scan's ``pairing_id`` (one session per scan, bound to the scan's attempt), and only
+        it carries one. ``open_media(attempt_id)`` opens the session synchronously, so
+        nothing runs between the last check and the binding."""
+        if role == "secondary" and resume is None:
+            if pairing_id is None:
+                raise InvalidInput(
+                    "open_session: a second camera needs its pairing_id: scan the QR code first"
+                )
+            link = await self.open_link(owner, pairing_id)
+            session = open_media(link.attempt_id)
+            await self.session_opened(pairing_id, session.id)
+            return session
+        if pairing_id is not None and resume is None:
+            raise InvalidInput("open_session: pairing_id is for the secondary role only")
+        return open_media(None)
 
     async def session_opened(self, pairing_id: str, session_id: str) -> None:
         link = self._by_pairing(pairing_id)

@@ -39,7 +39,7 @@ from exams.errors import (
 from exams.sessions import Ended
 from exams.takes import Clock, Take, TakeService
 from media.hub import MediaHub, MediaSession
-from pairing.service import PairingService
+from pairing.service import PairingService, check_may_start_take
 from signaling import access, messages, packets
 from signaling.connections import Connection, Connections, is_due
 
@@ -260,22 +260,19 @@ class MediaNamespace(socketio.AsyncNamespace):
     # -- events ----------------------------------------------------------------------------
 
     async def handle_open_session(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
-        owner = conn.owner
-        pairing_id = msg.get("pairing_id")
-        if msg["role"] == "secondary" and msg.get("resume") is None:
-            if pairing_id is None:
-                raise InvalidInput(
-                    "open_session: a second camera needs its pairing_id: scan the QR code first"
-                )
-            link = await self._pairing.open_link(owner, pairing_id)
-            session = self._hub.open(owner, "secondary", attempt_id=link.attempt_id)
+        owner, role, resume = conn.owner, msg["role"], msg.get("resume")
+
+        def open_media(attempt_id: str | None) -> MediaSession:
+            if attempt_id is not None:
+                session = self._hub.open(owner, role, attempt_id=attempt_id)
+            else:
+                session = self._hub.open(owner, role, resume)
             conn.sessions.add(session.id)
-            await self._pairing.session_opened(pairing_id, session.id)
-        else:
-            if pairing_id is not None and msg.get("resume") is None:
-                raise InvalidInput("open_session: pairing_id is for the secondary role only")
-            session = self._hub.open(owner, msg["role"], msg.get("resume"))
-            conn.sessions.add(session.id)
+            return session
+
+        session = await self._pairing.open_session(
+            owner, role, msg.get("pairing_id"), resume, open_media
+        )
         return session.describe()
 
     async def handle_secondary_ready(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
@@ -287,8 +284,7 @@ class MediaNamespace(socketio.AsyncNamespace):
 
     async def handle_start_take(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
         session = self._hub.get(msg["session_id"])
-        if session is not None and session.role != "primary":
-            raise Conflict("the second camera records with the first one; start on that device")
+        check_may_start_take(None if session is None else session.role)
         take = await self._takes.start(conn.owner, msg["session_id"], msg["purpose"])
         return take.summary()
 

@@ -1,8 +1,8 @@
 """Who is asking, by the session cookie: the current account for HTTP views and sockets.
 
-Views use :func:`require_account` (any logged-in account, optionally of given
-roles) or :func:`require_candidate` (a candidate who has done every journey
-step before the one the view performs). The Socket.IO connect handler uses
+A route's ``auth`` declaration (:mod:`web.openapi`) calls :meth:`Authenticator.require`
+before its view and leaves the account at ``request[CALLER]``; views that need a journey
+step check it with ``web.views.common.candidate``. The Socket.IO connect handler uses
 :meth:`Authenticator.account_for_cookie_header`. Log-in and log-out change the
 cookie through :func:`issue_cookie` / :func:`clear_cookie`, applied by
 :func:`session_cookie_middleware`.
@@ -29,9 +29,12 @@ from aiohttp.typedefs import Middleware
 from exams.accounts import Account, AccountService, Role
 from exams.audit import AuditLog, Entry, Event
 from exams.errors import Forbidden, NotFound, Unauthenticated
-from exams.journey import Journey, Step
+from exams.journey import Journey
 from exams.takes import Clock
 from web.proxies import is_secure
+
+# The account a route's ``auth`` declaration let in (web.openapi puts it there).
+CALLER: web.RequestKey[Account] = web.RequestKey("caller", Account)
 
 COOKIE = "examcast_session"  # plain HTTP only (localhost, a LAN demo without --tls)
 SECURE_COOKIE = "__Host-examcast_session"  # HTTPS: host-only, Secure, Path=/
@@ -132,11 +135,6 @@ class Authenticator:
                 f"this needs the role {' or '.join(r.value for r in roles)}; "
                 f"your account is a {account.role.value}"
             )
-        return account
-
-    async def require_candidate(self, request: web.Request, step: Step) -> Account:
-        account = await self.require(request, Role.CANDIDATE)
-        await self._journey.require(account, step)
         return account
 
 

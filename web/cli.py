@@ -32,25 +32,45 @@ def build_parser(with_bench: bool = False) -> argparse.ArgumentParser:
 
     add_admin_parsers(commands)
     if with_bench:  # imported only when asked for: serving never depends on the bench code
-        from media.bench.run import add_arguments as add_bench_arguments
-        from media.bench.upload import add_arguments as add_upload_bench_arguments
+        from bench.run import add_arguments as add_bench_arguments
+        from bench.upload import add_arguments as add_upload_bench_arguments
 
         add_bench_arguments(bench)
         add_upload_bench_arguments(bench_upload)
     return parser
 
 
+# The bench is a development tool: its package sits at the top of a checkout and is not
+# installed by `pip install .` nor shipped in the image (docs/bench.md).
+NO_BENCH = (
+    "examcast: the bench is not installed here; it runs from a checkout of the source: "
+    "scripts/setup --test, then .venv/bin/examcast {command} (docs/bench.md)"
+)
+
+
+def _bench_installed() -> bool:
+    try:
+        import bench.run  # noqa: F401
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and exc.name.split(".")[0] == "bench":
+            return False
+        raise
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     use_private_umask()  # every command may create files in the data directory
     argv = list(sys.argv[1:] if argv is None else argv)
     benching = bool(argv) and argv[0] in ("bench", "bench-upload")
+    if benching and not _bench_installed():
+        sys.exit(NO_BENCH.format(command=argv[0]))
     args = build_parser(with_bench=benching).parse_args(argv)
     if args.command == "bench":
-        from media.bench.run import main as bench_main
+        from bench.run import main as bench_main
 
         sys.exit(bench_main(args))
     if args.command == "bench-upload":
-        from media.bench.upload import main as upload_bench_main
+        from bench.upload import main as upload_bench_main
 
         sys.exit(upload_bench_main(args))
     from web.admin_cli import COMMANDS as ADMIN_COMMANDS

@@ -39,23 +39,6 @@ def status_of(exc: errors.ExamcastError) -> int:
     return 400
 
 
-def body_of(exc: errors.ExamcastError) -> dict[str, object]:
-    """The error body; the domain's per-field list (``exams.fields``) becomes
-    ``details.fields`` like every other bad-field report."""
-    details = exc.details
-    if (
-        isinstance(details, list)
-        and details
-        and all(isinstance(d, dict) and {"field", "message"} <= d.keys() for d in details)
-    ):
-        fields: dict[str, str] = {}
-        for d in details:
-            field = str(d["field"])
-            fields[field] = f"{fields[field]}; {d['message']}" if field in fields else d["message"]
-        return errors.error_body(exc.code, exc.message, {"fields": fields})
-    return exc.to_json()
-
-
 def json_error(status: int, body: dict[str, object]) -> web.Response:
     return web.json_response(body, status=status, reason=REASONS.get(status))
 
@@ -65,7 +48,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except errors.ExamcastError as exc:
-        return json_error(status_of(exc), body_of(exc))
+        return json_error(status_of(exc), exc.to_json())
     except web.HTTPException as exc:
         if exc.status < 400 or not request.path.startswith("/api/"):
             raise

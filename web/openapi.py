@@ -9,6 +9,12 @@ Each view module makes an :class:`Api` and declares its views with it::
         body = request[BODY]  # already checked against LOGIN
         ...
 
+``auth`` is enforced, not only documented: before the query, the body and the handler, the
+route looks up the session's account (401 without one; 403, audited, with another role) and
+puts it at ``request[CALLER]``, so the document is true by construction. ``"account"`` and
+``"owner"`` take any logged-in account (``"owner"``: the thing asked for must be theirs,
+which the domain decides); ``"public"`` takes anyone.
+
 ``api.routes`` goes to the aiohttp router; :func:`document` turns every Api's
 operations into the OpenAPI 3.1 document served at ``/api/openapi.json``.
 Routes declared elsewhere (``web/routes.py``) are documented with
@@ -25,7 +31,10 @@ from typing import Any
 from aiohttp import web
 
 from exams import json_input
+from exams.accounts import Role
 from exams.errors import InvalidInput, UnsupportedMediaType
+from web.auth import CALLER
+from web.keys import AUTH as AUTHENTICATOR
 from web.schema import Schema, problems
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -76,6 +85,15 @@ AUTH = (
 )
 
 
+def roles_of(auth: str) -> tuple[Role, ...] | None:
+    """Who an ``auth`` value lets in: ``None`` anyone, ``()`` any account, else these roles."""
+    if auth == "public":
+        return None
+    if auth in ("account", "owner"):
+        return ()
+    return (Role(auth),)
+
+
 @dataclass(frozen=True)
 class Operation:
     method: str
@@ -124,21 +142,35 @@ class Api:
         """Describe a route registered elsewhere."""
         self.operations.append(_operation(method, path, **kw))
 
-    def _route(self, method: str, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+    def _route(
+        self,
+        method: str,
+        path: str,
+        *,
+        wrap: Callable[[Handler], Handler] | None = None,
+        **kw: Any,
+    ) -> Callable[[Handler], Handler]:
+        """``wrap``: a protocol's own wrapper (tus), outside the checks, so that its errors
+        and headers cover the refusals too."""
         op = _operation(method, path, **kw)
         self.operations.append(op)
+
+        roles = roles_of(op.auth)
 
         def decorate(handler: Handler) -> Handler:
             @functools.wraps(handler)
             async def checked(request: web.Request) -> web.StreamResponse:
+                if roles is not None:
+                    request[CALLER] = await request.app[AUTHENTICATOR].require(request, *roles)
                 if op.query is not None:
                     request[QUERY] = _query(op.query, request)
                 if op.body is not None and op.body_type == JSON:
                     request[BODY] = await _json_body(op.body, request)
                 return await handler(request)
 
-            self.routes.route(method, path)(checked)
-            return checked
+            routed = checked if wrap is None else functools.wraps(handler)(wrap(checked))
+            self.routes.route(method, path)(routed)
+            return routed
 
         return decorate
 

@@ -25,7 +25,7 @@ from exams.errors import (
     UploadInterrupted,
 )
 from exams.upload_ports import Checksum
-from web.errors import body_of, json_error, status_of
+from web.errors import json_error, status_of
 
 VERSION = "1.0.0"
 EXTENSIONS = "creation,creation-with-upload,expiration,checksum,termination"
@@ -48,7 +48,7 @@ def tus(handler: Handler) -> Handler:
                 _require_version(request)
             response = await handler(request)
         except ExamcastError as exc:
-            response = json_error(status_of(exc), body_of(exc))
+            response = json_error(status_of(exc), exc.to_json())
             if isinstance(exc, PreconditionFailed):
                 response.headers["Tus-Version"] = VERSION
         response.headers["Tus-Resumable"] = VERSION

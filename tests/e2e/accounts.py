@@ -14,6 +14,7 @@ from typing import Any
 
 from playwright.async_api import APIRequestContext, Playwright
 
+from bench.journey import Call, before_device_check
 from exams.personal import gb11643_check_char
 from tests.support.process import ServerProcess
 
@@ -51,6 +52,15 @@ async def call(
     )
     assert response.ok, f"{method} {path}: {response.status} {await response.text()}"
     return await response.json() if response.status != 204 else None
+
+
+def journey_call(http: APIRequestContext, server: ServerProcess) -> Call:
+    """``http`` as the journey driver's :class:`~bench.journey.Call` (bench/journey.py)."""
+
+    async def journey_step(method: str, path: str, body: Any = None) -> Any:
+        return await call(http, server, method, path, body)
+
+    return journey_step
 
 
 async def register(http: APIRequestContext, server: ServerProcess, who: Candidate) -> None:
@@ -123,24 +133,6 @@ async def me(http: APIRequestContext, server: ServerProcess) -> dict[str, Any]:
 async def steps_before_device_check(http: APIRequestContext, server: ServerProcess) -> None:
     """Every admission step before the device check, as the journey pages will do them,
     for the candidate logged in through ``http``, who is on the admitted list (:func:`admit`)."""
-    docs = (await call(http, server, "GET", "/api/agreements"))["documents"]
-    versions = {d["kind"]: d["version"] for d in docs}
-    accepted = {
-        "user_agreement_version": versions["user_agreement"],
-        "privacy_policy_version": versions["privacy_policy"],
-    }
-    await call(http, server, "POST", "/api/agreements/accept", accepted)
-    attempt = await call(http, server, "POST", "/api/verification/attempts", {"scope": "login"})
-    answer = {"answer": (await me(http, server))["id_number"][-6:]}
-    verified = await call(
-        http, server, "POST", f"/api/verification/attempts/{attempt['attempt_id']}", answer
-    )
-    assert verified["passed"], verified
-    notice = await call(http, server, "GET", "/api/notice")
-    await call(http, server, "POST", "/api/notice/read", {"version": notice["version"]})
-    await call(http, server, "POST", f"/api/units/{UNIT_ID}/choose")
-    await call(http, server, "POST", "/api/admission/confirm")
-    letter = await call(http, server, "GET", "/api/admission/commitment")
-    await call(http, server, "POST", "/api/admission/commitment", {"version": letter["version"]})
-    journey = (await call(http, server, "GET", "/api/me"))["journey"]
-    assert journey["next_step"] == "device_check", journey
+    who = await me(http, server)
+    next_step = await before_device_check(journey_call(http, server), who["id_number"], UNIT_ID)
+    assert next_step == "device_check", next_step

@@ -9,9 +9,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import APIRequestContext, Page, Playwright, expect
+from playwright.async_api import APIRequestContext, FilePayload, Page, Playwright, expect
 
-from tests.e2e.accounts import Candidate, call, log_in, new_candidate, register
+from bench.journey import to_exam_list
+from tests.e2e.accounts import Candidate, call, journey_call, log_in, new_candidate, register
 from tests.e2e.conftest import FFMPEG
 from tests.support.process import ServerProcess
 
@@ -78,6 +79,11 @@ async def registered(
     return who, http
 
 
+def csv_file(name: str, text: str) -> FilePayload:
+    """An admitted list as the file a unit admin picks."""
+    return {"name": name, "mimeType": "text/csv", "buffer": text.encode()}
+
+
 def csv_rows(*people: Candidate) -> str:
     return "".join(f"{p.name},居民身份证,{p.id_number}\n" for p in people)
 
@@ -122,16 +128,7 @@ async def up_to_exams(
 ) -> None:
     """Every admission step for ``who``, on the admitted list of ``unit_id`` whose exams are
     all offline (so there is no device check), up to the exam list."""
-    await accept_agreements(http, server)
-    assert await verify(http, server, "login", who.id_number[-6:])
-    notice = await call(http, server, "GET", "/api/notice")
-    await call(http, server, "POST", "/api/notice/read", {"version": notice["version"]})
-    await call(http, server, "POST", f"/api/units/{unit_id}/choose")
-    await call(http, server, "POST", "/api/admission/confirm")
-    letter = await call(http, server, "GET", "/api/admission/commitment")
-    await call(http, server, "POST", "/api/admission/commitment", {"version": letter["version"]})
-    journey = (await call(http, server, "GET", "/api/me"))["journey"]
-    assert journey["next_step"] == "exams", journey
+    await to_exam_list(journey_call(http, server), who.id_number, unit_id)
 
 
 async def upload(http: APIRequestContext, server: ServerProcess, path: str, data: bytes) -> Any:

@@ -16,7 +16,8 @@ from typing import Any
 
 from playwright.async_api import APIRequestContext, Page, Playwright, expect
 
-from tests.e2e.accounts import call, log_in, me, new_candidate, register
+from bench.journey import before_device_check
+from tests.e2e.accounts import call, journey_call, log_in, me, new_candidate, register
 from tests.support.process import ServerProcess
 
 EXAM_UNIT = "20001"  # a unit of the exam tests' own: other tests' candidates never see it
@@ -71,20 +72,7 @@ async def through_journey(
     http = page.request
     account = await me(http, server)
     await admin.admit(account)
-    docs = (await call(http, server, "GET", "/api/agreements"))["documents"]
-    versions = {d["kind"]: d["version"] for d in docs}
-    accepted = {
-        "user_agreement_version": versions["user_agreement"],
-        "privacy_policy_version": versions["privacy_policy"],
-    }
-    await call(http, server, "POST", "/api/agreements/accept", accepted)
-    await verify(http, server, account, "login")
-    notice = await call(http, server, "GET", "/api/notice")
-    await call(http, server, "POST", "/api/notice/read", {"version": notice["version"]})
-    await call(http, server, "POST", f"/api/units/{admin.unit_id}/choose")
-    await call(http, server, "POST", "/api/admission/confirm")
-    letter = await call(http, server, "GET", "/api/admission/commitment")
-    await call(http, server, "POST", "/api/admission/commitment", {"version": letter["version"]})
+    await before_device_check(journey_call(http, server), account["id_number"], admin.unit_id)
     if device_check:
         take_id = await record_device_check(page, server)
         await call(http, server, "POST", "/api/admission/device-check", {"take_id": take_id})

@@ -23,6 +23,7 @@ from tests.e2e.console_helpers import (
     DESK,
     accept_agreements,
     add_unit,
+    csv_file,
     csv_rows,
     expect_view,
     import_list,
@@ -248,10 +249,6 @@ SETTINGS = (
     "formal_playback_allowed",
     "auto_submit",
 )
-
-
-def csv_file(name: str, text: str) -> dict[str, Any]:
-    return {"name": name, "mimeType": "text/csv", "buffer": text.encode()}
 
 
 def offline_exam() -> dict[str, Any]:

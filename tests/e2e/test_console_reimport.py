@@ -17,6 +17,7 @@ from tests.e2e.console_helpers import (
     CSV_HEADER,
     DESK,
     add_unit,
+    csv_file,
     csv_rows,
     expect_view,
     import_list,
@@ -38,10 +39,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     running = start_server(tmp_path_factory.mktemp("reimport") / "data")
     yield running
     running.stop()
-
-
-def csv_file(name: str, text: str) -> dict[str, Any]:
-    return {"name": name, "mimeType": "text/csv", "buffer": text.encode()}
 
 
 def offline_exam() -> dict[str, Any]:

@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 RECORD_S = 5
 
 
-def by_testid(page: Page, name: str) -> Locator:
+def by_testid(page: Page | Locator, name: str) -> Locator:
     return page.get_by_test_id(name)
 
 

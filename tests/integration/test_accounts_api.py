@@ -142,5 +142,6 @@ async def test_log_in_replaces_another_accounts_session(api_server: RunningServe
         assert (await log_in(client, "13900139000")).status == 200
         assert client.cookie() != first
     async with api_client(api_server) as replay:
+        assert first is not None
         replay.http.cookie_jar.update_cookies({"examcast_session": first})
         assert (await replay.call("GET", "/api/me")).status == 401

@@ -9,6 +9,7 @@ from typing import Any
 
 import av
 import pytest
+from aiortc import MediaStreamTrack
 
 from tests.support.analysis import (
     audio_samples,
@@ -32,7 +33,7 @@ async def record(
     codec: str | None = None,
 ) -> tuple[dict[str, Any], float]:
     """Publish, record ``seconds``, stop; the stored take and the wall time recorded."""
-    tracks = [t for t in (video, audio) if t is not None]
+    tracks: list[MediaStreamTrack] = [t for t in (video, audio) if t is not None]
     session_id, _ = await client.publish(tracks, video_codec=codec)
     started = await client.call("start_take", {"session_id": session_id, "purpose": "device_check"})
     assert started.get("state") == "recording", started
@@ -80,6 +81,7 @@ async def test_take_is_stored_complete_in_sync_and_hashed(
     with av.open(str(path)) as f:
         assert f.streams.video[0].codec_context.name == codec.split("/")[1].lower()
         assert f.streams.audio[0].codec_context.name == "opus"
+        assert f.duration is not None
         duration = f.duration / av.time_base
     # The file covers the take from its first keyframe to the stop.
     assert abs(duration + segment["start_s"] - elapsed) < 0.02 * elapsed, (duration, elapsed)
@@ -115,6 +117,7 @@ async def test_resolution_change_starts_a_new_segment(server: RunningServer) -> 
         assert {f.size for f in frames} == {sizes[segment["index"]]}
         first_index = frames[0].index if first_index is None else first_index
         total += len(frames)
+    assert first_index is not None
     assert total >= 0.99 * (video.frames_sent - first_index)
     # The second segment starts where the first ends, on the take's clock.
     first_end = segments[0]["start_s"] + segments[0]["duration_s"]
@@ -184,7 +187,7 @@ async def test_client_vanishing_mid_take_still_stores_a_playable_take(
     path = segment_file(server.settings.data_dir, take["take_id"], segment)
     assert sha256(path) == segment["sha256"]
     with av.open(str(path)) as f:
-        assert 1.5 < f.duration / av.time_base < 2.5
+        assert f.duration is not None and 1.5 < f.duration / av.time_base < 2.5
     assert len(video_frames(path)) > 45
 
 

@@ -55,6 +55,7 @@ async def test_take_recorded_when_the_server_is_killed_is_recovered_at_restart(
     path = segment_file(data, take["take_id"], segment)
     assert sha256(path) == segment["sha256"]
     with av.open(str(path)) as f:
+        assert f.duration is not None
         duration = f.duration / av.time_base
         f.seek(int(duration / 2 * av.time_base))  # the seek index is back
     assert 2.5 < duration <= 4.2

@@ -54,7 +54,7 @@ async def test_every_response_has_the_security_headers_errors_included(
         assert_secured(me.headers, "/api/me")
         assert me.headers["Cache-Control"] == "no-store"  # personal data
 
-    api_errors = [
+    api_errors: list[tuple[str, str, dict[str, Any], int]] = [
         ("GET", "/api/health", {}, 200),
         ("GET", "/api/me", {}, 401),
         ("POST", "/api/session", {"json": {}, "headers": {"Origin": "http://evil.example"}}, 403),

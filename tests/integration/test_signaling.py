@@ -33,7 +33,7 @@ async def real_offer() -> str:
     return sdp
 
 
-BAD_MESSAGES = [
+BAD_MESSAGES: list[tuple[str, Any, str]] = [
     ("open_session", None, "invalid_input"),
     ("open_session", "primary", "invalid_input"),
     ("open_session", [], "invalid_input"),

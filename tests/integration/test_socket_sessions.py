@@ -20,6 +20,7 @@ import pytest
 import socketio
 
 from exams.accounts import Role
+from media.hub import MediaHub
 from signaling.connections import (
     ACCOUNT_MESSAGE_BURST,
     MESSAGE_BURST,
@@ -406,7 +407,7 @@ async def test_detached_sessions_count_and_only_idle_ones_make_room(
         # A dropped connection's sessions still count while they wait for it to come back;
         # a new one replaces the oldest of them that records nothing.
         await page.sio.disconnect()
-        await wait_for(lambda: not any(hub.get(s).attached for s in left), 10, "detached")
+        await wait_for(lambda: not any(attached(hub, s) for s in left), 10, "detached")
         fresh = [await open_new(camera) for _ in "ab"]
         assert_error(await camera.call("open_session", {"role": "primary"}), "conflict")
         assert owned() == {recorded, *fresh}
@@ -416,7 +417,7 @@ async def test_detached_sessions_count_and_only_idle_ones_make_room(
         # The recording one is never replaced: a new page takes it over, without counting
         # it twice, and the take goes on.
         await camera.sio.disconnect()
-        await wait_for(lambda: not hub.get(recorded).attached, 10, "detached")
+        await wait_for(lambda: not attached(hub, recorded), 10, "detached")
         again = await alice.connect()
         assert await open_new(again) == recorded
         assert owned() == {recorded, *fresh}
@@ -454,3 +455,8 @@ async def test_the_message_budget_is_shared_by_an_accounts_sockets(
         assert_error(await fresh.call("stop_take", {"take_id": "t"}), "rate_limited")
         clocked.clock.advance(1.0)  # ACCOUNT_MESSAGES_PER_SECOND come back
         assert_error(await fresh.call("stop_take", {"take_id": "t"}), "not_found")
+
+
+def attached(hub: MediaHub, session_id: str) -> bool:
+    session = hub.get(session_id)
+    return session is not None and session.attached

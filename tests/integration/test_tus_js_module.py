@@ -159,7 +159,7 @@ async def test_the_page_client_uploads_pauses_resumes_and_reports_problems(
     (tmp_path / "renamed.mp4").write_bytes(files.wav() * 20)
     server = api_server
     async with api_client(server) as admin, api_client(server) as client:
-        rule = {"max_bytes": 4 * 1024 * 1024, "max_count": 3}
+        rule: dict[str, Any] = {"max_bytes": 4 * 1024 * 1024, "max_count": 3}
         exam_id, who = await candidate_at(server, admin, client, offline_question(**rule))
         report = await node(
             tmp_path,

@@ -8,6 +8,7 @@ import hashlib
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -376,7 +377,7 @@ async def test_a_material_file_of_an_online_answer(server: RunningServer) -> Non
             server, admin, client, online_question(materials=[material | {"formats": ["png"]}])
         )
         tus = Tus(client)
-        meta = {"filename": "乐谱.png", "exam_id": exam_id, "question_id": "q1"}
+        meta: dict[str, Any] = {"filename": "乐谱.png", "exam_id": exam_id, "question_id": "q1"}
         early = await tus.create(len(files.png()), material="score", **meta)
         assert early.status == 409  # the formal answer comes first
         await client.call("POST", q(exam_id, "q1") + "/formal")

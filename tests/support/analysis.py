@@ -20,6 +20,12 @@ class VideoFrameInfo:
     size: tuple[int, int]
 
 
+def frame_s(frame: av.VideoFrame | av.AudioFrame) -> float:
+    """A decoded frame's time in seconds (every frame of our files has a pts)."""
+    assert frame.pts is not None and frame.time_base is not None, "a frame without a time"
+    return float(frame.pts * frame.time_base)
+
+
 def video_frames(path: Path) -> list[VideoFrameInfo]:
     out = []
     with av.open(str(path)) as container:
@@ -27,7 +33,7 @@ def video_frames(path: Path) -> list[VideoFrameInfo]:
             luma = frame.to_ndarray(format="gray")
             out.append(
                 VideoFrameInfo(
-                    pts_s=float(frame.pts * frame.time_base),
+                    pts_s=frame_s(frame),
                     index=read_barcode(luma),
                     body_luma=float(luma[BARCODE_ROWS + 4 :].mean()),
                     size=(frame.width, frame.height),
@@ -44,7 +50,7 @@ def audio_samples(path: Path) -> tuple[np.ndarray, float]:
         resampler = av.AudioResampler(format="flt", layout="mono", rate=48000)
         for frame in container.decode(audio=0):
             if first is None:
-                first = float(frame.pts * frame.time_base)
+                first = frame_s(frame)
             for out in resampler.resample(frame):
                 chunks.append(out.to_ndarray().reshape(-1))
     if not chunks:
@@ -97,12 +103,12 @@ def decode_strictly(path: Path) -> Decoded:
                 if isinstance(frame, av.VideoFrame):
                     luma = frame.to_ndarray(format="gray")
                     info = VideoFrameInfo(
-                        float(frame.pts * frame.time_base),
+                        frame_s(frame),
                         read_barcode(luma),
                         float(luma[BARCODE_ROWS + 4 :].mean()),
                         (frame.width, frame.height),
                     )
                     video.append(info)
                 elif isinstance(frame, av.AudioFrame):
-                    audio.append(float(frame.pts * frame.time_base))
+                    audio.append(frame_s(frame))
     return Decoded(video, packets, audio)

@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 
+from bench.journey import Call, JourneyFailed, Person, sign_up
 from exams.accounts import Account
 from tests.support.server import RunningServer
 from tests.support.world import PASSWORD, resident_id
@@ -86,6 +87,18 @@ class ApiClient:
         await self.http.close()
 
 
+def journey_call(client: ApiClient) -> Call:
+    """``client`` as the journey driver's :class:`~bench.journey.Call`."""
+
+    async def call(method: str, path: str, body: Any = None) -> Any:
+        reply = await client.call(method, path, body)
+        if reply.status >= 300:
+            raise JourneyFailed(f"{method} {path}: {reply}")
+        return reply.body
+
+    return call
+
+
 @asynccontextmanager
 async def api_client(server: RunningServer, address: str = "127.0.0.1") -> AsyncIterator[ApiClient]:
     client = ApiClient(server, address)
@@ -121,11 +134,16 @@ async def log_in(client: ApiClient, phone: str, password: str = PASSWORD) -> Rep
 
 
 async def signed_up(client: ApiClient, phone: str, name: str = "张三", serial: int = 1) -> Account:
-    """Register and log in; returns the account."""
-    created = await register(client, phone, name, serial=serial)
-    assert created.status == 201, created
-    assert (await log_in(client, phone)).status == 200
-    return await client.server.app[ACCOUNTS].get(created.body["account"]["id"])
+    """Register and log in (the one driver, bench/journey.py); returns the account."""
+
+    async def sms_code(to: str) -> str:
+        message = client.server.app[SMS_OUTBOX].latest(to)
+        assert message is not None and message.code is not None
+        return message.code
+
+    person = Person(phone, name, resident_id(serial), PASSWORD)
+    created = await sign_up(journey_call(client), person, sms_code)
+    return await client.server.app[ACCOUNTS].get(created["account"]["id"])
 
 
 async def accept_agreements(client: ApiClient) -> Reply:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fractions
+from typing import cast
 
 import av
 import numpy as np
@@ -15,10 +16,10 @@ def video_packets(
 ) -> list[bytes]:
     """``count`` encoded frames, a keyframe every ``gop``; H.264 as Annex B."""
     name = {"vp8": "libvpx", "h264": "libx264"}[codec]
-    enc = av.CodecContext.create(name, "w")
+    enc = cast(av.VideoCodecContext, av.CodecContext.create(name, "w"))
     enc.width, enc.height, enc.pix_fmt = width, height, "yuv420p"
     enc.time_base = fractions.Fraction(1, 30)
-    enc.framerate = 30
+    enc.framerate = fractions.Fraction(30)
     enc.gop_size = gop
     enc.options = (
         {"deadline": "realtime", "cpu-used": "8"}

@@ -19,13 +19,14 @@ from typing import Any
 import socketio
 from aiortc.mediastreams import MediaStreamTrack
 
+from bench.journey import to_exam_list
 from exams.accounts import Account, Role
 from exams.admitted_csv import AdmittedEntry
 from exams.takes import Take, TakeState
 from exams.units import ListInfo
 from media import ice
 from storage.units import SqliteUnits
-from tests.support.api import ApiClient, accept_agreements, log_in, signed_up, verify
+from tests.support.api import ApiClient, journey_call, log_in, signed_up, verify
 from tests.support.media import SyntheticAudio, SyntheticVideo
 from tests.support.server import Client, RunningServer
 from web.keys import ACCOUNTS, DATABASE, TAKE_RECORDS, UNITS
@@ -137,28 +138,14 @@ async def journey(
     unit_id: str,
     device_take: str | None = None,
 ) -> None:
-    """Every admission step through the API; the device check with ``device_take``
-    (else a stand-in stored take) when the unit's exams need one."""
-    assert (await accept_agreements(client)).status == 200
-    assert (await verify(client, who.id_number[-6:])).body["passed"]
-    notice = await client.call("GET", "/api/notice")
-    read = await client.call("POST", "/api/notice/read", {"version": notice.body["version"]})
-    assert read.status == 200, read
+    """Every admission step through the API (the one driver, bench/journey.py); the device
+    check with ``device_take`` (else a stand-in stored take) when the unit's exams need one."""
     await admit(server, unit_id, who)
-    assert (await client.call("POST", f"/api/units/{unit_id}/choose")).status == 200
-    assert (await client.call("POST", "/api/admission/confirm")).status == 200
-    letter = await client.call("GET", "/api/admission/commitment")
-    done = await client.call(
-        "POST", "/api/admission/commitment", {"version": letter.body["version"]}
-    )
-    assert done.status == 200, done
-    me = await client.call("GET", "/api/me")
-    if me.body["journey"]["next_step"] == "device_check":
-        take_id = device_take or await fake_device_check(server, who.owner)
-        checked = await client.call("POST", "/api/admission/device-check", {"take_id": take_id})
-        assert checked.status == 200, checked
-    me = await client.call("GET", "/api/me")
-    assert me.body["journey"]["next_step"] == "exams", me
+
+    async def device_check() -> str:
+        return device_take or await fake_device_check(server, who.owner)
+
+    await to_exam_list(journey_call(client), who.id_number, unit_id, device_check)
 
 
 async def verify_for_exam(client: ApiClient, who: Account, exam_id: str) -> None:

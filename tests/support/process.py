@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import re
 import signal
 import ssl
 import subprocess
@@ -13,7 +11,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.server import free_port
+from bench.spawn import free_port, serve_args, sms_codes, spawn
 
 
 @dataclass
@@ -48,7 +46,7 @@ class ServerProcess:
         """The last code texted to ``phone``: with no SMS gateway the server logs it."""
         deadline = time.monotonic() + timeout
         while True:
-            codes = re.findall(rf"SMS to {phone} .*?(\d{{6}})", self.log())
+            codes = sms_codes(self.log(), phone)
             if codes:
                 return str(codes[-1])
             assert time.monotonic() < deadline, f"no SMS to {phone} in the server log"
@@ -76,19 +74,9 @@ def start_server(
     port = free_port()
     log_path = data_dir.parent / f"server-{port}.log"
     data_dir.mkdir(parents=True, exist_ok=True)
-    command = [
-        sys.executable,
-        "-m",
-        "web.cli",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--data-dir",
-        str(data_dir),
-        "--ice-host-addresses",
-        "127.0.0.1",
+    args = serve_args(
+        port,
+        data_dir,
         # Every test client comes from 127.0.0.1: as from an exam hall behind one NAT.
         "--sms-per-address-per-hour",
         "100000",
@@ -99,15 +87,8 @@ def start_server(
         "--staff-two-factor",
         "optional",
         *extra,
-    ]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=Path(__file__).parents[2],
-            env=os.environ.copy(),
-        )
+    )
+    process = spawn(args, log_path)
     server = ServerProcess(data_dir, port, process, log_path, scheme)
     # Only "is it up": the tests check the certificate themselves.
     readiness = ssl._create_unverified_context() if scheme == "https" else None

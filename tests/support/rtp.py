@@ -35,8 +35,11 @@ from media.sources import TrackSource
 from tests.support.encoded import opus_packets
 from tests.support.media import _picture
 
-VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
-OPUS = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2, payloadType=111)
+VP8_PT, OPUS_PT = 96, 111
+VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=VP8_PT)
+OPUS = RTCRtpCodecParameters(
+    mimeType="audio/opus", clockRate=48000, channels=2, payloadType=OPUS_PT
+)
 FPS = 30
 AUDIO_FRAME_S = 0.02
 
@@ -48,7 +51,7 @@ class Camera:
         enc = av.CodecContext.create("libvpx", "w")
         enc.width, enc.height, enc.pix_fmt = width, height, "yuv420p"
         enc.time_base = fractions.Fraction(1, FPS)
-        enc.framerate = FPS
+        enc.framerate = fractions.Fraction(FPS)
         enc.gop_size = 1 << 20  # never on its own
         enc.bit_rate = 600_000
         enc.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
@@ -113,7 +116,7 @@ class Receiver:
         """One frame's packets; ``lost(i)`` says whether packet ``i`` of it is lost."""
         for i, payload in enumerate(payloads):
             packet = RtpPacket(
-                payload_type=self.codec.payloadType,
+                payload_type=VP8_PT if self.kind == "video" else OPUS_PT,
                 marker=int(i == len(payloads) - 1 or self.kind == "audio"),
                 sequence_number=self.seq,
                 timestamp=(self.ts0 + timestamp) & 0xFFFFFFFF,
@@ -146,7 +149,11 @@ async def tapped_receiver(kind: str, ssrc: int, seq: int, ts0: int) -> Receiver:
     await receiver.receive(
         RTCRtpReceiveParameters(
             codecs=[codec],
-            encodings=[RTCRtpDecodingParameters(ssrc=ssrc, payloadType=codec.payloadType)],
+            encodings=[
+                RTCRtpDecodingParameters(
+                    ssrc=ssrc, payloadType=VP8_PT if kind == "video" else OPUS_PT
+                )
+            ],
         )
     )
     receiver._set_rtcp_ssrc(1000 + ssrc)
@@ -200,7 +207,7 @@ class Link:
                 await self._video_frame(at, i)
             else:
                 hole = self._in_hole(at, "audio")
-                await self.audio.send([self._audio[i]], i * 960, lambda _n, lost=hole: lost)
+                await self.audio.send([self._audio[i]], i * 960, _all_or_none(hole))
             await asyncio.sleep(0)  # what the receivers scheduled (their RTCP) goes out
             self._note_plis(at)
             if on_tick is not None:
@@ -240,3 +247,8 @@ def arrival_clock(link: Link, start: float) -> SimpleNamespace:
     each packet arrives at ``start`` plus its media time, as on an ideal network, however
     long the test machine takes to send it."""
     return SimpleNamespace(monotonic=lambda: start + link.now)
+
+
+def _all_or_none(lost: bool) -> Callable[[int], bool]:
+    """Every packet of a frame lost, or none."""
+    return lambda _index: lost

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -18,6 +17,9 @@ from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
+from bench import journey
+from bench.journey import Person
+from bench.spawn import free_port
 from exams.takes import Clock, Scheduler
 from media import ice
 from tests.support.clock import MovableTime, wait_until
@@ -26,12 +28,6 @@ from web.app import create_app
 from web.keys import CLOCK, HUB, SMS_OUTBOX
 from web.settings import Settings
 from web.slow_clients import runner_options
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def server_settings(data_dir: Path, **overrides: Any) -> Settings:
@@ -180,28 +176,16 @@ _people = itertools.count(1)
 
 
 async def sign_up(server: Server, http: aiohttp.ClientSession) -> str:
-    """Register a new account through the API and log in; its phone number."""
+    """Register a new account through the API (the one driver, bench/journey.py) and log in;
+    its phone number."""
     serial = next(_people)
     phone = f"139{os.getpid() % 10000:04d}{serial:04d}"
-    origin = {"Origin": server.url}
-    async with http.post(
-        server.url + "/api/sms-codes", json={"phone": phone}, headers=origin
-    ) as response:
-        assert response.status == 202, await response.text()
-    account = {
-        "phone": phone,
-        "sms_code": server.sms_code(phone),
-        "name": "张三",
-        "id_type": "resident_id",
-        "id_number": resident_id(serial),
-        "password": PASSWORD,
-    }
-    async with http.post(server.url + "/api/accounts", json=account, headers=origin) as response:
-        assert response.status == 201, await response.text()
-    async with http.post(
-        server.url + "/api/session", json={"phone": phone, "password": PASSWORD}, headers=origin
-    ) as response:
-        assert response.status == 200, await response.text()
+
+    async def sms_code(to: str) -> str:
+        return server.sms_code(to)
+
+    person = Person(phone, "张三", resident_id(serial), PASSWORD)
+    await journey.sign_up(journey.HttpCall(http, server.url), person, sms_code)
     return phone
 
 

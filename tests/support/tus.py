@@ -132,7 +132,7 @@ async def candidate_at(
     return exam_id, account
 
 
-def about(exam_id: str, name: str = "演奏.mp4", **more: str) -> dict[str, str]:
+def about(exam_id: str, name: str = "演奏.mp4", **more: str) -> dict[str, Any]:
     return {"filename": name, "exam_id": exam_id, "question_id": "q9", **more}
 
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from pathlib import Path
 
 import av
 import pytest
 
-from media.bench import measure
-from media.bench.clip import AUDIO_FRAME, KEYFRAME_EVERY, Clip, Sample, make_clip
-from media.bench.tracks import VIDEO_CLOCK, clip_tracks
+from bench import measure
+from bench.clip import AUDIO_FRAME, KEYFRAME_EVERY, Clip, Sample, make_clip
+from bench.tracks import VIDEO_CLOCK, clip_tracks
 
 
 @pytest.fixture(scope="module")
@@ -63,3 +64,19 @@ def test_udp_counters_are_read_from_snmp(tmp_path: Path) -> None:
     )
     delta = measure.udp_delta(before, measure.udp_counters(snmp))
     assert delta == {"InDatagrams": 80, "InErrors": 2, "RcvbufErrors": 1, "NoPorts": 0}
+
+
+def test_without_the_bench_package_the_command_says_how_to_get_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An installed server (the image, `pip install .`) has no bench: say where it runs."""
+    from web import cli
+
+    monkeypatch.setattr(cli, "use_private_umask", lambda: None)  # this test process's umask
+    for name in [n for n in sys.modules if n == "bench" or n.startswith("bench.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "bench", None)  # import bench fails as if not installed
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["bench", "--streams", "1"])
+    assert "scripts/setup --test" in str(exited.value.code)
+    assert "docs/bench.md" in str(exited.value.code)

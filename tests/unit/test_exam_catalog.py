@@ -33,7 +33,7 @@ def exam_body(*questions: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 
 ONLINE = {"id": "q1", "title": "Piece", "order": 1, "mode": "online", "recording_limit_s": 180}
-OFFLINE = {
+OFFLINE: dict[str, Any] = {
     "id": "q2",
     "title": "Sight reading",
     "order": 2,

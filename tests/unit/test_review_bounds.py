@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,7 +34,7 @@ async def any_scope(account: Account, scope: str) -> str:
     return scope
 
 
-def bounded(w: World, photos: Path, **bounds: int) -> Reviews:
+def bounded(w: World, photos: Path, **bounds: Any) -> Reviews:
     """Reviews with small bounds and no scope check (the bounds alone are tested)."""
     return Reviews(
         SqliteReviews(w.db),

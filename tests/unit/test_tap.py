@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+from typing import Any
 
 import pytest
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
@@ -17,7 +18,7 @@ def test_installed_aiortc_has_what_the_tap_needs() -> None:
 def test_a_changed_receiver_is_reported_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
     original = RTCRtpReceiver.__init__
 
-    def changed(self: RTCRtpReceiver, *args: object, **kwargs: object) -> None:
+    def changed(self: RTCRtpReceiver, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
         del self._RTCRtpReceiver__decoder_queue  # type: ignore[attr-defined]
         self._decoder_queue = queue.Queue()  # type: ignore[attr-defined]

@@ -18,6 +18,7 @@ from web.views import (
     proctor,
     reviews,
     staff,
+    takes,
     uploads,
     verification,
 )
@@ -38,6 +39,7 @@ APIS: list[Api] = [
     exam_admin.api,
     proctor.api,
     staff.api,
+    takes.api,
     docs.api,
 ]
 DOCUMENTED_ELSEWHERE: list[Api] = [docs.media]

@@ -14,7 +14,7 @@ from web.openapi import BODY, Api
 from web.qr import qr_svg
 from web.schema import loose, obj, string
 from web.views.accounts import ACCOUNT
-from web.views.common import account, client
+from web.views.common import caller, client
 
 api = Api("account security")
 
@@ -75,7 +75,7 @@ async def _me(request: web.Request, account_id: str) -> dict[str, Any]:
     errors=(400, 401, 429),
 )
 async def change_password(request: web.Request) -> web.Response:
-    who = await account(request)
+    who = caller(request)
     b = request[BODY]
     token = await request.app[CREDENTIALS].change(
         who, b["old_password"], b["new_password"], client(request)
@@ -167,7 +167,7 @@ async def enrolment_at_login(request: web.Request) -> web.Response:
     errors=(401,),
 )
 async def two_factor_status(request: web.Request) -> web.Response:
-    who = await account(request)
+    who = caller(request)
     return web.json_response(await request.app[TWO_FACTOR].status(who))
 
 
@@ -179,7 +179,7 @@ async def two_factor_status(request: web.Request) -> web.Response:
     errors=(401, 409),
 )
 async def begin_two_factor(request: web.Request) -> web.Response:
-    who = await account(request)
+    who = caller(request)
     return web.json_response(await _with_qr(await request.app[TWO_FACTOR].begin(who)))
 
 
@@ -192,7 +192,7 @@ async def begin_two_factor(request: web.Request) -> web.Response:
     errors=(400, 401, 409, 429),
 )
 async def confirm_two_factor(request: web.Request) -> web.Response:
-    who = await account(request)
+    who = caller(request)
     codes = await request.app[TWO_FACTOR].confirm(who, request[BODY]["code"], client(request))
     return web.json_response({"recovery_codes": codes})
 
@@ -206,7 +206,7 @@ async def confirm_two_factor(request: web.Request) -> web.Response:
     errors=(400, 401, 409, 429),
 )
 async def renew_recovery_codes(request: web.Request) -> web.Response:
-    who = await account(request)
+    who = caller(request)
     codes = await request.app[TWO_FACTOR].new_recovery_codes(
         who, request[BODY]["code"], client(request)
     )

@@ -11,7 +11,7 @@ from web.auth import clear_cookie, issue_cookie
 from web.keys import ACCOUNTS, AUTH, JOURNEY, SMS_CODES
 from web.openapi import BODY, Api
 from web.schema import loose, obj, string
-from web.views.common import ID_TYPE, TIME, account, client
+from web.views.common import ID_TYPE, TIME, caller, client
 
 api = Api("accounts")
 
@@ -150,7 +150,7 @@ async def log_out(request: web.Request) -> web.Response:
     errors=(401,),
 )
 async def me(request: web.Request) -> web.Response:
-    who = await account(request)
+    who = caller(request)
     journey = None
     if who.role is Role.CANDIDATE:
         journey = (await request.app[JOURNEY].progress(who)).describe()

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exams.accounts import Role
 from web.keys import LIST_CHANGES, SETTINGS, UNITS
 from web.openapi import QUERY, Api
 from web.schema import loose
-from web.views.common import account, client, read_body
+from web.views.common import caller, client, read_body
 
 api = Api("unit admin")
 
@@ -64,7 +63,7 @@ CHANGES = loose(
     errors=(400, 401, 403, 404, 413, 415),
 )
 async def import_list(request: web.Request) -> web.Response:
-    admin = await account(request, Role.UNIT_ADMIN)
+    admin = caller(request)
     data = await read_body(
         request, request.app[SETTINGS].admitted_list_max_bytes, CSV_TYPES, "list"
     )
@@ -85,7 +84,7 @@ async def import_list(request: web.Request) -> web.Response:
     errors=(400, 401, 403, 404, 413, 415),
 )
 async def preview_list(request: web.Request) -> web.Response:
-    admin = await account(request, Role.UNIT_ADMIN)
+    admin = caller(request)
     data = await read_body(
         request, request.app[SETTINGS].admitted_list_max_bytes, CSV_TYPES, "list"
     )
@@ -110,7 +109,7 @@ async def preview_list(request: web.Request) -> web.Response:
     errors=(400, 401, 403),
 )
 async def read_list(request: web.Request) -> web.Response:
-    admin = await account(request, Role.UNIT_ADMIN)
+    admin = caller(request)
     page = request[QUERY]
     listing = await request.app[UNITS].admitted_list(
         admin,

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exams.accounts import Role
 from web.keys import ADMISSION
 from web.openapi import BODY, Api
 from web.schema import loose, obj, string
-from web.views.common import TIME, TIME_OR_NULL, account, client, step_response
+from web.views.common import TIME, TIME_OR_NULL, caller, client, step_response
 
 api = Api("admission")
 
@@ -32,7 +31,7 @@ UNIT = loose("an admission unit", unit_id={"type": "string"}, name={"type": "str
     errors=(401, 403),
 )
 async def units(request: web.Request) -> web.Response:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     return web.json_response(await request.app[ADMISSION].units_for(who))
 
 
@@ -45,7 +44,7 @@ async def units(request: web.Request) -> web.Response:
     errors=(401, 403, 404),
 )
 async def choose(request: web.Request) -> web.Response:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     record = await request.app[ADMISSION].choose(
         who, request.match_info["unit_id"], client(request)
     )
@@ -60,7 +59,7 @@ async def choose(request: web.Request) -> web.Response:
     errors=(401, 403),
 )
 async def details(request: web.Request) -> web.Response:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     return web.json_response(await request.app[ADMISSION].details(who))
 
 
@@ -72,7 +71,7 @@ async def details(request: web.Request) -> web.Response:
     errors=(401, 403),
 )
 async def confirm(request: web.Request) -> web.Response:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     return web.json_response(
         step_response(await request.app[ADMISSION].confirm(who, client(request)))
     )
@@ -87,6 +86,6 @@ async def confirm(request: web.Request) -> web.Response:
     errors=(400, 401, 403, 404, 409),
 )
 async def device_check(request: web.Request) -> web.Response:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     record = await request.app[ADMISSION].device_check(who, request[BODY]["take_id"])
     return web.json_response(step_response(record))

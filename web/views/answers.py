@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exams.accounts import Role
 from web.keys import ANSWERING, UPLOADS
 from web.openapi import BODY, QUERY, Api
 from web.schema import obj, string
-from web.views.common import CHUNK, account
+from web.views.common import CHUNK, caller
 from web.views.exams import PAGE, Q
 
 api = Api("exam answers")
@@ -46,7 +45,7 @@ def _ids(request: web.Request) -> tuple[str, str]:
     errors=(400, 401, 403, 404, 409),
 )
 async def material_text(request: web.Request) -> web.Response:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     key = request.match_info["key"]
     page = await request.app[ANSWERING].set_text(who, *_ids(request), key, request[BODY]["text"])
     return web.json_response(page)
@@ -64,7 +63,7 @@ async def material_text(request: web.Request) -> web.Response:
     errors=UPLOAD_ERRORS,
 )
 async def material_file(request: web.Request) -> web.Response:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     page = await request.app[UPLOADS].upload_material(
         who,
         *_ids(request),
@@ -84,7 +83,7 @@ async def material_file(request: web.Request) -> web.Response:
     errors=(401, 403, 404, 409),
 )
 async def remove_material(request: web.Request) -> web.Response:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     page = await request.app[UPLOADS].remove_material(
         who, *_ids(request), request.match_info["key"]
     )
@@ -99,7 +98,7 @@ async def remove_material(request: web.Request) -> web.Response:
     errors=(401, 403, 404, 409),
 )
 async def remove_material_file(request: web.Request) -> web.Response:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     page = await request.app[UPLOADS].remove_material(
         who, *_ids(request), request.match_info["key"], request.match_info["file_id"]
     )
@@ -118,7 +117,7 @@ async def remove_material_file(request: web.Request) -> web.Response:
     errors=UPLOAD_ERRORS,
 )
 async def upload_file(request: web.Request) -> web.Response:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     page = await request.app[UPLOADS].upload_file(
         who,
         *_ids(request),
@@ -137,7 +136,7 @@ async def upload_file(request: web.Request) -> web.Response:
     errors=(401, 403, 404, 409),
 )
 async def remove_file(request: web.Request) -> web.Response:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     page = await request.app[UPLOADS].remove_file(
         who, *_ids(request), request.match_info["file_id"]
     )

@@ -7,11 +7,12 @@ from typing import Any
 
 from aiohttp import web
 
-from exams.accounts import Account, Role
+from exams.accounts import Account
 from exams.errors import TooLarge, UnsupportedMediaType
 from exams.fields import MAX_TIME
 from exams.journey import Step
-from web.keys import AUTH
+from web.auth import CALLER
+from web.keys import AUTH, JOURNEY
 from web.schema import loose
 
 CHUNK = 64 * 1024
@@ -27,14 +28,17 @@ ID_TYPE = loose(
 )
 
 
-async def account(request: web.Request, *roles: Role) -> Account:
-    """The logged-in account (401 if none; 403 if it has none of ``roles``)."""
-    return await request.app[AUTH].require(request, *roles)
+def caller(request: web.Request) -> Account:
+    """The account the route's ``auth`` let in (401/403 were answered before the view)."""
+    return request[CALLER]
 
 
 async def candidate(request: web.Request, step: Step) -> Account:
-    """A candidate who has done every step before ``step`` (403 step_required otherwise)."""
-    return await request.app[AUTH].require_candidate(request, step)
+    """The calling candidate, who has done every step before ``step`` (403 step_required
+    otherwise). Only on routes declared ``auth="candidate"``."""
+    who = request[CALLER]
+    await request.app[JOURNEY].require(who, step)
+    return who
 
 
 def client(request: web.Request) -> str:

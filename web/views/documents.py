@@ -9,7 +9,7 @@ from exams.journey import Step
 from web.keys import CONSENT
 from web.openapi import BODY, Api
 from web.schema import loose, obj, string
-from web.views.common import TIME, account, candidate, client, lang, step_response
+from web.views.common import TIME, caller, candidate, client, lang, step_response
 
 api = Api("documents")
 
@@ -55,7 +55,7 @@ async def agreements(request: web.Request) -> web.Response:
 async def accept_agreements(request: web.Request) -> web.Response:
     b = request[BODY]
     record = await request.app[CONSENT].accept_agreements(
-        await account(request),
+        caller(request),
         b["user_agreement_version"],
         b["privacy_policy_version"],
         client(request),
@@ -87,9 +87,7 @@ async def notice(request: web.Request) -> web.Response:
     errors=(400, 401, 403, 409),
 )
 async def read_notice(request: web.Request) -> web.Response:
-    record = await request.app[CONSENT].read_notice(
-        await account(request), request[BODY]["version"]
-    )
+    record = await request.app[CONSENT].read_notice(caller(request), request[BODY]["version"])
     return web.json_response(step_response(record))
 
 
@@ -116,7 +114,5 @@ async def commitment(request: web.Request) -> web.Response:
     errors=(400, 401, 403, 409),
 )
 async def accept_commitment(request: web.Request) -> web.Response:
-    record = await request.app[CONSENT].accept_commitment(
-        await account(request), request[BODY]["version"]
-    )
+    record = await request.app[CONSENT].accept_commitment(caller(request), request[BODY]["version"])
     return web.json_response(step_response(record))

@@ -9,14 +9,13 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from exams.accounts import Role
 from exams.answer_review import Download
 from exams.errors import NotFound
 from exams.questions import FileKind, MaterialKind
 from web.keys import ANSWER_REVIEW, CLOCK, EXAM_CATALOG, ZIP_EXPORTS
 from web.openapi import BODY, QUERY, Api
 from web.schema import Schema, loose, obj, string
-from web.views.common import TIME, account, client
+from web.views.common import TIME, caller, client
 
 log = logging.getLogger(__name__)
 api = Api("exam admin")
@@ -105,7 +104,7 @@ EDIT_ERRORS = (400, 401, 403, 404, 409)
     errors=(401, 403),
 )
 async def list_exams(request: web.Request) -> web.Response:
-    admin = await account(request, Role.UNIT_ADMIN)
+    admin = caller(request)
     exams = await request.app[EXAM_CATALOG].of_unit(admin, client(request))
     return web.json_response({"exams": [e.to_dict() for e in exams], "now": request.app[CLOCK]()})
 
@@ -122,7 +121,7 @@ async def list_exams(request: web.Request) -> web.Response:
     errors=EDIT_ERRORS,
 )
 async def create_exam(request: web.Request) -> web.Response:
-    admin = await account(request, Role.UNIT_ADMIN)
+    admin = caller(request)
     exam = await request.app[EXAM_CATALOG].create(admin, request[BODY], client(request))
     return web.json_response(exam.to_dict(), status=201)
 
@@ -135,7 +134,7 @@ async def create_exam(request: web.Request) -> web.Response:
     errors=ERRORS,
 )
 async def get_exam(request: web.Request) -> web.Response:
-    admin = await account(request, Role.UNIT_ADMIN)
+    admin = caller(request)
     exam = await request.app[EXAM_CATALOG].admin_exam(
         admin, request.match_info["exam_id"], client(request)
     )
@@ -153,7 +152,7 @@ async def get_exam(request: web.Request) -> web.Response:
     errors=EDIT_ERRORS,
 )
 async def edit_exam(request: web.Request) -> web.Response:
-    admin = await account(request, Role.UNIT_ADMIN)
+    admin = caller(request)
     exam = await request.app[EXAM_CATALOG].replace(
         admin, request.match_info["exam_id"], request[BODY], client(request)
     )
@@ -169,7 +168,7 @@ async def edit_exam(request: web.Request) -> web.Response:
     errors=EDIT_ERRORS,
 )
 async def put_question(request: web.Request) -> web.Response:
-    admin = await account(request, Role.UNIT_ADMIN)
+    admin = caller(request)
     exam = await request.app[EXAM_CATALOG].put_question(
         admin, request.match_info["exam_id"], request[BODY], client(request)
     )
@@ -184,7 +183,7 @@ async def put_question(request: web.Request) -> web.Response:
     errors=(401, 403, 404, 409),
 )
 async def remove_question(request: web.Request) -> web.Response:
-    admin = await account(request, Role.UNIT_ADMIN)
+    admin = caller(request)
     m = request.match_info
     exam = await request.app[EXAM_CATALOG].remove_question(
         admin, m["exam_id"], m["question_id"], client(request)
@@ -200,7 +199,7 @@ async def remove_question(request: web.Request) -> web.Response:
     errors=ERRORS,
 )
 async def proctors(request: web.Request) -> web.Response:
-    admin = await account(request, Role.UNIT_ADMIN)
+    admin = caller(request)
     found = await request.app[EXAM_CATALOG].proctors(
         admin, request.match_info["exam_id"], client(request)
     )
@@ -216,7 +215,7 @@ async def proctors(request: web.Request) -> web.Response:
     errors=EDIT_ERRORS,
 )
 async def assign(request: web.Request) -> web.Response:
-    admin = await account(request, Role.UNIT_ADMIN)
+    admin = caller(request)
     b = request[BODY]
     found = await request.app[EXAM_CATALOG].assign(
         admin,
@@ -236,7 +235,7 @@ async def assign(request: web.Request) -> web.Response:
     errors=ERRORS,
 )
 async def unassign(request: web.Request) -> web.Response:
-    admin = await account(request, Role.UNIT_ADMIN)
+    admin = caller(request)
     m = request.match_info
     found = await request.app[EXAM_CATALOG].unassign(
         admin, m["exam_id"], m["account_id"], client(request)
@@ -252,7 +251,7 @@ async def unassign(request: web.Request) -> web.Response:
     errors=ERRORS,
 )
 async def progress(request: web.Request) -> web.Response:
-    admin = await account(request, Role.UNIT_ADMIN)
+    admin = caller(request)
     found = await request.app[ANSWER_REVIEW].progress(
         admin, request.match_info["exam_id"], client(request)
     )
@@ -267,7 +266,7 @@ async def progress(request: web.Request) -> web.Response:
     errors=ERRORS,
 )
 async def submissions(request: web.Request) -> web.Response:
-    admin = await account(request, Role.UNIT_ADMIN)
+    admin = caller(request)
     found = await request.app[ANSWER_REVIEW].submissions(
         admin, request.match_info["exam_id"], client(request)
     )
@@ -286,7 +285,7 @@ async def submissions(request: web.Request) -> web.Response:
     errors=(400, *ERRORS),
 )
 async def download_segment(request: web.Request) -> web.StreamResponse:
-    admin = await account(request, Role.UNIT_ADMIN)
+    admin = caller(request)
     m = request.match_info
     q = request[QUERY]
     play = q.get("play") == "1"
@@ -311,7 +310,7 @@ async def download_segment(request: web.Request) -> web.StreamResponse:
     errors=ERRORS,
 )
 async def download_file(request: web.Request) -> web.StreamResponse:
-    admin = await account(request, Role.UNIT_ADMIN)
+    admin = caller(request)
     m = request.match_info
     found = await request.app[ANSWER_REVIEW].file(
         admin, m["exam_id"], m["attempt_id"], m["file_id"], client(request)
@@ -333,7 +332,7 @@ async def download_file(request: web.Request) -> web.StreamResponse:
     errors=ERRORS,
 )
 async def export(request: web.Request) -> web.StreamResponse:
-    admin = await account(request, Role.UNIT_ADMIN)
+    admin = caller(request)
     review = request.app[ANSWER_REVIEW]
     plan = await review.export_plan(admin, request.match_info["exam_id"], client(request))
     response = web.StreamResponse(

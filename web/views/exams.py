@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exams.accounts import Role
 from exams.attempts import TakeKind
 from web.keys import ANSWERING
 from web.openapi import BODY, Api
 from web.schema import loose, obj, string
-from web.views.common import TIME, TIME_OR_NULL, account
+from web.views.common import TIME, TIME_OR_NULL, caller
 
 api = Api("exams")
 
@@ -86,7 +85,7 @@ def _ids(request: web.Request) -> tuple[str, str]:
     errors=(401, 403),
 )
 async def exam_list(request: web.Request) -> web.Response:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     return web.json_response(await request.app[ANSWERING].exams(who))
 
 
@@ -104,7 +103,7 @@ async def exam_list(request: web.Request) -> web.Response:
     errors=(401, 403, 404),
 )
 async def exam_page(request: web.Request) -> web.Response:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     return web.json_response(await request.app[ANSWERING].exam(who, request.match_info["exam_id"]))
 
 
@@ -116,7 +115,7 @@ async def exam_page(request: web.Request) -> web.Response:
     errors=STEP_ERRORS,
 )
 async def question(request: web.Request) -> web.Response:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     return web.json_response(await request.app[ANSWERING].question(who, *_ids(request)))
 
 
@@ -128,7 +127,7 @@ async def question(request: web.Request) -> web.Response:
     errors=(400, *STEP_ERRORS),
 )
 async def open_question(request: web.Request) -> web.Response:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     return web.json_response(await request.app[ANSWERING].open(who, *_ids(request)))
 
 
@@ -141,7 +140,7 @@ async def open_question(request: web.Request) -> web.Response:
     errors=(400, *STEP_ERRORS),
 )
 async def begin_rehearsal(request: web.Request) -> web.Response:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     return web.json_response(await request.app[ANSWERING].begin_rehearsal(who, *_ids(request)))
 
 
@@ -153,7 +152,7 @@ async def begin_rehearsal(request: web.Request) -> web.Response:
     errors=STEP_ERRORS,
 )
 async def leave_rehearsal(request: web.Request) -> web.Response:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     return web.json_response(await request.app[ANSWERING].leave_rehearsal(who, *_ids(request)))
 
 
@@ -165,7 +164,7 @@ async def leave_rehearsal(request: web.Request) -> web.Response:
     errors=(400, *STEP_ERRORS),
 )
 async def enter_formal(request: web.Request) -> web.Response:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     return web.json_response(await request.app[ANSWERING].enter_formal(who, *_ids(request)))
 
 
@@ -180,7 +179,7 @@ async def enter_formal(request: web.Request) -> web.Response:
     errors=(400, *STEP_ERRORS),
 )
 async def start_take(request: web.Request) -> web.Response:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     kind = TakeKind(request[BODY]["kind"])
     return web.json_response(await request.app[ANSWERING].start_take(who, *_ids(request), kind))
 
@@ -193,7 +192,7 @@ async def start_take(request: web.Request) -> web.Response:
     errors=STEP_ERRORS,
 )
 async def stop_take(request: web.Request) -> web.Response:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     take_id = request.match_info["take_id"]
     return web.json_response(await request.app[ANSWERING].stop_take(who, *_ids(request), take_id))
 
@@ -212,7 +211,7 @@ async def stop_take(request: web.Request) -> web.Response:
     errors=(400, *STEP_ERRORS),
 )
 async def works(request: web.Request) -> web.Response:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     return web.json_response(await request.app[ANSWERING].works(who, *_ids(request)))
 
 
@@ -225,7 +224,7 @@ async def works(request: web.Request) -> web.Response:
     errors=(400, *STEP_ERRORS),
 )
 async def choose(request: web.Request) -> web.Response:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     return web.json_response(
         await request.app[ANSWERING].choose(who, *_ids(request), request[BODY]["take_id"])
     )
@@ -239,7 +238,7 @@ async def choose(request: web.Request) -> web.Response:
     errors=(400, *STEP_ERRORS),
 )
 async def save(request: web.Request) -> web.Response:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     return web.json_response(await request.app[ANSWERING].save(who, *_ids(request)))
 
 
@@ -252,7 +251,7 @@ async def save(request: web.Request) -> web.Response:
     errors=(400, *STEP_ERRORS),
 )
 async def submit(request: web.Request) -> web.Response:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     return web.json_response(await request.app[ANSWERING].submit(who, *_ids(request)))
 
 
@@ -268,5 +267,5 @@ async def submit(request: web.Request) -> web.Response:
     errors=(401, 403),
 )
 async def recording_state(request: web.Request) -> web.Response:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     return web.json_response(await request.app[ANSWERING].recording_state(who))

@@ -14,13 +14,12 @@ from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
-from exams.accounts import Role
 from web.keys import EXAM_ACCESS, PAIRING, SETTINGS
 from web.openapi import BODY, Api
 from web.phone_reach import is_loopback, lan_addresses, phone_reach
 from web.qr import qr_svg
 from web.schema import loose, obj, string
-from web.views.common import TIME, TIME_OR_NULL, account, client
+from web.views.common import TIME, TIME_OR_NULL, caller, client
 from web.views.exams import Q
 
 api = Api("second camera")
@@ -84,7 +83,7 @@ def pair_url(request: web.Request, token: str) -> str:
     errors=(401, 403, 404, 409),
 )
 async def issue(request: web.Request) -> web.Response:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     ids = request.match_info["exam_id"], request.match_info["question_id"]
     token, pairing, now = await request.app[PAIRING].issue(who, *ids)
     url = pair_url(request, token)
@@ -112,7 +111,7 @@ async def issue(request: web.Request) -> web.Response:
     errors=(401, 403, 404),
 )
 async def state(request: web.Request) -> web.Response:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     ids = request.match_info["exam_id"], request.match_info["question_id"]
     await request.app[EXAM_ACCESS].exam(who, ids[0])  # the admitted list holds them now
     return web.json_response(await request.app[PAIRING].state(who.owner, *ids))
@@ -131,7 +130,7 @@ async def state(request: web.Request) -> web.Response:
     errors=(400, 401, 403, 404, 409),
 )
 async def redeem(request: web.Request) -> web.Response:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     service = request.app[PAIRING]
     pairing = await service.redeem(who, request[BODY]["token"], client(request))
     return web.json_response({**pairing.describe(), "now": pairing.redeemed_at})

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exams.accounts import Role
 from exams.answer_views import exam_header
 from web.keys import ANSWER_REVIEW, ATTEMPT_RUNNER, EXAM_CATALOG
 from web.openapi import Api
 from web.schema import loose
-from web.views.common import TIME, account, client
+from web.views.common import TIME, caller, client
 
 api = Api("proctor")
 
@@ -22,7 +21,7 @@ api = Api("proctor")
     errors=(401, 403),
 )
 async def my_exams(request: web.Request) -> web.Response:
-    proctor = await account(request, Role.PROCTOR)
+    proctor = caller(request)
     exams = await request.app[EXAM_CATALOG].proctor_exams(proctor)
     now = request.app[ATTEMPT_RUNNER].clock()
     return web.json_response({"now": now, "exams": [exam_header(e, now) for e in exams]})
@@ -43,7 +42,7 @@ async def my_exams(request: web.Request) -> web.Response:
     errors=(401, 403, 404),
 )
 async def exam(request: web.Request) -> web.Response:
-    proctor = await account(request, Role.PROCTOR)
+    proctor = caller(request)
     found = await request.app[ANSWER_REVIEW].proctor_view(
         proctor, request.match_info["exam_id"], client(request)
     )

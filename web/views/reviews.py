@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exams.accounts import Role
 from exams.reviews import ReviewState
 from web.keys import REVIEWS
 from web.openapi import BODY, QUERY, Api
 from web.schema import loose, obj, string
-from web.views.common import account, client
+from web.views.common import caller, client
 from web.views.verification import REVIEW
 
 api = Api("review staff")
@@ -34,7 +33,7 @@ QUEUE = {
     errors=(400, 401, 403),
 )
 async def queue(request: web.Request) -> web.Response:
-    staff = await account(request, Role.STAFF_REVIEWER)
+    staff = caller(request)
     q = request[QUERY]
     reviews = await request.app[REVIEWS].queue(
         staff, client(request), ReviewState(q.get("state", "pending")), q.get("limit", 100)
@@ -51,7 +50,7 @@ async def queue(request: web.Request) -> web.Response:
     errors=(401, 403, 404),
 )
 async def photo(request: web.Request) -> web.Response:
-    staff = await account(request, Role.STAFF_REVIEWER)
+    staff = caller(request)
     data, review = await request.app[REVIEWS].photo(
         staff, request.match_info["review_id"], client(request)
     )
@@ -79,7 +78,7 @@ async def photo(request: web.Request) -> web.Response:
     errors=(400, 401, 403, 404, 409),
 )
 async def decide(request: web.Request) -> web.Response:
-    staff = await account(request, Role.STAFF_REVIEWER)
+    staff = caller(request)
     b = request[BODY]
     review = await request.app[REVIEWS].decide(
         staff,

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exams.accounts import Role
 from web.keys import INVITATIONS, OPERATORS
 from web.openapi import BODY, Api
 from web.schema import loose, obj, string
-from web.views.common import account, client
+from web.views.common import caller, client
 
 api = Api("staff")
 
@@ -37,7 +36,7 @@ UNIT = loose("an admission unit", unit_id={"type": "string"}, name={"type": "str
     errors=(401, 403, 404),
 )
 async def exam_invitations(request: web.Request) -> web.Response:
-    admin = await account(request, Role.UNIT_ADMIN)
+    admin = caller(request)
     found = await request.app[INVITATIONS].of_exam(
         admin, request.match_info["exam_id"], client(request)
     )
@@ -58,7 +57,7 @@ async def exam_invitations(request: web.Request) -> web.Response:
     errors=(400, 401, 403, 404, 429),
 )
 async def invite_proctor(request: web.Request) -> web.Response:
-    admin = await account(request, Role.UNIT_ADMIN)
+    admin = caller(request)
     found = await request.app[INVITATIONS].invite_proctor(
         admin, request.match_info["exam_id"], request[BODY]["phone"], client(request)
     )
@@ -73,7 +72,7 @@ async def invite_proctor(request: web.Request) -> web.Response:
     errors=(401, 403, 404),
 )
 async def cancel_invitation(request: web.Request) -> web.Response:
-    admin = await account(request, Role.UNIT_ADMIN)
+    admin = caller(request)
     m = request.match_info
     found = await request.app[INVITATIONS].cancel_for_exam(
         admin, m["exam_id"], m["invitation_id"], client(request)
@@ -89,7 +88,7 @@ async def cancel_invitation(request: web.Request) -> web.Response:
     errors=(401, 403),
 )
 async def units(request: web.Request) -> web.Response:
-    operator = await account(request, Role.OPERATOR)
+    operator = caller(request)
     found = await request.app[OPERATORS].units(operator, client(request))
     return web.json_response({"units": [u.describe() for u in found]})
 
@@ -104,7 +103,7 @@ async def units(request: web.Request) -> web.Response:
     errors=(400, 401, 403, 409),
 )
 async def create_unit(request: web.Request) -> web.Response:
-    operator = await account(request, Role.OPERATOR)
+    operator = caller(request)
     b = request[BODY]
     unit = await request.app[OPERATORS].create_unit(
         operator, b["unit_id"], b["name"], client(request)
@@ -120,7 +119,7 @@ async def create_unit(request: web.Request) -> web.Response:
     errors=(401, 403),
 )
 async def unit_invitations(request: web.Request) -> web.Response:
-    operator = await account(request, Role.OPERATOR)
+    operator = caller(request)
     found = await request.app[INVITATIONS].of_unit(operator, request.match_info["unit_id"])
     return web.json_response({"invitations": found})
 
@@ -137,7 +136,7 @@ async def unit_invitations(request: web.Request) -> web.Response:
     errors=(400, 401, 403, 404, 429),
 )
 async def invite_unit_admin(request: web.Request) -> web.Response:
-    operator = await account(request, Role.OPERATOR)
+    operator = caller(request)
     found = await request.app[INVITATIONS].invite_unit_admin(
         operator, request.match_info["unit_id"], request[BODY]["phone"], client(request)
     )
@@ -175,7 +174,7 @@ ACCEPTED = loose(
     errors=(401,),
 )
 async def my_invitations(request: web.Request) -> web.Response:
-    who = await account(request)
+    who = caller(request)
     return web.json_response({"invitations": await request.app[INVITATIONS].mine(who)})
 
 
@@ -192,7 +191,7 @@ async def my_invitations(request: web.Request) -> web.Response:
     errors=(401, 404, 409, 410),
 )
 async def accept_invitation(request: web.Request) -> web.Response:
-    who = await account(request)
+    who = caller(request)
     done = await request.app[INVITATIONS].accept(
         who, request.match_info["invitation_id"], client(request)
     )
@@ -207,7 +206,7 @@ async def accept_invitation(request: web.Request) -> web.Response:
     errors=(401, 404, 409, 410),
 )
 async def decline_invitation(request: web.Request) -> web.Response:
-    who = await account(request)
+    who = caller(request)
     invitations = request.app[INVITATIONS]
     await invitations.decline(who, request.match_info["invitation_id"], client(request))
     return web.json_response({"invitations": await invitations.mine(who)})

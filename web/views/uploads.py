@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exams.accounts import Role
 from exams.resumable import NewUpload
 from exams.upload_ports import Progress
 from web import tus
 from web.keys import RESUMABLE
 from web.openapi import QUERY, Api
 from web.schema import loose, obj, string
-from web.views.common import TIME, account
+from web.views.common import TIME, caller
 
 api = Api("uploads")
 
@@ -50,8 +49,8 @@ def _progress(response: web.StreamResponse, progress: Progress) -> web.StreamRes
         ("Tus-Max-Size", "the largest upload in bytes (setting upload_max_bytes)"),
         ("Tus-Checksum-Algorithm", ",".join(tus.CHECKSUMS)),
     ),
+    wrap=tus.tus,
 )
-@tus.tus
 async def options(request: web.Request) -> web.StreamResponse:
     response = web.Response(status=204)
     response.headers["Tus-Version"] = tus.VERSION
@@ -84,10 +83,10 @@ async def options(request: web.Request) -> web.StreamResponse:
     ),
     response_headers=(("Location", "/api/uploads/{upload_id}"), OFFSET, EXPIRES),
     errors=PROTOCOL_ERRORS,
+    wrap=tus.tus,
 )
-@tus.tus
 async def create(request: web.Request) -> web.StreamResponse:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     raw = request.headers.get("Upload-Metadata", "")
     new = NewUpload(tus.number(request, "Upload-Length"), tus.metadata(raw), raw)
     has_body = bool(request.content_length) or request.body_exists
@@ -117,10 +116,10 @@ async def create(request: web.Request) -> web.StreamResponse:
         EXPIRES,
     ),
     errors=(401, 403, 404, 410, 412),
+    wrap=tus.tus,
 )
-@tus.tus
 async def head(request: web.Request) -> web.StreamResponse:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     progress = await request.app[RESUMABLE].head(who, request.match_info["upload_id"])
     response = web.Response(status=200)
     response.headers["Upload-Length"] = str(progress.upload.length)
@@ -147,10 +146,10 @@ async def head(request: web.Request) -> web.StreamResponse:
     request_headers=(RESUMABLE_HEADER, ("Upload-Offset", "where this body starts"), CHECKSUM),
     response_headers=(OFFSET, EXPIRES),
     errors=PROTOCOL_ERRORS,
+    wrap=tus.tus,
 )
-@tus.tus
 async def patch(request: web.Request) -> web.StreamResponse:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     tus.require_offset_stream(request)
     progress = await request.app[RESUMABLE].patch(
         who,
@@ -170,10 +169,10 @@ async def patch(request: web.Request) -> web.StreamResponse:
     status=204,
     request_headers=(RESUMABLE_HEADER,),
     errors=(401, 403, 404, 409, 410, 412, 423),
+    wrap=tus.tus,
 )
-@tus.tus
 async def terminate(request: web.Request) -> web.StreamResponse:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     await request.app[RESUMABLE].terminate(who, request.match_info["upload_id"])
     return web.Response(status=204)
 
@@ -192,10 +191,10 @@ async def terminate(request: web.Request) -> web.StreamResponse:
     request_headers=(RESUMABLE_HEADER,),
     response_headers=(OFFSET, EXPIRES),
     errors=(401, 403, 404, 409, 410, 412, 423),
+    wrap=tus.tus,
 )
-@tus.tus
 async def restart(request: web.Request) -> web.StreamResponse:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     progress = await request.app[RESUMABLE].restart(who, request.match_info["upload_id"])
     return _progress(web.Response(status=204), progress)
 
@@ -243,7 +242,7 @@ UNFINISHED = loose(
     errors=(400, 401, 403, 404),
 )
 async def unfinished(request: web.Request) -> web.Response:
-    who = await account(request, Role.CANDIDATE)
+    who = caller(request)
     listing = await request.app[RESUMABLE].unfinished(
         who, request.match_info["exam_id"], request[QUERY]["device_id"]
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ from tests.unit.exams.fakes import Bench
 CANDIDATE = "candidate-1"
 
 
-def bench_for(clock: FakeClock, **settings: object) -> Bench:
+def bench_for(clock: FakeClock, **settings: Any) -> Bench:
     return Bench(exam_of(online(**settings)), clock)
 
 
@@ -55,6 +56,7 @@ async def stop_by_hand(b: Bench, take_id: str) -> Attempt:
 async def test_reading_time_running_out_starts_recording_on_the_server(clock: FakeClock) -> None:
     b = bench_for(clock, reading_limit_s=60, recording_limit_s=120)
     entered = await enter(b)
+    assert entered.entered_at is not None
     assert [t.when for t in b.scheduler.live] == [entered.entered_at + 60]
     await b.advance(59)
     assert b.takes.takes == {}
@@ -116,6 +118,7 @@ async def test_auto_submit_waits_until_the_take_is_stored(clock: FakeClock) -> N
     await b.takes.finish(take_id)
     a = await b.attempt()
     assert (a.submitted_by, a.chosen_take_id) == ("auto", take_id)
+    assert entered.entered_at is not None
     assert a.submission_deadline == entered.entered_at + 31
     assert b.scheduler.live == []
 

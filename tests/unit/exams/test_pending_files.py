@@ -5,6 +5,7 @@ exam end plus the upload grace (M4.1); refused ones leave even a submitted answe
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -31,7 +32,7 @@ def pending(n: int) -> FileRef:
     return FileRef(f"u{n}", "video", "mp4", MB, pending=True, name=f"{n}.mp4")
 
 
-def with_pending(clock: FakeClock, count: int = 1, **settings: object) -> tuple[Exam, Attempt]:
+def with_pending(clock: FakeClock, count: int = 1, **settings: Any) -> tuple[Exam, Attempt]:
     exam = exam_of(offline(**settings))
     a = open_question(attempt(exam, "q9"), exam, clock())
     for n in range(count):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from exams.attempts import Attempt, TakeKind
@@ -28,7 +30,7 @@ async def rehearsed(b: Bench, seconds: float = 5) -> Take:
     return b.takes.takes[take_id]
 
 
-def rehearsal_bench(clock: FakeClock, **settings: object) -> Bench:
+def rehearsal_bench(clock: FakeClock, **settings: Any) -> Bench:
     return Bench(exam_of(online(rehearsal_allowed=True, rehearsal_count=2, **settings)), clock)
 
 

@@ -23,11 +23,12 @@ from typing import Any
 
 import psutil
 
-from media.bench import measure
-from media.bench.clip import Clip, make_clip
-from media.bench.loadgen import LoadFailed, Target, loopback_only, run_load
-from media.bench.process import ServerFailed, ServerProcess, free_port
-from media.bench.report import Run, figures
+from bench import measure
+from bench.clip import Clip, make_clip
+from bench.loadgen import LoadFailed, Target, loopback_only, run_load
+from bench.process import ServerFailed, ServerProcess, free_port
+from bench.report import Run, figures
+from bench.spawn import serve_args
 
 SERVER_CPU, LOADGEN_CPU = 0, 1
 
@@ -138,24 +139,15 @@ async def _bench(
     loop_name = _event_loop(args.server_arg)
     port = free_port()
     data_dir = work / "examcast"
-    serve = [
-        "-m",
-        "web.cli",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--data-dir",
-        str(data_dir),
-        "--ice-host-addresses",
-        "127.0.0.1",
+    serve = serve_args(
+        port,
+        data_dir,
         "--device-check-limit-s",
         str(max(120, args.seconds + 120)),
         "--log-level",
         "warning",
         *args.server_arg,
-    ]
+    )
     server = ServerProcess(
         "examcast serve", serve, work / "examcast.log", placement[0] if placement else None
     )
@@ -179,7 +171,7 @@ async def _bench(
             "baseline",
             [
                 "-m",
-                "media.bench.baseline",
+                "bench.baseline",
                 "--port",
                 str(port),
                 "--dir",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from media.bench import measure
-from media.bench.loadgen import DRAIN_S, LoadResult
+from bench import measure
+from bench.loadgen import DRAIN_S, LoadResult
 
 COUNTING_NOTE = (
     "frames_sent counts the video frames each sender sent after its start_take was "

@@ -18,7 +18,7 @@ import time
 from aiortc.mediastreams import MediaStreamTrack
 from av.packet import Packet
 
-from media.bench.clip import AUDIO_FRAME, AUDIO_RATE, Clip, Sample
+from bench.clip import AUDIO_FRAME, AUDIO_RATE, Clip, Sample
 
 VIDEO_CLOCK = 90000
 

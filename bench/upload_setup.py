@@ -18,13 +18,22 @@ from typing import Any
 
 import aiohttp
 
-from media.bench.accounts import PASSWORD, id_number_of, phone_of, signed_in_cookie
+from bench.accounts import (
+    PASSWORD,
+    client,
+    id_number_of,
+    person_of,
+    phone_of,
+    signed_in_cookie,
+    sms_code_reader,
+)
+from bench.journey import HttpCall, JourneyFailed, sign_up, to_exam_list, verify
 
 UNIT = "90001"
 ADMIN, CANDIDATE = 9001, 9002
 
 
-class SetupFailed(RuntimeError):
+class SetupFailed(JourneyFailed):
     """The server refused a step of the setup."""
 
 
@@ -39,24 +48,27 @@ async def seed(url: str, data_dir: Path, log: Path, max_bytes: int) -> Seeded:
     await signed_in_cookie(url, ADMIN, log)  # registers; its role comes with the next log-in
     _operator("unit-add", UNIT, "Bench unit", data_dir=data_dir)
     _operator("grant", phone_of(ADMIN), "unit_admin", "--unit", UNIT, data_dir=data_dir)
-    cookie = await signed_in_cookie(url, CANDIDATE, log)
-    async with _client(url, ADMIN) as http:
-        admin = await _log_in(http, url, ADMIN)
-        listed = f"name,id_type,id_number\n考生,resident_id,{id_number_of(CANDIDATE)}\n"
-        await _call(
-            http,
-            "POST",
-            f"{url}/api/admin/units/{UNIT}/admitted-list",
-            admin,
-            data=listed.encode(),
-            headers={"Content-Type": "text/csv"},
-        )
-        exam = await _call(http, "POST", f"{url}/api/admin/exams", admin, json=_exam(max_bytes))
-    async with _client(url, CANDIDATE) as http:
+    async with client(CANDIDATE) as candidate_http:
+        candidate = HttpCall(candidate_http, url, keep_cookie=True)
+        await sign_up(candidate, person_of(CANDIDATE), sms_code_reader(log))
+        async with client(ADMIN) as http:
+            admin = await _log_in(http, url, ADMIN)
+            listed = f"name,id_type,id_number\n考生,resident_id,{id_number_of(CANDIDATE)}\n"
+            await _call(
+                http,
+                "POST",
+                f"{url}/api/admin/units/{UNIT}/admitted-list",
+                admin,
+                data=listed.encode(),
+                headers={"Content-Type": "text/csv"},
+            )
+            exam = await _call(http, "POST", f"{url}/api/admin/exams", admin, json=_exam(max_bytes))
         exam_id = exam["id"]
-        await _journey(http, url, cookie, exam_id)
-        await _call(http, "POST", f"{url}/api/exams/{exam_id}/questions/q1/open", cookie)
-    return Seeded(exam_id, "q1", cookie)
+        # No device check: the unit's only exam is offline.
+        await to_exam_list(candidate, id_number_of(CANDIDATE), UNIT)
+        await verify(candidate, id_number_of(CANDIDATE), f"exam:{exam_id}")
+        await candidate("POST", f"/api/exams/{exam_id}/questions/q1/open")
+        return Seeded(exam_id, "q1", candidate.cookie)
 
 
 def _exam(max_bytes: int) -> dict[str, Any]:
@@ -83,47 +95,6 @@ def _exam(max_bytes: int) -> dict[str, Any]:
     }
 
 
-async def _journey(http: aiohttp.ClientSession, url: str, cookie: str, exam_id: str) -> None:
-    docs = (await _call(http, "GET", f"{url}/api/agreements", cookie))["documents"]
-    versions = {d["kind"]: d["version"] for d in docs}
-    await _call(
-        http,
-        "POST",
-        f"{url}/api/agreements/accept",
-        cookie,
-        json={
-            "user_agreement_version": versions["user_agreement"],
-            "privacy_policy_version": versions["privacy_policy"],
-        },
-    )
-    await _verify(http, url, cookie, "login")
-    notice = await _call(http, "GET", f"{url}/api/notice", cookie)
-    await _call(http, "POST", f"{url}/api/notice/read", cookie, json={"version": notice["version"]})
-    await _call(http, "POST", f"{url}/api/units/{UNIT}/choose", cookie)
-    await _call(http, "POST", f"{url}/api/admission/confirm", cookie)
-    letter = await _call(http, "GET", f"{url}/api/admission/commitment", cookie)
-    await _call(
-        http, "POST", f"{url}/api/admission/commitment", cookie, json={"version": letter["version"]}
-    )
-    await _verify(http, url, cookie, f"exam:{exam_id}")
-
-
-async def _verify(http: aiohttp.ClientSession, url: str, cookie: str, scope: str) -> None:
-    attempt = await _call(
-        http, "POST", f"{url}/api/verification/attempts", cookie, json={"scope": scope}
-    )
-    answer = {"answer": id_number_of(CANDIDATE)[-6:]}  # the stand-in verification vendor
-    passed = await _call(
-        http,
-        "POST",
-        f"{url}/api/verification/attempts/{attempt['attempt_id']}",
-        cookie,
-        json=answer,
-    )
-    if not passed.get("passed"):
-        raise SetupFailed(f"verification for {scope} did not pass: {passed}")
-
-
 async def _log_in(http: aiohttp.ClientSession, url: str, index: int) -> str:
     body = {"phone": phone_of(index), "password": PASSWORD}
     async with http.post(f"{url}/api/session", json=body, headers={"Origin": url}) as r:
@@ -141,12 +112,6 @@ async def _call(
             raise SetupFailed(f"{method} {url}: {r.status} {await r.text()}")
         body: dict[str, Any] = await r.json()
         return body
-
-
-def _client(url: str, index: int) -> aiohttp.ClientSession:
-    """A client on the person's own loopback address (the server limits per address)."""
-    connector = aiohttp.TCPConnector(local_addr=(f"127.0.1.{index % 250 + 1}", 0))
-    return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
 
 def _operator(*args: str, data_dir: Path) -> None:

@@ -1,6 +1,6 @@
 """The bench's baseline: aiortc's own ``MediaRecorder`` behind the same signaling.
 
-Run as ``python -m media.bench.baseline --port PORT --dir DIR``. It speaks
+Run as ``python -m bench.baseline --port PORT --dir DIR``. It speaks
 the subset of docs/signaling.md the load generator uses (``open_session``,
 ``offer``, ``start_take``, ``stop_take``; no cookie), answers each offer
 with a plain aiortc peer connection, and records each take with
@@ -186,7 +186,7 @@ def create_app(directory: Path) -> web.Application:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m media.bench.baseline", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.baseline", description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--dir", type=Path, required=True, help="where the recordings go")
     parser.add_argument("--event-loop", choices=("uvloop", "asyncio"), default="uvloop")

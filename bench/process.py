@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import aiohttp
 
-from media.bench import measure
+from bench import measure
+from bench.spawn import free_port, spawn
+
+__all__ = ["ServerFailed", "ServerProcess", "free_port"]
 
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
@@ -19,12 +20,6 @@ STOP_TIMEOUT_S = 30.0
 
 class ServerFailed(RuntimeError):
     """The server under test did not start, or died during the bench."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class ServerProcess:
@@ -41,14 +36,7 @@ class ServerProcess:
         return self._proc.pid
 
     def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("wb") as log:
-            self._proc = subprocess.Popen(
-                [sys.executable, *self.argv],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        self._proc = spawn(self.argv, self.log_path)
         if self.cpus:
             measure.pin(self._proc.pid, self.cpus)
 

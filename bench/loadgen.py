@@ -25,9 +25,9 @@ import aioice.ice
 import socketio
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from media.bench.accounts import signed_in_cookie
-from media.bench.clip import AUDIO_FRAME, AUDIO_RATE, Clip
-from media.bench.tracks import clip_tracks
+from bench.accounts import signed_in_cookie
+from bench.clip import AUDIO_FRAME, AUDIO_RATE, Clip
+from bench.tracks import clip_tracks
 
 log = logging.getLogger(__name__)
 

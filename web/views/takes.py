@@ -1,0 +1,78 @@
+"""A candidate's own takes: state and playback of the recorded segments."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from exams.errors import NotFound
+from web.keys import SETTINGS, TAKES
+from web.openapi import Api
+from web.schema import loose
+from web.views.common import caller
+
+api = Api("media")
+
+MEDIA_TYPES = {"webm": "video/webm", "mkv": "video/x-matroska", "mp4": "video/mp4"}
+
+
+@api.get(
+    "/api/takes/{take_id}",
+    summary="A take of yours: state, times, manifest",
+    auth="owner",
+    response=loose(
+        "a take",
+        take_id={"type": "string"},
+        purpose={"type": "string"},
+        state={"type": "string", "enum": ["recording", "finalizing", "stored", "failed"]},
+    ),
+    errors=(401, 404),
+)
+async def get_take(request: web.Request) -> web.Response:
+    take = await request.app[TAKES].get(request.match_info["take_id"], caller(request).owner)
+    return web.json_response(take.summary())
+
+
+@api.get(
+    "/api/takes/{take_id}/segments/{index}",
+    summary="One recorded segment of your take, seekable (HTTP Range)",
+    description="?camera=secondary plays the second camera's segment (the manifest's "
+    "cameras.secondary.segments); both cameras' start_s are on the take's one clock.",
+    auth="owner",
+    # Not refused here: an unknown camera is the take's business (404 no such camera).
+    query={
+        "type": "object",
+        "properties": {
+            "camera": {
+                "type": "string",
+                "description": "whose segment: primary (the default) or secondary",
+            }
+        },
+    },
+    response={"type": "string", "contentMediaType": "video/webm"},
+    response_type="video/webm, video/x-matroska, video/mp4",
+    errors=(401, 403, 404),
+)
+async def play_segment(request: web.Request) -> web.StreamResponse:
+    """One segment of a stored take, seekable (HTTP Range), only for its owner."""
+    segment = await request.app[TAKES].segment_to_play(
+        request.match_info["take_id"],
+        caller(request),
+        request.query.get("camera", "primary"),
+        request.match_info["index"],
+    )
+    path = request.app[SETTINGS].recordings_dir / segment.take_id / segment.file
+    if not path.is_file():
+        raise NotFound("this recording's file is missing on the server")
+    suffix = path.suffix.lstrip(".")
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": MEDIA_TYPES.get(suffix, "application/octet-stream"),
+            "Content-Disposition": (
+                f'inline; filename="take-{segment.take_id}-{segment.label}.{suffix}"'
+            ),
+            "X-Content-Type-Options": "nosniff",
+            # A rehearsal plays once: no copy may be left to play again from the cache.
+            "Cache-Control": "no-store",
+        },
+    )
