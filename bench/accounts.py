@@ -15,7 +15,7 @@ import aiohttp
 
 from bench.journey import HttpCall, JourneyFailed, Person, sign_up
 from bench.spawn import sms_codes
-from exams.personal import gb11643_check_char
+from exams.shared.personal import gb11643_check_char
 
 PASSWORD = "bench-candidate-1"
 

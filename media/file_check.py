@@ -1,6 +1,7 @@
-"""Is a stored answer file what it claims to be, all of it? (``exams.answer_uploads.FileInspector``)
+"""Is a stored answer file what it claims to be, all of it?
+(``exams.uploads.answer_files.FileInspector``)
 
-Its first bytes were matched to its format already (``exams.filetypes``);
+Its first bytes were matched to its format already (``exams.catalog.filetypes``);
 here the whole file is looked at, in a worker thread, without decoding a
 single frame:
 
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import av
 
-from exams.errors import UnsupportedMediaType
+from exams.shared.errors import UnsupportedMediaType
 
 MAX_SIDE_PX = 20_000
 MAX_PIXELS = 200_000_000

@@ -14,7 +14,7 @@ so their segments' ``start_s`` are on the same clock. A camera can move to
 another session during the take (the phone rejoined with a new scan): it
 continues there in a new segment.
 
-The hub implements the ``exams.takes.Recorder`` port.
+The hub implements the ``exams.catalog.takes.Recorder`` port.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Any
 
 from aiortc import RTCPeerConnection
 
-from exams.errors import Conflict, InvalidInput, NotFound
+from exams.shared.errors import Conflict, InvalidInput, NotFound
 from media import recovery
 from media.peers import PeerFactory, close_quietly
 from media.recorder import TakeRecorder
@@ -289,7 +289,7 @@ class MediaHub:
                     )
                     await self.close(session.id, reason="connection_lost")
 
-    # -- exams.takes.Recorder ----------------------------------------------------------------
+    # -- exams.catalog.takes.Recorder --------------------------------------------------------
 
     def session_owner(self, session_id: str) -> str | None:
         session = self._sessions.get(session_id)

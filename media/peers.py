@@ -21,7 +21,7 @@ from aiortc import (
 from aiortc import sdp as aiortc_sdp
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 
-from exams.errors import InvalidInput, TooLarge
+from exams.shared.errors import InvalidInput, TooLarge
 from media import tap
 from media.sdp import with_start_bitrate
 from media.sources import TrackSource

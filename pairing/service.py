@@ -22,8 +22,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from exams.audit import AuditLog, Entry, Event
-from exams.errors import Conflict, ExamcastError, InvalidInput, NotFound
+from exams.shared.errors import Conflict, ExamcastError, InvalidInput, NotFound
+from exams.shared.ports import AuditLog, Entry, Event
 from pairing import links
 from pairing.links import Link, SecondaryState
 from pairing.store import PairingStore
@@ -37,8 +37,9 @@ from pairing.tokens import (
 )
 
 if TYPE_CHECKING:
-    from exams.accounts import Account
-    from exams.takes import Clock, Take
+    from exams.catalog.takes import Take
+    from exams.identity.accounts import Account
+    from exams.shared.ports import Clock
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class AttemptLike(Protocol):
 
 
 class AttemptGate(Protocol):
-    """What the exam side answers (``exams.answering.Answering`` implements it)."""
+    """What the exam side answers (``exams.answering.answering.Answering`` implements it)."""
 
     async def second_camera_attempt(
         self, account: Account, exam_id: str, question_id: str
@@ -324,7 +325,7 @@ class PairingService:
         return {CAMERA: link.session_id}
 
     async def on_take_event(self, event: str, take: Take) -> None:
-        """``exams.takes`` listener: the attempt's take started or stopped."""
+        """``exams.catalog.takes`` listener: the attempt's take started or stopped."""
         link = None if take.attempt_id is None else self._links.get(take.attempt_id)
         if link is None:
             return

@@ -20,7 +20,7 @@ import secrets
 from dataclasses import dataclass, replace
 from typing import Any
 
-from exams.errors import Conflict, Forbidden, NotFound
+from exams.shared.errors import Conflict, Forbidden, NotFound
 
 TOKEN_BYTES = 24
 DEFAULT_TTL_S = 120.0

@@ -10,8 +10,8 @@ are refused at once. A proctor's ``viewer`` role will add its own events here.
 
 from __future__ import annotations
 
-from exams.accounts import Role
-from exams.errors import Forbidden
+from exams.identity.accounts import Role
+from exams.shared.errors import Forbidden
 
 CANDIDATE_ONLY = frozenset({Role.CANDIDATE})
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from exams.accounts import Account, Role
-from exams.errors import Conflict
-from exams.sessions import Ended, token_hash
-from exams.takes import Clock
+from exams.identity.accounts import Account, Role
+from exams.identity.sessions import Ended, token_hash
+from exams.shared.errors import Conflict
+from exams.shared.ports import Clock
 from signaling.ratelimit import TokenBucket
 
 RECHECK_S = 5.0  # a connection's session is looked up again at most this often

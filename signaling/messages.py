@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from exams.errors import InvalidInput, TooLarge
+from exams.shared.errors import InvalidInput, TooLarge
 
 _ID_MAX = 64
 

@@ -5,7 +5,7 @@ cannot handle (nesting deep enough for a ``RecursionError``, a lone
 surrogate, an integer of hundreds of digits) used to fail inside the library,
 log a traceback and leave the client waiting for an acknowledgement that
 never came. :class:`BoundedPacket` reads the JSON with
-:func:`exams.json_input.loads`; an event it refuses becomes the event
+:func:`exams.shared.json_input.loads`; an event it refuses becomes the event
 :data:`REFUSED` carrying the reason, which the namespace acknowledges with
 ``invalid_input`` like any other bad message.
 """
@@ -17,8 +17,8 @@ from typing import Any
 
 from socketio import packet
 
-from exams import json_input
-from exams.errors import InvalidInput
+from exams.shared import json_input
+from exams.shared.errors import InvalidInput
 
 REFUSED = "\x00refused"  # no client can name an event this (it is not valid on the wire)
 

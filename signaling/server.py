@@ -27,8 +27,10 @@ from typing import Any, NoReturn, Protocol
 import socketio
 from aiohttp import web
 
-from exams.accounts import Account
-from exams.errors import (
+from exams.catalog.takes import Take, TakeService
+from exams.identity.accounts import Account
+from exams.identity.sessions import Ended
+from exams.shared.errors import (
     Conflict,
     ExamcastError,
     InvalidInput,
@@ -36,8 +38,7 @@ from exams.errors import (
     Unauthenticated,
     error_body,
 )
-from exams.sessions import Ended
-from exams.takes import Clock, Take, TakeService
+from exams.shared.ports import Clock
 from media.hub import MediaHub, MediaSession
 from pairing.service import PairingService, check_may_start_take
 from signaling import access, messages, packets
@@ -299,7 +300,7 @@ class MediaNamespace(socketio.AsyncNamespace):
 
 
 class SocketNotifier:
-    """Implements ``exams.takes.Notifier`` and relays session states."""
+    """Implements ``exams.catalog.takes.Notifier`` and relays session states."""
 
     def __init__(self, sio: socketio.AsyncServer) -> None:
         self._sio = sio

@@ -1,12 +1,13 @@
-"""Accounts and sessions in SQLite: ``exams.accounts.AccountRepository``, ``SessionRepository``."""
+"""Accounts and sessions in SQLite: ``exams.identity.accounts.AccountRepository``,
+``SessionRepository``."""
 
 from __future__ import annotations
 
 import sqlite3
 
-from exams.accounts import Account, Role
-from exams.errors import Conflict
-from exams.sessions import Session
+from exams.identity.accounts import Account, Role
+from exams.identity.sessions import Session
+from exams.shared.errors import Conflict
 from storage.db import Database
 
 _ACCOUNT = "id, phone, name, id_type, id_number, password_hash, role, unit_id, created_at"

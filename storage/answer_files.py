@@ -1,5 +1,5 @@
 """Answer files on local disk: offline answers and material files (implements
-``exams.answering.FileStore``).
+``exams.answering.answering.FileStore``).
 
 A body is streamed to a ``.part`` file with a byte limit checked as it arrives
 (the rest is never read), fsynced, then renamed. Names are made by the server
@@ -21,9 +21,9 @@ import shutil
 from collections.abc import AsyncIterable
 from pathlib import Path
 
-from exams.answer_uploads import StoredFile
-from exams.errors import NotFound, TooLarge
-from exams.filetypes import HEAD_BYTES
+from exams.catalog.filetypes import HEAD_BYTES
+from exams.shared.errors import NotFound, TooLarge
+from exams.uploads.answer_files import StoredFile
 
 _ID = re.compile(r"[0-9a-f]{32}")
 _FOLDER = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -35,7 +35,7 @@ FLUSH_BYTES = 1024 * 1024
 
 class AnswerFiles:
     """Answer files under ``directory``; also locates recorded segments for downloads
-    (``exams.answer_review.FilePaths``)."""
+    (``exams.answering.submission_review.FilePaths``)."""
 
     def __init__(self, directory: Path, recordings_dir: Path) -> None:
         self._dir = directory

@@ -1,9 +1,9 @@
-"""Attempts in SQLite: implements ``exams.attempt_runner.AttemptRepository``.
+"""Attempts in SQLite: implements ``exams.answering.attempt_runner.AttemptRepository``.
 
-One row per candidate x question, the attempt as its :meth:`~exams.attempts.Attempt.to_dict`
+One row per candidate x question, the attempt as its :meth:`~exams.catalog.attempts.Attempt.to_dict`
 JSON. ``settled`` (submitted or closed) marks the rows no timer can concern, so
 a restart loads only the others. ``camera`` marks the attempt that reads or
-records (:func:`~exams.attempts.holds_camera`); a unique index lets one
+records (:func:`~exams.catalog.attempts.holds_camera`); a unique index lets one
 attempt per candidate x exam hold it, across processes too.
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from exams.attempts import Attempt, holds_camera
-from exams.errors import CameraBusy, Conflict
+from exams.catalog.attempts import Attempt, holds_camera
+from exams.shared.errors import CameraBusy, Conflict
 from storage.db import Database
 
 

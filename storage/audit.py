@@ -1,11 +1,11 @@
-"""The audit log in SQLite: implements ``exams.audit.AuditLog`` (append-only)."""
+"""The audit log in SQLite: implements ``exams.shared.ports.AuditLog`` (append-only)."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 
-from exams.audit import Entry, Event
+from exams.shared.ports import Entry, Event
 from storage.db import Database
 
 

@@ -1,4 +1,4 @@
-"""Identity claims in SQLite: ``exams.claims.ClaimRepository``.
+"""Identity claims in SQLite: ``exams.identity.claims.ClaimRepository``.
 
 Approving a claim moves an ID number from one account to a new one: one
 transaction, so no reader ever sees two accounts with it, or none.
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import sqlite3
 
-from exams.accounts import Account
-from exams.claims import DISABLED_PASSWORD, Claim, ClaimState
-from exams.errors import Conflict
+from exams.identity.accounts import Account
+from exams.identity.claims import DISABLED_PASSWORD, Claim, ClaimState
+from exams.shared.errors import Conflict
 from storage.db import Database
 
 _COLUMNS = (

@@ -1,6 +1,6 @@
-"""Exams and proctor assignments in SQLite: implements ``exams.catalog.ExamRepository``.
+"""Exams and proctor assignments in SQLite: implements ``exams.catalog.catalog.ExamRepository``.
 
-An exam is stored as the domain's :meth:`~exams.exams.Exam.to_dict` JSON, with
+An exam is stored as the domain's :meth:`~exams.catalog.exam_rules.Exam.to_dict` JSON, with
 the columns the queries need beside it (its unit, whether it has an online
 question: the device-check hook asks that for every journey check).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from exams.exams import Exam, needs_device_check
+from exams.catalog.exam_rules import Exam, needs_device_check
 from storage.db import Database
 
 

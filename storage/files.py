@@ -1,6 +1,6 @@
 """Small files in the data directory: review photos and the server's secret key.
 
-Implements ``exams.reviews.PhotoStore``. Names are made by the server (random
+Implements ``exams.identity.manual_reviews.PhotoStore``. Names are made by the server (random
 hex and a suffix from the sniffed type), never taken from the client, and each
 file is fsynced before its record is written. All disk work runs in a thread.
 """

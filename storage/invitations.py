@@ -1,4 +1,4 @@
-"""Staff invitations in SQLite: implements ``exams.invitations.InvitationRepository``.
+"""Staff invitations in SQLite: implements ``exams.admission.invitations.InvitationRepository``.
 
 An accept is one ``BEGIN IMMEDIATE`` transaction over the invitation, the account's
 role, its exam answers (attempts) and the exam's proctors: two at once apply once."""
@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from exams.accounts import Account, Role
-from exams.invitations import Grant, Invitation
+from exams.admission.invitations import Grant, Invitation
+from exams.identity.accounts import Account, Role
 from storage.db import Database
 
 _COLUMNS = (

@@ -1,10 +1,10 @@
-"""Journey steps in SQLite: implements ``exams.journey.JourneyRepository``."""
+"""Journey steps in SQLite: implements ``exams.admission.journey.JourneyRepository``."""
 
 from __future__ import annotations
 
 import sqlite3
 
-from exams.journey import Step, StepRecord
+from exams.admission.journey import Step, StepRecord
 from storage.db import Database
 
 

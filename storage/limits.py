@@ -1,4 +1,4 @@
-"""Rate-limit state in memory: implements ``exams.throttle.RateLimiter`` for one process.
+"""Rate-limit state in memory: implements ``exams.shared.throttle.RateLimiter`` for one process.
 
 Every operation runs without an ``await`` between reading and writing, so on
 one event loop it is atomic: parallel requests cannot both pass a check before
@@ -15,7 +15,7 @@ from collections import OrderedDict, deque
 from collections.abc import Sequence
 from typing import Any
 
-from exams.throttle import Backoff, Streak, Window
+from exams.shared.throttle import Backoff, Streak, Window
 
 _SWEEP_EVERY = 1024
 

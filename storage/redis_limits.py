@@ -1,4 +1,4 @@
-"""Rate-limit state in Redis: implements ``exams.throttle.RateLimiter`` across processes.
+"""Rate-limit state in Redis: implements ``exams.shared.throttle.RateLimiter`` across processes.
 
 A sliding window is a sorted set of event times; a streak is a hash of count,
 last time and expiry. Each operation is one Lua script over all its keys, so
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import redis.asyncio as aioredis
 
-from exams.throttle import Backoff, Streak, Window
+from exams.shared.throttle import Backoff, Streak, Window
 
 # KEYS: the windows. ARGV: now, a unique member, then (limit, seconds) per key.
 _TAKE_MANY = """

@@ -1,4 +1,4 @@
-"""SMS codes in SQLite (``exams.sms.SmsCodeRepository``) and the built-in SMS sender.
+"""SMS codes in SQLite (``exams.identity.sms.SmsCodeRepository``) and the built-in SMS sender.
 
 :class:`LogSmsSender` stands in for an SMS gateway: it writes each message to
 the server log and keeps the last ones in a bounded in-memory outbox that
@@ -13,7 +13,7 @@ import sqlite3
 from collections import deque
 from dataclasses import dataclass
 
-from exams.sms import StoredCode
+from exams.identity.sms import StoredCode
 from storage.db import Database
 
 log = logging.getLogger("examcast.sms")
@@ -113,7 +113,7 @@ class SmsMessage:
 
 
 class LogSmsSender:
-    """Implements ``exams.sms.SmsSender`` without a gateway: log + bounded outbox."""
+    """Implements ``exams.identity.sms.SmsSender`` without a gateway: log + bounded outbox."""
 
     def __init__(self, outbox_size: int = 200) -> None:
         self._outbox: deque[SmsMessage] = deque(maxlen=outbox_size)

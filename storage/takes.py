@@ -1,11 +1,11 @@
-"""Takes in SQLite: implements ``exams.takes.TakeRepository``."""
+"""Takes in SQLite: implements ``exams.catalog.takes.TakeRepository``."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 
-from exams.takes import Take, TakeState
+from exams.catalog.takes import Take, TakeState
 from storage.db import Database
 
 _COLUMNS = (

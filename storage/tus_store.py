@@ -1,4 +1,4 @@
-"""The bytes of resumable uploads, the tusd way (implements ``exams.upload_ports.UploadData``).
+"""The bytes of resumable uploads, the tusd way (implements ``exams.uploads.ports.UploadData``).
 
 One append-only data file per upload, named by the server (``<32 hex>``) in one
 folder: its size on disk *is* the upload's offset, so there is no second
@@ -23,8 +23,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from exams.errors import ChecksumMismatch, NotFound, TooLarge
-from exams.upload_ports import Body, Checksum
+from exams.shared.errors import ChecksumMismatch, NotFound, TooLarge
+from exams.uploads.ports import Body, Checksum
 
 _ID = re.compile(r"[0-9a-f]{32}")
 BUFFER_BYTES = 1024 * 1024  # written to disk in pieces this big

@@ -1,4 +1,4 @@
-"""Staff two-step log-in in SQLite: ``exams.two_factor.TwoFactorRepository``.
+"""Staff two-step log-in in SQLite: ``exams.identity.two_factor.TwoFactorRepository``.
 
 TOTP secrets are kept as they are (the server must compute codes from them);
 recovery codes only as HMACs; log-in challenges only as SHA-256 hashes.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from exams.two_factor import Challenge, TotpRecord
+from exams.identity.two_factor import Challenge, TotpRecord
 from storage.db import Database
 
 

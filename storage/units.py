@@ -1,12 +1,12 @@
-"""Units and admitted lists in SQLite: implements ``exams.units.UnitRepository``."""
+"""Units and admitted lists in SQLite: implements ``exams.admission.units.UnitRepository``."""
 
 from __future__ import annotations
 
 import sqlite3
 
-from exams.admitted_csv import AdmittedEntry
-from exams.errors import Conflict
-from exams.units import ListInfo, Unit
+from exams.admission.units import ListInfo, Unit
+from exams.identity.admitted_csv import AdmittedEntry
+from exams.shared.errors import Conflict
 from storage.db import Database
 
 

@@ -1,5 +1,5 @@
 """One request at a time per upload, the newest one winning (implements
-``exams.upload_ports.UploadLocks``).
+``exams.uploads.ports.UploadLocks``).
 
 A client whose connection died leaves its PATCH hanging on the server until
 the server notices; when it comes back (HEAD, then PATCH) it must not wait for
@@ -20,8 +20,8 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from exams.errors import UploadInterrupted, UploadLocked
-from exams.upload_ports import Body
+from exams.shared.errors import UploadInterrupted, UploadLocked
+from exams.uploads.ports import Body
 
 RELEASE_WAIT_S = 15.0  # how long a newer request waits for the older one to let go
 

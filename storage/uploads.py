@@ -1,4 +1,4 @@
-"""Records of resumable uploads in SQLite (implements ``exams.upload_ports.UploadRecords``).
+"""Records of resumable uploads in SQLite (implements ``exams.uploads.ports.UploadRecords``).
 
 The offset is not here: it is the size of the upload's data file
 (``storage.tus_store``), so the two can never disagree.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import astuple
 
-from exams.upload_ports import Upload, UploadState
+from exams.uploads.ports import Upload, UploadState
 from storage.db import Database
 
 _COLUMNS = (

@@ -1,15 +1,15 @@
 """Verification states and manual reviews in SQLite.
 
-Implements ``exams.verification.VerificationRepository`` and
-``exams.reviews.ReviewRepository``.
+Implements ``exams.identity.verification.VerificationRepository`` and
+``exams.identity.manual_reviews.ReviewRepository``.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-from exams.reviews import Review, ReviewState
-from exams.verification import VerificationState
+from exams.identity.manual_reviews import Review, ReviewState
+from exams.identity.verification import VerificationState
 from storage.db import Database
 
 _STATE = (

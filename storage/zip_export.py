@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from exams.submission_files import COLUMNS, ExportItem, ExportPlan
+from exams.answering.submission_files import COLUMNS, ExportItem, ExportPlan
 
 CHUNK = 1024 * 1024
 DEPTH = 4  # chunks waiting for the client, at most

@@ -15,8 +15,8 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-from exams.accounts import Role
-from exams.errors import ExamcastError, NotFound
+from exams.identity.accounts import Role
+from exams.shared.errors import ExamcastError, NotFound
 from storage.db import Database
 from storage.limits import MemoryRateLimiter
 from web.passwords import Argon2Hasher

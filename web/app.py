@@ -6,7 +6,7 @@ import logging
 
 from aiohttp import web
 
-from exams.takes import Clock, Scheduler
+from exams.shared.ports import Clock, Scheduler
 from media import ice, tap
 from signaling.server import attach, create_server
 from web import proxies

@@ -26,11 +26,10 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from exams.accounts import Account, AccountService, Role
-from exams.audit import AuditLog, Entry, Event
-from exams.errors import Forbidden, NotFound, Unauthenticated
-from exams.journey import Journey
-from exams.takes import Clock
+from exams.admission.journey import Journey
+from exams.identity.accounts import Account, AccountService, Role
+from exams.shared.errors import Forbidden, NotFound, Unauthenticated
+from exams.shared.ports import AuditLog, Clock, Entry, Event
 from web.proxies import is_secure
 
 # The account a route's ``auth`` declaration let in (web.openapi puts it there).

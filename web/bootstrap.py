@@ -23,19 +23,20 @@ from dataclasses import dataclass
 import socketio
 from aiohttp import web
 
-from exams.answer_review import AnswerReview
-from exams.answer_uploads import Uploads
-from exams.answering import Answering
-from exams.attempt_runner import AttemptRunner
-from exams.attempts import Attempt
-from exams.catalog import ExamCatalog
-from exams.device_checks import DeviceChecks
-from exams.list_changes import ListChanges
-from exams.operators import Operators
-from exams.playback import Playback
-from exams.resumable import ResumableUploads
-from exams.sessions import Sessions
-from exams.takes import Clock, Scheduler, TakeService
+from exams.admission.list_changes import ListChanges
+from exams.admission.operators import Operators
+from exams.answering.answering import Answering
+from exams.answering.attempt_runner import AttemptRunner
+from exams.answering.device_checks import DeviceChecks
+from exams.answering.playback import Playback
+from exams.answering.submission_review import AnswerReview
+from exams.catalog.attempts import Attempt
+from exams.catalog.catalog import ExamCatalog
+from exams.catalog.takes import TakeService
+from exams.identity.sessions import Sessions
+from exams.shared.ports import Clock, Scheduler
+from exams.uploads.answer_files import AnswerFileUploads
+from exams.uploads.resumable import ResumableUploads
 from media.file_check import MediaFileInspector
 from media.hub import MediaHub, MediaSession
 from media.peers import PeerFactory
@@ -87,7 +88,7 @@ class House:
     runner: AttemptRunner
     playback: Playback
     answering: Answering
-    uploads: Uploads
+    uploads: AnswerFileUploads
     resumable: ResumableUploads
     answer_review: AnswerReview
     zip_exports: ZipExports
@@ -167,7 +168,7 @@ def bootstrap(
     files = AnswerFiles(settings.uploads_dir, settings.recordings_dir)
     inspector = MediaFileInspector()
     answering = Answering(catalog, runner, accounts.access, accounts.verification, playback)
-    uploads = Uploads(answering, runner, files, inspector)
+    uploads = AnswerFileUploads(answering, runner, files, inspector)
     resumable = ResumableUploads(
         answering,
         runner,

@@ -15,9 +15,9 @@ from typing import Any
 
 from aiohttp import web
 
-from exams.accounts import Account, Registration, Role
-from exams.errors import NotFound
-from exams.personal import gb11643_check_char
+from exams.identity.accounts import Account, Registration, Role
+from exams.shared.errors import NotFound
+from exams.shared.personal import gb11643_check_char
 from web.keys import ACCOUNTS, CLOCK, EXAM_CATALOG, SETTINGS, SMS_CODES, SMS_OUTBOX, UNITS
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from exams import errors
+from exams.shared import errors
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from exams.errors import Forbidden
+from exams.shared.errors import Forbidden
 from web import proxies
 from web.keys import SETTINGS
 

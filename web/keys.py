@@ -7,29 +7,30 @@ from typing import Any
 import socketio
 from aiohttp import web
 
-from exams.accounts import AccountService
-from exams.admission import Admission
-from exams.answer_review import AnswerReview
-from exams.answer_uploads import Uploads
-from exams.answering import Answering
-from exams.attempt_runner import AttemptRunner
-from exams.catalog import ExamCatalog
-from exams.claims import Claims
-from exams.consent import Consent
-from exams.credentials import Credentials
-from exams.exam_access import ExamAccess
-from exams.invitations import Invitations
-from exams.journey import Journey
-from exams.list_changes import ListChanges
-from exams.operators import Operators
-from exams.resumable import ResumableUploads
-from exams.reviews import Reviews
-from exams.sms import SmsCodes
-from exams.takes import Clock, Scheduler, TakeService
-from exams.throttle import RateLimiter
-from exams.two_factor import TwoFactor
-from exams.units import Units
-from exams.verification import VerificationService
+from exams.admission.admission import Admission
+from exams.admission.consent import Consent
+from exams.admission.exam_access import ExamAccess
+from exams.admission.invitations import Invitations
+from exams.admission.journey import Journey
+from exams.admission.list_changes import ListChanges
+from exams.admission.operators import Operators
+from exams.admission.units import Units
+from exams.answering.answering import Answering
+from exams.answering.attempt_runner import AttemptRunner
+from exams.answering.submission_review import AnswerReview
+from exams.catalog.catalog import ExamCatalog
+from exams.catalog.takes import TakeService
+from exams.identity.accounts import AccountService
+from exams.identity.claims import Claims
+from exams.identity.credentials import Credentials
+from exams.identity.manual_reviews import Reviews
+from exams.identity.sms import SmsCodes
+from exams.identity.two_factor import TwoFactor
+from exams.identity.verification import VerificationService
+from exams.shared.ports import Clock, Scheduler
+from exams.shared.throttle import RateLimiter
+from exams.uploads.answer_files import AnswerFileUploads
+from exams.uploads.resumable import ResumableUploads
 from media.hub import MediaHub
 from media.writer import MuxPool
 from pairing.service import PairingService
@@ -79,7 +80,7 @@ CLAIMS = web.AppKey("identity_claims", Claims)
 EXAM_CATALOG = web.AppKey("exam_catalog", ExamCatalog)
 ATTEMPT_RUNNER = web.AppKey("attempt_runner", AttemptRunner)
 ANSWERING = web.AppKey("answering", Answering)
-UPLOADS = web.AppKey("uploads", Uploads)
+UPLOADS = web.AppKey("uploads", AnswerFileUploads)
 ANSWER_REVIEW = web.AppKey("answer_review", AnswerReview)
 ZIP_EXPORTS = web.AppKey("zip_exports", ZipExports)  # bulk export of submissions (issue #10)
 INVITATIONS = web.AppKey("invitations", Invitations)  # staff invited by phone (issue #10)

@@ -30,9 +30,9 @@ from typing import Any
 
 from aiohttp import web
 
-from exams import json_input
-from exams.accounts import Role
-from exams.errors import InvalidInput, UnsupportedMediaType
+from exams.identity.accounts import Role
+from exams.shared import json_input
+from exams.shared.errors import InvalidInput, UnsupportedMediaType
 from web.auth import CALLER
 from web.keys import AUTH as AUTHENTICATOR
 from web.schema import Schema, problems

@@ -1,6 +1,6 @@
 """Argon2id password hashing (argon2-cffi) on a small thread pool, never on the event loop.
 
-Implements ``exams.passwords.PasswordHasher``. Each hash takes ``memory_kib``
+Implements ``exams.identity.passwords.PasswordHasher``. Each hash takes ``memory_kib``
 of memory, so the pool is small on purpose: it bounds the memory a burst of
 log-ins can take.
 """

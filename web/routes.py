@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from exams.errors import NotFound
+from exams.shared.errors import NotFound
 
 STATIC = Path(__file__).parent / "static"
 

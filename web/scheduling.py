@@ -1,4 +1,4 @@
-"""The wall clock and a scheduler on the event loop: ``exams.takes`` ports."""
+"""The wall clock and a scheduler on the event loop: ``exams.catalog.takes`` ports."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from exams.errors import Conflict
+from exams.shared.errors import Conflict
 
 log = logging.getLogger(__name__)
 

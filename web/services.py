@@ -10,24 +10,24 @@ import hmac
 from dataclasses import dataclass
 from pathlib import Path
 
-from exams.accounts import AccountService
-from exams.admission import Admission
-from exams.claims import Claims
-from exams.consent import Consent
-from exams.credentials import Credentials
-from exams.documents import Documents
-from exams.exam_access import ExamAccess
-from exams.invitations import Invitations
-from exams.journey import Journey
-from exams.passwords import PasswordHasher
-from exams.reviews import Reviews
-from exams.sessions import Sessions
-from exams.sms import SmsCodes, SmsPolicy
-from exams.takes import Clock
-from exams.throttle import LoginThrottle, RateLimiter, Window
-from exams.two_factor import TwoFactor
-from exams.units import Units
-from exams.verification import IdSuffixVerifier, VerificationService
+from exams.admission.admission import Admission
+from exams.admission.consent import Consent
+from exams.admission.documents import Documents
+from exams.admission.exam_access import ExamAccess
+from exams.admission.invitations import Invitations
+from exams.admission.journey import Journey
+from exams.admission.units import Units
+from exams.identity.accounts import AccountService
+from exams.identity.claims import Claims
+from exams.identity.credentials import Credentials
+from exams.identity.manual_reviews import Reviews
+from exams.identity.passwords import PasswordHasher
+from exams.identity.sessions import Sessions
+from exams.identity.sms import SmsCodes, SmsPolicy
+from exams.identity.two_factor import TwoFactor
+from exams.identity.verification import IdSuffixVerifier, VerificationService
+from exams.shared.ports import Clock
+from exams.shared.throttle import LoginThrottle, RateLimiter, Window
 from storage.accounts import SqliteAccounts, SqliteSessions
 from storage.audit import SqliteAudit
 from storage.claims import SqliteClaims

@@ -26,7 +26,7 @@ from typing import Any
 
 from aiohttp import hdrs, web
 
-from exams.errors import UploadInterrupted
+from exams.shared.errors import UploadInterrupted
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CHECK_EVERY_S = 1.0

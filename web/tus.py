@@ -17,14 +17,14 @@ from email.utils import formatdate
 
 from aiohttp import web
 
-from exams.errors import (
+from exams.shared.errors import (
     ExamcastError,
     InvalidInput,
     PreconditionFailed,
     UnsupportedMediaType,
     UploadInterrupted,
 )
-from exams.upload_ports import Checksum
+from exams.uploads.ports import Checksum
 from web.errors import json_error, status_of
 
 VERSION = "1.0.0"
@@ -128,7 +128,7 @@ def http_date(when: float) -> str:
 
 
 class RequestBody:
-    """An aiohttp request body as an ``exams.upload_ports.Body``."""
+    """An aiohttp request body as an ``exams.uploads.ports.Body``."""
 
     def __init__(self, request: web.Request) -> None:
         self._content = request.content

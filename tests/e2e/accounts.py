@@ -15,7 +15,7 @@ from typing import Any
 from playwright.async_api import APIRequestContext, Playwright
 
 from bench.journey import Call, before_device_check
-from exams.personal import gb11643_check_char
+from exams.shared.personal import gb11643_check_char
 from tests.support.process import ServerProcess
 
 PASSWORD = "camera-check-1"

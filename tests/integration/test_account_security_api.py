@@ -15,9 +15,9 @@ import aiohttp
 import pyotp
 import pytest
 
-from exams.accounts import Role
-from exams.audit import Event
-from exams.two_factor import GUESSES, PERIOD_S
+from exams.identity.accounts import Role
+from exams.identity.two_factor import GUESSES, PERIOD_S
+from exams.shared.ports import Event
 from tests.support.api import ApiClient, api_client, log_in, register, signed_up
 from tests.support.server import RunningServer, running_server, server_settings
 from tests.support.world import PASSWORD, FakeClock, resident_id

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from exams.audit import Event
+from exams.shared.ports import Event
 from tests.support.api import api_client, log_in, register
 from tests.support.server import RunningServer
 from tests.support.world import PASSWORD, resident_id

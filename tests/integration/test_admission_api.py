@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from exams.accounts import Account, Role
-from exams.audit import Event
-from exams.takes import Take, TakeState
+from exams.catalog.takes import Take, TakeState
+from exams.identity.accounts import Account, Role
+from exams.shared.ports import Event
 from tests.support.api import ApiClient, accept_agreements, api_client, log_in, signed_up, verify
 from tests.support.server import RunningServer
 from tests.support.world import resident_id

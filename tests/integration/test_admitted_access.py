@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import socketio
 
-from exams.accounts import Account
-from exams.attempt_runner import RETRY_S
+from exams.answering.attempt_runner import RETRY_S
+from exams.identity.accounts import Account
 from tests.support import files
 from tests.support.api import ApiClient, Reply, api_client, log_in
 from tests.support.clock import wait_until

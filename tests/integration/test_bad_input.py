@@ -19,7 +19,7 @@ import pytest
 import socketio
 from socketio import packet
 
-from exams.accounts import Role
+from exams.identity.accounts import Role
 from tests.integration.test_signaling import real_offer
 from tests.support.api import ApiClient, Reply, api_client
 from tests.support.exams import add_unit, staff

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from exams.accounts import Role
-from exams.takes import Take, TakeState
+from exams.catalog.takes import Take, TakeState
+from exams.identity.accounts import Role
 from tests.support.api import api_client
 from tests.support.exams import add_unit, staff
 from tests.support.media import SyntheticAudio, SyntheticVideo

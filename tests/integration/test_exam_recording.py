@@ -17,7 +17,7 @@ import av
 import numpy as np
 import pytest
 
-from exams.accounts import Role
+from exams.identity.accounts import Role
 from tests.support.analysis import segment_file
 from tests.support.api import api_client
 from tests.support.exams import (

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from exams.accounts import Role
+from exams.identity.accounts import Role
 from tests.support import files
 from tests.support.api import ApiClient, Reply, api_client, log_in
 from tests.support.clock import MovableTime

@@ -24,9 +24,9 @@ from typing import Any
 
 import pytest
 
-from exams.accounts import Account
-from exams.audit import Event
-from exams.verification import IdSuffixVerifier
+from exams.identity.accounts import Account
+from exams.identity.verification import IdSuffixVerifier
+from exams.shared.ports import Event
 from tests.support.api import Reply, accept_agreements, api_client, log_in, register, signed_up
 from tests.support.server import RunningServer, running_server, server_settings, wait_for
 from tests.support.world import PASSWORD, FakeClock, resident_id

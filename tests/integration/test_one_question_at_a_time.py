@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from exams.accounts import Role
+from exams.identity.accounts import Role
 from tests.support.api import ApiClient, Reply, api_client
 from tests.support.exams import (
     add_unit,

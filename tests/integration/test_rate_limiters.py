@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from exams.errors import TooManyRequests
-from exams.throttle import (
+from exams.shared.errors import TooManyRequests
+from exams.shared.throttle import (
     Backoff,
     LoginThrottle,
     RateLimiter,

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from contextlib import AsyncExitStack
 
-from exams.accounts import Role
-from exams.audit import Event
+from exams.identity.accounts import Role
+from exams.shared.ports import Event
 from tests.support.api import ApiClient, Reply, api_client, signed_up
 from tests.support.exams import add_unit, staff
 from tests.support.server import RunningServer

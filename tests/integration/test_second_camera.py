@@ -18,8 +18,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from exams.accounts import Role
-from exams.audit import Event
+from exams.identity.accounts import Role
+from exams.shared.ports import Event
 from tests.support.analysis import flash_time, segment_file, video_frames
 from tests.support.api import api_client
 from tests.support.exams import (

@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 import socketio
 
-from exams.accounts import Role
+from exams.identity.accounts import Role
 from media.hub import MediaHub
 from signaling.connections import (
     ACCOUNT_MESSAGE_BURST,

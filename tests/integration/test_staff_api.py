@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from exams.accounts import Role
-from exams.attempts import new_attempt
-from exams.audit import Event
+from exams.catalog.attempts import new_attempt
+from exams.identity.accounts import Role
+from exams.shared.ports import Event
 from storage.attempts import SqliteAttempts
 from tests.support.api import ApiClient, api_client, log_in, register, signed_up
 from tests.support.exams import add_unit, create_exam, exam_body, online_question, staff

@@ -25,8 +25,8 @@ from urllib.parse import unquote
 import av
 import pytest
 
-from exams.accounts import Role
-from exams.audit import Event
+from exams.identity.accounts import Role
+from exams.shared.ports import Event
 from tests.integration.test_second_camera import join, question
 from tests.support.api import ApiClient, api_client
 from tests.support.exams import (

@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 
 from bench.journey import Call, JourneyFailed, Person, sign_up
-from exams.accounts import Account
+from exams.identity.accounts import Account
 from tests.support.server import RunningServer
 from tests.support.world import PASSWORD, resident_id
 from web.keys import ACCOUNTS, SMS_OUTBOX

@@ -26,7 +26,7 @@ class _Timer:
 
 
 class MovableTime(LoopScheduler):
-    """``exams.takes.Clock`` and ``Scheduler`` on the wall clock plus a test's jumps."""
+    """``exams.shared.ports.Clock`` and ``Scheduler`` on the wall clock plus a test's jumps."""
 
     def __init__(self) -> None:
         super().__init__(self)

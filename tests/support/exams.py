@@ -20,10 +20,10 @@ import socketio
 from aiortc.mediastreams import MediaStreamTrack
 
 from bench.journey import to_exam_list
-from exams.accounts import Account, Role
-from exams.admitted_csv import AdmittedEntry
-from exams.takes import Take, TakeState
-from exams.units import ListInfo
+from exams.admission.units import ListInfo
+from exams.catalog.takes import Take, TakeState
+from exams.identity.accounts import Account, Role
+from exams.identity.admitted_csv import AdmittedEntry
 from media import ice
 from storage.units import SqliteUnits
 from tests.support.api import ApiClient, journey_call, log_in, signed_up, verify

@@ -20,7 +20,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from bench import journey
 from bench.journey import Person
 from bench.spawn import free_port
-from exams.takes import Clock, Scheduler
+from exams.shared.ports import Clock, Scheduler
 from media import ice
 from tests.support.clock import MovableTime, wait_until
 from tests.support.world import PASSWORD, resident_id

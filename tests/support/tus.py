@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from exams.accounts import Role
+from exams.identity.accounts import Role
 from tests.support.api import ApiClient, Reply
 from tests.support.exams import (
     add_unit,

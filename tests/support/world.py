@@ -11,13 +11,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from exams.accounts import Account, Registration, Role
-from exams.admitted_csv import AdmittedEntry
-from exams.documents import Kind
-from exams.journey import Step
-from exams.personal import gb11643_check_char
-from exams.takes import Take, TakeState
-from exams.units import ListInfo
+from exams.admission.documents import Kind
+from exams.admission.journey import Step
+from exams.admission.units import ListInfo
+from exams.catalog.takes import Take, TakeState
+from exams.identity.accounts import Account, Registration, Role
+from exams.identity.admitted_csv import AdmittedEntry
+from exams.shared.personal import gb11643_check_char
 from storage.db import Database
 from storage.limits import MemoryRateLimiter
 from storage.units import SqliteUnits

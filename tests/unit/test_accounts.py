@@ -4,10 +4,10 @@ import asyncio
 
 import pytest
 
-from exams.accounts import Registration, Role
-from exams.audit import Event
-from exams.errors import Conflict, InvalidInput, TooManyRequests, WrongCredentials
-from exams.sessions import token_hash
+from exams.identity.accounts import Registration, Role
+from exams.identity.sessions import token_hash
+from exams.shared.errors import Conflict, InvalidInput, TooManyRequests, WrongCredentials
+from exams.shared.ports import Event
 from tests.support.world import PASSWORD, World, resident_id
 
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from exams.admitted_csv import parse_admitted_csv
-from exams.errors import InvalidAdmittedList
+from exams.identity.admitted_csv import parse_admitted_csv
+from exams.shared.errors import InvalidAdmittedList
 from tests.support.world import resident_id
 
 GOOD = resident_id(1)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from exams.errors import NotFound, TooLarge
+from exams.shared.errors import NotFound, TooLarge
 from storage.answer_files import AnswerFiles
 
 

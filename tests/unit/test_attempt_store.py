@@ -9,11 +9,11 @@ from dataclasses import replace
 
 import pytest
 
-from exams.attempt_runner import AttemptRunner
-from exams.attempts import Attempt, TakeKind, new_attempt
-from exams.errors import CameraBusy
-from exams.exams import Exam
-from exams.recording import begin_rehearsal, enter_formal, leave_rehearsal, stop_take
+from exams.answering.attempt_runner import AttemptRunner
+from exams.answering.recording import begin_rehearsal, enter_formal, leave_rehearsal, stop_take
+from exams.catalog.attempts import Attempt, TakeKind, new_attempt
+from exams.catalog.exam_rules import Exam
+from exams.shared.errors import CameraBusy
 from storage.attempts import SqliteAttempts
 from storage.exams import SqliteExams
 from tests.support.world import World

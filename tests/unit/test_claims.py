@@ -7,12 +7,12 @@ import asyncio
 
 import pytest
 
-from exams.accounts import Account, Registration, Role
-from exams.admitted_csv import AdmittedEntry
-from exams.audit import Event
-from exams.claims import Claim, ClaimForm, ClaimState
-from exams.errors import Conflict, Forbidden, UnsupportedMediaType, WrongCredentials
-from exams.units import ListInfo
+from exams.admission.units import ListInfo
+from exams.identity.accounts import Account, Registration, Role
+from exams.identity.admitted_csv import AdmittedEntry
+from exams.identity.claims import Claim, ClaimForm, ClaimState
+from exams.shared.errors import Conflict, Forbidden, UnsupportedMediaType, WrongCredentials
+from exams.shared.ports import Event
 from storage.units import SqliteUnits
 from tests.support.world import PASSWORD, World, resident_id
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from exams.accounts import Account, Role
-from exams.errors import Conflict, Forbidden
-from exams.sessions import Ended, token_hash
+from exams.identity.accounts import Account, Role
+from exams.identity.sessions import Ended, token_hash
+from exams.shared.errors import Conflict, Forbidden
 from signaling import access, messages
 from signaling.connections import (
     ACCOUNT_MESSAGE_BURST,

@@ -7,15 +7,15 @@ import asyncio
 
 import pytest
 
-from exams.audit import Event
-from exams.errors import (
+from exams.identity.sessions import Sessions
+from exams.shared.errors import (
     InvalidInput,
     NotFound,
     TooManyRequests,
     WrongCredentials,
     WrongSmsCode,
 )
-from exams.sessions import Sessions
+from exams.shared.ports import Event
 from storage.accounts import SqliteSessions
 from tests.support.world import PASSWORD, World
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from exams.accounts import Account, Role
-from exams.device_checks import DeviceChecks
-from exams.errors import Conflict, Forbidden
-from exams.playback import PLAYBACK_GRACE_S
-from exams.takes import Take, TakeService, TakeState
+from exams.answering.device_checks import DeviceChecks
+from exams.answering.playback import PLAYBACK_GRACE_S
+from exams.catalog.takes import Take, TakeService, TakeState
+from exams.identity.accounts import Account, Role
+from exams.shared.errors import Conflict, Forbidden
 from storage.takes import SqliteTakes
 from tests.support.world import World
 from tests.unit.exams.fakes import FakeScheduler

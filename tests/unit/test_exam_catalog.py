@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from exams.accounts import Role
-from exams.attempts import new_attempt
-from exams.audit import Event
-from exams.catalog import PROCTOR_LOOKUPS, ExamCatalog
-from exams.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
+from exams.catalog.attempts import new_attempt
+from exams.catalog.catalog import PROCTOR_LOOKUPS, ExamCatalog
+from exams.identity.accounts import Role
+from exams.shared.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
+from exams.shared.ports import Event
 from storage.accounts import SqliteAccounts
 from storage.attempts import SqliteAttempts
 from storage.exams import SqliteExams

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from exams.errors import UnsupportedMediaType
+from exams.shared.errors import UnsupportedMediaType
 from media.file_check import check_file
 from tests.support import files
 

@@ -1,5 +1,6 @@
-"""Staff invitations on a real SQLite file with a clock the test moves (exams.invitations):
-an invitation never applies by itself; the holder of the phone accepts or declines it."""
+"""Staff invitations on a real SQLite file with a clock the test moves
+(exams.admission.invitations): an invitation never applies by itself; the holder of the
+phone accepts or declines it."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ import asyncio
 
 import pytest
 
-from exams.accounts import Account, Role
-from exams.attempts import new_attempt
-from exams.audit import Event
-from exams.catalog import ExamCatalog
-from exams.errors import Conflict, Forbidden, Gone, NotFound, TooManyRequests
-from exams.exams import Exam
-from exams.invitations import TTL_S
+from exams.admission.invitations import TTL_S
+from exams.catalog.attempts import new_attempt
+from exams.catalog.catalog import ExamCatalog
+from exams.catalog.exam_rules import Exam
+from exams.identity.accounts import Account, Role
+from exams.shared.errors import Conflict, Forbidden, Gone, NotFound, TooManyRequests
+from exams.shared.ports import Event
 from storage.accounts import SqliteAccounts
 from storage.attempts import SqliteAttempts
 from storage.exams import SqliteExams

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from exams.accounts import Role
-from exams.audit import Event
-from exams.documents import Document, Documents, Kind
-from exams.errors import Conflict, Forbidden, NotAdmitted, NotFound, StepRequired
-from exams.journey import Step
+from exams.admission.documents import Document, Documents, Kind
+from exams.admission.journey import Step
+from exams.identity.accounts import Role
+from exams.shared.errors import Conflict, Forbidden, NotAdmitted, NotFound, StepRequired
+from exams.shared.ports import Event
 from tests.support.world import World
 
 

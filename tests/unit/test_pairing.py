@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from exams.accounts import Account, Role
-from exams.audit import Entry, Event
-from exams.errors import Conflict, DeadlinePassed, NotFound
-from exams.takes import Take, TakeState
+from exams.catalog.takes import Take, TakeState
+from exams.identity.accounts import Account, Role
+from exams.shared.errors import Conflict, DeadlinePassed, NotFound
+from exams.shared.ports import Entry, Event
 from pairing.service import PairingService
 from pairing.store import MemoryPairingStore
 from pairing.tokens import PairingExpired, PairingNotYours, PairingUsed

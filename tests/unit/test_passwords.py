@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from exams.errors import InvalidInput
-from exams.passwords import REASONS, WeakPassword, check_password
+from exams.identity.passwords import REASONS, WeakPassword, check_password
+from exams.shared.errors import InvalidInput
 from web.passwords import Argon2Hasher
 
 

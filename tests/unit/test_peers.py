@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
 
-from exams.errors import InvalidInput
+from exams.shared.errors import InvalidInput
 from media.peers import PeerFactory
 from tests.support.media import SyntheticAudio, SyntheticVideo
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from exams.errors import InvalidInput
-from exams.personal import (
+from exams.shared.errors import InvalidInput
+from exams.shared.personal import (
     gb11643_check_char,
     id_type,
     name_key,

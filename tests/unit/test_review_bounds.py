@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from exams.accounts import Account, Role
-from exams.errors import Conflict, NotFound, TooManyRequests
-from exams.journey import Step
-from exams.reviews import DAY_S, Review, Reviews
+from exams.admission.journey import Step
+from exams.identity.accounts import Account, Role
+from exams.identity.manual_reviews import DAY_S, Review, Reviews
+from exams.shared.errors import Conflict, NotFound, TooManyRequests
 from storage.accounts import SqliteAccounts
 from storage.exams import SqliteExams
 from storage.files import PhotoFiles

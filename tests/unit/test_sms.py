@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from exams.errors import TooManyRequests, WrongSmsCode
+from exams.shared.errors import TooManyRequests, WrongSmsCode
 from tests.support.world import World
 
 PHONE = "13800138000"

@@ -4,8 +4,8 @@ import asyncio
 
 import pytest
 
-from exams.errors import TooManyRequests
-from exams.throttle import (
+from exams.shared.errors import TooManyRequests
+from exams.shared.throttle import (
     Backoff,
     LoginPolicy,
     LoginThrottle,

@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from exams.errors import InvalidInput
+from exams.shared.errors import InvalidInput
 from web import tus
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from exams.errors import ChecksumMismatch, NotFound, TooLarge
-from exams.upload_ports import Checksum
+from exams.shared.errors import ChecksumMismatch, NotFound, TooLarge
+from exams.uploads.ports import Checksum
 from storage.tus_store import TusStore
 
 ID = "0123456789abcdef0123456789abcdef"

@@ -12,16 +12,16 @@ from typing import Any
 import pyotp
 import pytest
 
-from exams.accounts import Account, Role
-from exams.audit import Event
-from exams.errors import Conflict, TooManyRequests, Unauthenticated
-from exams.two_factor import (
+from exams.identity.accounts import Account, Role
+from exams.identity.two_factor import (
     CHALLENGE_TTL_S,
     GUESSES,
     PERIOD_S,
     SecondFactorRequired,
     WrongSecondFactor,
 )
+from exams.shared.errors import Conflict, TooManyRequests, Unauthenticated
+from exams.shared.ports import Event
 from tests.support.world import PASSWORD, World, world
 
 

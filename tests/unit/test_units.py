@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from exams.accounts import Role
-from exams.audit import Event
-from exams.errors import Conflict, Forbidden, InvalidAdmittedList, InvalidInput
+from exams.identity.accounts import Role
+from exams.shared.errors import Conflict, Forbidden, InvalidAdmittedList, InvalidInput
+from exams.shared.ports import Event
 from tests.support.world import World, resident_id
 
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from exams.errors import UploadInterrupted, UploadLocked
+from exams.shared.errors import UploadInterrupted, UploadLocked
 from storage.upload_locks import MemoryUploadLocks
 
 

@@ -6,9 +6,11 @@ from typing import Any
 
 import pytest
 
-from exams.accounts import Account, Role
-from exams.audit import Event
-from exams.errors import (
+from exams.admission.journey import Step
+from exams.identity.accounts import Account, Role
+from exams.identity.manual_reviews import ReviewState
+from exams.identity.verification import IdSuffixVerifier, VerificationService
+from exams.shared.errors import (
     Conflict,
     Forbidden,
     ManualReviewRequired,
@@ -18,9 +20,7 @@ from exams.errors import (
     UnsupportedMediaType,
     VerificationRequired,
 )
-from exams.journey import Step
-from exams.reviews import ReviewState
-from exams.verification import IdSuffixVerifier, VerificationService
+from exams.shared.ports import Event
 from storage.verification import SqliteVerifications
 from tests.support.world import World
 

@@ -13,7 +13,7 @@ import zipfile
 from datetime import datetime
 from pathlib import Path
 
-from exams.submission_files import ExportItem, ExportPlan, Name
+from exams.answering.submission_files import ExportItem, ExportPlan, Name
 from storage.zip_export import ZipExport, ZipExports
 
 

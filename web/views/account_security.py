@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from exams.accounts import Role
+from exams.identity.accounts import Role
 from web.auth import issue_cookie
 from web.keys import ACCOUNTS, AUTH, CREDENTIALS, JOURNEY, TWO_FACTOR
 from web.openapi import BODY, Api

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exams.accounts import Registration, Role
-from exams.personal import ID_TYPES
-from exams.sms import PURPOSES as SMS_PURPOSES
+from exams.identity.accounts import Registration, Role
+from exams.identity.sms import PURPOSES as SMS_PURPOSES
+from exams.shared.personal import ID_TYPES
 from web.auth import clear_cookie, issue_cookie
 from web.keys import ACCOUNTS, AUTH, JOURNEY, SMS_CODES
 from web.openapi import BODY, Api

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from aiohttp import BodyPartReader, web
 
-from exams.claims import ClaimForm, ClaimState
-from exams.errors import InvalidInput, TooLarge, UnsupportedMediaType
+from exams.identity.claims import ClaimForm, ClaimState
+from exams.shared.errors import InvalidInput, TooLarge, UnsupportedMediaType
 from web.keys import CLAIMS, SETTINGS
 from web.openapi import BODY, QUERY, Api
 from web.schema import loose, obj, string

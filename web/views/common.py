@@ -7,10 +7,10 @@ from typing import Any
 
 from aiohttp import web
 
-from exams.accounts import Account
-from exams.errors import TooLarge, UnsupportedMediaType
-from exams.fields import MAX_TIME
-from exams.journey import Step
+from exams.admission.journey import Step
+from exams.identity.accounts import Account
+from exams.shared.errors import TooLarge, UnsupportedMediaType
+from exams.shared.fields import MAX_TIME
 from web.auth import CALLER
 from web.keys import AUTH, JOURNEY
 from web.schema import loose

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exams.documents import Kind
-from exams.journey import Step
+from exams.admission.documents import Kind
+from exams.admission.journey import Step
 from web.keys import CONSENT
 from web.openapi import BODY, Api
 from web.schema import loose, obj, string

@@ -9,9 +9,9 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from exams.answer_review import Download
-from exams.errors import NotFound
-from exams.questions import FileKind, MaterialKind
+from exams.answering.submission_review import Download
+from exams.catalog.questions import FileKind, MaterialKind
+from exams.shared.errors import NotFound
 from web.keys import ANSWER_REVIEW, CLOCK, EXAM_CATALOG, ZIP_EXPORTS
 from web.openapi import BODY, QUERY, Api
 from web.schema import Schema, loose, obj, string

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exams.attempts import TakeKind
+from exams.catalog.attempts import TakeKind
 from web.keys import ANSWERING
 from web.openapi import BODY, Api
 from web.schema import loose, obj, string

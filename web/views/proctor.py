@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exams.answer_views import exam_header
+from exams.answering.presenters import exam_header
 from web.keys import ANSWER_REVIEW, ATTEMPT_RUNNER, EXAM_CATALOG
 from web.openapi import Api
 from web.schema import loose

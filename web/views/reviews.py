@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exams.reviews import ReviewState
+from exams.identity.manual_reviews import ReviewState
 from web.keys import REVIEWS
 from web.openapi import BODY, QUERY, Api
 from web.schema import loose, obj, string

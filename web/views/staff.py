@@ -1,7 +1,7 @@
 """Staff by invitation (issue #10): a unit admin invites an exam's proctors by phone; an
 operator creates admission units and invites their admins. Inviting answers the same
 whether the phone has an account or not; the invited person accepts or declines once
-logged in (``exams.invitations``)."""
+logged in (``exams.admission.invitations``)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exams.errors import NotFound
+from exams.shared.errors import NotFound
 from web.keys import SETTINGS, TAKES
 from web.openapi import Api
 from web.schema import loose

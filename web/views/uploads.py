@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exams.resumable import NewUpload
-from exams.upload_ports import Progress
+from exams.uploads.ports import Progress
+from exams.uploads.resumable import NewUpload
 from web import tus
 from web.keys import RESUMABLE
 from web.openapi import QUERY, Api

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exams.journey import Step
-from exams.verification import parse_scope
+from exams.admission.journey import Step
+from exams.identity.verification import parse_scope
 from web.keys import CLOCK, EXAM_ACCESS, REVIEWS, SETTINGS, VERIFICATION
 from web.openapi import BODY, QUERY, Api
 from web.schema import loose, obj, string

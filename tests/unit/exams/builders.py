@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from exams.attempts import Attempt, new_attempt
-from exams.exams import Exam
-from exams.questions import Question
+from exams.catalog.attempts import Attempt, new_attempt
+from exams.catalog.exam_rules import Exam
+from exams.catalog.questions import Question
 
 OPENS = 1_700_000_000.0
 CLOSES = OPENS + 4 * 3600

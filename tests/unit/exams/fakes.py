@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from exams.attempt_runner import AttemptRunner
-from exams.attempts import Attempt, holds_camera
-from exams.errors import CameraBusy, Conflict, NotFound, StepRequired
-from exams.exams import Exam
-from exams.playback import Playback
-from exams.takes import Take, TakeListener, TakeState
+from exams.answering.attempt_runner import AttemptRunner
+from exams.answering.playback import Playback
+from exams.catalog.attempts import Attempt, holds_camera
+from exams.catalog.exam_rules import Exam
+from exams.catalog.takes import Take, TakeListener, TakeState
+from exams.shared.errors import CameraBusy, Conflict, NotFound, StepRequired
 from tests.unit.exams.builders import FakeClock
 
 

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from exams.attempt_runner import RETRY_S, Step
-from exams.attempts import Attempt, TakeKind
-from exams.errors import Conflict, DeadlinePassed
-from exams.exams import Exam
-from exams.recording import enter_formal, stop_take
-from exams.submissions import submit
-from exams.takes import TakeState
+from exams.answering.attempt_runner import RETRY_S, Step
+from exams.answering.recording import enter_formal, stop_take
+from exams.answering.submissions import submit
+from exams.catalog.attempts import Attempt, TakeKind
+from exams.catalog.exam_rules import Exam
+from exams.catalog.takes import TakeState
+from exams.shared.errors import Conflict, DeadlinePassed
 from tests.unit.exams.builders import FakeClock, exam_of, online
 from tests.unit.exams.fakes import Bench
 

@@ -5,13 +5,13 @@ from dataclasses import replace
 
 import pytest
 
-from exams.attempts import Attempt, FileRef, TakeKind, file_problem, new_attempt, phase
-from exams.errors import InvalidInput, NotFound
-from exams.materials import attach_file, attach_text
-from exams.offline import add_file, open_question
-from exams.questions import QuestionMode
-from exams.recording import begin_rehearsal, enter_formal, start_take, stop_take
-from exams.submissions import choose_take
+from exams.answering.materials import attach_file, attach_text
+from exams.answering.offline import add_file, open_question
+from exams.answering.recording import begin_rehearsal, enter_formal, start_take, stop_take
+from exams.answering.submissions import choose_take
+from exams.catalog.attempts import Attempt, FileRef, TakeKind, file_problem, new_attempt, phase
+from exams.catalog.questions import QuestionMode
+from exams.shared.errors import InvalidInput, NotFound
 from tests.unit.exams.builders import FakeClock, attempt, exam_of, offline, online
 
 QUESTION = online(

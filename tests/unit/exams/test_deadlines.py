@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from exams.attempts import Attempt, FileRef, TakeKind
-from exams.deadlines import (
+from exams.answering.deadlines import (
     Action,
     AutoSubmit,
     CloseAttempt,
@@ -18,11 +17,12 @@ from exams.deadlines import (
     due_on_restart,
     next_deadline,
 )
-from exams.errors import Conflict, DeadlinePassed
-from exams.exams import Exam
-from exams.offline import add_file, open_question
-from exams.recording import begin_rehearsal, enter_formal, start_take, stop_take
-from exams.submissions import auto_submit, choose_take, submit
+from exams.answering.offline import add_file, open_question
+from exams.answering.recording import begin_rehearsal, enter_formal, start_take, stop_take
+from exams.answering.submissions import auto_submit, choose_take, submit
+from exams.catalog.attempts import Attempt, FileRef, TakeKind
+from exams.catalog.exam_rules import Exam
+from exams.shared.errors import Conflict, DeadlinePassed
 from tests.unit.exams.builders import CLOSES, FakeClock, attempt, exam_of, offline, online
 
 FORMAL, REHEARSAL = TakeKind.FORMAL, TakeKind.REHEARSAL

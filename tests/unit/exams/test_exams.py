@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from exams.errors import DeadlinePassed, InvalidInput, NotFound, NotOpenYet
-from exams.exams import Exam, needs_device_check, needs_second_camera
+from exams.catalog.exam_rules import Exam, needs_device_check, needs_second_camera
+from exams.shared.errors import DeadlinePassed, InvalidInput, NotFound, NotOpenYet
 from tests.unit.exams.builders import CLOSES, OPENS, exam_of, offline, online
 
 

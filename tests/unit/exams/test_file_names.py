@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from exams.errors import InvalidInput, UnsupportedMediaType
-from exams.file_names import ascii_name, checked_name, download_name, file_format, safe_part
+from exams.catalog.file_names import ascii_name, checked_name, download_name, file_format, safe_part
+from exams.shared.errors import InvalidInput, UnsupportedMediaType
 
 
 @pytest.mark.parametrize("name", ["演奏.mp4", "..乐谱.png", "a b (1).PNG", "x" * 251 + ".mp4"])

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from exams.errors import UnsupportedMediaType
-from exams.filetypes import FORMATS, sniff
+from exams.catalog.filetypes import FORMATS, sniff
+from exams.shared.errors import UnsupportedMediaType
 
 SAMPLES = {
     "mp4": b"\x00\x00\x00\x18ftypmp42",

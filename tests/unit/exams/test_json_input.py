@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from exams.errors import InvalidInput
-from exams.json_input import MAX_DEPTH, MAX_INTEGER, loads
+from exams.shared.errors import InvalidInput
+from exams.shared.json_input import MAX_DEPTH, MAX_INTEGER, loads
 
 
 def nested(depth: int) -> str:

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from exams.attempts import Attempt, FileRef
-from exams.errors import Conflict, DeadlinePassed, InvalidInput, NotFound
-from exams.exams import Exam
-from exams.materials import attach_file, attach_text, detach_material, missing_materials
-from exams.recording import enter_formal
+from exams.answering.materials import attach_file, attach_text, detach_material, missing_materials
+from exams.answering.recording import enter_formal
+from exams.catalog.attempts import Attempt, FileRef
+from exams.catalog.exam_rules import Exam
+from exams.shared.errors import Conflict, DeadlinePassed, InvalidInput, NotFound
 from tests.unit.exams.builders import FakeClock, attempt, exam_of, online
 
 QUESTION = online(

@@ -4,11 +4,11 @@ from typing import Any
 
 import pytest
 
-from exams.attempts import Attempt, FileRef
-from exams.errors import Conflict, DeadlinePassed, InvalidInput, NotFound, NotOpenYet
-from exams.exams import Exam
-from exams.offline import add_file, open_question, remove_file, save_draft, submit_offline
-from exams.recording import enter_formal
+from exams.answering.offline import add_file, open_question, remove_file, save_draft, submit_offline
+from exams.answering.recording import enter_formal
+from exams.catalog.attempts import Attempt, FileRef
+from exams.catalog.exam_rules import Exam
+from exams.shared.errors import Conflict, DeadlinePassed, InvalidInput, NotFound, NotOpenYet
 from tests.unit.exams.builders import CLOSES, OPENS, FakeClock, attempt, exam_of, offline, online
 
 MB = 1024 * 1024

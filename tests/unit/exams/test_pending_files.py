@@ -9,12 +9,9 @@ from typing import Any
 
 import pytest
 
-from exams.attempts import Attempt, FileRef
-from exams.errors import Conflict, Gone, UploadExpired
-from exams.exams import Exam
-from exams.materials import attach_file
-from exams.offline import add_file, open_question, submit_offline
-from exams.pending_files import (
+from exams.answering.materials import attach_file
+from exams.answering.offline import add_file, open_question, submit_offline
+from exams.answering.pending_files import (
     complete_file,
     drop_file,
     find_file,
@@ -22,7 +19,10 @@ from exams.pending_files import (
     require_in_time,
     upload_expiry,
 )
-from exams.recording import enter_formal
+from exams.answering.recording import enter_formal
+from exams.catalog.attempts import Attempt, FileRef
+from exams.catalog.exam_rules import Exam
+from exams.shared.errors import Conflict, Gone, UploadExpired
 from tests.unit.exams.builders import CLOSES, FakeClock, attempt, exam_of, offline, online
 
 MB = 1024 * 1024

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from exams.attempts import Attempt, TakeKind
-from exams.errors import Forbidden, StepRequired
-from exams.playback import PLAYBACK_GRACE_S
-from exams.recording import begin_rehearsal, enter_formal, leave_rehearsal
-from exams.takes import Take
+from exams.answering.playback import PLAYBACK_GRACE_S
+from exams.answering.recording import begin_rehearsal, enter_formal, leave_rehearsal
+from exams.catalog.attempts import Attempt, TakeKind
+from exams.catalog.takes import Take
+from exams.shared.errors import Forbidden, StepRequired
 from tests.unit.exams.builders import FakeClock, exam_of, online
 from tests.unit.exams.fakes import Bench
 from tests.unit.exams.test_attempt_runner import (

@@ -4,8 +4,7 @@ from typing import Any
 
 import pytest
 
-from exams.errors import InvalidInput
-from exams.questions import (
+from exams.catalog.questions import (
     FileKind,
     MaterialKind,
     OfflineSettings,
@@ -13,6 +12,7 @@ from exams.questions import (
     Question,
     QuestionMode,
 )
+from exams.shared.errors import InvalidInput
 from tests.unit.exams.builders import offline, online
 
 

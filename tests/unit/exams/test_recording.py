@@ -4,10 +4,7 @@ from typing import Any
 
 import pytest
 
-from exams.attempts import Attempt, TakeKind
-from exams.errors import Conflict, DeadlinePassed, InvalidInput, NotFound, NotOpenYet
-from exams.exams import Exam
-from exams.recording import (
+from exams.answering.recording import (
     begin_rehearsal,
     check_formal_playback,
     discardable_rehearsals,
@@ -19,7 +16,10 @@ from exams.recording import (
     start_take,
     stop_take,
 )
-from exams.submissions import choose_take, submit
+from exams.answering.submissions import choose_take, submit
+from exams.catalog.attempts import Attempt, TakeKind
+from exams.catalog.exam_rules import Exam
+from exams.shared.errors import Conflict, DeadlinePassed, InvalidInput, NotFound, NotOpenYet
 from tests.unit.exams.builders import CLOSES, OPENS, FakeClock, attempt, exam_of, offline, online
 
 FORMAL, REHEARSAL = TakeKind.FORMAL, TakeKind.REHEARSAL

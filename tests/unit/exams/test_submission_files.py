@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from exams.accounts import Account, Role
-from exams.attempts import Attempt
-from exams.questions import QuestionMode
-from exams.submission_files import ExportItem, Naming, gaps_text, unique
+from exams.answering.submission_files import ExportItem, Naming, gaps_text, unique
+from exams.catalog.attempts import Attempt
+from exams.catalog.questions import QuestionMode
+from exams.identity.accounts import Account, Role
 from tests.unit.exams.builders import exam_of, online
 
 

@@ -5,13 +5,25 @@ from typing import Any
 
 import pytest
 
-from exams.attempts import Attempt, FileRef, TakeKind
-from exams.errors import Conflict, DeadlinePassed, InvalidInput, NotFound
-from exams.exams import Exam
-from exams.materials import attach_text
-from exams.offline import add_file, open_question
-from exams.recording import begin_rehearsal, enter_formal, mark_take_failed, start_take, stop_take
-from exams.submissions import auto_submit, auto_submit_take, choose_take, exam_finished, submit
+from exams.answering.materials import attach_text
+from exams.answering.offline import add_file, open_question
+from exams.answering.recording import (
+    begin_rehearsal,
+    enter_formal,
+    mark_take_failed,
+    start_take,
+    stop_take,
+)
+from exams.answering.submissions import (
+    auto_submit,
+    auto_submit_take,
+    choose_take,
+    exam_finished,
+    submit,
+)
+from exams.catalog.attempts import Attempt, FileRef, TakeKind
+from exams.catalog.exam_rules import Exam
+from exams.shared.errors import Conflict, DeadlinePassed, InvalidInput, NotFound
 from tests.unit.exams.builders import CLOSES, FakeClock, attempt, exam_of, offline, online
 
 FORMAL, REHEARSAL = TakeKind.FORMAL, TakeKind.REHEARSAL

@@ -1,0 +1,384 @@
+"""Takes: one recording, started and stopped by the server.
+
+A take records the owner's primary camera session and, for a question with a
+second camera, the phone's session too (``cameras``: the media layer records
+them on one clock; the manifest keeps the primary's segments under
+``segments`` and the others' under ``cameras``).
+
+A take is ``recording`` from the moment the server starts it, ``finalizing``
+while its files are closed and hashed, then ``stored`` (or ``failed`` when no
+media ever arrived). A stopped take can never be continued: recording again
+makes a new take. The ports this module needs are declared here and
+implemented in ``media`` and ``storage``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any, Protocol
+
+from exams.shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from exams.shared.ports import Clock, Scheduler
+
+log = logging.getLogger(__name__)
+
+
+class TakeState(StrEnum):
+    RECORDING = "recording"
+    FINALIZING = "finalizing"
+    STORED = "stored"
+    FAILED = "failed"
+    DISCARDED = "discarded"  # a rehearsal after its one playback: files deleted
+
+
+PURPOSES = ("device_check", "rehearsal", "formal")
+DEVICE_CHECK = "device_check"
+
+
+@dataclass(frozen=True)
+class Take:
+    id: str
+    owner: str
+    session_id: str
+    purpose: str
+    state: TakeState
+    started_at: float
+    stopped_at: float | None = None
+    stop_reason: str | None = None
+    limit_s: float | None = None
+    manifest: dict[str, Any] | None = field(default=None, compare=False)
+    attempt_id: str | None = None
+
+    @property
+    def deadline(self) -> float | None:
+        return None if self.limit_s is None else self.started_at + self.limit_s
+
+    def summary(self) -> dict[str, Any]:
+        """What a client is shown of a take."""
+        out: dict[str, Any] = {
+            "take_id": self.id,
+            "session_id": self.session_id,
+            "purpose": self.purpose,
+            "state": self.state.value,
+            "started_at": self.started_at,
+            "stopped_at": self.stopped_at,
+            "stop_reason": self.stop_reason,
+            "deadline": self.deadline,
+            "attempt_id": self.attempt_id,
+        }
+        if self.manifest is not None:
+            out["manifest"] = self.manifest
+            # Seconds of recorded media (the picture; holes not counted) and the holes.
+            out["recorded_s"] = self.manifest.get("recorded_s")
+            out["gaps"] = list(self.manifest.get("gaps") or [])
+        return out
+
+
+# -- ports ---------------------------------------------------------------------------------
+
+
+class TakeRepository(Protocol):
+    async def save(self, take: Take) -> None: ...
+
+    async def get(self, take_id: str) -> Take | None: ...
+
+    async def unfinished(self) -> list[Take]: ...
+
+
+class Recorder(Protocol):
+    def session_owner(self, session_id: str) -> str | None: ...
+
+    def primary_session(self, owner: str) -> str: ...
+
+    def start(self, take_id: str, cameras: Mapping[str, str]) -> None:
+        """Record every camera (name -> session id; ``primary`` always) on one clock."""
+        ...
+
+    def add_camera(self, take_id: str, camera: str, session_id: str) -> None:
+        """A camera joins the recording take, or continues from a new session."""
+        ...
+
+    async def stop(self, take_id: str) -> dict[str, Any]: ...
+
+    async def recover(self, take_id: str) -> dict[str, Any]: ...
+
+    async def discard(self, take_id: str) -> None: ...
+
+
+class Viewer(Protocol):
+    """Who asks to play a take (an ``exams.identity.accounts.Account``)."""
+
+    @property
+    def owner(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
+
+
+CANDIDATE = "candidate"  # exams.identity.accounts.Role.CANDIDATE (that module imports this one)
+
+
+class Notifier(Protocol):
+    async def take_event(self, event: str, take: Take) -> None: ...
+
+
+TakeListener = Callable[[str, Take], Awaitable[None]]
+PlaybackPolicy = Callable[[Take, str], Awaitable[None]]
+CameraLookup = Callable[[Take], Mapping[str, str]]  # a starting take's other cameras
+PRIMARY = "primary"
+
+
+# -- the service ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlayableSegment:
+    """A segment to play: its file (relative to the take's folder) and the name to show."""
+
+    take_id: str
+    file: str
+    label: str  # the index, or ``<camera>-<index>`` for a camera other than the primary
+
+
+def camera_segments(manifest: Mapping[str, Any], camera: str) -> list[dict[str, Any]]:
+    """The segments of one camera of a take: ``primary`` or one under ``cameras``."""
+    if camera == "primary":
+        return list(manifest.get("segments", []))
+    cameras = manifest.get("cameras") or {}
+    if camera not in cameras:
+        raise NotFound("this take has no such camera; use camera=primary or camera=secondary")
+    return list(cameras[camera].get("segments", []))
+
+
+class TakeService:
+    def __init__(
+        self,
+        repo: TakeRepository,
+        recorder: Recorder,
+        notifier: Notifier,
+        clock: Clock,
+        scheduler: Scheduler,
+        *,
+        limits: dict[str, float],
+        new_id: Callable[[], str] = lambda: secrets.token_hex(8),
+    ) -> None:
+        self._repo = repo
+        self._recorder = recorder
+        self._notifier = notifier
+        self._clock = clock
+        self._scheduler = scheduler
+        self._limits = limits
+        self._new_id = new_id
+        self._active: dict[str, str] = {}  # session id -> recording take id
+        self._device_checks: dict[str, str] = {}  # owner -> their recording device check
+        self._timers: dict[str, Callable[[], None]] = {}
+        self._listeners: list[TakeListener] = []
+        self._playback_policies: list[PlaybackPolicy] = []
+        self._camera_sources: list[CameraLookup] = []
+
+    def add_listener(self, listener: TakeListener) -> None:
+        """``listener(event, take)`` for every take event, whoever caused it."""
+        self._listeners.append(listener)
+
+    def add_playback_policy(self, policy: PlaybackPolicy) -> None:
+        """``policy(take, viewer)`` raises when that viewer may not play that take (each asked)."""
+        self._playback_policies.append(policy)
+
+    def add_camera_source(self, lookup: CameraLookup) -> None:
+        """``lookup(take)``: the other cameras (name -> session id) a starting take records."""
+        self._camera_sources.append(lookup)
+
+    async def start(
+        self,
+        owner: str,
+        session_id: str | None,
+        purpose: str,
+        *,
+        limit_s: float | None = None,
+        attempt_id: str | None = None,
+    ) -> Take:
+        """Start recording ``owner``'s camera; the server stops it after ``limit_s``.
+
+        Without ``session_id`` the owner's primary camera session is used (kept
+        for a page that connects later: the take records from when media arrives).
+        """
+        if purpose not in PURPOSES:
+            raise InvalidInput(f"purpose must be one of {', '.join(PURPOSES)}")
+        if session_id is None:
+            session_id = self._recorder.primary_session(owner)
+        if self._recorder.session_owner(session_id) != owner:
+            raise NotFound("no such media session; open one and send your offer first")
+        if session_id in self._active:
+            raise Conflict("this device is already recording; stop that take first")
+        if purpose == DEVICE_CHECK and owner in self._device_checks:
+            raise Conflict(
+                "your device check is already recording (one at a time): stop it first, "
+                "or wait for its time limit"
+            )
+        take = Take(
+            id=self._new_id(),
+            owner=owner,
+            session_id=session_id,
+            purpose=purpose,
+            state=TakeState.RECORDING,
+            started_at=self._clock(),
+            limit_s=self._limits.get(purpose) if limit_s is None else limit_s,
+            attempt_id=attempt_id,
+        )
+        # Claimed before the first await, so two starts at once cannot both pass the checks.
+        self._active[session_id] = take.id
+        if purpose == DEVICE_CHECK:
+            self._device_checks[owner] = take.id
+        try:
+            await self._repo.save(take)
+            cameras = {PRIMARY: session_id}
+            for lookup in self._camera_sources:
+                cameras |= {k: v for k, v in lookup(take).items() if k != PRIMARY}
+            self._recorder.start(take.id, cameras)
+        except BaseException:
+            self._release(take)
+            raise
+        if take.deadline is not None:
+            self._timers[take.id] = self._scheduler.call_at(
+                take.deadline, lambda: self._stop_later(take.id, "time_limit")
+            )
+        await self._emit("take_started", take)
+        return take
+
+    async def stop(self, take_id: str, reason: str = "stopped", owner: str | None = None) -> Take:
+        """Stop a recording take and store it; ``owner`` given means a client asked."""
+        take = await self._get(take_id, owner)
+        if take.state is not TakeState.RECORDING or self._active.get(take.session_id) != take.id:
+            raise Conflict(
+                "this take has already stopped and cannot be continued; record a new take"
+            )
+        self._release(take)
+        cancel = self._timers.pop(take.id, None)
+        if cancel is not None:
+            cancel()
+        take = replace(
+            take, state=TakeState.FINALIZING, stopped_at=self._clock(), stop_reason=reason
+        )
+        await self._repo.save(take)
+        await self._emit("take_stopped", take)
+        try:
+            manifest = await self._recorder.stop(take.id)
+        except Exception as exc:
+            log.exception("take %s could not be finalised", take.id)
+            manifest = {"segments": [], "error": f"{type(exc).__name__}: {exc}"}
+        return await self._store(take, manifest)
+
+    async def add_camera(self, take_id: str, camera: str, session_id: str) -> None:
+        """Another camera of the owner joins a recording take (or rejoins: a new segment)."""
+        take = await self._get(take_id, None)
+        if take.state is not TakeState.RECORDING or self._active.get(take.session_id) != take.id:
+            raise Conflict("this take has stopped; the camera will join the next one")
+        if camera == PRIMARY or self._recorder.session_owner(session_id) != take.owner:
+            raise NotFound("no such media session; open one and send your offer first")
+        self._recorder.add_camera(take.id, camera, session_id)
+
+    async def stop_session(self, session_id: str, reason: str) -> Take | None:
+        """The session is gone for good: stop whatever it was recording."""
+        take_id = self._active.get(session_id)
+        if take_id is None:
+            return None
+        return await self.stop(take_id, reason)
+
+    async def get(self, take_id: str, owner: str) -> Take:
+        return await self._get(take_id, owner)
+
+    async def reconcile(self) -> list[Take]:
+        """At start-up: finish takes a previous process left recording or finalising."""
+        done = []
+        for take in await self._repo.unfinished():
+            log.warning(
+                "take %s was %s when the server stopped; recovering its files",
+                take.id,
+                take.state.value,
+            )
+            try:
+                manifest = await self._recorder.recover(take.id)
+            except Exception as exc:
+                log.exception("take %s could not be recovered", take.id)
+                manifest = {"segments": [], "error": f"{type(exc).__name__}: {exc}"}
+            stopped = replace(
+                take,
+                stopped_at=take.stopped_at or self._clock(),
+                stop_reason=take.stop_reason or "server_restart",
+            )
+            done.append(await self._store(stopped, manifest))
+        return done
+
+    async def _store(self, take: Take, manifest: dict[str, Any]) -> Take:
+        state = TakeState.STORED if manifest.get("segments") else TakeState.FAILED
+        take = replace(take, state=state, manifest=manifest)
+        await self._repo.save(take)
+        await self._emit("take_stored" if state is TakeState.STORED else "take_failed", take)
+        return take
+
+    async def discard(self, take_id: str) -> Take:
+        """Delete a stopped take's media (a rehearsal after its one playback)."""
+        take = await self._get(take_id, None)
+        if take.state in (TakeState.RECORDING, TakeState.FINALIZING):
+            raise Conflict("a take is discarded only once it has been stored")
+        if take.state is not TakeState.DISCARDED:
+            await self._recorder.discard(take.id)
+            take = replace(take, state=TakeState.DISCARDED)
+            await self._repo.save(take)
+        return take
+
+    async def authorize_playback(self, take: Take, viewer: Viewer) -> None:
+        """Raise unless ``viewer`` may play ``take`` now (the exam rules decide for exam takes;
+        a device check plays back only to the candidate who recorded it)."""
+        if take.owner != viewer.owner or take.state is not TakeState.STORED:
+            raise NotFound("no such take")
+        if take.purpose == DEVICE_CHECK and viewer.role != CANDIDATE:
+            raise Forbidden("the device check is for candidates; your account has another role")
+        for policy in self._playback_policies:
+            await policy(take, viewer.owner)
+
+    async def segment_to_play(
+        self, take_id: str, viewer: Viewer, camera: str, index: str
+    ) -> PlayableSegment:
+        """The file of one segment of ``viewer``'s take that they may play now; ``camera`` is
+        ``primary`` or one of the take's other cameras (``secondary``)."""
+        take = await self._get(take_id, viewer.owner)
+        await self.authorize_playback(take, viewer)
+        segments = camera_segments(take.manifest or {}, camera)
+        segment = next((s for s in segments if str(s["index"]) == index), None)
+        if segment is None:
+            raise NotFound("no such segment in this take")
+        return PlayableSegment(
+            take.id,
+            segment.get("playback_file") or segment["file"],
+            index if camera == "primary" else f"{camera}-{index}",
+        )
+
+    async def _emit(self, event: str, take: Take) -> None:
+        await self._notifier.take_event(event, take)
+        for listener in self._listeners:
+            try:
+                await listener(event, take)
+            except Exception:
+                log.exception("a listener failed on %s for take %s", event, take.id)
+
+    def _release(self, take: Take) -> None:
+        """The take no longer holds its device (nor the owner's one device check)."""
+        if self._active.get(take.session_id) == take.id:
+            del self._active[take.session_id]
+        if self._device_checks.get(take.owner) == take.id:
+            del self._device_checks[take.owner]
+
+    def _stop_later(self, take_id: str, reason: str) -> Any:
+        self._timers.pop(take_id, None)
+        return self.stop(take_id, reason)
+
+    async def _get(self, take_id: str, owner: str | None) -> Take:
+        take = await self._repo.get(take_id)
+        if take is None or (owner is not None and take.owner != owner):
+            raise NotFound("no such take")
+        return take

@@ -1,0 +1,80 @@
+"""The ports every room of the domain shares: the clock, the scheduler, and the audit log.
+
+``Clock`` is the injected time (Unix seconds); ``Scheduler`` calls back at a time of that
+clock. The audit log records authentication and authorisation events (ASVS 16.x).
+
+Events say who (account id, or the phone tried), from where (client address),
+what happened and a little detail; never a password, code or token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class Clock(Protocol):
+    def __call__(self) -> float: ...
+
+
+class Scheduler(Protocol):
+    def call_at(self, when: float, callback: Callable[[], Any]) -> Callable[[], None]: ...
+
+
+class Event(StrEnum):
+    REGISTERED = "register"
+    LOGIN_OK = "login_ok"
+    LOGIN_FAILED = "login_failed"
+    LOGIN_THROTTLED = "login_throttled"
+    LOGOUT = "logout"
+    SESSION_REVOKED = "session_revoked"
+    SMS_SENT = "sms_code_sent"
+    SMS_REFUSED = "sms_code_refused"
+    AGREEMENTS_ACCEPTED = "agreements_accepted"
+    VERIFICATION_PASSED = "verification_passed"
+    VERIFICATION_FAILED = "verification_failed"
+    VERIFICATION_CANCELLED = "verification_cancelled"
+    REVIEW_SUBMITTED = "manual_review_submitted"
+    REVIEW_DECIDED = "manual_review_decided"
+    ROLE_GRANTED = "role_granted"
+    ADMITTED_LIST_IMPORTED = "admitted_list_imported"
+    ACCESS_DENIED = "access_denied"
+    PAIRING_REDEEMED = "pairing_redeemed"  # a phone joined an attempt as its second camera
+    PAIRING_REFUSED = "pairing_refused"  # a scanned code was unknown, expired, used, or late
+    # account security (issue #9)
+    PASSWORD_CHANGED = "password_changed"  # logged in, old password given; other sessions end
+    PASSWORD_CHANGE_FAILED = "password_change_failed"  # the old password was wrong
+    PASSWORD_RESET = "password_reset"  # by SMS code; every session ends
+    SECOND_FACTOR_ASKED = "second_factor_asked"  # password right; a code (or enrolment) asked
+    SECOND_FACTOR_OK = "second_factor_ok"
+    SECOND_FACTOR_FAILED = "second_factor_failed"
+    SECOND_FACTOR_ENROLLED = "second_factor_enrolled"
+    RECOVERY_CODES_RENEWED = "recovery_codes_renewed"
+    SECOND_FACTOR_RESET = "second_factor_reset"  # by the operator: a lost phone and codes
+    ID_NUMBER_TAKEN = "registration_id_number_taken"  # a verified phone met a registered ID
+    PROCTOR_LOOKUP_REFUSED = "proctor_lookup_refused"  # no such proctor (or not assignable)
+    CLAIM_FILED = "identity_claim_filed"
+    CLAIM_DECIDED = "identity_claim_decided"
+    ACCOUNT_RELEASED = "account_released"  # a squatting account lost the ID on a claim
+    SUBMISSIONS_EXPORTED = "submissions_exported"  # a unit admin began an exam's bulk export
+    SUBMISSIONS_EXPORT_ENDED = "submissions_export_ended"  # complete or cut off; hash checks
+    STAFF_INVITED = "staff_invited"  # a proctor or unit admin invited by phone
+    INVITATION_DECIDED = "invitation_decided"  # accepted (applied) or declined by the invited
+    UNIT_CREATED = "unit_created"  # by an operator in the console
+
+
+@dataclass(frozen=True)
+class Entry:
+    event: Event
+    account_id: str | None = None
+    client: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    at: float = 0.0
+
+
+class AuditLog(Protocol):
+    async def record(self, entry: Entry) -> None: ...
+
+    async def recent(self, limit: int = 100, account_id: str | None = None) -> list[Entry]: ...

@@ -1,0 +1,451 @@
+"""Resumable uploads of answer files (tus 1.0; M3.6, M3.7, M4.1-M4.3).
+
+An upload is created *for* a file of the candidate's answer: an offline
+question's files, or a file material of an online question's formal answer.
+At creation its declared name, size and format are checked against the
+question's rules (format, kind, size, count), and it joins the answer as a
+pending file (:mod:`exams.answering.pending_files`), so the answer can be saved and
+submitted before every byte has arrived. The bytes then arrive in PATCHes,
+one request at a time per upload, each appended at the offset the data file
+has reached. Its first bytes are checked as soon as they are there (a
+renamed file is refused after one chunk, not after a gigabyte); when the
+last byte arrives the whole file is checked (:class:`FileInspector`), moved
+among the answer's files and marked complete. A file that fails is dropped
+from the answer and deleted: nothing of it is kept.
+
+Pending files may complete until the answer's submission deadline, or, once
+it is submitted, until the exam's upload deadline (exam end + two hours).
+After that the upload is expired (HTTP 410) and a sweep deletes its bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from exams.answering.answering import Answering
+from exams.answering.attempt_runner import AttemptRunner
+from exams.answering.materials import attach_file
+from exams.answering.offline import add_file
+from exams.answering.pending_files import (
+    find_file,
+    require_in_time,
+    upload_expiry,
+)
+from exams.catalog.attempts import Attempt, FileRef
+from exams.catalog.exam_ports import ExamSource
+from exams.catalog.exam_rules import Exam
+from exams.catalog.file_names import checked_name, file_format
+from exams.catalog.filetypes import HEAD_BYTES, file_type
+from exams.identity.accounts import Account
+from exams.shared.errors import (
+    ChecksumMismatch,
+    Conflict,
+    ExamcastError,
+    Gone,
+    InvalidInput,
+    NotFound,
+    OffsetMismatch,
+    TooLarge,
+    UploadExpired,
+    UploadInterrupted,
+)
+from exams.uploads.answer_files import AnswerFileUploads, FileInspector
+from exams.uploads.endings import UploadEndings
+from exams.uploads.ports import (
+    AnswerFileStore,
+    Body,
+    Checksum,
+    Progress,
+    Upload,
+    UploadData,
+    UploadLocks,
+    UploadRecords,
+    UploadState,
+)
+
+log = logging.getLogger(__name__)
+
+_DEVICE_ID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+
+
+@dataclass(frozen=True)
+class NewUpload:
+    """A creation request: ``Upload-Length`` and the decoded ``Upload-Metadata``."""
+
+    length: int
+    metadata: dict[str, str]
+    raw_metadata: str
+
+
+class ResumableUploads:
+    def __init__(
+        self,
+        answering: Answering,
+        runner: AttemptRunner,
+        exams: ExamSource,
+        uploads: AnswerFileUploads,
+        records: UploadRecords,
+        data: UploadData,
+        locks: UploadLocks,
+        files: AnswerFileStore,
+        inspector: FileInspector,
+        *,
+        max_bytes: int,
+        idle_s: float,
+        new_id: Callable[[], str] = lambda: secrets.token_hex(16),
+    ) -> None:
+        self._answering = answering
+        self._runner = runner
+        self._clock = runner.clock
+        self._exams = exams
+        self._uploads = uploads
+        self._records = records
+        self._data = data
+        self._locks = locks
+        self._files = files
+        self.max_bytes = max_bytes
+        self._idle_s = idle_s
+        self._new_id = new_id
+        self._endings = UploadEndings(runner, exams, records, data, locks, files, inspector)
+
+    # -- the protocol ----------------------------------------------------------------------
+
+    async def create(
+        self,
+        account: Account,
+        request: NewUpload,
+        body: Body | None = None,
+        content_length: int | None = None,
+        checksum: Checksum | None = None,
+    ) -> Progress:
+        """Creation (and creation-with-upload): a pending file of the answer."""
+        meta = request.metadata
+        missing = [k for k in ("filename", "exam_id", "question_id") if not meta.get(k)]
+        if missing:
+            raise InvalidInput(
+                "Upload-Metadata must name the file and the question it answers",
+                {"fields": {k: "is required in Upload-Metadata" for k in missing}},
+            )
+        name = checked_name(meta["filename"])
+        device_id, device_name = _device(meta)
+        if request.length > self.max_bytes:
+            raise TooLarge(
+                f"the file is larger than this server takes ({self.max_bytes} bytes)",
+                {"limit": self.max_bytes},
+            )
+        exam = await self._answering.exam_for(account, meta["exam_id"])
+        question = exam.question(meta["question_id"])
+        key = meta.get("material") or None
+        if key is None:
+            rule = question.offline.files
+            formats, min_bytes, max_bytes = rule.formats, rule.min_bytes, rule.max_bytes
+            first = "open the question before adding files"
+        else:
+            material = question.online.material(key)
+            if material.is_text or material.max_bytes is None:
+                raise InvalidInput(f"material {key!r} is text; type it instead of uploading")
+            formats, min_bytes, max_bytes = material.formats, 1, material.max_bytes
+            first = "enter the formal answer (正式答题) before adding materials"
+        fmt = file_format(name, formats)
+        kind = file_type(fmt).kind
+        if request.length > max_bytes:
+            raise TooLarge(
+                f"the file is {request.length} bytes; this question takes at most {max_bytes}",
+                {"limit": max_bytes},
+            )
+        if request.length < min_bytes:
+            raise InvalidInput(
+                f"the file is {request.length} bytes; it must be at least {min_bytes} bytes"
+            )
+        a = await self._answering.live(exam, question.id, account, first)
+        now = self._clock()
+        upload = Upload(
+            id=self._new_id(),
+            candidate_id=account.id,
+            exam_id=exam.id,
+            question_id=question.id,
+            attempt_id=a.id,
+            material=key,
+            name=name,
+            format=fmt,
+            kind=kind,
+            length=request.length,
+            metadata=request.raw_metadata,
+            device_id=device_id,
+            device_name=device_name,
+            state=UploadState.UPLOADING,
+            created_at=now,
+            updated_at=now,
+        )
+        ref = FileRef(upload.id, kind, fmt, request.length, pending=True, name=name)
+
+        async def join(a: Attempt, now: float) -> Attempt:
+            if key is None:
+                return add_file(a, exam, ref, now)
+            return attach_file(a, exam, key, ref, now)
+
+        async with self._locks.hold(upload.id, None):  # the sweep keeps off until it is whole
+            await self._data.create(upload.id)
+            await self._records.add(upload)
+            try:
+                a = await self._runner.run(exam, question.id, account.id, join)
+            except BaseException:
+                await self._data.remove(upload.id)
+                await self._records.delete(upload.id)
+                raise
+        expires = upload_expiry(a, exam)
+        if body is None and upload.length > 0:
+            return Progress(upload, 0, expires)
+        try:
+            return await self._patch(upload, exam, 0, body, content_length, checksum, expires)
+        except (UploadInterrupted, ChecksumMismatch):  # created all the same: resume it
+            size = await self._data.size(upload.id)
+            return Progress(upload, size or 0, expires)
+
+    async def head(self, account: Account, upload_id: str) -> Progress:
+        upload = await self._mine(account, upload_id)
+        if upload.state is UploadState.COMPLETE:
+            return Progress(upload, upload.length, None)
+        exam, a = await self._context(upload)
+        expires = require_in_time(a, exam, self._clock())
+        size = await self._data.size(upload.id)
+        return Progress(upload, upload.length if size is None else size, expires)
+
+    async def patch(
+        self,
+        account: Account,
+        upload_id: str,
+        offset: int,
+        body: Body,
+        content_length: int | None,
+        checksum: Checksum | None,
+    ) -> Progress:
+        upload = await self._mine(account, upload_id)
+        if upload.state is UploadState.COMPLETE:
+            if offset == upload.length and not content_length:
+                return Progress(upload, upload.length, None)
+            raise _mismatch(upload.length)
+        exam, a = await self._context(upload)
+        expires = require_in_time(a, exam, self._clock())
+        return await self._patch(upload, exam, offset, body, content_length, checksum, expires)
+
+    async def restart(self, account: Account, upload_id: str) -> Progress:
+        """Send a pending file again from its first byte: the candidate lost the file the
+        upload began with (文件异常) and has it again, as a copy the browser cannot match
+        to the first. Allowed while the upload may complete, even once the answer is
+        submitted (its file stays the same file: same declared name, format and size);
+        what had arrived is deleted."""
+        upload = await self._mine(account, upload_id)
+        exam, a = await self._context(upload)
+        expires = require_in_time(a, exam, self._clock())
+        async with self._locks.hold(upload.id, None):
+            if await self._data.size(upload.id) is None or upload.state is UploadState.COMPLETE:
+                raise Conflict("this file has arrived whole already; nothing to send again")
+            await self._data.remove(upload.id)
+            await self._data.create(upload.id)
+        return Progress(upload, 0, expires)
+
+    async def terminate(self, account: Account, upload_id: str) -> None:
+        """Termination: the file leaves the answer (not once the answer is submitted)."""
+        upload = await self._mine(account, upload_id)
+        if upload.material is None:
+            await self._uploads.remove_file(account, upload.exam_id, upload.question_id, upload.id)
+        else:
+            await self._uploads.remove_material(
+                account, upload.exam_id, upload.question_id, upload.material, upload.id
+            )
+        await self.discard(upload.id)
+
+    async def discard(self, upload_id: str) -> None:
+        """Delete an upload's bytes (its file has left the answer)."""
+        upload = await self._records.get(upload_id)
+        async with self._locks.hold(upload_id, None):
+            await self._data.remove(upload_id)
+        self._locks.forget(upload_id)
+        if upload is not None and upload.state in (UploadState.UPLOADING, UploadState.COMPLETE):
+            await self._records.set_state(upload_id, UploadState.TERMINATED, self._clock())
+
+    # -- unfinished uploads (M4.2) ---------------------------------------------------------
+
+    async def unfinished(self, account: Account, exam_id: str, device_id: str) -> dict[str, Any]:
+        """This device's unfinished uploads with their progress, and which other devices
+        still have some, until the exam's upload deadline."""
+        exam = await self._answering.exam_for(account, exam_id)
+        now = self._clock()
+        attempts = {a.id: a for a in await self._runner.attempts.of_candidate(account.id, exam.id)}
+        mine: list[dict[str, Any]] = []
+        others: dict[str, dict[str, Any]] = {}
+        for u in await self._records.uploading(account.id, exam.id):
+            a = attempts.get(u.attempt_id)
+            f = None if a is None else find_file(a, u.id)
+            if a is None or f is None or not f.pending:
+                continue
+            expires = upload_expiry(a, exam)
+            if now >= expires:
+                continue
+            if u.device_id != device_id:
+                other = others.setdefault(u.device_id, {"device_name": u.device_name, "files": []})
+                other["files"].append({"name": u.name, "question_id": u.question_id})
+                continue
+            size = await self._data.size(u.id)
+            idle = self._locks.idle_s(u.id)
+            mine.append(
+                {
+                    "upload_id": u.id,
+                    "url": u.url,
+                    "question_id": u.question_id,
+                    "material": u.material,
+                    "name": u.name,
+                    "format": u.format,
+                    "kind": u.kind,
+                    "length": u.length,
+                    "offset": u.length if size is None else size,
+                    "state": "uploading"
+                    if idle is not None and idle < self._idle_s
+                    else "interrupted",
+                    "submitted": a.submitted,
+                    "created_at": u.created_at,
+                    "expires_at": expires,
+                }
+            )
+        return {
+            "now": now,
+            "exam_id": exam.id,
+            "upload_deadline": exam.upload_deadline,
+            "this_device": mine,
+            "other_devices": list(others.values()),
+        }
+
+    # -- housekeeping ----------------------------------------------------------------------
+
+    async def sweep(self) -> int:
+        """Finish what a crash interrupted, expire what ran out of time. Returns how many
+        uploads changed."""
+        changed = 0
+        now = self._clock()
+        open_ids = set()
+        for u in await self._records.uploading():
+            open_ids.add(u.id)
+            if self._locks.held(u.id):
+                continue  # a request is at it
+            try:
+                changed += await self._sweep_one(u, now)
+            except ExamcastError as exc:
+                log.info("upload %s: %s", u.id, exc.message)
+            except Exception:
+                log.exception("upload %s could not be swept", u.id)
+        for upload_id in await self._data.stored():
+            if upload_id not in open_ids and not self._locks.held(upload_id):
+                changed += await self._remove_stray(upload_id)
+        return changed
+
+    async def _remove_stray(self, upload_id: str) -> int:
+        """Bytes with no upload going on: a crash came between creating its file and its
+        record, or after it ended. (Under its lock: a creation waits, or is waited for.)"""
+        try:
+            async with self._locks.hold(upload_id, None):
+                record = await self._records.get(upload_id)
+                if record is not None and record.state is UploadState.UPLOADING:
+                    return 0
+                await self._data.remove(upload_id)
+                return 1
+        except ExamcastError:  # a request came for it meanwhile: not stray
+            return 0
+
+    async def _sweep_one(self, u: Upload, now: float) -> int:
+        exam = await self._exams.get(u.exam_id)
+        a = await self._runner.attempts.get(u.attempt_id)
+        if exam is None or a is None or find_file(a, u.id) is None:
+            await self.discard(u.id)  # its file left the answer
+            return 1
+        if now >= upload_expiry(a, exam):
+            await self._endings.expire(u, exam)
+            return 1
+        size = await self._data.size(u.id)
+        if size is None and not await self._files.exists(u.attempt_id, u.id, u.format):
+            await self._endings.expire(u, exam)  # its bytes are lost: nothing to complete
+            return 1
+        if size in (None, u.length):  # every byte is there: a crash stopped the completion
+            async with self._locks.hold(u.id, None):
+                await self._endings.complete(u, exam)
+            return 1
+        return 0
+
+    # -- inside ----------------------------------------------------------------------------
+
+    async def _patch(
+        self,
+        upload: Upload,
+        exam: Exam,
+        offset: int,
+        body: Body | None,
+        content_length: int | None,
+        checksum: Checksum | None,
+        expires: float,
+    ) -> Progress:
+        if content_length is not None and offset + content_length > upload.length:
+            raise TooLarge(
+                f"this upload is {upload.length} bytes long; the body goes past its end",
+                {"limit": upload.length - offset},
+            )
+        async with self._locks.hold(upload.id, body) as watched:
+            size = await self._data.size(upload.id)
+            if size is None:
+                raise _mismatch(upload.length)  # completed meanwhile
+            if size != offset:
+                raise _mismatch(size)
+            new = size
+            if body is not None:
+                new = await self._data.append(upload.id, watched, upload.length - size, checksum)
+            head_end = min(HEAD_BYTES, upload.length)
+            if new == upload.length:
+                upload = await self._endings.complete(upload, exam)
+                return Progress(upload, new, None)
+            if offset < head_end <= new:
+                await self._endings.check_head(upload)
+        return Progress(upload, new, expires)
+
+    async def _mine(self, account: Account, upload_id: str) -> Upload:
+        """The candidate's own upload; anyone else's is "not found" (ASVS 8.2.2)."""
+        upload = await self._records.get(upload_id)
+        if (
+            upload is None
+            or upload.candidate_id != account.id
+            or upload.state is UploadState.TERMINATED
+        ):
+            raise NotFound("no such upload")
+        if upload.state is UploadState.REFUSED:
+            raise Gone(f"this file was refused: {upload.message}", {"reason": upload.message})
+        if upload.state is UploadState.EXPIRED:
+            raise UploadExpired("this upload has expired; its time to complete is over")
+        await self._answering.access.exam(account, upload.exam_id)  # still on the list?
+        return upload
+
+    async def _context(self, upload: Upload) -> tuple[Exam, Attempt]:
+        exam = await self._exams.get(upload.exam_id)
+        a = await self._runner.attempts.get(upload.attempt_id)
+        if exam is None or a is None:
+            raise Gone("the answer this upload was for is gone")
+        return exam, a
+
+
+def _mismatch(offset: int) -> OffsetMismatch:
+    return OffsetMismatch(
+        f"this upload has {offset} bytes; ask for its offset (HEAD) and continue from there",
+        {"offset": offset},
+    )
+
+
+def _device(meta: dict[str, str]) -> tuple[str, str]:
+    device_id = meta.get("device_id", "")
+    if len(device_id) > 64 or not set(device_id) <= _DEVICE_ID_CHARS:
+        raise InvalidInput(
+            "device_id must be up to 64 letters, digits, '-' or '_'",
+            {"fields": {"device_id": "must be up to 64 letters, digits, '-' or '_'"}},
+        )
+    name = " ".join(meta.get("device_name", "").split())[:100]
+    return device_id, name or "another device"
