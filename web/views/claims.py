@@ -10,7 +10,7 @@ from exams.shared.errors import InvalidInput, TooLarge, UnsupportedMediaType
 from web.keys import CLAIMS, SETTINGS
 from web.openapi import BODY, QUERY, Api
 from web.schema import loose, obj, string
-from web.views.common import CHUNK, caller, client
+from web.views.common import CHUNK, caller, client, photo_attachment
 
 api = Api("identity claims")
 
@@ -113,16 +113,7 @@ async def photo(request: web.Request) -> web.Response:
     data, claim = await request.app[CLAIMS].photo(
         staff, request.match_info["claim_id"], client(request)
     )
-    return web.Response(
-        body=data,
-        content_type=claim.photo_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="claim-{claim.id}.'
-            f'{claim.photo_file.rsplit(".", 1)[-1]}"',
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return photo_attachment(data, claim.photo_type, f"claim-{claim.id}", claim.photo_file)
 
 
 @api.post(

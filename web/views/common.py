@@ -67,3 +67,17 @@ async def read_body(request: web.Request, limit: int, types: tuple[str, ...], wh
 
 def step_response(record: Any) -> dict[str, Any]:
     return {"step": record.step.value, "done_at": record.done_at}
+
+
+def photo_attachment(data: bytes, media_type: str, stem: str, stored_name: str) -> web.Response:
+    """A person's photo (an ID card held up) as a download, never rendered or cached."""
+    suffix = stored_name.rsplit(".", 1)[-1]
+    return web.Response(
+        body=data,
+        content_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{stem}.{suffix}"',
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
+    )

@@ -8,7 +8,7 @@ from exams.identity.manual_reviews import ReviewState
 from web.keys import REVIEWS
 from web.openapi import BODY, QUERY, Api
 from web.schema import loose, obj, string
-from web.views.common import caller, client
+from web.views.common import caller, client, photo_attachment
 from web.views.verification import REVIEW
 
 api = Api("review staff")
@@ -54,16 +54,7 @@ async def photo(request: web.Request) -> web.Response:
     data, review = await request.app[REVIEWS].photo(
         staff, request.match_info["review_id"], client(request)
     )
-    return web.Response(
-        body=data,
-        content_type=review.photo_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="review-{review.id}.'
-            f'{review.photo_file.rsplit(".", 1)[-1]}"',
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return photo_attachment(data, review.photo_type, f"review-{review.id}", review.photo_file)
 
 
 @api.post(
