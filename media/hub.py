@@ -2,7 +2,9 @@
 
 A session belongs to one owner and one device role: ``primary`` (the
 candidate's main device) or ``secondary`` (a phone as the second camera,
-bound to one attempt; ``viewer`` comes later). Each SDP offer makes a new
+bound to one attempt). A proctor's ``viewer`` session is not kept here: it
+watches a candidate's sessions (:mod:`media.viewers`, told of new sources by
+``on_sources``). Each SDP offer makes a new
 peer connection for it; aiortc cannot restart ICE (aiortc#211), so a client
 that lost its network sends a fresh offer and a take being recorded continues
 in a new segment. A session whose client has gone for longer than the grace
@@ -31,6 +33,7 @@ from typing import Any
 from aiortc import RTCPeerConnection
 
 from exams.shared.errors import Conflict, InvalidInput, NotFound
+from exams.shared.ports import Clock, Scheduler
 from media import recovery
 from media.peers import PeerFactory, close_quietly
 from media.recorder import TakeRecorder
@@ -39,12 +42,13 @@ from media.writer import MuxPool
 
 log = logging.getLogger(__name__)
 
-ROLES = ("primary", "secondary")  # "viewer" (proctor) comes later
+ROLES = ("primary", "secondary")  # a proctor's "viewer" session: media.viewers
 PRIMARY = "primary"
 MEDIA_SILENCE_S = 2.0  # no media for this long: the device is lost (the page is told at once)
 
 SessionLost = Callable[["MediaSession", str], Awaitable[None]]
 StateListener = Callable[["MediaSession", str], Awaitable[None]]
+SourcesListener = Callable[["MediaSession"], None]
 
 
 @dataclass
@@ -82,6 +86,8 @@ class MediaHub:
         queue_limit: int,
         keyframe_interval: float,
         reconnect_grace: float,
+        clock: Clock,
+        scheduler: Scheduler,
         max_sessions_per_owner: int = 4,
     ) -> None:
         self._peers = peers
@@ -89,14 +95,18 @@ class MediaHub:
         self._dir = recordings_dir
         self._queue_limit = queue_limit
         self._keyframe_interval = keyframe_interval
-        self._grace = reconnect_grace
+        self._grace = reconnect_grace  # on ``clock``: a test moves it rather than waits
+        self._clock = clock
+        self._scheduler = scheduler
         self._max_per_owner = max_sessions_per_owner
         self._sessions: dict[str, MediaSession] = {}
         self._takes: dict[str, dict[str, TakeRecorder]] = {}  # take id -> camera -> recorder
-        self._origins: dict[str, float] = {}  # take id -> its clock's origin (monotonic)
+        # take id -> its media clock's origin: monotonic, as the packets' arrival times are
+        self._origins: dict[str, float] = {}
         self.on_lost: list[SessionLost] = []
         self.on_state: list[StateListener] = []
-        self._reaper: asyncio.Task[None] | None = None
+        self.on_sources: list[SourcesListener] = []  # a session's peer has new tracks
+        self._grace_ends: dict[str, Callable[[], None]] = {}  # session id -> cancel its timer
         self._closing: set[asyncio.Future[None]] = set()
 
     # -- sessions ----------------------------------------------------------------------------
@@ -171,10 +181,9 @@ class MediaHub:
             owner=owner,
             role="primary",
             attached=False,
-            detached_at=time.monotonic(),
         )
         self._sessions[session.id] = session
-        self._start_reaper()
+        self._wait_for_client(session)
         return session.id
 
     def _waiting_primary(self, owner: str) -> MediaSession | None:
@@ -195,12 +204,17 @@ class MediaHub:
         session = self._sessions.get(session_id)
         if session is not None and session.attached:
             session.attached = False
-            session.detached_at = time.monotonic()
-            self._start_reaper()
+            self._wait_for_client(session)
 
-    def _start_reaper(self) -> None:
-        if self._reaper is None or self._reaper.done():
-            self._reaper = asyncio.ensure_future(self._reap())
+    def _wait_for_client(self, session: MediaSession) -> None:
+        """Close ``session`` when the grace period is over, unless its client is back by then."""
+        cancel = self._grace_ends.pop(session.id, None)
+        if cancel is not None:
+            cancel()
+        detached_at = session.detached_at = self._clock()
+        self._grace_ends[session.id] = self._scheduler.call_at(
+            detached_at + self._grace, lambda: self._grace_over(session, detached_at)
+        )
 
     async def offer(self, session_id: str, owner: str, sdp: str) -> str:
         session = self._owned(session_id, owner)
@@ -232,6 +246,9 @@ class MediaHub:
         if session is None or (owner is not None and session.owner != owner):
             return None
         del self._sessions[session_id]
+        cancel = self._grace_ends.pop(session_id, None)
+        if cancel is not None:
+            cancel()
         await self._closed(session, reason)
         return session
 
@@ -265,6 +282,8 @@ class MediaHub:
             return False
         video = [s for s in session.sources if s.kind == "video"]  # a camera: its picture
         last = max((s.last_frame_at or 0.0 for s in video or session.sources), default=0.0)
+        # Media time, not the injected clock: frames arrive in real time, so a test's jump
+        # over a deadline must not make a live camera look silent.
         return time.monotonic() - last < MEDIA_SILENCE_S
 
     def _owned(self, session_id: str, owner: str) -> MediaSession:
@@ -277,17 +296,17 @@ class MediaHub:
         session.sources = sources
         if session.recorder is not None:
             session.recorder.attach(sources, reason="reconnect")
+        for listener in self.on_sources:  # live viewers follow the new sources
+            listener(session)
 
-    async def _reap(self) -> None:
-        while any(not s.attached for s in self._sessions.values()):
-            await asyncio.sleep(min(1.0, self._grace / 4))
-            now = time.monotonic()
-            for session in list(self._sessions.values()):
-                if not session.attached and now - session.detached_at >= self._grace:
-                    log.info(
-                        "media session %s: client gone for %.0fs, closing", session.id, self._grace
-                    )
-                    await self.close(session.id, reason="connection_lost")
+    async def _grace_over(self, session: MediaSession, detached_at: float) -> None:
+        if session.detached_at != detached_at:
+            return  # it came back and left again: a later timer decides
+        self._grace_ends.pop(session.id, None)
+        if self._sessions.get(session.id) is not session or session.attached:
+            return  # closed already, or its client came back
+        log.info("media session %s: client gone for %.0fs, closing", session.id, self._grace)
+        await self.close(session.id, reason="connection_lost")
 
     # -- exams.catalog.takes.Recorder --------------------------------------------------------
 
@@ -367,7 +386,8 @@ class MediaHub:
         )
 
     async def shutdown(self) -> None:
-        if self._reaper is not None:
-            self._reaper.cancel()
+        for cancel in self._grace_ends.values():
+            cancel()
+        self._grace_ends.clear()
         for session in list(self._sessions.values()):
             await self.close(session.id, reason="server_shutdown")

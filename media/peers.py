@@ -41,12 +41,7 @@ class PeerFactory:
         max_sdp_bytes: int = 65536,
         start_bitrate_kbps: int = 0,
     ) -> None:
-        servers = [
-            RTCIceServer(urls=url, username=ice_username or None, credential=ice_credential or None)
-            for url in ice_servers
-        ]
-        # Always explicit: aiortc's default would contact a public STUN server.
-        self._config = RTCConfiguration(iceServers=servers)
+        self._config = configuration(ice_servers, ice_username, ice_credential)
         self._max_sdp_bytes = max_sdp_bytes
         self._start_bitrate_kbps = start_bitrate_kbps
 
@@ -135,6 +130,18 @@ class PeerFactory:
                 # aiortc would bundle onto a transport that does not exist
                 raise InvalidInput("the offer's BUNDLE group names a media section it lacks")
         return order
+
+
+def configuration(
+    ice_servers: tuple[str, ...] = (), ice_username: str = "", ice_credential: str = ""
+) -> RTCConfiguration:
+    """The server's peer connection configuration (cameras' and viewers' alike)."""
+    servers = [
+        RTCIceServer(urls=url, username=ice_username or None, credential=ice_credential or None)
+        for url in ice_servers
+    ]
+    # Always explicit: aiortc's default would contact a public STUN server.
+    return RTCConfiguration(iceServers=servers)
 
 
 def _preferences(kind: str, mimes: list[str]) -> list[RTCRtpCodecCapability]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 
@@ -12,7 +13,12 @@ from aiortc.rtcrtpreceiver import RTCRtpReceiver
 from media import tap
 from media.tap import EncodedFrame
 
+log = logging.getLogger(__name__)
+
 FrameListener = Callable[["TrackSource", EncodedFrame], None]
+# Keyframe requests from watchers (the proctors' wall, live viewers) are merged: at most one
+# PLI per this many seconds per track, as SFUs throttle them. The recorder's are never held.
+MIN_PLI_GAP_S = 1.0
 # Packets whose arrival refines a track's clock (a few seconds of media); after them, or
 # once a recorder listens, packets are no longer looked at (no cost per packet).
 CLOCK_PACKETS = 500
@@ -49,6 +55,8 @@ class TrackSource:
         self._listener: FrameListener | None = None
         self._sending: set[asyncio.Task[None]] = set()
         self._end_listener: Callable[[TrackSource], None] | None = None
+        self._watchers: list[FrameListener] = []
+        self._last_pli: float | None = None  # monotonic; when a PLI was last sent
 
     # -- tap.FrameSink ---------------------------------------------------------------------
 
@@ -91,6 +99,11 @@ class TrackSource:
         self.last_frame_at = time.monotonic()
         if self._listener is not None:
             self._listener(self, frame)
+        for watcher in self._watchers:
+            try:
+                watcher(self, frame)
+            except Exception:  # a watcher's fault never stops the recording
+                log.exception("a frame watcher failed")
 
     def on_end(self) -> None:
         self.ended = True
@@ -118,11 +131,37 @@ class TrackSource:
         self._listener = on_frame
         self._end_listener = on_end
 
-    def request_keyframe(self) -> bool:
-        """Ask the sender for a keyframe (RTCP PLI); False if it can't be asked yet."""
+    def watch(self, on_frame: FrameListener) -> Callable[[], None]:
+        """Also hand every frame to ``on_frame`` (after the recorder); returns the unwatch.
+
+        Watchers (the wall's pictures, live viewers) run on the event loop per frame: they
+        must only note or queue the frame, never block.
+        """
+        self._watchers = [*self._watchers, on_frame]
+
+        def unwatch() -> None:
+            self._watchers = [w for w in self._watchers if w is not on_frame]
+
+        return unwatch
+
+    @property
+    def watched(self) -> bool:
+        return bool(self._watchers)
+
+    def request_keyframe(self, *, merge: bool = False) -> bool:
+        """Ask the sender for a keyframe (RTCP PLI); False if it can't be asked yet.
+
+        With ``merge`` (watchers' requests) no PLI is sent within :data:`MIN_PLI_GAP_S` of
+        the last one: the keyframe already asked for serves every watcher (True).
+        """
         if self.kind != "video" or self.ended:
             return False
+        now = time.monotonic()
+        if merge and self._last_pli is not None and now - self._last_pli < MIN_PLI_GAP_S:
+            return True
         tasks = tap.request_keyframe(self.receiver)
+        if tasks:
+            self._last_pli = now
         for task in tasks:  # keep a reference until sent: the loop holds tasks weakly
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)

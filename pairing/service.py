@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from exams.shared.errors import Conflict, ExamcastError, InvalidInput, NotFound
@@ -105,6 +105,9 @@ class LinkNotifier(Protocol):
     async def secondary_state(self, owner: str, event: dict[str, Any]) -> None: ...
 
 
+LinkListener = Callable[[str, str], Awaitable[None]]  # (owner, attempt id)
+
+
 class PairingService:
     def __init__(
         self,
@@ -129,6 +132,16 @@ class PairingService:
         self._links: dict[str, Link] = {}  # attempt id -> its link
         self._shown: dict[str, tuple[SecondaryState, bool, str | None]] = {}
         self._checker: asyncio.Task[None] | None = None
+        self._listeners: list[LinkListener] = []  # hear every change the pages are told
+
+    def add_listener(self, listener: LinkListener) -> None:
+        """``listener(owner, attempt_id)`` after each ``secondary_state`` (the proctors' wall)."""
+        self._listeners.append(listener)
+
+    def link_state(self, attempt_id: str) -> str | None:
+        """The answer's second camera as its candidate sees it; ``None``: none paired."""
+        link = self._links.get(attempt_id)
+        return None if link is None else link.state.value
 
     # -- QR codes and scans ----------------------------------------------------------------
 
@@ -351,6 +364,7 @@ class PairingService:
             await self._notifier.secondary_state(link.owner, event)
         except Exception:
             log.exception("second camera of attempt %s: could not notify", attempt_id)
+        await self._tell_listeners(link.owner, attempt_id)
         if link.session_id is not None:
             await self.media.close(link.session_id, reason="answer_over")
 
@@ -412,6 +426,14 @@ class PairingService:
             await self._notifier.secondary_state(link.owner, link.event(self._clock()))
         except Exception:
             log.exception("second camera of attempt %s: could not notify", link.attempt_id)
+        await self._tell_listeners(link.owner, link.attempt_id)
+
+    async def _tell_listeners(self, owner: str, attempt_id: str) -> None:
+        for listener in self._listeners:
+            try:
+                await listener(owner, attempt_id)
+            except Exception:
+                log.exception("second camera of attempt %s: a listener failed", attempt_id)
 
     def _by_pairing(self, pairing_id: str) -> Link | None:
         return next((x for x in self._links.values() if x.pairing_id == pairing_id), None)

@@ -5,7 +5,8 @@ device-check pages (``primary``) and the phone that is the second camera,
 which logs in as the same candidate (``secondary``). Staff consoles use HTTP
 only, so a unit admin, proctor or staff reviewer cannot open a media session,
 record or play a device-check take through a socket, and their connections
-are refused at once. A proctor's ``viewer`` role will add its own events here.
+are refused at once. Proctors and unit admins open ``viewer`` sessions (watching a
+candidate live) with the session events.
 """
 
 from __future__ import annotations
@@ -14,15 +15,22 @@ from exams.identity.accounts import Role
 from exams.shared.errors import Forbidden
 
 CANDIDATE_ONLY = frozenset({Role.CANDIDATE})
+WALL_WATCHERS = frozenset({Role.PROCTOR, Role.UNIT_ADMIN})
+# A viewer session (a proctor or unit admin watching a candidate live) uses the same
+# session events; what each role may open is checked by signaling.viewers.check_role.
+SESSIONS = frozenset({Role.CANDIDATE, Role.PROCTOR, Role.UNIT_ADMIN})
 
 # client event -> the roles that may send it (the connect handler and every event obey it)
 EVENT_ROLES: dict[str, frozenset[Role]] = {
-    "open_session": CANDIDATE_ONLY,
-    "offer": CANDIDATE_ONLY,
+    "open_session": SESSIONS,
+    "offer": SESSIONS,
     "start_take": CANDIDATE_ONLY,
     "stop_take": CANDIDATE_ONLY,
-    "close_session": CANDIDATE_ONLY,
+    "close_session": SESSIONS,
     "secondary_ready": CANDIDATE_ONLY,
+    # the proctors' wall of an exam (signaling.wall): who may watch which exam is the domain's
+    "watch_wall": WALL_WATCHERS,
+    "unwatch_wall": WALL_WATCHERS,
 }
 
 

@@ -41,6 +41,7 @@ class Connection:
     touched_at: float  # ... by a message, which counts as activity on the session
     bucket: TokenBucket
     sessions: set[str] = field(default_factory=set)  # media sessions opened on it
+    client: str = ""  # the client's address, for the audit
     closing: bool = False  # its session ended: it acts no more and closes once settled
     in_flight: int = 0  # events being handled (their acknowledgements go out before it closes)
     settled: asyncio.Event = field(default_factory=asyncio.Event, repr=False)

@@ -28,9 +28,11 @@ class Field:
 # event name -> its fields. The SDP bound is the server's max_sdp_bytes setting.
 CLIENT_EVENTS: dict[str, tuple[Field, ...]] = {
     "open_session": (
-        Field("role", str, choices=("primary", "secondary")),
+        Field("role", str, choices=("primary", "secondary", "viewer")),
         Field("resume", str, required=False),
         Field("pairing_id", str, required=False),
+        Field("exam_id", str, required=False),  # viewer: the exam, and whom to watch in it
+        Field("candidate_id", str, required=False),
     ),
     "offer": (
         Field("session_id", str),
@@ -44,6 +46,8 @@ CLIENT_EVENTS: dict[str, tuple[Field, ...]] = {
     "stop_take": (Field("take_id", str),),
     "close_session": (Field("session_id", str),),
     "secondary_ready": (Field("session_id", str),),
+    "watch_wall": (Field("exam_id", str),),
+    "unwatch_wall": (Field("exam_id", str),),
 }
 
 SERVER_EVENTS = (
@@ -53,6 +57,10 @@ SERVER_EVENTS = (
     "take_stored",
     "take_failed",
     "secondary_state",
+    "wall_tiles",
+    "wall_closed",
+    "viewer_state",
+    "viewer_closed",
 )
 
 

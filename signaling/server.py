@@ -33,22 +33,25 @@ from exams.identity.sessions import Ended
 from exams.shared.errors import (
     Conflict,
     ExamcastError,
+    Forbidden,
     InvalidInput,
     TooManyRequests,
     Unauthenticated,
     error_body,
 )
-from exams.shared.ports import Clock
+from exams.shared.ports import AuditLog, Clock, Entry, Event
 from media.hub import MediaHub, MediaSession
 from pairing.service import PairingService, check_may_start_take
 from signaling import access, messages, packets
 from signaling.connections import Connection, Connections, is_due
+from signaling.viewers import VIEWER, ViewerSignals, check_role
+from signaling.wall import WallRooms
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Connection, dict[str, Any]], Awaitable[dict[str, Any]]]
 RESERVED_EVENTS = ("connect", "disconnect")
-SWEEP_EVERY_S = 1.0  # loop time; each connection is looked up only when due (RECHECK_S)
+SWEEP_EVERY_S = 1.0  # on the clock; each connection is looked up only when due (RECHECK_S)
 
 
 class SocketAuth(Protocol):
@@ -57,6 +60,10 @@ class SocketAuth(Protocol):
     async def account_for_token(
         self, token: str | None, *, touch: bool = True
     ) -> Account | None: ...
+
+    def socket_client(self, environ: dict[str, Any]) -> str:
+        """The client's address of a connect's WSGI environ (for the audit)."""
+        ...
 
 
 def owner_room(owner: str) -> str:
@@ -80,8 +87,14 @@ class MediaNamespace(socketio.AsyncNamespace):
         pairing: PairingService,
         *,
         max_connections_per_account: int,
+        viewers: ViewerSignals,
+        wall: WallRooms,
+        audit: AuditLog,
     ) -> None:
         super().__init__("/")
+        self._wall = wall  # proctors watching an exam's wall of tiles
+        self._audit = audit  # refused events are written to it
+        self._viewers = viewers  # proctors watching candidates live
         self._auth = auth
         self._token_of = token_of  # the connect's WSGI environ -> session token
         self._clock = clock
@@ -107,6 +120,7 @@ class MediaNamespace(socketio.AsyncNamespace):
             conn = self.connections.add(sid, account, token)  # the per-account cap
         except Conflict as exc:
             _refuse(exc)
+        conn.client = self._auth.socket_client(environ)
         try:
             if self._ended_seen != ended_before and not await self._live(conn, touch=False):
                 conn.closing = True
@@ -119,6 +133,8 @@ class MediaNamespace(socketio.AsyncNamespace):
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         conn = self.connections.remove(sid)
+        self._viewers.disconnected(sid)
+        await self._wall.left(sid)
         if conn is not None:
             conn.closing = True
             for session_id in conn.sessions:
@@ -182,8 +198,18 @@ class MediaNamespace(socketio.AsyncNamespace):
                 "your log-in has ended (logged out, expired or your role changed); "
                 "log in again, then reload the page"
             )
-        access.require(conn.role, event)
+        try:
+            access.require(conn.role, event)
+        except Forbidden:
+            await self._refused(conn, event)
+            raise
         return await handler(conn, messages.parse(event, data, max_sdp_bytes=self._max_sdp))
+
+    async def _refused(self, conn: Connection, event: str) -> None:
+        detail = {"what": "socket_event", "event": event, "role": conn.role.value}
+        await self._audit.record(
+            Entry(Event.ACCESS_DENIED, conn.account_id, conn.client, detail, self._clock())
+        )
 
     # -- live sessions ---------------------------------------------------------------------
 
@@ -231,16 +257,9 @@ class MediaNamespace(socketio.AsyncNamespace):
         except Exception:
             log.exception("could not close the connection of an ended session")
 
-    async def watch_sessions(self) -> None:
-        """Re-check connections whose check is due, for as long as the server runs."""
-        while True:
-            await asyncio.sleep(SWEEP_EVERY_S)
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("could not re-check the sessions of connections; trying again")
-
     async def sweep(self) -> None:
+        """Re-check connections whose check is due, then the live views whose check is due
+        (the composition root runs this every :data:`SWEEP_EVERY_S` while the server runs)."""
         results: dict[str, bool] = {}  # token -> live (a device's connections share one)
         for conn in self.connections.due():
             if conn.closing:
@@ -252,15 +271,26 @@ class MediaNamespace(socketio.AsyncNamespace):
             if not results[conn.token]:
                 self._close_soon(conn)
         self.connections.prune()
+        try:
+            await self._viewers.sweep()  # open live views whose permission check is due
+        except Exception:
+            log.exception("could not re-check the open live views")
 
     async def stop(self) -> None:
         for task in list(self._closing):
             task.cancel()
         await asyncio.gather(*self._closing, return_exceptions=True)
+        await self._viewers.stop()
+        await self._wall.stop()
 
     # -- events ----------------------------------------------------------------------------
 
     async def handle_open_session(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
+        check_role(conn, msg["role"])
+        if msg["role"] == VIEWER:
+            return await self._viewers.open(conn, msg)
+        if "exam_id" in msg or "candidate_id" in msg:
+            raise InvalidInput("open_session: exam_id and candidate_id are for viewer sessions")
         owner, role, resume = conn.owner, msg["role"], msg.get("resume")
 
         def open_media(attempt_id: str | None) -> MediaSession:
@@ -280,6 +310,8 @@ class MediaNamespace(socketio.AsyncNamespace):
         return await self._pairing.ready(conn.owner, msg["session_id"])
 
     async def handle_offer(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
+        if self._viewers.owns(conn, msg["session_id"]):
+            return await self._viewers.offer(conn, msg)
         answer = await self._hub.offer(msg["session_id"], conn.owner, msg["sdp"])
         return {"type": "answer", "sdp": answer}
 
@@ -293,7 +325,15 @@ class MediaNamespace(socketio.AsyncNamespace):
         take = await self._takes.stop(msg["take_id"], owner=conn.owner)
         return take.summary()
 
+    async def handle_watch_wall(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
+        return await self._wall.watch(conn.sid, conn.account_id, conn.client, msg["exam_id"])
+
+    async def handle_unwatch_wall(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
+        return await self._wall.unwatch(conn.sid, msg["exam_id"])
+
     async def handle_close_session(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
+        if self._viewers.owns(conn, msg["session_id"]):
+            return await self._viewers.close(conn, msg["session_id"])
         conn.sessions.discard(msg["session_id"])
         session = await self._hub.close(msg["session_id"], conn.owner)
         return {"session_id": msg["session_id"], "closed": session is not None}
@@ -314,6 +354,14 @@ class SocketNotifier:
     async def secondary_state(self, owner: str, event: dict[str, Any]) -> None:
         """Implements ``pairing.service.LinkNotifier``: to every device of the candidate."""
         await self._sio.emit("secondary_state", event, room=owner_room(owner))
+
+    async def viewer_state(self, sid: str, state: dict[str, Any]) -> None:
+        """A watched candidate's cameras changed: to the viewer's connection."""
+        await self._sio.emit("viewer_state", state, to=sid)
+
+    async def viewer_closed(self, sid: str, body: dict[str, Any]) -> None:
+        """The server closed a live view (its account may no longer watch): to its connection."""
+        await self._sio.emit("viewer_closed", body, to=sid)
 
 
 def create_server(

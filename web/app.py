@@ -18,7 +18,6 @@ from web.guards import guard_middleware, security_headers
 from web.keys import (
     ACCOUNTS,
     ADMISSION,
-    ANSWER_REVIEW,
     ANSWERING,
     ATTEMPT_RUNNER,
     AUDIT,
@@ -39,6 +38,7 @@ from web.keys import (
     OPENAPI,
     OPERATORS,
     PAIRING,
+    PICTURES,
     RESUMABLE,
     REVIEWS,
     SCHEDULER,
@@ -47,12 +47,15 @@ from web.keys import (
     SMS_CODES,
     SMS_OUTBOX,
     SOCKETS,
+    SUBMISSION_REVIEW,
     TAKE_RECORDS,
     TAKES,
     TWO_FACTOR,
     UNITS,
     UPLOADS,
     VERIFICATION,
+    VIEWERS,
+    WALL,
     ZIP_EXPORTS,
 )
 from web.openapi import document
@@ -110,6 +113,9 @@ def _publish(app: web.Application, h: House) -> None:
     app[DATABASE] = h.db
     app[MUX_POOL] = h.mux_pool
     app[HUB] = h.hub
+    app[PICTURES] = h.pictures
+    app[WALL] = h.wall
+    app[VIEWERS] = h.viewers
     app[TAKES] = h.takes
     app[SIGNALING] = h.signaling
     app[AUDIT] = s.audit
@@ -136,7 +142,7 @@ def _publish(app: web.Application, h: House) -> None:
     app[ANSWERING] = h.answering
     app[UPLOADS] = h.uploads
     app[RESUMABLE] = h.resumable
-    app[ANSWER_REVIEW] = h.answer_review
+    app[SUBMISSION_REVIEW] = h.submission_review
     app[ZIP_EXPORTS] = h.zip_exports
     app[OPERATORS] = h.operators
     app[PAIRING] = h.pairing

@@ -102,6 +102,11 @@ class Authenticator:
         """The session token of the request's cookie (the one its scheme uses)."""
         return request.cookies.get(cookie_name(is_secure(request, self._proxies)))
 
+    def socket_client(self, environ: dict[str, Any]) -> str:
+        """The client's address of a Socket.IO connect (its WSGI ``environ``)."""
+        request = environ.get("aiohttp.request")
+        return self.client(request) if isinstance(request, web.Request) else "unknown"
+
     def socket_token(self, environ: dict[str, Any]) -> str | None:
         """The session token of a Socket.IO connect (its WSGI ``environ``)."""
         request = environ.get("aiohttp.request")

@@ -15,9 +15,8 @@ recovery of takes and attempts, in the order they must run.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import socketio
@@ -29,21 +28,28 @@ from exams.answering.answering import Answering
 from exams.answering.attempt_runner import AttemptRunner
 from exams.answering.device_checks import DeviceChecks
 from exams.answering.playback import Playback
-from exams.answering.submission_review import AnswerReview
+from exams.answering.submission_review import SubmissionReview
 from exams.catalog.attempts import Attempt
 from exams.catalog.catalog import ExamCatalog
 from exams.catalog.takes import TakeService
 from exams.identity.sessions import Sessions
+from exams.proctoring.wall import Wall
+from exams.proctoring.watching import Watching
 from exams.shared.ports import Clock, Scheduler
 from exams.uploads.answer_files import AnswerFileUploads
 from exams.uploads.resumable import ResumableUploads
 from media.file_check import MediaFileInspector
 from media.hub import MediaHub, MediaSession
-from media.peers import PeerFactory
+from media.live_cameras import LiveCameras
+from media.peers import PeerFactory, configuration
+from media.pictures import WallPictures
+from media.viewers import ViewerHub
 from media.writer import MuxPool
 from pairing.service import PairingService
 from pairing.store import MemoryPairingStore
-from signaling.server import MediaNamespace, SocketNotifier
+from signaling.server import SWEEP_EVERY_S, MediaNamespace, SocketNotifier
+from signaling.viewers import ViewerSignals
+from signaling.wall import WallRooms
 from storage.accounts import SqliteAccounts
 from storage.answer_files import AnswerFiles
 from storage.attempts import SqliteAttempts
@@ -58,7 +64,7 @@ from storage.upload_locks import MemoryUploadLocks
 from storage.uploads import SqliteUploads
 from storage.zip_export import ZipExports
 from web.passwords import Argon2Hasher
-from web.scheduling import LoopScheduler, wall_clock
+from web.scheduling import Every, LoopScheduler, wall_clock
 from web.services import Services, build
 from web.settings import Settings
 
@@ -90,11 +96,15 @@ class House:
     answering: Answering
     uploads: AnswerFileUploads
     resumable: ResumableUploads
-    answer_review: AnswerReview
+    submission_review: SubmissionReview
     zip_exports: ZipExports
     operators: Operators
     pairing: PairingService
     signaling: MediaNamespace
+    viewers: ViewerHub  # proctors watching candidates live: encoded frames relayed
+    watching: Watching
+    pictures: WallPictures  # the proctors' wall: fresh camera pictures
+    wall: Wall  # the proctors' wall: its tiles
 
 
 def bootstrap(
@@ -142,7 +152,16 @@ def bootstrap(
         queue_limit=settings.recorder_queue_bytes,
         keyframe_interval=settings.keyframe_interval_ms / 1000,
         reconnect_grace=settings.reconnect_grace_s,
+        clock=clock,
+        scheduler=scheduler,
         max_sessions_per_owner=settings.max_media_sessions_per_account,
+    )
+    pictures = WallPictures(
+        hub,
+        clock,
+        scheduler,
+        interval_s=settings.wall_picture_interval_ms / 1000,
+        threads=settings.wall_picture_threads,
     )
     notifier = SocketNotifier(sockets)
     takes = TakeService(
@@ -195,6 +214,42 @@ def bootstrap(
         takes,
         ttl_s=settings.pairing_ttl_s,
     )
+    # proctors watching a candidate live: encoded frames relayed, never decoded
+    viewers = ViewerHub(
+        hub,
+        configuration(settings.ice_servers, settings.ice_username, settings.ice_credential),
+        max_sdp_bytes=settings.max_sdp_bytes,
+    )
+    watching = Watching(
+        exam_repo,
+        SqliteAccounts(db),
+        accounts.units,
+        attempt_repo,
+        audit,
+        clock,
+        max_per_account=settings.max_viewers_per_account,
+    )
+    viewer_signals = ViewerSignals(
+        watching,
+        viewers,
+        SqliteAccounts(db),
+        notifier.viewer_state,
+        send_closed=notifier.viewer_closed,
+        clock=clock,
+    )
+    # the proctors' wall: tiles from storage and the live media, pushed over the sockets
+    live_cameras = LiveCameras(hub, pictures, pairing.link_state)
+    wall = Wall(
+        catalog,
+        attempt_repo,
+        accounts.units,
+        SqliteAccounts(db),
+        accounts.journey,
+        live_cameras,
+        watching,
+        clock,
+    )
+    wall_rooms = WallRooms(sockets, wall, pictures, SqliteAccounts(db))
     signaling = MediaNamespace(
         hub,
         takes,
@@ -204,6 +259,9 @@ def bootstrap(
         clock,
         pairing,
         max_connections_per_account=settings.max_sockets_per_account,
+        viewers=viewer_signals,
+        wall=wall_rooms,
+        audit=audit,
     )
     sockets.register_namespace(signaling)
 
@@ -230,11 +288,23 @@ def bootstrap(
     runner.after_run.append(playback.discard_unplayable)
     runner.after_run.append(attempt_changed)
     hub.on_state.append(media_changed)
+    hub.on_sources.append(viewers.candidate_changed)
+    hub.on_state.append(viewers.candidate_state)
+    hub.on_lost.append(viewers.candidate_lost)
     hub.on_lost.append(session_closed)
     takes.add_camera_source(pairing.extra_cameras)
     takes.add_listener(pairing.on_take_event)
     runner.add_secondary_check(pairing.ready_for)
     uploads.add_pending_listener(resumable.discard)
+    hub.on_state.append(live_cameras.session_state)
+    hub.on_lost.append(live_cameras.session_closed)
+    hub.on_state.append(wall_rooms.session_state)
+    hub.on_lost.append(wall_rooms.session_closed)
+    runner.after_run.append(wall_rooms.attempt_changed)
+    takes.add_listener(wall_rooms.take_event)
+    accounts.journey.add_listener(wall_rooms.journey_step)
+    pairing.add_listener(wall_rooms.link_changed)
+    pictures.add_listener(wall_rooms.picture_taken)
 
     return House(
         settings=settings,
@@ -255,13 +325,17 @@ def bootstrap(
         answering=answering,
         uploads=uploads,
         resumable=resumable,
-        answer_review=AnswerReview(
+        submission_review=SubmissionReview(
             catalog, attempt_repo, records, files, accounts.units, audit, clock
         ),
         zip_exports=ZipExports(),
         operators=Operators(accounts.units, audit, clock),
         pairing=pairing,
         signaling=signaling,
+        pictures=pictures,
+        wall=wall,
+        viewers=viewers,
+        watching=watching,
     )
 
 
@@ -282,9 +356,9 @@ def lifecycles(h: House) -> list[Lifecycle]:
         await h.db.close()
 
     async def accounts(app: web.Application) -> AsyncIterator[None]:
-        purge = asyncio.create_task(_purge_sessions(h.accounts.sessions), name="purge-sessions")
+        purge = Every(h.clock, h.scheduler, PURGE_EVERY_S, _purger(h.accounts.sessions), "purge")
         yield
-        await _cancel(purge)
+        await purge.stop()
         if h.redis_limiter is not None:
             await h.redis_limiter.close()
         await asyncio.to_thread(h.hasher.close)
@@ -294,13 +368,17 @@ def lifecycles(h: House) -> list[Lifecycle]:
         await asyncio.get_running_loop().run_in_executor(None, h.mux_pool.shutdown)
 
     async def media(app: web.Application) -> AsyncIterator[None]:
-        watcher = asyncio.create_task(h.signaling.watch_sessions(), name="watch-socket-sessions")
+        every_s = SWEEP_EVERY_S
+        watcher = Every(
+            h.clock, h.scheduler, every_s, h.signaling.sweep, "socket session check", every_s
+        )
         recovered = await h.takes.reconcile()
         if recovered:
             log.warning("recovered %d take(s) left unfinished by the previous run", len(recovered))
         yield
-        await _cancel(watcher)
+        await watcher.stop()
         await h.signaling.stop()
+        await h.viewers.stop()
         await h.hub.shutdown()
 
     async def exams(app: web.Application) -> AsyncIterator[None]:
@@ -309,11 +387,11 @@ def lifecycles(h: House) -> list[Lifecycle]:
         due = await h.runner.reconcile()
         if due:
             log.warning("applied %d exam action(s) that fell due while the server was down", due)
-        sweeper = asyncio.create_task(
-            _sweep(h.resumable, h.settings.upload_sweep_s), name="upload-sweep"
+        sweeper = Every(
+            h.clock, h.scheduler, h.settings.upload_sweep_s, _sweeper(h.resumable), "upload sweep"
         )
         yield
-        await _cancel(sweeper)
+        await sweeper.stop()
         h.runner.close()
         h.playback.close()
 
@@ -322,33 +400,30 @@ def lifecycles(h: House) -> list[Lifecycle]:
         yield
         await h.pairing.close()
 
-    return [private_data_dir, database, accounts, mux_pool, media, exams, pairing]
+    async def wall_pictures(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await h.pictures.close()
+
+    return [private_data_dir, database, accounts, mux_pool, media, wall_pictures, exams, pairing]
 
 
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+def _purger(sessions: Sessions) -> Callable[[], Awaitable[None]]:
+    """Remove ended log-in sessions: at start, then every :data:`PURGE_EVERY_S`."""
+
+    async def purge() -> None:
+        purged = await sessions.purge()
+        if purged:
+            log.info("removed %d ended log-in session(s)", purged)
+
+    return purge
 
 
-async def _purge_sessions(sessions: Sessions) -> None:
-    while True:
-        try:
-            purged = await sessions.purge()
-            if purged:
-                log.info("removed %d ended log-in session(s)", purged)
-        except Exception:
-            log.exception("could not remove ended sessions; trying again later")
-        await asyncio.sleep(PURGE_EVERY_S)
-
-
-async def _sweep(resumable: ResumableUploads, every_s: float) -> None:
+def _sweeper(resumable: ResumableUploads) -> Callable[[], Awaitable[None]]:
     """Complete what a crash left whole, delete what expired: at start, then every so often."""
-    while True:
-        try:
-            changed = await resumable.sweep()
-            if changed:
-                log.info("upload sweep: %d upload(s) completed, expired or removed", changed)
-        except Exception:
-            log.exception("upload sweep failed; trying again later")
-        await asyncio.sleep(every_s)
+
+    async def sweep() -> None:
+        changed = await resumable.sweep()
+        if changed:
+            log.info("upload sweep: %d upload(s) completed, expired or removed", changed)
+
+    return sweep

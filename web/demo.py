@@ -1,9 +1,10 @@
-"""``examcast serve --demo``: a unit, an exam and two people to click through.
+"""``examcast serve --demo``: a unit, an exam and three people to click through.
 
 Everything goes through the same services (and rules) as real use: the demo
-candidate registers with an SMS code from the outbox, the unit admin is
-granted their role, the admitted list is imported from CSV and the exam is
-created by the admin. Running it again finds what is there and adds nothing.
+candidate registers with an SMS code from the outbox, the unit admin and the
+proctor are granted their roles, the admitted list is imported from CSV, the
+exam is created by the admin and the proctor assigned to it by the admin.
+Running it again finds what is there and adds nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ PASSWORD = "demo-pass-2026"
 _ID17 = "11010520070101001"
 CANDIDATE = {"phone": "13800000001", "name": "李明", "id_number": _ID17 + gb11643_check_char(_ID17)}
 ADMIN = {"phone": "13800000002", "name": "王老师", "id_number": "E12345678"}
+PROCTOR = {"phone": "13800000003", "name": "赵老师", "id_number": "E23456789"}
 EXAM_TITLE = "2027 音乐表演专业考试 (demo)"
 DAY = 24 * 3600
 
@@ -36,6 +38,7 @@ DAY = 24 * 3600
 class Demo:
     candidate: Account
     admin: Account
+    proctor: Account
     exam_id: str
 
     def instructions(self, url: str) -> str:
@@ -45,6 +48,8 @@ class Demo:
                 f"  candidate  {CANDIDATE['phone']} / {PASSWORD}  ({CANDIDATE['name']}, "
                 f"resident ID {CANDIDATE['id_number']}; on unit {UNIT_ID}'s admitted list)",
                 f"  unit admin {ADMIN['phone']} / {PASSWORD}  (unit {UNIT_ID})",
+                f"  proctor    {PROCTOR['phone']} / {PASSWORD}  (assigned to exam "
+                f"{self.exam_id}: its wall of candidates at {url}/console/proctor)",
                 f"  log in at {url}/login: the candidate's journey continues at {url}/journey, "
                 f"the unit admin's console is {url}/console (exam {self.exam_id})",
                 "  SMS codes are printed in this log (no SMS gateway is configured)",
@@ -125,7 +130,12 @@ async def seed(app: web.Application) -> Demo:
     catalog = app[EXAM_CATALOG]
     exams = [e for e in await catalog.of_unit(admin, "demo") if e.title == EXAM_TITLE]
     exam = exams[0] if exams else await catalog.create(admin, exam_settings(app[CLOCK]()), "demo")
-    return Demo(candidate, admin, exam.id)
+    proctor = await _person(app, PROCTOR, "passport")
+    if proctor.role is not Role.PROCTOR:
+        proctor = await accounts.grant(PROCTOR["phone"], Role.PROCTOR, None)
+    if proctor.id not in {p["account_id"] for p in await catalog.proctors(admin, exam.id, "demo")}:
+        await catalog.assign(admin, exam.id, "demo", account_id=proctor.id)
+    return Demo(candidate, admin, proctor, exam.id)
 
 
 async def _person(app: web.Application, who: dict[str, str], id_type: str) -> Account:

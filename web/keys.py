@@ -17,7 +17,7 @@ from exams.admission.operators import Operators
 from exams.admission.units import Units
 from exams.answering.answering import Answering
 from exams.answering.attempt_runner import AttemptRunner
-from exams.answering.submission_review import AnswerReview
+from exams.answering.submission_review import SubmissionReview
 from exams.catalog.catalog import ExamCatalog
 from exams.catalog.takes import TakeService
 from exams.identity.accounts import AccountService
@@ -27,11 +27,14 @@ from exams.identity.manual_reviews import Reviews
 from exams.identity.sms import SmsCodes
 from exams.identity.two_factor import TwoFactor
 from exams.identity.verification import VerificationService
+from exams.proctoring.wall import Wall
 from exams.shared.ports import Clock, Scheduler
 from exams.shared.throttle import RateLimiter
 from exams.uploads.answer_files import AnswerFileUploads
 from exams.uploads.resumable import ResumableUploads
 from media.hub import MediaHub
+from media.pictures import WallPictures
+from media.viewers import ViewerHub
 from media.writer import MuxPool
 from pairing.service import PairingService
 from signaling.server import MediaNamespace
@@ -50,6 +53,9 @@ SOCKETS = web.AppKey("sockets", socketio.AsyncServer)
 DATABASE = web.AppKey("database", Database)
 MUX_POOL = web.AppKey("mux_pool", MuxPool)
 HUB = web.AppKey("media_hub", MediaHub)
+PICTURES = web.AppKey("wall_pictures", WallPictures)  # the proctors' wall (issue #12)
+WALL = web.AppKey("wall", Wall)  # the proctors' wall: its tiles (issue #12)
+VIEWERS = web.AppKey("viewers", ViewerHub)  # proctors watching a candidate live (issue #12)
 TAKES = web.AppKey("takes", TakeService)
 SIGNALING = web.AppKey("signaling", MediaNamespace)
 
@@ -81,7 +87,7 @@ EXAM_CATALOG = web.AppKey("exam_catalog", ExamCatalog)
 ATTEMPT_RUNNER = web.AppKey("attempt_runner", AttemptRunner)
 ANSWERING = web.AppKey("answering", Answering)
 UPLOADS = web.AppKey("uploads", AnswerFileUploads)
-ANSWER_REVIEW = web.AppKey("answer_review", AnswerReview)
+SUBMISSION_REVIEW = web.AppKey("submission_review", SubmissionReview)
 ZIP_EXPORTS = web.AppKey("zip_exports", ZipExports)  # bulk export of submissions (issue #10)
 INVITATIONS = web.AppKey("invitations", Invitations)  # staff invited by phone (issue #10)
 OPERATORS = web.AppKey("operators", Operators)  # units created in the console (issue #10)

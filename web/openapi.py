@@ -86,12 +86,13 @@ AUTH = (
 
 
 def roles_of(auth: str) -> tuple[Role, ...] | None:
-    """Who an ``auth`` value lets in: ``None`` anyone, ``()`` any account, else these roles."""
+    """Who an ``auth`` value lets in: ``None`` anyone, ``()`` any account, else these roles
+    (several roles are written ``"proctor|unit_admin"``)."""
     if auth == "public":
         return None
     if auth in ("account", "owner"):
         return ()
-    return (Role(auth),)
+    return tuple(Role(part) for part in auth.split("|"))
 
 
 @dataclass(frozen=True)
@@ -177,8 +178,9 @@ class Api:
 
 def _operation(method: str, path: str, **kw: Any) -> Operation:
     op = Operation(method, path, **kw)
-    if op.auth not in AUTH:
-        raise ValueError(f"{method} {path}: auth must be one of {AUTH}")
+    parts = op.auth.split("|")
+    if any(p not in AUTH for p in parts) or (len(parts) > 1 and not set(parts) <= set(Role)):
+        raise ValueError(f"{method} {path}: auth must be one of {AUTH}, or roles joined by |")
     return op
 
 

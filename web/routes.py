@@ -24,6 +24,7 @@ PAGES = {
     "/console": "console.html",  # university console: exams, lists, progress, submissions
     "/console/reviews": "reviews.html",  # staff: manual verification review queue
     "/console/proctor": "proctor.html",  # a proctor's home: the exams assigned to them
+    "/console/proctor/exams/{exam_id}": "wall.html",  # an exam's wall (proctors, unit admin)
     "/pair": "pair.html",  # the phone as second camera (二机位): opened from the QR code
     "/account": "account.html",  # password change, staff two-step log-in (账号与安全)
 }
@@ -54,6 +55,17 @@ async def page_form_sent(request: web.Request) -> web.StreamResponse:
 for _path in PAGES:
     routes.get(_path)(page)
     routes.post(_path)(page_form_sent)
+
+
+@routes.get("/proctor")
+async def proctor_short(request: web.Request) -> web.StreamResponse:
+    """The short address proctors are given: their home in the console."""
+    raise web.HTTPFound("/console/proctor")
+
+
+@routes.get("/proctor/exams/{exam_id}")
+async def wall_short(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound(request.rel_url.with_path(f"/console{request.path}", encoded=False))
 
 
 @routes.get("/api/health")

@@ -89,6 +89,11 @@ class Settings:
         "Media sessions (cameras) one account may hold, connected or waiting out "
         "reconnect_grace_s; past it a new one is refused.",
     )
+    max_viewers_per_account: int = _setting(
+        4,
+        "Live views (viewer sessions: a proctor or unit admin watching one candidate's "
+        "cameras) one account may hold at once; past it a new one is refused.",
+    )
     device_check_limit_s: int = _setting(
         120, "Longest device-check recording; the server stops it at this limit."
     )
@@ -102,6 +107,14 @@ class Settings:
         "https://192.168.1.20:8443). Empty: the address the first device loaded its page from.",
     )
     writer_threads: int = _setting(2, "Worker threads that mux and write recordings.")
+    wall_picture_interval_ms: int = _setting(
+        2500,
+        "How often (2000-3000 ms) the proctors' wall takes a fresh picture of each watched "
+        "camera: a keyframe is asked for (PLI) and only that frame is decoded into a JPEG.",
+    )
+    wall_picture_threads: int = _setting(
+        2, "Worker threads that decode the wall's keyframes into small JPEG pictures."
+    )
     session_idle_s: int = _setting(
         4 * 3600,
         "A log-in session ends after this many seconds without a request (never sooner; at "
@@ -244,6 +257,13 @@ class Settings:
             raise SettingsError("max_message_bytes must be at least twice max_sdp_bytes")
         if self.writer_threads < 1:
             raise SettingsError("writer_threads must be at least 1")
+        if self.max_viewers_per_account < 1:
+            raise SettingsError("max_viewers_per_account must be at least 1")
+        if not 2000 <= self.wall_picture_interval_ms <= 3000 or self.wall_picture_threads < 1:
+            raise SettingsError(
+                "wall_picture_interval_ms must be between 2000 and 3000; "
+                "wall_picture_threads at least 1"
+            )
         if self.reconnect_grace_s < 1 or self.device_check_limit_s < 1:
             raise SettingsError("reconnect_grace_s and device_check_limit_s must be at least 1")
         if self.max_sockets_per_account < 1 or self.max_media_sessions_per_account < 2:

@@ -93,7 +93,7 @@ DEFAULTS: dict[Kind, Document] = {
         ),
         Document(
             Kind.NOTICE,
-            "2025-1",
+            "2026-1",  # 2026-1: proctors may watch live (issue #12)
             {"zh": "系统须知", "en": "System notice"},
             {
                 "zh": (
@@ -101,6 +101,8 @@ DEFAULTS: dict[Kind, Document] = {
                     "进入考试 → 提交作品。请使用 Android 6 或 iOS 11 及以上的设备和最新版浏览器，"
                     "允许使用摄像头和麦克风。录制过程中请勿离开页面、遮挡摄像头或插入耳机。"
                     "作品中断上传可在考试结束后 2 小时内续传。"
+                    "考试期间，监考老师（考试指派的监考员及报考单位管理员）可实时查看您的摄像头"
+                    "画面、听到声音；每次查看都会记录在案。"
                 ),
                 "en": (
                     "Steps: choose your admission unit → confirm your details → read the "
@@ -108,7 +110,9 @@ DEFAULTS: dict[Kind, Document] = {
                     "verification → take the exam → submit. Use Android 6 / iOS 11 or later and a "
                     "current browser; allow the camera and microphone. While recording, do not "
                     "leave the page, cover the camera or plug in earphones. Interrupted uploads "
-                    "can be resumed up to 2 hours after the exam ends."
+                    "can be resumed up to 2 hours after the exam ends. During the exam, "
+                    "proctors (those assigned to the exam and the unit's admin) may watch your "
+                    "cameras and hear you live; every such view is recorded."
                 ),
             },
         ),

@@ -78,6 +78,7 @@ class JourneyRepository(Protocol):
 Verified = Callable[[str, str], Awaitable[float | None]]  # (account id, scope) -> passed at
 DeviceCheckRequired = Callable[[str], Awaitable[bool]]  # unit id -> required?
 AdmittedUnits = Callable[[Account], Awaitable[set[str]]]  # the units whose list holds them now
+StepListener = Callable[["StepRecord"], Awaitable[None]]
 
 REMOVED = (
     "the admitted list of your unit {unit} (准考名单) no longer holds you: the unit re-imported "
@@ -135,6 +136,11 @@ class Journey:
         self._admitted = admitted
         self._clock = clock
         self.device_check_required = device_check_required
+        self._listeners: list[StepListener] = []
+
+    def add_listener(self, listener: StepListener) -> None:
+        """``listener(record)`` after each step recorded (the proctors' wall follows them)."""
+        self._listeners.append(listener)
 
     def agreement_versions(self) -> dict[str, str]:
         return {k.value: self._docs.version(k) for k in (Kind.AGREEMENT, Kind.PRIVACY)}
@@ -203,4 +209,6 @@ class Journey:
     ) -> StepRecord:
         record = StepRecord(account.id, step, self._clock(), detail, unit_id)
         await self._repo.save(record)
+        for listener in self._listeners:
+            await listener(record)
         return record

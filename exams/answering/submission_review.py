@@ -43,7 +43,7 @@ class Download:
     ascii_filename: str = "download"  # for clients that read only ``filename``
 
 
-class AnswerReview:
+class SubmissionReview:
     def __init__(
         self,
         catalog: ExamCatalog,

@@ -63,6 +63,8 @@ class Event(StrEnum):
     STAFF_INVITED = "staff_invited"  # a proctor or unit admin invited by phone
     INVITATION_DECIDED = "invitation_decided"  # accepted (applied) or declined by the invited
     UNIT_CREATED = "unit_created"  # by an operator in the console
+    VIEWER_OPENED = "viewer_opened"  # a proctor or unit admin began watching a candidate live
+    VIEWER_CLOSED = "viewer_closed"  # ... and stopped (until when, how long)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,17 @@ from tests.support.process import ServerProcess
 
 EXAM_UNIT = "20001"  # a unit of the exam tests' own: other tests' candidates never see it
 
+# JS for an init script: keep every WebSocket the page opens, so a test can cut one.
+KEEP_WEBSOCKETS = """
+window.openedSockets = [];
+window.WebSocket = class extends window.WebSocket {
+  constructor(...args) {
+    super(...args);
+    window.openedSockets.push(this);
+  }
+};
+"""
+
 
 @dataclass
 class UnitAdmin:

@@ -43,7 +43,7 @@ async def test_log_in_form_sent_before_its_script_is_ready(
         await route.abort()
 
     # The page's script has not arrived (a slow phone link): the form must not go as GET.
-    await page.route("**/static/js/login.js", never_ready)
+    await page.route("**/static/js/pages/login.js", never_ready)
     await page.goto(server.url + "/login?next=%2Fexams")
     submit = page.get_by_test_id("login-submit")
     await expect(submit).to_be_disabled()
@@ -59,7 +59,7 @@ async def test_log_in_form_sent_before_its_script_is_ready(
     assert not [r.url for r in sent if SECRET in r.url]
 
     # The script arrives: the page says the form was not taken, and can be sent now.
-    await page.unroute("**/static/js/login.js", never_ready)
+    await page.unroute("**/static/js/pages/login.js", never_ready)
     await page.reload()
     await expect(page.get_by_test_id("form-resend")).to_have_text(
         "页面尚未加载完成时提交了表单，内容没有被接收。请重新填写并提交。"
@@ -69,8 +69,8 @@ async def test_log_in_form_sent_before_its_script_is_ready(
 
 # Every confirmation dialog of the question page, in every variant, as the page makes it.
 DIALOG_TEXTS = """async () => {
-  const i18n = await import("/static/js/i18n.js");
-  const d = await import("/static/js/question-dialogs.js");
+  const i18n = await import("/static/js/lib/i18n.js");
+  const d = await import("/static/js/pages/question/dialogs.js");
   const cases = {
     formalTimed: () => d.formalText({ reading_limit_s: 60, submission_limit_s: 1800 }),
     formalOpen: () => d.formalText({ reading_limit_s: null, submission_limit_s: null }),
@@ -142,9 +142,9 @@ async def test_every_confirmation_dialog_says_all_it_should_in_both_languages(
 
 # Lengths of time, dates and a take's recorded length, as every candidate page shows them.
 FORMATS = """async () => {
-  const i18n = await import("/static/js/i18n.js");
-  const f = await import("/static/js/format.js");
-  const { lengthText } = await import("/static/js/take-length.js");
+  const i18n = await import("/static/js/lib/i18n.js");
+  const f = await import("/static/js/lib/format.js");
+  const { lengthText } = await import("/static/js/lib/take-length.js");
   const at = new Date(2026, 11, 5, 14, 30).getTime() / 1000;  // local time
   const take = {
     state: "stored",

@@ -20,6 +20,7 @@ from playwright.async_api import Browser, Locator, Page, Playwright, expect
 
 from tests.e2e.accounts import admit, call, me, steps_before_device_check
 from tests.e2e.conftest import DEVICE_CHECK_LIMIT_S, TONE_HZ, NewPage, Shots
+from tests.e2e.exam_helpers import KEEP_WEBSOCKETS
 from tests.support.process import ServerProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
@@ -267,7 +268,7 @@ async def test_phone_completes_the_device_check_and_switches_language(
 
 
 CATALOGUE_KEYS = """async () => {
-  const { CATALOGUES } = await import("/static/js/i18n.js");
+  const { CATALOGUES } = await import("/static/js/lib/i18n.js");
   const used = [...document.querySelectorAll("[data-i18n], [data-i18n-label]")]
     .flatMap((el) => [el.dataset.i18n, el.dataset.i18nLabel].filter(Boolean));
   return {
@@ -327,18 +328,6 @@ async def test_switch_cameras_while_recording(
     wall_s = take["stopped_at"] - take["started_at"]  # recorded_s counts picture, not this
     assert wall_s - video_end_s < 0.5, manifest
     assert not manifest["gaps"], manifest
-
-
-# JS for an init script: keep every WebSocket the page opens, so a test can cut one.
-KEEP_WEBSOCKETS = """
-window.openedSockets = [];
-window.WebSocket = class extends window.WebSocket {
-  constructor(...args) {
-    super(...args);
-    window.openedSockets.push(this);
-  }
-};
-"""
 
 
 async def test_signaling_drop_while_recording(

@@ -19,7 +19,14 @@ from playwright.async_api import FilePayload, Locator, Page, Playwright, Viewpor
 
 from tests.e2e.accounts import call, log_in, new_candidate, register
 from tests.e2e.conftest import NewPage, Shots
-from tests.e2e.exam_helpers import EXAM_UNIT, exam_window, png, through_journey, unit_admin
+from tests.e2e.exam_helpers import (
+    EXAM_UNIT,
+    KEEP_WEBSOCKETS,
+    exam_window,
+    png,
+    through_journey,
+    unit_admin,
+)
 from tests.support.process import ServerProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
@@ -80,18 +87,6 @@ async def phone_shot(page: Page, shots: Shots, name: str) -> None:
     await fits(page)
     await shots.take(page, name)
     await page.set_viewport_size(DESKTOP)
-
-
-# JS for an init script: keep every WebSocket the page opens, so a test can cut one.
-KEEP_WEBSOCKETS = """
-window.openedSockets = [];
-window.WebSocket = class extends window.WebSocket {
-  constructor(...args) {
-    super(...args);
-    window.openedSockets.push(this);
-  }
-};
-"""
 
 
 def exam_body(now: float) -> dict[str, Any]:
@@ -537,7 +532,7 @@ async def test_verification_cancel_and_manual_review_on_a_phone(
 
 
 CATALOGUE_KEYS = """async () => {
-  const { CATALOGUES } = await import("/static/js/i18n.js");
+  const { CATALOGUES } = await import("/static/js/lib/i18n.js");
   const used = [...document.querySelectorAll("[data-i18n], [data-i18n-label]")]
     .flatMap((el) => [el.dataset.i18n, el.dataset.i18nLabel].filter(Boolean));
   const exam = (lang) => Object.keys(CATALOGUES[lang]).filter((k) => k.startsWith("exam.")).sort();

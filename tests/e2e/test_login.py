@@ -36,7 +36,7 @@ NEXT_PATHS = {
     "": "/journey",
 }
 SAFE_NEXT = """async (paths) => {
-  const { safeNext } = await import("/static/js/api.js");
+  const { safeNext } = await import("/static/js/lib/api.js");
   return paths.map(safeNext);
 }"""
 

@@ -345,7 +345,7 @@ async def test_a_phone_joins_as_the_second_camera(
 
 
 CATALOGUE_KEYS = """async () => {
-  const { CATALOGUES } = await import("/static/js/i18n.js");
+  const { CATALOGUES } = await import("/static/js/lib/i18n.js");
   const used = [...document.querySelectorAll("[data-i18n], [data-i18n-label]")]
     .flatMap((el) => [el.dataset.i18n, el.dataset.i18nLabel].filter(Boolean));
   const ours = (lang) => Object.keys(CATALOGUES[lang])

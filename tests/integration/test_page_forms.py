@@ -111,3 +111,17 @@ async def test_a_form_from_another_site_is_still_refused(server: RunningServer) 
             allow_redirects=False,
         )
         assert sent.status == 403
+
+
+@pytest.mark.parametrize(
+    ("short", "page"),
+    [("/proctor", "/console/proctor"), ("/proctor/exams/e%201", "/console/proctor/exams/e%201")],
+)
+async def test_the_proctors_short_addresses_lead_to_their_pages(
+    server: RunningServer, short: str, page: str
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        sent = await http.get(server.url + short, allow_redirects=False)
+        assert sent.status == 302 and sent.headers["Location"] == page
+        landed = await http.get(server.url + short)
+        assert landed.status == 200 and landed.content_type == "text/html"

@@ -19,8 +19,16 @@ from tests.support.analysis import (
     sha256,
     video_frames,
 )
+from tests.support.clock import wait_until
 from tests.support.media import SyntheticAudio, SyntheticVideo
-from tests.support.server import Client, RunningServer, connected_client
+from tests.support.server import (
+    Client,
+    RunningServer,
+    connected_client,
+    running_server,
+    server_settings,
+)
+from web.keys import HUB
 
 MARK_AT = 2.5  # seconds into the stream: white picture + beep, to measure sync
 
@@ -143,11 +151,12 @@ async def test_new_peer_connection_continues_the_take_in_a_new_segment(
         take = await client.call(
             "start_take", {"session_id": session_id, "purpose": "device_check"}
         )
-        await asyncio.sleep(2)
+        await server.recorded(take["take_id"], 1.5)
         await first_pc.close()  # the network dropped; the page makes a new connection
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.5)  # a real gap in the media, measured below
         await client.publish([SyntheticVideo(), SyntheticAudio()], session_id=session_id)
-        await asyncio.sleep(2)
+        before = server.app[HUB].written_s(take["take_id"])["primary"]
+        await server.recorded(take["take_id"], before + 1.5)
         stored = await client.call("stop_take", {"take_id": take["take_id"]})
     segments = stored["manifest"]["segments"]
     assert [s["reason"] for s in segments] == ["start", "reconnect"]
@@ -159,29 +168,36 @@ async def test_new_peer_connection_continues_the_take_in_a_new_segment(
         assert len(video_frames(path)) > 30
 
 
-async def test_client_vanishing_mid_take_still_stores_a_playable_take(
-    server: RunningServer,
-) -> None:
-    async with connected_client(server) as client:
+async def test_client_vanishing_mid_take_still_stores_a_playable_take(tmp_path: Path) -> None:
+    # A grace longer than any wait below (shorter than the device check's limit, 120 s):
+    # it ends because the test moves the server's time.
+    settings = server_settings(tmp_path / "data", reconnect_grace_s=60)
+    async with running_server(settings) as server, connected_client(server) as client:
         session_id, pc = await client.publish([SyntheticVideo(), SyntheticAudio()])
         take = await client.call(
             "start_take", {"session_id": session_id, "purpose": "device_check"}
         )
-        await asyncio.sleep(2)
+        await server.recorded(take["take_id"], 1.8)  # about 2 s of media, then it vanishes
         await client.sio.disconnect()
         await pc.close()
         url = f"{server.url}/api/takes/{take['take_id']}"
+        hub = server.app[HUB]
 
-        async def stored() -> dict[str, Any]:
+        def detached() -> bool:
+            session = hub.get(session_id)
+            return session is not None and not session.attached
+
+        await wait_until(detached, what="the server saw the client go")
+        server.advance(server.settings.reconnect_grace_s)  # the client does not come back
+        summary: dict[str, Any] = {}
+
+        async def stored() -> bool:
+            nonlocal summary
             async with client.http.get(url) as response:
-                body: dict[str, Any] = await response.json()
-                return body
+                summary = await response.json()
+            return summary["state"] == "stored"
 
-        grace = server.settings.reconnect_grace_s
-        deadline = time.monotonic() + grace + 10
-        while (summary := await stored())["state"] != "stored":
-            assert time.monotonic() < deadline, summary
-            await asyncio.sleep(0.1)
+        await wait_until(stored, what="the take stored")
     assert summary["stop_reason"] == "connection_lost"
     [segment] = summary["manifest"]["segments"]
     path = segment_file(server.settings.data_dir, take["take_id"], segment)
@@ -208,8 +224,6 @@ async def test_a_stopped_take_cannot_be_continued(server: RunningServer) -> None
 
 
 async def test_server_stops_a_take_at_its_time_limit(tmp_path: Path) -> None:
-    from tests.support.server import running_server, server_settings
-
     settings = server_settings(tmp_path / "data", device_check_limit_s=2)
     async with running_server(settings) as server, connected_client(server) as client:
         session_id, _ = await client.publish([SyntheticVideo(), SyntheticAudio()])

@@ -77,7 +77,7 @@ async def test_every_response_has_the_security_headers_errors_included(
         ("GET", "/static/no-such-file.js", 404),
         ("PUT", "/login", 405),
         ("GET", "/login", 200),
-        ("GET", "/static/js/i18n.js", 200),
+        ("GET", "/static/js/lib/i18n.js", 200),
     ]:
         got, headers, _ = await fetch(api_server, method, path)
         where = f"{method} {path} -> {got}"

@@ -1,4 +1,4 @@
-"""Our own browser client, ``web/static/js/tus.js``, run in Node.js against a real server:
+"""Our own browser client, ``web/static/js/lib/tus.js``, run in Node.js against a real server:
 it uploads in checksummed chunks, pauses, finds its upload again after a "reload" (a new
 TusUpload for the same file), finishes, and reports a renamed or unreadable file.
 
@@ -25,7 +25,7 @@ from tests.support.exams import offline_question
 from tests.support.server import RunningServer
 from tests.support.tus import candidate_at, files_of, q
 
-STATIC = Path(__file__).parents[2] / "web" / "static" / "js"
+STATIC = Path(__file__).parents[2] / "web" / "static" / "js" / "lib"
 
 HARNESS = r"""
 const [serverUrl, cookie] = process.argv.slice(2);

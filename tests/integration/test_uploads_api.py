@@ -472,9 +472,10 @@ async def stored_file(server: RunningServer, client: ApiClient, exam_id: str) ->
 async def test_the_sweep_expires_completes_and_clears(tmp_path: Path) -> None:
     """Every ``upload_sweep_s``: an expired upload's bytes go and its pending file leaves
     the answer; an upload whose every byte is on disk (a crash came before it was checked)
-    is completed; bytes without an upload are removed."""
+    is completed; bytes without an upload are removed. The sweep runs on the server's
+    clock: the test moves it instead of waiting."""
     settings = settings_for(
-        tmp_path / "data", password_hash_memory_kib=1024, reconnect_grace_s=120, upload_sweep_s=1
+        tmp_path / "data", password_hash_memory_kib=1024, reconnect_grace_s=120, upload_sweep_s=30
     )
     async with (
         running_server(settings) as server,
@@ -485,7 +486,7 @@ async def test_the_sweep_expires_completes_and_clears(tmp_path: Path) -> None:
             server,
             admin,
             client,
-            offline_question("q9", max_bytes=4 * KIB * KIB, max_count=3, submission_limit_s=4),
+            offline_question("q9", max_bytes=4 * KIB * KIB, max_count=3, submission_limit_s=60),
         )
         tus = Tus(client)
         late = (await tus.create(len(VIDEO), **about(exam_id, "late.mp4"))).headers["Location"]
@@ -506,9 +507,10 @@ async def test_the_sweep_expires_completes_and_clears(tmp_path: Path) -> None:
             return await names() == {"whole.mp4": False}
 
         # Completed and cleared by the next sweep (the late one expires later).
+        server.advance(30)
         await wait_until(whole_completed_and_stray_cleared, timeout=15)
-        server.advance(4)  # its submission time is over: the unfinished one expires ...
-        await wait_until(only_whole_left, timeout=15)  # ... at the next sweep
+        server.advance(40)  # its submission time is over: the unfinished one expires ...
+        await wait_until(only_whole_left, timeout=15)  # ... at the next sweep, now due
         assert (await tus.head(late)).status == 410
         assert tus_files(server) == []
 

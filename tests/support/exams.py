@@ -9,7 +9,6 @@ exam takes from it.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -187,7 +186,7 @@ async def candidate_client(server: RunningServer, unit_id: str) -> AsyncIterator
             "start_take", {"session_id": session_id, "purpose": "device_check"}
         )
         assert started.get("state") == "recording", started
-        await asyncio.sleep(1.5)
+        await server.recorded(started["take_id"], 1.0)  # a second of real media
         stored = await device.call("stop_take", {"take_id": started["take_id"]})
         assert stored.get("state") == "stored", stored
         await journey(server, api, who, unit_id, stored["take_id"])

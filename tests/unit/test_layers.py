@@ -33,7 +33,7 @@ NOT_IN_DOMAIN = {
 TOOL = "bench"
 # The domain's rooms, lowest first: a room imports only itself and the rooms before it
 # (``shared`` holds the ports every room uses: clock, scheduler, audit, errors).
-ROOMS = ("shared", "identity", "catalog", "admission", "answering", "uploads")
+ROOMS = ("shared", "identity", "catalog", "admission", "answering", "uploads", "proctoring")
 
 
 def _exams_imports(path: Path) -> set[str]:

@@ -12,7 +12,7 @@ from aiohttp import web
 from exams.answering.submission_review import Download
 from exams.catalog.questions import FileKind, MaterialKind
 from exams.shared.errors import NotFound
-from web.keys import ANSWER_REVIEW, CLOCK, EXAM_CATALOG, ZIP_EXPORTS
+from web.keys import CLOCK, EXAM_CATALOG, SUBMISSION_REVIEW, ZIP_EXPORTS
 from web.openapi import BODY, QUERY, Api
 from web.schema import Schema, loose, obj, string
 from web.views.common import TIME, caller, client
@@ -252,7 +252,7 @@ async def unassign(request: web.Request) -> web.Response:
 )
 async def progress(request: web.Request) -> web.Response:
     admin = caller(request)
-    found = await request.app[ANSWER_REVIEW].progress(
+    found = await request.app[SUBMISSION_REVIEW].progress(
         admin, request.match_info["exam_id"], client(request)
     )
     return web.json_response(found)
@@ -267,7 +267,7 @@ async def progress(request: web.Request) -> web.Response:
 )
 async def submissions(request: web.Request) -> web.Response:
     admin = caller(request)
-    found = await request.app[ANSWER_REVIEW].submissions(
+    found = await request.app[SUBMISSION_REVIEW].submissions(
         admin, request.match_info["exam_id"], client(request)
     )
     return web.json_response(found)
@@ -289,7 +289,7 @@ async def download_segment(request: web.Request) -> web.StreamResponse:
     m = request.match_info
     q = request[QUERY]
     play = q.get("play") == "1"
-    found = await request.app[ANSWER_REVIEW].segment(
+    found = await request.app[SUBMISSION_REVIEW].segment(
         admin,
         m["exam_id"],
         m["attempt_id"],
@@ -312,7 +312,7 @@ async def download_segment(request: web.Request) -> web.StreamResponse:
 async def download_file(request: web.Request) -> web.StreamResponse:
     admin = caller(request)
     m = request.match_info
-    found = await request.app[ANSWER_REVIEW].file(
+    found = await request.app[SUBMISSION_REVIEW].file(
         admin, m["exam_id"], m["attempt_id"], m["file_id"], client(request)
     )
     return await attachment(found)
@@ -333,7 +333,7 @@ async def download_file(request: web.Request) -> web.StreamResponse:
 )
 async def export(request: web.Request) -> web.StreamResponse:
     admin = caller(request)
-    review = request.app[ANSWER_REVIEW]
+    review = request.app[SUBMISSION_REVIEW]
     plan = await review.export_plan(admin, request.match_info["exam_id"], client(request))
     response = web.StreamResponse(
         headers={

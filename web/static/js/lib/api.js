@@ -1,0 +1,86 @@
+// The server's JSON API from a page: the one call helper (every request a page makes
+// goes through it, but tus.js's uploads and upload.js's with progress), the error it
+// throws, and the way to the login page and back.
+//
+//   const me = await api("GET", "/api/me");           // throws ApiError
+//   } catch (err) { if (err.status === 401) location.replace(loginUrl()); }
+//   await api("POST", path, file);                     // a File/Blob/FormData: sent as is
+//   await api("PUT", path, csvText, "text/csv");       // a raw body of a given type
+
+export const LOGIN_PATH = "/login";
+export const DEFAULT_NEXT = "/journey";
+
+/** A refused request: ``{"error": {"code", "message", "details"}}``, or ``network``. */
+export class ApiError extends Error {
+  constructor(status, code, message, details = null) {
+    super(message);
+    this.status = status; // 0 when the server could not be reached
+    this.code = code;
+    this.details = details || {};
+  }
+}
+
+/**
+ * Call ``method path``; resolves with the JSON answer (null if none). ``body`` is sent as
+ * JSON, or as it is when ``type`` names its Content-Type or it is a File, Blob or FormData
+ * (the browser then says its type).
+ */
+export async function api(method, path, body = undefined, type = undefined) {
+  const options = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
+  if (type !== undefined) {
+    options.headers["Content-Type"] = type;
+    options.body = body;
+  } else if (body instanceof Blob || body instanceof FormData) {
+    options.body = body;
+  } else if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, options);
+  } catch (err) {
+    throw new ApiError(0, "network", String(err));
+  }
+  const text = await response.text().catch(() => "");
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null; // not JSON (a proxy's error page)
+  }
+  if (response.ok) return data;
+  const error = data?.error || {};
+  throw new ApiError(
+    response.status,
+    error.code || `http_${response.status}`,
+    error.message || response.statusText || `HTTP ${response.status}`,
+    error.details,
+  );
+}
+
+/** ``raw`` if it is a path on this site (not the login page), else the journey. */
+export function safeNext(raw) {
+  if (!raw || !raw.startsWith("/") || raw.startsWith("//") || raw.startsWith("/\\")) {
+    return DEFAULT_NEXT;
+  }
+  let url;
+  try {
+    url = new URL(raw, location.origin);
+  } catch {
+    return DEFAULT_NEXT;
+  }
+  if (url.origin !== location.origin || url.pathname === LOGIN_PATH) return DEFAULT_NEXT;
+  return url.pathname + url.search + url.hash;
+}
+
+/** The login page, coming back to this page afterwards; ``ended``: the session ended. */
+export function loginUrl(ended = false) {
+  const next = encodeURIComponent(location.pathname + location.search);
+  return `${LOGIN_PATH}?next=${next}${ended ? "&ended=1" : ""}`;
+}
+
+/** End the session on the server; the answer also clears the cookie. */
+export function logOut() {
+  return api("DELETE", "/api/session");
+}
