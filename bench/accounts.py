@@ -57,16 +57,22 @@ def sms_code_reader(log: Path) -> Callable[[str], Awaitable[str]]:
 
 async def signed_in_cookie(url: str, index: int, log: Path) -> str:
     """Register candidate ``index`` and log in; the session cookie header."""
-    async with client(index) as http:
+    return (await signed_in(url, index, log))[0]
+
+
+async def signed_in(url: str, index: int, log: Path, network: int = 1) -> tuple[str, str]:
+    """Register person ``index`` and log in: (the session cookie header, the account id)."""
+    async with client(index, network) as http:
         call = HttpCall(http, url, keep_cookie=True)
         try:
-            await sign_up(call, person_of(index), sms_code_reader(log))
+            created = await sign_up(call, person_of(index), sms_code_reader(log))
         except JourneyFailed as exc:
-            raise RuntimeError(f"candidate {index}: {exc}") from exc
-        return call.cookie
+            raise RuntimeError(f"person {index}: {exc}") from exc
+        return call.cookie, str(created["account"]["id"])
 
 
-def client(index: int) -> aiohttp.ClientSession:
-    """A client on person ``index``'s own loopback address (the server limits per address)."""
-    connector = aiohttp.TCPConnector(local_addr=(f"127.0.1.{index % 250 + 1}", 0))
+def client(index: int, network: int = 1) -> aiohttp.ClientSession:
+    """A client on person ``index``'s own loopback address, 127.0.<network>.x (the server
+    limits per address)."""
+    connector = aiohttp.TCPConnector(local_addr=(f"127.0.{network}.{index % 250 + 1}", 0))
     return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())

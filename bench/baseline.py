@@ -10,12 +10,25 @@ take's video and audio frames are counted in the file with PyAV.
 
 ``max_lag_ms`` here is how late a frame reached the encoder, against the
 media clock anchored at the take's first frame: the recorder's backlog.
+
+With ``--relay`` it records nothing and relays instead, as a plain aiortc
+server would with ``aiortc.contrib.media.MediaRelay``: each candidate's tracks
+are decoded once by aiortc's receiver (a sink subscription keeps them read;
+a take's manifest counts the frames it saw), and each viewer session
+(``open_session`` with role ``viewer`` and the candidate's ``session_id`` as
+``candidate_id``, then a receive-only ``offer``) gets its own subscription,
+encoded again by its own ``RTCRtpSender``. ``watch_wall`` makes a picture of
+each candidate's latest decoded frame every :data:`WALL_INTERVAL_S` (scaled to
+320x240, a JPEG, in a thread), pushes ``wall_tiles`` and serves it at
+``/pictures/<session_id>``: the shape of docs/signaling.md's wall, reduced to
+what the bench reads.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -27,12 +40,15 @@ import av
 import socketio
 from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.contrib.media import MediaRecorder
-from aiortc.mediastreams import MediaStreamTrack
+from aiortc.contrib.media import MediaRecorder, MediaRelay
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from media.ice import offer_host_addresses
+from media.picture_codec import MAX_SIZE, encode_jpeg, fit
 
 log = logging.getLogger(__name__)
+
+WALL_INTERVAL_S = 2.5
 
 
 class LagTrack(MediaStreamTrack):
@@ -66,23 +82,46 @@ class Session:
     lag_tracks: list[LagTrack] = field(default_factory=list)
     take_id: str = ""
     path: Path | None = None
+    # --relay
+    relay: MediaRelay | None = None
+    sinks: list[asyncio.Task[None]] = field(default_factory=list)
+    frames: dict[str, int] = field(default_factory=lambda: {"video": 0, "audio": 0})
+    counted: dict[str, int] = field(default_factory=dict)  # frames at start_take
+    latest: tuple[Any, float] | None = None  # the last decoded picture, time.time()
+    watches: str = ""  # a viewer session: the candidate's session id
 
 
 class BaselineNamespace(socketio.AsyncNamespace):
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, relay: bool = False) -> None:
         super().__init__("/")
         self._dir = directory
+        self._relay = relay
         self._sessions: dict[str, Session] = {}
+        self._pictures: dict[str, tuple[bytes, int, float]] = {}  # session -> jpeg, seq, at
+        self._walls: set[str] = set()  # sids watching
+        self._wall_task: asyncio.Task[None] | None = None
 
     async def on_open_session(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
         session = Session(secrets.token_hex(8))
+        if data.get("role") == "viewer":
+            if not self._relay or data.get("candidate_id") not in self._sessions:
+                return _error("not_found", "no such candidate (viewers need --relay)")
+            session.watches = data["candidate_id"]
         self._sessions[session.id] = session
         return {"session_id": session.id, "role": "primary", "state": "new", "take_id": None}
+
+    async def on_close_session(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
+        session = self._sessions.pop(data.get("session_id", ""), None)
+        if session is not None and session.pc is not None:
+            await session.pc.close()
+        return {"session_id": data.get("session_id"), "closed": session is not None}
 
     async def on_offer(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
         session = self._sessions.get(data.get("session_id", ""))
         if session is None:
             return _error("not_found", "no such media session")
+        if session.watches:
+            return await self._viewer_offer(session, data["sdp"])
         # No ICE servers: aiortc's default would contact a public STUN server.
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         session.pc = pc
@@ -91,15 +130,91 @@ class BaselineNamespace(socketio.AsyncNamespace):
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
             session.tracks.append(track)
+            if self._relay:
+                if session.relay is None:
+                    session.relay = MediaRelay()
+                sink = session.relay.subscribe(track, buffered=False)
+                session.sinks.append(asyncio.ensure_future(_sink(session, sink)))
 
         await pc.setRemoteDescription(RTCSessionDescription(data["sdp"], "offer"))
         await pc.setLocalDescription(await pc.createAnswer())
         return {"type": "answer", "sdp": pc.localDescription.sdp}
 
+    async def _viewer_offer(self, session: Session, sdp: str) -> dict[str, Any]:
+        source = self._sessions.get(session.watches)
+        if source is None or source.relay is None:
+            return _error("not_found", "the candidate has no tracks")
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        session.pc = pc
+        await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+        for track in source.tracks:  # fills the offer's receive-only sections of each kind
+            pc.addTrack(source.relay.subscribe(track, buffered=False))
+        await pc.setLocalDescription(await pc.createAnswer())
+        return {"type": "answer", "sdp": pc.localDescription.sdp}
+
+    async def on_watch_wall(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
+        self._walls.add(sid)
+        await self.enter_room(sid, "wall")
+        if self._wall_task is None:
+            self._wall_task = asyncio.ensure_future(self._make_pictures())
+        return {"exam_id": data.get("exam_id"), "tiles": self._tiles(self._pictures)}
+
+    async def on_unwatch_wall(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
+        await self._leave_wall(sid)
+        return {"exam_id": data.get("exam_id"), "watching": False}
+
+    async def on_disconnect(self, sid: str) -> None:
+        await self._leave_wall(sid)
+
+    async def _leave_wall(self, sid: str) -> None:
+        self._walls.discard(sid)
+        if not self._walls and self._wall_task is not None:
+            self._wall_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._wall_task
+            self._wall_task = None
+
+    async def _make_pictures(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            changed = {}
+            for session in list(self._sessions.values()):
+                if session.latest is None:
+                    continue
+                frame, at = session.latest
+                jpeg = await loop.run_in_executor(None, _small_jpeg, frame)
+                seq = self._pictures.get(session.id, (b"", 0, 0.0))[1] + 1
+                self._pictures[session.id] = changed[session.id] = (jpeg, seq, at)
+            if changed:
+                await self.emit("wall_tiles", {"tiles": self._tiles(changed)}, room="wall")
+            await asyncio.sleep(WALL_INTERVAL_S)
+
+    @staticmethod
+    def _tiles(pictures: dict[str, tuple[bytes, int, float]]) -> list[dict[str, Any]]:
+        return [
+            {
+                "candidate_id": session_id,
+                "cameras": {
+                    "primary": {
+                        "picture": {"seq": seq, "taken_at": at, "url": f"/pictures/{session_id}"}
+                    }
+                },
+            }
+            for session_id, (_jpeg, seq, at) in pictures.items()
+        ]
+
+    def picture(self, session_id: str) -> bytes | None:
+        found = self._pictures.get(session_id)
+        return None if found is None else found[0]
+
     async def on_start_take(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
         session = self._sessions.get(data.get("session_id", ""))
         if session is None or not session.tracks:
             return _error("not_found", "no such media session with tracks")
+        if self._relay:
+            session.take_id = secrets.token_hex(8)
+            session.counted = dict(session.frames)
+            return {"take_id": session.take_id, "session_id": session.id, "state": "recording"}
         if session.recorder is not None:
             return _error("conflict", "this session is already recording")
         session.take_id = secrets.token_hex(8)
@@ -116,6 +231,15 @@ class BaselineNamespace(socketio.AsyncNamespace):
             (s for s in self._sessions.values() if s.take_id and s.take_id == data.get("take_id")),
             None,
         )
+        if session is not None and self._relay:
+            seen = {k: n - session.counted.get(k, 0) for k, n in session.frames.items()}
+            streams = [{"kind": kind, "frames": n} for kind, n in seen.items()]
+            return {
+                "take_id": session.take_id,
+                "session_id": session.id,
+                "state": "stored",
+                "manifest": {"segments": [{"index": 0, "streams": streams}], "gaps": []},
+            }
         if session is None or session.recorder is None or session.path is None:
             return _error("not_found", "no such take")
         await session.recorder.stop()
@@ -148,6 +272,25 @@ class BaselineNamespace(socketio.AsyncNamespace):
                 await session.recorder.stop()
             if session.pc is not None:
                 await session.pc.close()
+            for task in session.sinks:
+                task.cancel()
+
+
+async def _sink(session: Session, track: MediaStreamTrack) -> None:
+    """Keep a relayed track read (aiortc decodes every frame it receives either way)."""
+    while True:
+        try:
+            frame = await track.recv()
+        except MediaStreamError:
+            return
+        session.frames[track.kind] += 1
+        if track.kind == "video":
+            session.latest = (frame, time.time())
+
+
+def _small_jpeg(frame: Any) -> bytes:
+    width, height = fit(frame.width, frame.height, MAX_SIZE)
+    return encode_jpeg(frame.reformat(width=width, height=height, format="yuv420p"))
 
 
 def count_frames(path: Path) -> dict[str, int]:
@@ -168,15 +311,25 @@ async def _health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-def create_app(directory: Path) -> web.Application:
+def create_app(directory: Path, relay: bool = False) -> web.Application:
     offer_host_addresses(("127.0.0.1",))
     directory.mkdir(parents=True, exist_ok=True)
     app = web.Application()
     app.router.add_get("/api/health", _health)
     sio = socketio.AsyncServer(async_mode="aiohttp", logger=False, engineio_logger=False)
     sio.attach(app, socketio_path="socket.io")
-    namespace = BaselineNamespace(directory)
+    namespace = BaselineNamespace(directory, relay)
     sio.register_namespace(namespace)
+
+    async def picture(request: web.Request) -> web.Response:
+        jpeg = namespace.picture(request.match_info["session_id"])
+        if jpeg is None:
+            raise web.HTTPNotFound()
+        return web.Response(
+            body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "no-store"}
+        )
+
+    app.router.add_get("/pictures/{session_id}", picture)
 
     async def shutdown(app: web.Application) -> None:
         await namespace.close_all()
@@ -190,6 +343,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--dir", type=Path, required=True, help="where the recordings go")
     parser.add_argument("--event-loop", choices=("uvloop", "asyncio"), default="uvloop")
+    parser.add_argument(
+        "--relay", action="store_true", help="relay to viewers with MediaRelay; record nothing"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     loop: asyncio.AbstractEventLoop
@@ -200,7 +356,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         loop = asyncio.new_event_loop()
     web.run_app(
-        create_app(args.dir),
+        create_app(args.dir, args.relay),
         host="127.0.0.1",
         port=args.port,
         print=None,

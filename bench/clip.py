@@ -2,16 +2,21 @@
 
 640x480 at 30 fps, about 1 Mbit/s, a keyframe every 2.5 s: a coarse random
 texture that pans, with a little noise on top so every frame costs bits the
-way a webcam picture does. Opus is a 48 kHz stereo tone in 20 ms frames.
-Senders replay these packets as they are; nothing is encoded while the
-bench runs.
+way a webcam picture does, and the frame's index as a barcode across the top
+(:func:`read_barcode`: a viewer that receives re-encoded pictures tells
+which frame it got). Every third picture is also encoded once more as a
+keyframe (:attr:`Clip.key_video`): what a sender sends, at the next such
+picture, when asked for a keyframe (RTCP PLI), as a browser's encoder would. Opus is a 48 kHz stereo
+tone in 20 ms frames. Senders replay these packets as they are; nothing is
+encoded while the bench runs.
 """
 
 from __future__ import annotations
 
 import fractions
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import av
 import numpy as np
@@ -22,6 +27,10 @@ KEYFRAME_EVERY = 75  # frames: 2.5 s
 AUDIO_RATE = 48000
 AUDIO_FRAME = 960  # samples per channel: 20 ms
 AUDIO_BITRATE = 64000
+KEY_ON_REQUEST_EVERY = 3  # pictures with a keyframe version, for keyframe requests
+BARCODE_BITS = 10  # the frame index; then the same bits inverted, as a check
+BARCODE_ROWS = 32
+BARCODE_CELL = WIDTH // (2 * BARCODE_BITS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +46,8 @@ class Clip:
     video: tuple[Sample, ...]
     audio: tuple[Sample, ...]
     fps: int = FPS
+    # picture index -> that picture encoded as a keyframe (every KEY_ON_REQUEST_EVERY-th)
+    key_video: Mapping[int, Sample] = field(default_factory=dict)
 
     @property
     def seconds(self) -> float:
@@ -66,44 +77,102 @@ def make_clip(seconds: int = 10) -> Clip:
     frames = seconds * FPS
     # Whole GOPs, so that looping the clip starts over at a keyframe.
     frames = max(frames - frames % KEYFRAME_EVERY, KEYFRAME_EVERY)
-    video = _encode_video(frames)
+    pictures = _pictures(frames)
+    video = _encode_video(pictures, VIDEO_BITRATE, KEYFRAME_EVERY)
     audio = _encode_audio(round(frames / FPS * AUDIO_RATE / AUDIO_FRAME))
     if not video[0].keyframe:
         raise RuntimeError("the encoded clip does not start with a keyframe")
-    return Clip(video, audio)
+    # Keyframes on request about as large as the clip's own ones: forced keyframes overshoot
+    # the rate control's budget about twofold, so half the rate of one such keyframe a frame.
+    natural = [len(s.data) for s in video if s.keyframe]
+    key_rate = sum(natural) // len(natural) * 8 * FPS // 2
+    some = list(range(0, frames, KEY_ON_REQUEST_EVERY))
+    keys = _encode_video([pictures[i] for i in some], key_rate, 1)
+    if not all(s.keyframe for s in keys):
+        raise RuntimeError("libvpx did not make every picture a keyframe")
+    return Clip(video, audio, key_video=dict(zip(some, keys, strict=True)))
 
 
-def _encode_video(count: int) -> tuple[Sample, ...]:
-    ctx = av.CodecContext.create("libvpx", "w")
-    ctx.width, ctx.height, ctx.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-    ctx.time_base = fractions.Fraction(1, FPS)
-    ctx.framerate = fractions.Fraction(FPS)
-    ctx.bit_rate = VIDEO_BITRATE
-    ctx.gop_size = KEYFRAME_EVERY
-    ctx.options = {
-        "deadline": "realtime",
-        "cpu-used": "8",
-        "minrate": str(VIDEO_BITRATE),
-        "maxrate": str(VIDEO_BITRATE),
-        "auto-alt-ref": "0",  # no hidden frames: one packet per picture, like a browser
-        "lag-in-frames": "0",
-    }
+def make_black(frames: int = FPS) -> tuple[Sample, ...]:
+    """A camera gone black (a lens covered): ``frames`` black pictures, each a keyframe, so
+    a track may switch to them at any frame and back (:meth:`bench.tracks.PacedTrack.cover`)."""
+    black = np.full((HEIGHT * 3 // 2, WIDTH), 128, dtype=np.uint8)
+    black[:HEIGHT] = 16
+    samples = _encode_video([black] * frames, 200_000, 1)
+    if not all(s.keyframe for s in samples):
+        raise RuntimeError("libvpx did not make every black picture a keyframe")
+    return samples
+
+
+def barcode(luma: np.ndarray, index: int) -> None:
+    """Draw ``index`` across the top of ``luma`` (in place): a cell per bit, then the bits
+    inverted."""
+    for bit in range(2 * BARCODE_BITS):
+        value = (index >> (bit % BARCODE_BITS)) & 1
+        if bit >= BARCODE_BITS:
+            value ^= 1
+        luma[:BARCODE_ROWS, bit * BARCODE_CELL : (bit + 1) * BARCODE_CELL] = 235 if value else 16
+
+
+def read_barcode(luma: np.ndarray) -> int | None:
+    """The frame index drawn by :func:`barcode` in a picture of any size (scaled), or None
+    when the check bits do not match."""
+    height, width = luma.shape[:2]
+    scale_x, scale_y = width / WIDTH, height / HEIGHT
+    y0, y1 = round(BARCODE_ROWS * 0.25 * scale_y), max(1, round(BARCODE_ROWS * 0.75 * scale_y))
+    bits = []
+    for bit in range(2 * BARCODE_BITS):
+        x0 = round((bit + 0.25) * BARCODE_CELL * scale_x)
+        x1 = max(x0 + 1, round((bit + 0.75) * BARCODE_CELL * scale_x))
+        bits.append(int(luma[y0:y1, x0:x1].mean() > 128))
+    index = sum(b << i for i, b in enumerate(bits[:BARCODE_BITS]))
+    if any(a == b for a, b in zip(bits[:BARCODE_BITS], bits[BARCODE_BITS:], strict=True)):
+        return None
+    return index
+
+
+def _pictures(count: int) -> list[np.ndarray]:
+    """The clip's pictures as yuv420p planes in one array each."""
     rng = np.random.default_rng(2024)
     coarse = rng.integers(40, 200, size=(HEIGHT // 4, WIDTH // 4)).astype(np.uint8)
     texture = np.kron(coarse, np.ones((8, 8), dtype=np.uint8))  # twice the picture each way
-    samples: list[Sample] = []
+    pictures = []
     for index in range(count):
         dy, dx = (index * 3) % HEIGHT, (index * 5) % WIDTH
         luma = texture[dy : dy + HEIGHT, dx : dx + WIDTH].astype(np.int16)
         luma += rng.integers(-3, 4, size=luma.shape, dtype=np.int16)
         picture = np.full((HEIGHT * 3 // 2, WIDTH), 128, dtype=np.uint8)
         picture[:HEIGHT] = np.clip(luma, 16, 235)
+        barcode(picture, index)
+        pictures.append(picture)
+    return pictures
+
+
+def _encode_video(pictures: list[np.ndarray], bit_rate: int, gop: int) -> tuple[Sample, ...]:
+    ctx = av.CodecContext.create("libvpx", "w")
+    ctx.width, ctx.height, ctx.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+    ctx.time_base = fractions.Fraction(1, FPS)
+    ctx.framerate = fractions.Fraction(FPS)
+    ctx.bit_rate = bit_rate
+    ctx.gop_size = gop
+    ctx.options = {
+        "deadline": "realtime",
+        "cpu-used": "8",
+        "minrate": str(bit_rate),
+        "maxrate": str(bit_rate),
+        "auto-alt-ref": "0",  # no hidden frames: one packet per picture, like a browser
+        "lag-in-frames": "0",
+    }
+    samples: list[Sample] = []
+    for index, picture in enumerate(pictures):
         frame = av.VideoFrame.from_ndarray(picture, format="yuv420p")
         frame.pts = index
+        if gop == 1:
+            frame.pict_type = av.video.frame.PictureType.I
         samples += [Sample(bytes(p), bool(p.is_keyframe)) for p in ctx.encode(frame)]
     samples += [Sample(bytes(p), bool(p.is_keyframe)) for p in ctx.encode(None)]
-    if len(samples) != count:
-        raise RuntimeError(f"libvpx returned {len(samples)} packets for {count} pictures")
+    if len(samples) != len(pictures):
+        raise RuntimeError(f"libvpx returned {len(samples)} packets for {len(pictures)} pictures")
     return tuple(samples)
 
 

@@ -7,6 +7,10 @@ count is fair: every peer is connected and every take started before any
 packet is sent, each stream starts at a keyframe (so the recorder can
 write from its first frame), and each sender stops, and the bench waits
 :data:`DRAIN_S` for packets in flight, before ``stop_take``.
+
+With a :class:`~bench.live.LivePlan` the candidates go on sending after the
+recording window while proctors watch them (:mod:`bench.live`), and stop
+after that.
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ import aioice.ice
 import socketio
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from bench.accounts import signed_in_cookie
+from bench.accounts import signed_in
+from bench.analysis import AnalysisPlan, AnalysisResult, Recorder, run_analysis
 from bench.clip import AUDIO_FRAME, AUDIO_RATE, Clip
+from bench.live import LivePlan, LiveResult, Watched, run_live
 from bench.tracks import clip_tracks
 
 log = logging.getLogger(__name__)
@@ -74,6 +80,9 @@ class StreamResult:
 class LoadResult:
     streams: list[StreamResult]
     window_s: float
+    live: LiveResult | None = None
+    sent_at: dict[int, list[float]] = field(default_factory=dict)  # candidate -> video log
+    analysis: AnalysisResult | None = None
 
 
 class Candidate:
@@ -85,11 +94,17 @@ class Candidate:
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.session_id = ""
         self.take_id = ""
+        self.cookie = ""  # the session cookie header (a server with accounts)
+        self.candidate_id = ""  # what proctors name it by: its account (the session's for
+        # a server without accounts)
 
     async def call(
         self, event: str, data: dict[str, Any], limit_s: float = CALL_TIMEOUT_S
     ) -> dict[str, Any]:
-        reply = await self.sio.call(event, data, timeout=limit_s)
+        try:
+            reply = await self.sio.call(event, data, timeout=limit_s)
+        except socketio.exceptions.SocketIOError as exc:  # e.g. the socket was dropped
+            raise LoadFailed(f"candidate {self.index}: {event}: {exc!r}") from None
         if not isinstance(reply, dict) or "error" in reply:
             raise LoadFailed(f"candidate {self.index}: {event} was refused: {reply}")
         return reply
@@ -97,14 +112,17 @@ class Candidate:
     async def connect(self, http: aiohttp.ClientSession) -> None:
         headers = {}
         if self.target.server_log is not None:
-            headers["Cookie"] = await signed_in_cookie(
+            headers["Cookie"], self.candidate_id = await signed_in(
                 self.target.url, self.index, self.target.server_log
             )
+            self.cookie = headers["Cookie"]
         await self.sio.connect(self.target.url, headers=headers, transports=["websocket"])
         opened = await self.call("open_session", {"role": "primary"})
         self.session_id = opened["session_id"]
-        for track in (self.audio, self.video):
-            self.pc.addTransceiver(track, direction="sendonly")
+        self.candidate_id = self.candidate_id or self.session_id
+        self.pc.addTransceiver(self.audio, direction="sendonly")
+        video = self.pc.addTransceiver(self.video, direction="sendonly")
+        self.video.route_keyframe_requests(video.sender)
         await self.pc.setLocalDescription(await self.pc.createOffer())
         answer = await self.call(
             "offer",
@@ -124,15 +142,23 @@ class Candidate:
         )
         self.take_id = take["take_id"]
 
-    def send(self, at: float, seconds: float, fps: int) -> None:
-        self.video.start(at, round(seconds * fps))
-        self.audio.start(at, round(seconds * AUDIO_RATE / AUDIO_FRAME))
+    def send(self, at: float, seconds: float | None, fps: int) -> None:
+        """Send for ``seconds`` from ``at``; None: until :meth:`finish`."""
+        self.video.start(at, None if seconds is None else round(seconds * fps))
+        self.audio.start(at, None if seconds is None else round(seconds * AUDIO_RATE / AUDIO_FRAME))
+
+    def finish(self, by: float) -> None:
+        """Send the frames due by ``by`` (``time.monotonic()``), then stop."""
+        self.video.finish(self.video.frames_due(by))
+        self.audio.finish(self.audio.frames_due(by))
 
     async def sent(self) -> None:
         await self.video.done.wait()
         await self.audio.done.wait()
 
     async def stop_take(self) -> StreamResult:
+        # Counted as stop_take is asked (senders that go on, with --analysis, send more).
+        video_sent, audio_sent = self.video.sent, self.audio.sent
         take = await self.call("stop_take", {"take_id": self.take_id}, limit_s=STOP_TIMEOUT_S)
         manifest = take.get("manifest") or {}
         written = {"video": 0, "audio": 0}
@@ -142,8 +168,8 @@ class Candidate:
                 written[stream["kind"]] = written.get(stream["kind"], 0) + int(stream["frames"])
         return StreamResult(
             index=self.index,
-            video_sent=self.video.sent,
-            audio_sent=self.audio.sent,
+            video_sent=video_sent,
+            audio_sent=audio_sent,
             video_written=written["video"],
             audio_written=written["audio"],
             segments=len(segments),
@@ -170,14 +196,24 @@ async def run_load(
     seconds: float,
     on_phase: Phase,
     progress: Callable[[str], None],
+    live: LivePlan | None = None,
+    analysis: AnalysisPlan | None = None,
 ) -> LoadResult:
     """Run ``streams`` candidates against ``target``; ``on_phase`` marks the window.
 
     Phases: ``connected`` (every peer up, no media yet), ``recording`` (the
-    first sender starts), ``sent`` (every sender has sent its last frame),
-    ``stopped`` (every take stored).
+    first sender starts), ``sent`` (every sender has sent its last frame; with
+    ``live``: ``seconds`` after the first one started, the senders going on),
+    the phases of :func:`bench.live.run_live`, ``stopped`` (every take stored).
+
+    With ``analysis`` the senders go on too: the device-check takes are stopped after the
+    recording window (``stopped``), then the candidates answer an exam question while the
+    server's detectors are off and on (:func:`bench.analysis.run_analysis`).
     """
     candidates = [Candidate(i, target, clip) for i in range(streams)]
+    live_result: LiveResult | None = None
+    analysis_result: AnalysisResult | None = None
+    go_on = live is not None or analysis is not None
     limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
 
@@ -197,21 +233,62 @@ async def run_load(
             # Spread the streams over one frame interval, as independent cameras would be.
             start = time.monotonic() + START_DELAY_S
             for c in candidates:
-                c.send(start + c.index / streams / clip.fps, seconds, clip.fps)
+                c.send(start + c.index / streams / clip.fps, None if go_on else seconds, clip.fps)
             await asyncio.sleep(max(0.0, start - time.monotonic()))
             on_phase("recording")
             progress(f"{target.name}: {streams} takes recording for {seconds:g}s")
-            await asyncio.wait_for(_all(c.sent() for c in candidates), seconds + 60)
-            window = time.monotonic() - start
-            on_phase("sent")
-            await asyncio.sleep(DRAIN_S)
-            results = await _all(c.stop_take() for c in candidates)
-            on_phase("stopped")
-            progress(f"{target.name}: {streams} takes stopped")
+            if analysis is not None:
+                await asyncio.sleep(max(0.0, start + seconds - time.monotonic()))
+                window = time.monotonic() - start
+                on_phase("sent")
+                results = await _all(c.stop_take() for c in candidates)
+                on_phase("stopped")
+                progress(f"{target.name}: {streams} device-check takes stopped")
+                recorders = [
+                    Recorder(c.index, c.candidate_id, c.cookie, c.video) for c in candidates
+                ]
+                device_takes = {c.index: c.take_id for c in candidates}
+                analysis_result = await run_analysis(
+                    analysis, target.url, recorders, on_phase, progress, device_takes
+                )
+                await _finish(candidates)
+            elif live is None:
+                await asyncio.wait_for(_all(c.sent() for c in candidates), seconds + 60)
+                window = time.monotonic() - start
+                on_phase("sent")
+            else:
+                await asyncio.sleep(max(0.0, start + seconds - time.monotonic()))
+                window = time.monotonic() - start
+                on_phase("sent")
+                watched = [Watched(c.index, c.candidate_id, c.video) for c in candidates]
+                live_result = await run_live(live, target.url, clip, watched, on_phase, progress)
+                await _finish(candidates)
+            if analysis is None:
+                await asyncio.sleep(DRAIN_S)
+                results = await _all(c.stop_take() for c in candidates)
+                on_phase("stopped")
+                progress(f"{target.name}: {streams} takes stopped")
         finally:
             gc.unfreeze()
             await _all(c.close() for c in candidates)
-    return LoadResult(list(results), window)
+    sent_at = {c.index: c.video.sent_at for c in candidates}
+    return LoadResult(list(results), window, live_result, sent_at, analysis_result)
+
+
+async def _finish(candidates: list[Candidate]) -> None:
+    """Stop every sender that goes on (live, analysis) and wait until each has stopped."""
+    stop_at = time.monotonic()
+    for c in candidates:
+        c.finish(stop_at)
+    try:
+        await asyncio.wait_for(_all(c.sent() for c in candidates), 60)
+    except TimeoutError:
+        stuck = [
+            f"{c.index} ({c.pc.connectionState}, video {c.video.sent} sent)"
+            for c in candidates
+            if not (c.video.done.is_set() and c.audio.done.is_set())
+        ]
+        raise LoadFailed(f"senders did not finish: {', '.join(stuck)}") from None
 
 
 async def _all(aws: Any) -> list[Any]:

@@ -3,6 +3,10 @@
 The server (``examcast serve``) runs in its own process on CPU 0, the load
 generator in this one on CPU 1 (when there are two). The same load is then
 run against a baseline server that records with aiortc's ``MediaRecorder``.
+With ``--viewers M`` the candidates go on streaming after that while M
+viewer sessions watch them through the server's relay, then a proctor
+watches the exam's wall (:mod:`bench.live`); the same is measured against a
+plain aiortc server relaying with ``MediaRelay`` (``bench.baseline --relay``).
 Progress goes to stderr; the figures are one JSON object, the last line of
 stdout. docs/bench.md explains each figure.
 """
@@ -17,20 +21,25 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from bench import measure
-from bench.clip import Clip, make_clip
+from bench import measure, proctors
+from bench.analysis import AnalysisPlan
+from bench.analysis import seed as seed_analysis
+from bench.clip import Clip, make_black, make_clip
+from bench.live import LiveFailed, LivePlan, proctors_needed
 from bench.loadgen import LoadFailed, Target, loopback_only, run_load
 from bench.process import ServerFailed, ServerProcess, free_port
-from bench.report import Run, figures
+from bench.report import Run, analysis_figures, figures, live_figures
 from bench.spawn import serve_args
+from bench.viewers import pass_through
 
 SERVER_CPU, LOADGEN_CPU = 0, 1
+ANALYSIS_SETTLE_S = 4.0  # takes started, before a window is measured: first pictures
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,6 +59,50 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="candidates for the MediaRecorder baseline (default min(streams, 2); 0 skips it)",
     )
     parser.add_argument(
+        "--viewers",
+        type=int,
+        default=0,
+        help="viewer sessions watching the candidates through the server's relay, then a "
+        "proctor watching the exam's wall (default 0: neither)",
+    )
+    parser.add_argument(
+        "--viewer-seconds",
+        type=int,
+        default=10,
+        help="how long the viewers, then the wall, are measured (default 10)",
+    )
+    parser.add_argument(
+        "--baseline-viewers",
+        type=int,
+        default=None,
+        help="viewers for the MediaRelay baseline (default min(viewers, 4); 0 skips it)",
+    )
+    parser.add_argument(
+        "--analysis",
+        action="store_true",
+        help="after the recording window, the candidates record takes of an exam question "
+        "in windows with the exam's monitoring off and on: the detectors' CPU per stream and "
+        "the alert latency (bench/analysis.py)",
+    )
+    parser.add_argument(
+        "--analysis-rounds",
+        type=int,
+        default=2,
+        help="pairs of windows (monitoring off, on) for --analysis (default 2)",
+    )
+    parser.add_argument(
+        "--analysis-seconds",
+        type=int,
+        default=15,
+        help="how long each --analysis window is measured (default 15)",
+    )
+    parser.add_argument(
+        "--analysis-dark",
+        type=int,
+        default=8,
+        help="cameras that go black in each --analysis window (default 8, at most --streams)",
+    )
+    parser.add_argument(
         "--server-arg",
         action="append",
         default=[],
@@ -66,6 +119,22 @@ def main(args: argparse.Namespace) -> int:
     if args.streams < 1 or args.seconds < 1:
         print("examcast bench: --streams and --seconds must be at least 1", file=sys.stderr)
         return 2
+    if args.analysis and args.viewers:
+        print("examcast bench: --analysis and --viewers are separate runs", file=sys.stderr)
+        return 2
+    if args.analysis_rounds < 1 or args.analysis_seconds < 1 or args.analysis_dark < 0:
+        print(
+            "examcast bench: --analysis-rounds and --analysis-seconds must be at least 1, "
+            "--analysis-dark not negative",
+            file=sys.stderr,
+        )
+        return 2
+    if args.viewers < 0 or args.viewer_seconds < 1:
+        print(
+            "examcast bench: --viewers must not be negative, --viewer-seconds at least 1",
+            file=sys.stderr,
+        )
+        return 2
     baseline_streams = (
         min(args.streams, 2) if args.baseline_streams is None else args.baseline_streams
     )
@@ -77,10 +146,12 @@ def main(args: argparse.Namespace) -> int:
     if placement is not None:
         measure.pin(os.getpid(), placement[1])
     loopback_only()
+    if args.viewers:
+        pass_through()  # viewers here never decode for the figures (bench/viewers.py)
     work = Path(tempfile.mkdtemp(prefix="examcast-bench-"))
     try:
         result = _runner()(_bench(args, baseline_streams, clip, work, placement))
-    except (ServerFailed, LoadFailed, TimeoutError) as exc:
+    except (ServerFailed, LoadFailed, LiveFailed, TimeoutError) as exc:
         progress(f"failed: {type(exc).__name__}: {exc}")
         return 1
     finally:
@@ -139,26 +210,84 @@ async def _bench(
     loop_name = _event_loop(args.server_arg)
     port = free_port()
     data_dir = work / "examcast"
+    # the live part: two windows, the ramp-up (about a second a viewer when busy), slack
+    live_s = 2 * args.viewer_seconds + args.viewers + 60 if args.viewers else 0
+    analysis_s = (
+        round(args.analysis_rounds * 2 * (args.analysis_seconds + ANALYSIS_SETTLE_S + 30)) + 120
+        if args.analysis
+        else 0
+    )
+    live_s += analysis_s
+    staff = ("--staff-two-factor", "optional") if args.viewers or args.analysis else ()
     serve = serve_args(
         port,
         data_dir,
         "--device-check-limit-s",
-        str(max(120, args.seconds + 120)),
+        str(max(120, args.seconds + live_s + 120)),
         "--log-level",
         "warning",
+        *staff,
         *args.server_arg,
     )
     server = ServerProcess(
         "examcast serve", serve, work / "examcast.log", placement[0] if placement else None
     )
+    url = f"http://127.0.0.1:{port}"
+    live = None
+    if args.viewers:
+
+        async def live_plan() -> LivePlan:
+            progress(f"examcast: an exam with proctors for {args.viewers} viewers and a wall")
+            seeded = await proctors.seed(
+                url,
+                data_dir,
+                work / "examcast.log",
+                args.streams,
+                proctors_needed(args.viewers, wall=True),
+            )
+            return LivePlan(
+                args.viewers,
+                args.viewer_seconds,
+                True,
+                seeded.exam_id,
+                seeded.proctor_cookies,
+                True,
+            )
+
+        live = live_plan
+    analysis = None
+    if args.analysis:
+
+        async def analysis_plan() -> AnalysisPlan:
+            progress("examcast: an exam with an online question for every candidate")
+            exam_id, body, admin, proctor = await seed_analysis(
+                url, data_dir, work / "examcast.log", args.streams, args.analysis_rounds
+            )
+            return AnalysisPlan(
+                exam_id,
+                body,
+                admin,
+                proctor,
+                args.analysis_rounds,
+                args.analysis_seconds,
+                ANALYSIS_SETTLE_S,
+                min(args.analysis_dark, args.streams),
+                make_black(),
+            )
+
+        analysis = analysis_plan
     main_run = await _measure(
         server,
-        Target("examcast", f"http://127.0.0.1:{port}", work / "examcast.log"),
+        Target("examcast", url, work / "examcast.log"),
         clip,
         args.streams,
         args.seconds,
+        live,
+        analysis,
     )
     result = figures(main_run, args.streams, args.seconds)
+    result.update(live_figures(main_run))
+    result.update(analysis_figures(main_run))
     result.update(event_loop=loop_name, server_args=serve[2:], clip=clip.describe())
     result["pinning"] = (
         {"server_cpus": sorted(placement[0]), "loadgen_cpus": sorted(placement[1])}
@@ -203,16 +332,92 @@ async def _bench(
             result["cpu_ratio_vs_baseline"] = round(
                 result["cpu_per_stream_pct"] / base["cpu_per_stream_pct"], 3
             )
+    relay_viewers = min(args.viewers, 4) if args.baseline_viewers is None else args.baseline_viewers
+    if args.viewers and relay_viewers > 0:
+        result["relay_baseline"] = await _relay_baseline(
+            args, relay_viewers, clip, work, placement, loop_name
+        )
+        ours = result.get("viewer_cpu_per_stream_pct")
+        theirs = result["relay_baseline"].get("viewer_cpu_per_stream_pct")
+        if ours is not None and theirs:
+            result["viewer_cpu_ratio_vs_relay_baseline"] = round(ours / theirs, 3)
     return result
 
 
+async def _relay_baseline(
+    args: argparse.Namespace,
+    viewers: int,
+    clip: Clip,
+    work: Path,
+    placement: tuple[set[int], set[int]] | None,
+    loop_name: str,
+) -> dict[str, Any]:
+    """The live part against ``bench.baseline --relay``: aiortc's MediaRelay, decoded frames
+    encoded again for each viewer."""
+    streams = min(args.streams, 2)
+    port = free_port()
+    server = ServerProcess(
+        "relay baseline",
+        [
+            "-m",
+            "bench.baseline",
+            "--relay",
+            "--port",
+            str(port),
+            "--dir",
+            str(work / "relay-baseline"),
+            "--event-loop",
+            loop_name,
+        ],
+        work / "relay-baseline.log",
+        placement[0] if placement else None,
+    )
+    cookies = [""] * proctors_needed(viewers, wall=True)
+
+    async def live_plan() -> LivePlan:
+        return LivePlan(viewers, args.viewer_seconds, True, "bench", cookies, False)
+
+    run = await _measure(
+        server,
+        Target("relay baseline", f"http://127.0.0.1:{port}", None),
+        clip,
+        streams,
+        args.seconds,
+        live_plan,
+    )
+    out: dict[str, Any] = {"streams": streams}
+    out.update(live_figures(run))
+    out["candidates_only_cpu_per_stream_pct"] = figures(run, streams, args.seconds)[
+        "cpu_per_stream_pct"
+    ]
+    del out["live_note"]
+    out["note"] = (
+        "a plain aiortc server relaying with aiortc.contrib.media.MediaRelay (buffered=False): "
+        "each candidate's track decoded once by aiortc's receiver, each viewer's copy encoded "
+        "again by its own RTCRtpSender (VP8, Opus); no recording. Its wall: every "
+        "wall_picture_interval (2.5 s) the latest decoded picture of each camera, scaled to "
+        f"320x240 and made a JPEG in a thread. Run with {streams} candidate(s) and {viewers} "
+        "viewer(s): each viewer costs an encoder. Viewers read the re-encoded pictures' "
+        "barcodes (decoding in threads of the load generator)."
+    )
+    return out
+
+
 async def _measure(
-    server: ServerProcess, target: Target, clip: Clip, streams: int, seconds: int
+    server: ServerProcess,
+    target: Target,
+    clip: Clip,
+    streams: int,
+    seconds: int,
+    live: Callable[[], Awaitable[LivePlan]] | None = None,
+    analysis: Callable[[], Awaitable[AnalysisPlan]] | None = None,
 ) -> Run:
     progress(f"{target.name}: starting {' '.join(server.argv)}")
     server.start()
     try:
         await server.wait_ready(target.url + "/api/health")
+        plan = None if live is None else await live()
+        analysis_plan = None if analysis is None else await analysis()
         proc = psutil.Process(server.pid)
         me = psutil.Process()
         memory = measure.MemorySampler(proc)
@@ -234,12 +439,25 @@ async def _measure(
                 drops[0] = measure.socket_drops(server.pid)
 
         started = time.monotonic()
-        load = await run_load(target, clip, streams, seconds, on_phase, progress)
+        load = await run_load(
+            target, clip, streams, seconds, on_phase, progress, plan, analysis_plan
+        )
         await memory.stop()
         udp = measure.udp_delta(udp_before, measure.udp_counters())
         server.check_alive()
         progress(f"{target.name}: done in {time.monotonic() - started:.1f}s")
-        return Run(load, marks, loadgen_marks, machine, udp, drops[0], rss_idle, rss, memory.peak)
+        return Run(
+            load,
+            marks,
+            loadgen_marks,
+            machine,
+            udp,
+            drops[0],
+            rss_idle,
+            rss,
+            memory.peak,
+            memory.samples,
+        )
     except BaseException:
         progress(f"{target.name}: failed; server log:\n{server.log_tail()}")
         raise

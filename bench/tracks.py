@@ -4,9 +4,14 @@
 instead of a frame it skips the encoder and only packetises
 (``Vp8Encoder.pack`` / ``OpusEncoder.pack``), taking the RTP timestamp from
 ``packet.pts`` in ``packet.time_base``. So pts must rise without a break
-when the clip loops, and a keyframe request (RTCP PLI) only sets a flag
-for an encoder that is not there: a stream starts at a keyframe and the
-recorder waits for the next one if it needs to.
+when the clip loops. A keyframe request (RTCP PLI or FIR) would only set a
+flag for an encoder that is not there: the video sender's is routed to
+:meth:`PacedTrack.request_keyframe` instead, and the track sends the next
+picture that has a keyframe version (:attr:`Clip.key_video`, every third)
+in its place, as a browser's encoder answers a request.
+
+Each track notes when it handed over each frame (:attr:`PacedTrack.sent_at`):
+the "glass" time of the viewers' glass-to-glass latency.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import fractions
 import time
+from collections.abc import Mapping
 
+from aiortc import RTCRtpSender
 from aiortc.mediastreams import MediaStreamTrack
 from av.packet import Packet
 
@@ -38,31 +45,77 @@ class PacedTrack(MediaStreamTrack):
         ticks: int,
         clock: int,
         first: int = 0,
+        keys: Mapping[int, Sample] | None = None,
     ) -> None:
         super().__init__()
         self.kind = kind
         self._samples = samples
+        self._keys = keys or {}
         self._interval = interval
         self._ticks = ticks
         self._time_base = fractions.Fraction(1, clock)
-        self._first = first
-        self._count = 0
+        self.first = first
+        self._count: int | None = 0
         self._start: float | None = None
         self._go = asyncio.Event()
+        self._want_keyframe = False
         self.done = asyncio.Event()  # every frame has been handed over and packetised
         self.sent = 0
+        self.sent_at: list[float] = []  # time.monotonic() each frame was handed over
+        self.keyframes_on_request = 0
         self.max_late_s = 0.0
+        self._cover: tuple[Sample, ...] | None = None
+        self._uncover = False
+        self.covered_at: float | None = None  # time.time() the first covering frame went
 
-    def start(self, at: float, count: int) -> None:
-        """Send ``count`` frames, the first at ``at`` (``time.monotonic()``)."""
+    def cover(self, samples: tuple[Sample, ...]) -> None:
+        """Send ``samples`` (all keyframes: :func:`bench.clip.make_black`) from the next frame
+        on, instead of the clip, until :meth:`uncover`; :attr:`covered_at` says when."""
+        self._cover, self._uncover, self.covered_at = samples, False, None
+
+    def uncover(self) -> None:
+        """Back to the clip at its next picture that has a keyframe version."""
+        self._uncover = True
+
+    def start(self, at: float, count: int | None) -> None:
+        """Send ``count`` frames, the first at ``at`` (``time.monotonic()``); None: until
+        :meth:`finish` says how many."""
         self._start = at
         self._count = count
         self._go.set()
 
+    def finish(self, count: int) -> None:
+        """Stop after ``count`` frames in all (at least the ones already sent)."""
+        self._count = max(count, self.sent)
+
+    def frames_due(self, by: float) -> int:
+        """How many frames the schedule has sent by ``by`` (``time.monotonic()``)."""
+        if self._start is None:
+            return 0
+        return max(0, int((by - self._start) / self._interval) + 1)
+
+    def request_keyframe(self) -> None:
+        """The sender's RTCP PLI/FIR: a keyframe at the next picture that has one."""
+        self._want_keyframe = True
+
+    def route_keyframe_requests(self, sender: RTCRtpSender) -> None:
+        """Make ``sender``'s keyframe requests ours (aiortc 1.16 ``_send_keyframe`` only sets
+        a flag for its encoder, which packets skip)."""
+        sender._send_keyframe = self.request_keyframe  # type: ignore[method-assign]
+
+    @property
+    def samples(self) -> int:
+        """Pictures in the clip: the stream shows them again after this many frames."""
+        return len(self._samples)
+
+    def sample_index(self, index: int) -> int:
+        """The clip picture the ``index``-th frame sent shows."""
+        return (self.first + index) % len(self._samples)
+
     async def recv(self) -> Packet:
         await self._go.wait()
         assert self._start is not None
-        if self.sent >= self._count:
+        if self._count is not None and self.sent >= self._count:
             # The sender asks for the next frame only once the previous one is
             # on the wire: from here on everything counted has been sent.
             self.done.set()
@@ -74,11 +127,26 @@ class PacedTrack(MediaStreamTrack):
             await asyncio.sleep(delay)
         else:
             self.max_late_s = max(self.max_late_s, -delay)
-        sample = self._samples[(self._first + index) % len(self._samples)]
+        at = self.sample_index(index)
+        sample = self._samples[at]
+        cover = self._cover
+        if cover is not None and self._uncover and (sample.keyframe or at in self._keys):
+            self._cover = cover = None
+            self._want_keyframe = True
+        if cover is not None:
+            sample = cover[index % len(cover)]
+            if self.covered_at is None:
+                self.covered_at = time.time()
+        elif self._want_keyframe and (sample.keyframe or at in self._keys):
+            self._want_keyframe = False
+            if not sample.keyframe:
+                sample = self._keys[at]
+                self.keyframes_on_request += 1
         packet = Packet(sample.data)
         packet.pts = index * self._ticks
         packet.time_base = self._time_base
         self.sent += 1
+        self.sent_at.append(time.monotonic())
         return packet
 
 
@@ -86,7 +154,13 @@ def clip_tracks(clip: Clip, keyframe: int) -> tuple[PacedTrack, PacedTrack]:
     """An (audio, video) pair replaying ``clip`` from its ``keyframe``-th keyframe."""
     first = clip.keyframes[keyframe % len(clip.keyframes)]
     video = PacedTrack(
-        "video", clip.video, 1 / clip.fps, VIDEO_CLOCK // clip.fps, VIDEO_CLOCK, first
+        "video",
+        clip.video,
+        1 / clip.fps,
+        VIDEO_CLOCK // clip.fps,
+        VIDEO_CLOCK,
+        first,
+        clip.key_video,
     )
     audio_first = round(first / clip.fps * AUDIO_RATE / AUDIO_FRAME)
     audio = PacedTrack(

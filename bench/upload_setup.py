@@ -46,15 +46,15 @@ class Seeded:
 
 async def seed(url: str, data_dir: Path, log: Path, max_bytes: int) -> Seeded:
     await signed_in_cookie(url, ADMIN, log)  # registers; its role comes with the next log-in
-    _operator("unit-add", UNIT, "Bench unit", data_dir=data_dir)
-    _operator("grant", phone_of(ADMIN), "unit_admin", "--unit", UNIT, data_dir=data_dir)
+    operator_command("unit-add", UNIT, "Bench unit", data_dir=data_dir)
+    operator_command("grant", phone_of(ADMIN), "unit_admin", "--unit", UNIT, data_dir=data_dir)
     async with client(CANDIDATE) as candidate_http:
         candidate = HttpCall(candidate_http, url, keep_cookie=True)
         await sign_up(candidate, person_of(CANDIDATE), sms_code_reader(log))
         async with client(ADMIN) as http:
-            admin = await _log_in(http, url, ADMIN)
+            admin = await log_in(http, url, ADMIN)
             listed = f"name,id_type,id_number\n考生,resident_id,{id_number_of(CANDIDATE)}\n"
-            await _call(
+            await call_json(
                 http,
                 "POST",
                 f"{url}/api/admin/units/{UNIT}/admitted-list",
@@ -62,7 +62,9 @@ async def seed(url: str, data_dir: Path, log: Path, max_bytes: int) -> Seeded:
                 data=listed.encode(),
                 headers={"Content-Type": "text/csv"},
             )
-            exam = await _call(http, "POST", f"{url}/api/admin/exams", admin, json=_exam(max_bytes))
+            exam = await call_json(
+                http, "POST", f"{url}/api/admin/exams", admin, json=_exam(max_bytes)
+            )
         exam_id = exam["id"]
         # No device check: the unit's only exam is offline.
         await to_exam_list(candidate, id_number_of(CANDIDATE), UNIT)
@@ -95,7 +97,7 @@ def _exam(max_bytes: int) -> dict[str, Any]:
     }
 
 
-async def _log_in(http: aiohttp.ClientSession, url: str, index: int) -> str:
+async def log_in(http: aiohttp.ClientSession, url: str, index: int) -> str:
     body = {"phone": phone_of(index), "password": PASSWORD}
     async with http.post(f"{url}/api/session", json=body, headers={"Origin": url}) as r:
         if r.status != 200:
@@ -103,7 +105,7 @@ async def _log_in(http: aiohttp.ClientSession, url: str, index: int) -> str:
         return "; ".join(f"{k}={m.value}" for k, m in r.cookies.items())
 
 
-async def _call(
+async def call_json(
     http: aiohttp.ClientSession, method: str, url: str, cookie: str, **kw: Any
 ) -> dict[str, Any]:
     headers = {"Cookie": cookie, "Origin": url.split("/api/")[0], **kw.pop("headers", {})}
@@ -114,7 +116,7 @@ async def _call(
         return body
 
 
-def _operator(*args: str, data_dir: Path) -> None:
+def operator_command(*args: str, data_dir: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "web.cli", *args, "--data-dir", str(data_dir)],
         capture_output=True,

@@ -49,6 +49,14 @@ def is_keyframe(codec: str | None, data: bytes) -> bool:
     return False
 
 
+def may_be_keyframe(codec: str | None, data: bytes) -> bool:
+    """A cheap first look, for every frame of a watched camera: False means surely not a
+    keyframe (VP8: the frame tag's inter bit); True means :func:`is_keyframe` decides."""
+    if codec == "vp8":
+        return bool(data) and not data[0] & 1
+    return codec == "h264"
+
+
 def fit(width: int, height: int, box: tuple[int, int] = MAX_SIZE) -> tuple[int, int]:
     """The size of a ``width`` x ``height`` picture scaled down to fit ``box`` with its
     aspect kept (never up), both sides even (as 4:2:0 wants) and at least 2."""

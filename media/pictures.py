@@ -1,13 +1,17 @@
 """Fresh pictures of watched candidates' cameras for the proctors' wall.
 
-While a candidate is *watched* (a proctor has a wall with them open), every
-``interval_s`` (2–3 s) each of their cameras (the video track of their
-``primary`` and ``secondary`` media sessions) is asked for a keyframe
-(``TrackSource.request_keyframe(merge=True)``: at most one PLI a second per
-track, shared with live viewers). The next keyframe that arrives is caught
-(``TrackSource.watch``; the recorder is unaffected) and only that frame is
-decoded, in a small shared thread pool, scaled to fit 320×240 and encoded as a
-JPEG. Nobody watching: no requests, no watching of frames, no decoding.
+While a candidate is *watched* (a proctor has a wall with them open), each of
+their cameras (the video track of their ``primary`` and ``secondary`` media
+sessions) gets a fresh picture about every ``interval_s`` (2–3 s). Its frames
+are looked at as they arrive (``TrackSource.watch``, after the recorder: one
+byte for most frames); a whole keyframe that comes once the camera's picture is
+:data:`MIN_GAP_FRACTION` of an interval old becomes the next picture, whoever
+caused it (the recorder, a live viewer, the sender itself). Only a camera
+without one an interval (+ :data:`GRACE_S`) after its last picture is asked
+for a keyframe (``TrackSource.request_keyframe(merge=True)``: at most one PLI a
+second per track, shared with live viewers). Only that frame is decoded, in a
+small shared thread pool, scaled to fit 320×240 and encoded as a JPEG. Nobody
+watching: no requests, no watching of frames, no decoding.
 
 API (stable; all on the event loop)::
 
@@ -61,7 +65,7 @@ from exams.shared.ports import Clock, Scheduler
 from media import picture_codec
 from media.hub import MediaSession
 from media.picture_codec import PictureError, Snapshot
-from media.sources import TrackSource
+from media.sources import MIN_PLI_GAP_S, TrackSource
 from media.tap import EncodedFrame
 
 log = logging.getLogger(__name__)
@@ -72,6 +76,15 @@ DEFAULT_INTERVAL_S = 2.5
 # interval spread over them): 40 candidates' keyframes do not all reach the pool in the
 # same moment, where most would be dropped, and stay apart at every later tick.
 STAGGER_S = 0.025
+# A camera's picture is kept fresh from any whole keyframe that arrives once it is this
+# share of an interval old (the recorder's, a viewer's, the sender's own: none costs an
+# extra keyframe); only one that reaches an interval (less TICK_SLACK_S) without one asks
+# for a keyframe, GRACE_S after the interval, so a keyframe due anyway comes first.
+MIN_GAP_FRACTION = 0.8
+TICK_SLACK_S = 0.05
+GRACE_S = 0.2
+MIN_TICK_S = 0.1  # an owner's ticks are at least this far apart
+RETRY_S = 0.3  # a camera whose keyframe the full pool dropped is asked again this soon
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,10 +150,11 @@ class _Camera:
     owner: str
     name: str
     source: TrackSource | None = None
-    unwatch: Callable[[], None] | None = None  # set while a keyframe is awaited
+    unwatch: Callable[[], None] | None = None  # set while its source is watched
     busy: bool = False  # a keyframe of it is in the pool
     seq: int = 0
     latest: Picture | None = None
+    pictured: TrackSource | None = None  # the source of ``latest``
 
 
 @dataclass(eq=False)
@@ -168,7 +182,9 @@ class WallPictures:
         self._scheduler = scheduler
         self.interval_s = interval_s
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="wall-pictures")
-        self._max_pending = max_pending if max_pending is not None else 2 * threads
+        # keyframes that arrive together (cameras started together keep their phase) wait
+        # their turn rather than being dropped: ~5 ms of decoding each
+        self._max_pending = max_pending if max_pending is not None else 8 * threads
         self._pending = 0
         self._owners: dict[str, _Owner] = {}
         self._listeners: list[PictureListener] = []
@@ -276,6 +292,8 @@ class WallPictures:
         if self._owners.get(owner.id) is not owner:
             return  # released meanwhile
         sources = self._camera_sources(owner.id)
+        now = self._clock()
+        due = now + self.interval_s
         for name in CAMERAS:
             source = sources.get(name)
             cam = owner.cameras.get(name)
@@ -286,10 +304,22 @@ class WallPictures:
             if cam.source is not source:
                 self._disarm(cam)
                 cam.source = source
-            if source is not None and not cam.busy:
-                self._ask(cam, source)
+            if source is None:
+                continue
+            if cam.unwatch is None:
+                cam.unwatch = source.watch(functools.partial(self._on_frame, cam))
+            latest = cam.latest if cam.pictured is source else None
+            if latest is not None and now - latest.taken_at < self.interval_s - TICK_SLACK_S:
+                # a keyframe came on its own (the recorder's, a viewer's, the sender's own):
+                # no request; look again when this picture is an interval old
+                due = min(due, latest.taken_at + self.interval_s + GRACE_S)
+            elif not cam.busy:
+                self._requests += 1
+                source.request_keyframe(merge=True)
+                # no keyframe by the time another PLI may go: ask again then
+                due = min(due, now + MIN_PLI_GAP_S + TICK_SLACK_S)
         owner.cancel = self._scheduler.call_at(
-            self._clock() + self.interval_s, functools.partial(self._tick, owner)
+            max(due, now + MIN_TICK_S), functools.partial(self._tick, owner)
         )
         self._loop_cpu += time.thread_time() - started
 
@@ -304,12 +334,6 @@ class WallPictures:
             if video is not None:
                 found[session.role] = video
         return found
-
-    def _ask(self, cam: _Camera, source: TrackSource) -> None:
-        if cam.unwatch is None:
-            cam.unwatch = source.watch(lambda src, frame: self._on_frame(cam, src, frame))
-        self._requests += 1
-        source.request_keyframe(merge=True)
 
     def _disarm(self, cam: _Camera) -> None:
         if cam.unwatch is not None:
@@ -329,21 +353,31 @@ class WallPictures:
     # -- a keyframe caught, decoded, stored -------------------------------------------------
 
     def _on_frame(self, cam: _Camera, source: TrackSource, frame: EncodedFrame) -> None:
-        started = time.thread_time()
+        """Every frame of a watched camera: a whole keyframe when its picture is due soon
+        (at least :data:`MIN_GAP_FRACTION` of an interval old) becomes the next picture,
+        whoever caused it; others cost one byte's look."""
         codec = source.codec_name
+        if not picture_codec.may_be_keyframe(codec, frame.data) or cam.busy:
+            return
+        started = time.thread_time()
+        latest = cam.latest
         if (
             cam.source is source
-            and cam.unwatch is not None
             and not frame.partial
+            and (
+                latest is None
+                or cam.pictured is not source
+                or self._clock() - latest.taken_at >= self.interval_s * MIN_GAP_FRACTION
+            )
             and picture_codec.is_keyframe(codec, frame.data)
         ):
-            self._disarm(cam)
             self._submit(cam, source, codec or "", frame.data)
         self._loop_cpu += time.thread_time() - started
 
     def _submit(self, cam: _Camera, source: TrackSource, codec: str, data: bytes) -> None:
         if self._pending >= self._max_pending or self._closed:
             self._dropped += 1
+            self._retry_soon(cam)
             return
         taken_at = self._clock()
         self._pending += 1
@@ -352,6 +386,19 @@ class WallPictures:
             self._pool, picture_codec.snapshot, codec, data
         )
         future.add_done_callback(lambda f: self._made(cam, source, taken_at, f))
+
+    def _retry_soon(self, cam: _Camera) -> None:
+        """A keyframe was dropped (the pool was full): the owner's next tick comes within
+        :data:`RETRY_S` rather than an interval later (keyframes that come together, such
+        as cameras started together, are spread over the next ticks)."""
+        owner = self._owners.get(cam.owner)
+        if owner is None or self._closed:
+            return
+        if owner.cancel is not None:
+            owner.cancel()
+        owner.cancel = self._scheduler.call_at(
+            self._clock() + RETRY_S, functools.partial(self._tick, owner)
+        )
 
     def _made(
         self, cam: _Camera, source: TrackSource, taken_at: float, future: asyncio.Future[Snapshot]
@@ -384,6 +431,7 @@ class WallPictures:
             made.frame,
         )
         cam.latest = picture
+        cam.pictured = source
         self._pictures += 1
         for listener in self._listeners:
             try:

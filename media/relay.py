@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 # A viewer's queue: about 3 s of video at 30 frames a second, 2 s of Opus at 20 ms.
 VIDEO_QUEUE_FRAMES = 90
 AUDIO_QUEUE_FRAMES = 100
+# While the server sheds load, viewers (keyframe-only) ask a camera for a keyframe at most
+# this often: a picture every few seconds, without many extra keyframes to receive.
+SHED_PLI_GAP_S = 2.5
 
 
 def _is_keyframe(mime: str, data: bytes) -> bool:
@@ -51,8 +54,15 @@ def _is_keyframe(mime: str, data: bytes) -> bool:
 class SourceRelay:
     """One source's frames to its viewers' queues (created by :class:`Relays`)."""
 
-    def __init__(self, source: TrackSource, cache_frames: int, on_idle: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        source: TrackSource,
+        cache_frames: int,
+        on_idle: Callable[[], None],
+        shedding: Callable[[], bool] | None = None,
+    ) -> None:
         self.source = source
+        self._shedding = shedding
         self.kind = source.kind
         self._cache_frames = cache_frames
         self._on_idle = on_idle
@@ -85,14 +95,22 @@ class SourceRelay:
             self._on_idle()
 
     def request_keyframe(self) -> bool:
-        """Ask the candidate's sender for a keyframe, merged across viewers (one a second)."""
-        self._asked_at = time.monotonic()
+        """Ask the candidate's sender for a keyframe, merged across viewers (one a second;
+        one every :data:`SHED_PLI_GAP_S` while the server sheds load, :mod:`media.load`)."""
+        now = time.monotonic()
+        if self._shed() and self._asked_at is not None and now - self._asked_at < SHED_PLI_GAP_S:
+            return True
+        self._asked_at = now
         return self.source.request_keyframe(merge=True)
+
+    def _shed(self) -> bool:
+        return self._shedding is not None and self._shedding()
 
     def _ask_again(self) -> None:
         """A viewer still waits for a keyframe a second after asking: ask again. A request
         merged into an earlier one may have been answered before this viewer came."""
-        if self._asked_at is not None and time.monotonic() - self._asked_at < MIN_PLI_GAP_S:
+        gap = SHED_PLI_GAP_S if self._shed() else MIN_PLI_GAP_S
+        if self._asked_at is not None and time.monotonic() - self._asked_at < gap:
             return
         if any(q.waiting_keyframe for q in self._queues):
             self.request_keyframe()
@@ -152,15 +170,22 @@ class SourceRelay:
 class Relays:
     """The relay of each watched source: one per source, however many viewers."""
 
-    def __init__(self, cache_frames: int = VIDEO_QUEUE_FRAMES) -> None:
+    def __init__(
+        self,
+        cache_frames: int = VIDEO_QUEUE_FRAMES,
+        shedding: Callable[[], bool] | None = None,
+    ) -> None:
         self._cache_frames = cache_frames
+        self.shedding = shedding  # :attr:`media.load.ViewerLoad.shedding`, read per frame
         self._relays: dict[int, SourceRelay] = {}
 
     def of(self, source: TrackSource) -> SourceRelay:
         key = id(source)
         relay = self._relays.get(key)
         if relay is None or relay.source is not source:
-            relay = SourceRelay(source, self._cache_frames, lambda: self._forget(key))
+            relay = SourceRelay(
+                source, self._cache_frames, lambda: self._forget(key), self.shedding
+            )
             self._relays[key] = relay
         return relay
 
@@ -185,12 +210,13 @@ class RelayTrack(MediaStreamTrack):
         *,
         queue_frames: int | None = None,
         on_mismatch: Callable[[RelayTrack], None] | None = None,
+        shedding: Callable[[], bool] | None = None,
     ) -> None:
         super().__init__()
         self.kind = kind
         self.mime = mime.lower()
         limit = queue_frames or (VIDEO_QUEUE_FRAMES if kind == "video" else AUDIO_QUEUE_FRAMES)
-        self.queue = ViewerQueue(kind, limit, self.request_keyframe)
+        self.queue = ViewerQueue(kind, limit, self.request_keyframe, shedding)
         self.relay: SourceRelay | None = None
         self.mismatch = False
         self._on_mismatch = on_mismatch

@@ -7,6 +7,9 @@ drops what it holds and waits for the next keyframe (asking for one, merged
 with every other request), so a slow viewer costs neither memory nor delay to
 anyone else. Sound has no keyframes: a full audio queue drops its backlog and
 goes on with the newest frame.
+
+While the server sheds load (``shedding()`` is true, see :mod:`media.load`)
+video takes keyframes only; its next picture after that is a keyframe again.
 """
 
 from __future__ import annotations
@@ -35,16 +38,24 @@ class QueueStats:
     dropped: int = 0  # frames thrown away (a skip, or waiting for a keyframe)
     skips: int = 0  # times the queue was full and skipped ahead
     peak: int = 0  # the most frames it ever held
+    shed: int = 0  # frames left out to take keyframes only (load shedding)
 
 
 class ViewerQueue:
     """``limit`` frames at most; ``need_keyframe`` is called when video must skip ahead."""
 
-    def __init__(self, kind: str, limit: int, need_keyframe: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        kind: str,
+        limit: int,
+        need_keyframe: Callable[[], None],
+        shedding: Callable[[], bool] | None = None,
+    ) -> None:
         if limit < 1:
             raise ValueError("a viewer queue holds at least one frame")
         self.kind = kind
         self.limit = limit
+        self._shedding = shedding
         self.stats = QueueStats()
         self._need_keyframe = need_keyframe
         self._frames: deque[RelayFrame] = deque()
@@ -68,9 +79,13 @@ class ViewerQueue:
     def put(self, frame: RelayFrame) -> None:
         if self._closed:
             return
-        if self._waiting_keyframe:
+        shed = self.kind == "video" and not frame.keyframe and self._shed()
+        if self._waiting_keyframe or shed:
             if not frame.keyframe:
                 self.stats.dropped += 1
+                if shed:
+                    self.stats.shed += 1
+                    self._waiting_keyframe = True  # after a gap, a keyframe comes first
                 return
             self._waiting_keyframe = False
         if len(self._frames) >= self.limit:
@@ -86,6 +101,9 @@ class ViewerQueue:
         self.stats.peak = max(self.stats.peak, len(self._frames))
         if self._getter is not None and not self._getter.done():
             self._getter.set_result(None)
+
+    def _shed(self) -> bool:
+        return self._shedding is not None and self._shedding()
 
     def prefill(self, frames: list[RelayFrame]) -> bool:
         """Start with ``frames`` (a keyframe and the frames since); False if they do not fit."""

@@ -11,6 +11,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
 from media import tap
+from media.detectors.audio_level import LevelNote
 from media.tap import EncodedFrame
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,9 @@ class TrackSource:
         self.ended = False
         self.frames_received = 0
         self.last_frame_at: float | None = None  # monotonic; how fresh the media is
+        # Audio: every packet's level (the ssrc-audio-level extension), for the silence
+        # detector (media.detectors.audio_level); noted by the tap for the track's life.
+        self.levels: LevelNote | None = LevelNote() if kind == "audio" else None
         self._base: float | None = None
         self._clock_rate = 90000 if kind == "video" else 48000
         # The clock: the earliest "arrival minus media time" of any packet so far, so a

@@ -28,6 +28,8 @@ from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
+from media.detectors.audio_level import SOUND_MAX_LEVEL, LevelNote
+
 SUPPORTED_AIORTC = "1.16"
 
 _QUEUE_ATTR = "_RTCRtpReceiver__decoder_queue"
@@ -54,6 +56,9 @@ class EncodedFrame:
 
 
 class FrameSink(Protocol):
+    # An audio track's level note: every packet's audio-level header extension goes here.
+    levels: LevelNote | None
+
     def on_packet(self, arrival: float, timestamp: int) -> bool:
         """A packet arrived; return False to hear of no more packets."""
 
@@ -266,6 +271,8 @@ def install(receiver: RTCRtpReceiver, sink: FrameSink) -> None:
     setattr(receiver, _QUEUE_ATTR, tapped)
     if not jitter._is_video:
         _keep_dropped_audio(receiver, tapped)
+        if sink.levels is not None:
+            _note_levels(receiver, sink.levels)
     _note_packets(receiver, sink)
 
 
@@ -295,6 +302,28 @@ def _keep_dropped_audio(receiver: RTCRtpReceiver, tapped: _TapQueue) -> None:
     jitter.smart_remove = smart_remove
 
 
+def _note_levels(receiver: RTCRtpReceiver, note: LevelNote) -> None:
+    """Count every audio packet's level (RFC 6464, parsed by aiortc) into ``note``.
+
+    The one thing of ours that runs for every audio packet for the life of the track:
+    a few attribute updates (see ``bench/audio_levels.py`` for what it costs).
+    """
+    jitter = getattr(receiver, _JITTER_ATTR)
+    original = jitter.add
+    clock = time.monotonic
+
+    def levelled_add(packet: Any) -> Any:
+        level = packet.extensions.audio_level
+        if level is not None:
+            note.packets += 1
+            if level[1] <= SOUND_MAX_LEVEL:
+                note.loud += 1
+                note.last_loud_at = clock()
+        return original(packet)
+
+    jitter.add = levelled_add
+
+
 def _note_packets(receiver: RTCRtpReceiver, sink: FrameSink) -> None:
     """Tell ``sink`` when each RTP packet reaches the jitter buffer, with its RTP time,
     until it has heard enough.
@@ -303,14 +332,19 @@ def _note_packets(receiver: RTCRtpReceiver, sink: FrameSink) -> None:
     waits for four frames of prefetch, video for the next frame's first
     packet), so packet arrivals, not frame releases, are what anchor the
     track's clock. Once the sink says it has enough, the wrapper removes
-    itself: later packets go straight to ``JitterBuffer.add`` at no cost.
+    itself: later packets go straight to ``JitterBuffer.add`` (or the level note's
+    wrapper, for audio) at no cost.
     """
     jitter = getattr(receiver, _JITTER_ATTR)
     original = jitter.add
+    wrapped = "add" in vars(jitter)  # the level note's: it stays
 
     def noted_add(packet: Any) -> Any:
         if not sink.on_packet(time.monotonic(), packet.timestamp):
-            del jitter.add
+            if wrapped:
+                jitter.add = original
+            else:
+                del jitter.add
         return original(packet)
 
     jitter.add = noted_add

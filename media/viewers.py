@@ -9,6 +9,11 @@ when it is not connected yet). When the candidate's sessions change (new
 sources after a reconnect, a camera lost or closed), every viewer of that
 candidate is re-bound and told (``on_change``): the picture resumes at the new
 source's next keyframe, on the same tracks.
+
+The recording comes first (:mod:`media.load`): from the first viewer session on,
+the hub samples the event loop's lag; when it runs late, viewers' video goes
+keyframe-only, and later new viewer sessions are refused (``busy``,
+:meth:`ViewerHub.admit`).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 
 from exams.shared.errors import InvalidInput, NotFound, TooLarge
 from media.hub import MediaHub, MediaSession
+from media.load import LoopLag, ViewerLoad
 from media.peers import close_quietly
 from media.relay import Relays, RelayTrack
 from media.sources import TrackSource
@@ -74,8 +80,13 @@ class ViewerHub:
         *,
         max_sdp_bytes: int = 65536,
         relays: Relays | None = None,
+        load: ViewerLoad | None = None,
+        sample_lag: bool = True,
     ) -> None:
         self._hub = hub
+        self.load = load if load is not None else ViewerLoad()
+        # sampled from the first session on (tests inject figures into ``load`` instead)
+        self._lag: LoopLag | None = LoopLag(self.load) if sample_lag else None
         # max-bundle: with aiortc's default ("balanced") a second section of a kind keeps a
         # transport that BUNDLE then discards, and its sender never starts (aiortc 1.16).
         self._config = RTCConfiguration(
@@ -83,6 +94,8 @@ class ViewerHub:
         )
         self._max_sdp = max_sdp_bytes
         self.relays = relays if relays is not None else Relays()
+        if self.relays.shedding is None:
+            self.relays.shedding = self._shedding
         self._sessions: dict[str, ViewerSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -117,6 +130,16 @@ class ViewerHub:
             )
         return out
 
+    # -- load ------------------------------------------------------------------------------
+
+    def _shedding(self) -> bool:
+        return self.load.shedding
+
+    def admit(self) -> None:
+        """Raise :class:`~exams.shared.errors.Busy` while the server refuses new viewers
+        (its event loop runs late: the recording comes first)."""
+        self.load.admit_viewer()
+
     # -- sessions ----------------------------------------------------------------------------
 
     def open(
@@ -127,6 +150,8 @@ class ViewerHub:
         listener: ViewerListener | None = None,
         session_id: str | None = None,
     ) -> ViewerSession:
+        if self._lag is not None:
+            self._lag.start()
         session = ViewerSession(
             session_id or secrets.token_hex(8), account_id, candidate_id, exam_id, listener=listener
         )
@@ -157,7 +182,12 @@ class ViewerHub:
                 camera = CAMERAS[count[kind]]
                 count[kind] += 1
                 mime = self._mime_for(session.candidate_id, camera, kind, offered)
-                track = RelayTrack(kind, mime, on_mismatch=lambda _t: self._mismatch(session))
+                track = RelayTrack(
+                    kind,
+                    mime,
+                    on_mismatch=lambda _t: self._mismatch(session),
+                    shedding=self._shedding,
+                )
                 transceiver = pc.addTransceiver(track, direction="sendonly")
                 transceiver.setCodecPreferences(_preferences(kind, mime))
                 _forward_keyframe_requests(transceiver.sender, track)
@@ -218,6 +248,8 @@ class ViewerHub:
         return session
 
     async def stop(self) -> None:
+        if self._lag is not None:
+            self._lag.stop()
         for session_id in list(self._sessions):
             await self.close(session_id)
         for task in list(self._tasks):

@@ -28,9 +28,17 @@ EVENT_ROLES: dict[str, frozenset[Role]] = {
     "stop_take": CANDIDATE_ONLY,
     "close_session": SESSIONS,
     "secondary_ready": CANDIDATE_ONLY,
+    # what the question page reports of itself (hidden, window left...): issue #13
+    "page_event": CANDIDATE_ONLY,
     # the proctors' wall of an exam (signaling.wall): who may watch which exam is the domain's
     "watch_wall": WALL_WATCHERS,
     "unwatch_wall": WALL_WATCHERS,
+    # proctor actions (signaling.actions): on whom each may act is the domain's
+    "send_message": WALL_WATCHERS,
+    "extend_time": WALL_WATCHERS,
+    "end_attempt": WALL_WATCHERS,
+    "message_read": CANDIDATE_ONLY,  # the question page and the phone
+    "raise_hand": CANDIDATE_ONLY,
 }
 
 

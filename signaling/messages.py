@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from exams.proctoring.page_events import PAGE_KINDS
 from exams.shared.errors import InvalidInput, TooLarge
 
 _ID_MAX = 64
@@ -46,8 +47,23 @@ CLIENT_EVENTS: dict[str, tuple[Field, ...]] = {
     "stop_take": (Field("take_id", str),),
     "close_session": (Field("session_id", str),),
     "secondary_ready": (Field("session_id", str),),
+    "page_event": (Field("kind", str, choices=tuple(PAGE_KINDS)),),
     "watch_wall": (Field("exam_id", str),),
     "unwatch_wall": (Field("exam_id", str),),
+    # proctor actions (signaling.actions); text bounds are bytes (UTF-8), the domain's chars
+    "send_message": (
+        Field("exam_id", str),
+        Field("candidate_id", str),
+        Field("text", str, max_len=2048),
+    ),
+    "extend_time": (Field("exam_id", str), Field("candidate_id", str), Field("minutes", int)),
+    "end_attempt": (
+        Field("exam_id", str),
+        Field("candidate_id", str),
+        Field("reason", str, max_len=1024),
+    ),
+    "message_read": (Field("message_id", str),),
+    "raise_hand": (Field("exam_id", str),),
 }
 
 SERVER_EVENTS = (
@@ -61,6 +77,11 @@ SERVER_EVENTS = (
     "wall_closed",
     "viewer_state",
     "viewer_closed",
+    "proctor_message",
+    "deadline_changed",
+    "attempt_ended",
+    "hand_state",
+    "message_read",
 )
 
 

@@ -30,6 +30,7 @@ from aiohttp import web
 from exams.catalog.takes import Take, TakeService
 from exams.identity.accounts import Account
 from exams.identity.sessions import Ended
+from exams.proctoring.page_events import PageEvents
 from exams.shared.errors import (
     Conflict,
     ExamcastError,
@@ -43,6 +44,7 @@ from exams.shared.ports import AuditLog, Clock, Entry, Event
 from media.hub import MediaHub, MediaSession
 from pairing.service import PairingService, check_may_start_take
 from signaling import access, messages, packets
+from signaling.actions import ActionSignals
 from signaling.connections import Connection, Connections, is_due
 from signaling.viewers import VIEWER, ViewerSignals, check_role
 from signaling.wall import WallRooms
@@ -90,8 +92,12 @@ class MediaNamespace(socketio.AsyncNamespace):
         viewers: ViewerSignals,
         wall: WallRooms,
         audit: AuditLog,
+        page_events: PageEvents,
+        actions: ActionSignals,
     ) -> None:
         super().__init__("/")
+        self._actions = actions  # proctors' messages, extra time, ending; raised hands
+        self._page_events = page_events  # what candidates' question pages report of themselves
         self._wall = wall  # proctors watching an exam's wall of tiles
         self._audit = audit  # refused events are written to it
         self._viewers = viewers  # proctors watching candidates live
@@ -325,11 +331,29 @@ class MediaNamespace(socketio.AsyncNamespace):
         take = await self._takes.stop(msg["take_id"], owner=conn.owner)
         return take.summary()
 
+    async def handle_page_event(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
+        return await self._page_events.report(conn.owner, msg["kind"])
+
     async def handle_watch_wall(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
         return await self._wall.watch(conn.sid, conn.account_id, conn.client, msg["exam_id"])
 
     async def handle_unwatch_wall(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
         return await self._wall.unwatch(conn.sid, msg["exam_id"])
+
+    async def handle_send_message(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
+        return await self._actions.send_message(conn, msg)
+
+    async def handle_extend_time(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
+        return await self._actions.extend_time(conn, msg)
+
+    async def handle_end_attempt(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
+        return await self._actions.end_attempt(conn, msg)
+
+    async def handle_message_read(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
+        return await self._actions.message_read(conn, msg)
+
+    async def handle_raise_hand(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
+        return await self._actions.raise_hand(conn, msg)
 
     async def handle_close_session(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
         if self._viewers.owns(conn, msg["session_id"]):

@@ -88,6 +88,7 @@ class ViewerSignals:
         account = await self._accounts.get(conn.account_id)
         if account is None or account.role is not conn.role:
             raise Unauthenticated("your log-in has ended; log in again, then reload the page")
+        self._viewers.admit()  # busy: the recording comes first (media.load)
         watch = await self._watching.open(account, exam_id, candidate_id, conn.client)
         session = self._viewers.open(
             account.id, candidate_id, exam_id, self._state_to(conn.sid), session_id=watch.id

@@ -30,6 +30,7 @@ from exams.catalog.attempts import Attempt
 from exams.catalog.exam_rules import Exam
 from exams.catalog.takes import Take
 from exams.identity.accounts import Account
+from exams.proctoring.incidents import Incident
 from exams.proctoring.wall import Person, Tile, Wall
 from exams.shared.errors import Conflict, ExamcastError, Unauthenticated
 from media.hub import MediaSession
@@ -205,7 +206,14 @@ class WallRooms:
     async def link_changed(self, owner: str, attempt_id: str) -> None:
         self._mark(owner, stored=False)
 
+    async def incident_changed(self, event: str, incident: Incident) -> None:
+        """An incident was raised, ended or decided: its candidate's tile is read again."""
+        self._mark(incident.candidate_id, stored=True)
+
     def picture_taken(self, owner: str, camera: str, picture: Picture) -> None:
+        self._mark(owner, stored=False)
+
+    async def hand_changed(self, exam_id: str, owner: str, raised: bool, at: float) -> None:
         self._mark(owner, stored=False)
 
     def _mark(self, owner: str, *, stored: bool) -> None:
@@ -235,7 +243,7 @@ class WallRooms:
                     tile = wall.tiles.get(person.tile_id)
                     if stored or tile is None:
                         tile = wall.tiles[person.tile_id] = await self._wall.tile(wall.exam, person)
-                    shown = tile.render(self._wall.media)
+                    shown = tile.render(self._wall.media, self._wall.hands)
                     if wall.shown.get(person.tile_id) != shown:
                         wall.shown[person.tile_id] = shown
                         changed.append(shown)

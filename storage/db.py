@@ -264,6 +264,50 @@ MIGRATIONS: list[str] = [
     CREATE INDEX invitations_phone ON invitations(phone, state);
     CREATE INDEX invitations_unit ON invitations(unit_id, exam_id);
     """,
+    # incidents: what the detectors noticed, each awaiting a person's decision (issue #13)
+    """
+    CREATE TABLE incidents (
+        id TEXT PRIMARY KEY,
+        exam_id TEXT NOT NULL,
+        candidate_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        camera TEXT,
+        raised_at REAL NOT NULL,
+        started_at REAL NOT NULL,
+        attempt_id TEXT,
+        question_id TEXT,
+        take_id TEXT,
+        take_offset_s REAL,
+        ended_at REAL,
+        end_reason TEXT,
+        detail TEXT NOT NULL,
+        status TEXT NOT NULL,
+        disposed_by TEXT,
+        disposed_at REAL,
+        note TEXT NOT NULL
+    );
+    CREATE INDEX incidents_attempt ON incidents(attempt_id, started_at);
+    CREATE INDEX incidents_exam ON incidents(exam_id, candidate_id, started_at);
+    CREATE INDEX incidents_open ON incidents(exam_id, status);
+    CREATE INDEX incidents_active ON incidents(ended_at) WHERE ended_at IS NULL;
+    """,
+    # proctors' messages and candidates' raised hands (issue #13; storage/proctor_messages.py)
+    """
+    CREATE TABLE proctor_notes (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        exam_id TEXT NOT NULL,
+        candidate_id TEXT NOT NULL,
+        sender_id TEXT NOT NULL,
+        text TEXT NOT NULL,
+        sent_at REAL NOT NULL,
+        attempt_id TEXT,
+        question_id TEXT,
+        read_at REAL
+    );
+    CREATE INDEX proctor_notes_candidate ON proctor_notes(exam_id, candidate_id, sent_at);
+    CREATE INDEX proctor_notes_attempt ON proctor_notes(attempt_id);
+    """,
 ]
 
 

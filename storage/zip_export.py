@@ -32,6 +32,7 @@ from datetime import datetime
 from typing import Any
 
 from exams.answering.submission_files import COLUMNS, ExportItem, ExportPlan
+from exams.shared.cells import safe_cell
 
 CHUNK = 1024 * 1024
 DEPTH = 4  # chunks waiting for the client, at most
@@ -249,6 +250,7 @@ def _csv(rows: list[dict[str, Any]]) -> bytes:
     for row in rows:
         cells = {k: "" if row.get(k) is None else row[k] for k in COLUMNS}
         cells["submitted_at"] = _when(cells["submitted_at"])
+        cells = {k: safe_cell(v) if isinstance(v, str) else v for k, v in cells.items()}
         writer.writerow(cells)
     return ("\ufeff" + text.getvalue()).encode()
 

@@ -30,6 +30,8 @@ from web.keys import (
     EXAM_ACCESS,
     EXAM_CATALOG,
     HUB,
+    INCIDENT_TAKES,
+    INCIDENTS,
     INVITATIONS,
     JOURNEY,
     LIMITER,
@@ -39,10 +41,12 @@ from web.keys import (
     OPERATORS,
     PAIRING,
     PICTURES,
+    PROCTOR_ACTIONS,
     RESUMABLE,
     REVIEWS,
     SCHEDULER,
     SETTINGS,
+    SIGNAL_DETECTORS,
     SIGNALING,
     SMS_CODES,
     SMS_OUTBOX,
@@ -55,6 +59,7 @@ from web.keys import (
     UPLOADS,
     VERIFICATION,
     VIEWERS,
+    VISION_DETECTORS,
     WALL,
     ZIP_EXPORTS,
 )
@@ -115,6 +120,11 @@ def _publish(app: web.Application, h: House) -> None:
     app[HUB] = h.hub
     app[PICTURES] = h.pictures
     app[WALL] = h.wall
+    app[PROCTOR_ACTIONS] = h.actions
+    app[INCIDENTS] = h.incidents
+    app[SIGNAL_DETECTORS] = h.signals
+    app[VISION_DETECTORS] = h.vision
+    app[INCIDENT_TAKES] = h.incident_takes
     app[VIEWERS] = h.viewers
     app[TAKES] = h.takes
     app[SIGNALING] = h.signaling

@@ -33,20 +33,28 @@ from exams.catalog.attempts import Attempt
 from exams.catalog.catalog import ExamCatalog
 from exams.catalog.takes import TakeService
 from exams.identity.sessions import Sessions
+from exams.proctoring.actions import ProctorActions
+from exams.proctoring.incident_media import IncidentTakes
+from exams.proctoring.incidents import AlertKind, Incidents
+from exams.proctoring.page_events import PageEvents
 from exams.proctoring.wall import Wall
 from exams.proctoring.watching import Watching
 from exams.shared.ports import Clock, Scheduler
 from exams.uploads.answer_files import AnswerFileUploads
 from exams.uploads.resumable import ResumableUploads
+from media.detectors.signals import TICK_S, SignalDetectors
+from media.detectors.vision import VisionDetectors
 from media.file_check import MediaFileInspector
 from media.hub import MediaHub, MediaSession
 from media.live_cameras import LiveCameras
+from media.load import ViewerLoad
 from media.peers import PeerFactory, configuration
 from media.pictures import WallPictures
 from media.viewers import ViewerHub
 from media.writer import MuxPool
 from pairing.service import PairingService
 from pairing.store import MemoryPairingStore
+from signaling.actions import ActionNotifier, ActionSignals
 from signaling.server import SWEEP_EVERY_S, MediaNamespace, SocketNotifier
 from signaling.viewers import ViewerSignals
 from signaling.wall import WallRooms
@@ -56,8 +64,10 @@ from storage.attempts import SqliteAttempts
 from storage.db import Database
 from storage.exams import SqliteExams
 from storage.files import load_or_create_secret
+from storage.incidents import SqliteIncidents
 from storage.limits import MemoryRateLimiter
 from storage.private import make_private
+from storage.proctor_messages import SqliteNotes
 from storage.redis_limits import RedisRateLimiter
 from storage.tus_store import TusStore
 from storage.upload_locks import MemoryUploadLocks
@@ -105,6 +115,12 @@ class House:
     watching: Watching
     pictures: WallPictures  # the proctors' wall: fresh camera pictures
     wall: Wall  # the proctors' wall: its tiles
+    actions: ProctorActions  # proctors' messages, extra time, ending; raised hands
+    incidents: Incidents  # what the detectors notice, each for a person to decide (#13)
+    signals: SignalDetectors  # silence, camera lost, second camera missing, per take (#13)
+    vision: VisionDetectors  # dark, frozen, no face, many faces: pictures per take (#13)
+    page_events: PageEvents  # hidden, window left, fullscreen left, reloaded (#13)
+    incident_takes: IncidentTakes  # the recordings behind a timeline, to play (#13)
 
 
 def bootstrap(
@@ -219,6 +235,14 @@ def bootstrap(
         hub,
         configuration(settings.ice_servers, settings.ice_username, settings.ice_credential),
         max_sdp_bytes=settings.max_sdp_bytes,
+        # the recording first: viewers are shed when the loop lags (0: never)
+        load=ViewerLoad(
+            shed_lag_s=settings.viewer_shed_lag_ms / 1000,
+            refuse_lag_s=2 * settings.viewer_shed_lag_ms / 1000,
+        )
+        if settings.viewer_shed_lag_ms
+        else None,
+        sample_lag=settings.viewer_shed_lag_ms > 0,
     )
     watching = Watching(
         exam_repo,
@@ -237,8 +261,24 @@ def bootstrap(
         send_closed=notifier.viewer_closed,
         clock=clock,
     )
+    # proctors' actions on a candidate (messages, extra time, ending) and raised hands
+    actions = ProctorActions(
+        watching,
+        runner,
+        attempt_repo,
+        exam_repo,
+        accounts.units,
+        SqliteNotes(db),
+        ActionNotifier(sockets),
+        audit,
+        clock,
+    )
     # the proctors' wall: tiles from storage and the live media, pushed over the sockets
     live_cameras = LiveCameras(hub, pictures, pairing.link_state)
+    # incidents: what the detectors notice, each for a person to decide (issue #13)
+    incidents = Incidents(
+        SqliteIncidents(db), attempt_repo, exam_repo, catalog, SqliteAccounts(db), audit, clock
+    )
     wall = Wall(
         catalog,
         attempt_repo,
@@ -247,9 +287,16 @@ def bootstrap(
         accounts.journey,
         live_cameras,
         watching,
+        incidents,
         clock,
+        hands=actions,
     )
     wall_rooms = WallRooms(sockets, wall, pictures, SqliteAccounts(db))
+    # the signal detectors: the media's own signals per recording take, the pages' reports
+    signals = SignalDetectors(hub, attempt_repo, exam_repo, incidents, pairing.link_state, clock)
+    # the vision detectors: each recording take's camera pictures (held pictured by a claim)
+    vision = VisionDetectors(pictures, attempt_repo, exam_repo, incidents, clock)
+    page_events = PageEvents(attempt_repo, exam_repo, incidents, clock, scheduler)
     signaling = MediaNamespace(
         hub,
         takes,
@@ -262,6 +309,8 @@ def bootstrap(
         viewers=viewer_signals,
         wall=wall_rooms,
         audit=audit,
+        page_events=page_events,
+        actions=ActionSignals(actions, SqliteAccounts(db)),
     )
     sockets.register_namespace(signaling)
 
@@ -278,6 +327,7 @@ def bootstrap(
     async def attempt_changed(attempt: Attempt) -> None:
         if attempt.submitted_at is not None or attempt.closed_at is not None:
             await pairing.answer_over(attempt.id, "submitted" if attempt.submitted_at else "closed")
+            await page_events.answer_over(attempt.candidate_id)
 
     hub.on_lost.append(session_lost)
     hub.on_state.append(notifier.session_state)
@@ -305,6 +355,19 @@ def bootstrap(
     accounts.journey.add_listener(wall_rooms.journey_step)
     pairing.add_listener(wall_rooms.link_changed)
     pictures.add_listener(wall_rooms.picture_taken)
+    incidents.add_listener(wall_rooms.incident_changed)
+    actions.add_hand_listener(wall_rooms.hand_changed)
+
+    async def hand_incident(exam_id: str, candidate_id: str, raised: bool, at: float) -> None:
+        if raised:  # a help request on the timeline, for a person to dispose of
+            await incidents.raise_alert(candidate_id, AlertKind.HAND_RAISED, started_at=at)
+        else:
+            await incidents.end_alert(candidate_id, AlertKind.HAND_RAISED, ended_at=at)
+
+    actions.add_hand_listener(hand_incident)
+    takes.add_listener(signals.on_take_event)
+    takes.add_listener(vision.on_take_event)
+    pictures.add_listener(vision.on_picture)
 
     return House(
         settings=settings,
@@ -334,6 +397,12 @@ def bootstrap(
         signaling=signaling,
         pictures=pictures,
         wall=wall,
+        actions=actions,
+        incidents=incidents,
+        signals=signals,
+        vision=vision,
+        page_events=page_events,
+        incident_takes=IncidentTakes(incidents, attempt_repo, records, files),
         viewers=viewers,
         watching=watching,
     )
@@ -375,7 +444,9 @@ def lifecycles(h: House) -> list[Lifecycle]:
         recovered = await h.takes.reconcile()
         if recovered:
             log.warning("recovered %d take(s) left unfinished by the previous run", len(recovered))
+        signals = Every(h.clock, h.scheduler, TICK_S, h.signals.tick, "signal detectors", TICK_S)
         yield
+        await signals.stop()
         await watcher.stop()
         await h.signaling.stop()
         await h.viewers.stop()
@@ -387,6 +458,9 @@ def lifecycles(h: House) -> list[Lifecycle]:
         due = await h.runner.reconcile()
         if due:
             log.warning("applied %d exam action(s) that fell due while the server was down", due)
+        ended = await h.incidents.reconcile()  # no detector remembers what it saw before
+        if ended:
+            log.info("ended %d incident(s) left active by the previous process", ended)
         sweeper = Every(
             h.clock, h.scheduler, h.settings.upload_sweep_s, _sweeper(h.resumable), "upload sweep"
         )
@@ -402,6 +476,7 @@ def lifecycles(h: House) -> list[Lifecycle]:
 
     async def wall_pictures(app: web.Application) -> AsyncIterator[None]:
         yield
+        await h.vision.close()  # gives its picture claims back
         await h.pictures.close()
 
     return [private_data_dir, database, accounts, mux_pool, media, wall_pictures, exams, pairing]

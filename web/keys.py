@@ -27,11 +27,16 @@ from exams.identity.manual_reviews import Reviews
 from exams.identity.sms import SmsCodes
 from exams.identity.two_factor import TwoFactor
 from exams.identity.verification import VerificationService
+from exams.proctoring.actions import ProctorActions
+from exams.proctoring.incident_media import IncidentTakes
+from exams.proctoring.incidents import Incidents
 from exams.proctoring.wall import Wall
 from exams.shared.ports import Clock, Scheduler
 from exams.shared.throttle import RateLimiter
 from exams.uploads.answer_files import AnswerFileUploads
 from exams.uploads.resumable import ResumableUploads
+from media.detectors.signals import SignalDetectors
+from media.detectors.vision import VisionDetectors
 from media.hub import MediaHub
 from media.pictures import WallPictures
 from media.viewers import ViewerHub
@@ -55,6 +60,11 @@ MUX_POOL = web.AppKey("mux_pool", MuxPool)
 HUB = web.AppKey("media_hub", MediaHub)
 PICTURES = web.AppKey("wall_pictures", WallPictures)  # the proctors' wall (issue #12)
 WALL = web.AppKey("wall", Wall)  # the proctors' wall: its tiles (issue #12)
+PROCTOR_ACTIONS = web.AppKey("proctor_actions", ProctorActions)  # messages, time, hands (#13)
+INCIDENTS = web.AppKey("incidents", Incidents)  # alerts for a person to decide (issue #13)
+SIGNAL_DETECTORS = web.AppKey("signal_detectors", SignalDetectors)  # silence, camera lost (#13)
+VISION_DETECTORS = web.AppKey("vision_detectors", VisionDetectors)  # dark, frozen, faces (#13)
+INCIDENT_TAKES = web.AppKey("incident_takes", IncidentTakes)  # a timeline's recordings
 VIEWERS = web.AppKey("viewers", ViewerHub)  # proctors watching a candidate live (issue #12)
 TAKES = web.AppKey("takes", TakeService)
 SIGNALING = web.AppKey("signaling", MediaNamespace)

@@ -107,10 +107,18 @@ class Settings:
         "https://192.168.1.20:8443). Empty: the address the first device loaded its page from.",
     )
     writer_threads: int = _setting(2, "Worker threads that mux and write recordings.")
+    viewer_shed_lag_ms: int = _setting(
+        100,
+        "Load shedding (the recording first): when the event loop runs this late (ms) on "
+        "average over 2 s, live viewers get keyframes only; twice as late, new viewer "
+        "sessions are refused (busy); both end when the average is under half of it. "
+        "0: never shed.",
+    )
     wall_picture_interval_ms: int = _setting(
         2500,
         "How often (2000-3000 ms) the proctors' wall takes a fresh picture of each watched "
-        "camera: a keyframe is asked for (PLI) and only that frame is decoded into a JPEG.",
+        "camera: only a keyframe is decoded into a JPEG, one that arrived on its own or, "
+        "when none did within the interval, one asked for (PLI).",
     )
     wall_picture_threads: int = _setting(
         2, "Worker threads that decode the wall's keyframes into small JPEG pictures."
@@ -259,6 +267,8 @@ class Settings:
             raise SettingsError("writer_threads must be at least 1")
         if self.max_viewers_per_account < 1:
             raise SettingsError("max_viewers_per_account must be at least 1")
+        if self.viewer_shed_lag_ms < 0:
+            raise SettingsError("viewer_shed_lag_ms must be at least 0 (0: never shed)")
         if not 2000 <= self.wall_picture_interval_ms <= 3000 or self.wall_picture_threads < 1:
             raise SettingsError(
                 "wall_picture_interval_ms must be between 2000 and 3000; "

@@ -121,6 +121,8 @@ def attempt_view(a: Attempt, exam: Exam, q: Question) -> dict[str, Any]:
         "submitted_at": a.submitted_at,
         "submitted_by": a.submitted_by,
         "closed_at": a.closed_at,
+        "extra_s": a.extra_s,  # extra time a proctor gave
+        "end_reason": a.end_reason,  # a proctor ended the answer, and why (else null)
         "next_action": describe_timer(a, exam),
     }
     if isinstance(q.settings, OnlineSettings):

@@ -112,6 +112,9 @@ class Attempt:
     submitted_at: float | None = None
     submitted_by: str | None = None  # "candidate" or "auto"
     closed_at: float | None = None  # the submission time ran out before a submission
+    extra_s: float = 0.0  # extra time proctors gave (exams.proctoring.attempt_steps)
+    ended_by: str | None = None  # the proctor who ended the answer (closed_at: when) ...
+    end_reason: str | None = None  # ... and why, as the candidate is told
 
     @property
     def submitted(self) -> bool:

@@ -26,7 +26,8 @@ from exams.shared.personal import normalise_phone
 from exams.shared.ports import AuditLog, Clock, Entry, Event
 from exams.shared.throttle import RateLimiter, Window, take_all
 
-TEXT_FIELDS = ("title", "instructions", "time_requirements")
+# What may change once candidates started: the texts, and the monitoring thresholds (#13).
+TEXT_FIELDS = ("title", "instructions", "time_requirements", "monitoring")
 PROCTOR_LOOKUPS = Window(60, 3600)  # proctor assignments per unit admin an hour
 
 
@@ -149,8 +150,8 @@ class ExamCatalog:
                 if getattr(old, name) != getattr(new, name)
             ]
             raise Conflict(
-                "candidates have started this exam: only its title, instructions and time "
-                "requirements can change now",
+                "candidates have started this exam: only its title, instructions, time "
+                "requirements and monitoring thresholds can change now",
                 {"changed": changed},
             )
         await self._repo.save(new, self._clock())

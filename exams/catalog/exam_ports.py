@@ -36,6 +36,14 @@ class ExamSource(Protocol):
     async def get(self, exam_id: str) -> Exam | None: ...
 
 
+class CandidateAttempts(Protocol):
+    """A candidate's attempts (all, or in one exam): what the proctoring services read."""
+
+    async def of_candidate(
+        self, candidate_id: str, exam_id: str | None = None
+    ) -> list[Attempt]: ...
+
+
 class TakeControl(Protocol):
     """What the runner needs of :class:`exams.catalog.takes.TakeService`."""
 

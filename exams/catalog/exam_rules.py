@@ -8,9 +8,10 @@ uploads of what was submitted may still complete for ``upload_grace_s``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from exams.catalog.monitoring import Monitoring
 from exams.catalog.questions import OnlineSettings, Question, QuestionMode, read_question
 from exams.shared.errors import DeadlinePassed, NotFound, NotOpenYet
 from exams.shared.fields import Fields, Problems
@@ -29,6 +30,8 @@ class Exam:
     instructions: str = ""  # 考试说明
     time_requirements: str = ""  # 考试时间要求, as the university words it
     upload_grace_s: int = UPLOAD_GRACE_S
+    # What the detectors watch for, and how long before it counts (#13).
+    monitoring: Monitoring = field(default_factory=Monitoring)
 
     @property
     def upload_deadline(self) -> float:
@@ -74,6 +77,7 @@ class Exam:
         if opens_at is not None and closes_at is not None and closes_at <= opens_at:
             f.add("closes_at", "must be after opens_at")
         grace = f.integer("upload_grace_s", 0, 7 * 86_400, default=UPLOAD_GRACE_S)
+        monitoring = Monitoring.from_dict(f.raw("monitoring"), problems)
         questions: list[Question] = []
         ids: set[str] = set()
         orders: dict[int, str] = {}
@@ -105,6 +109,7 @@ class Exam:
             instructions=instructions,
             time_requirements=time_requirements,
             upload_grace_s=grace,
+            monitoring=monitoring,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -118,6 +123,7 @@ class Exam:
             "closes_at": self.closes_at,
             "upload_grace_s": self.upload_grace_s,
             "questions": [q.to_dict() for q in self.questions],
+            "monitoring": self.monitoring.to_dict(),
         }
 
 

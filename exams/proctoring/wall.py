@@ -27,6 +27,7 @@ from exams.catalog.exam_rules import Exam
 from exams.catalog.questions import OnlineSettings, QuestionMode
 from exams.identity.accounts import Account, Role
 from exams.identity.admitted_csv import AdmittedEntry
+from exams.proctoring.incidents import Incident, tile_part
 from exams.shared.personal import name_key
 from exams.shared.ports import Clock
 
@@ -87,6 +88,20 @@ class JourneyProgress(Protocol):
     async def progress(self, account: Account) -> Progress: ...
 
 
+class UndecidedIncidents(Protocol):
+    """Implemented by ``exams.proctoring.incidents.Incidents``."""
+
+    async def undecided(self, exam_id: str) -> dict[str, list[Incident]]: ...
+
+    async def undecided_of(self, exam_id: str, candidate_id: str) -> list[Incident]: ...
+
+
+class RaisedHands(Protocol):
+    """Implemented by ``exams.proctoring.actions.ProctorActions`` (from memory)."""
+
+    def raised_at(self, exam_id: str, candidate_id: str) -> float | None: ...
+
+
 class CandidateCheck(Protocol):
     """Implemented by ``exams.proctoring.watching.Watching``: may ``who`` watch the candidate
     in the exam (refusals audited)?"""
@@ -118,9 +133,11 @@ class Tile:
     attempt_id: str | None  # the open answer (its second camera's link counts)
     second_required: bool
     attempts: tuple[Attempt, ...] = ()  # the candidate's answers of the exam it was made of
+    incidents: tuple[Incident, ...] = ()  # the candidate's incidents awaiting a decision (#13)
 
-    def render(self, media: LiveMedia) -> dict[str, Any]:
+    def render(self, media: LiveMedia, hands: RaisedHands | None = None) -> dict[str, Any]:
         owner = self.person.candidate_id
+        hand = None if owner is None or hands is None else hands.raised_at(self.exam_id, owner)
         facts = {} if owner is None else media.cameras(owner, self.attempt_id)
         cameras: dict[str, Any] = {}
         for camera in CAMERAS:
@@ -144,6 +161,8 @@ class Tile:
             "on_list": self.person.on_list,
             **self.place,
             "cameras": cameras,
+            "incidents": tile_part(list(self.incidents)),
+            "hand_raised_at": hand,  # the candidate asks for help (a proctor's message answers)
         }
 
     def _picture(self, camera: str, f: CameraFacts) -> dict[str, Any] | None:
@@ -227,8 +246,12 @@ class Wall:
         journey: JourneyProgress,
         media: LiveMedia,
         watching: CandidateCheck,
+        incidents: UndecidedIncidents,
         clock: Clock,
+        *,
+        hands: RaisedHands | None = None,
     ) -> None:
+        self.hands = hands  # raised hands, a flag on the tiles
         self._catalog = catalog
         self._attempts = attempts
         self._admitted = admitted
@@ -237,6 +260,7 @@ class Wall:
         self.media = media
         self.clock = clock
         self._watching = watching
+        self._incidents = incidents
 
     async def exam_for(self, viewer: Account, exam_id: str, client: str) -> Exam:
         """The exam, if ``viewer`` may watch it: a proctor assigned to it or the admin of its
@@ -263,7 +287,7 @@ class Wall:
             "exam_id": exam.id,
             "now": now,
             "exam": exam_header(exam, now),
-            "tiles": [t.render(self.media) for t in tiles],
+            "tiles": [t.render(self.media, self.hands) for t in tiles],
         }
 
     async def roster(self, exam: Exam) -> list[Person]:
@@ -289,19 +313,23 @@ class Wall:
         by_candidate: dict[str, list[Attempt]] = {}
         for a in await self._attempts.of_exam(exam.id):
             by_candidate.setdefault(a.candidate_id, []).append(a)
+        undecided = await self._incidents.undecided(exam.id)
         return [
-            await self._tile(exam, p, by_candidate.get(p.tile_id, []))
+            await self._tile(exam, p, by_candidate.get(p.tile_id, []), undecided.get(p.tile_id, []))
             for p in await self.roster(exam)
         ]
 
     async def tile(self, exam: Exam, person: Person) -> Tile:
         """One candidate's tile, read again from storage."""
         if person.account is None:
-            return await self._tile(exam, person, [])
+            return await self._tile(exam, person, [], [])
         attempts = await self._attempts.of_candidate(person.account.id, exam.id)
-        return await self._tile(exam, person, attempts)
+        undecided = await self._incidents.undecided_of(exam.id, person.account.id)
+        return await self._tile(exam, person, attempts, undecided)
 
-    async def _tile(self, exam: Exam, person: Person, attempts: list[Attempt]) -> Tile:
+    async def _tile(
+        self, exam: Exam, person: Person, attempts: list[Attempt], undecided: list[Incident]
+    ) -> Tile:
         step = None
         if person.account is not None:
             step = (await self._journey.progress(person.account)).next_step.value
@@ -317,4 +345,5 @@ class Wall:
             attempt_id,
             bool(question and question["second_camera_required"]),
             tuple(a for a in attempts if a.exam_id == exam.id),
+            tuple(undecided),
         )

@@ -56,6 +56,12 @@ class Unavailable(ExamcastError):
     code = "unavailable"
 
 
+class Busy(Unavailable):
+    """The server sheds optional work (new live viewers) to keep recording; try again soon."""
+
+    code = "busy"
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     """``{"error": {code, message, details?}}``; the domain's per-field list
     (``exams.shared.fields``) becomes ``details.fields`` like every other bad-field report."""

@@ -65,6 +65,14 @@ class Event(StrEnum):
     UNIT_CREATED = "unit_created"  # by an operator in the console
     VIEWER_OPENED = "viewer_opened"  # a proctor or unit admin began watching a candidate live
     VIEWER_CLOSED = "viewer_closed"  # ... and stopped (until when, how long)
+    INCIDENT_RAISED = "incident_raised"  # a detector's alert (or a raised hand) on a timeline
+    INCIDENT_DISPOSED = "incident_disposed"  # a proctor or unit admin confirmed or dismissed one
+    # proctor actions (issue #13)
+    PROCTOR_MESSAGE_SENT = "proctor_message_sent"  # to a candidate (the text is in the detail)
+    PROCTOR_MESSAGE_READ = "proctor_message_read"  # the candidate's read receipt
+    TIME_EXTENDED = "time_extended"  # extra time on a candidate's open question
+    ATTEMPT_ENDED = "attempt_ended_by_proctor"  # a candidate's open question ended, with a reason
+    HAND_RAISED = "hand_raised"  # a candidate asked the proctors for help
 
 
 @dataclass(frozen=True)

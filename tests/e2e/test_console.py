@@ -131,6 +131,11 @@ async def test_admin_creates_an_exam_and_imports_the_admitted_list(
     await shots.take(page, "setting-refused")
 
     await by_testid(online, "q-auto-submit").uncheck()
+    # Monitoring (issue #13): a threshold and a detector switched off; a fixed one is locked.
+    await expect(by_testid(page, "monitoring")).to_contain_text("画面中没有人脸")
+    await by_testid(page, "monitoring-no_face-after").fill("15")
+    await by_testid(page, "monitoring-silence-on").uncheck()
+    await expect(by_testid(page, "monitoring-camera_lost-after")).to_be_disabled()
     await by_testid(page, "save").click()
     await expect(by_testid(page, "editor-notice")).to_contain_text("考试已创建")
     await expect(page).to_have_url(re.compile(r"/console#exams/[0-9a-f]+$"))
@@ -142,6 +147,9 @@ async def test_admin_creates_an_exam_and_imports_the_admitted_list(
     opens = datetime(2027, 3, 1, 9, 0, tzinfo=BEIJING).timestamp()
     assert (exam["opens_at"], exam["closes_at"]) == (opens, opens + 2 * 86400 + 9 * 3600)
     assert exam["time_requirements"] == "每题须在进入正式答题后 15 分钟内提交。"
+    assert exam["monitoring"]["no_face"] == {"enabled": True, "after_s": 15.0}
+    assert exam["monitoring"]["silence"] == {"enabled": False, "after_s": 20.0}
+    assert exam["monitoring"]["camera_lost"] == {"enabled": True, "after_s": 2.0}
     first, second = exam["questions"]
     assert {k: first[k] for k in SETTINGS} == {
         "mode": "online",

@@ -20,18 +20,24 @@ from contextlib import closing
 from typing import Any
 
 import pytest
-from playwright.async_api import Locator, Page, Playwright, ViewportSize, expect
+from playwright.async_api import Locator, Page, Playwright, expect
 
 from tests.e2e.accounts import call, log_in, signed_up
 from tests.e2e.conftest import NewPage, Shots
 from tests.e2e.console_helpers import DESK, staff
-from tests.e2e.exam_helpers import KEEP_WEBSOCKETS, through_journey, unit_admin, verify
+from tests.e2e.exam_helpers import through_journey
+from tests.e2e.proctor_helpers import (
+    DESKTOP,
+    candidate_ready,
+    exam_with_proctor,
+    one_question_exam,
+    proctor_desk,
+)
 from tests.support.process import ServerProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 
 UNIT = "20012"  # the wall's own unit: other tests' candidates stay off this wall
-DESKTOP = ViewportSize(width=1280, height=860)
 TITLE = "2027 声乐专业考试"
 QUESTION = "自选曲目"
 
@@ -90,29 +96,20 @@ def by_testid(page: Page | Locator, name: str) -> Locator:
 
 
 def exam_body(now: float) -> dict[str, Any]:
-    return {
-        "title": TITLE,
-        "instructions": "请在安静的环境中作答。",
-        "time_requirements": "进入正式答题后 10 分钟内提交。",
-        "opens_at": now - 60,
-        "closes_at": now + 3600,
-        "questions": [
-            {
-                "id": "song",
-                "order": 1,
-                "mode": "online",
-                "title": QUESTION,
-                "prompt": "演唱一首自选曲目。",
-                "reading_limit_s": 120,
-                "recording_limit_s": 120,
-                "submission_limit_s": 600,
-                "rehearsal_allowed": True,
-                "rehearsal_count": 1,
-                "formal_count": 1,
-                "second_camera_required": True,
-            }
-        ],
-    }
+    return one_question_exam(
+        now,
+        TITLE,
+        {
+            "id": "song",
+            "title": QUESTION,
+            "prompt": "演唱一首自选曲目。",
+            "reading_limit_s": 120,
+            "recording_limit_s": 120,
+            "rehearsal_allowed": True,
+            "rehearsal_count": 1,
+            "second_camera_required": True,
+        },
+    )
 
 
 def viewer_audit(server: ServerProcess, account_id: str) -> list[str]:
@@ -175,21 +172,13 @@ async def test_a_proctor_watches_a_candidate_record(
     playwright: Playwright,
 ) -> None:
     # The exam, a proctor assigned to it, and a candidate at the exam list.
-    admin = await unit_admin(playwright, server, UNIT)
-    exam_id = (await admin.create_exam(exam_body(time.time())))["id"]
-    proctor = await staff(playwright, server, "王监考", "proctor")
-    await call(
-        admin.http, server, "POST", f"/api/admin/exams/{exam_id}/proctors", {"phone": proctor.phone}
+    admin, exam_id, proctor = await exam_with_proctor(
+        playwright, server, UNIT, exam_body(time.time()), "王监考"
     )
-    laptop = await new_page(server, anonymous=True, viewport=DESKTOP)
-    who = await signed_up(laptop.request, server)
-    account = await through_journey(laptop, server, admin)
-    await verify(laptop.request, server, account, f"exam:{exam_id}")
+    laptop, who, account = await candidate_ready(new_page, server, admin, exam_id)
 
     # The proctor's home links the exam's wall; the candidate's tile is there.
-    desk = await new_page(server, anonymous=True, **DESK)
-    await desk.add_init_script(KEEP_WEBSOCKETS)
-    await log_in(desk.request, server, proctor)
+    desk = await proctor_desk(new_page, server, proctor)
     await desk.goto(server.url + "/console/proctor")
     await expect(by_testid(desk, "proctor-live")).to_contain_text("监考墙")
     await by_testid(desk, "proctor-wall-link").click()

@@ -8,21 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import av
 import pytest
-import socketio
 
 from exams.admission.units import ListInfo
-from exams.identity.accounts import Account, Role
+from exams.identity.accounts import Role
 from exams.identity.admitted_csv import AdmittedEntry
 from exams.shared.ports import Event
 from storage.units import SqliteUnits
-from tests.support.api import ApiClient, accept_agreements, api_client, signed_up
+from tests.support.api import accept_agreements, api_client, signed_up
 from tests.support.clock import wait_until
 from tests.support.exams import (
     add_unit,
@@ -34,74 +30,25 @@ from tests.support.exams import (
     staff,
     verify_for_exam,
 )
-from tests.support.server import Client, RunningServer, running_server, server_settings
+from tests.support.proctoring import (
+    OTHER_UNIT,
+    READING_S,
+    RECORDING_S,
+    UNIT,
+    enter_formal,
+    exam_with_proctor,
+    pushed_tile,
+    socket_of,
+    watched_candidate,
+)
+from tests.support.server import RunningServer
 from tests.support.world import resident_id
 from web.keys import ATTEMPT_RUNNER, AUDIT, DATABASE, EXAM_CATALOG, PICTURES, WALL
 
-UNIT, OTHER_UNIT = "10071", "10072"
-READING_S, RECORDING_S = 30, 60
-
 
 @pytest.fixture
-async def wall_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    settings = server_settings(tmp_path / "data", password_hash_memory_kib=1024)
-    async with running_server(settings) as running:
-        yield running
-
-
-@asynccontextmanager
-async def socket_of(server: RunningServer, api: ApiClient) -> AsyncIterator[Client]:
-    """A Socket.IO connection on ``api``'s log-in, every event it receives kept."""
-    sio = socketio.AsyncClient(reconnection=False)
-    client = Client(server.url, api.http, sio)
-
-    @sio.on("*")
-    async def any_event(event: str, data: Any) -> None:
-        client.events.append((event, data))
-
-    cookie = f"examcast_session={api.cookie()}"
-    await sio.connect(server.url, headers={"Cookie": cookie}, transports=["websocket"])
-    try:
-        yield client
-    finally:
-        await sio.disconnect()
-
-
-async def pushed_tile(
-    watcher: Client, tile_id: str, check: Callable[[dict[str, Any]], bool], what: str
-) -> dict[str, Any]:
-    """The first tile of ``tile_id`` pushed in ``wall_tiles`` that passes ``check``."""
-    found: list[dict[str, Any]] = []
-
-    def seen() -> bool:
-        for event, data in watcher.events:
-            if event == "wall_tiles":
-                assert isinstance(data["now"], float)
-                found.extend(t for t in data["tiles"] if t["tile_id"] == tile_id and check(t))
-        return bool(found)
-
-    await wait_until(seen, 20, what)
-    return found[0]
-
-
-async def exam_with_proctor(
-    server: RunningServer, admin: ApiClient, proctor: ApiClient
-) -> tuple[str, Account]:
-    await add_unit(server, UNIT)
-    await staff(server, admin, Role.UNIT_ADMIN, UNIT)
-    me = await staff(server, proctor, Role.PROCTOR, None)
-    timing = {"reading_limit_s": READING_S, "recording_limit_s": RECORDING_S}
-    exam = await create_exam(
-        admin,
-        exam_body(
-            online_question("q1", 1, formal_count=1, **timing),
-            online_question("q2", 2, formal_count=1, **timing),
-            now=server.now(),
-        ),
-    )
-    added = await admin.call("POST", f"/api/admin/exams/{exam['id']}/proctors", {"phone": me.phone})
-    assert added.status == 200, added
-    return exam["id"], me
+def server(api_server: RunningServer) -> RunningServer:
+    return api_server
 
 
 async def list_someone_unregistered(server: RunningServer, name: str = "李四") -> None:
@@ -117,11 +64,9 @@ async def denials(server: RunningServer, account_id: str) -> list[dict[str, Any]
     return [e.detail for e in entries if e.event is Event.ACCESS_DENIED]
 
 
-async def test_the_wall_follows_a_candidate_live(wall_server: RunningServer) -> None:
-    server = wall_server
+async def test_the_wall_follows_a_candidate_live(server: RunningServer) -> None:
     async with api_client(server) as admin, api_client(server) as proctor:
-        exam_id, _ = await exam_with_proctor(server, admin, proctor)
-        async with candidate_client(server, UNIT) as c, socket_of(server, proctor) as watcher:
+        async with watched_candidate(server, admin, proctor) as (exam_id, c, watcher):
             await list_someone_unregistered(server)
             me = c.account.id
             picture = f"/api/proctor/exams/{exam_id}/candidates/{me}/cameras/primary/picture"
@@ -166,9 +111,8 @@ async def test_the_wall_follows_a_candidate_live(wall_server: RunningServer) -> 
                 assert (frame.width, frame.height) == (320, 240)
 
             # Reading: pushed with its deadline.
-            await verify_for_exam(c.api, c.account, exam_id)
             q1 = f"/api/exams/{exam_id}/questions/q1"
-            entered = (await c.call("POST", q1 + "/formal")).body["question"]["attempt"]
+            entered = await enter_formal(c, exam_id)
             deadline = entered["reading"]["deadline"]
             reading = await pushed_tile(watcher, me, lambda t: t["status"] == "reading", "reading")
             assert reading["question"]["question_id"] == "q1"
@@ -217,9 +161,8 @@ async def test_the_wall_follows_a_candidate_live(wall_server: RunningServer) -> 
 
 
 async def test_only_the_exams_proctors_and_its_units_admin_see_the_wall(
-    wall_server: RunningServer,
+    server: RunningServer,
 ) -> None:
-    server = wall_server
     async with (
         api_client(server) as admin,
         api_client(server) as proctor,
@@ -270,9 +213,8 @@ async def test_only_the_exams_proctors_and_its_units_admin_see_the_wall(
 
 
 async def test_a_wall_resyncs_after_a_reconnect_and_stops_for_a_removed_proctor(
-    wall_server: RunningServer,
+    server: RunningServer,
 ) -> None:
-    server = wall_server
     async with api_client(server) as admin, api_client(server) as proctor:
         exam_id, me_proctor = await exam_with_proctor(server, admin, proctor)
         async with candidate_client(server, UNIT) as c:
@@ -305,16 +247,13 @@ async def test_a_wall_resyncs_after_a_reconnect_and_stops_for_a_removed_proctor(
 
 
 async def test_a_read_of_a_watched_attempt_rebuilds_no_tile_a_change_does(
-    wall_server: RunningServer, monkeypatch: pytest.MonkeyPatch
+    server: RunningServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server = wall_server
     async with api_client(server) as admin, api_client(server) as proctor:
-        exam_id, _ = await exam_with_proctor(server, admin, proctor)
-        async with candidate_client(server, UNIT) as c, socket_of(server, proctor) as watcher:
+        async with watched_candidate(server, admin, proctor) as (exam_id, c, watcher):
             me = c.account.id
-            await verify_for_exam(c.api, c.account, exam_id)
             q1 = f"/api/exams/{exam_id}/questions/q1"
-            assert (await c.call("POST", q1 + "/formal")).status == 200
+            await enter_formal(c, exam_id)
             wall = await watcher.call("watch_wall", {"exam_id": exam_id})
             assert {t["tile_id"]: t for t in wall["tiles"]}[me]["status"] == "reading"
             # Every read of a tile from storage, counted from here on.
@@ -346,9 +285,8 @@ async def test_a_read_of_a_watched_attempt_rebuilds_no_tile_a_change_does(
 
 
 async def test_a_connection_watches_at_most_four_walls_even_in_parallel(
-    wall_server: RunningServer,
+    server: RunningServer,
 ) -> None:
-    server = wall_server
     async with api_client(server) as admin, api_client(server) as proctor:
         first, me = await exam_with_proctor(server, admin, proctor)
         exam_ids = [first]
@@ -373,8 +311,7 @@ async def test_a_connection_watches_at_most_four_walls_even_in_parallel(
             assert (await sock.call("watch_wall", {"exam_id": left_out}))["exam_id"] == left_out
 
 
-async def test_a_journey_step_is_pushed_to_the_wall(wall_server: RunningServer) -> None:
-    server = wall_server
+async def test_a_journey_step_is_pushed_to_the_wall(server: RunningServer) -> None:
     async with (
         api_client(server) as admin,
         api_client(server) as proctor,

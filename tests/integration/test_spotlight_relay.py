@@ -30,6 +30,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from exams.identity.accounts import Account, Role
 from exams.shared.ports import Event
 from media import ice
+from media.load import STALL_S
 from media.relay import VIDEO_QUEUE_FRAMES, RelayTrack
 from signaling.viewers import RECHECK_S
 from storage.exams import SqliteExams
@@ -743,4 +744,60 @@ async def test_viewer_offers_that_are_not_receive_only_are_refused(scene: Scene)
         # The session is still usable.
         viewer = await connect(scene.admin, session_id)
         await wait_until(lambda: viewer.pc.connectionState == "connected", 10, "connected")
+        await viewer.close()
+
+
+async def test_a_lagging_loop_sheds_viewers_never_the_recording(scene: Scene) -> None:
+    """The loop's lag figures are injected (no wall clock): viewers go keyframe-only, new
+    ones are refused ``busy``, the recording goes on whole; calm again, all resumes."""
+    load = scene.server.app[VIEWERS].load
+    async with (
+        candidate(scene) as cand,
+        staff_member(scene, Role.PROCTOR, assign=scene.exam_id) as proctor,
+    ):
+        session_id, video = await publish(cand)
+        started = await cand.call(
+            "start_take", {"session_id": session_id, "purpose": "device_check"}
+        )
+        assert started.get("state") == "recording", started
+        viewer = await watch(proctor, scene.exam_id, cand.account.id)
+        seen = viewer.seen["primary"]
+        await wait_until(lambda: len(seen.indices) >= 10, 30, "a picture")
+        relayed = server_tracks(scene, viewer)[("primary", "video")]
+        assert relayed.queue.stats.shed == 0
+
+        load.note_lag(STALL_S)  # the loop stalls for a second
+        assert load.shedding and load.refusing
+        ask = {"role": "viewer", "exam_id": scene.exam_id, "candidate_id": cand.account.id}
+        refused = await asyncio.gather(*(proctor.call("open_session", ask) for _ in range(3)))
+        assert {r["error"]["code"] for r in refused} == {"busy"}, refused
+        assert all("try again" in r["error"]["message"] for r in refused)
+        await wait_until(lambda: relayed.queue.stats.shed >= 30, 30, "viewer frames shed")
+        audits = await scene.server.app[AUDIT].recent(200, proctor.account.id)
+        assert [e.event for e in audits].count(Event.VIEWER_OPENED) == 1  # refusals open none
+
+        for _ in range(load.calm_samples):
+            load.note_lag(0.0)
+        assert not load.shedding and not load.refusing
+        shown = len(seen.indices)
+        await wait_until(lambda: len(seen.indices) >= shown + 30, 30, "every frame again")
+        tail = seen.indices[-20:]
+        assert not gaps(tail), tail  # whole frames in order once calm
+        second = await watch(proctor, scene.exam_id, cand.account.id)  # admitted again
+        await wait_until(lambda: len(second.seen["primary"].indices) >= 5, 30, "new viewer")
+
+        await scene.server.recorded(started["take_id"], 3.0)
+        stored = await cand.call("stop_take", {"take_id": started["take_id"]})
+        assert stored.get("state") == "stored", stored
+        manifest = stored["manifest"]
+        assert len(manifest["segments"]) == 1 and not manifest["gaps"], manifest
+        decoded = decode_strictly(
+            segment_file(
+                scene.server.settings.data_dir, started["take_id"], manifest["segments"][0]
+            )
+        )
+        indices = [f.index for f in decoded.video]
+        assert indices and not gaps(indices), gaps(indices)  # the recording lost nothing
+        assert len(indices) >= 0.95 * (video.frames_sent - indices[0])
+        await second.close()
         await viewer.close()

@@ -163,6 +163,21 @@ class Candidate:
         return await self.api.call(method, path, body, **kw)
 
 
+async def open_socket(server: RunningServer, api: ApiClient) -> Client:
+    """A Socket.IO connection on ``api``'s log-in, every event it receives kept in
+    ``events`` (the caller disconnects it)."""
+    sio = socketio.AsyncClient(reconnection=False)
+    client = Client(server.url, api.http, sio)
+
+    @sio.on("*")
+    async def any_event(event: str, data: Any) -> None:
+        client.events.append((event, data))
+
+    cookie = f"examcast_session={api.cookie()}"
+    await sio.connect(server.url, headers={"Cookie": cookie}, transports=["websocket"])
+    return client
+
+
 @asynccontextmanager
 async def candidate_client(server: RunningServer, unit_id: str) -> AsyncIterator[Candidate]:
     """A logged-in candidate at the exam list whose device check was really recorded."""
@@ -170,15 +185,7 @@ async def candidate_client(server: RunningServer, unit_id: str) -> AsyncIterator
     api = ApiClient(server)
     serial = next(_serials)
     who = await signed_up(api, f"138{serial:08d}", "张三", serial=serial)
-    sio = socketio.AsyncClient(reconnection=False)
-    device = Client(server.url, api.http, sio)
-
-    @sio.on("*")
-    async def any_event(event: str, data: Any) -> None:
-        device.events.append((event, data))
-
-    cookie = f"examcast_session={api.cookie()}"
-    await sio.connect(server.url, headers={"Cookie": cookie}, transports=["websocket"])
+    device = await open_socket(server, api)
     try:
         camera: list[MediaStreamTrack] = [SyntheticVideo(), SyntheticAudio()]
         session_id, _ = await device.publish(camera)

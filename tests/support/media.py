@@ -119,6 +119,7 @@ class SyntheticAudio(MediaStreamTrack):
         self.rate = sample_rate
         self.samples = int(AUDIO_PTIME * sample_rate)
         self.frames_sent = 0
+        self.muted = False  # send digital silence (a muted microphone) while set
         self._start: float | None = None
 
     async def recv(self) -> AudioFrame:
@@ -136,6 +137,8 @@ class SyntheticAudio(MediaStreamTrack):
             loud = ((t >= self.mark_at) & (t < self.mark_at + self.mark_len)).astype(float)
         quiet = 0.02 * np.sin(2 * math.pi * 220 * t)
         wave = quiet + loud * 0.8 * np.sin(2 * math.pi * 1000 * t)
+        if self.muted:
+            wave = np.zeros(self.samples)
         pcm = (wave * 32767).astype(np.int16)
         frame = AudioFrame.from_ndarray(np.repeat(pcm, 2)[None, :], format="s16", layout="stereo")
         frame.sample_rate = self.rate

@@ -86,6 +86,10 @@ def start_server(
         # Staff log in with the password alone unless a test asks for two-step log-in.
         "--staff-two-factor",
         "optional",
+        # No load shedding (live viewers keyframe-only when the loop lags): a busy test
+        # machine would make it kick in under a spotlight that a test checks plays.
+        "--viewer-shed-lag-ms",
+        "0",
         *extra,
     )
     process = spawn(args, log_path)

@@ -5,14 +5,31 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import pytest
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
 from bench import measure
-from bench.clip import AUDIO_FRAME, KEYFRAME_EVERY, Clip, Sample, make_clip
+from bench.analysis import AnalysisResult, Injection, Window
+from bench.clip import (
+    AUDIO_FRAME,
+    KEY_ON_REQUEST_EVERY,
+    KEYFRAME_EVERY,
+    Clip,
+    Sample,
+    make_black,
+    make_clip,
+    read_barcode,
+)
+from bench.live import LiveResult
+from bench.loadgen import LoadResult
+from bench.report import Run, analysis_figures, live_figures, percentile
 from bench.tracks import VIDEO_CLOCK, clip_tracks
+from bench.viewers import Frames, Viewer, ViewerLog, is_vp8_keyframe, sent_index
+from bench.wall import WallLog
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +45,15 @@ def test_the_clip_is_whole_gops_of_vp8_at_about_a_megabit(clip: Clip) -> None:
     decoder = av.CodecContext.create("vp8", "r")
     frames = [f for s in clip.video for f in decoder.decode(av.Packet(s.data))]
     assert (frames[0].width, frames[0].height) == (640, 480)
+    # Each picture carries its index, read back after scaling to a wall picture's size.
+    assert [read_barcode(f.to_ndarray(format="gray")) for f in frames] == list(range(len(frames)))
+    small = frames[7].reformat(width=320, height=240)
+    assert read_barcode(small.to_ndarray(format="gray")) == 7
+    # Every third picture has a keyframe version, which decodes on its own to the same picture.
+    assert sorted(clip.key_video) == list(range(0, len(clip.video), KEY_ON_REQUEST_EVERY))
+    assert all(s.keyframe and is_vp8_keyframe(s.data) for s in clip.key_video.values())
+    alone = av.CodecContext.create("vp8", "r").decode(av.Packet(clip.key_video[9].data))[0]
+    assert read_barcode(alone.to_ndarray(format="gray")) == 9
 
 
 async def test_a_track_starts_at_a_keyframe_and_loops_with_rising_pts(clip: Clip) -> None:
@@ -80,3 +106,265 @@ def test_without_the_bench_package_the_command_says_how_to_get_it(
         cli.main(["bench", "--streams", "1"])
     assert "scripts/setup --test" in str(exited.value.code)
     assert "docs/bench.md" in str(exited.value.code)
+
+
+async def test_a_keyframe_request_is_answered_at_the_next_picture_that_has_one(clip: Clip) -> None:
+    """As a browser's encoder answers a PLI: the sender's keyframe requests reach the track."""
+    _, video = clip_tracks(clip, keyframe=0)
+    video.start(time.monotonic() - 60, None)  # open-ended
+    first = [await video.recv() for _ in range(2)]
+    assert bytes(first[0]) == clip.video[0].data and bytes(first[1]) == clip.video[1].data
+    video.request_keyframe()  # picture 2 has no keyframe version; picture 3 has
+    after = [bytes(await video.recv()) for _ in range(3)]
+    assert after == [clip.video[2].data, clip.key_video[3].data, clip.video[4].data]
+    assert video.keyframes_on_request == 1
+    assert len(video.sent_at) == 5 and video.sent_at == sorted(video.sent_at)
+    video.finish(6)
+    await video.recv()
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(video.recv(), 0.1)
+    assert video.sent == 6 and video.done.is_set()
+
+
+def test_a_relayed_frame_is_named_by_its_bytes(clip: Clip) -> None:
+    frames = Frames(clip)
+    assert frames.picture(clip.video[5].data) == 5
+    assert frames.picture(clip.key_video[6].data) == 6
+    assert frames.picture(b"re-encoded elsewhere") is None
+
+
+def test_the_sent_frame_is_the_latest_one_that_showed_the_picture() -> None:
+    """A stream that began at clip picture 75 of 150 (so it shows picture 75 again every 150
+    frames): which of its frames was it?"""
+    sent_at = [i / 30 for i in range(400)]  # frame i handed over at i/30 s
+    assert sent_index(sent_at, 0.5, 75, 75, 150) == 0
+    assert sent_index(sent_at, 5.05, 75, 75, 150) == 150  # the loop's second pass
+    assert sent_index(sent_at, 5.05, 74, 75, 150) == 149
+    assert sent_index(sent_at, 0.02, 76, 75, 150) == -1  # not sent yet: unnamed
+    assert sent_index(sent_at, -1.0, 75, 75, 150) == -1
+
+
+def _mark(wall: float, cpu: float) -> measure.CpuMark:
+    return measure.CpuMark(wall, cpu, cpu)
+
+
+def test_live_figures_are_the_viewers_and_walls_share_beyond_the_candidates() -> None:
+    # The server used 0.2 core with candidates alone, 0.5 with 3 viewers, 0.26 with a wall of
+    # 2 cameras; each 10 s.
+    marks = {
+        "recording": _mark(0, 0),
+        "sent": _mark(10, 2),
+        "viewers": _mark(20, 4),
+        "viewers_end": _mark(30, 9),
+        "wall": _mark(40, 12),
+        "wall_end": _mark(50, 14.6),
+    }
+    sent_at = {0: [20 + i / 10 for i in range(101)], 1: [20 + i / 10 for i in range(101)]}
+    # Frames 0..100 of each candidate were sent in the viewer window (20 .. 30 s).
+    full = ViewerLog(0, opened_at=15.0, first_picture_at=15.2)
+    full.frames = [(i, sent_at[0][i] + 0.05) for i in range(101)]
+    half = ViewerLog(1, opened_at=15.0, first_picture_at=15.4, unidentified=2, audio_frames=7)
+    half.frames = [(i, sent_at[1][i] + 0.1) for i in range(0, 101, 2)] + [(0, 21.0)]  # a repeat
+    blind = ViewerLog(1, opened_at=15.0)
+    wall = WallLog(cameras=2, pictures=8, ages_s=[0.5] * 19 + [2.9], first_picture_s=[0.2, 0.3])
+    clicks = [ViewerLog(0, opened_at=31.0 + k, connected_at=31.05 + k) for k in range(3)]
+    for k, log in enumerate(clicks[:2]):
+        log.first_picture_at = log.opened_at + 0.1 * (k + 1)
+    live = LiveResult([full, half, blind], (20.0, 30.0), clicks, wall)
+    run = Run(
+        LoadResult([], 10.0, live, sent_at),
+        marks,
+        {phase: _mark(m.wall, m.cpu / 2) for phase, m in marks.items()},
+        {},
+        {},
+        None,
+        100 << 20,
+        {"sent": 200 << 20, "viewers_end": 230 << 20},
+        260 << 20,
+        [(5, 150 << 20), (25, 260 << 20), (45, 240 << 20)],
+    )
+    got = live_figures(run)
+    assert got["viewer_streams"] == 3
+    assert got["viewer_cpu_per_stream_pct"] == 10.0  # (50% - 20%) / 3
+    assert got["viewer_frames_expected"] == 303
+    assert got["viewer_frames_delivered"] == 101 + 51
+    assert got["viewer_frames_delivered_ratio"] == round(152 / 303, 5)
+    assert got["glass_to_glass_p50_ms"] == 50.0
+    assert got["glass_to_glass_p95_ms"] == 100.0
+    assert got["viewer_rss_per_stream_mb"] == 20.0  # (260 - 200) MiB / 3
+    assert got["spotlight_first_picture_ms"] == 150.0  # the clicks: median of 100 and 200
+    assert got["spotlight_first_picture_max_ms"] == 200.0
+    assert got["spotlight_connected_ms"] == 50.0
+    assert got["spotlight_clicks_without_picture"] == 1
+    assert got["spotlight_first_picture_ramp_p50_ms"] == 300.0  # median of 200 and 400
+    assert got["viewers_without_picture"] == 1
+    assert got["viewer_frames_unidentified"] == 2 and got["viewer_audio_frames"] == 7
+    assert got["wall_cpu_per_camera_pct"] == 3.0  # (26% - 20%) / 2
+    assert got["wall_picture_age_p95_s"] == 0.5
+    assert got["wall_cameras_without_picture"] == 0
+    assert got["candidates_only_server_cpu_pct"] == 20.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.0 and percentile([], 95) is None
+
+
+def test_without_a_live_part_there_are_no_live_figures() -> None:
+    marks = {"recording": _mark(0, 0), "sent": _mark(10, 2)}
+    run = Run(LoadResult([], 10.0), marks, marks, {}, {}, None, 0, {}, 0)
+    assert live_figures(run) == {}
+
+
+@dataclass
+class _Rtp:
+    timestamp: int
+    sequence_number: int
+    marker: int
+    payload: bytes
+
+
+def _packets(data: bytes, timestamp: int, first_seq: int, parts: int = 3) -> list[_Rtp]:
+    """A VP8 frame as RTP packets (payload descriptor: S bit on the first)."""
+    size = -(-len(data) // parts)
+    chunks = [data[i : i + size] for i in range(0, len(data), size)]
+    return [
+        _Rtp(
+            timestamp,
+            (first_seq + i) & 0xFFFF,
+            int(i == len(chunks) - 1),
+            bytes([0x10 if i == 0 else 0]) + c,
+        )
+        for i, c in enumerate(chunks)
+    ]
+
+
+async def test_the_light_receiver_names_whole_frames_and_counts_broken_ones(clip: Clip) -> None:
+    _, video = clip_tracks(clip, keyframe=0)
+    video.start(time.monotonic() - 60, None)
+    for _ in range(3):
+        await video.recv()  # frames 0, 1, 2 sent
+    viewer = Viewer(None, "e", "c", 0, video, Frames(clip))  # type: ignore[arg-type]
+    vp8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
+    try:
+        sent = [_packets(clip.video[i].data, 3000 * i, 100 + 10 * i) for i in range(3)]
+        for packet in sent[1]:  # before any keyframe: no picture yet
+            viewer._light(packet, vp8)
+        for packet in sent[0]:
+            viewer._light(packet, vp8)
+        for packet in sent[2][:1] + sent[2][2:]:  # a packet lost: the frame is not whole
+            viewer._light(packet, vp8)
+        assert [index for index, _ in viewer.log.frames] == [0]
+        assert viewer.log.first_picture_at is not None and viewer.first_picture.is_set()
+        assert viewer.log.unidentified == 1
+    finally:
+        await viewer.pc.close()
+
+
+async def test_a_covered_track_sends_black_keyframes_then_returns_at_a_keyframe(
+    clip: Clip,
+) -> None:
+    """The analysis part's camera going black: from the next frame, with its moment noted;
+    back to the clip only at a picture that can be sent as a keyframe."""
+    black = make_black(4)
+    assert all(s.keyframe and is_vp8_keyframe(s.data) for s in black)
+    decoded = av.CodecContext.create("vp8", "r").decode(av.Packet(black[2].data))[0]
+    assert decoded.to_ndarray(format="gray").max() <= 20  # black: what dark.py calls dark
+    _, video = clip_tracks(clip, keyframe=0)
+    video.start(time.monotonic() - 60, None)
+    assert bytes(await video.recv()) == clip.video[0].data
+    before = time.time()
+    video.cover(black)
+    covered = [bytes(await video.recv()) for _ in range(3)]
+    assert covered == [black[1].data, black[2].data, black[3].data]  # frames 1..3
+    assert video.covered_at is not None and before <= video.covered_at <= time.time()
+    video.uncover()  # picture 4 has no keyframe version: still black; picture 6 has one
+    after = [bytes(await video.recv()) for _ in range(3)]
+    assert after == [black[0].data, black[1].data, clip.key_video[6].data]
+    assert bytes(await video.recv()) == clip.video[7].data
+
+
+def _window(mode: str, n: int, takes: dict[str, str]) -> Window:
+    return Window(mode, f"analysis_{mode}{n}", f"analysis_{mode}{n}_end", takes)
+
+
+def test_analysis_figures_are_the_detectors_share_per_stream_and_the_alert_latency() -> None:
+    # 4 streams; the server used 1.0 core in both off-windows, 1.1 and 1.2 in the on-windows
+    # (median 1.15), its loop thread 0.5 off and 0.52 on (the rest in threads); 10 s each.
+    marks = {
+        "recording": _mark(0, 0),
+        "sent": _mark(10, 2),
+        "analysis_off0": _mark(20, 10),
+        "analysis_off0_end": _mark(30, 20),
+        "analysis_on0": _mark(40, 30),
+        "analysis_on0_end": _mark(50, 41),
+        "analysis_off1": _mark(60, 50),
+        "analysis_off1_end": _mark(70, 60),
+        "analysis_on1": _mark(80, 70),
+        "analysis_on1_end": _mark(90, 82),
+    }
+    marks = {
+        k: measure.CpuMark(m.wall, m.cpu, 0.5 * m.wall if "off" in k else 0.52 * m.wall)
+        for k, m in marks.items()
+    }
+    windows = [
+        _window("off", 0, {"c1": "t1", "c2": "t2"}),
+        _window("on", 0, {"c1": "t3", "c2": "t4"}),
+        _window("off", 1, {"c1": "t5", "c2": "t6"}),
+        _window("on", 1, {"c1": "t7", "c2": "t8"}),
+    ]
+    injections = [
+        Injection("c1", "t1", 21.0, "off"),  # monitoring off: no alert, not counted
+        Injection("c1", "t3", 41.0, "on"),
+        Injection("c2", "t4", 42.0, "on"),
+        Injection("c1", "t7", 81.0, "on"),  # missed
+    ]
+
+    def incident(candidate: str, take: str, kind: str, started: float, raised: float) -> dict:
+        return {
+            "candidate_id": candidate,
+            "take_id": take,
+            "kind": kind,
+            "started_at": started,
+            "raised_at": raised,
+        }
+
+    incidents = [
+        incident("c1", "t3", "camera_dark", 41.5, 42.0),  # 1.0 s after the true onset
+        incident("c2", "t4", "camera_dark", 43.0, 45.0),  # 3.0 s
+        incident("c1", "t3", "no_face", 40.0, 50.0),
+        incident("c2", "t4", "no_face", 40.0, 50.0),
+        incident("c9", "elsewhere", "camera_dark", 1.0, 2.0),  # not a window's take
+    ]
+    analysis = AnalysisResult(windows, injections, incidents, streams=4)
+    busy = {k: m.cpu + m.wall * 0.1 for k, m in marks.items()}  # others used 10% of a core
+    run = Run(
+        LoadResult([], 10.0, analysis=analysis),
+        marks,
+        {k: _mark(m.wall, 0) for k, m in marks.items()},
+        busy,
+        {},
+        None,
+        0,
+        {},
+        0,
+    )
+    got = analysis_figures(run)
+    assert got["analysis_streams"] == 4
+    assert got["analysis_cpu_per_stream_pct"] == 3.75  # (115% - 100%) / 4
+    assert got["analysis_loop_cpu_per_stream_pct"] == 0.5  # (52% - 50%) / 4
+    assert got["analysis_threads_cpu_per_stream_pct"] == 3.25
+    assert got["analysis_on_server_cpu_pct"] == 115.0
+    assert got["analysis_off_server_cpu_pct"] == 100.0
+    assert got["analysis_windows_on_pct"] == [110.0, 120.0]
+    assert got["analysis_other_cpu_pct"] == 10.0
+    assert got["alert_latency_p50_s"] == 1.0 and got["alert_latency_p95_s"] == 3.0
+    assert got["alert_latency_max_s"] == 3.0
+    assert got["alert_raise_delay_p95_s"] == 2.0
+    assert got["alert_onset_error_p95_s"] == 1.0
+    assert got["alerts_injected"] == 3 and got["alerts_missed"] == 1
+    assert got["analysis_incidents_on"] == {"camera_dark": 2, "no_face": 2}
+    assert got["analysis_incidents_off"] == {}
+    assert "after_s 0" in got["analysis_note"]
+
+
+def test_without_an_analysis_part_there_are_no_analysis_figures() -> None:
+    marks = {"recording": _mark(0, 0), "sent": _mark(10, 2)}
+    run = Run(LoadResult([], 10.0), marks, marks, {}, {}, None, 0, {}, 0)
+    assert analysis_figures(run) == {}

@@ -78,6 +78,10 @@ EXAM_BODY = obj(
         "time_requirements": string(min_length=0, max_length=2000),
         "upload_grace_s": INT,
         "questions": {"type": "array", "items": QUESTION, "maxItems": 100},
+        "monitoring": {
+            "type": "object",
+            "description": "per alert kind {enabled, after_s}: docs/api.md (issue #13)",
+        },
     },
 )
 EXAM = loose(

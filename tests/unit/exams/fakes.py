@@ -17,6 +17,7 @@ from exams.answering.attempt_runner import AttemptRunner
 from exams.answering.playback import Playback
 from exams.catalog.attempts import Attempt, holds_camera
 from exams.catalog.exam_rules import Exam
+from exams.catalog.monitoring import AlertKind
 from exams.catalog.takes import Take, TakeListener, TakeState
 from exams.shared.errors import CameraBusy, Conflict, NotFound, StepRequired
 from tests.unit.exams.builders import FakeClock
@@ -266,3 +267,45 @@ class Bench:
         found = await self.attempts.find(self.exam.id, question_id, candidate)
         assert found is not None
         return found
+
+
+@dataclass
+class RecordingAlerts:
+    """The detectors' alerts port (:class:`exams.proctoring.page_events.Alerts`), recording
+    each call as ``(op, candidate_id, kind, camera, at, detail)``; ``detail`` is None on an
+    end. The views below keep the fields a test looks at."""
+
+    calls: list[tuple[Any, ...]] = field(default_factory=list)
+
+    async def raise_alert(
+        self,
+        candidate_id: str,
+        kind: AlertKind,
+        *,
+        camera: str | None = None,
+        started_at: float | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        self.calls.append(("raise", candidate_id, kind, camera, started_at, detail))
+
+    async def end_alert(
+        self,
+        candidate_id: str,
+        kind: AlertKind,
+        *,
+        camera: str | None = None,
+        ended_at: float | None = None,
+    ) -> None:
+        self.calls.append(("end", candidate_id, kind, camera, ended_at, None))
+
+    def by_candidate(self) -> list[tuple[str, str, AlertKind, float | None]]:
+        """``(op, candidate_id, kind, at)`` a call."""
+        return [(c[0], c[1], c[2], c[4]) for c in self.calls]
+
+    def by_camera(self) -> list[tuple[str, AlertKind, str | None, float | None]]:
+        """``(op, kind, camera, at)`` a call."""
+        return [(c[0], c[2], c[3], c[4]) for c in self.calls]
+
+    def brief(self) -> list[tuple[str, str, str | None, float | None]]:
+        """``(op, kind's value, camera, at)`` a call."""
+        return [(c[0], c[2].value, c[3], c[4]) for c in self.calls]

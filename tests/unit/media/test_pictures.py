@@ -19,7 +19,15 @@ import pytest
 from media import picture_codec, sources
 from media.hub import MediaSession
 from media.picture_codec import Snapshot
-from media.pictures import Picture, PictureStats, WallPictures, cpu_per_camera_pct
+from media.pictures import (
+    GRACE_S,
+    MIN_GAP_FRACTION,
+    RETRY_S,
+    Picture,
+    PictureStats,
+    WallPictures,
+    cpu_per_camera_pct,
+)
 from tests.support.clock import MovableTime, wait_until
 from tests.support.media import read_barcode
 from tests.support.rtp import Camera, Receiver, tapped_receiver, vp8_payloads
@@ -145,10 +153,11 @@ async def test_a_watched_camera_gets_a_small_jpeg_of_the_keyframe_it_asked_for(
     assert read_barcode(jpeg.to_ndarray(format="gray")) == device.camera.keyframes[-1]
     assert abs(picture.taken_at - time()) < 5
     assert heard == [("alice", "primary", picture)]
-    # Only the keyframe was decoded; waiting for the next picture watches no frame.
+    # Only the keyframe was decoded; until the next picture is due, the camera's frames
+    # are only looked at (for a keyframe that comes on its own): nothing decoded or asked.
     assert len(snapshots) == 1 and device.plis == 1
     await device.send(30)
-    assert not device.rx.source.watched and len(snapshots) == 1
+    assert len(snapshots) == 1 and device.plis == 1
 
     # The next tick asks again: a new picture of the camera's new keyframe.
     fake_monotonic.t += 1.0
@@ -159,6 +168,53 @@ async def test_a_watched_camera_gets_a_small_jpeg_of_the_keyframe_it_asked_for(
     assert barcode(second) == device.camera.keyframes[-1] != barcode(picture)
     assert len(snapshots) == 2 == pictures.stats().pictures
     pictures.release(handle)
+
+
+async def test_a_keyframe_that_comes_on_its_own_is_used_and_none_is_asked_for(
+    wall: tuple[WallPictures, Hub, MovableTime],
+    snapshots: list[bytes],
+    fake_monotonic: SimpleNamespace,
+) -> None:
+    """The recorder, a viewer or the sender itself cause keyframes too: one that arrives
+    once the picture is due soon becomes the picture, and then the tick asks nothing."""
+    pictures, hub, time = wall
+    device = await hub.camera("alice")
+    pictures.watch(["alice"])
+    await device.send()
+    await device.send_until(lambda: pictures.latest("alice", "primary") is not None)
+    first = pictures.latest("alice", "primary")
+    assert first is not None and device.plis == 1 and len(snapshots) == 1
+    fake_monotonic.t += 10  # no PLI would be merged away below
+
+    # Too soon after the last picture: a keyframe is not decoded.
+    time.advance(0.5 * INTERVAL)
+    device.camera.key_wanted = True  # someone else's keyframe
+    await device.send(3)
+    assert len(snapshots) == 1 and pictures.latest("alice", "primary") is first
+
+    # Due soon: the next keyframe that comes is the picture, without a request.
+    time.advance((MIN_GAP_FRACTION - 0.5) * INTERVAL + 1)
+    device.camera.key_wanted = True
+    await device.send_until(lambda: pictures.latest("alice", "primary") is not first)
+    second = pictures.latest("alice", "primary")
+    assert second is not None and second.seq == 2
+    assert barcode(second) == device.camera.keyframes[-1]
+    assert len(snapshots) == 2
+
+    # The tick an interval after the first picture finds a fresh one: asks nothing.
+    requests = pictures.stats().keyframe_requests
+    time.advance(INTERVAL - MIN_GAP_FRACTION * INTERVAL)
+    await device.send(5)  # the due tick runs meanwhile (its timer fires on the loop)
+    assert pictures.stats().keyframe_requests == requests and device.plis == 1
+    assert len(snapshots) == 2
+
+    # No keyframe for an interval after that picture: the next tick asks for one.
+    time.advance(second.taken_at + INTERVAL + GRACE_S - time() + 0.01)
+    await wait_until(lambda: pictures.stats().keyframe_requests == requests + 1, what="asked")
+    await device.send_until(lambda: device.plis == 2)
+    await device.send_until(lambda: pictures.latest("alice", "primary") is not second)
+    third = pictures.latest("alice", "primary")
+    assert third is not None and third.seq == 3 and len(snapshots) == 3
 
 
 async def test_requests_are_merged_to_one_pli_a_second(
@@ -277,6 +333,36 @@ async def test_a_full_pool_drops_a_picture_instead_of_queueing_it(
         stats = pictures.stats()
         assert (stats.dropped, len(snapshots)) == (2, 1)
         await wait_until(lambda: pictures.stats().pictures == 1, what="the one picture")
+    finally:
+        await pictures.close()
+
+
+async def test_a_dropped_keyframe_is_asked_for_again_soon(
+    snapshots: list[bytes], fake_monotonic: SimpleNamespace
+) -> None:
+    """Keyframes that come together (cameras started together keep their phase) do not
+    leave the dropped camera an interval without a picture: it is asked again RETRY_S on."""
+    hub, time = Hub(), MovableTime()
+    pictures = WallPictures(hub, time, time, interval_s=INTERVAL, threads=1, max_pending=1)
+    try:
+        devices = [await hub.camera(f"c{i}", ssrc=10 + i) for i in range(2)]
+        pictures.watch(["c0", "c1"])
+        await wait_until(
+            lambda: all(d.rx.transport.pli_count == 1 for d in devices), what="two PLIs"
+        )
+        for device in devices:
+            await device.send()  # the PLIs reach the cameras
+        for device in devices:  # both keyframes in one turn of the loop: c1's is dropped
+            i = device.camera.index
+            await device.rx.send(vp8_payloads(device.camera.next(), i), i * 3000, lambda n: False)
+        assert pictures.stats().dropped == 1
+        await wait_until(lambda: pictures.latest("c0", "primary") is not None, what="c0")
+        assert pictures.latest("c1", "primary") is None
+        fake_monotonic.t += sources.MIN_PLI_GAP_S
+        time.advance(RETRY_S)
+        await wait_until(lambda: devices[1].rx.transport.pli_count == 2, what="c1 asked again")
+        await devices[1].send_until(lambda: pictures.latest("c1", "primary") is not None)
+        assert devices[0].rx.transport.pli_count == 1  # c0 has its picture: not asked
     finally:
         await pictures.close()
 

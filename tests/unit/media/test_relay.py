@@ -4,13 +4,15 @@ a change of source with increasing timestamps; real VP8 frames made with PyAV.""
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
-from media.relay import Relays, RelayTrack
+from media import relay as relay_module
+from media.relay import SHED_PLI_GAP_S, Relays, RelayTrack
 from media.sources import TrackSource
 from media.tap import EncodedFrame
 from tests.support.encoded import video_packets
@@ -133,3 +135,37 @@ async def test_a_viewer_still_waiting_a_second_later_asks_again() -> None:
     assert source.plis == 3
     source.send(1)
     assert source.plis == 3
+
+
+async def test_while_shedding_viewers_get_keyframes_and_ask_for_few(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Load shedding (media.load): keyframes only, keyframe requests one per SHED_PLI_GAP_S
+    per source (on a clock the test moves), and every frame again once it ends."""
+    now = [100.0]
+    monkeypatch.setattr(relay_module, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    shedding = [False]
+    source = Source()
+    relays = Relays(shedding=lambda: shedding[0])
+    track = RelayTrack("video", "video/vp8", shedding=lambda: shedding[0])
+    track.bind(relays.of(source))
+    source.send(0)
+    source.send(1)
+    shedding[0] = True
+    for i in range(2, 20):
+        now[0] += 0.5
+        source.send(i)  # deltas: left out
+    asked = source.plis
+    for _ in range(3):
+        track.request_keyframe()  # the viewer's PLIs while shedding: merged
+    assert source.plis == asked
+    now[0] += SHED_PLI_GAP_S
+    track.request_keyframe()
+    assert source.plis == asked + 1
+    source.send(20)  # a keyframe goes through
+    source.send(21)  # its deltas do not while shedding
+    shedding[0] = False
+    source.send(22)  # mid-GOP after a gap: waits for the next keyframe
+    assert [n for n, _ in await taken(track)] == [0, 1, 20]
+    assert track.queue.stats.shed == 19
+    track.stop()

@@ -66,6 +66,23 @@ async def test_the_csv_gives_the_submission_time_as_a_date_a_spreadsheet_reads(
     )
 
 
+async def test_the_csv_keeps_typed_text_from_running_as_a_formula(tmp_path: Path) -> None:
+    source = tmp_path / "f.webm"
+    source.write_bytes(b"x")
+    typed = '=HYPERLINK("http://x.example","看")'
+    row = {"kind": "recording", "candidate_name": typed, "question_title": "@SUM(A1)"}
+    item = ExportItem("张三_110/f.webm", row, source)
+    export = ZipExport(ExportPlan("e1", "u1", Name("考试.zip", "u1_e1.zip"), "考试", [item]))
+    data = b"".join([chunk async for chunk in export.chunks()])
+    await export.close()
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    rows = list(csv.DictReader(io.StringIO(archive.read("考试/manifest.csv").decode("utf-8-sig"))))
+    assert rows[0]["candidate_name"] == "'" + typed
+    assert rows[0]["question_title"] == "'@SUM(A1)"
+    assert rows[0]["kind"] == "recording"
+    assert json.loads(archive.read("考试/manifest.json"))["files"][0]["candidate_name"] == typed
+
+
 async def test_a_client_that_stops_reading_stops_the_writer(tmp_path: Path) -> None:
     big = plan(tmp_path, [4 * 1024 * 1024])
     export = ZipExport(big, chunk=64 * 1024, depth=2)

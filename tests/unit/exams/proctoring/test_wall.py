@@ -16,6 +16,7 @@ from exams.catalog.attempts import Attempt, AttemptTake, Reading, TakeKind, new_
 from exams.catalog.catalog import ExamCatalog
 from exams.catalog.exam_rules import Exam
 from exams.identity.accounts import Account, Role
+from exams.proctoring.incidents import AlertKind, Incidents
 from exams.proctoring.wall import CameraFacts, Person, Tile, Wall, place
 from exams.proctoring.watching import Watching
 from exams.shared.errors import Forbidden, NotFound
@@ -23,6 +24,7 @@ from exams.shared.ports import Event
 from storage.accounts import SqliteAccounts
 from storage.attempts import SqliteAttempts
 from storage.exams import SqliteExams
+from storage.incidents import SqliteIncidents
 from tests.support.world import World
 from tests.unit.exams.catalog.test_catalog import OFFLINE, OPENS, exam_body
 
@@ -179,7 +181,17 @@ def wall_of(w: World, media: Media) -> tuple[Wall, ExamCatalog, SqliteExams, Sql
     catalog = ExamCatalog(exams, attempts, people, w.s.audit, w.clock, limiter=w.s.limiter)
     watching = Watching(exams, people, w.s.units, attempts, w.s.audit, w.clock, max_per_account=2)
     return (
-        Wall(catalog, attempts, w.s.units, people, w.s.journey, media, watching, w.clock),
+        Wall(
+            catalog,
+            attempts,
+            w.s.units,
+            people,
+            w.s.journey,
+            media,
+            watching,
+            Incidents(SqliteIncidents(w.db), attempts, exams, catalog, people, w.s.audit, w.clock),
+            w.clock,
+        ),
         catalog,
         exams,
         attempts,
@@ -245,3 +257,31 @@ async def test_the_wall_holds_the_list_and_who_answered_and_only_its_watchers_se
         await wall.check_candidate(proctor, the_exam.id, other_admin.id, "c")
     with pytest.raises(Forbidden):
         await wall.check_candidate(stranger, the_exam.id, at_list.id, "c")
+
+
+async def test_a_tile_shows_the_incidents_awaiting_a_decision(w: World) -> None:
+    wall, catalog, _, attempts = wall_of(w, Media({}))
+    incidents = wall._incidents
+    assert isinstance(incidents, Incidents)
+    await w.s.units.add("10001", "甲")
+    admin = await w.staff(Role.UNIT_ADMIN, "10001")
+    the_exam = await catalog.create(admin, exam_body(ONLINE, **{"opens_at": w.clock() - 60}), "c")
+    who = await w.candidate_at(Step.EXAMS, "10001", name="张三")
+    await attempts.save(
+        replace(new_attempt("a1", the_exam, "q1", who.id), opened_at=w.clock()), w.clock()
+    )
+    [tile] = await wall.tiles(the_exam)
+    assert tile.render(Media({}))["incidents"] == {"open": 0, "latest": []}
+    raised = []
+    for kind in (AlertKind.PAGE_HIDDEN, AlertKind.NO_FACE, AlertKind.SILENCE, AlertKind.MANY_FACES):
+        w.clock.advance(1)
+        found = await incidents.raise_alert(who.id, kind, camera="primary")
+        assert found is not None
+        raised.append(found)
+    await incidents.dispose(admin, raised[0].id, "dismissed", "", "c")
+    shown = (await wall.tile(the_exam, tile.person)).render(Media({}))["incidents"]
+    assert shown["open"] == 3
+    assert [i["kind"] for i in shown["latest"]] == ["many_faces", "silence", "no_face"]
+    assert shown["latest"][0] == raised[3].brief()
+    [again] = await wall.tiles(the_exam)
+    assert again.render(Media({}))["incidents"] == shown

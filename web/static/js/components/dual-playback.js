@@ -6,6 +6,7 @@
 //
 //   <dual-playback class="dual" data-testid="dual" hidden></dual-playback>
 //   dual.load(take); await dual.playFromStart();      // take: a summary with its manifest
+//   await dual.playFrom(12.5);                           // from a moment on the take's clock
 //   dual.addEventListener("playback-ended", …);          // the first camera played to its end
 //
 // Both cameras' segments have their start (``start_s``) on the take's one clock
@@ -274,6 +275,13 @@ class DualPlayback extends HTMLElement {
 
   playFromStart() {
     return this._build().playFromStart();
+  }
+
+  /** Both cameras from take time ``when`` (seconds on the take's clock), playing. */
+  playFrom(when) {
+    const player = this._build();
+    player.seek(Math.max(player.first.start, when));
+    return player.play();
   }
 
   play() {

@@ -2,9 +2,10 @@
 // people read them, and the way back after the session ends.
 // Elements are built with lib/dom.js's h(); refusals are worded by lib/errors.js.
 
-import { ApiError, LOGIN_PATH } from "./api.js";
+import { ApiError, LOGIN_PATH, logOut } from "./api.js";
 import { h } from "./dom.js";
-import { lang, t } from "./i18n.js";
+import { errorText } from "./errors.js";
+import { lang, setLang, t, translatePage } from "./i18n.js";
 
 /** A notice paragraph (app.css ``.notice``) of ``kind`` error, warning, info or ok. */
 export function notice(kind, text, testid = undefined) {
@@ -108,4 +109,47 @@ export function messageArea(testid) {
       render();
     },
   };
+}
+
+/** Runs ``work`` with ``button`` disabled: ``message`` cleared when it succeeds, the refusal
+ *  shown there when it fails (the session's end goes to the login page), then ``render()``. */
+export async function busyWith(button, message, work, render) {
+  button.disabled = true;
+  try {
+    await work();
+    message.clear();
+  } catch (err) {
+    if (handleSessionEnd(err)) return;
+    message.show("error", () => errorText(err, "console"));
+  } finally {
+    button.disabled = false;
+    render();
+  }
+}
+
+/** The staff page's top bar: its words translated, the language switch (``ui.lang``) and
+ *  log-out (``ui.logOut``), after which the page goes to ``next`` (default: the login page,
+ *  back here afterwards). */
+export function setUpTopBar(ui, next = undefined) {
+  translatePage();
+  ui.lang.addEventListener("click", () => setLang(lang() === "zh" ? "en" : "zh"));
+  ui.logOut.addEventListener("click", async () => {
+    try {
+      await logOut();
+    } catch (err) {
+      console.warn(err);
+    }
+    location.replace(next ?? loginHere());
+  });
+}
+
+/** The page's first load failed: true when the session has ended (the page goes to the
+ *  login page), else false with the refusal in ``main`` (testid view-error). */
+export function loadFailed(main, err) {
+  if (err instanceof ApiError && err.status === 401) {
+    location.replace(loginHere());
+    return true;
+  }
+  main.replaceChildren(notice("error", errorText(err, "console"), "view-error"));
+  return false;
 }

@@ -6,20 +6,21 @@
 //   #exams                      the exam list
 //   #exams/new                  a new exam
 //   #exams/{id}                 an exam's settings and questions
-//   #exams/{id}/proctors | progress | submissions
+//   #exams/{id}/proctors | progress | submissions | incidents
 //   #admitted-list              the admitted list (准考名单): import, read
 // Without a session the page goes to the login page, which comes back here.
 // <body data-view> names the view shown (the tests read it).
 
-import { ApiError, api, logOut } from "../lib/api.js";
-import { lang, onLangChange, setLang, t, translatePage } from "../lib/i18n.js";
-import { fmtTime, loginHere, notice } from "../lib/staff-page.js";
+import { api } from "../lib/api.js";
+import { onLangChange, t } from "../lib/i18n.js";
+import { fmtTime, handleSessionEnd, loadFailed, notice, setUpTopBar } from "../lib/staff-page.js";
 import { mountAdmitted } from "./console/admitted.js";
 import { mountEditor } from "./console/editor.js";
 import { examState, mountExams } from "./console/exams.js";
 import { mountProgress } from "./console/progress.js";
 import { mountProctors } from "./console/proctors.js";
 import { mountSubmissions } from "./console/submissions.js";
+import { mountIncidents } from "./console/incidents.js";
 import { mountUnits } from "./console/units.js";
 import { roleProblem } from "../lib/role-problem.js";
 import { $, h } from "../lib/dom.js";
@@ -30,7 +31,7 @@ const ui = {
   who: $("account-name"), unit: $("unit-name"),
 };
 
-const TABS = ["settings", "proctors", "progress", "submissions"];
+const TABS = ["settings", "proctors", "progress", "submissions", "incidents"];
 
 const ctx = {
   me: null,
@@ -124,10 +125,7 @@ async function route() {
     ui.main.dataset.state = "ready";
   } catch (err) {
     if (routing !== page.routing) return;
-    if (err instanceof ApiError && err.status === 401) {
-      location.replace(`${loginHere()}&ended=1`);
-      return;
-    }
+    if (handleSessionEnd(err)) return;
     console.warn(err);
     ui.main.dataset.state = "failed";
     ui.main.replaceChildren(h("div", { class: "panel" },
@@ -166,6 +164,7 @@ async function mount(where) {
     proctors: () => mountProctors(ctx, frame.body, exam),
     progress: () => mountProgress(ctx, frame.body, exam),
     submissions: () => mountSubmissions(ctx, frame.body, exam),
+    incidents: () => mountIncidents(ctx, frame.body, exam),
   };
   const shown = await mounts[view]();
   ui.main.replaceChildren(frame.el);
@@ -187,10 +186,7 @@ async function operatorHome() {
     ui.main.replaceChildren(root);
     ui.main.dataset.state = "ready";
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) {
-      location.replace(`${loginHere()}&ended=1`);
-      return;
-    }
+    if (handleSessionEnd(err)) return;
     ui.main.dataset.state = "failed";
     ui.main.replaceChildren(notice("error", errorText(err, "console"), "view-error"));
   }
@@ -208,19 +204,8 @@ function onLang() {
   page.view?.onLang?.();
 }
 
-async function leave() {
-  try {
-    await logOut();
-  } catch (err) {
-    console.warn(err);
-  }
-  location.replace("/login?next=%2Fconsole");
-}
-
 async function main() {
-  translatePage();
-  ui.lang.addEventListener("click", () => setLang(lang() === "zh" ? "en" : "zh"));
-  ui.logOut.addEventListener("click", leave);
+  setUpTopBar(ui, "/login?next=%2Fconsole");
   onLangChange(onLang);
   window.addEventListener("beforeunload", (event) => {
     if (page.view?.dirty) event.preventDefault();
@@ -228,11 +213,7 @@ async function main() {
   try {
     ctx.me = (await api("GET", "/api/me")).account;
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) {
-      location.replace(loginHere());
-      return;
-    }
-    ui.main.replaceChildren(notice("error", errorText(err, "console"), "view-error"));
+    loadFailed(ui.main, err);
     return;
   }
   ui.logOut.hidden = false;

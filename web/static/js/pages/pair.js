@@ -28,6 +28,7 @@ import {
 import { forget, redeem, remember, remembered, switchAccount } from "./pair/code.js";
 import { fail, fitStage, page, render, tick, ui } from "./pair/page.js";
 import { $ } from "../lib/dom.js";
+import { ProctorLine } from "../components/proctor-line.js";
 
 const POLL_MS = 5000; // between takes: submitted on the first device meanwhile?
 const POLLED = ["connected", "ready", "stopped", "camera-error"];
@@ -120,6 +121,9 @@ async function main() {
       return;
     }
   }
+  // The proctors' messages show here too (read on either device); their time changes reload.
+  new ProctorLine({ socket: page.socket, examId: page.pairing.exam_id, onDeadline: loadQuestion,
+    onEnded: loadQuestion }).start();
   await loadQuestion();
   if (!page.done) await openCamera();
 }

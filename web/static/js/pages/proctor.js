@@ -3,12 +3,11 @@
 //
 // <body data-view>: loading, exams or wrong-role (the tests read it).
 
-import { ApiError, api, logOut } from "../lib/api.js";
-import { lang, onLangChange, setLang, t, translatePage } from "../lib/i18n.js";
-import { fmtTime, loginHere, notice } from "../lib/staff-page.js";
+import { api } from "../lib/api.js";
+import { onLangChange, t } from "../lib/i18n.js";
+import { fmtTime, loadFailed, notice, setUpTopBar } from "../lib/staff-page.js";
 import { roleProblem } from "../lib/role-problem.js";
 import { $, h } from "../lib/dom.js";
-import { errorText } from "../lib/errors.js";
 
 const ui = { main: $("view"), lang: $("lang-toggle"), logOut: $("log-out"),
   who: $("account-name") };
@@ -48,28 +47,14 @@ function render() {
 }
 
 async function main() {
-  translatePage();
-  ui.lang.addEventListener("click", () => setLang(lang() === "zh" ? "en" : "zh"));
-  ui.logOut.addEventListener("click", async () => {
-    try {
-      await logOut();
-    } catch (err) {
-      console.warn(err);
-    }
-    location.replace("/login?next=%2Fconsole%2Fproctor");
-  });
+  setUpTopBar(ui, "/login?next=%2Fconsole%2Fproctor");
   onLangChange(render);
   try {
     page.me = (await api("GET", "/api/me")).account;
     ui.logOut.hidden = false;
     if (page.me.role === "proctor") page.exams = (await api("GET", "/api/proctor/exams")).exams;
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) {
-      location.replace(loginHere());
-      return;
-    }
-    ui.main.dataset.state = "failed";
-    ui.main.replaceChildren(notice("error", errorText(err, "console"), "view-error"));
+    if (!loadFailed(ui.main, err)) ui.main.dataset.state = "failed";
     return;
   }
   render();

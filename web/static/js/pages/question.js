@@ -18,6 +18,8 @@ import { unfinishedBanner } from "../components/unfinished-uploads.js";
 import { $ } from "../lib/dom.js";
 import { errorText } from "../lib/errors.js";
 import { ServerClock } from "../lib/clock.js";
+import { SocketClient } from "../lib/socketio.js";
+import { ProctorLine } from "../components/proctor-line.js";
 
 const [, , examId, , questionId] = location.pathname.split("/").map(decodeURIComponent);
 const BASE = `/api/exams/${encodeURIComponent(examId)}/questions/${encodeURIComponent(questionId)}`;
@@ -192,6 +194,9 @@ function deadlineLine() {
   if (!a || a.submission_deadline == null) return null;
   const time = shortTime(a.submission_deadline, ctx.clock);
   if (q.phase === "submitted") return null;
+  if (q.phase === "closed" && a.end_reason) { // a proctor ended it (the banner says why)
+    return { text: t("exam.q.endedAt", { time: shortTime(a.closed_at, ctx.clock) }), kind: "error" };
+  }
   if (q.phase === "closed") return { text: t("exam.q.closedAt", { time }), kind: "error" };
   const left = ctx.clock.left(a.submission_deadline);
   return {
@@ -238,6 +243,7 @@ function render() {
   $("prompt").hidden = !q.prompt;
   renderSettings(ui.settings.querySelector(".facts"), q);
   renderDeadline();
+  proctors?.showEnded(q.attempt?.end_reason || null); // a proctor ended this question
 
   const done = ["submitted", "closed"].includes(q.phase);
   if (!ctx.answer) {
@@ -270,8 +276,24 @@ function tick() {
   ctx.answer?.tick();
 }
 
+// The proctors' messages, extra time and ending (pushed), and the candidate's raised hand.
+let proctors = null;
+
+function listenToProctors() {
+  const socket = new SocketClient();
+  proctors = new ProctorLine({ socket, examId, onDeadline: refresh, onEnded: refresh });
+  ui.notice.after(proctors.ended);
+  const help = document.createElement("p");
+  help.className = "proctor-help";
+  ui.deadline.after(help);
+  proctors.attachHand(help);
+  proctors.start();
+  socket.connect().catch(() => {}); // a refused connection: the page works without it
+}
+
 function main() {
   setUpPage(render);
+  listenToProctors();
   render();
   refresh();
   // 点此续传: the exam's unfinished uploads (M4.2), in a dialog

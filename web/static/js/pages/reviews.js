@@ -5,10 +5,10 @@
 //
 // <body data-view>: loading, queue or wrong-role (the tests read it).
 
-import { ApiError, api, logOut } from "../lib/api.js";
-import { lang, onLangChange, setLang, t, translatePage } from "../lib/i18n.js";
+import { ApiError, api } from "../lib/api.js";
+import { onLangChange, t } from "../lib/i18n.js";
 import {
-  fmtTime, handleSessionEnd, idTypeName, loginHere, messageArea, notice,
+  busyWith, fmtTime, handleSessionEnd, idTypeName, loadFailed, messageArea, notice, setUpTopBar,
 } from "../lib/staff-page.js";
 import { roleProblem } from "../lib/role-problem.js";
 import { claimsSection } from "./reviews/claims.js";
@@ -149,17 +149,7 @@ function mountQueue() {
 
   async function show(state) {
     page.state = state;
-    refresh.disabled = true;
-    try {
-      await load();
-      message.clear();
-    } catch (err) {
-      if (handleSessionEnd(err)) return;
-      message.show("error", () => errorText(err, "console"));
-    } finally {
-      refresh.disabled = false;
-      render();
-    }
+    await busyWith(refresh, message, load, render);
   }
 
   function render() {
@@ -204,16 +194,7 @@ function renderAccount() {
 }
 
 async function main() {
-  translatePage();
-  ui.lang.addEventListener("click", () => setLang(lang() === "zh" ? "en" : "zh"));
-  ui.logOut.addEventListener("click", async () => {
-    try {
-      await logOut();
-    } catch (err) {
-      console.warn(err);
-    }
-    location.replace("/login?next=%2Fconsole%2Freviews");
-  });
+  setUpTopBar(ui, "/login?next=%2Fconsole%2Freviews");
   onLangChange(() => {
     renderAccount();
     page.render?.();
@@ -221,11 +202,7 @@ async function main() {
   try {
     page.me = (await api("GET", "/api/me")).account;
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) {
-      location.replace(loginHere());
-      return;
-    }
-    ui.main.replaceChildren(notice("error", errorText(err, "console"), "view-error"));
+    loadFailed(ui.main, err);
     return;
   }
   ui.logOut.hidden = false;

@@ -7,9 +7,9 @@
 //
 // <body data-view>: loading, wall, closed or wrong-role (the tests read it).
 
-import { ApiError, api, logOut } from "../lib/api.js";
-import { lang, onLangChange, setLang, t, translatePage } from "../lib/i18n.js";
-import { fmtTime, handleSessionEnd, loginHere, notice } from "../lib/staff-page.js";
+import { ApiError, api } from "../lib/api.js";
+import { onLangChange, t } from "../lib/i18n.js";
+import { fmtTime, handleSessionEnd, loadFailed, notice, setUpTopBar } from "../lib/staff-page.js";
 import { roleProblem } from "../lib/role-problem.js";
 import { $, h } from "../lib/dom.js";
 import { errorText } from "../lib/errors.js";
@@ -18,9 +18,11 @@ import { SocketClient } from "../lib/socketio.js";
 import { ServerError, request } from "../lib/uplink.js";
 import { STATUSES, TileView, hasProblem } from "./wall/tiles.js";
 import { Spotlight } from "./wall/spotlight.js";
+import { ActionPanel } from "./wall/actions.js";
+import { byAlerts, hasAlerts } from "./wall/incidents.js";
 
 const WATCHERS = new Set(["proctor", "unit_admin"]);
-const SORTS = ["state", "name", "time"];
+const SORTS = ["state", "alerts", "name", "time"];
 const HOMES = { proctor: "/console/proctor", unit_admin: "/console" };
 
 const examId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() || "");
@@ -42,8 +44,13 @@ function compare(a, b) {
   if (page.sort === "state") {
     const order = STATUSES.indexOf(x.status) - STATUSES.indexOf(y.status);
     if (order) return order;
+    const alerts = Number(hasAlerts(y)) - Number(hasAlerts(x));
+    if (alerts) return alerts;
     const problem = Number(hasProblem(y)) - Number(hasProblem(x));
     if (problem) return problem;
+  } else if (page.sort === "alerts") {
+    const alerts = byAlerts(x, y);
+    if (alerts) return alerts;
   } else if (page.sort === "time") {
     const left = (x.deadline ?? Infinity) - (y.deadline ?? Infinity);
     if (left) return left;
@@ -54,6 +61,7 @@ function compare(a, b) {
 function wanted(view) {
   if (page.filter === "all") return true;
   if (page.filter === "problem") return hasProblem(view.data);
+  if (page.filter === "alerts") return hasAlerts(view.data);
   return view.data.status === page.filter;
 }
 
@@ -80,13 +88,14 @@ function counts(shown) {
   const all = [...page.tiles.values()].map((v) => v.data);
   const by = (status) => all.filter((tile) => tile.status === status).length;
   const problems = all.filter(hasProblem).length;
+  const alerts = all.filter(hasAlerts).length;
   write(parts.summary, t("wall.summary", { shown, total: all.length,
     recording: by("recording"), problems }));
   for (const option of parts.filter.options) {
-    const n = option.value === "all" ? all.length
-      : option.value === "problem" ? problems : by(option.value);
-    const label = option.value === "all" ? t("wall.filter.all")
-      : option.value === "problem" ? t("wall.filter.problem") : t(`wall.status.${option.value}`);
+    const own = { all: all.length, problem: problems, alerts };
+    const n = own[option.value] ?? by(option.value);
+    const label = option.value in own ? t(`wall.filter.${option.value}`)
+      : t(`wall.status.${option.value}`);
     write(option, t("wall.filter.count", { label, n }));
   }
   if (parts.empty.hidden !== shown > 0) parts.empty.hidden = shown > 0;
@@ -97,6 +106,7 @@ function counts(shown) {
 
 function openSpotlight(tile) {
   page.spotlight.show(tile, page.tiles.get(tile.tile_id)?.where.textContent || "");
+  page.actions.show(tile);
 }
 
 function take(tile) {
@@ -174,6 +184,8 @@ function connect() {
   const socket = new SocketClient();
   page.socket = socket;
   page.spotlight = new Spotlight(socket, examId);
+  page.actions = new ActionPanel(socket, examId); // message, extra time, end (in the spotlight)
+  page.spotlight.el.append(page.actions.el);
   socket.on("connect", () => watch());
   socket.on("disconnect", () => setLink("reconnecting"));
   socket.on("wall_tiles", changedTiles);
@@ -229,7 +241,8 @@ function build() {
       page.sort = value;
       arrange();
     });
-  const filter = select("wall-filter", "wall.filter.label", ["all", "problem", ...STATUSES],
+  const filter = select("wall-filter", "wall.filter.label",
+    ["all", "problem", "alerts", ...STATUSES],
     () => "", page.filter, (value) => {
       page.filter = value;
       arrange();
@@ -264,16 +277,7 @@ function render() {
 }
 
 async function main() {
-  translatePage();
-  ui.lang.addEventListener("click", () => setLang(lang() === "zh" ? "en" : "zh"));
-  ui.logOut.addEventListener("click", async () => {
-    try {
-      await logOut();
-    } catch (err) {
-      console.warn(err);
-    }
-    location.replace(loginHere());
-  });
+  setUpTopBar(ui);
   onLangChange(render);
   let wall;
   try {
@@ -288,13 +292,10 @@ async function main() {
     ui.home.href = HOMES[page.me.role];
     wall = await api("GET", `/api/proctor/exams/${encodeURIComponent(examId)}/wall`);
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) {
-      location.replace(loginHere());
-      return;
+    if (!loadFailed(ui.main, err)) {
+      ui.main.dataset.state = "failed";
+      document.body.dataset.view = "failed";
     }
-    ui.main.dataset.state = "failed";
-    document.body.dataset.view = "failed";
-    ui.main.replaceChildren(notice("error", errorText(err, "console"), "view-error"));
     return;
   }
   connect();

@@ -14,6 +14,7 @@ import {
 } from "../../lib/staff-page.js";
 import { clearFieldErrors, field, problemSummary, showFieldErrors } from "./fields.js";
 import { NEW_OFFLINE, NEW_ONLINE, QuestionCard } from "./question.js";
+import { MonitoringSection, monitoringLabel } from "./monitoring.js";
 import { h } from "../../lib/dom.js";
 import { errorText } from "../../lib/errors.js";
 
@@ -49,6 +50,8 @@ const CHANGED = {
 function labelOf(path) {
   const m = /^questions\[(\d+)\](?:\.materials\[(\d+)\])?(?:\.(.+))?$/.exec(path);
   const leaf = (text) => (text || "").replace(/\[\d+\]$/, "");
+  const watched = monitoringLabel(path);
+  if (watched) return watched.map((key) => t(key)).join(" · ");
   if (!m) return EXAM_LABELS[leaf(path)] ? t(EXAM_LABELS[leaf(path)]) : "";
   const parts = [t("console.editor.questionN", { n: Number(m[1]) + 1 })];
   if (m[2] !== undefined) parts.push(t("console.m.materialN", { n: Number(m[2]) + 1 }));
@@ -120,6 +123,7 @@ export class ExamEditor {
       h("button", { type: "button", class: "secondary", testid: "add-offline",
         i18n: "console.btn.addOffline", onclick: () => this.add(NEW_OFFLINE) }));
     this.noQuestions = h("p", { class: "empty", i18n: "console.editor.noQuestions" });
+    this.monitoring = new MonitoringSection(e.monitoring);
     this.saveButton = h("button", { type: "submit", class: "primary", testid: "save",
       i18n: this.exam ? "console.btn.save" : "console.btn.create" });
     this.revert = h("button", { type: "button", class: "secondary", testid: "revert",
@@ -150,7 +154,8 @@ export class ExamEditor {
     h("section", { class: "panel" },
       h("h2", { i18n: "console.editor.questions" }),
       h("p", { class: "field-hint", i18n: "console.editor.questionsHint" }),
-      this.noQuestions, this.list, this.addButtons));
+      this.noQuestions, this.list, this.addButtons),
+    this.monitoring.el);
     this.saveState = this.form.querySelector("[data-testid=save-state]");
     this.form.addEventListener("input", () => this.changed());
     this.form.addEventListener("change", () => this.changed());
@@ -241,6 +246,7 @@ export class ExamEditor {
       opens_at: readTime(this.opens),
       closes_at: readTime(this.closes),
       upload_grace_s: minutes === "" ? undefined : graceSeconds,
+      monitoring: this.monitoring.read(),
     };
     const ids = new Set(this.cards.map((c) => c.id).filter(Boolean));
     body.questions = this.cards.map((card, i) => card.read(`questions[${i}]`, i + 1, fields,
@@ -249,7 +255,7 @@ export class ExamEditor {
       // Only the texts can change: the rest goes back exactly as the server has it.
       const { id, unit_id: unit, ...kept } = this.exam;
       return { ...kept, title: body.title, instructions: body.instructions,
-        time_requirements: body.time_requirements };
+        time_requirements: body.time_requirements, monitoring: body.monitoring };
     }
     return body;
   }

@@ -4,9 +4,8 @@
 
 import { api } from "../../lib/api.js";
 import { t } from "../../lib/i18n.js";
-import { fmtTime, handleSessionEnd, messageArea } from "../../lib/staff-page.js";
+import { busyWith, fmtTime, messageArea } from "../../lib/staff-page.js";
 import { h } from "../../lib/dom.js";
-import { errorText } from "../../lib/errors.js";
 
 const REFRESH_MS = 20000;
 
@@ -31,18 +30,10 @@ export async function mountProgress(ctx, root, exam) {
     { n: i + 1, title: q.title, mode: q.mode }]));
 
   async function refresh() {
-    refreshButton.disabled = true;
-    try {
+    await busyWith(refreshButton, message, async () => {
       state.data = await api("GET", path);
       state.loadedAt = Date.now();
-      message.clear();
-    } catch (err) {
-      if (handleSessionEnd(err)) return;
-      message.show("error", () => errorText(err, "console"));
-    } finally {
-      refreshButton.disabled = false;
-      render();
-    }
+    }, render);
   }
 
   function render() {

@@ -75,6 +75,7 @@ export class OfflineAnswer {
     const a = ctx.q.attempt;
     const time = (ts) => shortTime(ts, ctx.clock);
     if (st === "submitted") return t("exam.msg.submitted", { time: time(a.submitted_at) });
+    if (st === "closed" && a.end_reason) return t("exam.msg.endedByProctor", { time: time(a.closed_at) });
     if (st === "closed") return t("exam.off.closed", { time: time(a.submission_deadline) });
     if (ctx.exam.state === "upcoming") {
       return t("exam.msg.notOpen", { time: time(ctx.exam.opens_at) });

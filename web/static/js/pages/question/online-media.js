@@ -92,7 +92,8 @@ export class OnlineMedia extends OnlineView {
       this.ctx.notify({ key: "exam.take.failed", kind: "error" });
     } else if (mine && event === "take_stopped" && take.stop_reason
       && !["stopped", "time_limit"].includes(take.stop_reason)) {
-      const known = ["connection_lost", "server_restart"].includes(take.stop_reason);
+      const known = ["connection_lost", "server_restart", "ended_by_proctor"]
+        .includes(take.stop_reason);
       this.ctx.notify({ key: `exam.stop.${known ? take.stop_reason : "other"}`, kind: "warning" });
     } else if (mine && event === "take_stopped" && take.stop_reason === "time_limit") {
       this.ctx.notify({ key: "exam.stop.time_limit", kind: "info" });

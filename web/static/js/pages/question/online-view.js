@@ -75,6 +75,7 @@ export class OnlineView {
       const key = a.submitted_by === "auto" ? "exam.msg.autoSubmitted" : "exam.msg.submitted";
       return t(key, { time: time(a.submitted_at) });
     }
+    if (st === "closed" && a.end_reason) return t("exam.msg.endedByProctor", { time: time(a.closed_at) });
     if (st === "closed") return t("exam.msg.closed", { time: time(a.submission_deadline) });
     if (ctx.exam.state === "upcoming") {
       return t("exam.msg.notOpen", { time: time(ctx.exam.opens_at) });
@@ -261,7 +262,7 @@ export class OnlineView {
     ];
     const reason = take.stop_reason;
     if (reason && reason !== "stopped") {
-      const known = ["time_limit", "connection_lost"].includes(reason);
+      const known = ["time_limit", "connection_lost", "ended_by_proctor"].includes(reason);
       parts.push(t(`exam.works.stop.${known ? reason : "other"}`));
     }
     if (take.media_failed) parts.push(t("exam.works.failed"));

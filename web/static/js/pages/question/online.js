@@ -25,6 +25,7 @@ import { TakePlayer } from "../../lib/playback.js";
 import { formalText, recordAgainText, stopText, submitTakeText } from "./dialogs.js";
 import { Materials } from "./materials.js";
 import { OnlineMedia } from "./online-media.js";
+import { PageWatch } from "./page-watch.js";
 import { SecondCamera } from "./second.js";
 import { SocketClient } from "../../lib/socketio.js";
 import { $ } from "../../lib/dom.js";
@@ -58,6 +59,7 @@ export class OnlineAnswer extends OnlineMedia {
     this.dual = this.ui.dual; // <dual-playback>
     this.dual.addEventListener("playback-ended", () => this.playbackEnded());
     this.second = new SecondCamera(ctx, this.socket);
+    this.pageWatch = new PageWatch(this.socket); // hidden, window left... told to the server
     this.playing = null; // {take_id, kind, dual} being played back here
     this.stopping = false;
     this.guarded = false;
@@ -100,6 +102,8 @@ export class OnlineAnswer extends OnlineMedia {
     });
     this.socket.on("connect_error", () => this.ctx.refresh()); // a 401 goes to the login page
     this.second.start();
+    // A take of this question records as the page loads: it was reloaded (or reopened).
+    this.pageWatch.start({ reloaded: Boolean(this.a?.recording) });
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "visible" && this.guarded) {
         this.guarded = false;

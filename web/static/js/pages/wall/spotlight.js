@@ -14,6 +14,7 @@ import { ServerError, gatheringComplete, request } from "../../lib/uplink.js";
 import { h } from "../../lib/dom.js";
 import { t } from "../../lib/i18n.js";
 import { CAMERAS } from "./tiles.js";
+import { SpotlightIncidents } from "./incidents.js";
 
 const RETRY_MS = 2000; // a failed peer connection or step: try again after this
 const DISCONNECTED_MS = 4000; // a "disconnected" peer not back by then gets a new offer
@@ -117,6 +118,8 @@ export class Spotlight {
     h("div", { class: "spot-videos" }, CAMERAS.map((name) => this.panes[name].el)),
     this.message);
     this.title.id = "spot-name";
+    this.incidents = new SpotlightIncidents(examId); // the candidate's incidents (issue #13)
+    this.el.append(this.incidents.el);
     this.el.addEventListener("needs-sound", () => {
       this.soundButton.hidden = false;
     });
@@ -147,6 +150,7 @@ export class Spotlight {
     this.el.hidden = false;
     this.el.dataset.candidateId = tile.candidate_id;
     this.render(where);
+    this.incidents.show(tile);
     for (const pane of Object.values(this.panes)) pane.update(false);
     this._ticker = setInterval(() => this._update(), 500);
     const generation = this.generation;
@@ -158,6 +162,7 @@ export class Spotlight {
     if (this.tile && tile.candidate_id === this.tile.candidate_id) {
       this.tile = tile;
       this.render(where);
+      this.incidents.update(tile);
     }
   }
 
@@ -166,6 +171,7 @@ export class Spotlight {
     this.title.textContent = this.tile.name;
     if (where !== null) this.where.textContent = where;
     for (const pane of Object.values(this.panes)) pane.render();
+    this.incidents.render();
     if (this.error) this.message.textContent = this.error();
   }
 
@@ -175,6 +181,7 @@ export class Spotlight {
     this.tile = null;
     this.sessionId = null;
     this.error = null;
+    this.incidents.close();
     this.withdrawn = false;
     clearTimeout(this._retry);
     clearInterval(this._ticker);

@@ -8,6 +8,7 @@
 import { clock, remaining } from "../../lib/format.js";
 import { h } from "../../lib/dom.js";
 import { has, t } from "../../lib/i18n.js";
+import { TileAlerts, hasAlerts } from "./incidents.js";
 
 export const CAMERAS = ["primary", "secondary"];
 
@@ -123,14 +124,17 @@ export class TileView {
     this.cameras = {};
     this.name = h("span", { class: "tile-name", testid: "tile-name" });
     this.status = h("span", { class: "badge tile-status", testid: "tile-status" });
+    this.hand = h("span", { class: "badge tile-hand", testid: "tile-hand", hidden: true });
     this.where = h("span", { class: "tile-where", testid: "tile-where" });
     this.left = h("span", { class: "tile-left", testid: "tile-left" });
     this.progress = h("span", { class: "tile-progress", testid: "tile-progress" });
     this.pictures = h("span", { class: "tile-pictures" });
+    this.alerts = new TileAlerts(); // open incidents (issue #13)
     this.el = h("button", { type: "button", class: "tile", testid: "wall-tile",
       onclick: () => this.data.candidate_id && onOpen(this.data) },
     this.pictures,
-    h("span", { class: "tile-head" }, this.name, this.status),
+    this.alerts.el,
+    h("span", { class: "tile-head" }, this.name, this.hand, this.status),
     this.where,
     h("span", { class: "tile-foot" }, this.progress, this.left));
     this.update(tile);
@@ -147,6 +151,7 @@ export class TileView {
     el.dataset.candidateId = tile.candidate_id || "";
     el.dataset.status = tile.status;
     el.dataset.problem = hasProblem(tile) ? "true" : "false";
+    el.dataset.alerts = String(hasAlerts(tile));
     el.disabled = !tile.candidate_id;
     this.render();
     return true;
@@ -158,8 +163,12 @@ export class TileView {
     this.name.textContent = tile.name;
     if (!tile.on_list) this.name.append(h("span", { class: "tile-off-list", i18n: "wall.offList" }));
     this.status.textContent = t(`wall.status.${tile.status}`);
+    this.hand.hidden = !tile.hand_raised_at; // the candidate asks for help
+    this.hand.textContent = t("wall.hand");
+    this.el.dataset.hand = tile.hand_raised_at ? "raised" : "none";
     this.status.dataset.status = tile.status;
     this.where.textContent = whereText(tile);
+    this.alerts.update(tile);
     this.progress.textContent = tile.registered
       ? t("wall.progress", { done: tile.submitted, total: tile.questions }) : "";
     this.el.title = tile.candidate_id ? t("wall.openHint", { name: tile.name }) : "";
