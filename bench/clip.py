@@ -9,6 +9,16 @@ keyframe (:attr:`Clip.key_video`): what a sender sends, at the next such
 picture, when asked for a keyframe (RTCP PLI), as a browser's encoder would. Opus is a 48 kHz stereo
 tone in 20 ms frames. Senders replay these packets as they are; nothing is
 encoded while the bench runs.
+
+Keyframes are sized as Chromium's. Measured (Chromium 156's libvpx, fake camera
+playing these pictures as a 640x480 y4m, sending to the server's own aiortc
+answerer with its 1500 kbit/s start bitrate, a PLI every 2.5 s as the wall
+asks): it settled at 1.7 Mbit/s, and after the first 10 s its keyframes were
+36 KB median (15-42 KB; 2.6 ms to decode). The clip's encoder starts as a
+sender that has been sending (:func:`_encode_video`'s ``warm_up``: the first
+keyframe of a cold encoder was 70 KB, twice any other) and caps keyframes as
+WebRTC does (:data:`MAX_INTRA_PCT`): keyframes of 12-34 KB, about 30 KB on
+request (~2.3 ms to decode).
 """
 
 from __future__ import annotations
@@ -28,6 +38,10 @@ AUDIO_RATE = 48000
 AUDIO_FRAME = 960  # samples per channel: 20 ms
 AUDIO_BITRATE = 64000
 KEY_ON_REQUEST_EVERY = 3  # pictures with a keyframe version, for keyframe requests
+KEY_WARM_UP = 5  # keyframes encoded and dropped before the keyframe versions
+# libvpx's rc_max_intra_bitrate_pct as WebRTC sets it for VP8: a keyframe at most this
+# percent of an average frame (0.5 x its 600 ms optimal buffer x 30 fps / 10)
+MAX_INTRA_PCT = 900
 BARCODE_BITS = 10  # the frame index; then the same bits inverted, as a check
 BARCODE_ROWS = 32
 BARCODE_CELL = WIDTH // (2 * BARCODE_BITS)
@@ -78,7 +92,7 @@ def make_clip(seconds: int = 10) -> Clip:
     # Whole GOPs, so that looping the clip starts over at a keyframe.
     frames = max(frames - frames % KEYFRAME_EVERY, KEYFRAME_EVERY)
     pictures = _pictures(frames)
-    video = _encode_video(pictures, VIDEO_BITRATE, KEYFRAME_EVERY)
+    video = _encode_video(pictures, VIDEO_BITRATE, KEYFRAME_EVERY, warm_up=KEYFRAME_EVERY)
     audio = _encode_audio(round(frames / FPS * AUDIO_RATE / AUDIO_FRAME))
     if not video[0].keyframe:
         raise RuntimeError("the encoded clip does not start with a keyframe")
@@ -87,7 +101,7 @@ def make_clip(seconds: int = 10) -> Clip:
     natural = [len(s.data) for s in video if s.keyframe]
     key_rate = sum(natural) // len(natural) * 8 * FPS // 2
     some = list(range(0, frames, KEY_ON_REQUEST_EVERY))
-    keys = _encode_video([pictures[i] for i in some], key_rate, 1)
+    keys = _encode_video([pictures[i] for i in some], key_rate, 1, warm_up=KEY_WARM_UP)
     if not all(s.keyframe for s in keys):
         raise RuntimeError("libvpx did not make every picture a keyframe")
     return Clip(video, audio, key_video=dict(zip(some, keys, strict=True)))
@@ -148,7 +162,12 @@ def _pictures(count: int) -> list[np.ndarray]:
     return pictures
 
 
-def _encode_video(pictures: list[np.ndarray], bit_rate: int, gop: int) -> tuple[Sample, ...]:
+def _encode_video(
+    pictures: list[np.ndarray], bit_rate: int, gop: int, warm_up: int = 0
+) -> tuple[Sample, ...]:
+    """``pictures`` encoded by libvpx as WebRTC does (realtime, no hidden frames, keyframes
+    capped at :data:`MAX_INTRA_PCT`), after the last ``warm_up`` of them, whose packets are
+    dropped: the rate control starts in its steady state, as a looping clip is sent."""
     ctx = av.CodecContext.create("libvpx", "w")
     ctx.width, ctx.height, ctx.pix_fmt = WIDTH, HEIGHT, "yuv420p"
     ctx.time_base = fractions.Fraction(1, FPS)
@@ -162,18 +181,20 @@ def _encode_video(pictures: list[np.ndarray], bit_rate: int, gop: int) -> tuple[
         "maxrate": str(bit_rate),
         "auto-alt-ref": "0",  # no hidden frames: one packet per picture, like a browser
         "lag-in-frames": "0",
+        "max-intra-rate": str(MAX_INTRA_PCT),
     }
     samples: list[Sample] = []
-    for index, picture in enumerate(pictures):
+    warm = pictures[len(pictures) - warm_up :] if warm_up else []
+    for index, picture in enumerate([*warm, *pictures]):
         frame = av.VideoFrame.from_ndarray(picture, format="yuv420p")
         frame.pts = index
         if gop == 1:
             frame.pict_type = av.video.frame.PictureType.I
         samples += [Sample(bytes(p), bool(p.is_keyframe)) for p in ctx.encode(frame)]
     samples += [Sample(bytes(p), bool(p.is_keyframe)) for p in ctx.encode(None)]
-    if len(samples) != len(pictures):
+    if len(samples) != len(warm) + len(pictures):
         raise RuntimeError(f"libvpx returned {len(samples)} packets for {len(pictures)} pictures")
-    return tuple(samples)
+    return tuple(samples[len(warm) :])
 
 
 def _encode_audio(count: int) -> tuple[Sample, ...]:

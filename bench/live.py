@@ -15,8 +15,12 @@ candidate still sending:
    :data:`CLICKS` tiles one after the other: a viewer that opens alone, waits
    for its first picture and closes (the spotlight's first picture). Then
    the viewers close.
-2. **The wall.** One more proctor watches the exam's wall for ``seconds``
-   (``wall`` .. ``wall_end``); nobody views live meanwhile.
+2. **The wall.** First, :data:`SETTLE_S` after the viewers closed, a window of
+   ``seconds`` with nobody watching anything (``wall_alone`` ..
+   ``wall_alone_end``): the candidates-only rate the wall's cost is taken
+   against, measured next to it (the server's rate drifts over a run, so the
+   recording window's is not it). Then one more proctor watches the exam's
+   wall for ``seconds`` (``wall`` .. ``wall_end``); nobody views live meanwhile.
 """
 
 from __future__ import annotations
@@ -92,7 +96,11 @@ class _Socket:
 
     async def connect(self) -> None:
         headers = {"Cookie": self.cookie} if self.cookie else {}
-        await self.sio.connect(self.url, headers=headers, transports=["websocket"])
+        # python-socketio waits 1 s for the namespace's connect by default: too short for a
+        # server busy with every candidate's media ("Unexpected connection error")
+        await self.sio.connect(
+            self.url, headers=headers, transports=["websocket"], wait_timeout=CONNECT_TIMEOUT_S
+        )
 
     async def call(self, event: str, data: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -201,6 +209,11 @@ async def _wall(
     progress: Callable[[str], None],
 ) -> None:
     headers = {"Cookie": proctor.cookie} if proctor.cookie else {}
+    await asyncio.sleep(SETTLE_S)
+    on_phase("wall_alone")
+    progress(f"nobody watches for {plan.seconds:g}s (the wall's reference)")
+    await asyncio.sleep(plan.seconds)
+    on_phase("wall_alone_end")
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
         watcher = WallWatcher(
             proctor.call, http, url, headers, plan.exam_id, [w.candidate_id for w in watched]

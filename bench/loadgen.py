@@ -5,7 +5,8 @@ Each candidate does what the device-check page does (docs/signaling.md):
 for the bench's duration, then ``stop_take``. The order is arranged so the
 count is fair: every peer is connected and every take started before any
 packet is sent, each stream starts at a keyframe (so the recorder can
-write from its first frame), and each sender stops, and the bench waits
+write from its first frame; the streams' keyframes are spread over the
+clip's 2.5 s GOP, as independent cameras' are), and each sender stops, and the bench waits
 :data:`DRAIN_S` for packets in flight, before ``stop_take``.
 
 With a :class:`~bench.live.LivePlan` the candidates go on sending after the
@@ -86,10 +87,11 @@ class LoadResult:
 
 
 class Candidate:
-    def __init__(self, index: int, target: Target, clip: Clip) -> None:
+    def __init__(self, index: int, target: Target, clip: Clip, streams: int = 1) -> None:
         self.index = index
         self.target = target
-        self.audio, self.video = clip_tracks(clip, index)
+        # Keyframes spread over the GOP, as independent cameras' are (not all at once).
+        self.audio, self.video = clip_tracks(clip, index, index / streams)
         self.sio = socketio.AsyncClient(reconnection=False)
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.session_id = ""
@@ -210,7 +212,7 @@ async def run_load(
     recording window (``stopped``), then the candidates answer an exam question while the
     server's detectors are off and on (:func:`bench.analysis.run_analysis`).
     """
-    candidates = [Candidate(i, target, clip) for i in range(streams)]
+    candidates = [Candidate(i, target, clip, streams) for i in range(streams)]
     live_result: LiveResult | None = None
     analysis_result: AnalysisResult | None = None
     go_on = live is not None or analysis is not None

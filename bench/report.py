@@ -97,7 +97,8 @@ LIVE_NOTE = (
     "Live figures are measured after the recording window while every candidate goes on "
     "sending. viewer_cpu_per_stream_pct = (server CPU over the viewer window - the "
     "candidates-only rate of the recording window) / viewer_streams, in percent of one core; "
-    "wall_cpu_per_camera_pct likewise over the wall window, per camera watched. "
+    "wall_cpu_per_camera_pct = (server CPU over the wall window - its rate over the "
+    "window of the same length just before, nobody watching) / cameras watched. "
     "viewer_frames_delivered_ratio counts the frames sent in the viewer window that reached "
     "their viewer; glass-to-glass is from the sender handing a frame over to its last RTP "
     "packet reaching the viewer (each frame named by its bytes, or its barcode where the "
@@ -184,9 +185,13 @@ def live_figures(run: Run) -> dict[str, Any]:
     if wall is not None and alone is not None:
         during = _rate(run, "wall", "wall_end")
         assert during is not None
+        reference = _rate(run, "wall_alone", "wall_alone_end")
+        base = alone if reference is None else reference
         out.update(
             wall_cameras=wall.cameras,
-            wall_cpu_per_camera_pct=round((during - alone) / max(1, wall.cameras), 3),
+            wall_cpu_per_camera_pct=round((during - base) / max(1, wall.cameras), 3),
+            wall_cpu_per_camera_vs_recording_pct=round((during - alone) / max(1, wall.cameras), 3),
+            wall_reference_server_cpu_pct=None if reference is None else round(reference, 1),
             wall_picture_age_p95_s=_round(percentile(wall.ages_s, 95), 2),
             wall_picture_age_p50_s=_round(percentile(wall.ages_s, 50), 2),
             wall_first_picture_s=(
@@ -194,7 +199,9 @@ def live_figures(run: Run) -> dict[str, Any]:
             ),
             wall_cameras_without_picture=wall.cameras - len(wall.first_picture_s),
             wall_pictures_fetched=wall.pictures,
+            wall_pictures_pushed=wall.pushed,
             wall_pictures_not_jpeg=wall.not_jpeg,
+            wall_picture_statuses=dict(sorted(wall.statuses.items())),
             wall_server_cpu_pct=round(during, 1),
         )
     out["candidates_only_server_cpu_pct"] = None if alone is None else round(alone, 1)

@@ -8,7 +8,8 @@ when the clip loops. A keyframe request (RTCP PLI or FIR) would only set a
 flag for an encoder that is not there: the video sender's is routed to
 :meth:`PacedTrack.request_keyframe` instead, and the track sends the next
 picture that has a keyframe version (:attr:`Clip.key_video`, every third)
-in its place, as a browser's encoder answers a request.
+in its place, as a browser's encoder answers a request. A stream may start at
+any such picture (:func:`clip_tracks`' ``phase``), with its keyframe version.
 
 Each track notes when it handed over each frame (:attr:`PacedTrack.sent_at`):
 the "glass" time of the viewers' glass-to-glass latency.
@@ -137,6 +138,8 @@ class PacedTrack(MediaStreamTrack):
             sample = cover[index % len(cover)]
             if self.covered_at is None:
                 self.covered_at = time.time()
+        elif index == 0 and not sample.keyframe and at in self._keys:
+            sample = self._keys[at]  # a stream starts with a keyframe (a staggered start)
         elif self._want_keyframe and (sample.keyframe or at in self._keys):
             self._want_keyframe = False
             if not sample.keyframe:
@@ -150,9 +153,15 @@ class PacedTrack(MediaStreamTrack):
         return packet
 
 
-def clip_tracks(clip: Clip, keyframe: int) -> tuple[PacedTrack, PacedTrack]:
-    """An (audio, video) pair replaying ``clip`` from its ``keyframe``-th keyframe."""
+def clip_tracks(clip: Clip, keyframe: int, phase: float = 0.0) -> tuple[PacedTrack, PacedTrack]:
+    """An (audio, video) pair replaying ``clip`` from its ``keyframe``-th keyframe, or
+    ``phase`` (0 <= phase < 1) of a GOP after it: from the picture with a keyframe version
+    there, sent as its keyframe. Streams of different phases have their keyframes at
+    different moments, as independent cameras do, not all on the clip's beat."""
     first = clip.keyframes[keyframe % len(clip.keyframes)]
+    gop = len(clip.video) // max(1, len(clip.keyframes))
+    later = [i for i in clip.key_video if first <= i <= first + phase * gop]
+    first = max(later, default=first)
     video = PacedTrack(
         "video",
         clip.video,

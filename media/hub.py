@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 ROLES = ("primary", "secondary")  # a proctor's "viewer" session: media.viewers
 PRIMARY = "primary"
 MEDIA_SILENCE_S = 2.0  # no media for this long: the device is lost (the page is told at once)
+MEDIA_CHECK_S = 0.5  # how often the composition root runs :meth:`MediaHub.check_media`
+# ``on_state`` states of the media itself (besides the peer connection's own states)
+MEDIA_SILENT, MEDIA_BACK = "media_silent", "media_back"
 
 SessionLost = Callable[["MediaSession", str], Awaitable[None]]
 StateListener = Callable[["MediaSession", str], Awaitable[None]]
@@ -65,6 +68,10 @@ class MediaSession:
     detached_at: float = 0.0
     state: str = "new"
     attempt_id: str | None = None  # a second camera's attempt
+    # Its media stopped for MEDIA_SILENCE_S (server clock of the last frame, None: flowing):
+    # the reconnect grace runs from then, whether or not its socket is still open.
+    silent_since: float | None = None
+    last_silence: tuple[float, float] | None = None  # the last one over: (from, to), server clock
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -73,7 +80,18 @@ class MediaSession:
             "state": self.state,
             "take_id": self.take_id,
             "attempt_id": self.attempt_id,
+            "media": "flowing" if self.silent_since is None else "silent",
+            "silent_since": self.silent_since,
+            "last_silence": None
+            if self.last_silence is None
+            else {"from": self.last_silence[0], "to": self.last_silence[1]},
         }
+
+    def last_frame_at(self) -> float | None:
+        """When its newest frame arrived (media clock): its picture if it sends one."""
+        video = [s for s in self.sources if s.kind == "video"]
+        times = [s.last_frame_at for s in video or self.sources if s.last_frame_at is not None]
+        return max(times, default=None)
 
 
 class MediaHub:
@@ -204,10 +222,52 @@ class MediaHub:
         session = self._sessions.get(session_id)
         if session is not None and session.attached:
             session.attached = False
+            if session.silent_since is not None and session.id in self._grace_ends:
+                return  # its media stopped before: the grace runs from then already
             self._wait_for_client(session)
 
+    async def check_media(self, media_now: float | None = None) -> None:
+        """Media silence (no frame for :data:`MEDIA_SILENCE_S`) is a lost device: its grace
+        starts then, without waiting for its socket's ping timeout; media that
+        flows again (a new peer connection, or the old one back) ends the grace. Listeners of
+        ``on_state`` hear :data:`MEDIA_SILENT` / :data:`MEDIA_BACK`. Run every
+        :data:`MEDIA_CHECK_S` by the composition root."""
+        media_now = time.monotonic() if media_now is None else media_now
+        now = self._clock()
+        for session in list(self._sessions.values()):
+            last = session.last_frame_at()
+            if last is None or session.peer is None:
+                continue  # no media yet: nothing was lost
+            silent_s = media_now - last
+            if silent_s >= MEDIA_SILENCE_S and session.silent_since is None:
+                session.silent_since = now - silent_s
+                log.info("media session %s: no media for %.1fs", session.id, silent_s)
+                if session.id not in self._grace_ends or session.attached:
+                    self._wait_for_client(session)  # unless its socket's grace runs already
+                await self._tell_state(session, MEDIA_SILENT)
+            elif silent_s < MEDIA_SILENCE_S and session.silent_since is not None:
+                # From the last frame before to the newest now (within MEDIA_CHECK_S of the
+                # first one after).
+                first_back = now - silent_s
+                session.last_silence = (session.silent_since, max(session.silent_since, first_back))
+                session.silent_since = None
+                log.info("media session %s: media flows again", session.id)
+                if session.attached:
+                    cancel = self._grace_ends.pop(session.id, None)
+                    if cancel is not None:
+                        cancel()
+                await self._tell_state(session, MEDIA_BACK)
+
+    async def _tell_state(self, session: MediaSession, state: str) -> None:
+        for listener in self.on_state:
+            try:
+                await listener(session, state)
+            except Exception:
+                log.exception("media session %s: a state listener failed", session.id)
+
     def _wait_for_client(self, session: MediaSession) -> None:
-        """Close ``session`` when the grace period is over, unless its client is back by then."""
+        """Close ``session`` when the grace period is over, unless its client (and its
+        media) is back by then."""
         cancel = self._grace_ends.pop(session.id, None)
         if cancel is not None:
             cancel()
@@ -280,8 +340,7 @@ class MediaHub:
         session = self._sessions.get(session_id)
         if session is None or session.peer is None or session.state != "connected":
             return False
-        video = [s for s in session.sources if s.kind == "video"]  # a camera: its picture
-        last = max((s.last_frame_at or 0.0 for s in video or session.sources), default=0.0)
+        last = session.last_frame_at() or 0.0
         # Media time, not the injected clock: frames arrive in real time, so a test's jump
         # over a deadline must not make a live camera look silent.
         return time.monotonic() - last < MEDIA_SILENCE_S
@@ -303,8 +362,9 @@ class MediaHub:
         if session.detached_at != detached_at:
             return  # it came back and left again: a later timer decides
         self._grace_ends.pop(session.id, None)
-        if self._sessions.get(session.id) is not session or session.attached:
-            return  # closed already, or its client came back
+        back = session.attached and session.silent_since is None
+        if self._sessions.get(session.id) is not session or back:
+            return  # closed already, or its client (and its media) came back
         log.info("media session %s: client gone for %.0fs, closing", session.id, self._grace)
         await self.close(session.id, reason="connection_lost")
 

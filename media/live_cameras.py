@@ -9,7 +9,8 @@ wall picture (:class:`media.pictures.WallPictures`).
 A camera is ``connected`` while its peer connection is; ``lost`` once that
 connection failed or closed, or its session was given up after the grace
 period (``connection_lost``); ``reconnecting`` while a camera that was
-connected sets up a new connection or waits for its page to come back; and
+connected sets up a new connection, waits for its page to come back, or its
+media stopped (no frame for 2 s: :meth:`media.hub.MediaHub.check_media`); and
 ``no_feed`` with no session, one that never connected, or one its page
 closed.
 """
@@ -86,7 +87,10 @@ class LiveCameras:
 
     def _state(self, owner: str, camera: str) -> str:
         sessions = [s for s in self._hub.sessions_of(owner) if s.role == camera]
-        if any(s.peer is not None and s.state == "connected" for s in sessions):
+        if any(
+            s.peer is not None and s.state == "connected" and s.silent_since is None
+            for s in sessions
+        ):
             return "connected"
         key = (owner, camera)
         if not sessions:

@@ -52,6 +52,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -97,13 +98,18 @@ class Picture:
     taken_at: float  # the server clock when its keyframe arrived
     seq: int
     frame: av.VideoFrame = field(repr=False)
+    # PyAV converts a frame with a scaler it keeps on the frame: two threads converting one
+    # picture at once (a detector's worker and the loop, say) would share it and crash.
+    _convert: threading.Lock = field(default_factory=threading.Lock, repr=False, init=False)
 
     def luma(self) -> np.ndarray:
-        """The picture's Y plane, height x width uint8."""
-        return self.frame.to_ndarray(format="gray")
+        """The picture's luma, full range (black 0, white 255), height x width uint8."""
+        with self._convert:
+            return self.frame.to_ndarray(format="gray")
 
     def rgb(self) -> np.ndarray:
-        return self.frame.to_ndarray(format="rgb24")
+        with self._convert:
+            return self.frame.to_ndarray(format="rgb24")
 
 
 PictureListener = Callable[[str, str, Picture], "Awaitable[Any] | None"]

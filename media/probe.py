@@ -43,8 +43,17 @@ def probe(path: Path) -> dict[str, Any]:
         except av.error.FFmpegError:
             truncated = True
         duration = container.duration
+        start = container.metadata.get("EXAMCAST_START_S")  # media.writer.START_TAG
     return {
+        "start_s": _number(start),
         "streams": list(streams.values()),
         "duration_s": None if duration is None else duration / av.time_base,
         "truncated": truncated,
     }
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return None if text is None else float(text)
+    except ValueError:
+        return None

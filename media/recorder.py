@@ -47,6 +47,9 @@ HOLE_S = 1.0  # a track silent for longer than this (by its timestamps) has a ho
 # lost for good (a retransmission takes a round trip; aiortc would wait for 512 packets).
 VIDEO_STALL_S = 0.5
 _OPUS = StreamSpec("audio", "opus", extradata=bitstream.opus_head())
+# A new connection's frames are held (not placed) until its tracks' clocks have settled
+# (media.sources.SETTLE_S), at most this long: its segment then sits on the take's clock.
+SETTLE_MAX_S = 1.5
 
 
 @dataclass
@@ -127,6 +130,9 @@ class TakeRecorder:
         self._last_audio_t: float | None = None
         self._resume_after = 0.0  # a new segment starts no earlier than the last one ended
         self._stall_checked = 0.0
+        # frames of new tracks held until their clocks settle (monotonic deadline), in order
+        self._settle_until: float | None = None
+        self._held: list[tuple[TrackSource, EncodedFrame]] = []
 
     # -- wiring ----------------------------------------------------------------------------
 
@@ -134,9 +140,14 @@ class TakeRecorder:
         """Record from these tracks from now on (a new peer connection: a new segment)."""
         if self._stopped:
             return
+        self._settled()  # frames held from the tracks before: placed on their clocks
         for old in self._sources.values():
             old.listen(None)
         self._sources = {s.kind: s for s in sources}
+        if all(s.clock_settled for s in sources):
+            self._fix_clocks()
+        else:
+            self._settle_until = time.monotonic() + SETTLE_MAX_S
         self._last_video_t = self._last_audio_t = None  # new tracks, new timestamps
         for source in sources:
             source.listen(self._on_frame, self._on_source_end)
@@ -153,6 +164,7 @@ class TakeRecorder:
         """
         if self._stopped:
             return
+        self._settled()
         for source in self._sources.values():
             for frame in source.pending_frames():
                 self._on_frame(source, frame)
@@ -175,6 +187,30 @@ class TakeRecorder:
     # -- frames ----------------------------------------------------------------------------
 
     def _on_frame(self, source: TrackSource, frame: EncodedFrame) -> None:
+        if self._settle_until is None:
+            self._place(source, frame)
+            return
+        self._held.append((source, frame))
+        settled = all(s.clock_settled for s in self._sources.values())
+        if settled or time.monotonic() >= self._settle_until:
+            self._settled()
+
+    def _settled(self) -> None:
+        """The new tracks' clocks are good (or waited for long enough): fix them and place
+        the frames held meanwhile."""
+        if self._settle_until is None:
+            return
+        self._settle_until = None
+        self._fix_clocks()
+        held, self._held = self._held, []
+        for source, frame in held:
+            self._place(source, frame)
+
+    def _fix_clocks(self) -> None:
+        for source in self._sources.values():
+            source.fix_clock()
+
+    def _place(self, source: TrackSource, frame: EncodedFrame) -> None:
         t = source.time_of(frame) - self.origin
         if t < 0 or self._stopped:
             return  # captured before the take started
@@ -331,6 +367,7 @@ class TakeRecorder:
             self.directory / f"{self.prefix}segment-{index:03d}{suffix}",
             specs,
             self._pool.templates,
+            start_s=t,  # in the file too: a take recovered after a crash is placed by it
         )
         self._pool.add(writer)
         peer = next(iter(self._sources.values())).peer_id if self._sources else ""
@@ -393,6 +430,8 @@ class TakeRecorder:
             video = self._sources.get("video")
             if not self._wants_keyframe() or video is None or video.ended:
                 return
+            if self._settle_until is not None:
+                continue  # frames are held for the clock: a keyframe may be among them
             self._request_keyframe()
 
     def _backlogged(self, half: bool = False) -> bool:
@@ -430,6 +469,7 @@ class TakeRecorder:
         """Write what is still in the jitter buffers, finish every segment; the manifest."""
         stop_called = time.monotonic()
         if not self._stopped:
+            self._settled()
             for source in self._sources.values():
                 for frame in source.pending_frames():
                     self._on_frame(source, frame)

@@ -69,7 +69,7 @@ def _recover(directory: Path, take_dir: Path) -> list[dict[str, Any]]:
                 "file": path.relative_to(take_dir).as_posix(),
                 "container": path.suffix.lstrip("."),
                 "reason": "recovered",
-                "start_s": None,
+                "start_s": info.get("start_s"),
                 "duration_s": info["duration_s"],
                 "picture_s": info["duration_s"] if _has_picture(info) else 0.0,
                 "size": path.stat().st_size,

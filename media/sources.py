@@ -23,6 +23,10 @@ MIN_PLI_GAP_S = 1.0
 # Packets whose arrival refines a track's clock (a few seconds of media); after them, or
 # once a recorder listens, packets are no longer looked at (no cost per packet).
 CLOCK_PACKETS = 500
+# A recorder writes with a track's clock once it has seen this much media (RTP time): the
+# first packets of a new connection may leave late (frames queued while it set up, a keyframe
+# paced out), and a clock fixed at them would place a reconnect's segment that much late.
+SETTLE_S = 0.5
 
 
 class TrackSource:
@@ -32,7 +36,8 @@ class TrackSource:
     earliest packet arrival relative to its RTP time, so neither network jitter
     nor a slow first keyframe skews it: ``time_of(frame)`` is when that frame
     would have arrived on the fastest path seen. It is refined over the first
-    :data:`CLOCK_PACKETS` packets, and fixed as soon as a recorder listens. Audio and video (and a
+    :data:`CLOCK_PACKETS` packets, and fixed once a recorder writes with it
+    (:meth:`fix_clock`; it waits for :attr:`clock_settled`). Audio and video (and a
     second camera) share the monotonic clock, which keeps a take in sync.
     """
 
@@ -56,6 +61,8 @@ class TrackSource:
         self._last_rtp: int | None = None
         self._rtp_ticks = 0  # RTP time since the first packet, unwrapped
         self._packets_seen = 0
+        self._fixed = False  # a recorder writes with the clock: it stays as it is
+        self._fix_wanted = False  # ... from its first frame on
         self._listener: FrameListener | None = None
         self._sending: set[asyncio.Task[None]] = set()
         self._end_listener: Callable[[TrackSource], None] | None = None
@@ -72,7 +79,7 @@ class TrackSource:
             step = (timestamp - self._last_rtp) & 0xFFFFFFFF
             self._rtp_ticks += step - (1 << 32) if step >= 1 << 31 else step
         self._last_rtp = timestamp
-        if self._listener is not None and self._base is not None:
+        if self._fixed:
             return False  # a recorder writes with this clock from now on: it stays as it is
         base = arrival - self._rtp_ticks / self._clock_rate
         if self._packet_base is None or base < self._packet_base:
@@ -99,6 +106,8 @@ class TrackSource:
             self._rebase()
         if self._base is None:  # pragma: no cover - packets always come before frames
             self._base = time.monotonic() - frame.timestamp / self._clock_rate
+        if self._fix_wanted:
+            self._fixed = True
         self.frames_received += 1
         self.last_frame_at = time.monotonic()
         if self._listener is not None:
@@ -121,6 +130,22 @@ class TrackSource:
         if self.codec is None:
             return None
         return self.codec.mimeType.split("/", 1)[1].lower()
+
+    @property
+    def clock_settled(self) -> bool:
+        """Its clock has seen :data:`SETTLE_S` of media (or is fixed): good to write with."""
+        if self._fixed:
+            return True
+        if self._base is None:
+            return False
+        return self._rtp_ticks >= SETTLE_S * self._clock_rate or self._packets_seen >= CLOCK_PACKETS
+
+    def fix_clock(self) -> None:
+        """A recorder writes with this clock from now on (from its first frame, if none came
+        yet): later packets no longer move it."""
+        self._fix_wanted = True
+        if self._base is not None:
+            self._fixed = True
 
     def time_of(self, frame: EncodedFrame) -> float:
         """The frame's time on the monotonic clock."""

@@ -32,6 +32,7 @@ from media.templates import StreamTemplates
 log = logging.getLogger(__name__)
 
 MS = Fraction(1, 1000)
+START_TAG = "EXAMCAST_START_S"
 FSYNC_INTERVAL_S = 2.0
 _IDLE_WAIT_S = 0.02
 
@@ -88,6 +89,7 @@ class SegmentWriter:
     path: Path
     specs: list[StreamSpec]
     templates: StreamTemplates
+    start_s: float | None = None  # where it starts on the take's clock (kept in the file)
     _queue: deque[_Item] = field(default_factory=deque)
     _submitted_bytes: int = 0  # written only by the event loop
     _written_bytes: int = 0  # written only by the worker thread
@@ -134,6 +136,8 @@ class SegmentWriter:
             format=fmt,
             options={"cluster_time_limit": "1000", "flush_packets": "1"},
         )
+        if self.start_s is not None:  # a global tag: in the header, read back after a crash
+            self._container.metadata[START_TAG] = f"{self.start_s:.3f}"
         for spec in self.specs:
             stream = self._container.add_stream_from_template(
                 self.templates.get(spec.codec), opaque=True
@@ -287,6 +291,8 @@ def remux(source: Path, target: Path, *, faststart: bool = False) -> None:
         av.open(str(source)) as src,
         av.open(str(tmp), "w", options=options, format=_format_for(target)) as dst,
     ):
+        if START_TAG in src.metadata:
+            dst.metadata[START_TAG] = src.metadata[START_TAG]
         mapping = {}
         for stream in src.streams:
             if stream.type in ("video", "audio"):

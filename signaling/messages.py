@@ -64,6 +64,8 @@ CLIENT_EVENTS: dict[str, tuple[Field, ...]] = {
     ),
     "message_read": (Field("message_id", str),),
     "raise_hand": (Field("exam_id", str),),
+    # the page's heartbeat: the server's clock, and how the media of its sessions flows
+    "time": (),
 }
 
 SERVER_EVENTS = (

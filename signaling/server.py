@@ -53,7 +53,12 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Connection, dict[str, Any]], Awaitable[dict[str, Any]]]
 RESERVED_EVENTS = ("connect", "disconnect")
+HEARTBEATS = ("time",)  # the pages' heartbeat: no activity on the log-in session
 SWEEP_EVERY_S = 1.0  # on the clock; each connection is looked up only when due (RECHECK_S)
+# Engine.IO's ping: a connection silent for PING_INTERVAL_S + PING_TIMEOUT_S is closed (and its
+# media sessions' grace starts) -- python-socketio's defaults (25 + 20 s) kept a dead page for
+# ~45 s. The pages notice sooner by their own heartbeat (``time``), the media by its silence.
+PING_INTERVAL_S, PING_TIMEOUT_S = 5, 5
 
 
 class SocketAuth(Protocol):
@@ -196,8 +201,13 @@ class MediaNamespace(socketio.AsyncNamespace):
         handler: Handler | None = getattr(self, f"handle_{event}", None)
         if handler is None or event not in messages.CLIENT_EVENTS:
             raise InvalidInput(f"unknown event {event!r}")
+        # The heartbeat is no activity of the person: an abandoned page's log-in still ends
+        # after session_idle_s (the sweep re-checks its session all the same).
+        touching = event not in HEARTBEATS
         if conn.closing or (
-            is_due(conn.touched_at, self._clock()) and not await self._live(conn, touch=True)
+            touching
+            and is_due(conn.touched_at, self._clock())
+            and not await self._live(conn, touch=True)
         ):
             self._close_soon(conn)
             raise Unauthenticated(
@@ -355,6 +365,22 @@ class MediaNamespace(socketio.AsyncNamespace):
     async def handle_raise_hand(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
         return await self._actions.raise_hand(conn, msg)
 
+    async def handle_time(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
+        """The page's heartbeat: the server's clock (the page syncs its own to it) and, for
+        each media session of this connection, whether its media flows and how much of the
+        take it records the server holds (the recording counter shows that, not a guess)."""
+        sessions = []
+        for session_id in sorted(conn.sessions):
+            session = self._hub.get(session_id)
+            if session is None or session.owner != conn.owner:
+                continue
+            state = session.describe()
+            if session.take_id is not None:
+                written = self._hub.written_s(session.take_id).get(session.role)
+                state["recorded_s"] = None if written is None else round(written, 3)
+            sessions.append(state)
+        return {"now": self._clock(), "sessions": sessions}
+
     async def handle_close_session(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
         if self._viewers.owns(conn, msg["session_id"]):
             return await self._viewers.close(conn, msg["session_id"])
@@ -373,7 +399,9 @@ class SocketNotifier:
         await self._sio.emit(event, take.summary(), room=owner_room(take.owner))
 
     async def session_state(self, session: MediaSession, state: str) -> None:
-        await self._sio.emit("session_state", session.describe(), room=owner_room(session.owner))
+        # ``state``: the peer connection's, or media_silent / media_back (media.hub)
+        body = {**session.describe(), "state": state}
+        await self._sio.emit("session_state", body, room=owner_room(session.owner))
 
     async def secondary_state(self, owner: str, event: dict[str, Any]) -> None:
         """Implements ``pairing.service.LinkNotifier``: to every device of the candidate."""
@@ -403,6 +431,8 @@ def create_server(
         serializer=packets.BoundedPacket,
         cors_allowed_origins=same_origin,
         max_http_buffer_size=max_message_bytes,
+        ping_interval=PING_INTERVAL_S,
+        ping_timeout=PING_TIMEOUT_S,
         logger=False,
         engineio_logger=False,
     )

@@ -9,15 +9,19 @@ watching it, and one claim on the candidates' pictures.
 Events only mark a candidate *dirty* (to be read again from storage, or only
 re-rendered with the live media facts); one flush per wall at a time renders
 the dirty tiles and sends those that changed, so a burst of events (pictures
-of 40 candidates, a take starting) makes few messages. Before a flush sends,
-the watchers whose permission was last checked :data:`RECHECK_S` ago are
-checked again: one that may no longer watch (a proctor removed from the
-exam) leaves the room and is told ``wall_closed``.
+of 40 candidates, a take starting) makes few messages. A tile whose camera
+has a new picture carries that picture's JPEG along (``pictures``, base64):
+the wall page shows it without an HTTP request per picture; a flush for a
+picture waits :data:`PICTURE_BATCH_S` first, so several cameras' pictures
+share a message. Before a flush sends, the watchers whose permission was last
+checked :data:`RECHECK_S` ago are checked again: one that may no longer watch
+(a proctor removed from the exam) leaves the room and is told ``wall_closed``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,16 +34,19 @@ from exams.catalog.attempts import Attempt
 from exams.catalog.exam_rules import Exam
 from exams.catalog.takes import Take
 from exams.identity.accounts import Account
-from exams.proctoring.incidents import Incident
+from exams.proctoring.incident import Incident
 from exams.proctoring.wall import Person, Tile, Wall
 from exams.shared.errors import Conflict, ExamcastError, Unauthenticated
 from media.hub import MediaSession
-from media.pictures import Picture, WatchHandle
+from media.pictures import CAMERAS, Picture, WatchHandle
 
 log = logging.getLogger(__name__)
 
 MAX_WALLS_PER_CONNECTION = 4
 RECHECK_S = 5.0  # a watcher's permission is checked again at most this often (while tiles change)
+# A new picture's flush waits this long, so the pictures of several cameras (one every
+# ~30 ms on a wall of 80) go in one message rather than one message each.
+PICTURE_BATCH_S = 0.2
 
 
 def wall_room(exam_id: str) -> str:
@@ -52,6 +59,8 @@ class PictureClaims(Protocol):
     def watch(self, owners: Iterable[str]) -> WatchHandle: ...
 
     def release(self, handle: WatchHandle) -> None: ...
+
+    def latest(self, owner: str, camera: str) -> Picture | None: ...
 
 
 class Accounts(Protocol):
@@ -211,31 +220,34 @@ class WallRooms:
         self._mark(incident.candidate_id, stored=True)
 
     def picture_taken(self, owner: str, camera: str, picture: Picture) -> None:
-        self._mark(owner, stored=False)
+        self._mark(owner, stored=False, wait=PICTURE_BATCH_S)
 
     async def hand_changed(self, exam_id: str, owner: str, raised: bool, at: float) -> None:
         self._mark(owner, stored=False)
 
-    def _mark(self, owner: str, *, stored: bool) -> None:
+    def _mark(self, owner: str, *, stored: bool, wait: float = 0.0) -> None:
         for wall in self._walls.values():
             if owner in wall.people:
-                self._mark_wall(wall, owner, stored=stored)
+                self._mark_wall(wall, owner, stored=stored, wait=wait)
 
-    def _mark_wall(self, wall: _Wall, owner: str, *, stored: bool) -> None:
+    def _mark_wall(self, wall: _Wall, owner: str, *, stored: bool, wait: float = 0.0) -> None:
         wall.dirty[owner] = wall.dirty.get(owner, False) or stored
         if wall.flushing is None or wall.flushing.done():
-            wall.flushing = asyncio.ensure_future(self._flush(wall))
+            wall.flushing = asyncio.ensure_future(self._flush(wall, wait))
 
     # -- sending ------------------------------------------------------------------------------
 
-    async def _flush(self, wall: _Wall) -> None:
+    async def _flush(self, wall: _Wall, wait: float = 0.0) -> None:
         try:
+            if wait > 0:
+                await asyncio.sleep(wait)  # what else changes meanwhile goes along
             while wall.dirty and self._walls.get(wall.exam.id) is wall:
                 dirty, wall.dirty = wall.dirty, {}
                 await self._recheck(wall)
                 if not wall.watchers:
                     return
-                changed = []
+                changed: list[dict[str, Any]] = []
+                pictures: list[dict[str, Any]] = []
                 for owner, stored in dirty.items():
                     person = wall.people.get(owner)
                     if person is None:
@@ -244,16 +256,45 @@ class WallRooms:
                     if stored or tile is None:
                         tile = wall.tiles[person.tile_id] = await self._wall.tile(wall.exam, person)
                     shown = tile.render(self._wall.media, self._wall.hands)
-                    if wall.shown.get(person.tile_id) != shown:
+                    before = wall.shown.get(person.tile_id)
+                    if before != shown:
                         wall.shown[person.tile_id] = shown
                         changed.append(shown)
+                        pictures += self._new_pictures(owner, before, shown)
                 if changed and self._walls.get(wall.exam.id) is wall:
                     message = {"exam_id": wall.exam.id, "now": self._wall.clock(), "tiles": changed}
+                    if pictures:
+                        message["pictures"] = pictures
                     await self._sio.emit("wall_tiles", message, room=wall_room(wall.exam.id))
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("wall of exam %s: could not send its tiles", wall.exam.id)
+
+    def _new_pictures(
+        self, owner: str, before: dict[str, Any] | None, shown: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """The JPEGs of the tile's cameras whose picture is not the one shown before."""
+        found = []
+        for camera in CAMERAS:
+            now = shown["cameras"][camera]["picture"]
+            if now is None:
+                continue
+            was = None if before is None else before["cameras"][camera]["picture"]
+            if was is not None and was["seq"] == now["seq"]:
+                continue
+            picture = self._pictures.latest(owner, camera)
+            if picture is None or picture.seq != now["seq"]:
+                continue  # a newer one is on its way (its own flush)
+            found.append(
+                {
+                    "tile_id": shown["tile_id"],
+                    "camera": camera,
+                    "seq": picture.seq,
+                    "jpeg": base64.b64encode(picture.jpeg).decode("ascii"),
+                }
+            )
+        return found
 
     async def _recheck(self, wall: _Wall) -> None:
         now = self._wall.clock()

@@ -1,4 +1,4 @@
-"""Incidents in SQLite: implements ``exams.proctoring.incidents.IncidentStore``.
+"""Incidents in SQLite: implements ``exams.proctoring.incident_ports.IncidentStore``.
 
 One row per incident, its fields as columns (the timeline queries read them:
 by attempt, by exam and candidate, by exam), the detector's detail as JSON.
@@ -12,7 +12,7 @@ import json
 import sqlite3
 from typing import Any
 
-from exams.proctoring.incidents import Incident
+from exams.proctoring.incident import Incident
 from storage.db import Database
 
 # The table: storage.db.MIGRATIONS ("incidents").

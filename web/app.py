@@ -14,7 +14,7 @@ from web.auth import session_cookie_middleware
 from web.bootstrap import House, bootstrap, lifecycles
 from web.demo import demo_context
 from web.errors import error_middleware
-from web.guards import guard_middleware, security_headers
+from web.guards import guard_middleware, hide_server_software, security_headers
 from web.keys import (
     ACCOUNTS,
     ADMISSION,
@@ -29,6 +29,7 @@ from web.keys import (
     DATABASE,
     EXAM_ACCESS,
     EXAM_CATALOG,
+    FILLS,
     HUB,
     INCIDENT_TAKES,
     INCIDENTS,
@@ -98,6 +99,7 @@ def create_app(
     app[OPENAPI] = document([*APIS, *DOCUMENTED_ELSEWHERE], title="examcast", version=VERSION)
     app.router.add_static("/static", STATIC, append_version=True)
     app.on_response_prepare.append(security_headers)
+    hide_server_software()  # aiohttp's own 400s, which skip on_response_prepare
     sio = create_server(settings.max_message_bytes, proxies.origin_check(settings.trusted_proxies))
     attach(sio, app)
     house = bootstrap(settings, sio, clock=clock, scheduler=scheduler)
@@ -152,6 +154,7 @@ def _publish(app: web.Application, h: House) -> None:
     app[ANSWERING] = h.answering
     app[UPLOADS] = h.uploads
     app[RESUMABLE] = h.resumable
+    app[FILLS] = h.fills
     app[SUBMISSION_REVIEW] = h.submission_review
     app[ZIP_EXPORTS] = h.zip_exports
     app[OPERATORS] = h.operators

@@ -41,11 +41,13 @@ from exams.proctoring.wall import Wall
 from exams.proctoring.watching import Watching
 from exams.shared.ports import Clock, Scheduler
 from exams.uploads.answer_files import AnswerFileUploads
+from exams.uploads.fills import Fills
 from exams.uploads.resumable import ResumableUploads
 from media.detectors.signals import TICK_S, SignalDetectors
 from media.detectors.vision import VisionDetectors
 from media.file_check import MediaFileInspector
-from media.hub import MediaHub, MediaSession
+from media.fill import FillMaker
+from media.hub import MEDIA_CHECK_S, MediaHub, MediaSession
 from media.live_cameras import LiveCameras
 from media.load import ViewerLoad
 from media.peers import PeerFactory, configuration
@@ -106,6 +108,7 @@ class House:
     answering: Answering
     uploads: AnswerFileUploads
     resumable: ResumableUploads
+    fills: Fills  # the page's local copy closes a take's holes (#14)
     submission_review: SubmissionReview
     zip_exports: ZipExports
     operators: Operators
@@ -204,6 +207,7 @@ def bootstrap(
     inspector = MediaFileInspector()
     answering = Answering(catalog, runner, accounts.access, accounts.verification, playback)
     uploads = AnswerFileUploads(answering, runner, files, inspector)
+    fills = Fills(takes, attempt_repo, exam_repo, FillMaker(settings.recordings_dir), clock)
     resumable = ResumableUploads(
         answering,
         runner,
@@ -214,6 +218,7 @@ def bootstrap(
         MemoryUploadLocks(settings.upload_idle_s),
         files,
         inspector,
+        fills,
         max_bytes=settings.upload_max_bytes,
         idle_s=settings.upload_idle_s,
     )
@@ -388,6 +393,7 @@ def bootstrap(
         answering=answering,
         uploads=uploads,
         resumable=resumable,
+        fills=fills,
         submission_review=SubmissionReview(
             catalog, attempt_repo, records, files, accounts.units, audit, clock
         ),
@@ -445,7 +451,11 @@ def lifecycles(h: House) -> list[Lifecycle]:
         if recovered:
             log.warning("recovered %d take(s) left unfinished by the previous run", len(recovered))
         signals = Every(h.clock, h.scheduler, TICK_S, h.signals.tick, "signal detectors", TICK_S)
+        silence = Every(
+            h.clock, h.scheduler, MEDIA_CHECK_S, h.hub.check_media, "media silence", MEDIA_CHECK_S
+        )
         yield
+        await silence.stop()
         await signals.stop()
         await watcher.stop()
         await h.signaling.stop()

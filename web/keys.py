@@ -34,6 +34,7 @@ from exams.proctoring.wall import Wall
 from exams.shared.ports import Clock, Scheduler
 from exams.shared.throttle import RateLimiter
 from exams.uploads.answer_files import AnswerFileUploads
+from exams.uploads.fills import Fills
 from exams.uploads.resumable import ResumableUploads
 from media.detectors.signals import SignalDetectors
 from media.detectors.vision import VisionDetectors
@@ -104,6 +105,7 @@ OPERATORS = web.AppKey("operators", Operators)  # units created in the console (
 
 # resumable uploads (tus, issue #6)
 RESUMABLE = web.AppKey("resumable_uploads", ResumableUploads)
+FILLS = web.AppKey("fills", Fills)  # a take's holes filled from the page's copy (issue #14)
 
 # the second camera (issue #5)
 PAIRING = web.AppKey("pairing", PairingService)

@@ -75,9 +75,10 @@ class Settings:
         "drops media until the next keyframe and records the gap in the manifest.",
     )
     reconnect_grace_s: int = _setting(
-        20,
-        "Seconds a media session waits for its client to come back after a disconnect before "
-        "it is closed and the take it was recording is stopped and stored.",
+        60,
+        "Seconds a media session waits for its client to come back after a disconnect, or for "
+        "its media after 2 s without any, before it is closed and the take it was recording "
+        "is stopped and stored.",
     )
     max_sockets_per_account: int = _setting(
         8,

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from exams.admission.units import Unit
 from exams.answering import presenters as views
 from exams.answering import submission_files as sf
+from exams.catalog import take_gaps
 from exams.catalog.attempts import Attempt, FileRef
 from exams.catalog.catalog import ExamCatalog, person
 from exams.catalog.exam_ports import AttemptRepository, TakeRecords
@@ -127,6 +128,9 @@ class SubmissionReview:
                         "start_s": s.get("start_s"),
                         "duration_s": s.get("duration_s"),
                         "sha256": s.get("sha256"),
+                        # a fill: the stretch it covers, from the candidate's local copy (#14)
+                        "reason": s.get("reason"),
+                        "covers": s.get("covers"),
                         "url": f"{base}/{s['index']}{query}",
                         "play_url": f"{base}/{s['index']}?camera={camera}&play=1",
                     }
@@ -139,6 +143,7 @@ class SubmissionReview:
             "stop_reason": take.stop_reason,
             "recorded_s": manifest.get("recorded_s"),
             "gaps": list(manifest.get("gaps") or []),
+            "complete": take_gaps.is_complete(manifest),  # no gap left on any camera
             "segments": cameras["primary"]["segments"],
             "cameras": cameras,
         }

@@ -14,6 +14,7 @@ implemented in ``media`` and ``storage``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
+from exams.catalog import take_gaps
 from exams.shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from exams.shared.ports import Clock, Scheduler
 
@@ -75,6 +77,8 @@ class Take:
             # Seconds of recorded media (the picture; holes not counted) and the holes.
             out["recorded_s"] = self.manifest.get("recorded_s")
             out["gaps"] = list(self.manifest.get("gaps") or [])
+            # No stretch lacking on any camera (holes closed by fills from the page's copy).
+            out["complete"] = take_gaps.is_complete(self.manifest)
         return out
 
 
@@ -179,6 +183,7 @@ class TakeService:
         self._listeners: list[TakeListener] = []
         self._playback_policies: list[PlaybackPolicy] = []
         self._camera_sources: list[CameraLookup] = []
+        self._manifest_locks: dict[str, asyncio.Lock] = {}  # one writer of a manifest at once
 
     def add_listener(self, listener: TakeListener) -> None:
         """``listener(event, take)`` for every take event, whoever caused it."""
@@ -310,8 +315,46 @@ class TakeService:
                 stopped_at=take.stopped_at or self._clock(),
                 stop_reason=take.stop_reason or "server_restart",
             )
+            manifest = self._recovered_gaps(stopped, manifest)
             done.append(await self._store(stopped, manifest))
         return done
+
+    def _recovered_gaps(self, take: Take, manifest: dict[str, Any]) -> dict[str, Any]:
+        """A take the server lost: its holes, and a last one from its last media until it
+        would have stopped (its limit; see :func:`take_gaps.recovery_end_s`), for the
+        page's copy to fill."""
+        assert take.stopped_at is not None
+        ends = [
+            float(s["start_s"]) + float(s.get("duration_s") or 0.0)
+            for _, part in take_gaps.cameras(manifest)
+            for s in part.get("segments") or []
+            if s.get("start_s") is not None
+        ]
+        if not ends:
+            return manifest
+        end_s = take_gaps.recovery_end_s(take.started_at, take.stopped_at, take.limit_s, max(ends))
+        out = dict(manifest)
+        out["gaps"] = take_gaps.trailing_gaps(manifest.get("segments") or [], end_s)
+        out["cameras"] = {
+            name: {**part, "gaps": take_gaps.trailing_gaps(part.get("segments") or [], end_s)}
+            for name, part in (manifest.get("cameras") or {}).items()
+        }
+        return out
+
+    async def change_manifest(
+        self, take_id: str, change: Callable[[Take], Awaitable[dict[str, Any]]]
+    ) -> Take:
+        """Rewrite a stored take's manifest: ``change(take)`` (the take as it is now) returns
+        the new one. One change per take at a time: a second waits, then sees the first's."""
+        lock = self._manifest_locks.setdefault(take_id, asyncio.Lock())
+        async with lock:
+            take = await self._get(take_id, None)
+            if take.state is not TakeState.STORED:
+                raise Conflict("this take is not stored (still recording, or gone)")
+            take = replace(take, manifest=await change(take))
+            await self._repo.save(take)
+        await self._notifier.take_event("take_filled", take)  # the owner's pages only
+        return take
 
     async def _store(self, take: Take, manifest: dict[str, Any]) -> Take:
         state = TakeState.STORED if manifest.get("segments") else TakeState.FAILED

@@ -18,7 +18,9 @@ from exams.answering.submission_review import Download
 from exams.catalog.exam_ports import TakeRecords
 from exams.catalog.takes import Take, TakeState
 from exams.identity.accounts import Account
-from exams.proctoring.incidents import CandidateAttempts, Incident, Incidents
+from exams.proctoring.incident import Incident
+from exams.proctoring.incident_ports import CandidateAttempts
+from exams.proctoring.incidents import Incidents
 from exams.shared.errors import NotFound
 
 

@@ -26,6 +26,11 @@ Rules:
 - A kind the exam's monitoring switched off is dropped.
 - After a restart no detector remembers its conditions: :meth:`Incidents.reconcile`
   ends the incidents still active (``end_reason: server_restart``).
+
+The record is :mod:`exams.proctoring.incident`, what this service needs from outside
+:mod:`exams.proctoring.incident_ports`, where an alert lands
+:mod:`exams.proctoring.incident_place`, and a timeline with its names
+:mod:`exams.proctoring.incident_description`.
 """
 
 from __future__ import annotations
@@ -33,142 +38,33 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal, Protocol
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
 
-from exams.catalog import exam_ports
-from exams.catalog.attempts import Attempt, AttemptTake, phase
 from exams.catalog.exam_ports import ExamSource
 from exams.catalog.exam_rules import Exam
 from exams.catalog.monitoring import AlertKind
 from exams.identity.accounts import Account, Role
+from exams.proctoring.incident import DECISIONS, MAX_NOTE, Incident
+from exams.proctoring.incident_description import described
+from exams.proctoring.incident_place import Place, place_of
+from exams.proctoring.incident_ports import (
+    CandidateAttempts,
+    ExamAccess,
+    IncidentListener,
+    IncidentStore,
+    People,
+)
 from exams.shared.errors import Forbidden, InvalidInput, NotFound
 from exams.shared.ports import AuditLog, Clock, Entry, Event
 
-__all__ = [
-    "STATUSES",
-    "AlertKind",
-    "Decision",
-    "Incident",
-    "IncidentListener",
-    "IncidentStore",
-    "Incidents",
-]
+__all__ = ["AlertKind", "Incidents"]
 
 log = logging.getLogger(__name__)
 
-Decision = Literal["confirmed", "dismissed"]
-STATUSES = ("open", "confirmed", "dismissed")
-DECISIONS: tuple[str, ...] = ("confirmed", "dismissed")
-LIVE_PHASES = ("reading", "recording", "answering")
 MOMENTS = frozenset({AlertKind.PAGE_RELOADED})  # end as they are raised
-MAX_NOTE = 2000
 MAX_DETAIL_BYTES = 2048
-LATEST = 3  # incidents per tile on the wall
-
-
-@dataclass(frozen=True)
-class Incident:
-    """One alert on a candidate's timeline; times are the server clock (Unix seconds)."""
-
-    id: str
-    exam_id: str
-    candidate_id: str
-    kind: AlertKind
-    camera: str | None
-    raised_at: float  # when the server recorded it
-    started_at: float  # when the condition began (the onset; <= raised_at)
-    attempt_id: str | None = None
-    question_id: str | None = None
-    take_id: str | None = None
-    take_offset_s: float | None = None  # the onset on the take's clock (segments' start_s)
-    ended_at: float | None = None
-    detail: dict[str, Any] = field(default_factory=dict, compare=False)
-    status: str = "open"  # open | confirmed | dismissed
-    disposed_by: str | None = None
-    disposed_at: float | None = None
-    note: str = ""
-
-    @property
-    def active(self) -> bool:
-        """The condition still holds (no ``ended_at``); decided or not."""
-        return self.ended_at is None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The full incident (staff only: it holds the note)."""
-        out = asdict(self)
-        out["kind"] = self.kind.value
-        return out
-
-    def brief(self) -> dict[str, Any]:
-        """What a wall tile shows of it: no detail, no note."""
-        return {
-            "id": self.id,
-            "kind": self.kind.value,
-            "camera": self.camera,
-            "started_at": self.started_at,
-            "ended_at": self.ended_at,
-            "status": self.status,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Incident:
-        """Load what :meth:`to_dict` saved (trusted storage, not user input)."""
-        return cls(**{**data, "kind": AlertKind(data["kind"])})
-
-
-# -- ports -----------------------------------------------------------------------------------
-
-
-class IncidentStore(Protocol):
-    """Implemented by ``storage.incidents.SqliteIncidents``."""
-
-    async def add(self, incident: Incident) -> None: ...
-
-    async def get(self, incident_id: str) -> Incident | None: ...
-
-    async def end(self, incident_id: str, ended_at: float, reason: str) -> Incident | None:
-        """Set ``ended_at`` unless already set; the incident as it is now (None: no such)."""
-        ...
-
-    async def dispose(
-        self, incident_id: str, status: str, by: str, at: float, note: str
-    ) -> Incident | None: ...
-
-    async def of_attempt(self, attempt_id: str) -> list[Incident]: ...
-
-    async def of_candidate(self, exam_id: str, candidate_id: str) -> list[Incident]: ...
-
-    async def of_exam(self, exam_id: str) -> list[Incident]: ...
-
-    async def undecided(self, exam_id: str, candidate_id: str | None = None) -> list[Incident]:
-        """Incidents of the exam still ``open`` (awaiting a decision), oldest first."""
-        ...
-
-    async def end_active(self, ended_at: float, reason: str) -> int:
-        """End every incident still active; how many."""
-        ...
-
-
-class CandidateAttempts(exam_ports.CandidateAttempts, Protocol):
-    async def get(self, attempt_id: str) -> Attempt | None: ...
-
-
-class People(Protocol):
-    async def get(self, account_id: str) -> Account | None: ...
-
-
-class ExamAccess(Protocol):
-    """Implemented by ``exams.catalog.catalog.ExamCatalog`` (refusals audited there)."""
-
-    async def admin_exam(self, admin: Account, exam_id: str, client: str) -> Exam: ...
-
-    async def proctor_exam(self, proctor: Account, exam_id: str, client: str) -> Exam: ...
-
-
-# event: "raised" | "ended" | "disposed"
-IncidentListener = Callable[[str, Incident], Awaitable[None]]
 Key = tuple[str, AlertKind, str | None]
 
 
@@ -179,14 +75,6 @@ class _Slot:
     id: str
     incident: Incident | None = None
     ended: tuple[float, str] | None = None  # an end that came while it was being stored
-
-
-@dataclass(frozen=True)
-class _Place:
-    exam: Exam
-    attempt: Attempt | None
-    take: AttemptTake | None
-    offset: float | None
 
 
 class Incidents:
@@ -347,26 +235,9 @@ class Incidents:
         return await self._store.of_candidate(exam_id, candidate_id)
 
     async def described(self, incidents: list[Incident]) -> list[dict[str, Any]]:
-        """Incidents as staff see them: :meth:`Incident.to_dict` with the candidate's name and
-        the name and role of whoever decided (``None`` when unknown or undecided)."""
-        names: dict[str, Account | None] = {}
-        out = []
-        for incident in incidents:
-            body = incident.to_dict()
-            for who, prefix in (
-                (incident.candidate_id, "candidate"),
-                (incident.disposed_by, "disposed_by"),
-            ):
-                found = None
-                if who is not None:
-                    if who not in names:
-                        names[who] = await self._people.get(who)
-                    found = names[who]
-                body[f"{prefix}_name"] = None if found is None else found.name
-                if prefix == "disposed_by":
-                    body["disposed_by_role"] = None if found is None else found.role.value
-            out.append(body)
-        return out
+        """Incidents as staff see them, with the names behind the ids
+        (:func:`exams.proctoring.incident_description.described`)."""
+        return await described(incidents, self._people)
 
     async def undecided(self, exam_id: str) -> dict[str, list[Incident]]:
         """The wall's part: each candidate's incidents awaiting a decision, oldest first
@@ -396,27 +267,11 @@ class Incidents:
 
     async def _where(
         self, candidate_id: str, kind: AlertKind, onset: float, now: float
-    ) -> _Place | None:
-        place = await self._place(candidate_id, onset, now)
+    ) -> Place | None:
+        place = await place_of(self._attempts, self._exams, candidate_id, onset, now)
         if place is None or not place.exam.monitoring.rule(kind).enabled:
             return None
         return place
-
-    async def _place(self, candidate_id: str, onset: float, now: float) -> _Place | None:
-        attempts = await self._attempts.of_candidate(candidate_id)
-        live = [a for a in attempts if phase(a, now) in LIVE_PHASES]
-        if live:
-            attempt = max(live, key=lambda a: (a.recording_take is not None, _last(a)))
-            exam = await self._exams.get(attempt.exam_id)
-            if exam is None:
-                return None
-            take, offset = _position(attempt, onset, now)
-            return _Place(exam, attempt, take, offset)
-        for a in sorted(attempts, key=_last, reverse=True):
-            exam = await self._exams.get(a.exam_id)
-            if exam is not None and exam.is_open(now):
-                return _Place(exam, None, None, None)
-        return None
 
     def _incident(
         self,
@@ -426,7 +281,7 @@ class Incidents:
         camera: str | None,
         onset: float,
         now: float,
-        where: _Place,
+        where: Place,
     ) -> Incident:
         a = where.attempt
         return Incident(
@@ -478,34 +333,6 @@ class Incidents:
                 await listener(event, incident)
             except Exception:
                 log.exception("incident listener failed on %s of %s", event, incident.id)
-
-
-def tile_part(undecided: list[Incident]) -> dict[str, Any]:
-    """A wall tile's incidents: how many await a decision, and the newest few of them."""
-    newest = sorted(undecided, key=lambda i: (i.started_at, i.raised_at), reverse=True)
-    return {"open": len(undecided), "latest": [i.brief() for i in newest[:LATEST]]}
-
-
-def _last(a: Attempt) -> float:
-    """When the attempt last moved (for choosing the current one)."""
-    times = [a.opened_at, a.entered_at, a.submitted_at, a.closed_at]
-    if a.reading is not None:
-        times.append(a.reading.began_at)
-    for t in a.takes:
-        times += [t.started_at, t.stopped_at]
-    return max((t for t in times if t is not None), default=0.0)
-
-
-def _position(a: Attempt, onset: float, now: float) -> tuple[AttemptTake | None, float | None]:
-    """The take recording at the onset and the onset's offset into it; a take begun after
-    the onset but recording now: its start (offset 0)."""
-    for t in a.takes:
-        if t.started_at <= onset and (t.stopped_at is None or onset < t.stopped_at):
-            return t, round(onset - t.started_at, 3)
-    take = a.recording_take
-    if take is not None and take.started_at <= now:
-        return take, 0.0
-    return None, None
 
 
 def _bounded(detail: dict[str, Any] | None) -> dict[str, Any]:

@@ -27,11 +27,16 @@ from exams.catalog.exam_rules import Exam
 from exams.catalog.questions import OnlineSettings, QuestionMode
 from exams.identity.accounts import Account, Role
 from exams.identity.admitted_csv import AdmittedEntry
-from exams.proctoring.incidents import Incident, tile_part
+from exams.proctoring.incident import Incident, tile_part
 from exams.shared.personal import name_key
 from exams.shared.ports import Clock
 
 CAMERAS = ("primary", "secondary")
+# A viewer's right to a candidate's wall pictures, once checked, holds this long: a wall
+# fetches each camera's picture every 2-3 s, and the wall's socket re-checks its watchers
+# as often (signaling.wall.RECHECK_S).
+PICTURE_RECHECK_S = 5.0
+MAX_PICTURE_GRANTS = 4096
 LIVE_PHASES = ("reading", "recording", "answering")
 STATUSES = (
     "not_registered",
@@ -261,6 +266,8 @@ class Wall:
         self.clock = clock
         self._watching = watching
         self._incidents = incidents
+        # (viewer, role, unit, exam, candidate) -> when check_candidate last allowed it
+        self._granted: dict[tuple[str, str, str | None, str, str], float] = {}
 
     async def exam_for(self, viewer: Account, exam_id: str, client: str) -> Exam:
         """The exam, if ``viewer`` may watch it: a proctor assigned to it or the admin of its
@@ -273,8 +280,21 @@ class Wall:
         self, viewer: Account, exam_id: str, candidate_id: str, client: str
     ) -> None:
         """Refuse (``Forbidden``, audited) unless ``viewer`` may see this candidate of the
-        exam: the wall's pictures follow the rule of live views."""
+        exam: the wall's pictures follow the rule of live views. An allowance is read again
+        :data:`PICTURE_RECHECK_S` after it was given (refusals are never kept)."""
+        key = (viewer.id, viewer.role.value, viewer.unit_id, exam_id, candidate_id)
+        now = self.clock()
+        granted = self._granted.get(key)
+        if granted is not None and granted <= now < granted + PICTURE_RECHECK_S:
+            return
         await self._watching.check(viewer, exam_id, candidate_id, client)
+        if len(self._granted) >= MAX_PICTURE_GRANTS:
+            self._granted = {
+                k: t for k, t in self._granted.items() if t <= now < t + PICTURE_RECHECK_S
+            }
+            if len(self._granted) >= MAX_PICTURE_GRANTS:
+                self._granted.clear()
+        self._granted[key] = now
 
     async def view(self, viewer: Account, exam_id: str, client: str) -> tuple[Exam, list[Tile]]:
         exam = await self.exam_for(viewer, exam_id, client)

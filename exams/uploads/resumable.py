@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from exams.answering.answering import Answering
@@ -55,6 +55,7 @@ from exams.shared.errors import (
 )
 from exams.uploads.answer_files import AnswerFileUploads, FileInspector
 from exams.uploads.endings import UploadEndings
+from exams.uploads.fills import FILL_KIND, FillRequest, Fills
 from exams.uploads.ports import (
     AnswerFileStore,
     Body,
@@ -93,6 +94,7 @@ class ResumableUploads:
         locks: UploadLocks,
         files: AnswerFileStore,
         inspector: FileInspector,
+        fills: Fills,
         *,
         max_bytes: int,
         idle_s: float,
@@ -110,6 +112,7 @@ class ResumableUploads:
         self.max_bytes = max_bytes
         self._idle_s = idle_s
         self._new_id = new_id
+        self._fills = fills
         self._endings = UploadEndings(runner, exams, records, data, locks, files, inspector)
 
     # -- the protocol ----------------------------------------------------------------------
@@ -124,6 +127,8 @@ class ResumableUploads:
     ) -> Progress:
         """Creation (and creation-with-upload): a pending file of the answer."""
         meta = request.metadata
+        if meta.get("kind") == FILL_KIND:
+            return await self._create_fill(account, request, body, content_length, checksum)
         missing = [k for k in ("filename", "exam_id", "question_id") if not meta.get(k)]
         if missing:
             raise InvalidInput(
@@ -210,8 +215,7 @@ class ResumableUploads:
         upload = await self._mine(account, upload_id)
         if upload.state is UploadState.COMPLETE:
             return Progress(upload, upload.length, None)
-        exam, a = await self._context(upload)
-        expires = require_in_time(a, exam, self._clock())
+        _, expires = await self._in_time(upload)
         size = await self._data.size(upload.id)
         return Progress(upload, upload.length if size is None else size, expires)
 
@@ -229,8 +233,7 @@ class ResumableUploads:
             if offset == upload.length and not content_length:
                 return Progress(upload, upload.length, None)
             raise _mismatch(upload.length)
-        exam, a = await self._context(upload)
-        expires = require_in_time(a, exam, self._clock())
+        exam, expires = await self._in_time(upload)
         return await self._patch(upload, exam, offset, body, content_length, checksum, expires)
 
     async def restart(self, account: Account, upload_id: str) -> Progress:
@@ -240,8 +243,7 @@ class ResumableUploads:
         submitted (its file stays the same file: same declared name, format and size);
         what had arrived is deleted."""
         upload = await self._mine(account, upload_id)
-        exam, a = await self._context(upload)
-        expires = require_in_time(a, exam, self._clock())
+        _, expires = await self._in_time(upload)
         async with self._locks.hold(upload.id, None):
             if await self._data.size(upload.id) is None or upload.state is UploadState.COMPLETE:
                 raise Conflict("this file has arrived whole already; nothing to send again")
@@ -252,7 +254,9 @@ class ResumableUploads:
     async def terminate(self, account: Account, upload_id: str) -> None:
         """Termination: the file leaves the answer (not once the answer is submitted)."""
         upload = await self._mine(account, upload_id)
-        if upload.material is None:
+        if upload.kind == FILL_KIND:
+            pass  # a fill is no file of the answer: its bytes go, the take stays as it is
+        elif upload.material is None:
             await self._uploads.remove_file(account, upload.exam_id, upload.question_id, upload.id)
         else:
             await self._uploads.remove_material(
@@ -357,6 +361,8 @@ class ResumableUploads:
             return 0
 
     async def _sweep_one(self, u: Upload, now: float) -> int:
+        if u.kind == FILL_KIND:
+            return await self._sweep_fill(u)
         exam = await self._exams.get(u.exam_id)
         a = await self._runner.attempts.get(u.attempt_id)
         if exam is None or a is None or find_file(a, u.id) is None:
@@ -375,12 +381,108 @@ class ResumableUploads:
             return 1
         return 0
 
+    async def _sweep_fill(self, u: Upload) -> int:
+        try:
+            await self._fills.expiry(u.metadata, u.candidate_id)
+        except ExamcastError:  # its time is over, or its take is gone
+            async with self._locks.hold(u.id, None):
+                await self._data.remove(u.id)
+            self._locks.forget(u.id)
+            await self._records.set_state(u.id, UploadState.EXPIRED, self._clock())
+            return 1
+        if await self._data.size(u.id) == u.length:  # a crash stopped the completion
+            async with self._locks.hold(u.id, None):
+                await self._complete_fill(u)
+            return 1
+        return 0
+
+    # -- fills (issue #14) -----------------------------------------------------------------
+
+    async def _create_fill(
+        self,
+        account: Account,
+        request: NewUpload,
+        body: Body | None,
+        content_length: int | None,
+        checksum: Checksum | None,
+    ) -> Progress:
+        """A fill of a take's hole from the page's local copy (:mod:`exams.uploads.fills`)."""
+        fill = FillRequest.parse(request.metadata)
+        device_id, device_name = _device(request.metadata)
+        if request.length > self.max_bytes:
+            raise TooLarge(
+                f"the fill is larger than this server takes ({self.max_bytes} bytes)",
+                {"limit": self.max_bytes},
+            )
+        if request.length <= fill.head_size:
+            raise InvalidInput("a fill is its head and then its tail: longer than head_size")
+        target = await self._fills.target(account.owner, fill)
+        now = self._clock()
+        upload = Upload(
+            id=self._new_id(),
+            candidate_id=account.id,
+            exam_id=target.exam_id,
+            question_id=target.question_id,
+            attempt_id=target.attempt_id,
+            material=None,
+            name=f"fill-{fill.take_id}-{fill.camera}",
+            format="mp4" if fill.mime.startswith("video/mp4") else "webm",
+            kind=FILL_KIND,
+            length=request.length,
+            metadata=request.raw_metadata,
+            device_id=device_id,
+            device_name=device_name,
+            state=UploadState.UPLOADING,
+            created_at=now,
+            updated_at=now,
+        )
+        async with self._locks.hold(upload.id, None):
+            await self._data.create(upload.id)
+            await self._records.add(upload)
+        if body is None:
+            return Progress(upload, 0, target.expires_at)
+        try:
+            return await self._patch(
+                upload, None, 0, body, content_length, checksum, target.expires_at
+            )
+        except (UploadInterrupted, ChecksumMismatch):
+            size = await self._data.size(upload.id)
+            return Progress(upload, size or 0, target.expires_at)
+
+    async def _complete_fill(self, upload: Upload) -> Upload:
+        """Every byte of a fill arrived: place it in its take, or refuse it (nothing of it
+        is kept, the take is unchanged)."""
+        try:
+            await self._fills.complete(
+                upload.metadata, upload.candidate_id, self._data.path(upload.id)
+            )
+        except ExamcastError as exc:
+            state = UploadState.EXPIRED if isinstance(exc, Gone) else UploadState.REFUSED
+            await self._data.remove(upload.id)
+            await self._records.set_state(upload.id, state, self._clock(), exc.message)
+            self._locks.forget(upload.id)
+            log.info("fill %s refused: %s", upload.id, exc.message)
+            raise
+        await self._data.remove(upload.id)
+        now = self._clock()
+        await self._records.set_state(upload.id, UploadState.COMPLETE, now)
+        self._locks.forget(upload.id)
+        log.info("fill %s placed: %d bytes", upload.id, upload.length)
+        return replace(upload, state=UploadState.COMPLETE, updated_at=now)
+
+    async def _in_time(self, upload: Upload) -> tuple[Exam | None, float]:
+        """The upload's exam (None for a fill) and until when it may continue."""
+        if upload.kind == FILL_KIND:
+            return None, await self._fills.expiry(upload.metadata, upload.candidate_id)
+        exam, a = await self._context(upload)
+        return exam, require_in_time(a, exam, self._clock())
+
     # -- inside ----------------------------------------------------------------------------
 
     async def _patch(
         self,
         upload: Upload,
-        exam: Exam,
+        exam: Exam | None,
         offset: int,
         body: Body | None,
         content_length: int | None,
@@ -403,9 +505,12 @@ class ResumableUploads:
                 new = await self._data.append(upload.id, watched, upload.length - size, checksum)
             head_end = min(HEAD_BYTES, upload.length)
             if new == upload.length:
-                upload = await self._endings.complete(upload, exam)
+                if exam is None:
+                    upload = await self._complete_fill(upload)
+                else:
+                    upload = await self._endings.complete(upload, exam)
                 return Progress(upload, new, None)
-            if offset < head_end <= new:
+            if offset < head_end <= new and exam is not None:
                 await self._endings.check_head(upload)
         return Progress(upload, new, expires)
 
@@ -422,7 +527,8 @@ class ResumableUploads:
             raise Gone(f"this file was refused: {upload.message}", {"reason": upload.message})
         if upload.state is UploadState.EXPIRED:
             raise UploadExpired("this upload has expired; its time to complete is over")
-        await self._answering.access.exam(account, upload.exam_id)  # still on the list?
+        if upload.exam_id:  # a fill of a take outside an exam has none
+            await self._answering.access.exam(account, upload.exam_id)  # still on the list?
         return upload
 
     async def _context(self, upload: Upload) -> tuple[Exam, Attempt]:

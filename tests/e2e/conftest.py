@@ -29,6 +29,7 @@ from playwright.async_api import (
 )
 
 from tests.e2e.accounts import signed_up
+from tests.support.netns import Veth, launch_in_netns, veth_pair, veth_server
 from tests.support.process import ServerProcess, start_server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -251,3 +252,37 @@ async def new_page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIte
     if failed(request):
         print("---- browser console ----", *console, sep="\n")
     assert not problems, problems
+
+
+# -- a browser across a veth pair (tests/support/netns.py) ----------------------------------
+
+
+@pytest.fixture
+def veth() -> Iterator[Veth]:
+    """The browser's network namespace and the link to it (skips where it can't be made)."""
+    with veth_pair() as link:
+        yield link
+
+
+@pytest.fixture
+def netns_server(tmp_path: Path, veth: Veth) -> Iterator[ServerProcess]:
+    """A server of its own, listening on the veth's address."""
+    server = veth_server(tmp_path / "data", veth)
+    yield server
+    server.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def netns_browser(
+    playwright: Playwright,
+    fake_media: FakeMedia,
+    veth: Veth,
+    netns_server: ServerProcess,
+    tmp_path: Path,
+) -> AsyncIterator[Browser]:
+    """Chromium in the browser's namespace, with the fake camera."""
+    chromium = await launch_in_netns(
+        playwright, veth, netns_server, chromium_args(fake_media), tmp_path
+    )
+    yield chromium
+    await chromium.close()

@@ -229,6 +229,23 @@ async def test_log_in_page_states_the_supported_devices_and_checks_the_browser(
     await expect(too_old.get_by_test_id("browser-check")).to_have_attribute("data-kind", "error")
 
 
+async def test_lang_in_the_address_switches_the_page_and_is_remembered(
+    server: ServerProcess, new_page: NewPage
+) -> None:
+    page = await new_page(server, anonymous=True)
+    await page.goto(server.url + "/login?lang=en&next=/journey")
+    await expect(page.get_by_test_id("title")).to_have_text("Log in")
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    # Remembered as the page's own switch does: the next page, without ?lang, stays English.
+    await page.goto(server.url + "/login")
+    await expect(page.get_by_test_id("title")).to_have_text("Log in")
+    await page.goto(server.url + "/login?lang=fr")  # no such catalogue: the choice stands
+    await expect(page.get_by_test_id("title")).to_have_text("Log in")
+    await page.goto(server.url + "/login?lang=zh")
+    await expect(page.get_by_test_id("title")).to_have_text("登录")
+    assert await page.evaluate("localStorage.getItem('examcast.lang')") == "zh"
+
+
 LOST_UNIT = "20010"  # this test's own unit: other tests' exams stay out of its list
 
 

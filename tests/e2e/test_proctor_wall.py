@@ -231,7 +231,7 @@ async def test_a_proctor_watches_a_candidate_record(
     await expect(camera).to_have_attribute("data-state", "connected")
 
     # Each camera's picture: made by the server, and a new one (a new seq, other pixels)
-    # later.
+    # later, its JPEG pushed with its tile.
     for cam in (camera, second):
         picture = by_testid(cam, "tile-picture")
         await expect(picture).to_have_attribute("data-seq", re.compile(r"^\d+$"), timeout=20_000)
@@ -241,6 +241,8 @@ async def test_a_proctor_watches_a_candidate_record(
         assert await picture.get_attribute("data-seq") != first_seq
         size = await picture.evaluate("img => [img.naturalWidth, img.naturalHeight]")
         assert 0 < size[0] <= 320 and 0 < size[1] <= 240, size
+        # a new picture came with its tile (no fetch): shown from a Blob URL
+        assert (await picture.get_attribute("src") or "").startswith("blob:")
     await shots.take(desk, "wall-recording")
 
     # The spotlight: both cameras live, side by side, with sound, from a viewer session.

@@ -1,4 +1,5 @@
-"""Requests aiohttp cannot parse: a 400, and one line in the log instead of a traceback."""
+"""Requests aiohttp cannot parse: a 400 that names no software version, and one line in the
+log instead of a traceback."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.process import ServerProcess, start_server
+from tests.support.server import RunningServer
+from web.guards import SERVER
 
 GARBAGE = [
     b"GET /api/me HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n",
@@ -48,3 +51,17 @@ async def test_malformed_requests_are_refused_without_a_traceback(
     log = process_server.log()
     assert "Traceback" not in log and " ERROR " not in log, log
     assert log.count("a malformed request") == len(GARBAGE), log
+
+
+async def test_the_400s_aiohttp_makes_itself_name_no_software_version(
+    api_server: RunningServer,
+) -> None:
+    """They skip the app's middlewares and ``on_response_prepare``: aiohttp's own Server
+    header ("Python/3.x aiohttp/x.y") is ours."""
+    for raw in GARBAGE:
+        reply = await _send(api_server.settings.port, raw)
+        head = reply.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+        assert head[0].endswith(" 400 Bad Request"), (raw, head)
+        headers = {k.lower(): v for k, v in (line.split(": ", 1) for line in head[1:])}
+        assert headers.get("server") == SERVER, (raw, headers)
+        assert b"aiohttp" not in reply.lower() and b"python" not in reply.lower(), (raw, reply)

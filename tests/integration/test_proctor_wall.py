@@ -7,6 +7,7 @@ Each test fails before the wall existed (no ``watch_wall`` event, no wall routes
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 from typing import Any
 
@@ -59,6 +60,22 @@ async def list_someone_unregistered(server: RunningServer, name: str = "李四")
     await repo.replace_list(ListInfo(UNIT, 0.0, "test", len(entries)), entries)
 
 
+def pushed_jpeg(watcher: Any, tile_id: str, camera: str, seq: int) -> bytes:
+    """The JPEG of a camera's picture ``seq`` as it came with its tile in ``wall_tiles``
+    (each new picture once, base64, in the same message as the tile that shows it)."""
+    found = []
+    for event, data in watcher.events:
+        if event != "wall_tiles":
+            continue
+        tiles = {t["tile_id"]: t for t in data["tiles"]}
+        for sent in data.get("pictures", []):
+            if (sent["tile_id"], sent["camera"], sent["seq"]) == (tile_id, camera, seq):
+                assert tiles[tile_id]["cameras"][camera]["picture"]["seq"] == seq
+                found.append(base64.b64decode(sent["jpeg"], validate=True))
+    assert len(found) == 1, f"picture {seq} of {tile_id}/{camera} pushed {len(found)} times"
+    return found[0]
+
+
 async def denials(server: RunningServer, account_id: str) -> list[dict[str, Any]]:
     entries = await server.app[AUDIT].recent(1000, account_id)
     return [e.detail for e in entries if e.event is Event.ACCESS_DENIED]
@@ -109,6 +126,14 @@ async def test_the_wall_follows_a_candidate_live(server: RunningServer) -> None:
             with av.open(io.BytesIO(jpeg.body), mode="r") as f:
                 [frame] = list(f.decode(video=0))
                 assert (frame.width, frame.height) == (320, 240)
+            # ... and its JPEG came along with the tile: the page needs no request per picture.
+            seq = shot["cameras"]["primary"]["picture"]["seq"]
+            sent = pushed_jpeg(watcher, me, "primary", seq)
+            with av.open(io.BytesIO(sent), mode="r") as f:
+                [frame] = list(f.decode(video=0))
+                assert (frame.width, frame.height) == (320, 240)
+            if jpeg.headers["X-Picture-Seq"] == str(seq):
+                assert sent == jpeg.body
 
             # Reading: pushed with its deadline.
             q1 = f"/api/exams/{exam_id}/questions/q1"

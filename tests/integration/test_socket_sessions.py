@@ -328,9 +328,12 @@ async def test_an_expired_session_closes_its_sockets(clocked: ClockedServer) -> 
     async with person(clocked) as alice, person(clocked) as bob:
         idle, busy = await alice.connect(), await bob.connect()
         # Bob keeps using his socket: that is activity on his log-in session.
-        for _ in range(3):
+        for i in range(3):
             clocked.clock.advance(settings.session_idle_s * 0.6)
             assert (await busy.call("open_session", {"role": "primary"}))["session_id"]
+            if i == 0:  # Alice's page only beats (the `time` heartbeat): no activity of hers
+                beat = await idle.call("time", {})
+                assert beat["now"] == pytest.approx(clocked.clock(), abs=1), beat
         # Alice's page sent nothing for session_idle_s: her session ended and the socket
         # was closed (the server's own checks do not count as activity).
         await closed(idle)

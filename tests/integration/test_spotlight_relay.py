@@ -23,7 +23,6 @@ from typing import Any
 import aiortc.codecs.h264 as h264
 import aiortc.codecs.vpx as vpx
 import pytest
-import socketio
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
@@ -46,6 +45,7 @@ from tests.support.exams import (
     create_exam,
     exam_body,
     online_question,
+    open_socket,
     phone_client,
     staff,
     verify_for_exam,
@@ -79,19 +79,6 @@ class Scene:
     other_admin: Person
 
 
-async def _socket(server: RunningServer, api: ApiClient) -> Client:
-    sio = socketio.AsyncClient(reconnection=False)
-    client = Client(server.url, api.http, sio)
-
-    @sio.on("*")
-    async def any_event(event: str, data: Any) -> None:
-        client.events.append((event, data))
-
-    cookie = f"examcast_session={api.cookie()}"
-    await sio.connect(server.url, headers={"Cookie": cookie}, transports=["websocket"])
-    return client
-
-
 @asynccontextmanager
 async def candidate(scene: Scene, unit: str = UNIT) -> AsyncIterator[Person]:
     """A candidate on the unit's admitted list, with its socket open."""
@@ -100,7 +87,7 @@ async def candidate(scene: Scene, unit: str = UNIT) -> AsyncIterator[Person]:
     serial = next(_serials)
     who = await signed_up(api, f"136{serial:08d}", "张三", serial=serial)
     await admit(scene.server, unit, who)
-    client = await _socket(scene.server, api)
+    client = await open_socket(scene.server, api)
     try:
         yield Person(who, api, client)
     finally:
@@ -116,7 +103,7 @@ async def staff_member(
     who = await staff(scene.server, api, role, unit)
     if assign is not None:
         await SqliteExams(scene.server.app[DATABASE]).assign_proctor(assign, who.id, 0.0)
-    client = await _socket(scene.server, api)
+    client = await open_socket(scene.server, api)
     try:
         yield Person(who, api, client)
     finally:
@@ -133,8 +120,8 @@ async def scene(tmp_path: Path) -> AsyncIterator[Scene]:
         other = await staff(server, other_api, Role.UNIT_ADMIN, OTHER_UNIT)
         exam = await create_exam(admin_api, exam_body(online_question(), now=server.now()))
         other_exam = await create_exam(other_api, exam_body(online_question(), now=server.now()))
-        admin_client = await _socket(server, admin_api)
-        other_client = await _socket(server, other_api)
+        admin_client = await open_socket(server, admin_api)
+        other_client = await open_socket(server, other_api)
         try:
             yield Scene(
                 server,
@@ -244,6 +231,21 @@ def server_tracks(scene: Scene, viewer: Viewer) -> dict[tuple[str, str], RelayTr
 
 def gaps(indices: list[int]) -> list[tuple[int, int]]:
     return [(a, b) for a, b in itertools.pairwise(indices) if b != a + 1]
+
+
+async def recorded_whole(scene: Scene, cand: Person, take_id: str, video: SyntheticVideo) -> None:
+    """Three seconds recorded, stop the take and decode it (PyAV, strictly): one segment, every
+    frame in order with none missing, at least 95% of what the camera sent from the first."""
+    await scene.server.recorded(take_id, 3.0)
+    stored = await cand.call("stop_take", {"take_id": take_id})
+    sent = video.frames_sent  # the camera goes on sending while the file is decoded
+    assert stored.get("state") == "stored", stored
+    manifest = stored["manifest"]
+    assert len(manifest["segments"]) == 1 and not manifest["gaps"], manifest
+    path = segment_file(scene.server.settings.data_dir, take_id, manifest["segments"][0])
+    indices = [f.index for f in (await asyncio.to_thread(decode_strictly, path)).video]
+    assert indices and not gaps(indices), gaps(indices)
+    assert len(indices) >= 0.95 * (sent - indices[0])
 
 
 class CodecCalls:
@@ -414,19 +416,7 @@ async def test_the_recording_is_complete_while_viewers_come_and_go(scene: Scene)
             closed = await proctor.call("close_session", {"session_id": viewer.session_id})
             assert closed == {"session_id": viewer.session_id, "closed": True}
             await viewer.close()
-        await scene.server.recorded(started["take_id"], 3.0)
-        stored = await cand.call("stop_take", {"take_id": started["take_id"]})
-        assert stored.get("state") == "stored", stored
-        manifest = stored["manifest"]
-        assert len(manifest["segments"]) == 1 and not manifest["gaps"], manifest
-        decoded = decode_strictly(
-            segment_file(
-                scene.server.settings.data_dir, started["take_id"], manifest["segments"][0]
-            )
-        )
-        indices = [f.index for f in decoded.video]
-        assert indices and not gaps(indices), gaps(indices)
-        assert len(indices) >= 0.95 * (video.frames_sent - indices[0])
+        await recorded_whole(scene, cand, started["take_id"], video)
         audits = await scene.server.app[AUDIT].recent(200, proctor.account.id)
         assert [e.event for e in audits].count(Event.VIEWER_OPENED) == 3
         assert [e.event for e in audits].count(Event.VIEWER_CLOSED) == 3
@@ -530,7 +520,7 @@ async def test_the_viewer_limit_per_account_holds_under_parallel_opens(scene: Sc
         candidate(scene) as cand,
         staff_member(scene, Role.PROCTOR, assign=scene.exam_id) as proctor,
     ):
-        second = await _socket(scene.server, proctor.api)
+        second = await open_socket(scene.server, proctor.api)
         ask = {"role": "viewer", "exam_id": scene.exam_id, "candidate_id": cand.account.id}
         sockets = [proctor.client, second] * 5
         results = await asyncio.gather(*(c.call("open_session", ask) for c in sockets))
@@ -786,18 +776,6 @@ async def test_a_lagging_loop_sheds_viewers_never_the_recording(scene: Scene) ->
         second = await watch(proctor, scene.exam_id, cand.account.id)  # admitted again
         await wait_until(lambda: len(second.seen["primary"].indices) >= 5, 30, "new viewer")
 
-        await scene.server.recorded(started["take_id"], 3.0)
-        stored = await cand.call("stop_take", {"take_id": started["take_id"]})
-        assert stored.get("state") == "stored", stored
-        manifest = stored["manifest"]
-        assert len(manifest["segments"]) == 1 and not manifest["gaps"], manifest
-        decoded = decode_strictly(
-            segment_file(
-                scene.server.settings.data_dir, started["take_id"], manifest["segments"][0]
-            )
-        )
-        indices = [f.index for f in decoded.video]
-        assert indices and not gaps(indices), gaps(indices)  # the recording lost nothing
-        assert len(indices) >= 0.95 * (video.frames_sent - indices[0])
+        await recorded_whole(scene, cand, started["take_id"], video)  # lost nothing
         await second.close()
         await viewer.close()

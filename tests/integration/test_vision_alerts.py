@@ -165,17 +165,22 @@ async def test_a_covered_camera_mid_take_raises_camera_dark_with_onset_and_posit
                 return [i for i in reply.body["incidents"] if i["kind"] == "camera_dark"]
 
             assert await incidents() == []
-            raised = None
-            for _ in range(6):  # dark pictures every 2.5 s: 5 s after the first, it fires
+            raised: list[dict[str, Any]] = []
+            brought = 0
+
+            async def fired() -> bool:
+                """One more dark picture judged: is the incident there?"""
+                nonlocal seq, brought
+                # Dark pictures every 2.5 s: 5 s after the first, it fires.
+                assert brought < 6, "no camera_dark after six dark pictures"
                 picture = await next_picture(server, owner, seq)
-                seq = picture.seq
+                seq, brought = picture.seq, brought + 1
                 assert dark(picture)
                 await vision.idle()
-                found = await incidents()
-                if found:
-                    raised = found
-                    break
-            assert raised is not None
+                raised[:] = await incidents()
+                return bool(raised)
+
+            await wait_until(fired, 60, "camera_dark raised")
             [incident] = raised
             assert incident["camera"] == "primary"
             assert incident["started_at"] == pytest.approx(first_dark.taken_at)

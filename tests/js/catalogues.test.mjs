@@ -1,7 +1,7 @@
 // The two catalogues of the pages' strings (web/static/js/lang) say the same things: the same
 // keys, and per key the same {placeholders} (t() in i18n.js fills them by name, so a name
 // missing in one language leaves a sentence with a hole). Runs in node's test runner, without
-// a browser: `node --test tests/js/` (tests/unit/test_js_catalogues.py runs it under pytest).
+// a browser: `node --test tests/js/` (tests/unit/test_js_suites.py runs it under pytest).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 

@@ -52,6 +52,12 @@ class SyntheticVideo(MediaStreamTrack):
         assert self._start is not None, "the track has not started yet"
         self.mark_at = when - self._start
 
+    def captured_at(self, index: int) -> float:
+        """When frame ``index`` was due (monotonic): its RTP time says so, however late it
+        left."""
+        assert self._start is not None, "the track has not started yet"
+        return self._start + index / self.fps
+
     async def recv(self) -> VideoFrame:
         if self._start is None:
             if self.start_delay:

@@ -69,9 +69,14 @@ SMS_RESEND_S = 10
 
 
 def start_server(
-    data_dir: Path, *extra: str, timeout: float = 20, scheme: str = "http"
+    data_dir: Path,
+    *extra: str,
+    timeout: float = 20,
+    scheme: str = "http",
+    port: int | None = None,
 ) -> ServerProcess:
-    port = free_port()
+    """A server on ``data_dir`` (``port``: a given one, e.g. to restart on the same)."""
+    port = free_port() if port is None else port
     log_path = data_dir.parent / f"server-{port}.log"
     data_dir.mkdir(parents=True, exist_ok=True)
     args = serve_args(

@@ -36,7 +36,8 @@ def server_settings(data_dir: Path, **overrides: Any) -> Settings:
         port=free_port(),
         data_dir=data_dir,
         ice_host_addresses=("127.0.0.1",),
-        reconnect_grace_s=2,
+        # Short, yet longer than a test's media pauses (media silent for 2 s starts it too).
+        reconnect_grace_s=10,
         event_loop="asyncio",
         # Staff log in with the password alone unless a test asks for two-step log-in.
         staff_two_factor="optional",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 import pytest
@@ -29,7 +31,7 @@ from bench.loadgen import LoadResult
 from bench.report import Run, analysis_figures, live_figures, percentile
 from bench.tracks import VIDEO_CLOCK, clip_tracks
 from bench.viewers import Frames, Viewer, ViewerLog, is_vp8_keyframe, sent_index
-from bench.wall import WallLog
+from bench.wall import WallLog, WallWatcher
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +72,27 @@ async def test_a_track_starts_at_a_keyframe_and_loops_with_rising_pts(clip: Clip
     audio.start(time.monotonic() - 60, 2)
     first = await audio.recv()
     assert (first.pts, (await audio.recv()).pts) == (0, AUDIO_FRAME)
+
+
+def test_the_clips_keyframes_are_the_size_of_chromiums(clip: Clip) -> None:
+    """Chromium sent keyframes of 15-42 KB of these pictures (bench/clip.py); a cold
+    encoder's first keyframe was 70 KB, and made the wall's decoding look twice as dear."""
+    natural = [len(s.data) for s in clip.video if s.keyframe]
+    on_request = [len(s.data) for s in clip.key_video.values()]
+    assert max(natural + on_request) < 45_000, (natural, sorted(on_request)[-3:])
+
+
+async def test_a_staggered_track_starts_inside_a_gop_with_a_keyframe(clip: Clip) -> None:
+    """Streams of different phases have their keyframes apart, as real cameras do."""
+    _, video = clip_tracks(clip, keyframe=1, phase=0.5)
+    start = KEYFRAME_EVERY + KEYFRAME_EVERY // 2 // KEY_ON_REQUEST_EVERY * KEY_ON_REQUEST_EVERY
+    video.start(time.monotonic() - 60, 3)
+    packets = [bytes(await video.recv()) for _ in range(3)]
+    assert packets == [clip.key_video[start].data, *(s.data for s in clip.video[start + 1 :][:2])]
+    assert video.keyframes_on_request == 0
+    # the next keyframe is the clip's own, at the next GOP
+    _, whole = clip_tracks(clip, keyframe=0, phase=0.99)
+    assert whole.first == KEYFRAME_EVERY - KEY_ON_REQUEST_EVERY
 
 
 async def test_a_track_sends_nothing_before_it_is_started() -> None:
@@ -204,6 +227,62 @@ def test_live_figures_are_the_viewers_and_walls_share_beyond_the_candidates() ->
     assert got["wall_cameras_without_picture"] == 0
     assert got["candidates_only_server_cpu_pct"] == 20.0
     assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.0 and percentile([], 95) is None
+
+
+def test_the_walls_cost_is_taken_against_the_window_just_before_it() -> None:
+    # Candidates alone: 0.2 core while recording, 0.24 later (the server's rate drifts);
+    # 0.26 with a wall of 2 cameras. Against the window next to it: 1% a camera, not 3%.
+    marks = {
+        "recording": _mark(0, 0),
+        "sent": _mark(10, 2),
+        "wall_alone": _mark(30, 6),
+        "wall_alone_end": _mark(40, 8.4),
+        "wall": _mark(41, 9),
+        "wall_end": _mark(51, 11.6),
+    }
+    wall = WallLog(cameras=2, pictures=1, pushed=7, not_jpeg=1, statuses={"pushed": 7, "404": 1})
+    run = Run(
+        LoadResult([], 10.0, LiveResult(wall_log=wall), {}),
+        marks,
+        marks,
+        {},
+        {},
+        None,
+        0,
+        {},
+        0,
+    )
+    got = live_figures(run)
+    assert got["wall_cpu_per_camera_pct"] == 1.0  # (26% - 24%) / 2
+    assert got["wall_cpu_per_camera_vs_recording_pct"] == 3.0  # (26% - 20%) / 2
+    assert got["wall_reference_server_cpu_pct"] == 24.0
+    assert (got["wall_pictures_pushed"], got["wall_pictures_fetched"]) == (7, 1)
+    assert got["wall_picture_statuses"] == {"404": 1, "pushed": 7}
+
+
+def test_the_bench_wall_takes_a_pushed_picture_and_fetches_none() -> None:
+    """A picture that came with its tile is taken from the message (checked to be a JPEG),
+    as the wall page does; nothing is fetched for it."""
+
+    def no_fetch(*_: Any, **__: Any) -> Any:
+        raise AssertionError("fetched a picture that came with its tile")
+
+    http: Any = no_fetch
+    watcher = WallWatcher(no_fetch, http, "http://x", {}, "e1", ["a", "b"])
+    picture = {"seq": 3, "taken_at": 1.0, "url": "/p"}
+    tiles = [
+        {"tile_id": t, "candidate_id": t, "cameras": {"primary": {"picture": picture}}}
+        for t in ("a", "b")
+    ]
+    jpeg = base64.b64encode(b"\xff\xd8\xff\xe0 a jpeg").decode()
+    pictures = [
+        {"tile_id": "a", "camera": "primary", "seq": 3, "jpeg": jpeg},
+        {"tile_id": "b", "camera": "primary", "seq": 3, "jpeg": base64.b64encode(b"no").decode()},
+    ]
+    watcher.on_tiles({"tiles": tiles, "pictures": pictures})
+    watcher.on_tiles({"tiles": tiles, "pictures": pictures})  # the same seq again: nothing new
+    assert (watcher.log.pushed, watcher.log.pictures, watcher.log.not_jpeg) == (2, 0, 1)
+    assert watcher.log.statuses == {"pushed": 2}
 
 
 def test_without_a_live_part_there_are_no_live_figures() -> None:

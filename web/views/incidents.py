@@ -7,10 +7,13 @@ anyone else; a candidate never reads a note). The domain is
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from aiohttp import web
 
+from exams.proctoring.incident import DECISIONS, MAX_NOTE, STATUSES, Incident
 from exams.proctoring.incident_export import to_csv, to_json
-from exams.proctoring.incidents import DECISIONS, MAX_NOTE, STATUSES, Incident
 from exams.proctoring.monitoring import AlertKind
 from web.keys import INCIDENT_TAKES, INCIDENTS
 from web.openapi import BODY, QUERY, Api
@@ -62,72 +65,82 @@ EXPORT_TYPES = "application/json, text/csv"
 SCOPE = ("attempt_id", "exam_id", "candidate_id")
 
 
-async def _scoped(request: web.Request) -> tuple[list[Incident], dict[str, str]]:
-    """The incidents the route's path chooses (the caller's right checked), and those ids."""
+@dataclass(frozen=True)
+class _Timeline:
+    about: dict[str, str]  # the path's ids
+    incidents: list[Incident]
+    rows: list[dict[str, Any]]  # as staff read them (``Incidents.described``)
+
+
+async def _timeline_of(request: web.Request) -> _Timeline:
+    """The timeline the route's path chooses (the caller's right checked), built once for
+    the view and the downloads."""
     about = {key: request.match_info[key] for key in SCOPE if key in request.match_info}
-    found = await request.app[INCIDENTS].timeline(caller(request), **about, client=client(request))
-    return found, about
-
-
-async def _timeline(request: web.Request) -> web.Response:
-    incidents, about = await _scoped(request)
     found = request.app[INCIDENTS]
-    body = {
-        **about,
-        "now": found.clock(),
-        "incidents": await found.described(incidents),
-        "takes": await request.app[INCIDENT_TAKES].takes_of(incidents),
-    }
-    return web.json_response(body)
+    incidents = await found.timeline(caller(request), **about, client=client(request))
+    return _Timeline(about, incidents, await found.described(incidents))
 
 
-async def _export(request: web.Request, stem: str) -> web.Response:
-    incidents, about = await _scoped(request)
-    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem)
-    rows = await request.app[INCIDENTS].described(incidents)
-    if request[QUERY].get("format", "json") == "csv":
-        body, media, suffix = to_csv(rows), "text/csv", "csv"
-    else:
-        body, media, suffix = to_json(rows, **about), "application/json", "json"
-    return web.Response(
-        body=body,
-        content_type=media,
-        charset="utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{stem}.{suffix}"'},
+def _timeline_routes(path: str, summary: str, whose: str = "", file: str = "") -> None:
+    """GET ``path``: the timeline; and, given ``file`` (the download's name, ``{…}`` filled
+    from the path), GET ``path/export``: ``whose`` timeline as a file."""
+
+    @api.get(path, summary=summary, auth=WATCHERS, response=TIMELINE, errors=ERRORS)
+    async def timeline(request: web.Request) -> web.Response:
+        found = await _timeline_of(request)
+        body = {
+            **found.about,
+            "now": request.app[INCIDENTS].clock(),
+            "incidents": found.rows,
+            "takes": await request.app[INCIDENT_TAKES].takes_of(found.incidents),
+        }
+        return web.json_response(body)
+
+    if not file:
+        return
+
+    @api.get(
+        path + "/export",
+        summary=f"Download {whose} timeline: format=json (default) or csv (UTF-8 with BOM)",
+        description="CSV cells a spreadsheet would run as a formula start with ' (they show "
+        "as text); times are local dates with their offset.",
+        auth=WATCHERS,
+        query=FORMAT,
+        response={"type": "string"},
+        response_type=EXPORT_TYPES,
+        errors=(400, *ERRORS),
     )
+    async def export(request: web.Request) -> web.Response:
+        found = await _timeline_of(request)
+        stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in file.format(**found.about))
+        if request[QUERY].get("format", "json") == "csv":
+            body, media, suffix = to_csv(found.rows), "text/csv", "csv"
+        else:
+            body, media, suffix = to_json(found.rows, **found.about), "application/json", "json"
+        return web.Response(
+            body=body,
+            content_type=media,
+            charset="utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{stem}.{suffix}"'},
+        )
 
 
-@api.get(
+_timeline_routes(
     "/api/proctor/attempts/{attempt_id}/incidents",
-    summary="An answer's incident timeline (one candidate, one question)",
-    auth=WATCHERS,
-    response=TIMELINE,
-    errors=ERRORS,
+    "An answer's incident timeline (one candidate, one question)",
+    "an answer's",
+    "incidents-{attempt_id}",
 )
-async def attempt_timeline(request: web.Request) -> web.Response:
-    return await _timeline(request)
-
-
-@api.get(
+_timeline_routes(
     "/api/proctor/exams/{exam_id}/candidates/{candidate_id}/incidents",
-    summary="A candidate's incidents in an exam, between questions too (the spotlight's list)",
-    auth=WATCHERS,
-    response=TIMELINE,
-    errors=ERRORS,
+    "A candidate's incidents in an exam, between questions too (the spotlight's list)",
 )
-async def candidate_timeline(request: web.Request) -> web.Response:
-    return await _timeline(request)
-
-
-@api.get(
+_timeline_routes(
     "/api/proctor/exams/{exam_id}/incidents",
-    summary="Every incident of an exam, by onset",
-    auth=WATCHERS,
-    response=TIMELINE,
-    errors=ERRORS,
+    "Every incident of an exam, by onset",
+    "an exam's",
+    "incidents-exam-{exam_id}",
 )
-async def exam_timeline(request: web.Request) -> web.Response:
-    return await _timeline(request)
 
 
 @api.post(
@@ -155,34 +168,6 @@ async def dispose(request: web.Request) -> web.Response:
     )
     [shown] = await request.app[INCIDENTS].described([done])
     return web.json_response({"incident": shown})
-
-
-@api.get(
-    "/api/proctor/attempts/{attempt_id}/incidents/export",
-    summary="Download an answer's timeline: format=json (default) or csv (UTF-8 with BOM)",
-    description="CSV cells a spreadsheet would run as a formula start with ' (they show as "
-    "text); times are local dates with their offset.",
-    auth=WATCHERS,
-    query=FORMAT,
-    response={"type": "string"},
-    response_type=EXPORT_TYPES,
-    errors=(400, *ERRORS),
-)
-async def export_attempt(request: web.Request) -> web.Response:
-    return await _export(request, f"incidents-{request.match_info['attempt_id']}")
-
-
-@api.get(
-    "/api/proctor/exams/{exam_id}/incidents/export",
-    summary="Download an exam's timeline: format=json (default) or csv (UTF-8 with BOM)",
-    auth=WATCHERS,
-    query=FORMAT,
-    response={"type": "string"},
-    response_type=EXPORT_TYPES,
-    errors=(400, *ERRORS),
-)
-async def export_exam(request: web.Request) -> web.Response:
-    return await _export(request, f"incidents-exam-{request.match_info['exam_id']}")
 
 
 @api.get(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from exams.shared.errors import NotFound
-from web.keys import SETTINGS, TAKES
+from web.keys import FILLS, SETTINGS, TAKES
 from web.openapi import Api
 from web.schema import loose
 from web.views.common import caller
@@ -30,6 +30,40 @@ MEDIA_TYPES = {"webm": "video/webm", "mkv": "video/x-matroska", "mp4": "video/mp
 async def get_take(request: web.Request) -> web.Response:
     take = await request.app[TAKES].get(request.match_info["take_id"], caller(request).owner)
     return web.json_response(take.summary())
+
+
+GAP = loose(
+    "a stretch of the take the server lacks (seconds on the take's clock)",
+    start_s={"type": "number"},
+    end_s={"type": "number"},
+    reason={"type": "string"},
+)
+
+
+@api.get(
+    "/api/takes/{take_id}/gaps",
+    summary="What your take still lacks: the stretches the page's local copy may fill",
+    description=(
+        "Per camera, the holes still open after the fills (seconds on the take's clock: 0 is "
+        "started_at). complete: nothing is lacking. fill_until: until when fills are taken "
+        "(the exam's upload grace; null while recording). Fill a hole with a resumable upload "
+        "(POST /api/uploads/, Upload-Metadata kind=fill; docs/uploads.md)."
+    ),
+    auth="owner",
+    response=loose(
+        "a take's open gaps",
+        take_id={"type": "string"},
+        state={"type": "string"},
+        started_at={"type": "number"},
+        complete={"type": "boolean"},
+        fill_until={"type": ["number", "null"]},
+        cameras={"type": "object", "additionalProperties": {"type": "array", "items": GAP}},
+    ),
+    errors=(401, 404),
+)
+async def take_gaps(request: web.Request) -> web.Response:
+    gaps = await request.app[FILLS].gaps(request.match_info["take_id"], caller(request).owner)
+    return web.json_response(gaps)
 
 
 @api.get(

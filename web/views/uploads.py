@@ -1,4 +1,5 @@
-"""Resumable uploads of answer files: tus 1.0 at ``/api/uploads/`` (docs/uploads.md).
+"""Resumable uploads of answer files (and of fills of a take's gaps, ``kind=fill``): tus 1.0
+at ``/api/uploads/`` (docs/uploads.md).
 
 Creation names the file and the question it answers in ``Upload-Metadata``
 (``filename``, ``exam_id``, ``question_id``, for a material ``material``, and
@@ -68,7 +69,10 @@ async def options(request: web.Request) -> web.StreamResponse:
         "material's key), filetype, device_id, device_name. The declared size, the format "
         "(from the file name) and the count are checked against the question's rules now; "
         "the file joins the answer as pending. With a body (creation-with-upload), the body "
-        "is the file's first bytes."
+        "is the file's first bytes. A fill of a recorded take's gap from the page's local copy "
+        "(issue #14) says kind=fill, take_id, camera, started_at_ms, from_ms, to_ms, head_size "
+        "and mime instead (docs/uploads.md); it is checked and placed in the take when its "
+        "last byte arrives."
     ),
     auth="candidate",
     body=BYTES,

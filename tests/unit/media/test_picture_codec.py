@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fractions
 from typing import Any
 
 import av
@@ -108,3 +109,70 @@ def test_one_decoder_per_keyframe_no_threads(monkeypatch: pytest.MonkeyPatch) ->
     snapshot("vp8", key)
     snapshot("vp8", key)
     assert len(made) == 2 and all(c.thread_count == 1 for c in made)
+
+
+def test_a_thread_keeps_its_jpeg_encoder_and_its_pictures_are_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Opening an MJPEG encoder cost more than a third of a picture's JPEG: a worker thread
+    keeps one per size, and what it makes is byte for byte a fresh encoder's."""
+    key = video_packets("vp8", 1)[0]
+    small = snapshot("vp8", key).frame
+    fresh = picture_codec._jpeg_encoder(small.width, small.height, picture_codec.JPEG_QUALITY)
+    [expected] = fresh.encode(small.reformat(format="yuvj420p"))
+    made: list[av.CodecContext] = []
+    create = av.CodecContext.create
+
+    def counting(name: Any, mode: Any = "r") -> av.CodecContext:
+        ctx = create(name, mode)
+        if mode == "w":
+            made.append(ctx)
+        return ctx
+
+    monkeypatch.setattr(picture_codec.av.CodecContext, "create", counting)
+    monkeypatch.setattr(picture_codec, "_local", picture_codec.threading.local())
+    pictures = [picture_codec.encode_jpeg(small) for _ in range(3)]
+    assert pictures == [bytes(expected)] * 3 and len(made) == 1
+    other = small.reformat(width=160, height=120)  # another size: its own encoder
+    assert read_jpeg(picture_codec.encode_jpeg(other)).width == 160 and len(made) == 2
+    assert picture_codec.encode_jpeg(small) == bytes(expected) and len(made) == 2
+
+
+def test_a_thread_keeps_its_scalers_and_each_picture_keeps_its_own_pixels(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A frame's own ``reformat`` set up a new scaler every picture (more than the scaling
+    cost): a worker thread keeps one for scaling and one for the JPEG's full range; the
+    pictures they make are new frames (detectors keep them)."""
+    made: list[object] = []
+    real = picture_codec.VideoReformatter
+
+    def counting() -> object:
+        made.append(real())
+        return made[-1]
+
+    monkeypatch.setattr(picture_codec, "VideoReformatter", counting)
+    monkeypatch.setattr(picture_codec, "_local", picture_codec.threading.local())
+    dark, light = flat_keyframes(60, 200)
+    first = snapshot("vp8", dark)
+    before = first.frame.to_ndarray(format="gray").copy()
+    second = snapshot("vp8", light)
+    assert len(made) == 2  # scale, full range: kept for the second picture
+    assert np.array_equal(first.frame.to_ndarray(format="gray"), before)
+    assert second.frame.to_ndarray(format="gray").mean() > before.mean() + 100
+
+
+def flat_keyframes(*shades: int) -> list[bytes]:
+    """A 640x480 VP8 keyframe of each grey ``shades``."""
+    encoder = av.CodecContext.create("libvpx", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = 640, 480, "yuv420p"
+    encoder.time_base = fractions.Fraction(1, 30)
+    packets: list[bytes] = []
+    for index, shade in enumerate(shades):
+        frame = av.VideoFrame.from_ndarray(
+            np.full((720, 640), shade, dtype=np.uint8), format="yuv420p"
+        )
+        frame.pts = index
+        frame.pict_type = av.video.frame.PictureType.I
+        packets += [bytes(p) for p in encoder.encode(frame)]
+    return packets + [bytes(p) for p in encoder.encode(None)]

@@ -404,3 +404,23 @@ async def test_cpu_and_picture_age_are_counted_per_camera(
     assert cpu_per_camera_pct(before, after, 1.0) > 0
     zero = PictureStats(0, 0, 0, 0, 0, 0, 0, 0.0, 0.0)
     assert cpu_per_camera_pct(zero, zero, 1.0) == 0.0
+
+
+def test_one_picture_can_be_read_by_several_threads_at_once() -> None:
+    """A detector's worker and the loop may read one picture together: PyAV keeps its
+    scaler on the frame, so unguarded conversions of one frame in two threads crash."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    frame = av.VideoFrame(320, 240, "yuv420p")
+    frame.planes[0].update(bytes(range(256)) * (frame.planes[0].buffer_size // 256))
+    picture = Picture("cand", "primary", b"", 320, 240, 0.0, 1, frame)
+    want = picture.luma()
+
+    def read(i: int) -> bool:
+        got = picture.luma() if i % 2 else picture.rgb()[..., 1]
+        return bool(np.array_equal(got, want)) if i % 2 else got.shape == want.shape
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(read, range(2000)))

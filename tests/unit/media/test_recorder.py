@@ -28,6 +28,11 @@ class FeedSource:
         self._base = base
         self._clock = 90000 if kind == "video" else 48000
         self._listener: Callable[..., None] | None = None
+        self.clock_settled = True  # its clock has seen enough packets (TrackSource's)
+        self.clock_fixed = False
+
+    def fix_clock(self) -> None:
+        self.clock_fixed = True
 
     def listen(self, on_frame: Callable[..., None] | None, on_end: object = None) -> None:
         self._listener = on_frame
@@ -129,6 +134,31 @@ async def test_malformed_and_pre_keyframe_frames_are_skipped(tmp_path: Path, poo
     assert segment["streams"][0]["frames"] == 30
     assert manifest["stats"]["malformed"] == 1
     assert manifest["stats"]["dropped_before_keyframe"] == 29
+
+
+async def test_a_new_connection_waits_for_its_clock_before_its_segment_is_placed(
+    tmp_path: Path, pool: MuxPool
+) -> None:
+    """Its first packets came late: the clock they gave is refined before anything is placed,
+    so the new segment sits where its frames belong on the take's clock."""
+    recorder = TakeRecorder("t", tmp_path, pool, queue_limit=1 << 20, keyframe_interval=0.05)
+    late = 0.13
+    video = FeedSource("video", "vp8", recorder.origin + 1.0 + late)  # as the first packet said
+    video.clock_settled = False
+    recorder.attach([video], reason="reconnect")  # type: ignore[list-item]
+    vp8 = video_packets("vp8", 30, gop=30)
+    for i, packet in enumerate(vp8[:10]):
+        video.feed(packet, i * 3000)
+    assert recorder._current is None and not video.clock_fixed  # held, not placed
+    video._base = recorder.origin + 1.0  # later packets came sooner: the clock is refined
+    video.clock_settled = True
+    for i, packet in enumerate(vp8[10:], start=10):
+        video.feed(packet, i * 3000)
+    assert video.clock_fixed
+    manifest = await recorder.stop()
+    [segment] = manifest["segments"]
+    assert segment["start_s"] == pytest.approx(1.0, abs=1e-3)
+    assert segment["streams"][0]["frames"] == 30  # the held frames too
 
 
 async def test_a_take_with_no_media_has_no_segments(tmp_path: Path, pool: MuxPool) -> None:

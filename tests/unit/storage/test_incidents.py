@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from exams.catalog.monitoring import AlertKind
-from exams.proctoring.incidents import Incident
+from exams.proctoring.incident import Incident
 from storage.incidents import SqliteIncidents
 from tests.support.world import World
 

@@ -8,8 +8,8 @@ import json
 from dataclasses import replace
 
 from exams.catalog.monitoring import AlertKind
+from exams.proctoring.incident import Incident
 from exams.proctoring.incident_export import COLUMNS, to_csv, to_json
-from exams.proctoring.incidents import Incident
 from exams.shared.cells import safe_cell
 
 AT = 1_750_000_000.0

@@ -14,8 +14,9 @@ from exams.catalog.attempts import AttemptTake, TakeKind, new_attempt
 from exams.catalog.catalog import ExamCatalog
 from exams.catalog.takes import Take, TakeState
 from exams.identity.accounts import Account, Role
+from exams.proctoring.incident import Incident
 from exams.proctoring.incident_media import IncidentTakes
-from exams.proctoring.incidents import AlertKind, Incident, Incidents
+from exams.proctoring.incidents import AlertKind, Incidents
 from exams.shared.errors import Forbidden, InvalidInput, NotFound
 from exams.shared.ports import Event
 from storage.accounts import SqliteAccounts

@@ -17,7 +17,7 @@ from exams.catalog.catalog import ExamCatalog
 from exams.catalog.exam_rules import Exam
 from exams.identity.accounts import Account, Role
 from exams.proctoring.incidents import AlertKind, Incidents
-from exams.proctoring.wall import CameraFacts, Person, Tile, Wall, place
+from exams.proctoring.wall import PICTURE_RECHECK_S, CameraFacts, Person, Tile, Wall, place
 from exams.proctoring.watching import Watching
 from exams.shared.errors import Forbidden, NotFound
 from exams.shared.ports import Event
@@ -257,6 +257,16 @@ async def test_the_wall_holds_the_list_and_who_answered_and_only_its_watchers_se
         await wall.check_candidate(proctor, the_exam.id, other_admin.id, "c")
     with pytest.raises(Forbidden):
         await wall.check_candidate(stranger, the_exam.id, at_list.id, "c")
+
+    # A picture allowance is read again PICTURE_RECHECK_S after it was given (a wall fetches
+    # every camera's picture every 2-3 s); a refusal is never kept.
+    await exams.unassign_proctor(the_exam.id, proctor.id)
+    await wall.check_candidate(proctor, the_exam.id, at_list.id, "c")
+    w.clock.advance(PICTURE_RECHECK_S)
+    with pytest.raises(Forbidden):
+        await wall.check_candidate(proctor, the_exam.id, at_list.id, "c")
+    await exams.assign_proctor(the_exam.id, proctor.id, w.clock())
+    await wall.check_candidate(proctor, the_exam.id, at_list.id, "c")
 
 
 async def test_a_tile_shows_the_incidents_awaiting_a_decision(w: World) -> None:

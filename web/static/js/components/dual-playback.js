@@ -13,9 +13,12 @@
 // (0 = when the server started the take). The first camera leads: the take's
 // time is its segment's start plus its position; the second camera is put at the
 // same take time, nudged back when it drifts, held still where it has no
-// picture (before its first segment, in a gap after a drop).
+// picture (before its first segment, in a gap after a drop). A fill from the page's
+// local copy (issue #14) plays from its hole on (lib/playback.js playList), so a
+// filled hole plays without a jump.
 
 import { clock } from "../lib/format.js";
+import { playList } from "../lib/playback.js";
 import { h } from "../lib/dom.js";
 import { t } from "../lib/i18n.js";
 
@@ -46,18 +49,15 @@ class CameraTrack {
 
   load(takeId, segments) {
     this.takeId = takeId;
-    this.segments = [...segments].sort((x, y) => x.index - y.index).map((s) => ({
-      index: s.index, start: Number(s.start_s) || 0,
-      end: (Number(s.start_s) || 0) + (Number(s.duration_s) || 0),
-      url: s.play_url || null, // the console's own address for a segment (else the owner's)
-    }));
+    // url: the console's own address for a segment (else the owner's)
+    this.segments = playList(segments);
     this.current = -1;
     this.video.dataset.takeId = takeId;
     this.video.dataset.camera = this.camera;
   }
 
   get start() {
-    return this.segments.length ? this.segments[0].start : 0;
+    return this.segments.length ? this.segments[0].begin : 0;
   }
 
   get end() {
@@ -66,12 +66,12 @@ class CameraTrack {
 
   /** The segment showing take time ``when``, or -1 (before, between or after them). */
   at(when) {
-    return this.segments.findIndex((s) => s.start - EDGE_S <= when && when < s.end);
+    return this.segments.findIndex((s) => s.begin - EDGE_S <= when && when < s.end);
   }
 
   /** The first segment that starts at or after ``when``, or -1. */
   after(when) {
-    return this.segments.findIndex((s) => s.start >= when - EDGE_S);
+    return this.segments.findIndex((s) => s.begin >= when - EDGE_S);
   }
 
   /** Where this camera is on the take's clock; null before a segment is shown. */
@@ -163,7 +163,8 @@ class DualPlayer {
     let i = this.first.at(when);
     if (i < 0) i = Math.max(0, this.first.after(when));
     const segment = this.first.segments[i];
-    this.first.show(i, Math.min(Math.max(0, when - segment.start), segment.end - segment.start));
+    const local = Math.max(segment.from, when - segment.start);
+    this.first.show(i, Math.min(local, segment.end - segment.start));
     this.sync(when);
   }
 
@@ -179,7 +180,7 @@ class DualPlayer {
       this.ui.secondary.pause();
       if (second.current < 0 && second.segments.length) {
         const j = Math.max(0, second.after(now));
-        second.show(j, 0);
+        second.show(j, second.segments[j].from);
       }
       this.ui.root.dataset.secondGap = "true";
     } else {
@@ -225,7 +226,7 @@ class DualPlayer {
   _next() {
     const i = this.first.current + 1;
     if (i < this.first.segments.length) {
-      this.first.show(i, 0);
+      this.first.show(i, this.first.segments[i].from);
       if (this.playing) this.ui.primary.play().catch((err) => console.warn(err));
       return;
     }

@@ -1,5 +1,6 @@
 // Every string the pages show, one catalogue per language. Chinese is the
-// default; the choice is remembered in localStorage.
+// default; the choice is remembered in localStorage. A link can choose it too:
+// ?lang=en on any page's address switches to English and remembers it.
 //
 // In HTML: <span data-i18n="key"></span> (text), data-i18n-label="key" (aria-label),
 // <html data-title="key"> (the window title; "page.title" when absent).
@@ -23,7 +24,25 @@ function stored() {
   }
 }
 
-let current = CATALOGUES[stored()] ? stored() : "zh";
+function remember(code) {
+  try {
+    localStorage.setItem(STORAGE_KEY, code);
+  } catch {
+    // not remembered; the page still switches
+  }
+}
+
+/** The address's ?lang= (a link's choice) if it names a catalogue, else the remembered one. */
+function chosen() {
+  const asked = new URLSearchParams(location.search).get("lang");
+  if (CATALOGUES[asked]) {
+    remember(asked);
+    return asked;
+  }
+  return CATALOGUES[stored()] ? stored() : "zh";
+}
+
+let current = chosen();
 
 export function lang() {
   return current;
@@ -53,11 +72,7 @@ export function t(key, params = {}) {
 export function setLang(code) {
   if (!CATALOGUES[code]) return;
   current = code;
-  try {
-    localStorage.setItem(STORAGE_KEY, code);
-  } catch {
-    // not remembered; the page still switches
-  }
+  remember(code);
   translatePage();
   for (const fn of listeners) fn(code);
 }

@@ -8,6 +8,13 @@
 //   const result = await socket.call("open_session", {role: "primary"});
 //   socket.on("take_stored", (take) => ...);
 //   socket.on("connect", ...) / socket.on("disconnect", ...)   // after reconnects too
+//   socket.on("heartbeat", ({ result, sentAt, receivedAt }) => ...) // the server's `time`
+//
+// A silent drop (packets vanish, the socket looks open) is noticed by a heartbeat: the
+// `time` event once a second; no answer within HEARTBEAT_TIMEOUT_MS and the connection is
+// given up at once (not after the server's ping timeout) and opened again, retried every
+// second or so while the network is away, so it is back within about a second of the
+// network. A connection attempt that hangs (its packets vanish too) is given up as well.
 
 // Engine.IO packet types (the first character of a text frame).
 const EIO_OPEN = "0";
@@ -21,6 +28,12 @@ const SIO_DISCONNECT = "1";
 const SIO_EVENT = "2";
 const SIO_ACK = "3";
 const SIO_CONNECT_ERROR = "4";
+
+const HEARTBEAT_MS = 1000; // the `time` event, while connected
+const HEARTBEAT_TIMEOUT_MS = 2500; // no answer by then: the connection is dead
+const CONNECT_TIMEOUT_MS = 3000; // an attempt not connected by then is given up
+const FAST_RETRY_MS = 1000; // the longest wait between attempts for a while after a drop
+const FAST_RETRY_FOR_MS = 120000; // ... this long; then the backoff grows to maxDelayMs
 
 export class SocketError extends Error {
   constructor(code, message) {
@@ -59,7 +72,16 @@ export class SocketClient {
     this._retryTimer = null;
     this._watchdog = null;
     this._waiting = null;
+    this._heartbeat = null;
+    this._connectTimer = null;
+    this._lostAt = null; // performance.now() when the connection was last lost
     addEventListener("online", () => this._reconnectNow());
+  }
+
+  /** Give up the connection now and open a new one (a dead socket the browser trusts). */
+  reconnect() {
+    if (this._ws) this._drop(this._ws);
+    else this._reconnectNow();
   }
 
   /** Resolves once connected (retrying meanwhile); rejects if the server refuses. */
@@ -101,6 +123,7 @@ export class SocketClient {
   close() {
     this._closedByUser = true;
     clearTimeout(this._retryTimer);
+    clearInterval(this._heartbeat);
     if (this._ws) this._ws.close();
   }
 
@@ -127,6 +150,38 @@ export class SocketClient {
     this._ws = ws;
     ws.onmessage = (msg) => this._onFrame(ws, msg.data);
     ws.onclose = () => this._onClose(ws);
+    clearTimeout(this._connectTimer);
+    this._connectTimer = setTimeout(() => {
+      if (ws === this._ws && !this.connected) this._drop(ws);
+    }, CONNECT_TIMEOUT_MS);
+  }
+
+  // Give ``ws`` up now: a dead connection's close handshake would wait for the network.
+  _drop(ws) {
+    if (ws !== this._ws) return;
+    ws.onclose = null;
+    ws.onmessage = null;
+    try {
+      ws.close();
+    } catch {
+      // closing a socket that never opened
+    }
+    this._onClose(ws);
+  }
+
+  _beat() {
+    const ws = this._ws;
+    const sentAt = performance.now();
+    this.call("time", {}, HEARTBEAT_TIMEOUT_MS).then((result) => {
+      if (result && !result.error) {
+        this._emit("heartbeat", { result, sentAt, receivedAt: performance.now() });
+      }
+    }).catch((err) => {
+      if (err instanceof SocketError && err.code === "timeout" && ws === this._ws) {
+        console.warn("no answer from the server: reconnecting");
+        this._drop(ws);
+      }
+    });
   }
 
   _onFrame(ws, text) {
@@ -151,9 +206,14 @@ export class SocketClient {
     if (type === SIO_CONNECT) {
       this.connected = true;
       this._attempts = 0;
+      this._lostAt = null;
+      clearTimeout(this._connectTimer);
+      clearInterval(this._heartbeat);
+      this._heartbeat = setInterval(() => this._beat(), HEARTBEAT_MS);
       if (this._waiting) this._waiting.resolve();
       this._waiting = null;
       this._emit("connect");
+      this._beat();
     } else if (type === SIO_CONNECT_ERROR) {
       // Refused by the server (e.g. no session cookie): retrying would not help.
       const error = new SocketError("refused", (data && data.message) || "connection refused");
@@ -180,13 +240,18 @@ export class SocketClient {
   // browser has not noticed yet (a phone that changed networks).
   _armWatchdog() {
     clearTimeout(this._watchdog);
-    this._watchdog = setTimeout(() => this._ws && this._ws.close(), this._deadAfterMs);
+    const ws = this._ws;
+    this._watchdog = setTimeout(() => this._drop(ws), this._deadAfterMs);
   }
 
   _onClose(ws) {
     if (ws !== this._ws) return;
     clearTimeout(this._watchdog);
+    clearTimeout(this._connectTimer);
+    clearInterval(this._heartbeat);
+    this._heartbeat = null;
     this._ws = null;
+    if (this._lostAt === null) this._lostAt = performance.now();
     const wasConnected = this.connected;
     this.connected = false;
     for (const { reject, timer } of this._pending.values()) {
@@ -196,7 +261,10 @@ export class SocketClient {
     this._pending.clear();
     if (wasConnected) this._emit("disconnect");
     if (this._closedByUser) return;
-    const delay = Math.min(this.maxDelayMs, this.minDelayMs * 2 ** this._attempts);
+    // Soon after a drop the network may come back any moment: try about every second.
+    const fast = performance.now() - this._lostAt < FAST_RETRY_FOR_MS;
+    const cap = fast ? Math.min(FAST_RETRY_MS, this.maxDelayMs) : this.maxDelayMs;
+    const delay = Math.min(cap, this.minDelayMs * 2 ** this._attempts);
     this._attempts += 1;
     this._emit("reconnecting", { attempt: this._attempts, delayMs: delay });
     this._retryTimer = setTimeout(() => this._open(), delay * (0.75 + Math.random() / 2));
@@ -204,5 +272,10 @@ export class SocketClient {
 
   _reconnectNow() {
     if (this._retryTimer && !this._closedByUser) this._open();
+  }
+
+  /** Milliseconds since the connection was lost (null while connected). */
+  lostForMs() {
+    return this._lostAt === null ? null : performance.now() - this._lostAt;
   }
 }

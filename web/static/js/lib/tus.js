@@ -122,7 +122,9 @@ export class TusUpload extends EventTarget {
    * key); url (an upload to continue, e.g. from GET /api/exams/{id}/uploads); chunkSize
    * (a fixed PATCH size; default: it adapts to the link); checksum (default true: SHA-1
    * per PATCH when the page is a secure context); retryDelays (ms); endpoint; now (a
-   * clock in seconds, for tests).
+   * clock in seconds, for tests); metadata (Upload-Metadata to send instead of the
+   * answer file's: a take's fill, lib/fill-upload.js; such an upload is not kept in
+   * localStorage, its page asks the server again after a reload).
    */
   constructor(file, options) {
     super();
@@ -235,14 +237,16 @@ export class TusUpload extends EventTarget {
 
   async #create() {
     await readable(this.file); // an unreadable file must not become a pending file
-    const meta = {
-      filename: this.file.name,
-      filetype: this.file.type || "",
-      exam_id: this.options.examId,
-      question_id: this.options.questionId,
-      device_id: deviceId(),
-      device_name: deviceName(),
-    };
+    const meta = this.options.metadata
+      ? { ...this.options.metadata, device_id: deviceId(), device_name: deviceName() }
+      : {
+        filename: this.file.name,
+        filetype: this.file.type || "",
+        exam_id: this.options.examId,
+        question_id: this.options.questionId,
+        device_id: deviceId(),
+        device_name: deviceName(),
+      };
     if (this.options.material) meta.material = this.options.material;
     const reply = await request("POST", this.options.endpoint, {
       "Tus-Resumable": TUS_VERSION,
@@ -352,6 +356,7 @@ export class TusUpload extends EventTarget {
 
   #remember() {
     const o = this.options;
+    if (o.metadata) return; // not an answer file: not listed among the unfinished uploads
     localStorage.setItem(STORE_PREFIX + this.key, JSON.stringify({
       url: this.url,
       uploadId: this.uploadId,

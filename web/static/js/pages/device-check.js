@@ -69,6 +69,7 @@ async function leave(event) {
 function wire() {
   ui.lang.addEventListener("click", () => setLang(lang() === "zh" ? "en" : "zh"));
   onLangChange(() => refreshCameras());
+  ui.reconnect.addEventListener("click", () => page.uplink?.retryNow());
   ui.retry.addEventListener("click", () => {
     clearNotice();
     openMedia();

@@ -70,6 +70,7 @@ function wire() {
   ui.stop.addEventListener("click", stopCamera);
   ui.switchAccount.addEventListener("click", switchAccount);
   ui.retry.addEventListener("click", () => location.reload());
+  ui.reconnect.addEventListener("click", () => page.uplink?.retryNow());
   ui.preview.addEventListener("resize", fitStage);
   page.socket.on("secondary_state", onLink);
   for (const event of ["take_started", "take_stopped", "take_stored", "take_failed"]) {
@@ -80,6 +81,10 @@ function wire() {
     loadQuestion();
   });
   page.socket.on("connect_error", resync); // a 401 goes to the login page
+  // The heartbeat's round trip keeps the recording time on the server's clock.
+  page.socket.on("heartbeat", ({ result, sentAt, receivedAt }) => {
+    page.clock.syncRtt?.(result.now, sentAt, receivedAt);
+  });
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState !== "visible") return;
     loadQuestion();

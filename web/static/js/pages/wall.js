@@ -133,10 +133,23 @@ function wholeWall(wall) {
   tick();
 }
 
+// A new picture's JPEG comes with its tile (msg.pictures): it rides on the tile's picture,
+// not enumerable (the tile's JSON, its change key, stays the data), so no fetch is needed.
+function withPictures(msg) {
+  const byTile = new Map(msg.tiles.map((tile) => [tile.tile_id, tile]));
+  for (const sent of msg.pictures || []) {
+    const picture = byTile.get(sent.tile_id)?.cameras?.[sent.camera]?.picture;
+    if (picture && picture.seq === sent.seq) {
+      Object.defineProperty(picture, "jpeg", { value: sent.jpeg, enumerable: false });
+    }
+  }
+  return msg.tiles;
+}
+
 function changedTiles(msg) {
   if (msg.exam_id !== examId || page.closed) return;
   page.clock.sync(msg.now);
-  msg.tiles.forEach(take);
+  withPictures(msg).forEach(take);
   arrange();
   tick();
 }

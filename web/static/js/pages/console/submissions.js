@@ -10,6 +10,7 @@ import { api } from "../../lib/api.js";
 import { has, t } from "../../lib/i18n.js";
 import { fmtBytes, fmtDuration, fmtTime } from "../../lib/staff-page.js";
 import "../../components/dual-playback.js";
+import { playList } from "../../lib/playback.js";
 import { h } from "../../lib/dom.js";
 
 const CAMERA_KEYS = { primary: "exam.pair.camPrimary", secondary: "exam.pair.camSecondary" };
@@ -106,6 +107,24 @@ function gapText(g) {
   return t("console.sub.gap", { from: mmss(g.start_s), to: end, reason });
 }
 
+/** A camera's segments to play one after another, in the take's order; a fill (from the
+ * candidate's local copy) from its hole on (a media fragment: ``#t=``), so no jump. */
+function sourcesOf(segments) {
+  const urls = new Map(segments.map((s) => [s.index, s.play_url || s.url]));
+  return playList(segments).map((s) => urls.get(s.index)
+    + (s.from > 0.001 ? `#t=${s.from.toFixed(3)}` : ""));
+}
+
+/** The stretches of a camera filled from the candidate's local copy, or null. */
+function filledLine(cam) {
+  const filled = cam.segments.filter((s) => s.reason === "fill" && s.covers);
+  if (!filled.length) return null;
+  const list = filled.map((s) => t("console.sub.gap", { from: mmss(s.covers[0]),
+    to: mmss(s.covers[1]), reason: "" }).trim()).join(t("console.sub.gapSep"));
+  return h("span", { class: "gaps muted", testid: "camera-filled" },
+    t("console.sub.filled", { n: filled.length, list }));
+}
+
 /** One camera of a take: its recorded length, size, parts and gaps; its downloads. */
 function cameraLine(name, cam) {
   const camera = t(CAMERA_KEYS[name]);
@@ -123,6 +142,7 @@ function cameraLine(name, cam) {
     gaps.length ? t("console.sub.gaps", { n: gaps.length,
       list: gaps.map(gapText).join(t("console.sub.gapSep")) })
       : t("console.sub.noGaps")),
+  filledLine(cam),
   cam.segments.map((s, i) => download(s.url, parts > 1
     ? t("console.sub.downloadCameraPart", { camera, n: i + 1 })
     : t("console.sub.downloadCamera", { camera }))));
@@ -149,7 +169,7 @@ function takeLines(take, holder, question) {
   both
     ? playButton("video", () => dualPlayer(take), holder, `dual ${take.take_id}`,
       "console.sub.playBoth")
-    : single("video", primary.map((s) => s.play_url || s.url), holder))];
+    : single("video", sourcesOf(primary), holder))];
   for (const name of Object.keys(CAMERA_KEYS)) {
     if (cameras[name]?.segments?.length) lines.push(cameraLine(name, cameras[name]));
   }

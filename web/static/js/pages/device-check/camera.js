@@ -38,7 +38,7 @@ export async function openMedia() {
     page.uplink.stream = page.stream;
     for (const track of page.stream.getTracks()) await page.uplink.replaceTrack(track);
   } else {
-    page.uplink = new Uplink(page.socket, page.stream, onUplinkState);
+    page.uplink = new Uplink(page.socket, page.stream, onUplinkState, { onMedia: render });
     page.uplink.start();
   }
 }

@@ -5,6 +5,7 @@ import { clock as formatClock } from "../../lib/format.js";
 import { t } from "../../lib/i18n.js";
 import { SocketClient, SocketError } from "../../lib/socketio.js";
 import { ServerError } from "../../lib/uplink.js";
+import { renderLink } from "../../lib/link-status.js";
 import { $ } from "../../lib/dom.js";
 
 export const ui = {
@@ -14,7 +15,8 @@ export const ui = {
   cameraSelect: $("camera-select"), switchCamera: $("switch-camera"), meter: $("mic-level"),
   meterFill: document.querySelector(".meter-fill"), micHint: $("mic-hint"),
   takeInfo: $("take-info"), connection: $("connection"),
-  connText: document.querySelector(".conn-text"), lang: $("lang-toggle"),
+  connText: document.querySelector(".conn-text"), reconnect: $("reconnect-now"),
+  lang: $("lang-toggle"),
   start: $("start-recording"), stop: $("stop-recording"), playBack: $("play-back"),
   recordAgain: $("record-again"), finish: $("finish"), finishHint: $("finish-hint"),
   retry: $("retry"),
@@ -110,10 +112,8 @@ export function render() {
     ui.notice.textContent = t(page.notice.key, page.notice.params);
     ui.notice.dataset.kind = page.notice.kind;
   }
-  const conn = page.uplink ? page.uplink.state : "connecting";
-  ui.connection.dataset.state = conn;
   ui.connection.hidden = state === "blocked" || state === "done";
-  ui.connText.textContent = t(`conn.${conn}`);
+  renderLink({ line: ui.connection, text: ui.connText, retry: ui.reconnect }, page.uplink);
   ui.account.hidden = !page.me;
   if (page.me) ui.accountName.textContent = t("account.who", { name: page.me.name });
   ui.logOut.hidden = ["recording", "saving"].includes(state) || page.finishing;

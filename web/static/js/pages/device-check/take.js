@@ -8,12 +8,20 @@ import { api, loginUrl } from "../../lib/api.js";
 import { has, t } from "../../lib/i18n.js";
 import { SocketError } from "../../lib/socketio.js";
 import { ServerError, request } from "../../lib/uplink.js";
+import { ServerClock } from "../../lib/clock.js";
+import { CopyFollower } from "../../lib/local-copy.js";
 import {
   clearNotice, clock, notify, notifyError, page, render, setState, ui,
 } from "./page.js";
 
 export const DONE_KEY = "examcast.deviceCheck";
 const STOP_TIMEOUT_MS = 60000; // stopping closes, syncs and hashes the files
+// The local copy (lib/local-copy.js) of the test take, on the server's clock (round trips).
+const copy = new CopyFollower({
+  camera: "primary", clock: new ServerClock(),
+  fetchNow: () => request(page.socket, "time", {}, 2000).then((r) => r.now),
+  onStopped: () => notify("copy.full", {}, "warning"),
+});
 
 // -- recording --------------------------------------------------------------------------
 
@@ -47,19 +55,32 @@ export async function startRecording() {
     page.busy = false;
   }
   page.startedAt = performance.now();
+  page.shownSeconds = 0;
+  copy.follow(page.take.take_id, page.stream);
   tick();
   resumeRecording();
 }
 
+// What the server holds of the take (its heartbeat's figure: a drop is not counted), or
+// the time since the start until it has said.
 function tick() {
-  const elapsed = (performance.now() - page.startedAt) / 1000;
-  const { deadline, started_at: startedAt } = page.take;
+  const { deadline, started_at: startedAt, take_id: takeId } = page.take;
+  const recorded = page.uplink?.recordedNow(takeId);
+  const guess = recorded ?? (performance.now() - page.startedAt) / 1000;
+  const elapsed = Math.max(page.shownSeconds || 0, guess); // never counts back
+  page.shownSeconds = elapsed;
   const limit = deadline ? ` / ${clock(deadline - startedAt)}` : "";
   ui.elapsed.textContent = clock(elapsed) + limit;
   ui.elapsed.dataset.seconds = String(Math.floor(elapsed));
+  if (page.uplink?.drop) render(); // the connection line counts the drop
+}
+
+function forgetCopy(takeId) {
+  if (takeId) copy.open().then((local) => local?.confirm(takeId)).catch(console.warn);
 }
 
 function leaveRecording() {
+  copy.follow(null);
   clearInterval(page.ticker);
   removeEventListener("beforeunload", warnOnLeave);
   if (page.wakeLock) page.wakeLock.release().catch(() => {});
@@ -167,6 +188,7 @@ export function playedToTheEnd() {
 }
 
 export function recordAgain() {
+  forgetCopy(page.take?.take_id); // that test take is done with
   page.player.pause();
   setState("preview");
   startRecording();
@@ -194,6 +216,7 @@ export async function finish() {
     const what = has(`journey.${step}`) ? t(`journey.${step}`) : err.message;
     outcome = { key: "finish.stepRequired", params: { step: what }, kind: "info" };
   }
+  forgetCopy(page.take.take_id);
   try {
     localStorage.setItem(DONE_KEY, JSON.stringify({
       take_id: page.take.take_id, finished_at: new Date().toISOString(),

@@ -12,6 +12,28 @@ import {
 import { forget, remember } from "./code.js";
 import { fail, notify, page, render, ui } from "./page.js";
 import { ServerError, Uplink, request } from "../../lib/uplink.js";
+import { Filler } from "../../lib/fill-upload.js";
+import { CopyFollower } from "../../lib/local-copy.js";
+
+// The local copy (lib/local-copy.js) of the take this phone records now.
+const copy = new CopyFollower({
+  camera: "secondary", clock: page.clock, onStopped: () => notify("copy.full", {}, "warning"),
+  onEnded: (takeId) => fills().afterStop(takeId),
+});
+function followCopy() {
+  copy.follow(page.link?.state === "recording" ? page.link.take_id : null, page.stream);
+}
+
+// What the server missed of a take, sent from the phone's local copy (at load and after each
+// reconnect, after each take, now and then while the copy holds stopped takes).
+let filler = null;
+function fills() {
+  if (!filler) {
+    filler = new Filler({ camera: "secondary" });
+    filler.fromCopy();
+  }
+  return filler;
+}
 
 const FINISHED = ["submitted", "closed"]; // the question's phases with nothing more to record
 const RECHECK_AFTER_MS = 1500; // after a take is stored: an auto-submit question submits
@@ -44,6 +66,7 @@ export async function loadQuestion() {
 // -- camera and connection -----------------------------------------------------------------
 
 export async function openCamera() {
+  fills();
   const unsupported = mediaSupport();
   if (unsupported) {
     page.cameraError = { key: unsupported, detail: "" };
@@ -64,6 +87,7 @@ export async function openCamera() {
     return;
   }
   page.stream = stream;
+  followCopy();
   ui.preview.srcObject = stream;
   listCameras().then((cameras) => {
     page.cameras = cameras;
@@ -74,7 +98,7 @@ export async function openCamera() {
     for (const track of stream.getTracks()) await page.uplink.replaceTrack(track);
   } else {
     page.uplink = new Uplink(page.socket, stream, onUplink, {
-      role: "secondary", pairingId: page.pairing.pairing_id,
+      role: "secondary", pairingId: page.pairing.pairing_id, onMedia: render,
     });
     page.uplink.sessionId = page.pairing.session_id; // a reload: the same session
     page.uplink.start();
@@ -123,6 +147,7 @@ function onUplink(uplinkState, error) {
 export function endCamera() {
   for (const track of page.stream?.getTracks() || []) track.stop();
   page.stream = null;
+  followCopy();
   ui.preview.srcObject = null;
   const uplink = page.uplink;
   page.uplink = null;
@@ -159,6 +184,7 @@ export function onLink(event) {
   }
   page.clock.sync(event.now);
   page.link = event;
+  followCopy();
   if (event.state === "recording" && event.take_id && page.take?.take_id !== event.take_id) {
     fetchTake(event.take_id); // joined a take already running: when did it start?
   }
@@ -190,6 +216,7 @@ export function onTake(event, take) {
     render();
   } else {
     page.saving = false;
+    if (event === "take_stored") fills().afterStop(take.take_id);
     const camera = take.manifest?.cameras?.secondary;
     if (event === "take_stored" && camera?.segments?.length) {
       notify("pair.stored", { d: duration(camera.recorded_s ?? 0) }, "ok");
@@ -203,6 +230,8 @@ export function onTake(event, take) {
 /** After (re)connecting: the state of the pairing, since events sent meanwhile were lost. */
 export async function resync() {
   if (!page.pairing) return;
+  // a server that restarted never sends take_stored for its takes
+  if (page.socket.connected) fills().fromCopy();
   try {
     const event = await api("GET", questionPath("/pairing"));
     onLink({ ...event, attempt_id: event.attempt_id ?? page.pairing.attempt_id });

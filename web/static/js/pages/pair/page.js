@@ -8,6 +8,7 @@ import { refusal } from "./code.js";
 import { SocketClient } from "../../lib/socketio.js";
 import { $ } from "../../lib/dom.js";
 import { ServerClock } from "../../lib/clock.js";
+import { renderLink } from "../../lib/link-status.js";
 
 const GUARDED = ["ready", "recording", "saving"]; // leaving the page asks first
 
@@ -19,7 +20,8 @@ export const ui = {
   panel: $("panel"), badge: $("state-badge"), notice: $("notice"), message: $("message"),
   ready: $("ready"), retryCamera: $("retry-camera"), switchCamera: $("switch-camera"),
   stop: $("stop-camera"), connection: $("connection"),
-  connText: document.querySelector(".conn-text"), dialog: $("confirm-dialog"),
+  connText: document.querySelector(".conn-text"), reconnect: $("reconnect-now"),
+  dialog: $("confirm-dialog"),
 };
 
 export const page = {
@@ -115,10 +117,8 @@ export function render() {
   ui.switchCamera.hidden = !camera || page.cameras.length < 2;
   ui.switchCamera.disabled = page.switching;
   ui.stop.hidden = !camera && st !== "camera-error";
-  const conn = page.uplink ? page.uplink.state : "connecting";
   ui.connection.hidden = !camera;
-  ui.connection.dataset.state = conn;
-  ui.connText.textContent = t(`conn.${conn}`);
+  renderLink({ line: ui.connection, text: ui.connText, retry: ui.reconnect }, page.uplink);
   guard(GUARDED.includes(st));
   holdAwake(camera);
   tick();
@@ -133,12 +133,20 @@ function renderError() {
   ui.retry.hidden = !shown.retry;
 }
 
-/** The recording time, four times a second (by the server's clock). */
+/** The recording time, four times a second: what the server holds of this camera (its
+ * heartbeat's figure: a drop is not counted), the server's clock until it has said. */
 export function tick() {
+  if (page.uplink?.drop || page.uplink?.lastDrop) {
+    renderLink({ line: ui.connection, text: ui.connText, retry: ui.reconnect }, page.uplink);
+  }
   if (page.state !== "recording") return;
   const take = page.take;
   ui.recLabel.textContent = t(take?.purpose === "rehearsal" ? "pair.rec.rehearsal" : "pair.rec");
-  const elapsed = take ? page.clock.now() - take.started_at : 0;
+  const recorded = take ? page.uplink?.recordedNow(take.take_id) : null;
+  const guess = recorded ?? (take ? page.clock.now() - take.started_at : 0);
+  const shown = page.shownRecording;
+  const elapsed = take && shown?.takeId === take.take_id ? Math.max(shown.seconds, guess) : guess;
+  page.shownRecording = take ? { takeId: take.take_id, seconds: elapsed } : null;
   ui.recElapsed.textContent = clock(elapsed, false);
   ui.recElapsed.dataset.seconds = String(Math.max(0, Math.floor(elapsed)));
 }

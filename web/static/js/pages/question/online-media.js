@@ -10,6 +10,8 @@ import { mediaErrorKey, mediaSupport, openCameraAndMic } from "../../lib/media.j
 import { endPlaybackText } from "./dialogs.js";
 import { OnlineView } from "./online-view.js";
 import { Uplink } from "../../lib/uplink.js";
+import { Filler } from "../../lib/fill-upload.js";
+import { CopyFollower } from "../../lib/local-copy.js";
 
 const SESSION_KEY = "examcast.primarySession";
 const EXAM_PURPOSES = ["rehearsal", "formal"];
@@ -17,7 +19,30 @@ const EXAM_PURPOSES = ["rehearsal", "formal"];
 export class OnlineMedia extends OnlineView {
   // -- camera and connection ----------------------------------------------------------------
 
+  /** Fills what the server missed of a take from the local copy (lib/fill-upload.js): at
+   * page load and after each reconnect for the takes the copy holds, after each take is
+   * stored or its copy ends, and now and then while the copy holds stopped takes. */
+  fills() {
+    if (!this.filler) {
+      this.filler = new Filler({ camera: "primary" });
+      this.filler.fromCopy();
+    }
+    return this.filler;
+  }
+
+  /** The local copy (lib/local-copy.js) records whatever take this camera records now. */
+  render() {
+    super.render();
+    this.copy ??= new CopyFollower({
+      camera: "primary", clock: this.ctx.clock,
+      onStopped: () => this.ctx.notify({ key: "copy.full", kind: "warning" }),
+      onEnded: (takeId) => this.fills().afterStop(takeId),
+    });
+    this.copy.follow(this.a?.recording?.take_id ?? null, this.stream);
+  }
+
   async openCamera() {
+    this.fills();
     const unsupported = mediaSupport();
     if (unsupported) {
       this.cameraFailed(unsupported);
@@ -42,7 +67,9 @@ export class OnlineMedia extends OnlineView {
       for (const track of this.stream.getTracks()) await this.uplink.replaceTrack(track);
       return;
     }
-    this.uplink = new Uplink(this.socket, this.stream, (state) => this.onUplink(state));
+    this.uplink = new Uplink(this.socket, this.stream, (state) => this.onUplink(state), {
+      onMedia: () => this.renderConnection(),
+    });
     try {
       // The same media session across this exam's pages: a take the server started
       // meanwhile (the reading time ran out) keeps recording into it.
@@ -88,6 +115,7 @@ export class OnlineMedia extends OnlineView {
     if (!EXAM_PURPOSES.includes(take.purpose)) return;
     this.media.set(take.take_id, take);
     const mine = take.attempt_id && take.attempt_id === this.a?.attempt_id;
+    if (event === "take_stored") this.fills().afterStop(take.take_id);
     if (mine && event === "take_failed") {
       this.ctx.notify({ key: "exam.take.failed", kind: "error" });
     } else if (mine && event === "take_stopped" && take.stop_reason
@@ -104,6 +132,7 @@ export class OnlineMedia extends OnlineView {
   /** After a reconnect: what the server is reading or recording now, here or elsewhere. */
   async resync() {
     this.ctx.refresh();
+    this.fills().fromCopy(); // a server that restarted never sends take_stored for its takes
     try {
       const { active } = await api("GET", "/api/recording");
       const other = active.find((x) => x.question_id !== this.ctx.questionId

@@ -7,6 +7,7 @@
 // releaseCamera), and the fields it reads are set in OnlineAnswer's constructor.
 
 import { clock, duration, holdScreen, shortTime } from "../../lib/candidate-page.js";
+import { renderLink } from "../../lib/link-status.js";
 import { t } from "../../lib/i18n.js";
 import { lengthText } from "../../lib/take-length.js";
 
@@ -194,10 +195,8 @@ export class OnlineView {
     ui.submit.hidden = !(st === "answering" && !s.auto_submit && this.formalTakes().length);
     ui.submit.disabled = !open || ctx.busy || !a?.chosen_take_id;
 
-    const conn = this.uplink ? this.uplink.state : "connecting";
     ui.connection.hidden = !live || Boolean(this.cameraError);
-    ui.connection.dataset.state = conn;
-    ui.connText.textContent = t(`conn.${conn}`);
+    this.renderConnection();
     this.guard(GUARDED.includes(st));
     if (!live && this.stream && !this.playing) this.releaseCamera();
     this.tick();
@@ -306,6 +305,12 @@ export class OnlineView {
     }
   }
 
+  /** The connection line: reconnecting (for how long), back (how much was lost), retry. */
+  renderConnection() {
+    const { ui } = this;
+    renderLink({ line: ui.connection, text: ui.connText, retry: ui.reconnect }, this.uplink);
+  }
+
   /** Countdowns, four times a second. */
   tick() {
     const { ui, a, ctx } = this;
@@ -325,9 +330,16 @@ export class OnlineView {
         ui.readingHint.textContent = t(left > 0 ? "exam.reading.auto" : "exam.reading.starting");
       }
     }
+    if (this.uplink?.drop || this.uplink?.lastDrop) this.renderConnection();
     if (st === "recording") {
       const take = a.recording;
-      const elapsed = ctx.clock.now() - take.started_at;
+      // What the server holds of the take (its heartbeat's figure: a drop is not counted),
+      // the time since its start until the server has said; never counting back.
+      const recorded = this.uplink?.recordedNow(take.take_id);
+      const guess = recorded ?? ctx.clock.now() - take.started_at;
+      const shown = this.shownRecording;
+      const elapsed = shown?.takeId === take.take_id ? Math.max(shown.seconds, guess) : guess;
+      this.shownRecording = { takeId: take.take_id, seconds: elapsed };
       ui.recLabel.textContent = t(take.kind === "rehearsal" ? "exam.rec.rehearsal"
         : "exam.rec.formal");
       ui.recElapsed.textContent = clock(elapsed, false);

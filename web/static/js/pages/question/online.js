@@ -46,7 +46,7 @@ export class OnlineAnswer extends OnlineMedia {
       retryCamera: $("retry-camera"), second: $("second-camera"), works: $("works"),
       worksTitle: $("works-title"), worksHint: $("works-hint"), workList: $("work-list"), materials: $("materials"),
       recordAgain: $("record-again"), submit: $("submit"), connection: $("connection"),
-      connText: document.querySelector(".conn-text"),
+      connText: document.querySelector(".conn-text"), reconnect: $("reconnect-now"),
       dual: $("dual"),
     };
     this.socket = new SocketClient();
@@ -86,6 +86,7 @@ export class OnlineAnswer extends OnlineMedia {
     });
     ui.leaveRehearsal.addEventListener("click", () => this.leaveRehearsal());
     ui.retryCamera.addEventListener("click", () => this.openCamera());
+    ui.reconnect.addEventListener("click", () => this.uplink?.retryNow());
     ui.recordAgain.addEventListener("click", () => this.recordAgain());
     ui.submit.addEventListener("click", () => this.submit());
     ui.playback.addEventListener("error", () => this.playbackFailed());
@@ -101,6 +102,10 @@ export class OnlineAnswer extends OnlineMedia {
       this.connectedBefore = true;
     });
     this.socket.on("connect_error", () => this.ctx.refresh()); // a 401 goes to the login page
+    // The heartbeat's round trip keeps the countdowns on the server's clock.
+    this.socket.on("heartbeat", ({ result, sentAt, receivedAt }) => {
+      this.ctx.clock.syncRtt?.(result.now, sentAt, receivedAt);
+    });
     this.second.start();
     // A take of this question records as the page loads: it was reloaded (or reopened).
     this.pageWatch.start({ reloaded: Boolean(this.a?.recording) });

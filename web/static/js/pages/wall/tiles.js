@@ -2,8 +2,10 @@
 // camera's state and its latest picture (a JPEG the server made: no video is decoded here).
 //
 // A tile is built once and then updated in place: only the parts whose data changed are
-// written, and a picture is fetched again only when its ``seq`` changes, so a wall of 40
-// candidates with pictures every few seconds stays light on a laptop.
+// written, and a picture is loaded again only when its ``seq`` changes, so a wall of 40
+// candidates with pictures every few seconds stays light on a laptop. A new picture comes
+// with its tile update (its JPEG, base64: ``picture.jpeg``, see wall.js) and is shown from a
+// Blob URL, the one it replaces revoked; one without (the whole wall) is fetched by its URL.
 
 import { clock, remaining } from "../../lib/format.js";
 import { h } from "../../lib/dom.js";
@@ -66,6 +68,13 @@ function pictureUrl(picture) {
   return `${picture.url}?seq=${encodeURIComponent(picture.seq)}`;
 }
 
+function blobUrl(base64) {
+  const text = atob(base64);
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i += 1) bytes[i] = text.charCodeAt(i);
+  return URL.createObjectURL(new Blob([bytes], { type: "image/jpeg" }));
+}
+
 function pictureElement() {
   return h("img", { class: "tile-picture", testid: "tile-picture", alt: "", width: 320,
     height: 240 });
@@ -77,6 +86,7 @@ class CameraView {
     this.seq = null; // the picture asked for last
     this.img = pictureElement(); // the picture shown (hidden until there is one)
     this.img.hidden = true;
+    this.blob = null; // the Blob URL of the picture shown, if it came with its tile
     this.empty = h("span", { class: "tile-no-picture", testid: "tile-no-picture" });
     this.state = h("span", { class: "tile-camera-state", testid: "tile-camera-state" });
     this.el = h("span", { class: "tile-camera", testid: "tile-camera", dataset: { camera: name } },
@@ -106,13 +116,26 @@ class CameraView {
     this.seq = seq;
     const next = pictureElement();
     next.dataset.seq = String(seq);
+    const blob = picture.jpeg ? blobUrl(picture.jpeg) : null;
     next.addEventListener("load", () => {
-      if (this.seq !== seq) return; // a newer one was asked for meanwhile
+      if (this.seq !== seq) { // a newer one was asked for meanwhile
+        if (blob) URL.revokeObjectURL(blob);
+        return;
+      }
       this.img.replaceWith(next);
       this.img = next;
       this.empty.hidden = true;
+      if (this.blob) URL.revokeObjectURL(this.blob);
+      this.blob = blob;
     }, { once: true });
-    next.src = pictureUrl(picture);
+    if (blob) next.addEventListener("error", () => URL.revokeObjectURL(blob), { once: true });
+    next.src = blob || pictureUrl(picture);
+  }
+
+  /** The camera leaves its tile: its picture's Blob URL is given back. */
+  dispose() {
+    if (this.blob) URL.revokeObjectURL(this.blob);
+    this.blob = null;
   }
 }
 
@@ -179,6 +202,7 @@ export class TileView {
         this.pictures.append(this.cameras[name].el);
       } else if (!wanted && this.cameras[name]) {
         this.cameras[name].el.remove();
+        this.cameras[name].dispose();
         delete this.cameras[name];
       }
       if (this.cameras[name]) this.cameras[name].update(tile.cameras?.[name]);
