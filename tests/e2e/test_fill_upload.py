@@ -85,6 +85,19 @@ PLAY = """async (takeId) => {
 }"""
 
 
+async def recorded_at_least(client: Client, session_id: str, seconds: float) -> float:
+    """Poll the server's heartbeat until it holds ``seconds`` of the session's take."""
+    deadline = asyncio.get_running_loop().time() + 30 + seconds
+    while True:
+        beat = await client.call("time", {})
+        [mine] = [s for s in beat["sessions"] if s["session_id"] == session_id]
+        held = float(mine.get("recorded_s") or 0.0)
+        if held >= seconds:
+            return held
+        assert asyncio.get_running_loop().time() < deadline, f"{held} s recorded, not {seconds}"
+        await asyncio.sleep(0.1)
+
+
 async def candidate_socket(page: Page, url: str) -> Client:
     """The page's candidate as a second device in this process: the same log-in cookie."""
     cookies = await page.context.cookies()
@@ -120,11 +133,13 @@ async def test_the_page_fills_the_hole_from_its_local_copy(
         )
         take_id = take["take_id"]
         await page.evaluate(BEGIN, take_id)
-        await asyncio.sleep(3)  # recording, both here and on the page
+        # Recording, both on the server and on the page, then the outage (a real duration:
+        # more than the sender keeps to retransmit), then recording again.
+        held = await recorded_at_least(client, session_id, 2.5)
         outage.on = True
-        await asyncio.sleep(6)  # the outage: more than the sender keeps to retransmit
+        await asyncio.sleep(6)
         outage.on = False
-        await asyncio.sleep(3)
+        await recorded_at_least(client, session_id, held + 2.5)
         stored = await client.call("stop_take", {"take_id": take_id})
         assert stored["state"] == "stored", stored
         holes = stored["manifest"]["gaps"]

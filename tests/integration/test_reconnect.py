@@ -8,10 +8,14 @@ Real aiortc peers and a real Socket.IO client against a real server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aiortc import RTCPeerConnection
 from av import AudioFrame, VideoFrame
 
 from media.live_cameras import LiveCameras
@@ -117,16 +121,38 @@ async def test_a_new_segment_after_a_reconnect_sits_on_the_take_clock(
     assert abs(after - at_start) < 2 * FRAME_S, (at_start, after)
 
 
-async def test_a_silent_device_is_lost_in_seconds_and_its_grace_starts(tmp_path: Path) -> None:
+@dataclass
+class SilentTake:
+    """A take recording a camera that can go silent, and the pages' ``session_state``."""
+
+    server: RunningServer
+    client: Client
+    video: PausableVideo
+    session_id: str
+    pc: RTCPeerConnection
+    take: dict[str, Any]
+    states: list[dict[str, Any]]
+
+
+@contextlib.asynccontextmanager
+async def silent_take(tmp_path: Path) -> AsyncIterator[SilentTake]:
+    """A take with a second of media recorded (reconnect grace 60 s)."""
     settings = server_settings(tmp_path / "data", reconnect_grace_s=60)
     async with running_server(settings) as server, connected_client(server) as client:
-        hub = server.app[HUB]
         video = PausableVideo()
         states: list[dict[str, Any]] = []
         client.sio.on("session_state", states.append)
-        session_id, _pc = await client.publish([video, PausableAudio(video)])
+        session_id, pc = await client.publish([video, PausableAudio(video)])
         take = await start_take(client, session_id)
         await server.recorded(take["take_id"], 1.0)
+        yield SilentTake(server, client, video, session_id, pc, take, states)
+
+
+async def test_a_silent_device_is_lost_in_seconds_and_its_grace_starts(tmp_path: Path) -> None:
+    async with silent_take(tmp_path) as t:
+        server, client, video, take, states = t.server, t.client, t.video, t.take, t.states
+        session_id, settings = t.session_id, server.settings
+        hub = server.app[HUB]
         beat = await client.call("time", {})
         [mine] = beat["sessions"]
         assert mine["media"] == "flowing" and mine["take_id"] == take["take_id"]
@@ -170,15 +196,10 @@ async def test_a_silent_device_is_lost_in_seconds_and_its_grace_starts(tmp_path:
 
 
 async def test_media_back_on_a_new_connection_ends_the_grace(tmp_path: Path) -> None:
-    settings = server_settings(tmp_path / "data", reconnect_grace_s=60)
-    async with running_server(settings) as server, connected_client(server) as client:
+    async with silent_take(tmp_path) as t:
+        server, client, video, take, states = t.server, t.client, t.video, t.take, t.states
+        session_id, pc, settings = t.session_id, t.pc, server.settings
         hub = server.app[HUB]
-        video = PausableVideo()
-        states: list[dict[str, Any]] = []
-        client.sio.on("session_state", states.append)
-        session_id, pc = await client.publish([video, PausableAudio(video)])
-        take = await start_take(client, session_id)
-        await server.recorded(take["take_id"], 1.0)
         video.flowing.clear()
         session = hub.get(session_id)
         assert session is not None
