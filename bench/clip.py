@@ -42,6 +42,7 @@ KEY_WARM_UP = 5  # keyframes encoded and dropped before the keyframe versions
 # libvpx's rc_max_intra_bitrate_pct as WebRTC sets it for VP8: a keyframe at most this
 # percent of an average frame (0.5 x its 600 ms optimal buffer x 30 fps / 10)
 MAX_INTRA_PCT = 900
+CHROMIUM_KEYFRAME_BYTES = 32_000  # asked for: lands at ~36 KB, the median measured above
 BARCODE_BITS = 10  # the frame index; then the same bits inverted, as a check
 BARCODE_ROWS = 32
 BARCODE_CELL = WIDTH // (2 * BARCODE_BITS)
@@ -86,20 +87,28 @@ class Clip:
         }
 
 
-def make_clip(seconds: int = 10) -> Clip:
-    """Encode ``seconds`` of test pattern and tone with PyAV (about a second of CPU)."""
+def make_clip(seconds: int = 10, keyframe_every: int | None = KEYFRAME_EVERY) -> Clip:
+    """Encode ``seconds`` of test pattern and tone with PyAV (about a second of CPU).
+
+    ``keyframe_every`` None: as a browser's encoder, no keyframe but the first one (where the
+    looped clip starts over) and those asked for (:attr:`Clip.key_video`)."""
     frames = seconds * FPS
+    gop = frames if keyframe_every is None else keyframe_every
     # Whole GOPs, so that looping the clip starts over at a keyframe.
-    frames = max(frames - frames % KEYFRAME_EVERY, KEYFRAME_EVERY)
+    frames = max(frames - frames % gop, gop)
     pictures = _pictures(frames)
-    video = _encode_video(pictures, VIDEO_BITRATE, KEYFRAME_EVERY, warm_up=KEYFRAME_EVERY)
+    video = _encode_video(
+        pictures, VIDEO_BITRATE, gop, warm_up=KEYFRAME_EVERY, key_first=keyframe_every is None
+    )
     audio = _encode_audio(round(frames / FPS * AUDIO_RATE / AUDIO_FRAME))
     if not video[0].keyframe:
         raise RuntimeError("the encoded clip does not start with a keyframe")
     # Keyframes on request about as large as the clip's own ones: forced keyframes overshoot
     # the rate control's budget about twofold, so half the rate of one such keyframe a frame.
-    natural = [len(s.data) for s in video if s.keyframe]
-    key_rate = sum(natural) // len(natural) * 8 * FPS // 2
+    # Without natural keyframes to follow (``keyframe_every`` None), Chromium's median.
+    natural = [len(s.data) for s in video if s.keyframe] if keyframe_every else []
+    key_bytes = sum(natural) // len(natural) if natural else CHROMIUM_KEYFRAME_BYTES
+    key_rate = key_bytes * 8 * FPS // 2
     some = list(range(0, frames, KEY_ON_REQUEST_EVERY))
     keys = _encode_video([pictures[i] for i in some], key_rate, 1, warm_up=KEY_WARM_UP)
     if not all(s.keyframe for s in keys):
@@ -163,11 +172,16 @@ def _pictures(count: int) -> list[np.ndarray]:
 
 
 def _encode_video(
-    pictures: list[np.ndarray], bit_rate: int, gop: int, warm_up: int = 0
+    pictures: list[np.ndarray],
+    bit_rate: int,
+    gop: int,
+    warm_up: int = 0,
+    key_first: bool = False,
 ) -> tuple[Sample, ...]:
     """``pictures`` encoded by libvpx as WebRTC does (realtime, no hidden frames, keyframes
     capped at :data:`MAX_INTRA_PCT`), after the last ``warm_up`` of them, whose packets are
-    dropped: the rate control starts in its steady state, as a looping clip is sent."""
+    dropped: the rate control starts in its steady state, as a looping clip is sent.
+    ``key_first``: the first picture kept is made a keyframe (the warm-up is no whole GOP)."""
     ctx = av.CodecContext.create("libvpx", "w")
     ctx.width, ctx.height, ctx.pix_fmt = WIDTH, HEIGHT, "yuv420p"
     ctx.time_base = fractions.Fraction(1, FPS)
@@ -188,7 +202,7 @@ def _encode_video(
     for index, picture in enumerate([*warm, *pictures]):
         frame = av.VideoFrame.from_ndarray(picture, format="yuv420p")
         frame.pts = index
-        if gop == 1:
+        if gop == 1 or (key_first and index == len(warm)):
             frame.pict_type = av.video.frame.PictureType.I
         samples += [Sample(bytes(p), bool(p.is_keyframe)) for p in ctx.encode(frame)]
     samples += [Sample(bytes(p), bool(p.is_keyframe)) for p in ctx.encode(None)]

@@ -7,15 +7,41 @@ import re
 import socket
 import subprocess
 import sys
+from itertools import count
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# The ports this process hands out, when set (use_port_block): each pytest-xdist worker sets
+# a block of its own below the kernel's ephemeral range (32768-60999; tests/conftest.py), so
+# no two workers pick the same port and no outgoing connection or UDP socket of another test
+# is given a port a server is about to take. Processes a test starts (scripts/cluster) do not
+# inherit it: they import this module afresh and ask the kernel, as everyone else does.
+_port_block: range | None = None
+_next_port = count()
+
+
+def use_port_block(ports: range | None) -> None:
+    global _port_block
+    _port_block = ports
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A TCP port nobody listens on: the kernel's choice, or the next of this process's block."""
+    if _port_block is None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+    for _ in range(len(_port_block)):
+        port = _port_block[next(_next_port) % len(_port_block)]
+        with socket.socket() as s:
+            try:
+                s.bind(("0.0.0.0", port))  # refused if anyone listens on any address at it
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {_port_block}")
 
 
 def serve_args(port: int, data_dir: Path, *extra: str) -> list[str]:

@@ -23,6 +23,7 @@ from typing import Any
 import av
 
 from exams.shared.errors import InvalidInput, UnsupportedMediaType
+from exams.shared.objects import FileShipping
 from exams.uploads.fills import FillMediaInfo, FillPiece
 from media.writer import _fsync_path, remux, sha256_file
 
@@ -296,6 +297,7 @@ class FillMaker:
     """``exams.uploads.fills.FillMedia``: the PyAV work, in a worker thread."""
 
     recordings_dir: Path
+    objects: FileShipping | None = None  # storage_url set: each fill goes to the store
 
     async def inspect(self, upload: Path, head_size: int, mime: str) -> FillMediaInfo:
         joined = upload.with_name(upload.name + ".joined")
@@ -305,7 +307,12 @@ class FillMaker:
         self, info: FillMediaInfo, take_id: str, file: str, start_s: float, end_s: float
     ) -> FillPiece:
         target = self.recordings_dir / take_id / file
-        return await asyncio.to_thread(cut, info.path, target, start_s, end_s)
+        piece = await asyncio.to_thread(cut, info.path, target, start_s, end_s)
+        if self.objects is not None:  # checked against the sha256 the manifest will hold
+            await self.objects.ship(piece.path, piece.sha256)
+            if piece.playback_path is not None and piece.playback_sha256 is not None:
+                await self.objects.ship(piece.playback_path, piece.playback_sha256)
+        return piece
 
     async def hash(self, path: Path) -> str:
         return await asyncio.to_thread(sha256_file, path)
@@ -316,6 +323,9 @@ class FillMaker:
                 path.unlink(missing_ok=True)
 
         await asyncio.to_thread(unlink)
+        if self.objects is not None:
+            under = [p for p in paths if p.is_relative_to(self.recordings_dir)]
+            await self.objects.unship(*under)
 
     def relative(self, take_id: str, path: Path) -> str:
         return path.relative_to(self.recordings_dir / take_id).as_posix()

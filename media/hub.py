@@ -32,8 +32,9 @@ from typing import Any
 
 from aiortc import RTCPeerConnection
 
-from exams.shared.errors import Conflict, InvalidInput, NotFound
+from exams.shared.errors import Conflict, Draining, InvalidInput, NotFound
 from exams.shared.ports import Clock, Scheduler
+from exams.shared.telemetry import NO_TELEMETRY, Count, Telemetry, about_take
 from media import recovery
 from media.peers import PeerFactory, close_quietly
 from media.recorder import TakeRecorder
@@ -107,8 +108,12 @@ class MediaHub:
         clock: Clock,
         scheduler: Scheduler,
         max_sessions_per_owner: int = 4,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self._peers = peers
+        self._telemetry = telemetry
+        # Draining (the node is about to stop): no new owner's session is opened here.
+        self.draining = False
         self._pool = pool
         self._dir = recordings_dir
         self._queue_limit = queue_limit
@@ -124,6 +129,10 @@ class MediaHub:
         self.on_lost: list[SessionLost] = []
         self.on_state: list[StateListener] = []
         self.on_sources: list[SourcesListener] = []  # a session's peer has new tracks
+        # object storage (media.shipping): a discarded take's objects go too; a take to
+        # recover whose folder is not here (another node recorded it) is fetched first
+        self.on_discarded: list[Callable[[str], Awaitable[None]]] = []
+        self.before_recover: list[Callable[[str], Awaitable[None]]] = []
         self._grace_ends: dict[str, Callable[[], None]] = {}  # session id -> cancel its timer
         self._closing: set[asyncio.Future[None]] = set()
 
@@ -145,6 +154,10 @@ class MediaHub:
         if waiting is not None:  # a take the server started is waiting for this camera
             waiting.attached = True
             return waiting
+        if self.draining and not self.sessions_of(owner):
+            # An owner already here (a take recording, a page reconnecting) carries on.
+            self._telemetry.count(Count.MEDIA_SESSIONS_REFUSED, "draining")
+            raise Draining("this server is about to stop; connect again to reach another one")
         self._make_room(owner)
         session = MediaSession(
             id=secrets.token_hex(8), owner=owner, role=role, attempt_id=attempt_id
@@ -331,6 +344,14 @@ class MediaHub:
         """Seconds of media each camera of a recording take has written so far."""
         return {name: r.written_s() for name, r in self._takes.get(take_id, {}).items()}
 
+    def counts(self) -> dict[str, int]:
+        """Media sessions open by role, and the streams (a take's cameras) recording."""
+        out = dict.fromkeys(ROLES, 0)
+        for session in self._sessions.values():
+            out[session.role] = out.get(session.role, 0) + 1
+        out["recording"] = sum(len(cameras) for cameras in self._takes.values())
+        return out
+
     def sessions_of(self, owner: str) -> list[MediaSession]:
         """The owner's sessions, connected or waiting for their client to come back."""
         return [s for s in self._sessions.values() if s.owner == owner]
@@ -376,6 +397,8 @@ class MediaHub:
 
     def start(self, take_id: str, cameras: Mapping[str, str]) -> None:
         """Record ``cameras`` (camera name -> session id; ``primary`` always) on one clock."""
+        about_take(take_id)  # this task's log lines from here on name the take
+        log.info("take %s: recording (%s)", take_id, ", ".join(cameras))
         self._takes[take_id] = {}
         self._origins[take_id] = time.monotonic()
         for camera, session_id in cameras.items():
@@ -418,6 +441,7 @@ class MediaHub:
     async def stop(self, take_id: str) -> dict[str, Any]:
         """Stop every camera of the take at once; the primary's manifest, with the others'
         under ``cameras``."""
+        about_take(take_id)
         cameras = self._takes.pop(take_id)
         self._origins.pop(take_id, None)
         recorders = set(cameras.values())
@@ -439,8 +463,12 @@ class MediaHub:
         await asyncio.get_running_loop().run_in_executor(
             None, recovery.delete_take_files, self._dir / take_id
         )
+        for hook in self.on_discarded:
+            await hook(take_id)
 
     async def recover(self, take_id: str) -> dict[str, Any]:
+        for hook in self.before_recover:
+            await hook(take_id)
         return await asyncio.get_running_loop().run_in_executor(
             None, recovery.recover_take, self._dir / take_id
         )

@@ -22,7 +22,7 @@ from aiortc import sdp as aiortc_sdp
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 
 from exams.shared.errors import InvalidInput, TooLarge
-from media import tap
+from media import ice, tap
 from media.sdp import with_start_bitrate
 from media.sources import TrackSource
 
@@ -69,13 +69,17 @@ class PeerFactory:
             for kind, mimes in order.items():
                 transceiver = pc.addTransceiver(kind, direction="recvonly")
                 transceiver.setCodecPreferences(_preferences(kind, mimes))
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
-            await pc.setLocalDescription(await pc.createAnswer())
+            with ice.port_check() as ports_free:
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+                await pc.setLocalDescription(await pc.createAnswer())
+            ports_free()
         except Exception as exc:
             # aiortc's own words are for us, not the client; a half-set-up peer may
             # fail to close too.
             log.info("peer %s: an SDP offer failed negotiation: %r", peer_id, exc)
             await close_quietly(pc)
+            if isinstance(exc, ice.UdpPortsFull):
+                raise
             raise InvalidInput(
                 "the SDP offer could not be negotiated; send the offer your browser made"
             ) from None

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from exams.shared.telemetry import Count
 from media import bitstream
 from media.manifest import rounded, segment_json
 from media.sources import TrackSource
@@ -180,6 +181,11 @@ class TakeRecorder:
     def now_s(self) -> float:
         return time.monotonic() - self.origin
 
+    def _lost(self, reason: str) -> None:
+        """A frame that reached the server and is not in the recording (the operator's count;
+        the take's own is in its manifest's stats)."""
+        self._pool.telemetry.count(Count.FRAMES_LOST, reason)
+
     def written_s(self) -> float:
         """Seconds of media written so far, every segment (holes not counted)."""
         return sum(max(0.0, s.end_s - s.start_s) for s in self._segments)
@@ -224,10 +230,12 @@ class TakeRecorder:
         if last is not None and t <= last:  # older than what came before: not decodable here
             self._media_break(video=True)
             self.stats.dropped_before_keyframe += 1
+            self._lost("out_of_order")
             return
         self._last_video_t = t
         if frame.partial:
             self.stats.malformed += 1
+            self._lost("malformed")
             self._media_break(video=True)
             return
         if frame.lost_before or (last is not None and t - last > HOLE_S):
@@ -236,6 +244,7 @@ class TakeRecorder:
             key = self._keyframe(source, frame.data)
         except bitstream.BitstreamError as exc:
             self.stats.malformed += 1
+            self._lost("malformed")
             log.debug("take %s: malformed video frame: %s", self.take_id, exc)
             self._media_break(video=True)
             return
@@ -243,6 +252,7 @@ class TakeRecorder:
         if self._waiting:
             if key is None or self._backlogged(half=True) or t < self._resume_after:
                 self.stats.dropped_before_keyframe += 1
+                self._lost("waiting_keyframe")
                 return
             spec = self._video_spec(source, key)
             if seg is not None and seg.video == spec:
@@ -443,6 +453,7 @@ class TakeRecorder:
 
     def _start_backlog(self, t: float) -> None:
         self.stats.dropped_backlog += 1
+        self._lost("backlog")
         log.warning(
             "take %s: disk backlog over %d bytes; dropping to the next keyframe",
             self.take_id,

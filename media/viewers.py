@@ -36,6 +36,7 @@ from aiortc import sdp as aiortc_sdp
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 
 from exams.shared.errors import InvalidInput, NotFound, TooLarge
+from media import ice
 from media.hub import MediaHub, MediaSession
 from media.load import LoopLag, ViewerLoad
 from media.peers import close_quietly
@@ -193,13 +194,17 @@ class ViewerHub:
                 _forward_keyframe_requests(transceiver.sender, track)
                 tracks[(camera, kind)] = track
                 placed.append((mid, kind, camera))
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-            await pc.setLocalDescription(await pc.createAnswer())
+            with ice.port_check() as ports_free:
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+                await pc.setLocalDescription(await pc.createAnswer())
+            ports_free()
         except Exception as exc:
             log.info("viewer %s: an SDP offer failed negotiation: %r", session.id, exc)
             for track in tracks.values():
                 track.stop()
             await close_quietly(pc)
+            if isinstance(exc, ice.UdpPortsFull):
+                raise
             raise InvalidInput(
                 "the SDP offer could not be negotiated; send the offer your browser made"
             ) from None

@@ -22,11 +22,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import av
 from av.packet import Packet
 
+from exams.shared.telemetry import NO_TELEMETRY, Count, Sample, Telemetry
 from media.templates import StreamTemplates
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,7 @@ class SegmentWriter:
     _last_fsync: float = 0.0
     max_lag_s: float = 0.0
     _wake: threading.Event | None = None
+    _telemetry: Telemetry = NO_TELEMETRY  # the pool's (MuxPool.add)
 
     # -- event loop side -----------------------------------------------------------------
 
@@ -153,29 +155,43 @@ class SegmentWriter:
         self._last_fsync = time.monotonic()
 
     def _drain(self) -> None:
+        written = {"video": 0, "audio": 0}
+        lag = None  # the oldest frame's wait this pass: one sample per pass, not per frame
         while self._queue:
             item = self._queue.popleft()
             self._written_bytes += len(item.data)
             if self._error is None:
                 try:
-                    self._write(item)
+                    if self._write(item):
+                        written[item.kind] += 1
                 except Exception as exc:  # disk full, bad bitstream: keep what is written
                     self._error = f"{type(exc).__name__}: {exc}"
                     log.exception(
                         "writing %s failed; the rest of this segment is dropped", self.path
                     )
-            self.max_lag_s = max(self.max_lag_s, time.monotonic() - item.enqueued)
+            else:
+                self._telemetry.count(Count.FRAMES_LOST, "write_error")
+            waited = time.monotonic() - item.enqueued
+            lag = waited if lag is None else max(lag, waited)
+            self.max_lag_s = max(self.max_lag_s, waited)
+        if lag is not None:
+            self._telemetry.sample(Sample.RECORDER_LAG, lag)
+            for kind, frames in written.items():
+                if frames:
+                    self._telemetry.count(Count.FRAMES_WRITTEN, kind, frames)
         if self._container is not None and time.monotonic() - self._last_fsync > FSYNC_INTERVAL_S:
             _fsync_path(self.path)
             self._last_fsync = time.monotonic()
 
-    def _write(self, item: _Item) -> None:
+    def _write(self, item: _Item) -> bool:
+        """Mux one frame; False when it was dropped (a duplicate timestamp)."""
         if self._container is None:
             self._open()
         stats = self._stats[item.kind]
         if stats.last_pts_ms is not None and item.pts_ms <= stats.last_pts_ms:
             stats.skipped += 1  # timestamps must rise; a duplicate is dropped, not reordered
-            return
+            self._telemetry.count(Count.FRAMES_LOST, "duplicate")
+            return False
         packet = Packet(item.data)
         packet.stream = self._streams[item.kind]
         packet.time_base = MS
@@ -187,6 +203,7 @@ class SegmentWriter:
         if stats.first_pts_ms is None:
             stats.first_pts_ms = item.pts_ms
         stats.last_pts_ms = item.pts_ms
+        return True
 
     def _finish(self) -> None:
         try:
@@ -222,11 +239,24 @@ class SegmentWriter:
         return result
 
 
+class SegmentWatcher(Protocol):
+    def watch(self, writer: SegmentWriter) -> None:
+        """A segment starts (``media.shipping.LivePieces`` ships its file as it grows)."""
+        ...
+
+
 class MuxPool:
     """A few worker threads; each segment is drained by one of them, in order."""
 
-    def __init__(self, threads: int) -> None:
+    def __init__(
+        self,
+        threads: int,
+        telemetry: Telemetry = NO_TELEMETRY,
+        watcher: SegmentWatcher | None = None,
+    ) -> None:
         self.templates = StreamTemplates()
+        self._watcher = watcher
+        self.telemetry = telemetry  # frames written, recorder lag (its writers'), frames lost
         self._workers = [_Worker(i) for i in range(threads)]
         for worker in self._workers:
             worker.start()
@@ -234,7 +264,10 @@ class MuxPool:
     def add(self, writer: SegmentWriter) -> None:
         worker = min(self._workers, key=lambda w: len(w.writers))
         writer._wake = worker.wake
+        writer._telemetry = self.telemetry
         worker.writers.append(writer)
+        if self._watcher is not None:
+            self._watcher.watch(writer)
 
     def shutdown(self) -> None:
         for worker in self._workers:

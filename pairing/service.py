@@ -12,12 +12,18 @@
 - Health: the phone's media must keep arriving (:class:`MediaHealth`), checked on every
   peer-connection change and every :data:`CHECK_EVERY_S`; a change is sent to the
   candidate's devices as ``secondary_state`` at once.
+
+Links are kept here (read by the exam and media sides without waiting) and written
+through to a :class:`~pairing.store.LinkStore`, in order, so another node finds the link
+a scan made here: the phone's camera (routed by candidate) and the state endpoint read it
+from the store when they do not have it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -26,7 +32,7 @@ from exams.shared.errors import Conflict, ExamcastError, InvalidInput, NotFound
 from exams.shared.ports import AuditLog, Entry, Event
 from pairing import links
 from pairing.links import Link, SecondaryState
-from pairing.store import PairingStore
+from pairing.store import LinkStore, MemoryLinkStore, PairingStore
 from pairing.tokens import (
     DEFAULT_TTL_S,
     Pairing,
@@ -120,8 +126,11 @@ class PairingService:
         cameras: CameraJoin,
         *,
         ttl_s: float = DEFAULT_TTL_S,
+        link_store: LinkStore | None = None,
     ) -> None:
         self._store = store
+        self._link_store = link_store if link_store is not None else MemoryLinkStore()
+        self._writing: asyncio.Future[None] | None = None  # the last write to the link store
         self._attempts = attempts
         self._audit = audit
         self._clock = clock
@@ -182,7 +191,9 @@ class PairingService:
         await self._audit_event(
             Event.PAIRING_REDEEMED, account, client, {"attempt_id": pairing.attempt_id}
         )
-        previous = self._links.get(pairing.attempt_id)
+        previous = self._links.get(pairing.attempt_id) or await self._link_store.get(
+            pairing.attempt_id
+        )
         link = links.paired(
             previous,
             Link(
@@ -195,7 +206,7 @@ class PairingService:
                 reason="paired",
             ),
         )
-        self._links[link.attempt_id] = link
+        await self._save(link)
         if previous is not None and previous.session_id is not None:
             # The phone starts over: its old session (if still open) makes way.
             await self.media.close(previous.session_id, reason="replaced")
@@ -205,7 +216,9 @@ class PairingService:
     async def state(self, owner: str, exam_id: str, question_id: str) -> dict[str, Any]:
         """The second camera of this question's attempt, for either device."""
         now = self._clock()
-        link = next(
+        await self._flush()  # this node's own changes first
+        # The store first: a scan through another node made a link this one has not seen.
+        link = await self._link_store.find(owner, exam_id, question_id) or next(
             (
                 x
                 for x in self._links.values()
@@ -230,6 +243,10 @@ class PairingService:
         the answer not submitted or closed): a phone that scanned before a re-import left
         the candidate out does not join after it. Looked up again after the ``await``, so
         the caller's synchronous open-and-bind cannot race another scan."""
+        if self._by_pairing(pairing_id) is None:  # scanned through another node
+            found = await self._link_store.by_pairing(pairing_id)
+            if found is not None and self._by_pairing(pairing_id) is None:
+                self._links[found.attempt_id] = found
         link = self.check_open(owner, pairing_id)
         await self._attempts.check_attempt_live(link.attempt_id)
         return self.check_open(owner, pairing_id)
@@ -273,7 +290,7 @@ class PairingService:
     async def session_opened(self, pairing_id: str, session_id: str) -> None:
         link = self._by_pairing(pairing_id)
         if link is not None:
-            self._links[link.attempt_id] = links.bound(link, session_id, self._clock())
+            await self._save(links.bound(link, session_id, self._clock()))
 
     async def ready(self, owner: str, session_id: str) -> dict[str, Any]:
         """The phone tapped Ready (就绪); during a take it joins that take at once."""
@@ -283,12 +300,13 @@ class PairingService:
         now = self._clock()
         link = links.health(link, self._healthy(session_id), now, "checked")
         if not link.healthy:
-            self._links[link.attempt_id] = link
+            await self._save(link)
             raise Conflict(
                 "the server does not receive this phone's camera yet; allow the camera, "
                 "wait until it is connected, then tap Ready (就绪)"
             )
-        self._links[link.attempt_id] = link = links.made_ready(link, now)
+        link = links.made_ready(link, now)
+        await self._save(link)
         take_id = link.take_id
         if take_id is not None and not link.in_take:
             try:
@@ -300,7 +318,7 @@ class PairingService:
                 link = self._links.get(link.attempt_id, link)
                 if link.take_id == take_id and link.session_id == session_id:
                     link = links.joined(link, take_id, self._clock())
-        self._links[link.attempt_id] = link
+        await self._save(link)
         await self._publish(link)
         return link.event(now)
 
@@ -316,7 +334,7 @@ class PairingService:
         if link is None or reason in ("replaced", "server_shutdown"):
             return
         link = links.closed(link, reason, self._clock())
-        self._links[link.attempt_id] = link
+        await self._save(link)
         await self._publish(link)
 
     # -- the exam side ---------------------------------------------------------------------
@@ -334,7 +352,7 @@ class PairingService:
             return {}
         link = self._links[take.attempt_id]
         assert link.session_id is not None
-        self._links[link.attempt_id] = links.joined(link, take.id, self._clock())
+        self._keep(links.joined(link, take.id, self._clock()))
         return {CAMERA: link.session_id}
 
     async def on_take_event(self, event: str, take: Take) -> None:
@@ -349,16 +367,18 @@ class PairingService:
             link = links.take_ended(link, take.id, now)
         else:
             return
-        self._links[link.attempt_id] = link
+        await self._save(link)
         await self._publish(link)
 
     async def answer_over(self, attempt_id: str, reason: str) -> None:
         """The answer was submitted or closed: tell both devices (``state: done``), close
         the phone's camera session and forget the pairing."""
-        link = self._links.pop(attempt_id, None)
+        link = self._links.pop(attempt_id, None) or await self._link_store.get(attempt_id)
         self._shown.pop(attempt_id, None)
         if link is None:
             return
+        self._write(lambda: self._link_store.delete(attempt_id))
+        await self._flush()
         event = {**link.event(self._clock()), "state": "done", "reason": reason, "warning": False}
         try:
             await self._notifier.secondary_state(link.owner, event)
@@ -379,6 +399,7 @@ class PairingService:
             self._checker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checker
+        await self._flush()
 
     async def _check_forever(self) -> None:
         while True:
@@ -401,6 +422,7 @@ class PairingService:
         for link in idle:
             del self._links[link.attempt_id]
             self._shown.pop(link.attempt_id, None)
+            self._write(functools.partial(self._link_store.delete, link.attempt_id))
         return len(idle)
 
     async def _check(self, link: Link, reason: str) -> None:
@@ -409,13 +431,40 @@ class PairingService:
         healthy = self._healthy(link.session_id)
         changed = links.health(link, healthy, self._clock(), reason if healthy else "media_lost")
         if changed is not link:
-            self._links[link.attempt_id] = changed
+            await self._save(changed)
             await self._publish(changed)
 
     def _healthy(self, session_id: str) -> bool:
         return self.media.healthy(session_id)
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _keep(self, link: Link) -> None:
+        """The link as it is now: here at once, in the link store after the writes before."""
+        self._links[link.attempt_id] = link
+        self._write(lambda: self._link_store.put(link))
+
+    async def _save(self, link: Link) -> None:
+        """:meth:`_keep`, and wait until the store has it (another node may read it next)."""
+        self._keep(link)
+        await self._flush()
+
+    def _write(self, write: Callable[[], Awaitable[None]]) -> None:
+        before = self._writing
+
+        async def run() -> None:
+            if before is not None:
+                await asyncio.wait([before])
+            try:
+                await write()
+            except Exception:
+                log.exception("second camera: the link store could not be written")
+
+        self._writing = asyncio.ensure_future(run())
+
+    async def _flush(self) -> None:
+        if self._writing is not None:
+            await asyncio.wait([self._writing])
 
     async def _publish(self, link: Link, *, force: bool = False) -> None:
         shown = link.shown()

@@ -1,14 +1,17 @@
-"""Where pairings are kept: a port, and the in-memory store (Redis later, with TTLs).
+"""Where pairings and second-camera links are kept: the ports, and the in-memory stores
+(``pairing.redis_store`` keeps both in Redis, for several nodes).
 
 Pairings are ephemeral (DESIGN: Redis is for what may be lost): after a restart
 the candidate shows a new QR code. A record is kept a while past its expiry so
-a late scan is told "expired" rather than "not valid".
+a late scan is told "expired" rather than "not valid". A link (:mod:`pairing.links`)
+is made where the phone scans and read where its camera connects, perhaps another node.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
+from pairing.links import Link
 from pairing.tokens import Pairing
 
 KEEP_AFTER_EXPIRY_S = 3600.0
@@ -66,3 +69,44 @@ class MemoryPairingStore:
     def hashes(self) -> list[str]:
         """Every stored token hash (tests check no token is kept in clear)."""
         return [p.token_hash for p in self._by_id.values()]
+
+
+class LinkStore(Protocol):
+    """Each attempt's second-camera link, found by attempt, by scan, or by question."""
+
+    async def put(self, link: Link) -> None: ...
+
+    async def get(self, attempt_id: str) -> Link | None: ...
+
+    async def by_pairing(self, pairing_id: str) -> Link | None: ...
+
+    async def find(self, owner: str, exam_id: str, question_id: str) -> Link | None: ...
+
+    async def delete(self, attempt_id: str) -> None: ...
+
+
+class MemoryLinkStore:
+    def __init__(self) -> None:
+        self._links: dict[str, Link] = {}
+
+    async def put(self, link: Link) -> None:
+        self._links[link.attempt_id] = link
+
+    async def get(self, attempt_id: str) -> Link | None:
+        return self._links.get(attempt_id)
+
+    async def by_pairing(self, pairing_id: str) -> Link | None:
+        return next((x for x in self._links.values() if x.pairing_id == pairing_id), None)
+
+    async def find(self, owner: str, exam_id: str, question_id: str) -> Link | None:
+        return next(
+            (
+                x
+                for x in self._links.values()
+                if x.owner == owner and x.exam_id == exam_id and x.question_id == question_id
+            ),
+            None,
+        )
+
+    async def delete(self, attempt_id: str) -> None:
+        self._links.pop(attempt_id, None)

@@ -60,6 +60,7 @@ class Pairing:
         """What a client is shown (never the token's hash)."""
         return {
             "pairing_id": self.id,
+            "candidate_id": self.owner,  # the phone's c= (the load balancer's media node)
             "exam_id": self.exam_id,
             "question_id": self.question_id,
             "attempt_id": self.attempt_id,

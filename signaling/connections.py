@@ -42,6 +42,7 @@ class Connection:
     bucket: TokenBucket
     sessions: set[str] = field(default_factory=set)  # media sessions opened on it
     client: str = ""  # the client's address, for the audit
+    route: str | None = None  # its URL's c=: the candidate the load balancer routed it by
     closing: bool = False  # its session ended: it acts no more and closes once settled
     in_flight: int = 0  # events being handled (their acknowledgements go out before it closes)
     settled: asyncio.Event = field(default_factory=asyncio.Event, repr=False)

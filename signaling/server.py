@@ -46,6 +46,7 @@ from pairing.service import PairingService, check_may_start_take
 from signaling import access, messages, packets
 from signaling.actions import ActionSignals
 from signaling.connections import Connection, Connections, is_due
+from signaling.routing import RouteCheck, route_of
 from signaling.viewers import VIEWER, ViewerSignals, check_role
 from signaling.wall import WallRooms
 
@@ -99,8 +100,13 @@ class MediaNamespace(socketio.AsyncNamespace):
         audit: AuditLog,
         page_events: PageEvents,
         actions: ActionSignals,
+        ice_servers: Callable[[str], list[dict[str, Any]]] = lambda account_id: [],
+        routes: RouteCheck | None = None,
     ) -> None:
         super().__init__("/")
+        self._ice_servers = ice_servers  # the pages' TURN servers and credentials, per account
+        # c= of the connections that carry a candidate's media (signaling.routing)
+        self.routes = routes if routes is not None else RouteCheck("", clustered=False)
         self._actions = actions  # proctors' messages, extra time, ending; raised hands
         self._page_events = page_events  # what candidates' question pages report of themselves
         self._wall = wall  # proctors watching an exam's wall of tiles
@@ -132,6 +138,7 @@ class MediaNamespace(socketio.AsyncNamespace):
         except Conflict as exc:
             _refuse(exc)
         conn.client = self._auth.socket_client(environ)
+        conn.route = route_of(environ)
         try:
             if self._ended_seen != ended_before and not await self._live(conn, touch=False):
                 conn.closing = True
@@ -304,7 +311,9 @@ class MediaNamespace(socketio.AsyncNamespace):
     async def handle_open_session(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
         check_role(conn, msg["role"])
         if msg["role"] == VIEWER:
-            return await self._viewers.open(conn, msg)
+            viewed = await self._viewers.open(conn, msg)
+            self.routes.check(conn.route, msg["candidate_id"], "a live view")
+            return {**viewed, "ice_servers": self._ice_servers(conn.account_id)}
         if "exam_id" in msg or "candidate_id" in msg:
             raise InvalidInput("open_session: exam_id and candidate_id are for viewer sessions")
         owner, role, resume = conn.owner, msg["role"], msg.get("resume")
@@ -320,7 +329,8 @@ class MediaNamespace(socketio.AsyncNamespace):
         session = await self._pairing.open_session(
             owner, role, msg.get("pairing_id"), resume, open_media
         )
-        return session.describe()
+        self.routes.check(conn.route, owner, f"a {role} camera")
+        return {**session.describe(), "ice_servers": self._ice_servers(conn.account_id)}
 
     async def handle_secondary_ready(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
         return await self._pairing.ready(conn.owner, msg["session_id"])
@@ -417,15 +427,19 @@ class SocketNotifier:
 
 
 def create_server(
-    max_message_bytes: int, same_origin: Callable[[str, dict[str, Any]], bool]
+    max_message_bytes: int,
+    same_origin: Callable[[str, dict[str, Any]], bool],
+    client_manager: socketio.AsyncManager | None = None,
 ) -> socketio.AsyncServer:
     """``same_origin(origin, environ)``: whether a connection's ``Origin`` is this server's
-    (Engine.IO's own check would believe any X-Forwarded-Host)."""
+    (Engine.IO's own check would believe any X-Forwarded-Host). ``client_manager``: e.g.
+    ``socketio.AsyncRedisManager`` to reach clients connected to other nodes."""
     # The transport's cap is well above max_sdp_bytes, so an oversized SDP
     # still gets a proper error acknowledgement rather than a dropped connection.
     # always_connect stays off: MediaNamespace tells its real connect (a pending
     # connection) from a client event named "connect" by it.
     return socketio.AsyncServer(
+        client_manager=client_manager,
         async_mode="aiohttp",
         always_connect=False,
         serializer=packets.BoundedPacket,

@@ -3,17 +3,15 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from exams.identity.accounts import Account, Role
 from exams.identity.sessions import Session
 from exams.shared.errors import Conflict
-from storage.db import Database
+from storage.sql import Connection, Database, IntegrityError, Row
 
 _ACCOUNT = "id, phone, name, id_type, id_number, password_hash, role, unit_id, created_at"
 
 
-def _account(row: sqlite3.Row | None) -> Account | None:
+def _account(row: Row | None) -> Account | None:
     if row is None:
         return None
     return Account(
@@ -46,17 +44,17 @@ class SqliteAccounts:
             account.created_at,
         )
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             conn.execute(f"INSERT INTO accounts ({_ACCOUNT}) VALUES (?,?,?,?,?,?,?,?,?)", row)
 
         try:
             await self._db.call(write)
-        except sqlite3.IntegrityError as exc:
+        except IntegrityError as exc:
             raise Conflict("an account with this phone or ID number exists already") from exc
 
     async def _one(self, where: str, *args: object) -> Account | None:
-        def read(conn: sqlite3.Connection) -> sqlite3.Row | None:
-            row: sqlite3.Row | None = conn.execute(
+        def read(conn: Connection) -> Row | None:
+            row: Row | None = conn.execute(
                 f"SELECT {_ACCOUNT} FROM accounts WHERE {where}", args
             ).fetchone()
             return row
@@ -73,7 +71,7 @@ class SqliteAccounts:
         return await self._one("id_type = ? AND id_number = ?", id_type, id_number)
 
     async def set_role(self, account_id: str, role: Role, unit_id: str | None) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             conn.execute(
                 "UPDATE accounts SET role = ?, unit_id = ? WHERE id = ?",
                 (role.value, unit_id, account_id),
@@ -94,7 +92,7 @@ class SqliteSessions:
         self._db = db
 
     async def add(self, session: Session) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             conn.execute(
                 "INSERT INTO sessions (token_hash, account_id, created_at, last_seen_at, "
                 "expires_at, client) VALUES (?,?,?,?,?,?)",
@@ -111,8 +109,8 @@ class SqliteSessions:
         await self._db.call(write)
 
     async def get(self, token_hash: str) -> Session | None:
-        def read(conn: sqlite3.Connection) -> sqlite3.Row | None:
-            row: sqlite3.Row | None = conn.execute(
+        def read(conn: Connection) -> Row | None:
+            row: Row | None = conn.execute(
                 "SELECT * FROM sessions WHERE token_hash = ?", (token_hash,)
             ).fetchone()
             return row
@@ -133,13 +131,13 @@ class SqliteSessions:
         await self._db.call(
             lambda conn: conn.execute(
                 # Never backwards: parallel requests may write out of order.
-                "UPDATE sessions SET last_seen_at = MAX(last_seen_at, ?) WHERE token_hash = ?",
+                "UPDATE sessions SET last_seen_at = GREATEST(last_seen_at, ?) WHERE token_hash = ?",
                 (last_seen_at, token_hash),
             )
         )
 
     async def delete(self, token_hash: str) -> bool:
-        def write(conn: sqlite3.Connection) -> bool:
+        def write(conn: Connection) -> bool:
             return (
                 conn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,)).rowcount
                 > 0
@@ -148,13 +146,13 @@ class SqliteSessions:
         return await self._db.call(write)
 
     async def delete_for_account(self, account_id: str) -> int:
-        def write(conn: sqlite3.Connection) -> int:
+        def write(conn: Connection) -> int:
             return conn.execute("DELETE FROM sessions WHERE account_id = ?", (account_id,)).rowcount
 
         return await self._db.call(write)
 
     async def purge(self, now: float, idle_s: float) -> int:
-        def write(conn: sqlite3.Connection) -> int:
+        def write(conn: Connection) -> int:
             return conn.execute(
                 "DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?",
                 (now, now - idle_s),

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from exams.catalog.filetypes import HEAD_BYTES
 from exams.shared.errors import NotFound, TooLarge
+from exams.shared.objects import FileShipping
 from exams.uploads.answer_files import StoredFile
 
 _ID = re.compile(r"[0-9a-f]{32}")
@@ -37,9 +38,12 @@ class AnswerFiles:
     """Answer files under ``directory``; also locates recorded segments for downloads
     (``exams.answering.submission_review.FilePaths``)."""
 
-    def __init__(self, directory: Path, recordings_dir: Path) -> None:
+    def __init__(
+        self, directory: Path, recordings_dir: Path, objects: FileShipping | None = None
+    ) -> None:
         self._dir = directory
         self._recordings = recordings_dir
+        self._objects = objects  # storage_url set: a kept file goes to the object store
 
     def path(self, folder: str, file_id: str, fmt: str) -> Path:
         if not (_FOLDER.fullmatch(folder) and _ID.fullmatch(file_id) and _FORMAT.fullmatch(fmt)):
@@ -85,14 +89,26 @@ class AnswerFiles:
     async def remove(self, folder: str, file_id: str, fmt: str) -> None:
         path = self.path(folder, file_id, fmt)
         await asyncio.to_thread(path.unlink, True)
+        if self._objects is not None:
+            await self._objects.unship(path)
 
     async def exists(self, folder: str, file_id: str, fmt: str) -> bool:
-        return await asyncio.to_thread(self.path(folder, file_id, fmt).is_file)
+        path = self.path(folder, file_id, fmt)
+        if await asyncio.to_thread(path.is_file):
+            return True
+        return self._objects is not None and await self._objects.shipped(path)
+
+    async def keep(self, folder: str, file_id: str, fmt: str) -> None:
+        """A file that passed its checks: to the object store (its SHA-256 that of the file
+        written here, checked as it goes up), when there is one."""
+        if self._objects is not None:
+            await self._objects.ship(self.path(folder, file_id, fmt))
 
     async def adopt(self, folder: str, file_id: str, fmt: str, source: Path) -> None:
-        """Make a finished resumable upload (already fsynced) this answer's file: a rename
-        on the same disk, then the folders are fsynced."""
+        """Make a finished resumable upload (already fsynced and checked) this answer's
+        file: a rename on the same disk, then the folders are fsynced; then kept."""
         await asyncio.to_thread(_adopt, source, self.path(folder, file_id, fmt))
+        await self.keep(folder, file_id, fmt)
 
 
 def _create(part: Path) -> int:

@@ -10,14 +10,13 @@ attempt per candidate x exam hold it, across processes too.
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from exams.catalog.attempts import Attempt, holds_camera
 from exams.shared.errors import CameraBusy, Conflict
-from storage.db import Database
+from storage.sql import Connection, Database, IntegrityError, Row
 
 
-def _attempt(row: sqlite3.Row) -> Attempt:
+def _attempt(row: Row) -> Attempt:
     return Attempt.from_dict(json.loads(row["data"]))
 
 
@@ -38,7 +37,7 @@ class SqliteAttempts:
             now,
         )
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             conn.execute(
                 "INSERT INTO attempts (id, exam_id, question_id, account_id, data, settled, "
                 "camera, updated_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
@@ -49,8 +48,8 @@ class SqliteAttempts:
 
         try:
             await self._db.call(write)
-        except sqlite3.IntegrityError as exc:
-            if "attempts.account_id, attempts.exam_id" in str(exc):
+        except IntegrityError as exc:
+            if exc.is_unique("attempts", "account_id", "exam_id"):
                 raise CameraBusy(
                     "another question of this exam is being read or recorded; finish it first"
                 ) from exc
@@ -86,14 +85,14 @@ class SqliteAttempts:
         return await self._many("SELECT data FROM attempts WHERE settled = 0", ())
 
     async def any_for_exam(self, exam_id: str) -> bool:
-        def read(conn: sqlite3.Connection) -> bool:
+        def read(conn: Connection) -> bool:
             row = conn.execute("SELECT 1 FROM attempts WHERE exam_id = ? LIMIT 1", (exam_id,))
             return row.fetchone() is not None
 
         return await self._db.call(read)
 
     async def _many(self, sql: str, args: tuple[object, ...]) -> list[Attempt]:
-        def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+        def read(conn: Connection) -> list[Row]:
             return conn.execute(sql, args).fetchall()
 
         return [_attempt(row) for row in await self._db.call(read)]

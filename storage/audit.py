@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from exams.shared.ports import Entry, Event
-from storage.db import Database
+from storage.sql import Connection, Database, Row
 
 
 class SqliteAudit:
@@ -22,7 +21,7 @@ class SqliteAudit:
             json.dumps(entry.detail, ensure_ascii=False),
         )
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             conn.execute(
                 "INSERT INTO audit_log (at, event, account_id, client, detail) VALUES (?,?,?,?,?)",
                 row,
@@ -31,7 +30,7 @@ class SqliteAudit:
         await self._db.call(write)
 
     async def recent(self, limit: int = 100, account_id: str | None = None) -> list[Entry]:
-        def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+        def read(conn: Connection) -> list[Row]:
             if account_id is None:
                 return conn.execute(
                     "SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,)

@@ -6,12 +6,10 @@ transaction, so no reader ever sees two accounts with it, or none.
 
 from __future__ import annotations
 
-import sqlite3
-
 from exams.identity.accounts import Account
 from exams.identity.claims import DISABLED_PASSWORD, Claim, ClaimState
 from exams.shared.errors import Conflict
-from storage.db import Database
+from storage.sql import Connection, Database, IntegrityError, Row
 
 _COLUMNS = (
     "id, phone, name, id_type, id_number, password_hash, photo_file, photo_type, photo_bytes, "
@@ -19,7 +17,7 @@ _COLUMNS = (
 )
 
 
-def _claim(row: sqlite3.Row) -> Claim:
+def _claim(row: Row) -> Claim:
     return Claim(
         id=row["id"],
         phone=row["phone"],
@@ -66,21 +64,21 @@ class SqliteClaims:
             claim.account_id,
         )
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             conn.execute(
                 f"INSERT INTO identity_claims ({_COLUMNS}) VALUES ({','.join('?' * 17)})", row
             )
 
         try:
             await self._db.call(write)
-        except sqlite3.IntegrityError as exc:
+        except IntegrityError as exc:
             raise Conflict(
                 "a claim from this phone is waiting for review: you will be told the decision"
             ) from exc
 
     async def get(self, claim_id: str) -> Claim | None:
-        def read(conn: sqlite3.Connection) -> sqlite3.Row | None:
-            row: sqlite3.Row | None = conn.execute(
+        def read(conn: Connection) -> Row | None:
+            row: Row | None = conn.execute(
                 f"SELECT {_COLUMNS} FROM identity_claims WHERE id = ?", (claim_id,)
             ).fetchone()
             return row
@@ -89,7 +87,7 @@ class SqliteClaims:
         return None if row is None else _claim(row)
 
     async def in_state(self, state: ClaimState, limit: int) -> list[Claim]:
-        def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+        def read(conn: Connection) -> list[Row]:
             return conn.execute(
                 f"SELECT {_COLUMNS} FROM identity_claims WHERE state = ? "
                 "ORDER BY submitted_at LIMIT ?",
@@ -99,7 +97,7 @@ class SqliteClaims:
         return [_claim(r) for r in await self._db.call(read)]
 
     @staticmethod
-    def _decide(conn: sqlite3.Connection, claim: Claim) -> bool:
+    def _decide(conn: Connection, claim: Claim) -> bool:
         cursor = conn.execute(
             "UPDATE identity_claims SET state = ?, decided_by = ?, decided_at = ?, note = ?, "
             "account_id = ? WHERE id = ? AND state = 'pending'",
@@ -120,47 +118,41 @@ class SqliteClaims:
     async def approve(self, claim: Claim, released_number: str, new_account: Account) -> bool:
         a = new_account
 
-        def write(conn: sqlite3.Connection) -> bool:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                if not self._decide(conn, claim):
-                    conn.execute("ROLLBACK")
-                    return False
-                conn.execute(
-                    "UPDATE accounts SET id_number = ?, password_hash = ? "
-                    "WHERE id = ? AND id_type = ? AND id_number = ?",
-                    (
-                        released_number,
-                        DISABLED_PASSWORD,
-                        claim.squatter_id,
-                        claim.id_type,
-                        claim.id_number,
-                    ),
-                )
-                conn.execute(
-                    "INSERT INTO accounts (id, phone, name, id_type, id_number, password_hash, "
-                    "role, unit_id, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (
-                        a.id,
-                        a.phone,
-                        a.name,
-                        a.id_type,
-                        a.id_number,
-                        a.password_hash,
-                        a.role.value,
-                        a.unit_id,
-                        a.created_at,
-                    ),
-                )
-                conn.execute("COMMIT")
-                return True
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        def write(conn: Connection) -> bool:
+            if not self._decide(conn, claim):
+                conn.rollback()
+                return False
+            conn.execute(
+                "UPDATE accounts SET id_number = ?, password_hash = ? "
+                "WHERE id = ? AND id_type = ? AND id_number = ?",
+                (
+                    released_number,
+                    DISABLED_PASSWORD,
+                    claim.squatter_id,
+                    claim.id_type,
+                    claim.id_number,
+                ),
+            )
+            conn.execute(
+                "INSERT INTO accounts (id, phone, name, id_type, id_number, password_hash, "
+                "role, unit_id, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    a.id,
+                    a.phone,
+                    a.name,
+                    a.id_type,
+                    a.id_number,
+                    a.password_hash,
+                    a.role.value,
+                    a.unit_id,
+                    a.created_at,
+                ),
+            )
+            return True
 
         try:
             return await self._db.call(write)
-        except sqlite3.IntegrityError as exc:
+        except IntegrityError as exc:
             raise Conflict(
                 "the ID number or the phone is held by another account now: reject this claim"
             ) from exc

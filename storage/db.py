@@ -1,20 +1,27 @@
-"""SQLite, the system of record: WAL journal, ``synchronous=FULL``.
+"""The system of record, and its schema.
 
-``NORMAL`` can lose a committed transaction on power loss; a recording's
-record must not. Every call runs on one dedicated thread, never on the event
-loop.
+By default SQLite (``SqliteDatabase``): WAL journal, ``synchronous=FULL`` (``NORMAL`` can
+lose a committed transaction on power loss; a recording's record must not); every call
+runs on one dedicated thread, never on the event loop, in one ``BEGIN IMMEDIATE``
+transaction. With ``--database-url postgresql://…`` the same adapters run on PostgreSQL
+(storage/postgres.py). ``MIGRATIONS`` is the schema of both: numbered once, written in
+SQLite's DDL, translated for PostgreSQL by storage/postgres.py (docs/decisions/0025).
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from storage.sql import Connection, Cursor, Database, IntegrityError, Params
 
 T = TypeVar("T")
+
+__all__ = ["MIGRATIONS", "Database", "SqliteDatabase", "open_database"]
 
 MIGRATIONS: list[str] = [
     # 1: takes and their manifests
@@ -311,7 +318,65 @@ MIGRATIONS: list[str] = [
 ]
 
 
-class Database:
+def open_database(url: str, sqlite_path: Path) -> Database:
+    """The database ``url`` names: "" is SQLite at ``sqlite_path`` (the single-machine
+    default), ``postgresql://user:password@host:port/name`` is PostgreSQL."""
+    if not url:
+        return SqliteDatabase(sqlite_path)
+    from storage.postgres import PostgresDatabase  # SQLAlchemy is loaded only when used
+
+    return PostgresDatabase(url)
+
+
+def _greatest(*values: Any) -> Any:
+    """PostgreSQL's GREATEST: the largest argument, NULLs ignored (SQLite's MAX(a, b) would
+    be NULL)."""
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+def _least(*values: Any) -> Any:
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+def _integrity(exc: sqlite3.IntegrityError) -> IntegrityError:
+    message = str(exc)
+    prefix = "UNIQUE constraint failed: "
+    if not message.startswith(prefix):
+        return IntegrityError(message)
+    names = [n.strip().split(".") for n in message[len(prefix) :].split(",")]
+    return IntegrityError(message, names[0][0], tuple(n[-1] for n in names))
+
+
+class _SqliteConnection:
+    """The sqlite3 connection as the adapters see it (storage/sql.py ``Connection``)."""
+
+    dialect = "sqlite"
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self.discard = False
+
+    def execute(self, sql: str, params: Params = ()) -> Cursor:
+        try:
+            return self._conn.execute(sql, params)
+        except sqlite3.IntegrityError as exc:
+            raise _integrity(exc) from exc
+
+    def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        try:
+            self._conn.executemany(sql, rows)
+        except sqlite3.IntegrityError as exc:
+            raise _integrity(exc) from exc
+
+    def rollback(self) -> None:
+        self.discard = True
+
+
+class SqliteDatabase:
+    dialect = "sqlite"
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="examcast-db")
@@ -328,6 +393,8 @@ class Database:
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=5000")
+        conn.create_function("GREATEST", -1, _greatest, deterministic=True)
+        conn.create_function("LEAST", -1, _least, deterministic=True)
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             conn.execute("BEGIN IMMEDIATE")
@@ -346,14 +413,32 @@ class Database:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, fn, *args)
 
-    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn(connection)`` on the database thread."""
-        return await self.run(self._with_conn, fn)
+    async def call(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn(connection)`` on the database thread, in one transaction."""
+        return await self.run(self._in_transaction, fn)
 
-    def _with_conn(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if self._conn is None:
+    def _in_transaction(self, fn: Callable[[Connection], T]) -> T:
+        conn = self._conn
+        if conn is None:
             raise RuntimeError("database is not open")
-        return fn(self._conn)
+        facade = _SqliteConnection(conn)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(facade)
+            conn.execute("ROLLBACK" if facade.discard else "COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return result
+
+    async def schema_version(self) -> int:
+        def read() -> int:
+            if self._conn is None:
+                raise RuntimeError("database is not open")
+            return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+        return await self.run(read)
 
     async def close(self) -> None:
         if self._conn is not None:

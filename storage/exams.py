@@ -8,10 +8,9 @@ question: the device-check hook asks that for every journey check).
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from exams.catalog.exam_rules import Exam, needs_device_check
-from storage.db import Database
+from storage.sql import Connection, Database, Row
 
 
 def exam_from_json(text: str) -> Exam:
@@ -33,7 +32,7 @@ class SqliteExams:
             now,
         )
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             conn.execute(
                 "INSERT INTO exams (id, unit_id, data, has_online, created_at, updated_at) "
                 "VALUES (?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET data=excluded.data, "
@@ -44,8 +43,8 @@ class SqliteExams:
         await self._db.call(write)
 
     async def get(self, exam_id: str) -> Exam | None:
-        def read(conn: sqlite3.Connection) -> sqlite3.Row | None:
-            row: sqlite3.Row | None = conn.execute(
+        def read(conn: Connection) -> Row | None:
+            row: Row | None = conn.execute(
                 "SELECT data FROM exams WHERE id = ?", (exam_id,)
             ).fetchone()
             return row
@@ -66,7 +65,7 @@ class SqliteExams:
         )
 
     async def _many(self, sql: str, args: tuple[object, ...]) -> list[Exam]:
-        def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+        def read(conn: Connection) -> list[Row]:
             return conn.execute(sql, args).fetchall()
 
         return [exam_from_json(row["data"]) for row in await self._db.call(read)]
@@ -74,7 +73,7 @@ class SqliteExams:
     async def device_check_required(self, unit_id: str) -> bool:
         """True unless the unit has exams and none of them has an online question."""
 
-        def read(conn: sqlite3.Connection) -> tuple[int, int]:
+        def read(conn: Connection) -> tuple[int, int]:
             row = conn.execute(
                 "SELECT COUNT(*), COALESCE(SUM(has_online), 0) FROM exams WHERE unit_id = ?",
                 (unit_id,),
@@ -87,14 +86,14 @@ class SqliteExams:
     async def assign_proctor(self, exam_id: str, account_id: str, now: float) -> None:
         await self._db.call(
             lambda conn: conn.execute(
-                "INSERT OR IGNORE INTO exam_proctors (exam_id, account_id, assigned_at) "
-                "VALUES (?,?,?)",
+                "INSERT INTO exam_proctors (exam_id, account_id, assigned_at) "
+                "VALUES (?,?,?) ON CONFLICT DO NOTHING",
                 (exam_id, account_id, now),
             )
         )
 
     async def unassign_proctor(self, exam_id: str, account_id: str) -> bool:
-        def write(conn: sqlite3.Connection) -> bool:
+        def write(conn: Connection) -> bool:
             cursor = conn.execute(
                 "DELETE FROM exam_proctors WHERE exam_id = ? AND account_id = ?",
                 (exam_id, account_id),
@@ -106,7 +105,7 @@ class SqliteExams:
     async def proctors(self, exam_id: str) -> list[tuple[str, float]]:
         """(account id, assigned at) of the exam's proctors."""
 
-        def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+        def read(conn: Connection) -> list[Row]:
             return conn.execute(
                 "SELECT account_id, assigned_at FROM exam_proctors WHERE exam_id = ? "
                 "ORDER BY assigned_at",
@@ -116,7 +115,7 @@ class SqliteExams:
         return [(row["account_id"], row["assigned_at"]) for row in await self._db.call(read)]
 
     async def is_proctor(self, exam_id: str, account_id: str) -> bool:
-        def read(conn: sqlite3.Connection) -> bool:
+        def read(conn: Connection) -> bool:
             row = conn.execute(
                 "SELECT 1 FROM exam_proctors WHERE exam_id = ? AND account_id = ?",
                 (exam_id, account_id),

@@ -9,11 +9,10 @@ never overwrites an earlier one and a decision always lands on the row as it is.
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 from exams.proctoring.incident import Incident
-from storage.db import Database
+from storage.sql import Connection, Database, Row
 
 # The table: storage.db.MIGRATIONS ("incidents").
 COLUMNS = (
@@ -23,7 +22,7 @@ COLUMNS = (
 ORDER = " ORDER BY started_at, raised_at, id"
 
 
-def _incident(row: sqlite3.Row) -> Incident:
+def _incident(row: Row) -> Incident:
     data: dict[str, Any] = {k: row[k] for k in row.keys() if k != "end_reason"}
     data["detail"] = json.loads(data["detail"])
     return Incident.from_dict(data)
@@ -64,13 +63,13 @@ class SqliteIncidents:
         return found[0] if found else None
 
     async def end(self, incident_id: str, ended_at: float, reason: str) -> Incident | None:
-        def write(conn: sqlite3.Connection) -> sqlite3.Row | None:
+        def write(conn: Connection) -> Row | None:
             conn.execute(
                 "UPDATE incidents SET ended_at = ?, end_reason = ? "
                 "WHERE id = ? AND ended_at IS NULL",
                 (ended_at, reason, incident_id),
             )
-            row: sqlite3.Row | None = conn.execute(
+            row: Row | None = conn.execute(
                 f"SELECT {COLUMNS} FROM incidents WHERE id = ?", (incident_id,)
             ).fetchone()
             return row
@@ -81,8 +80,8 @@ class SqliteIncidents:
     async def dispose(
         self, incident_id: str, status: str, by: str, at: float, note: str
     ) -> Incident | None:
-        def write(conn: sqlite3.Connection) -> sqlite3.Row | None:
-            row: sqlite3.Row | None = conn.execute(
+        def write(conn: Connection) -> Row | None:
+            row: Row | None = conn.execute(
                 "UPDATE incidents SET status = ?, disposed_by = ?, disposed_at = ?, note = ? "
                 f"WHERE id = ? RETURNING {COLUMNS}",
                 (status, by, at, note, incident_id),
@@ -121,9 +120,9 @@ class SqliteIncidents:
         )
 
     async def end_active(self, ended_at: float, reason: str) -> int:
-        def write(conn: sqlite3.Connection) -> int:
+        def write(conn: Connection) -> int:
             cursor = conn.execute(
-                "UPDATE incidents SET ended_at = MAX(?, started_at), end_reason = ? "
+                "UPDATE incidents SET ended_at = GREATEST(?, started_at), end_reason = ? "
                 "WHERE ended_at IS NULL",
                 (ended_at, reason),
             )
@@ -132,7 +131,7 @@ class SqliteIncidents:
         return await self._db.call(write)
 
     async def _many(self, sql: str, args: tuple[object, ...]) -> list[Incident]:
-        def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+        def read(conn: Connection) -> list[Row]:
             return conn.execute(sql, args).fetchall()
 
         return [_incident(row) for row in await self._db.call(read)]

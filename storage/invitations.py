@@ -1,15 +1,15 @@
-"""Staff invitations in SQLite: implements ``exams.admission.invitations.InvitationRepository``.
+"""Staff invitations in the database: implements
+``exams.admission.invitations.InvitationRepository``.
 
-An accept is one ``BEGIN IMMEDIATE`` transaction over the invitation, the account's
-role, its exam answers (attempts) and the exam's proctors: two at once apply once."""
+An accept is one transaction (storage/sql.py: calls run as if one after another) over the
+invitation, the account's role, its exam answers (attempts) and the exam's proctors: two at
+once apply once."""
 
 from __future__ import annotations
 
-import sqlite3
-
 from exams.admission.invitations import Grant, Invitation
 from exams.identity.accounts import Account, Role
-from storage.db import Database
+from storage.sql import Connection, Database, Row
 
 _COLUMNS = (
     "id, phone, role, unit_id, exam_id, invited_by, created_at, expires_at, state, account_id, "
@@ -37,7 +37,7 @@ class SqliteInvitations:
             i.decided_at,
         )
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             conn.execute(
                 f"INSERT INTO invitations ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", row
             )
@@ -45,7 +45,7 @@ class SqliteInvitations:
         await self._db.call(write)
 
     async def pending_for(self, phone: str, now: float) -> list[Invitation]:
-        def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+        def read(conn: Connection) -> list[Row]:
             return conn.execute(
                 f"SELECT {_COLUMNS} FROM invitations WHERE phone = ? AND state = 'pending' "
                 "AND expires_at > ? ORDER BY created_at",
@@ -55,7 +55,7 @@ class SqliteInvitations:
         return [_invitation(r) for r in await self._db.call(read)]
 
     async def decide(self, invitation_id: str, state: str, account_id: str, at: float) -> bool:
-        def write(conn: sqlite3.Connection) -> bool:
+        def write(conn: Connection) -> bool:
             done = conn.execute(
                 "UPDATE invitations SET state = ?, account_id = ?, decided_at = ? "
                 "WHERE id = ? AND state = 'pending'",
@@ -68,26 +68,22 @@ class SqliteInvitations:
     async def accept(
         self, invitation: Invitation, account: Account, grant: Grant, at: float
     ) -> bool:
-        def write(conn: sqlite3.Connection) -> bool:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                done = _accept(conn, invitation.id, account, grant, at)
-                conn.execute("COMMIT" if done else "ROLLBACK")
-                return done
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        def write(conn: Connection) -> bool:
+            done = _accept(conn, invitation.id, account, grant, at)
+            if not done:
+                conn.rollback()
+            return done
 
         return await self._db.call(write)
 
     async def answered(self, account_id: str) -> bool:
-        def read(conn: sqlite3.Connection) -> bool:
+        def read(conn: Connection) -> bool:
             return _answered(conn, account_id)
 
         return await self._db.call(read)
 
     async def cancel(self, invitation_id: str, at: float) -> bool:
-        def write(conn: sqlite3.Connection) -> bool:
+        def write(conn: Connection) -> bool:
             done = conn.execute(
                 "UPDATE invitations SET state = 'cancelled', decided_at = ? "
                 "WHERE id = ? AND state = 'pending'",
@@ -98,8 +94,8 @@ class SqliteInvitations:
         return await self._db.call(write)
 
     async def get(self, invitation_id: str) -> Invitation | None:
-        def read(conn: sqlite3.Connection) -> sqlite3.Row | None:
-            row: sqlite3.Row | None = conn.execute(
+        def read(conn: Connection) -> Row | None:
+            row: Row | None = conn.execute(
                 f"SELECT {_COLUMNS} FROM invitations WHERE id = ?", (invitation_id,)
             ).fetchone()
             return row
@@ -108,7 +104,7 @@ class SqliteInvitations:
         return None if row is None else _invitation(row)
 
     async def of_unit(self, unit_id: str, exam_id: str | None = None) -> list[Invitation]:
-        def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+        def read(conn: Connection) -> list[Row]:
             if exam_id is None:
                 return conn.execute(
                     f"SELECT {_COLUMNS} FROM invitations WHERE unit_id = ? "
@@ -125,7 +121,7 @@ class SqliteInvitations:
 
 
 def _accept(
-    conn: sqlite3.Connection, invitation_id: str, account: Account, grant: Grant, at: float
+    conn: Connection, invitation_id: str, account: Account, grant: Grant, at: float
 ) -> bool:
     """Every condition and change of an accept, inside the caller's transaction."""
     marked = conn.execute(
@@ -136,25 +132,27 @@ def _accept(
     if marked.rowcount != 1 or _answered(conn, account.id):
         return False
     moved = conn.execute(
-        "UPDATE accounts SET role = ?, unit_id = ? WHERE id = ? AND role = ? AND unit_id IS ?",
+        "UPDATE accounts SET role = ?, unit_id = ? "
+        "WHERE id = ? AND role = ? AND unit_id IS NOT DISTINCT FROM ?",
         (grant.role.value, grant.unit_id, account.id, account.role.value, account.unit_id),
     )
     if moved.rowcount != 1:
         return False
     if grant.exam_id is not None:
         conn.execute(
-            "INSERT OR IGNORE INTO exam_proctors (exam_id, account_id, assigned_at) VALUES (?,?,?)",
+            "INSERT INTO exam_proctors (exam_id, account_id, assigned_at) VALUES (?,?,?) "
+            "ON CONFLICT DO NOTHING",
             (grant.exam_id, account.id, at),
         )
     return True
 
 
-def _answered(conn: sqlite3.Connection, account_id: str) -> bool:
+def _answered(conn: Connection, account_id: str) -> bool:
     found = conn.execute("SELECT 1 FROM attempts WHERE account_id = ? LIMIT 1", (account_id,))
     return found.fetchone() is not None
 
 
-def _invitation(row: sqlite3.Row) -> Invitation:
+def _invitation(row: Row) -> Invitation:
     return Invitation(
         id=row["id"],
         phone=row["phone"],

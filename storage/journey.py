@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from exams.admission.journey import Step, StepRecord
-from storage.db import Database
+from storage.sql import Connection, Database, Row
 
 
 class SqliteJourney:
@@ -13,7 +11,7 @@ class SqliteJourney:
         self._db = db
 
     async def records(self, account_id: str) -> list[StepRecord]:
-        def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+        def read(conn: Connection) -> list[Row]:
             return conn.execute(
                 "SELECT * FROM journey_steps WHERE account_id = ?", (account_id,)
             ).fetchall()
@@ -26,10 +24,11 @@ class SqliteJourney:
         ]
 
     async def save(self, record: StepRecord) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             conn.execute(
-                "INSERT OR REPLACE INTO journey_steps (account_id, unit_id, step, done_at, detail) "
-                "VALUES (?,?,?,?,?)",
+                "INSERT INTO journey_steps (account_id, unit_id, step, done_at, detail) "
+                "VALUES (?,?,?,?,?) ON CONFLICT (account_id, unit_id, step) DO UPDATE SET "
+                "done_at = excluded.done_at, detail = excluded.detail",
                 (
                     record.account_id,
                     record.unit_id,

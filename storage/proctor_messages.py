@@ -8,17 +8,15 @@ is one ``UPDATE ... WHERE read_at IS NULL RETURNING``, so it is written once.
 
 from __future__ import annotations
 
-import sqlite3
-
 from exams.proctoring.notes import HAND, MESSAGE, Note
-from storage.db import Database
+from storage.sql import Connection, Database, Row
 
 _COLUMNS = (
     "id, kind, exam_id, candidate_id, sender_id, text, sent_at, attempt_id, question_id, read_at"
 )
 
 
-def _note(row: sqlite3.Row) -> Note:
+def _note(row: Row) -> Note:
     return Note(
         row["id"],
         row["kind"],
@@ -51,7 +49,7 @@ class SqliteNotes:
             note.read_at,
         )
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             conn.execute(
                 f"INSERT INTO proctor_notes ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", row
             )
@@ -59,7 +57,7 @@ class SqliteNotes:
         await self._db.call(write)
 
     async def get(self, note_id: str) -> Note | None:
-        def read(conn: sqlite3.Connection) -> Note | None:
+        def read(conn: Connection) -> Note | None:
             row = conn.execute(
                 f"SELECT {_COLUMNS} FROM proctor_notes WHERE id = ?", (note_id,)
             ).fetchone()
@@ -68,7 +66,7 @@ class SqliteNotes:
         return await self._db.call(read)
 
     async def mark_read(self, note_id: str, candidate_id: str, at: float) -> Note | None:
-        def write(conn: sqlite3.Connection) -> Note | None:
+        def write(conn: Connection) -> Note | None:
             row = conn.execute(
                 "UPDATE proctor_notes SET read_at = ? WHERE id = ? AND candidate_id = ? "
                 f"AND kind = ? AND read_at IS NULL RETURNING {_COLUMNS}",
@@ -79,7 +77,7 @@ class SqliteNotes:
         return await self._db.call(write)
 
     async def answer_hands(self, exam_id: str, candidate_id: str, at: float) -> int:
-        def write(conn: sqlite3.Connection) -> int:
+        def write(conn: Connection) -> int:
             return conn.execute(
                 "UPDATE proctor_notes SET read_at = ? WHERE exam_id = ? AND candidate_id = ? "
                 "AND kind = ? AND read_at IS NULL",
@@ -89,7 +87,7 @@ class SqliteNotes:
         return await self._db.call(write)
 
     async def of_candidate(self, exam_id: str, candidate_id: str) -> list[Note]:
-        def read(conn: sqlite3.Connection) -> list[Note]:
+        def read(conn: Connection) -> list[Note]:
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM proctor_notes WHERE exam_id = ? AND candidate_id = ? "
                 "ORDER BY sent_at, rowid",
@@ -102,7 +100,7 @@ class SqliteNotes:
     async def of_attempt(self, attempt_id: str) -> list[Note]:
         """The notes sent while this answer was open (its record)."""
 
-        def read(conn: sqlite3.Connection) -> list[Note]:
+        def read(conn: Connection) -> list[Note]:
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM proctor_notes WHERE attempt_id = ? "
                 "ORDER BY sent_at, rowid",

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import redis.asyncio as aioredis
 
+from exams.shared.telemetry import NO_TELEMETRY, CallTimer, Telemetry
 from exams.shared.throttle import Backoff, Streak, Window
 
 # KEYS: the windows. ARGV: now, a unique member, then (limit, seconds) per key.
@@ -84,42 +85,63 @@ def _number(value: float) -> str:
 
 
 class RedisRateLimiter:
-    def __init__(self, client: aioredis.Redis, prefix: str = "examcast:limits:") -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        prefix: str = "examcast:limits:",
+        telemetry: Telemetry = NO_TELEMETRY,
+    ) -> None:
         self._redis = client
         self._prefix = prefix
+        self._telemetry = telemetry  # every call: observe_call("redis", <method>, ...)
         self._take_many = client.register_script(_TAKE_MANY)
         self._reserve = client.register_script(_RESERVE)
         self._refund = client.register_script(_REFUND)
 
     @classmethod
-    def from_url(cls, url: str, prefix: str = "examcast:limits:") -> RedisRateLimiter:
-        return cls(aioredis.Redis.from_url(url, decode_responses=True), prefix)
+    def from_url(
+        cls, url: str, prefix: str = "examcast:limits:", telemetry: Telemetry = NO_TELEMETRY
+    ) -> RedisRateLimiter:
+        return cls(aioredis.Redis.from_url(url, decode_responses=True), prefix, telemetry)
+
+    def _timed(self, op: str) -> CallTimer:
+        return CallTimer(self._telemetry, "redis", op)
+
+    async def ping(self) -> None:
+        """One round trip (the readiness check); raises when Redis cannot be reached."""
+        with self._timed("ping"):
+            await self._redis.ping()
 
     async def take_many(self, limits: Sequence[tuple[str, Window]], now: float) -> float:
         args: list[str | int] = [_number(now), f"{now!r}:{secrets.token_hex(6)}"]
         for _, window in limits:
             args += [window.limit, _number(window.seconds)]
         keys = [self._prefix + key for key, _ in limits]
-        return max(0.0, float(await self._take_many(keys=keys, args=args)))
+        with self._timed("take_many"):
+            return max(0.0, float(await self._take_many(keys=keys, args=args)))
 
     async def reserve(self, streaks: Sequence[tuple[str, Backoff]], now: float) -> float:
         args: list[str | int] = [_number(now)]
         for _, b in streaks:
             args += [b.free, _number(b.base_s), _number(b.cap_s), _number(b.forget_s)]
         keys = [self._prefix + key for key, _ in streaks]
-        return max(0.0, float(await self._reserve(keys=keys, args=args)))
+        with self._timed("reserve"):
+            return max(0.0, float(await self._reserve(keys=keys, args=args)))
 
     async def refund(self, key: str, now: float) -> None:
-        await self._refund(keys=[self._prefix + key], args=[_number(now)])
+        with self._timed("refund"):
+            await self._refund(keys=[self._prefix + key], args=[_number(now)])
 
     async def streak(self, key: str, now: float) -> Streak:
-        values = await self._redis.hgetall(self._prefix + key)
+        with self._timed("streak"):
+            values = await self._redis.hgetall(self._prefix + key)
         if not values or float(values.get("expires", 0)) <= now:
             return Streak(0, 0.0)
         return Streak(int(values["count"]), float(values["last"]))
 
     async def clear(self, key: str) -> None:
-        await self._redis.delete(self._prefix + key)
+        with self._timed("clear"):
+            await self._redis.delete(self._prefix + key)
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import logging
 import re
-import sqlite3
 from collections import deque
 from dataclasses import dataclass
 
 from exams.identity.sms import StoredCode
-from storage.db import Database
+from storage.sql import Connection, Database, Row
 
 log = logging.getLogger("examcast.sms")
 
@@ -24,34 +23,28 @@ class SqliteSmsCodes:
         self._db = db
 
     async def add(self, code: StoredCode) -> None:
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.execute(
-                    "DELETE FROM sms_codes WHERE phone = ? AND purpose = ? "
-                    "AND (used_at IS NOT NULL OR expires_at < ?)",
-                    (code.phone, code.purpose, code.created_at - 24 * 3600),
-                )
-                conn.execute(
-                    "UPDATE sms_codes SET expires_at = MIN(expires_at, ?) "
-                    "WHERE phone = ? AND purpose = ? AND used_at IS NULL",
-                    (code.created_at, code.phone, code.purpose),
-                )
-                conn.execute(
-                    "INSERT INTO sms_codes (phone, purpose, code_hash, created_at, expires_at) "
-                    "VALUES (?,?,?,?,?)",
-                    (code.phone, code.purpose, code.code_hash, code.created_at, code.expires_at),
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        def write(conn: Connection) -> None:
+            conn.execute(
+                "DELETE FROM sms_codes WHERE phone = ? AND purpose = ? "
+                "AND (used_at IS NOT NULL OR expires_at < ?)",
+                (code.phone, code.purpose, code.created_at - 24 * 3600),
+            )
+            conn.execute(
+                "UPDATE sms_codes SET expires_at = LEAST(expires_at, ?) "
+                "WHERE phone = ? AND purpose = ? AND used_at IS NULL",
+                (code.created_at, code.phone, code.purpose),
+            )
+            conn.execute(
+                "INSERT INTO sms_codes (phone, purpose, code_hash, created_at, expires_at) "
+                "VALUES (?,?,?,?,?)",
+                (code.phone, code.purpose, code.code_hash, code.created_at, code.expires_at),
+            )
 
         await self._db.call(write)
 
     async def latest(self, phone: str, purpose: str) -> StoredCode | None:
-        def read(conn: sqlite3.Connection) -> sqlite3.Row | None:
-            row: sqlite3.Row | None = conn.execute(
+        def read(conn: Connection) -> Row | None:
+            row: Row | None = conn.execute(
                 "SELECT * FROM sms_codes WHERE phone = ? AND purpose = ? ORDER BY id DESC LIMIT 1",
                 (phone, purpose),
             ).fetchone()
@@ -62,9 +55,9 @@ class SqliteSmsCodes:
     async def take_guess(
         self, phone: str, purpose: str, max_guesses: int, now: float
     ) -> StoredCode | None:
-        def write(conn: sqlite3.Connection) -> sqlite3.Row | None:
+        def write(conn: Connection) -> Row | None:
             # One statement: the check and the count cannot be separated by another guess.
-            rows: list[sqlite3.Row] = conn.execute(
+            rows: list[Row] = conn.execute(
                 "UPDATE sms_codes SET guesses = guesses + 1 WHERE id = ("
                 "  SELECT id FROM sms_codes WHERE phone = ? AND purpose = ?"
                 "  ORDER BY id DESC LIMIT 1"
@@ -76,7 +69,7 @@ class SqliteSmsCodes:
         return _code(await self._db.call(write))
 
     async def use(self, code_id: int, at: float) -> bool:
-        def write(conn: sqlite3.Connection) -> bool:
+        def write(conn: Connection) -> bool:
             cursor = conn.execute(
                 "UPDATE sms_codes SET used_at = ? WHERE id = ? AND used_at IS NULL", (at, code_id)
             )
@@ -85,7 +78,7 @@ class SqliteSmsCodes:
         return await self._db.call(write)
 
 
-def _code(row: sqlite3.Row | None) -> StoredCode | None:
+def _code(row: Row | None) -> StoredCode | None:
     if row is None:
         return None
     return StoredCode(

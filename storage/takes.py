@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from exams.catalog.takes import Take, TakeState
-from storage.db import Database
+from storage.sql import Connection, Database, Row
 
 _COLUMNS = (
     "id, owner, session_id, purpose, state, started_at, stopped_at, stop_reason, limit_s, "
@@ -33,7 +32,7 @@ class SqliteTakes:
             take.attempt_id,
         )
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             conn.execute(
                 f"INSERT INTO takes ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(id) DO UPDATE SET state=excluded.state, "
@@ -45,8 +44,8 @@ class SqliteTakes:
         await self._db.call(write)
 
     async def get(self, take_id: str) -> Take | None:
-        def read(conn: sqlite3.Connection) -> sqlite3.Row | None:
-            row: sqlite3.Row | None = conn.execute(
+        def read(conn: Connection) -> Row | None:
+            row: Row | None = conn.execute(
                 f"SELECT {_COLUMNS} FROM takes WHERE id = ?", (take_id,)
             ).fetchone()
             return row
@@ -55,7 +54,7 @@ class SqliteTakes:
         return None if row is None else _take(row)
 
     async def of_owner(self, owner: str, purpose: str) -> list[Take]:
-        def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+        def read(conn: Connection) -> list[Row]:
             return conn.execute(
                 f"SELECT {_COLUMNS} FROM takes WHERE owner = ? AND purpose = ? "
                 "ORDER BY started_at, rowid",
@@ -68,7 +67,7 @@ class SqliteTakes:
         await self._db.call(lambda conn: conn.execute("DELETE FROM takes WHERE id = ?", (take_id,)))
 
     async def unfinished(self) -> list[Take]:
-        def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+        def read(conn: Connection) -> list[Row]:
             return conn.execute(
                 f"SELECT {_COLUMNS} FROM takes WHERE state IN (?, ?) ORDER BY started_at",
                 (TakeState.RECORDING.value, TakeState.FINALIZING.value),
@@ -77,7 +76,7 @@ class SqliteTakes:
         return [_take(row) for row in await self._db.call(read)]
 
 
-def _take(row: sqlite3.Row) -> Take:
+def _take(row: Row) -> Take:
     return Take(
         id=row["id"],
         owner=row["owner"],

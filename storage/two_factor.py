@@ -6,10 +6,8 @@ recovery codes only as HMACs; log-in challenges only as SHA-256 hashes.
 
 from __future__ import annotations
 
-import sqlite3
-
 from exams.identity.two_factor import Challenge, TotpRecord
-from storage.db import Database
+from storage.sql import Connection, Database, Row
 
 
 class SqliteTwoFactor:
@@ -17,8 +15,8 @@ class SqliteTwoFactor:
         self._db = db
 
     async def totp(self, account_id: str) -> TotpRecord | None:
-        def read(conn: sqlite3.Connection) -> sqlite3.Row | None:
-            row: sqlite3.Row | None = conn.execute(
+        def read(conn: Connection) -> Row | None:
+            row: Row | None = conn.execute(
                 "SELECT * FROM totp WHERE account_id = ?", (account_id,)
             ).fetchone()
             return row
@@ -29,7 +27,7 @@ class SqliteTwoFactor:
         return TotpRecord(row["account_id"], row["secret"], row["confirmed_at"], row["last_step"])
 
     async def set_pending(self, account_id: str, secret: str) -> bool:
-        def write(conn: sqlite3.Connection) -> bool:
+        def write(conn: Connection) -> bool:
             cursor = conn.execute(
                 "INSERT INTO totp (account_id, secret) VALUES (?, ?) "
                 "ON CONFLICT (account_id) DO UPDATE SET secret = excluded.secret "
@@ -41,7 +39,7 @@ class SqliteTwoFactor:
         return await self._db.call(write)
 
     async def confirm(self, account_id: str, secret: str, step: int, now: float) -> bool:
-        def write(conn: sqlite3.Connection) -> bool:
+        def write(conn: Connection) -> bool:
             cursor = conn.execute(
                 "UPDATE totp SET confirmed_at = ?, last_step = ? "
                 "WHERE account_id = ? AND secret = ? AND confirmed_at IS NULL",
@@ -52,7 +50,7 @@ class SqliteTwoFactor:
         return await self._db.call(write)
 
     async def use_step(self, account_id: str, step: int) -> bool:
-        def write(conn: sqlite3.Connection) -> bool:
+        def write(conn: Connection) -> bool:
             cursor = conn.execute(
                 "UPDATE totp SET last_step = ? WHERE account_id = ? AND last_step < ? "
                 "AND confirmed_at IS NOT NULL",
@@ -63,23 +61,17 @@ class SqliteTwoFactor:
         return await self._db.call(write)
 
     async def replace_recovery(self, account_id: str, hashes: list[str], now: float) -> None:
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.execute("DELETE FROM recovery_codes WHERE account_id = ?", (account_id,))
-                conn.executemany(
-                    "INSERT INTO recovery_codes (account_id, code_hash, created_at) VALUES (?,?,?)",
-                    [(account_id, h, now) for h in hashes],
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        def write(conn: Connection) -> None:
+            conn.execute("DELETE FROM recovery_codes WHERE account_id = ?", (account_id,))
+            conn.executemany(
+                "INSERT INTO recovery_codes (account_id, code_hash, created_at) VALUES (?,?,?)",
+                [(account_id, h, now) for h in hashes],
+            )
 
         await self._db.call(write)
 
     async def use_recovery(self, account_id: str, code_hash: str, now: float) -> bool:
-        def write(conn: sqlite3.Connection) -> bool:
+        def write(conn: Connection) -> bool:
             cursor = conn.execute(
                 "UPDATE recovery_codes SET used_at = ? "
                 "WHERE account_id = ? AND code_hash = ? AND used_at IS NULL",
@@ -90,7 +82,7 @@ class SqliteTwoFactor:
         return await self._db.call(write)
 
     async def recovery_left(self, account_id: str) -> int:
-        def read(conn: sqlite3.Connection) -> int:
+        def read(conn: Connection) -> int:
             return int(
                 conn.execute(
                     "SELECT COUNT(*) FROM recovery_codes WHERE account_id = ? AND used_at IS NULL",
@@ -101,22 +93,16 @@ class SqliteTwoFactor:
         return await self._db.call(read)
 
     async def remove(self, account_id: str) -> bool:
-        def write(conn: sqlite3.Connection) -> bool:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                removed = conn.execute("DELETE FROM totp WHERE account_id = ?", (account_id,))
-                conn.execute("DELETE FROM recovery_codes WHERE account_id = ?", (account_id,))
-                conn.execute("DELETE FROM login_challenges WHERE account_id = ?", (account_id,))
-                conn.execute("COMMIT")
-                return removed.rowcount > 0
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        def write(conn: Connection) -> bool:
+            removed = conn.execute("DELETE FROM totp WHERE account_id = ?", (account_id,))
+            conn.execute("DELETE FROM recovery_codes WHERE account_id = ?", (account_id,))
+            conn.execute("DELETE FROM login_challenges WHERE account_id = ?", (account_id,))
+            return removed.rowcount > 0
 
         return await self._db.call(write)
 
     async def add_challenge(self, challenge: Challenge) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             # Ended challenges of the past are swept as new ones come.
             conn.execute(
                 "DELETE FROM login_challenges WHERE expires_at <= ?", (challenge.created_at,)
@@ -137,8 +123,8 @@ class SqliteTwoFactor:
         await self._db.call(write)
 
     async def challenge(self, token_hash: str) -> Challenge | None:
-        def read(conn: sqlite3.Connection) -> sqlite3.Row | None:
-            row: sqlite3.Row | None = conn.execute(
+        def read(conn: Connection) -> Row | None:
+            row: Row | None = conn.execute(
                 "SELECT * FROM login_challenges WHERE token_hash = ?", (token_hash,)
             ).fetchone()
             return row
@@ -156,7 +142,7 @@ class SqliteTwoFactor:
         )
 
     async def end_challenge(self, token_hash: str) -> bool:
-        def write(conn: sqlite3.Connection) -> bool:
+        def write(conn: Connection) -> bool:
             cursor = conn.execute(
                 "DELETE FROM login_challenges WHERE token_hash = ?", (token_hash,)
             )

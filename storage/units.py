@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from exams.admission.units import ListInfo, Unit
 from exams.identity.admitted_csv import AdmittedEntry
 from exams.shared.errors import Conflict
-from storage.db import Database
+from storage.sql import Connection, Database, IntegrityError, Row
 
 
 class SqliteUnits:
@@ -15,20 +13,20 @@ class SqliteUnits:
         self._db = db
 
     async def add(self, unit: Unit) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             try:
                 conn.execute(
                     "INSERT INTO units (id, name, created_at) VALUES (?,?,?)",
                     (unit.id, unit.name, unit.created_at),
                 )
-            except sqlite3.IntegrityError as exc:  # two creations of one id at once
+            except IntegrityError as exc:  # two creations of one id at once
                 raise Conflict(f"unit {unit.id} exists already") from exc
 
         await self._db.call(write)
 
     async def get(self, unit_id: str) -> Unit | None:
-        def read(conn: sqlite3.Connection) -> sqlite3.Row | None:
-            row: sqlite3.Row | None = conn.execute(
+        def read(conn: Connection) -> Row | None:
+            row: Row | None = conn.execute(
                 "SELECT id, name, created_at FROM units WHERE id = ?", (unit_id,)
             ).fetchone()
             return row
@@ -37,7 +35,7 @@ class SqliteUnits:
         return None if row is None else Unit(row["id"], row["name"], row["created_at"])
 
     async def all(self) -> list[Unit]:
-        def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+        def read(conn: Connection) -> list[Row]:
             return conn.execute("SELECT id, name, created_at FROM units ORDER BY id").fetchall()
 
         return [Unit(r["id"], r["name"], r["created_at"]) for r in await self._db.call(read)]
@@ -48,30 +46,26 @@ class SqliteUnits:
             for e in entries
         ]
 
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.execute("DELETE FROM admitted_entries WHERE unit_id = ?", (info.unit_id,))
-                conn.executemany(
-                    "INSERT INTO admitted_entries (unit_id, id_type, id_number, name, name_key, "
-                    "line, phone) VALUES (?,?,?,?,?,?,?)",
-                    rows,
-                )
-                conn.execute(
-                    "INSERT OR REPLACE INTO admitted_lists (unit_id, imported_at, imported_by, "
-                    "entries) VALUES (?,?,?,?)",
-                    (info.unit_id, info.imported_at, info.imported_by, info.entries),
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        def write(conn: Connection) -> None:
+            conn.execute("DELETE FROM admitted_entries WHERE unit_id = ?", (info.unit_id,))
+            conn.executemany(
+                "INSERT INTO admitted_entries (unit_id, id_type, id_number, name, name_key, "
+                "line, phone) VALUES (?,?,?,?,?,?,?)",
+                rows,
+            )
+            conn.execute(
+                "INSERT INTO admitted_lists (unit_id, imported_at, imported_by, entries) "
+                "VALUES (?,?,?,?) ON CONFLICT (unit_id) DO UPDATE SET "
+                "imported_at = excluded.imported_at, imported_by = excluded.imported_by, "
+                "entries = excluded.entries",
+                (info.unit_id, info.imported_at, info.imported_by, info.entries),
+            )
 
         await self._db.call(write)
 
     async def list_info(self, unit_id: str) -> ListInfo | None:
-        def read(conn: sqlite3.Connection) -> sqlite3.Row | None:
-            row: sqlite3.Row | None = conn.execute(
+        def read(conn: Connection) -> Row | None:
+            row: Row | None = conn.execute(
                 "SELECT * FROM admitted_lists WHERE unit_id = ?", (unit_id,)
             ).fetchone()
             return row
@@ -82,7 +76,7 @@ class SqliteUnits:
         return ListInfo(row["unit_id"], row["imported_at"], row["imported_by"], row["entries"])
 
     async def entries(self, unit_id: str, offset: int, limit: int) -> list[AdmittedEntry]:
-        def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+        def read(conn: Connection) -> list[Row]:
             return conn.execute(
                 "SELECT name, id_type, id_number, line, phone FROM admitted_entries "
                 "WHERE unit_id = ? "
@@ -96,7 +90,7 @@ class SqliteUnits:
         ]
 
     async def holding(self, id_type: str, id_number: str) -> dict[str, AdmittedEntry]:
-        def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+        def read(conn: Connection) -> list[Row]:
             return conn.execute(
                 "SELECT unit_id, name, id_type, id_number, line, phone FROM admitted_entries "
                 "WHERE id_type = ? AND id_number = ?",

@@ -9,7 +9,8 @@ received, fsyncs and lets go) and takes the lock. A body from which nothing
 arrives for ``stall_s`` is cut off the same way, and the time bytes last
 arrived tells the list of unfinished uploads which are still moving.
 
-The locks live in this process: one server process per data directory.
+The locks live in this process: one server process per data directory
+(``storage.redis_upload_locks`` keeps them in Redis for several nodes).
 """
 
 from __future__ import annotations
@@ -124,12 +125,12 @@ class MemoryUploadLocks:
     def _touch(self, upload_id: str) -> None:
         self._last[upload_id] = self._clock()
 
-    def held(self, upload_id: str) -> bool:
+    async def held(self, upload_id: str) -> bool:
         return upload_id in self._slots
 
-    def idle_s(self, upload_id: str) -> float | None:
+    async def idle_s(self, upload_id: str) -> float | None:
         last = self._last.get(upload_id)
         return None if last is None else self._clock() - last
 
-    def forget(self, upload_id: str) -> None:
+    async def forget(self, upload_id: str) -> None:
         self._last.pop(upload_id, None)

@@ -6,11 +6,10 @@ The offset is not here: it is the size of the upload's data file
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import astuple
 
 from exams.uploads.ports import Upload, UploadState
-from storage.db import Database
+from storage.sql import Connection, Database, Row
 
 _COLUMNS = (
     "id, account_id, exam_id, question_id, attempt_id, material, name, format, kind, length, "
@@ -18,7 +17,7 @@ _COLUMNS = (
 )
 
 
-def _upload(row: sqlite3.Row) -> Upload:
+def _upload(row: Row) -> Upload:
     values = list(row)
     values[13] = UploadState(values[13])
     return Upload(*values)
@@ -32,7 +31,7 @@ class SqliteUploads:
         row = astuple(upload)
         marks = ",".join("?" * len(row))
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             conn.execute(f"INSERT INTO uploads ({_COLUMNS}) VALUES ({marks})", row)
 
         await self._db.call(write)
@@ -42,7 +41,7 @@ class SqliteUploads:
         return found[0] if found else None
 
     async def delete(self, upload_id: str) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             conn.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
 
         await self._db.call(write)
@@ -50,7 +49,7 @@ class SqliteUploads:
     async def set_state(
         self, upload_id: str, state: UploadState, now: float, message: str | None = None
     ) -> None:
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             conn.execute(
                 "UPDATE uploads SET state = ?, message = ?, updated_at = ? WHERE id = ?",
                 (state.value, message, now, upload_id),
@@ -72,7 +71,7 @@ class SqliteUploads:
         return await self._many(sql + " ORDER BY created_at", tuple(args))
 
     async def _many(self, sql: str, args: tuple[object, ...]) -> list[Upload]:
-        def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+        def read(conn: Connection) -> list[Row]:
             return conn.execute(sql, args).fetchall()
 
         return [_upload(row) for row in await self._db.call(read)]

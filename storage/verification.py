@@ -6,19 +6,18 @@ Implements ``exams.identity.verification.VerificationRepository`` and
 
 from __future__ import annotations
 
-import sqlite3
-
 from exams.identity.manual_reviews import Review, ReviewState
 from exams.identity.verification import VerificationState
-from storage.db import Database
+from storage.sql import Connection, Database, Row
 
 _STATE = (
     "account_id, scope, failures, cancelled_at, passed_at, passed_by, attempt_id, "
     "attempt_expires_at"
 )
+_STATE_COLUMNS = [c.strip() for c in _STATE.split(",")]
 
 
-def _state(row: sqlite3.Row | None) -> VerificationState | None:
+def _state(row: Row | None) -> VerificationState | None:
     return None if row is None else VerificationState(*(row[k] for k in _STATE.split(", ")))
 
 
@@ -27,8 +26,8 @@ class SqliteVerifications:
         self._db = db
 
     async def _one(self, where: str, *args: object) -> VerificationState | None:
-        def read(conn: sqlite3.Connection) -> sqlite3.Row | None:
-            row: sqlite3.Row | None = conn.execute(
+        def read(conn: Connection) -> Row | None:
+            row: Row | None = conn.execute(
                 f"SELECT {_STATE} FROM verifications WHERE {where}", args
             ).fetchone()
             return row
@@ -41,8 +40,8 @@ class SqliteVerifications:
     async def _update(self, sql: str, *args: object) -> VerificationState | None:
         """One ``UPDATE ... RETURNING``: the check and the change are one atomic step."""
 
-        def write(conn: sqlite3.Connection) -> sqlite3.Row | None:
-            rows: list[sqlite3.Row] = conn.execute(
+        def write(conn: Connection) -> Row | None:
+            rows: list[Row] = conn.execute(
                 f"UPDATE verifications SET {sql} RETURNING {_STATE}", args
             ).fetchall()
             return rows[0] if rows else None
@@ -52,25 +51,20 @@ class SqliteVerifications:
     async def open_attempt(
         self, account_id: str, scope: str, attempt_id: str, expires_at: float, now: float
     ) -> VerificationState:
-        def write(conn: sqlite3.Connection) -> sqlite3.Row:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.execute(
-                    "INSERT INTO verifications (account_id, scope, attempt_id, attempt_expires_at)"
-                    " VALUES (?,?,?,?) ON CONFLICT (account_id, scope) DO UPDATE SET"
-                    " attempt_id = excluded.attempt_id,"
-                    " attempt_expires_at = excluded.attempt_expires_at"
-                    " WHERE attempt_id IS NULL OR attempt_expires_at <= ?",
-                    (account_id, scope, attempt_id, expires_at, now),
-                )
-                row: sqlite3.Row = conn.execute(
-                    f"SELECT {_STATE} FROM verifications WHERE account_id = ? AND scope = ?",
-                    (account_id, scope),
-                ).fetchone()
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        def write(conn: Connection) -> Row:
+            conn.execute(
+                "INSERT INTO verifications (account_id, scope, attempt_id, attempt_expires_at)"
+                " VALUES (?,?,?,?) ON CONFLICT (account_id, scope) DO UPDATE SET"
+                " attempt_id = excluded.attempt_id,"
+                " attempt_expires_at = excluded.attempt_expires_at"
+                " WHERE verifications.attempt_id IS NULL"
+                " OR verifications.attempt_expires_at <= ?",
+                (account_id, scope, attempt_id, expires_at, now),
+            )
+            row: Row = conn.execute(
+                f"SELECT {_STATE} FROM verifications WHERE account_id = ? AND scope = ?",
+                (account_id, scope),
+            ).fetchone()
             return row
 
         state = _state(await self._db.call(write))
@@ -92,7 +86,9 @@ class SqliteVerifications:
 
     async def refund_failure(self, account_id: str, scope: str) -> None:
         await self._update(
-            "failures = MAX(failures - 1, 0) WHERE account_id = ? AND scope = ?", account_id, scope
+            "failures = GREATEST(failures - 1, 0) WHERE account_id = ? AND scope = ?",
+            account_id,
+            scope,
         )
 
     async def record_pass(
@@ -133,9 +129,12 @@ class SqliteVerifications:
             state.attempt_expires_at,
         )
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: Connection) -> None:
             conn.execute(
-                f"INSERT OR REPLACE INTO verifications ({_STATE}) VALUES (?,?,?,?,?,?,?,?)", row
+                f"INSERT INTO verifications ({_STATE}) VALUES (?,?,?,?,?,?,?,?) "
+                "ON CONFLICT (account_id, scope) DO UPDATE SET "
+                + ", ".join(f"{c} = excluded.{c}" for c in _STATE_COLUMNS[2:]),
+                row,
             )
 
         await self._db.call(write)
@@ -147,7 +146,7 @@ _REVIEW = (
 )
 
 
-def _review(row: sqlite3.Row) -> Review:
+def _review(row: Row) -> Review:
     values = {k: row[k] for k in _REVIEW.split(", ")}
     values["state"] = ReviewState(values["state"])
     return Review(**values)
@@ -174,7 +173,7 @@ class SqliteReviews:
         self._db = db
 
     async def _rows(self, where: str, *args: object) -> list[Review]:
-        def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+        def read(conn: Connection) -> list[Row]:
             return conn.execute(f"SELECT {_REVIEW} FROM reviews WHERE {where}", args).fetchall()
 
         return [_review(row) for row in await self._db.call(read)]
@@ -190,35 +189,30 @@ class SqliteReviews:
     async def add_within(
         self, review: Review, max_pending: int, max_since: int, since: float
     ) -> str | None:
-        """Count and insert in one write transaction: parallel uploads (and processes) queue
-        on SQLite's write lock, so none passes a bound another one took."""
+        """Count and insert in one transaction: parallel uploads (and processes, and nodes)
+        run one after another (SQLite's write lock; PostgreSQL's SERIALIZABLE runs a racer
+        again), so none passes a bound another one took."""
         pending = ReviewState.PENDING.value
 
-        def write(conn: sqlite3.Connection) -> str | None:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                mine = conn.execute(
-                    "SELECT scope = ? AND state = ?, state = ?, submitted_at > ? "
-                    "FROM reviews WHERE account_id = ?",
-                    (review.scope, pending, pending, since, review.account_id),
-                ).fetchall()
-                refused = None
-                if any(row[0] for row in mine):
-                    refused = "scope"
-                elif sum(row[1] for row in mine) >= max_pending:
-                    refused = "pending"
-                elif sum(row[2] for row in mine) >= max_since:
-                    refused = "day"
-                else:
-                    conn.execute(
-                        f"INSERT INTO reviews ({_REVIEW}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                        _review_row(review),
-                    )
-                conn.execute("COMMIT")
-                return refused
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        def write(conn: Connection) -> str | None:
+            mine = conn.execute(
+                "SELECT scope = ? AND state = ?, state = ?, submitted_at > ? "
+                "FROM reviews WHERE account_id = ?",
+                (review.scope, pending, pending, since, review.account_id),
+            ).fetchall()
+            refused = None
+            if any(row[0] for row in mine):
+                refused = "scope"
+            elif sum(row[1] for row in mine) >= max_pending:
+                refused = "pending"
+            elif sum(row[2] for row in mine) >= max_since:
+                refused = "day"
+            else:
+                conn.execute(
+                    f"INSERT INTO reviews ({_REVIEW}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    _review_row(review),
+                )
+            return refused
 
         return await self._db.call(write)
 
@@ -247,7 +241,7 @@ class SqliteReviews:
         return await self._rows("state = ? ORDER BY submitted_at LIMIT ?", state.value, limit)
 
     async def decide(self, review: Review) -> bool:
-        def write(conn: sqlite3.Connection) -> bool:
+        def write(conn: Connection) -> bool:
             cursor = conn.execute(
                 "UPDATE reviews SET state = ?, decided_by = ?, decided_at = ?, note = ? "
                 "WHERE id = ? AND state = ?",

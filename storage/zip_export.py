@@ -26,15 +26,18 @@ import os
 import threading
 import time
 import zipfile
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from exams.answering.submission_files import COLUMNS, ExportItem, ExportPlan
 from exams.shared.cells import safe_cell
 
 CHUNK = 1024 * 1024
+# A file's bytes, size and modification time (FileNotFoundError when it is not there).
+Opener = Callable[[Path], tuple[BinaryIO, int, float]]
 DEPTH = 4  # chunks waiting for the client, at most
 
 
@@ -119,8 +122,11 @@ class _Pipe:
 class ZipExport:
     """One export: ``chunks()`` yields the zip's bytes; :meth:`close` ends the thread."""
 
-    def __init__(self, plan: ExportPlan, chunk: int = CHUNK, depth: int = DEPTH) -> None:
+    def __init__(
+        self, plan: ExportPlan, chunk: int = CHUNK, depth: int = DEPTH, opener: Opener | None = None
+    ) -> None:
         self.plan = plan
+        self._opener = opener or open_local
         self.outcome = Outcome()
         self._chunk = chunk
         self._depth = depth
@@ -134,7 +140,7 @@ class ZipExport:
 
         def run() -> None:
             try:
-                write_zip(self.plan, pipe, self.outcome)
+                write_zip(self.plan, pipe, self.outcome, self._opener)
                 pipe.finish()
             except ExportCancelled:
                 pass
@@ -165,14 +171,20 @@ def _resolve(done: asyncio.Future[None]) -> None:
         done.set_result(None)
 
 
-def write_zip(plan: ExportPlan, out: Any, outcome: Outcome) -> None:
+def open_local(path: Path) -> tuple[BinaryIO, int, float]:
+    src = open(path, "rb")
+    stat = os.fstat(src.fileno())
+    return src, stat.st_size, stat.st_mtime
+
+
+def write_zip(plan: ExportPlan, out: Any, outcome: Outcome, opener: Opener = open_local) -> None:
     """Write the plan's zip to ``out`` (blocking: a worker thread's work)."""
     rows: list[dict[str, Any]] = []
     # Not a ``with``: a zip that failed half-way must not be closed (given its directory).
     zf = zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True)
     try:
         for item in plan.items:
-            rows.append(_add(zf, plan.folder, item, outcome))
+            rows.append(_add(zf, plan.folder, item, outcome, opener))
         manifest = {
             "exam_id": plan.exam_id,
             "unit_id": plan.unit_id,
@@ -191,7 +203,9 @@ def write_zip(plan: ExportPlan, out: Any, outcome: Outcome) -> None:
     outcome.complete = True
 
 
-def _add(zf: zipfile.ZipFile, folder: str, item: ExportItem, outcome: Outcome) -> dict[str, Any]:
+def _add(
+    zf: zipfile.ZipFile, folder: str, item: ExportItem, outcome: Outcome, opener: Opener
+) -> dict[str, Any]:
     row = {**item.row, "path": item.archive_name, "sha256_recorded": item.sha256_recorded}
     name = f"{folder}/{item.archive_name}"
     digest = hashlib.sha256()
@@ -203,14 +217,13 @@ def _add(zf: zipfile.ZipFile, folder: str, item: ExportItem, outcome: Outcome) -
     else:
         assert item.path is not None
         try:
-            src = open(item.path, "rb")  # closed by the ``with`` below
+            src, length, mtime = opener(item.path)  # closed by the ``with`` below
         except FileNotFoundError:
             outcome.missing.append(item.archive_name)
             return {**row, "size": None, "sha256": None, "check": "missing"}
         with src:
-            stat = os.fstat(src.fileno())
-            info = _info(name, stat.st_mtime)
-            info.file_size = stat.st_size  # zipfile picks zip64 from it
+            info = _info(name, mtime)
+            info.file_size = length  # zipfile picks zip64 from it
             size = 0
             with zf.open(info, "w") as dst:
                 while chunk := src.read(CHUNK):
@@ -259,14 +272,15 @@ class ZipExports:
     """Exports as zips. At most ``running`` write at once (each is a thread reading the
     disk); more wait for a turn rather than fail."""
 
-    def __init__(self, running: int = 2) -> None:
+    def __init__(self, running: int = 2, opener: Opener | None = None) -> None:
         self._slots = asyncio.Semaphore(running)
+        self._opener = opener  # where a file's bytes come from (web.stored_files: the store)
 
     @contextlib.asynccontextmanager
     async def open(self, plan: ExportPlan) -> AsyncIterator[ZipExport]:
         """The plan's export once it has a turn; its thread has ended when this exits."""
         async with self._slots:
-            export = ZipExport(plan)
+            export = ZipExport(plan, opener=self._opener)
             try:
                 yield export
             finally:

@@ -3,7 +3,8 @@ an operator creates units and invites their admins, a unit admin invites proctor
 
 ``examcast unit-add 10001 北京某大学``, ``examcast grant 13800138000 operator`` and
 ``examcast grant 13800138000 unit_admin --unit 10001`` work on the database in
-``--data-dir`` (safe while the server runs: SQLite WAL). A person registers
+``--data-dir`` (safe while the server runs: SQLite WAL), or on PostgreSQL with
+``--database-url`` (or ``EXAMCAST_DATABASE_URL``). A person registers
 first, as every account does; ``grant`` then gives the account its role and
 ends its sessions, so the role applies at the next log-in.
 """
@@ -12,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import tempfile
 from pathlib import Path
 
 from exams.identity.accounts import Role
 from exams.shared.errors import ExamcastError, NotFound
-from storage.db import Database
+from storage.db import open_database
 from storage.limits import MemoryRateLimiter
 from web.passwords import Argon2Hasher
 from web.scheduling import wall_clock
@@ -44,6 +46,11 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     reset.add_argument("phone", help="the account's phone number")
     for sub in (unit, grant, reset):
         sub.add_argument("--data-dir", type=Path, default=default_dir, help="the server's data dir")
+        sub.add_argument(
+            "--database-url",
+            default=os.environ.get("EXAMCAST_DATABASE_URL", ""),
+            help="the server's database_url (empty: SQLite in --data-dir)",
+        )
 
 
 def run(args: argparse.Namespace) -> str:
@@ -52,7 +59,9 @@ def run(args: argparse.Namespace) -> str:
 
 
 async def _run(args: argparse.Namespace) -> str:
-    db = Database(Settings(data_dir=args.data_dir).database_path)
+    db = open_database(
+        getattr(args, "database_url", ""), Settings(data_dir=args.data_dir).database_path
+    )
     await db.open()
     hasher = Argon2Hasher(threads=1)
     try:

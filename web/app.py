@@ -9,7 +9,7 @@ from aiohttp import web
 from exams.shared.ports import Clock, Scheduler
 from media import ice, tap
 from signaling.server import attach, create_server
-from web import proxies
+from web import ops, proxies
 from web.auth import session_cookie_middleware
 from web.bootstrap import House, bootstrap, lifecycles
 from web.demo import demo_context
@@ -27,6 +27,7 @@ from web.keys import (
     CONSENT,
     CREDENTIALS,
     DATABASE,
+    DRAIN,
     EXAM_ACCESS,
     EXAM_CATALOG,
     FILLS,
@@ -37,21 +38,25 @@ from web.keys import (
     JOURNEY,
     LIMITER,
     LIST_CHANGES,
+    METRICS,
     MUX_POOL,
     OPENAPI,
     OPERATORS,
     PAIRING,
     PICTURES,
     PROCTOR_ACTIONS,
+    READINESS,
     RESUMABLE,
     REVIEWS,
     SCHEDULER,
     SETTINGS,
+    SHARED,
     SIGNAL_DETECTORS,
     SIGNALING,
     SMS_CODES,
     SMS_OUTBOX,
     SOCKETS,
+    STORED_FILES,
     SUBMISSION_REVIEW,
     TAKE_RECORDS,
     TAKES,
@@ -64,10 +69,12 @@ from web.keys import (
     WALL,
     ZIP_EXPORTS,
 )
+from web.logs import echo_request_id, request_id_middleware
 from web.openapi import document
 from web.routes import STATIC, routes
 from web.scheduling import wall_clock
 from web.settings import Settings
+from web.shared_state import socket_manager
 from web.slow_clients import body_rate_middleware
 from web.views import APIS, DOCUMENTED_ELSEWHERE
 
@@ -84,8 +91,10 @@ def create_app(
     """
     tap.check_compatible()
     ice.offer_host_addresses(settings.ice_host_addresses)
+    ice.use_udp_ports(ice.PortRange.parse(settings.udp_ports) if settings.udp_ports else None)
     app = web.Application(
         middlewares=[
+            request_id_middleware,  # first: every log line of the request names it
             error_middleware,
             guard_middleware,
             session_cookie_middleware(settings.trusted_proxies),
@@ -94,14 +103,29 @@ def create_app(
         client_max_size=1024 * 1024,
     )
     app.add_routes(routes)
+    app.add_routes(ops.routes)  # /livez, /readyz, /metrics
     for api in APIS:
         app.add_routes(api.routes)
     app[OPENAPI] = document([*APIS, *DOCUMENTED_ELSEWHERE], title="examcast", version=VERSION)
     app.router.add_static("/static", STATIC, append_version=True)
     app.on_response_prepare.append(security_headers)
+    app.on_response_prepare.append(echo_request_id)
     hide_server_software()  # aiohttp's own 400s, which skip on_response_prepare
-    sio = create_server(settings.max_message_bytes, proxies.origin_check(settings.trusted_proxies))
+    sio = create_server(
+        settings.max_message_bytes,
+        proxies.origin_check(settings.trusted_proxies),
+        socket_manager(settings),  # with redis_url: events reach clients on every node
+    )
     attach(sio, app)
+
+    async def close_sockets(app: web.Application) -> None:
+        # Stopping: each client is told to close now (it connects again, to another node)
+        # rather than holding the shutdown until its handler times out. Not waiting for the
+        # client: a polling one that never polls again would hold it for ever.
+        for socket in list(sio.eio.sockets.values()):
+            await socket.close(wait=False)
+
+    app.on_shutdown.append(close_sockets)
     house = bootstrap(settings, sio, clock=clock, scheduler=scheduler)
     _publish(app, house)
     app.cleanup_ctx.extend(lifecycles(house))
@@ -120,6 +144,9 @@ def _publish(app: web.Application, h: House) -> None:
     app[DATABASE] = h.db
     app[MUX_POOL] = h.mux_pool
     app[HUB] = h.hub
+    app[METRICS] = h.metrics
+    app[DRAIN] = h.drain
+    app[READINESS] = h.readiness
     app[PICTURES] = h.pictures
     app[WALL] = h.wall
     app[PROCTOR_ACTIONS] = h.actions
@@ -151,10 +178,12 @@ def _publish(app: web.Application, h: House) -> None:
     app[EXAM_CATALOG] = h.catalog
     app[LIST_CHANGES] = h.list_changes
     app[ATTEMPT_RUNNER] = h.runner
+    app[SHARED] = h.shared
     app[ANSWERING] = h.answering
     app[UPLOADS] = h.uploads
     app[RESUMABLE] = h.resumable
     app[FILLS] = h.fills
+    app[STORED_FILES] = h.stored_files
     app[SUBMISSION_REVIEW] = h.submission_review
     app[ZIP_EXPORTS] = h.zip_exports
     app[OPERATORS] = h.operators

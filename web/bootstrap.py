@@ -39,6 +39,7 @@ from exams.proctoring.incidents import AlertKind, Incidents
 from exams.proctoring.page_events import PageEvents
 from exams.proctoring.wall import Wall
 from exams.proctoring.watching import Watching
+from exams.shared.objects import ObjectStoreError
 from exams.shared.ports import Clock, Scheduler
 from exams.uploads.answer_files import AnswerFileUploads
 from exams.uploads.fills import Fills
@@ -52,33 +53,41 @@ from media.live_cameras import LiveCameras
 from media.load import ViewerLoad
 from media.peers import PeerFactory, configuration
 from media.pictures import WallPictures
+from media.shipping import LivePieces, Shipper
+from media.turn import TurnCredentials
 from media.viewers import ViewerHub
 from media.writer import MuxPool
 from pairing.service import PairingService
-from pairing.store import MemoryPairingStore
 from signaling.actions import ActionNotifier, ActionSignals
+from signaling.routing import RouteCheck
 from signaling.server import SWEEP_EVERY_S, MediaNamespace, SocketNotifier
 from signaling.viewers import ViewerSignals
 from signaling.wall import WallRooms
 from storage.accounts import SqliteAccounts
 from storage.answer_files import AnswerFiles
 from storage.attempts import SqliteAttempts
-from storage.db import Database
+from storage.db import open_database
 from storage.exams import SqliteExams
 from storage.files import load_or_create_secret
 from storage.incidents import SqliteIncidents
 from storage.limits import MemoryRateLimiter
+from storage.objects import open_store
 from storage.private import make_private
 from storage.proctor_messages import SqliteNotes
 from storage.redis_limits import RedisRateLimiter
+from storage.sql import Database
+from storage.timed_db import TimedDatabase
 from storage.tus_store import TusStore
-from storage.upload_locks import MemoryUploadLocks
 from storage.uploads import SqliteUploads
 from storage.zip_export import ZipExports
+from web.drain import Drain, Probe, Readiness
+from web.metrics import Metrics
 from web.passwords import Argon2Hasher
 from web.scheduling import Every, LoopScheduler, wall_clock
 from web.services import Services, build
 from web.settings import Settings
+from web.shared_state import Shared, shared_state, socket_bus
+from web.stored_files import StoredFiles
 
 log = logging.getLogger(__name__)
 PURGE_EVERY_S = 3600
@@ -95,8 +104,12 @@ class House:
     scheduler: Scheduler
     sockets: socketio.AsyncServer
     db: Database
+    metrics: Metrics  # /metrics: the telemetry port's registry (web/metrics.py)
+    drain: Drain  # SIGTERM: /readyz 503, no new media sessions, takes finish (web/drain.py)
+    readiness: Readiness  # /readyz: database, Redis, not draining
     hasher: Argon2Hasher
     redis_limiter: RedisRateLimiter | None
+    shared: Shared  # what the nodes share: in this process, or in Redis (redis_url)
     accounts: Services  # accounts, identity and admission
     mux_pool: MuxPool
     hub: MediaHub
@@ -124,6 +137,9 @@ class House:
     vision: VisionDetectors  # dark, frozen, no face, many faces: pictures per take (#13)
     page_events: PageEvents  # hidden, window left, fullscreen left, reloaded (#13)
     incident_takes: IncidentTakes  # the recordings behind a timeline, to play (#13)
+    stored_files: StoredFiles  # recordings and answer files served (store or local disk)
+    live_pieces: LivePieces | None = None  # storage_url: segments shipped as they record
+    shipper: Shipper | None = None  # storage_url: finished files to the object store
 
 
 def bootstrap(
@@ -135,11 +151,18 @@ def bootstrap(
 ) -> House:
     """The whole object graph from ``settings``, on ``clock`` and ``scheduler``."""
     scheduler = scheduler if scheduler is not None else LoopScheduler(clock)
-    db = Database(settings.database_path)
+    metrics = Metrics(settings.node_name)  # the telemetry port every layer reports to
+    # Every call timed for /metrics (backend: its dialect; op: the adapter that called).
+    db = TimedDatabase(open_database(settings.database_url, settings.database_path), metrics)
     # Once, before the loop serves anything: a small file, made 0600 if missing.
     secret = load_or_create_secret(settings.secrets_dir / "sms-hmac.key")
-    redis_limiter = RedisRateLimiter.from_url(settings.redis_url) if settings.redis_url else None
+    redis_limiter = (
+        RedisRateLimiter.from_url(settings.redis_url, telemetry=metrics)
+        if settings.redis_url
+        else None
+    )
     hasher = Argon2Hasher(memory_kib=settings.password_hash_memory_kib)
+    shared = shared_state(settings)
     accounts = build(
         db,
         clock=clock,
@@ -156,8 +179,33 @@ def bootstrap(
         staff_two_factor_required=settings.staff_two_factor == "required",
     )
 
+    # media and files on an object store (storage_url), or on local disk only (the default)
+    objects = (
+        open_store(
+            settings.storage_url,
+            settings.storage_access_key,
+            settings.storage_secret_key,
+            threads=settings.storage_threads,
+            telemetry=metrics,
+        )
+        if settings.storage_url
+        else None
+    )
+    shipper = (
+        None
+        if objects is None
+        else Shipper(objects, settings.data_dir, keep_local=settings.storage_keep_local)
+    )
+    live_pieces = (
+        None
+        if objects is None
+        else LivePieces(objects, settings.data_dir, settings.storage_piece_ms / 1000, shipper)
+    )
+
+    stored_files = StoredFiles(settings.data_dir, objects)
+
     # media and takes
-    mux_pool = MuxPool(settings.writer_threads)
+    mux_pool = MuxPool(settings.writer_threads, metrics, watcher=live_pieces)
     hub = MediaHub(
         PeerFactory(
             settings.ice_servers,
@@ -174,7 +222,9 @@ def bootstrap(
         clock=clock,
         scheduler=scheduler,
         max_sessions_per_owner=settings.max_media_sessions_per_account,
+        telemetry=metrics,
     )
+    drain = Drain(hub, settings.drain_timeout_s)
     pictures = WallPictures(
         hub,
         clock,
@@ -190,6 +240,7 @@ def bootstrap(
         clock,
         scheduler,
         limits={"device_check": settings.device_check_limit_s},
+        locks=shared.locks,
     )
 
     # exams, attempts and answers
@@ -200,14 +251,25 @@ def bootstrap(
     catalog = ExamCatalog(
         exam_repo, attempt_repo, SqliteAccounts(db), audit, clock, limiter=accounts.limiter
     )
-    runner = AttemptRunner(attempt_repo, exam_repo, takes, records, clock, scheduler)
-    playback = Playback(runner, accounts.access)
+    runner = AttemptRunner(
+        attempt_repo,
+        exam_repo,
+        takes,
+        records,
+        clock,
+        scheduler,
+        telemetry=metrics,
+        locks=shared.locks,
+        owners=shared.deadlines,
+    )
+    playback = Playback(runner, accounts.access, windows=shared.windows)
     # Uploaded answer files live beside the recordings, under server-made names.
-    files = AnswerFiles(settings.uploads_dir, settings.recordings_dir)
+    files = AnswerFiles(settings.uploads_dir, settings.recordings_dir, shipper)
     inspector = MediaFileInspector()
     answering = Answering(catalog, runner, accounts.access, accounts.verification, playback)
     uploads = AnswerFileUploads(answering, runner, files, inspector)
-    fills = Fills(takes, attempt_repo, exam_repo, FillMaker(settings.recordings_dir), clock)
+    fill_maker = FillMaker(settings.recordings_dir, shipper)
+    fills = Fills(takes, attempt_repo, exam_repo, fill_maker, clock)
     resumable = ResumableUploads(
         answering,
         runner,
@@ -215,18 +277,19 @@ def bootstrap(
         uploads,
         SqliteUploads(db),
         TusStore(settings.tus_dir),
-        MemoryUploadLocks(settings.upload_idle_s),
+        shared.upload_locks,
         files,
         inspector,
         fills,
         max_bytes=settings.upload_max_bytes,
         idle_s=settings.upload_idle_s,
     )
-    device_checks = DeviceChecks(records, takes.discard, clock)  # only the latest is kept
+    # only the latest is kept
+    device_checks = DeviceChecks(records, takes.discard, clock, windows=shared.windows)
 
     # the second camera
     pairing = PairingService(
-        MemoryPairingStore(),
+        shared.pairings,
         answering,
         audit,
         clock,
@@ -234,6 +297,7 @@ def bootstrap(
         hub,
         takes,
         ttl_s=settings.pairing_ttl_s,
+        link_store=shared.links,
     )
     # proctors watching a candidate live: encoded frames relayed, never decoded
     viewers = ViewerHub(
@@ -301,7 +365,7 @@ def bootstrap(
     signals = SignalDetectors(hub, attempt_repo, exam_repo, incidents, pairing.link_state, clock)
     # the vision detectors: each recording take's camera pictures (held pictured by a claim)
     vision = VisionDetectors(pictures, attempt_repo, exam_repo, incidents, clock)
-    page_events = PageEvents(attempt_repo, exam_repo, incidents, clock, scheduler)
+    page_events = PageEvents(attempt_repo, exam_repo, incidents, clock, scheduler, shared.locks)
     signaling = MediaNamespace(
         hub,
         takes,
@@ -316,6 +380,11 @@ def bootstrap(
         audit=audit,
         page_events=page_events,
         actions=ActionSignals(actions, SqliteAccounts(db)),
+        # the pages' TURN credentials, and the load balancer's c= checked (docs/deploy.md)
+        ice_servers=TurnCredentials(
+            settings.turn_urls, settings.turn_secret, settings.turn_ttl_s, clock
+        ).ice_servers,
+        routes=RouteCheck(settings.node_name, clustered=bool(settings.redis_url)),
     )
     sockets.register_namespace(signaling)
 
@@ -338,6 +407,8 @@ def bootstrap(
     hub.on_state.append(notifier.session_state)
     accounts.sessions.on_ended.append(signaling.session_ended)
     takes.add_listener(runner.on_take_event)
+    takes.add_listener(metrics.take_event)  # takes stored / failed
+    takes.add_listener(drain.take_event)  # the takes a draining node waits for
     takes.add_listener(device_checks.on_take_event)
     takes.add_playback_policy(device_checks.policy(playback.policy))
     runner.after_run.append(playback.discard_unplayable)
@@ -372,7 +443,16 @@ def bootstrap(
     actions.add_hand_listener(hand_incident)
     takes.add_listener(signals.on_take_event)
     takes.add_listener(vision.on_take_event)
+    if shipper is not None:  # a stored take's files to the object store, in the background
+        takes.add_listener(shipper.on_take_event)
+        hub.on_discarded.append(shipper.discard_take)
+        hub.before_recover.append(shipper.fetch_missing)
     pictures.add_listener(vision.on_picture)
+
+    # /readyz: what must answer for this node to take new work (draining aside)
+    probes: list[tuple[str, Probe]] = [("database", db.ping)]
+    if redis_limiter is not None:
+        probes.append(("redis", redis_limiter.ping))
 
     return House(
         settings=settings,
@@ -380,8 +460,12 @@ def bootstrap(
         scheduler=scheduler,
         sockets=sockets,
         db=db,
+        metrics=metrics,
+        drain=drain,
+        readiness=Readiness(drain, probes),
         hasher=hasher,
         redis_limiter=redis_limiter,
+        shared=shared,
         accounts=accounts,
         mux_pool=mux_pool,
         hub=hub,
@@ -397,7 +481,7 @@ def bootstrap(
         submission_review=SubmissionReview(
             catalog, attempt_repo, records, files, accounts.units, audit, clock
         ),
-        zip_exports=ZipExports(),
+        zip_exports=ZipExports(opener=stored_files.open),
         operators=Operators(accounts.units, audit, clock),
         pairing=pairing,
         signaling=signaling,
@@ -409,6 +493,9 @@ def bootstrap(
         vision=vision,
         page_events=page_events,
         incident_takes=IncidentTakes(incidents, attempt_repo, records, files),
+        stored_files=stored_files,
+        live_pieces=live_pieces,
+        shipper=shipper,
         viewers=viewers,
         watching=watching,
     )
@@ -438,6 +525,22 @@ def lifecycles(h: House) -> list[Lifecycle]:
             await h.redis_limiter.close()
         await asyncio.to_thread(h.hasher.close)
 
+    async def objects(app: web.Application) -> AsyncIterator[None]:
+        # Ends after the media (takes stored on the way out are shipped, then waited for).
+        store = h.stored_files.store
+        if store is not None and hasattr(store, "create_bucket"):
+            try:  # made on a first start; nothing when it is there
+                await store.create_bucket()
+            except ObjectStoreError as exc:  # keys without that right: the bucket is the admin's
+                log.warning("could not check or create the storage bucket: %s", exc)
+        yield
+        if h.live_pieces is not None:
+            await h.live_pieces.stop()
+        if h.shipper is not None:
+            await h.shipper.drain()
+        if store is not None:
+            await store.close()
+
     async def mux_pool(app: web.Application) -> AsyncIterator[None]:
         yield
         await asyncio.get_running_loop().run_in_executor(None, h.mux_pool.shutdown)
@@ -455,6 +558,7 @@ def lifecycles(h: House) -> list[Lifecycle]:
             h.clock, h.scheduler, MEDIA_CHECK_S, h.hub.check_media, "media silence", MEDIA_CHECK_S
         )
         yield
+        await h.drain.close()
         await silence.stop()
         await signals.stop()
         await watcher.stop()
@@ -479,6 +583,13 @@ def lifecycles(h: House) -> list[Lifecycle]:
         h.runner.close()
         h.playback.close()
 
+    async def shared(app: web.Application) -> AsyncIterator[None]:
+        # with Redis: this node's heartbeat, the sweep that takes over the deadlines of
+        # nodes that are gone, and Socket.IO's messages between nodes
+        async with h.shared.lifecycle(h.clock, h.scheduler, h.runner.adopt_orphans)(app):
+            async with socket_bus(h.sockets):
+                yield
+
     async def pairing(app: web.Application) -> AsyncIterator[None]:
         h.pairing.start()
         yield
@@ -489,7 +600,18 @@ def lifecycles(h: House) -> list[Lifecycle]:
         await h.vision.close()  # gives its picture claims back
         await h.pictures.close()
 
-    return [private_data_dir, database, accounts, mux_pool, media, wall_pictures, exams, pairing]
+    return [
+        private_data_dir,
+        database,
+        shared,
+        accounts,
+        objects,
+        mux_pool,
+        media,
+        wall_pictures,
+        exams,
+        pairing,
+    ]
 
 
 def _purger(sessions: Sessions) -> Callable[[], Awaitable[None]]:

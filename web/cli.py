@@ -87,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def serve(settings: settings_mod.Settings) -> None:
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format, settings.node_name)
     if settings.event_loop == "uvloop":
         try:
             import uvloop
@@ -107,8 +107,10 @@ def serve(settings: settings_mod.Settings) -> None:
         f"(data in {settings.data_dir.resolve()})",
         flush=True,
     )
+    app = create_app(settings)
+    app.on_startup.append(_drain_on_sigterm)  # after run_app's own handlers: SIGTERM drains
     web.run_app(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         ssl_context=ssl_context,
@@ -117,6 +119,12 @@ def serve(settings: settings_mod.Settings) -> None:
         loop=asyncio.new_event_loop(),
         **runner_options(settings.header_timeout_s),
     )
+
+
+async def _drain_on_sigterm(app: web.Application) -> None:
+    from web.keys import DRAIN
+
+    app[DRAIN].install_signals()
 
 
 if __name__ == "__main__":

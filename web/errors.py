@@ -6,6 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from exams.shared import errors
 
@@ -59,6 +60,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             415: "unsupported_media_type",
         }.get(exc.status, "http_error")
         return json_error(exc.status, errors.error_body(code, exc.reason))
+    except RedisError:  # the nodes' shared state (web.shared_state); the records are safe
+        log.exception("Redis failed on %s %s", request.method, request.path)
+        return json_error(
+            503, errors.error_body("unavailable", "the server is busy; try again in a moment")
+        )
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return json_error(

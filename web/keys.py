@@ -45,12 +45,16 @@ from media.writer import MuxPool
 from pairing.service import PairingService
 from signaling.server import MediaNamespace
 from storage.audit import SqliteAudit
-from storage.db import Database
 from storage.sms import LogSmsSender
+from storage.sql import Database
 from storage.takes import SqliteTakes
 from storage.zip_export import ZipExports
 from web.auth import Authenticator
+from web.drain import Drain, Readiness
+from web.metrics import Metrics
 from web.settings import Settings
+from web.shared_state import Shared
+from web.stored_files import StoredFiles
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")  # every service's (web.bootstrap)
@@ -96,10 +100,13 @@ CLAIMS = web.AppKey("identity_claims", Claims)
 # exams, attempts and answers (exam rules, issue #3)
 EXAM_CATALOG = web.AppKey("exam_catalog", ExamCatalog)
 ATTEMPT_RUNNER = web.AppKey("attempt_runner", AttemptRunner)
+SHARED = web.AppKey("shared", Shared)  # what the nodes share (web.shared_state)
 ANSWERING = web.AppKey("answering", Answering)
 UPLOADS = web.AppKey("uploads", AnswerFileUploads)
 SUBMISSION_REVIEW = web.AppKey("submission_review", SubmissionReview)
 ZIP_EXPORTS = web.AppKey("zip_exports", ZipExports)  # bulk export of submissions (issue #10)
+# recordings and answer files served: from the object store (storage_url) or local disk
+STORED_FILES = web.AppKey("stored_files", StoredFiles)
 INVITATIONS = web.AppKey("invitations", Invitations)  # staff invited by phone (issue #10)
 OPERATORS = web.AppKey("operators", Operators)  # units created in the console (issue #10)
 
@@ -109,3 +116,8 @@ FILLS = web.AppKey("fills", Fills)  # a take's holes filled from the page's copy
 
 # the second camera (issue #5)
 PAIRING = web.AppKey("pairing", PairingService)
+
+# operating a node (issue #15): /metrics, /readyz, draining (web/ops.py)
+METRICS = web.AppKey("metrics", Metrics)
+DRAIN = web.AppKey("drain", Drain)
+READINESS = web.AppKey("readiness", Readiness)

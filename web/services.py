@@ -31,12 +31,12 @@ from exams.shared.throttle import LoginThrottle, RateLimiter, Window
 from storage.accounts import SqliteAccounts, SqliteSessions
 from storage.audit import SqliteAudit
 from storage.claims import SqliteClaims
-from storage.db import Database
 from storage.exams import SqliteExams
 from storage.files import PhotoFiles
 from storage.invitations import SqliteInvitations
 from storage.journey import SqliteJourney
 from storage.sms import LogSmsSender, SqliteSmsCodes
+from storage.sql import Database
 from storage.takes import SqliteTakes
 from storage.two_factor import SqliteTwoFactor
 from storage.units import SqliteUnits

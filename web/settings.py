@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import socket
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -54,6 +55,28 @@ class Settings:
         (),
         "Extra host addresses the server offers as ICE candidates, comma separated "
         "(e.g. 127.0.0.1 for clients on this machine; aioice never offers loopback itself).",
+    )
+    udp_ports: str = _setting(
+        "",
+        "UDP ports the server's media (ICE) sockets use, FIRST-LAST (e.g. 40000-40199), so a "
+        "firewall or container can open exactly those; one port per peer connection and "
+        "address offered. Empty: any port the kernel picks.",
+    )
+    turn_urls: tuple[str, ...] = _setting(
+        (),
+        "TURN (and STUN) URLs of coturn servers given to the pages, comma separated (e.g. "
+        "turn:turn.example.edu:3478?transport=udp,turns:turn.example.edu:5349), with "
+        "credentials made from turn_secret.",
+    )
+    turn_secret: str = _setting(
+        "",
+        "coturn's static-auth-secret (use-auth-secret): each page gets time-limited TURN "
+        "credentials made with it (username expiry:account, password HMAC-SHA1).",
+    )
+    turn_ttl_s: int = _setting(
+        12 * 3600,
+        "Seconds a page's TURN credentials are valid (longer than the longest exam: a peer "
+        "connection set up before expiry keeps working only while coturn accepts refreshes).",
     )
     max_sdp_bytes: int = _setting(65536, "Largest SDP offer accepted, in bytes.")
     max_message_bytes: int = _setting(
@@ -143,10 +166,57 @@ class Settings:
         "memory for tests) instead of being sent; no gateway is built in yet.",
         choices=("log",),
     )
+    database_url: str = _setting(
+        "",
+        "Where the records are kept. Empty: SQLite in data_dir (one machine). "
+        "postgresql://USER:PASSWORD@HOST:PORT/NAME: PostgreSQL, shared by several nodes "
+        "(its schema is brought up to date at start).",
+    )
+    storage_url: str = _setting(
+        "",
+        "Where finished recordings, fills and answer files are kept besides this node's disk. "
+        "Empty: local disk only (data_dir). s3://BUCKET[/PREFIX]?endpoint=http://HOST:PORT"
+        "&region=REGION: an S3-compatible object store (keys in storage_access_key and "
+        "storage_secret_key): each file goes up checked against its SHA-256 and is served "
+        "from there; a segment being recorded goes up in pieces every storage_piece_ms.",
+    )
+    storage_access_key: str = _setting("", "Access key of the object store in storage_url.")
+    storage_secret_key: str = _setting("", "Secret key of the object store in storage_url.")
+    storage_piece_ms: int = _setting(
+        2000,
+        "With storage_url: how often the bytes a recording segment gained go up as a piece, "
+        "so a node that dies loses at most about this much of what it recorded.",
+    )
+    storage_keep_local: bool = _setting(
+        False,
+        "With storage_url: keep each file on this node's disk after its object is verified "
+        "in the store. Off: it is deleted then (the disk holds only what is being recorded "
+        "or not yet stored), and everything is read from the store.",
+    )
+    storage_threads: int = _setting(
+        4, "With storage_url: threads that talk to the object store (uploads, reads)."
+    )
     redis_url: str = _setting(
         "",
-        "Redis for rate limits shared by several server processes (e.g. "
-        "redis://127.0.0.1:6379/0). Empty: kept in this process's memory.",
+        "Redis for what several server processes (nodes) share: rate limits, locks, deadline "
+        "ownership, pairings, playback windows, upload locks and Socket.IO events between "
+        "nodes (e.g. redis://127.0.0.1:6379/0). Empty: kept in this process's memory.",
+    )
+    redis_prefix: str = _setting(
+        "examcast:",
+        "Prefix of every Redis key (and of the Socket.IO channel): nodes of one deployment "
+        "share it, another deployment on the same Redis uses its own.",
+    )
+    node_id: str = _setting(
+        "",
+        "This node's name in ownership keys (locks, deadlines) and the log. Empty: "
+        "hostname:port. Unique among the nodes that share a Redis.",
+    )
+    node_lease_s: int = _setting(
+        10,
+        "With redis_url: seconds a node's locks and deadlines stay its own after it stops "
+        "renewing them (it renews every third of this); then another node takes its "
+        "deadlines over.",
     )
     trusted_proxies: tuple[str, ...] = _setting(
         (),
@@ -217,8 +287,31 @@ class Settings:
     log_level: str = _setting(
         "info", "Logging level.", choices=("debug", "info", "warning", "error")
     )
+    log_format: str = _setting(
+        "text",
+        "'text': a line per event; 'json': one JSON object a line (time, level, logger, "
+        "message, node, request_id, take_id) for a log collector.",
+        choices=("text", "json"),
+    )
+    metrics_token: str = _setting(
+        "",
+        "Bearer token Prometheus sends to GET /metrics (Authorization: Bearer TOKEN; set it "
+        "by env EXAMCAST_METRICS_TOKEN rather than on the command line). Empty: /metrics is "
+        "off (404).",
+    )
+    drain_timeout_s: int = _setting(
+        900,
+        "On SIGTERM the node drains: /readyz answers 503, no new media sessions, the takes "
+        "recording finish; then it stops. It stops anyway after this many seconds (a second "
+        "SIGTERM: at once). 0: SIGTERM stops at once, as SIGINT does.",
+    )
 
     # -- derived paths -------------------------------------------------------------------
+
+    @property
+    def node_name(self) -> str:
+        """``node_id``, or hostname:port."""
+        return self.node_id or f"{socket.gethostname()}:{self.port}"
 
     @property
     def database_path(self) -> Path:
@@ -305,12 +398,51 @@ class Settings:
             raise SettingsError(
                 "header_timeout_s, body_grace_s and body_min_rate must be at least 1"
             )
+        if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):
+            raise SettingsError("database_url must be empty (SQLite) or a postgresql:// URL")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError("redis_url must be a redis://, rediss:// or unix:// URL")
+        self._validate_storage()
+        if self.node_lease_s < 1 or not self.redis_prefix:
+            raise SettingsError("node_lease_s must be at least 1; redis_prefix not empty")
+        if self.drain_timeout_s < 0:
+            raise SettingsError("drain_timeout_s must be at least 0 (0: SIGTERM stops at once)")
+        if self.metrics_token and len(self.metrics_token) < 16:
+            raise SettingsError("metrics_token must be at least 16 characters (or empty: off)")
         for url in self.ice_servers:
             if not url.startswith(("stun:", "turn:", "turns:")):
                 raise SettingsError(f"ice_servers: {url!r} is not a stun:, turn: or turns: URL")
+        self._validate_turn()
         return self
+
+    def _validate_storage(self) -> None:
+        if self.storage_url:
+            from storage.objects import StorageUrl  # the one parser of the URL
+
+            try:
+                StorageUrl.parse(self.storage_url)
+            except ValueError as exc:
+                raise SettingsError(str(exc)) from exc
+        if self.storage_piece_ms < 200 or self.storage_threads < 1:
+            raise SettingsError("storage_piece_ms must be at least 200; storage_threads at least 1")
+
+    def _validate_turn(self) -> None:
+        for url in self.turn_urls:
+            if not url.startswith(("stun:", "turn:", "turns:")):
+                raise SettingsError(f"turn_urls: {url!r} is not a stun:, turn: or turns: URL")
+        if any(u.startswith("turn") for u in self.turn_urls) and not self.turn_secret:
+            raise SettingsError("turn_urls has a TURN server: set turn_secret (coturn's too)")
+        if self.turn_ttl_s < 60:
+            raise SettingsError("turn_ttl_s must be at least 60")
+        if self.udp_ports:
+            low, sep, high = self.udp_ports.partition("-")
+            if not (sep and low.isdigit() and high.isdigit()) or not (
+                1024 <= int(low) <= int(high) <= 65535
+            ):
+                raise SettingsError(
+                    f"udp_ports must be FIRST-LAST within 1024-65535 (e.g. 40000-40199), "
+                    f"not {self.udp_ports!r}"
+                )
 
 
 def _field_type(f: dataclasses.Field[Any]) -> Any:

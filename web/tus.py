@@ -24,8 +24,10 @@ from exams.shared.errors import (
     UnsupportedMediaType,
     UploadInterrupted,
 )
+from exams.shared.telemetry import Count
 from exams.uploads.ports import Checksum
 from web.errors import json_error, status_of
+from web.keys import METRICS
 
 VERSION = "1.0.0"
 EXTENSIONS = "creation,creation-with-upload,expiration,checksum,termination"
@@ -132,10 +134,13 @@ class RequestBody:
 
     def __init__(self, request: web.Request) -> None:
         self._content = request.content
+        self._metrics = request.app[METRICS]
 
     async def read(self) -> bytes:
         try:
-            return await self._content.readany()
+            chunk = await self._content.readany()
+            self._metrics.count(Count.UPLOAD_BYTES, "tus", len(chunk))
+            return chunk
         except ExamcastError:
             raise
         except Exception as exc:  # the connection broke off mid-body

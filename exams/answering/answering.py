@@ -13,8 +13,6 @@ an answer are in :mod:`exams.uploads.answer_files`.
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -58,9 +56,7 @@ class Answering:
         self._attempts = runner.attempts
         self.access = access
         self._verification = verification
-        self._camera_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
+        self._locks = runner.locks  # the same lock service, another key
         runner.add_admission_check(self._still_admitted)
 
     # -- reading ---------------------------------------------------------------------------
@@ -248,11 +244,7 @@ class Answering:
         self, account: Account, exam: Exam, question_id: str, run: Callable[[], Awaitable[Attempt]]
     ) -> Attempt:
         """Check the one-question rule and run the step as one, per candidate x exam."""
-        key = (account.id, exam.id)
-        lock = self._camera_locks.get(key)
-        if lock is None:
-            lock = self._camera_locks[key] = asyncio.Lock()
-        async with lock:
+        async with self._locks.hold(f"camera:{account.id}:{exam.id}"):
             await self._one_at_a_time(account, exam, question_id)
             try:
                 return await run()

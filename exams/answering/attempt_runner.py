@@ -21,10 +21,9 @@ attempt at start-up, after the media layer has recovered its takes.
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import math
 import secrets
-import weakref
 from collections.abc import Awaitable, Callable
 
 from exams.answering.deadlines import (
@@ -45,14 +44,21 @@ from exams.catalog.exam_ports import AttemptRepository, ExamSource, TakeControl,
 from exams.catalog.exam_rules import Exam
 from exams.catalog.takes import Take, TakeState
 from exams.shared.errors import Conflict, NotFound
-from exams.shared.ports import Clock, Scheduler
+from exams.shared.locks import LocalDeadlines, MemoryLocks
+from exams.shared.ports import Clock, DeadlineOwners, Locks, Scheduler
+from exams.shared.telemetry import NO_TELEMETRY, Count, Telemetry
 
 log = logging.getLogger(__name__)
 
 RETRY_S = 2.0  # a held or failed action is looked at again this much later
 MAX_ACTIONS = 20
 Step = Callable[[Attempt, float], Awaitable[Attempt]]
-Key = tuple[str, str, str]  # candidate, exam, question
+_ACTION_LABELS: dict[type, str] = {
+    StartRecording: "start_recording",
+    StopRecording: "stop_recording",
+    AutoSubmit: "auto_submit",
+    CloseAttempt: "close_attempt",
+}
 
 
 class AttemptRunner:
@@ -66,7 +72,12 @@ class AttemptRunner:
         scheduler: Scheduler,
         *,
         new_id: Callable[[], str] = lambda: secrets.token_hex(8),
+        locks: Locks | None = None,
+        owners: DeadlineOwners | None = None,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
+        """``locks``: one step at a time per attempt (across nodes when shared); ``owners``:
+        which node fires each attempt's timer (this one alone by default)."""
         self.attempts = attempts
         self._exams = exams
         self.takes = takes
@@ -74,7 +85,10 @@ class AttemptRunner:
         self.clock = clock
         self.scheduler = scheduler
         self._new_id = new_id
-        self._locks: weakref.WeakValueDictionary[Key, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._telemetry = telemetry  # deadlines fired, by action
+        self.locks = locks if locks is not None else MemoryLocks()
+        self._owners = owners if owners is not None else LocalDeadlines()
+        self.fired = 0  # deadlines this node acted on (its timers, and those it took over)
         self._timers: dict[str, tuple[object, Callable[[], None]]] = {}
         self.after_run: list[Callable[[Attempt], Awaitable[None]]] = []
         # Has the attempt's second camera (需二机位) tapped Ready? (``pairing`` answers.)
@@ -113,14 +127,11 @@ class AttemptRunner:
     ) -> Attempt:
         """Apply ``step`` to the candidate's attempt at this question (made if ``create``)."""
         exam.question(question_id)
-        key = (candidate_id, exam.id, question_id)
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = self._locks[key] = asyncio.Lock()
+        key = f"attempt:{candidate_id}:{exam.id}:{question_id}"
         stops: list[StopRecording] = []
         a: Attempt | None = None
         try:
-            async with lock:
+            async with self.locks.hold(key):
                 now = self.clock()
                 a = await self.attempts.find(exam.id, question_id, candidate_id)
                 fresh = a is None
@@ -138,7 +149,7 @@ class AttemptRunner:
                         a = changed
                         a = await self._settle(a, exam, now, stops)
                 finally:
-                    self._arm(a, exam, now)
+                    await self._arm(a, exam, now)
         finally:
             for stop in stops:
                 await self.stop_media(stop.take_id, stop.reason)
@@ -216,6 +227,7 @@ class AttemptRunner:
     async def _act(
         self, a: Attempt, exam: Exam, action: Action, now: float, stops: list[StopRecording]
     ) -> Attempt:
+        self._telemetry.count(Count.DEADLINES_FIRED, _ACTION_LABELS[type(action)])
         if isinstance(action, StopRecording):
             stops.append(action)
             return stop_take(a, action.take_id, now, action.reason)
@@ -233,8 +245,9 @@ class AttemptRunner:
         take = await self.records.get(take_id)
         return None if take is None else take.state
 
-    def _arm(self, a: Attempt, exam: Exam, now: float) -> None:
-        """Set the attempt's one timer at the next moment the server must act."""
+    async def _arm(self, a: Attempt, exam: Exam, now: float) -> None:
+        """Set the attempt's one timer at the next moment the server must act; this node
+        owns it now (a timer another node set for it will do nothing)."""
         pending = [x.due_at for x in scheduled(a, exam)]
         when = min(pending) if pending else None
         if when is not None and when <= now:  # held (finalising) or failed: look again soon
@@ -242,7 +255,16 @@ class AttemptRunner:
         old = self._timers.pop(a.id, None)
         if old is not None:
             old[1]()
-        if when is not None and not self._closed:
+        if self._closed:
+            return
+        try:
+            if when is None:
+                await self._owners.release(a.id)
+            else:
+                await self._owners.claim(a.id, when)
+        except Exception:  # the timer is set all the same; another node may fire it too
+            log.exception("attempt %s: its deadline's owner could not be recorded", a.id)
+        if when is not None:
             token = object()
             cancel = self.scheduler.call_at(when, lambda: self._wake(a.id, token))
             self._timers[a.id] = (token, cancel)
@@ -251,6 +273,26 @@ class AttemptRunner:
         current = self._timers.get(attempt_id)
         if current is not None and current[0] is token:
             del self._timers[attempt_id]
+        try:
+            if not await self._owners.owns(attempt_id):
+                log.debug("attempt %s: its deadline belongs to another node now", attempt_id)
+                return
+        except Exception:  # no shared state: fire; the attempt's lock keeps the steps apart
+            log.exception("attempt %s: could not ask who owns its deadline", attempt_id)
+        self.fired += 1
+        await self._wake_up(attempt_id)
+
+    async def adopt_orphans(self) -> int:
+        """Take over the deadlines of nodes that are gone (the sweep, every few seconds):
+        each is settled now (what fell due is applied) and timed on this node."""
+        taken = await self._owners.orphans(math.inf)
+        for attempt_id in taken:
+            log.warning("attempt %s: its deadline's node is gone; taken over", attempt_id)
+            self.fired += 1
+            await self._wake_up(attempt_id)
+        return len(taken)
+
+    async def _wake_up(self, attempt_id: str) -> None:
         try:
             a = await self.attempts.get(attempt_id)
             exam = None if a is None else await self._exams.get(a.exam_id)

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from exams.answering.playback import PLAYBACK_GRACE_S, recorded_s
+from exams.answering.windows import MemoryWindows, PlaybackWindows
 from exams.catalog.takes import PlaybackPolicy, Take, TakeState
 from exams.shared.errors import ExamcastError
 from exams.shared.ports import Clock
@@ -43,17 +44,19 @@ class DeviceChecks:
         discard: Discard,
         clock: Clock,
         grace_s: float = PLAYBACK_GRACE_S,
+        windows: PlaybackWindows | None = None,
     ) -> None:
         self._records = records
         self._discard = discard
         self._clock = clock
         self._grace = grace_s
-        self._playing: dict[str, float] = {}  # take id -> end of its playback window
+        self._windows = windows if windows is not None else MemoryWindows()
 
-    def played(self, take: Take) -> None:
+    async def played(self, take: Take) -> None:
         """A segment of ``take`` is being served: keep it while it may still be playing."""
         if take.purpose == PURPOSE:
-            self._playing[take.id] = self._clock() + recorded_s(take) + self._grace
+            now = self._clock()
+            await self._windows.open(take.id, now + recorded_s(take) + self._grace, now)
 
     def policy(self, others: PlaybackPolicy) -> PlaybackPolicy:
         """The take service's playback policy: a device check plays back (and is kept while
@@ -63,16 +66,12 @@ class DeviceChecks:
             if take.purpose != PURPOSE:
                 await others(take, viewer)
             else:
-                self.played(take)
+                await self.played(take)
 
         return decide
 
-    def playing(self, take_id: str) -> bool:
-        until = self._playing.get(take_id)
-        if until is not None and self._clock() >= until:
-            del self._playing[take_id]
-            return False
-        return until is not None
+    async def playing(self, take_id: str) -> bool:
+        return await self._windows.until(take_id, self._clock()) is not None
 
     async def on_take_event(self, event: str, take: Take) -> None:
         """``TakeService`` listener: a stored device check replaces the older ones."""
@@ -88,7 +87,7 @@ class DeviceChecks:
                 continue
             if take.state in (TakeState.RECORDING, TakeState.FINALIZING):
                 continue  # still in the recorder's hands: its own take_stored comes later
-            if self.playing(take.id):
+            if await self.playing(take.id):
                 continue
             try:
                 if take.state is not TakeState.DISCARDED:
@@ -97,6 +96,6 @@ class DeviceChecks:
             except ExamcastError:
                 log.exception("device check %s could not be deleted", take.id)
                 continue
-            self._playing.pop(take.id, None)
+            await self._windows.close(take.id)
             deleted.append(take.id)
         return deleted

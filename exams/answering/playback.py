@@ -15,8 +15,9 @@ before serving a segment of a take.
   window closes, or the candidate moves on (leaves, begins another rehearsal,
   enters the formal answer), the rehearsal's files are deleted
   (``TakeService.discard``); so are those of a rehearsal the candidate left
-  without playing. The window lives in memory: after a restart a used
-  playback stays used.
+  without playing. The window is kept by a :class:`~exams.answering.windows.PlaybackWindows`
+  (in memory, or in Redis so that every node sees it): after a restart a used playback
+  stays used.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from exams.answering.recording import (
     discardable_rehearsals,
     rehearsal_playback,
 )
+from exams.answering.windows import MemoryWindows, PlaybackWindows
 from exams.catalog.attempts import Attempt, TakeKind
 from exams.catalog.exam_rules import Exam
 from exams.catalog.takes import Take, TakeState
@@ -50,18 +52,21 @@ class ExamReach(Protocol):
 
 class Playback:
     def __init__(
-        self, runner: AttemptRunner, access: ExamReach, grace_s: float = PLAYBACK_GRACE_S
+        self,
+        runner: AttemptRunner,
+        access: ExamReach,
+        grace_s: float = PLAYBACK_GRACE_S,
+        windows: PlaybackWindows | None = None,
     ) -> None:
         self._runner = runner
         self._access = access
         self._grace = grace_s
-        self._playing: dict[str, float] = {}  # rehearsal take id -> end of its window
+        self._windows = windows if windows is not None else MemoryWindows()  # rehearsals'
         self._discarded: set[str] = set()
         self._timers: dict[str, Callable[[], None]] = {}  # take id -> cancel its window's end
 
-    def playing(self, take_id: str, now: float) -> bool:
-        until = self._playing.get(take_id)
-        return until is not None and now < until
+    async def playing(self, take_id: str, now: float) -> bool:
+        return await self._windows.until(take_id, now) is not None
 
     async def policy(self, take: Take, viewer: str) -> None:
         """Raise :class:`Forbidden` unless ``viewer`` may play ``take`` now."""
@@ -69,7 +74,7 @@ class Playback:
             return  # a device-check take: its owner plays it as often as they like
         if viewer != take.owner:
             raise Forbidden("only the candidate who recorded this take may play it back")
-        if self.playing(take.id, self._runner.clock()):
+        if await self.playing(take.id, self._runner.clock()):
             return
         a = await self._runner.attempts.get(take.attempt_id)
         if a is None:
@@ -85,14 +90,14 @@ class Playback:
         opened: list[float] = []
 
         async def use(a: Attempt, now: float) -> Attempt:
-            if self.playing(take.id, now):
+            if await self.playing(take.id, now):
                 return a  # a request racing the first one
             try:
                 a = rehearsal_playback(a, take.id)
             except (Conflict, NotFound) as exc:
                 raise Forbidden(exc.message) from exc
             until = now + recorded_s(take) + self._grace
-            self._playing[take.id] = until
+            await self._windows.open(take.id, until, now)
             opened.append(until)
             return a
 
@@ -111,7 +116,7 @@ class Playback:
 
     async def _window_closed(self, take_id: str, attempt_id: str) -> None:
         self._timers.pop(take_id, None)
-        self._playing.pop(take_id, None)
+        await self._windows.close(take_id)
         a = await self._runner.attempts.get(attempt_id)
         if a is not None:
             await self.discard_unplayable(a)
@@ -119,7 +124,7 @@ class Playback:
     async def left(self, a: Attempt) -> None:
         """The candidate left the rehearsal page (返回): its playback window closes."""
         for t in a.takes:
-            self._playing.pop(t.id, None)
+            await self._windows.close(t.id)
         await self.discard_unplayable(a)
 
     async def discard_unplayable(self, a: Attempt) -> None:
@@ -133,9 +138,9 @@ class Playback:
         for take_id in discardable_rehearsals(a):
             if take_id in self._discarded:
                 continue
-            if take_id == last and not moved_on and self.playing(take_id, now):
+            if take_id == last and not moved_on and await self.playing(take_id, now):
                 continue
-            self._playing.pop(take_id, None)
+            await self._windows.close(take_id)
             media = await self._runner.records.get(take_id)
             if media is not None and media.state in (TakeState.RECORDING, TakeState.FINALIZING):
                 continue  # take_stored brings us back here

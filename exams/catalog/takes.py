@@ -14,7 +14,6 @@ implemented in ``media`` and ``storage``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
@@ -24,7 +23,8 @@ from typing import Any, Protocol
 
 from exams.catalog import take_gaps
 from exams.shared.errors import Conflict, Forbidden, InvalidInput, NotFound
-from exams.shared.ports import Clock, Scheduler
+from exams.shared.locks import MemoryLocks
+from exams.shared.ports import Clock, Locks, Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +169,7 @@ class TakeService:
         *,
         limits: dict[str, float],
         new_id: Callable[[], str] = lambda: secrets.token_hex(8),
+        locks: Locks | None = None,
     ) -> None:
         self._repo = repo
         self._recorder = recorder
@@ -183,7 +184,7 @@ class TakeService:
         self._listeners: list[TakeListener] = []
         self._playback_policies: list[PlaybackPolicy] = []
         self._camera_sources: list[CameraLookup] = []
-        self._manifest_locks: dict[str, asyncio.Lock] = {}  # one writer of a manifest at once
+        self._locks = locks if locks is not None else MemoryLocks()  # one manifest writer
 
     def add_listener(self, listener: TakeListener) -> None:
         """``listener(event, take)`` for every take event, whoever caused it."""
@@ -346,8 +347,7 @@ class TakeService:
     ) -> Take:
         """Rewrite a stored take's manifest: ``change(take)`` (the take as it is now) returns
         the new one. One change per take at a time: a second waits, then sees the first's."""
-        lock = self._manifest_locks.setdefault(take_id, asyncio.Lock())
-        async with lock:
+        async with self._locks.hold(f"manifest:{take_id}"):
             take = await self._get(take_id, None)
             if take.state is not TakeState.STORED:
                 raise Conflict("this take is not stored (still recording, or gone)")

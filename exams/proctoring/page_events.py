@@ -19,7 +19,6 @@ a take of the candidate is recording when it arrives, as a moment
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -29,7 +28,8 @@ from exams.catalog.exam_ports import CandidateAttempts, ExamSource
 from exams.catalog.exam_rules import Exam
 from exams.proctoring.conditions import Change, Condition, End, Onset
 from exams.proctoring.monitoring import AlertKind, Monitoring
-from exams.shared.ports import Clock, Scheduler
+from exams.shared.locks import MemoryLocks
+from exams.shared.ports import Clock, Locks, Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,7 @@ class PageEvents:
         alerts: Alerts,
         clock: Clock,
         scheduler: Scheduler,
+        locks: Locks | None = None,
     ) -> None:
         self._attempts = attempts
         self._exams = exams
@@ -93,16 +94,15 @@ class PageEvents:
         self._scheduler = scheduler
         self._conditions: dict[Key, Condition] = {}
         self._timers: dict[Key, Callable[[], None]] = {}
-        # per candidate (a lock each, kept: one per candidate of the server's life): events are
-        # judged in the order they arrived, whatever the awaits between
-        self._locks: dict[str, asyncio.Lock] = {}
+        # per candidate: events are judged in the order they arrived, whatever the awaits
+        # between
+        self._locks = locks if locks is not None else MemoryLocks()
 
     async def report(self, candidate_id: str, kind: str) -> dict[str, Any]:
         """The page says ``kind`` (one of :data:`PAGE_KINDS`, checked by the caller) now."""
         now = self._clock()  # on arrival: the order and times are the server's
         alert, holds = PAGE_KINDS[kind]
-        lock = self._locks.setdefault(candidate_id, asyncio.Lock())
-        async with lock:
+        async with self._locks.hold(f"page:{candidate_id}"):
             counted = await self._judge(candidate_id, alert, holds, now)
         return {"kind": kind, "at": now, "counted": counted}
 
@@ -161,8 +161,7 @@ class PageEvents:
 
     async def _due(self, key: Key) -> None:
         self._timers.pop(key, None)
-        lock = self._locks.setdefault(key[0], asyncio.Lock())
-        async with lock:
+        async with self._locks.hold(f"page:{key[0]}"):
             condition = self._conditions.get(key)
             if condition is not None:
                 await self._apply(key, condition.poll(self._clock()))

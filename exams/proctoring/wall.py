@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from exams.admission.journey import Progress, Step
 from exams.answering.presenters import exam_header
@@ -181,7 +182,9 @@ class Tile:
 
 
 def picture_url(exam_id: str, candidate_id: str, camera: str) -> str:
-    return f"/api/proctor/exams/{exam_id}/candidates/{candidate_id}/cameras/{camera}/picture"
+    # c=: the load balancer sends it to the node that has the candidate's cameras
+    path = f"/api/proctor/exams/{exam_id}/candidates/{candidate_id}/cameras/{camera}/picture"
+    return f"{path}?c={quote(candidate_id, safe='')}"
 
 
 def place(exam: Exam, step: str | None, attempts: Iterable[Attempt], now: float) -> dict[str, Any]:

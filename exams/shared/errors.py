@@ -62,6 +62,26 @@ class Busy(Unavailable):
     code = "busy"
 
 
+class DatabaseUnavailable(Unavailable):
+    """The system of record did not answer (PostgreSQL down or unreachable): nothing of the
+    request was written; try again in a few seconds."""
+
+    code = "database_unavailable"
+
+
+class Draining(Unavailable):
+    """This node is about to stop (draining): it takes no new media sessions. The page
+    connects again, and the load balancer sends it to another node."""
+
+    code = "draining"
+
+
+class LockTimeout(Unavailable):
+    """A lock held elsewhere (another request, maybe on another node) was not let go in time."""
+
+    code = "locked"
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     """``{"error": {code, message, details?}}``; the domain's per-field list
     (``exams.shared.fields``) becomes ``details.fields`` like every other bad-field report."""

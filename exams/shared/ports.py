@@ -1,7 +1,11 @@
-"""The ports every room of the domain shares: the clock, the scheduler, and the audit log.
+"""The ports every room of the domain shares: the clock, the scheduler, locks, deadline
+ownership and the audit log.
 
 ``Clock`` is the injected time (Unix seconds); ``Scheduler`` calls back at a time of that
-clock. The audit log records authentication and authorisation events (ASVS 16.x).
+clock. ``Locks`` make one step at a time per key, across every node that shares them
+(``exams.shared.locks`` in one process, ``storage.redis_locks`` across nodes).
+``DeadlineOwners`` says which node fires a deadline. The audit log records authentication
+and authorisation events (ASVS 16.x).
 
 Events say who (account id, or the phone tried), from where (client address),
 what happened and a little detail; never a password, code or token.
@@ -10,6 +14,7 @@ what happened and a little detail; never a password, code or token.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -21,6 +26,33 @@ class Clock(Protocol):
 
 class Scheduler(Protocol):
     def call_at(self, when: float, callback: Callable[[], Any]) -> Callable[[], None]: ...
+
+
+class Locks(Protocol):
+    def hold(self, key: str) -> AbstractAsyncContextManager[None]:
+        """Hold the lock ``key`` (one holder at a time, wherever it runs); a waiter that
+        does not get it in time raises :class:`exams.shared.errors.LockTimeout`."""
+        ...
+
+
+class DeadlineOwners(Protocol):
+    """Which node fires each deadline (one per key, e.g. an attempt's one timer)."""
+
+    async def claim(self, key: str, due_at: float) -> None:
+        """This node fires ``key`` at ``due_at`` (taking it from whoever had it)."""
+        ...
+
+    async def owns(self, key: str) -> bool:
+        """Is this node (still) the one to fire ``key``?"""
+        ...
+
+    async def release(self, key: str) -> None:
+        """Nothing to fire for ``key`` any more (if this node owns it)."""
+        ...
+
+    async def orphans(self, due_before: float) -> list[str]:
+        """The keys due before ``due_before`` whose owner is gone, each now this node's."""
+        ...
 
 
 class Event(StrEnum):

@@ -50,6 +50,10 @@ class FileStore(Protocol):
 
     def path(self, folder: str, file_id: str, fmt: str) -> Path: ...
 
+    async def keep(self, folder: str, file_id: str, fmt: str) -> None:
+        """The file passed its checks: it is kept (in the object store too, when set)."""
+        ...
+
 
 class FileInspector(Protocol):
     """Checks a whole stored file beyond its first bytes (``media.file_check``): a video
@@ -175,6 +179,7 @@ class AnswerFileUploads:
         except BaseException:
             await self._files.remove(folder, stored.id, fmt)
             raise
+        await self._files.keep(folder, stored.id, fmt)
         return FileRef(stored.id, kind, fmt, stored.size, name=name)
 
     async def _attach(

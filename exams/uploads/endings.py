@@ -91,7 +91,7 @@ class UploadEndings:
             raise
         now = self._clock()
         await self._records.set_state(upload.id, UploadState.COMPLETE, now)
-        self._locks.forget(upload.id)
+        await self._locks.forget(upload.id)
         log.info("upload %s complete: %d bytes of .%s", upload.id, upload.length, upload.format)
         return replace(upload, state=UploadState.COMPLETE, updated_at=now)
 
@@ -107,7 +107,7 @@ class UploadEndings:
         """Its time ran out: delete the bytes, drop the file from the answer."""
         async with self._locks.hold(upload.id, None):
             await self._data.remove(upload.id)
-        self._locks.forget(upload.id)
+        await self._locks.forget(upload.id)
         await self._records.set_state(upload.id, UploadState.EXPIRED, self._clock())
         await self._drop(upload, exam)
 

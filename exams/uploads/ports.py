@@ -128,15 +128,15 @@ class UploadLocks(Protocol):
         for it to let go. Yields ``body`` watched for activity (and stalls)."""
         ...
 
-    def held(self, upload_id: str) -> bool:
-        """Whether a request holds (or waits for) the upload now."""
+    async def held(self, upload_id: str) -> bool:
+        """Whether a request holds (or waits for) the upload now (on any node sharing them)."""
         ...
 
-    def idle_s(self, upload_id: str) -> float | None:
+    async def idle_s(self, upload_id: str) -> float | None:
         """Seconds since bytes of this upload last arrived; None if none did in this run."""
         ...
 
-    def forget(self, upload_id: str) -> None: ...
+    async def forget(self, upload_id: str) -> None: ...
 
 
 class AnswerFileStore(Protocol):

@@ -269,7 +269,7 @@ class ResumableUploads:
         upload = await self._records.get(upload_id)
         async with self._locks.hold(upload_id, None):
             await self._data.remove(upload_id)
-        self._locks.forget(upload_id)
+        await self._locks.forget(upload_id)
         if upload is not None and upload.state in (UploadState.UPLOADING, UploadState.COMPLETE):
             await self._records.set_state(upload_id, UploadState.TERMINATED, self._clock())
 
@@ -296,7 +296,7 @@ class ResumableUploads:
                 other["files"].append({"name": u.name, "question_id": u.question_id})
                 continue
             size = await self._data.size(u.id)
-            idle = self._locks.idle_s(u.id)
+            idle = await self._locks.idle_s(u.id)
             mine.append(
                 {
                     "upload_id": u.id,
@@ -334,7 +334,7 @@ class ResumableUploads:
         open_ids = set()
         for u in await self._records.uploading():
             open_ids.add(u.id)
-            if self._locks.held(u.id):
+            if await self._locks.held(u.id):
                 continue  # a request is at it
             try:
                 changed += await self._sweep_one(u, now)
@@ -343,7 +343,7 @@ class ResumableUploads:
             except Exception:
                 log.exception("upload %s could not be swept", u.id)
         for upload_id in await self._data.stored():
-            if upload_id not in open_ids and not self._locks.held(upload_id):
+            if upload_id not in open_ids and not await self._locks.held(upload_id):
                 changed += await self._remove_stray(upload_id)
         return changed
 
@@ -387,7 +387,7 @@ class ResumableUploads:
         except ExamcastError:  # its time is over, or its take is gone
             async with self._locks.hold(u.id, None):
                 await self._data.remove(u.id)
-            self._locks.forget(u.id)
+            await self._locks.forget(u.id)
             await self._records.set_state(u.id, UploadState.EXPIRED, self._clock())
             return 1
         if await self._data.size(u.id) == u.length:  # a crash stopped the completion
@@ -460,13 +460,13 @@ class ResumableUploads:
             state = UploadState.EXPIRED if isinstance(exc, Gone) else UploadState.REFUSED
             await self._data.remove(upload.id)
             await self._records.set_state(upload.id, state, self._clock(), exc.message)
-            self._locks.forget(upload.id)
+            await self._locks.forget(upload.id)
             log.info("fill %s refused: %s", upload.id, exc.message)
             raise
         await self._data.remove(upload.id)
         now = self._clock()
         await self._records.set_state(upload.id, UploadState.COMPLETE, now)
-        self._locks.forget(upload.id)
+        await self._locks.forget(upload.id)
         log.info("fill %s placed: %d bytes", upload.id, upload.length)
         return replace(upload, state=UploadState.COMPLETE, updated_at=now)
 

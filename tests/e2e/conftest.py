@@ -26,6 +26,7 @@ from playwright.async_api import (
     Playwright,
     Response,
     async_playwright,
+    expect,
 )
 
 from tests.e2e.accounts import signed_up
@@ -35,6 +36,11 @@ from tests.support.process import ServerProcess, start_server
 CHROMIUM = Path("/usr/bin/chromium")
 FFMPEG = shutil.which("ffmpeg") or "/usr/bin/ffmpeg"
 TONE_HZ = 440
+
+# How long an ``expect`` waits for what it checks (Playwright's own default is 5 s), as long as
+# a page's actions may take (``new_page``): several xdist workers share the cores, and a page
+# that is right only late on a busy machine is right. A wrong page still fails, later.
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(scope="session")

@@ -499,9 +499,13 @@ async def test_staff_approve_and_reject_manual_reviews(
 
         card = await review_card(page, "吴审核")
         await expect(by_testid(card, "review-id-number")).to_have_text(approved.id_number)
-        photo_loaded = await by_testid(card, "review-photo").evaluate(
-            "(img) => img.complete && img.naturalWidth"
-        )
+        # The photo is fetched after the card is shown: wait (bounded) until it has loaded.
+        photo_loaded = await (
+            await page.wait_for_function(
+                "(img) => img.complete && img.naturalWidth",
+                arg=await by_testid(card, "review-photo").element_handle(),
+            )
+        ).json_value()
         assert photo_loaded == 480, photo_loaded
         other = await review_card(page, "郑重拍")
         await shots.take(page, "queue")

@@ -326,7 +326,9 @@ async def test_switch_cameras_while_recording(
     video = next(s for s in last["streams"] if s["kind"] == "video")
     video_end_s = last["start_s"] + video["last_pts_ms"] / 1000
     wall_s = take["stopped_at"] - take["started_at"]  # recorded_s counts picture, not this
-    assert wall_s - video_end_s < 0.5, manifest
+    # Broken would be the video ending at a switch: the last camera recorded for 4 s (a busy
+    # machine only delays the frames in flight at the stop).
+    assert wall_s - video_end_s < 2.0, manifest
     assert not manifest["gaps"], manifest
 
 

@@ -47,7 +47,7 @@ from tests.e2e.exam_helpers import UnitAdmin, through_journey, unit_admin, verif
 from tests.support.continuity import Continuity, Stretch, camera_frames, check_continuity
 from tests.support.continuity import write_barcoded_y4m as barcoded_clip
 from tests.support.netns import Veth, VethServer, launch_in_netns, veth_pair, veth_server
-from tests.support.process import ServerProcess
+from tests.support.process import ServerProcess, higher_priority
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 
@@ -79,6 +79,10 @@ SETTLE_S = 8.0  # the fills changed what the take lacks, and then nothing more f
 # farthest, ``max_error_s``): a fill put in the wrong place is off by far more.
 TOLERANCE_S = 1.0
 FIGURES = ARTIFACTS / "network-drops-figures.jsonl"
+# The rig's server and Chromium run this many nice levels ahead of the other xdist workers'
+# tests (tests/conftest.py): its figures are of media in real time, and a frame a starved
+# encoder drops next to a cut reads as a hole the fills left.
+REALTIME_PRIORITY = 5
 
 
 # -- the rig: a namespace, a server across the veth, Chromium with the barcoded camera ---------
@@ -110,6 +114,13 @@ def veth() -> Iterator[Veth]:
         yield link
 
 
+@pytest.fixture(scope="module")
+def realtime() -> Iterator[None]:
+    """This thread, so the servers it starts (the rig's, its restart), ahead of the others."""
+    with higher_priority(REALTIME_PRIORITY):
+        yield
+
+
 def question(qid: str, title: str, second_camera: bool) -> dict[str, Any]:
     return {
         "id": qid,
@@ -129,6 +140,7 @@ def question(qid: str, title: str, second_camera: bool) -> dict[str, Any]:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def rig(
+    realtime: None,
     playwright: Playwright,
     barcoded_media: FakeMedia,
     veth: Veth,
@@ -152,7 +164,9 @@ async def rig(
             ],
         }
     )
-    browser = await launch_in_netns(playwright, veth, server, chromium_args(barcoded_media), folder)
+    browser = await launch_in_netns(
+        playwright, veth, server, chromium_args(barcoded_media), folder, REALTIME_PRIORITY
+    )
     running = Rig(veth, server, local, browser, admin, exam["id"])
     # A page that holds the camera for the whole module: Chromium shares one capture of the
     # fake camera among its pages, so the clip plays on without restarting from its first

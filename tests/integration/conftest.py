@@ -8,11 +8,26 @@ import aioice.stun
 import pytest
 
 from tests.support.loopwatch import LoopWatch
+from tests.support.postgres import BACKENDS, app_database
 from tests.support.server import RunningServer, running_server, server_settings
 
 # The loop thread spending this long (CPU or disk waits) before answering means something
 # ran on the event loop that belongs in a thread.
 MAX_LOOP_STALL_S = 0.5
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``both_databases`` run twice: on SQLite and on PostgreSQL."""
+    if metafunc.definition.get_closest_marker("both_databases") is not None:
+        metafunc.parametrize("app_backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+async def app_backend(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """The database the servers of this test are built on (server_settings reads it)."""
+    backend = str(getattr(request, "param", "sqlite"))
+    async with app_database(backend):
+        yield backend
 
 
 @pytest.fixture(autouse=True)

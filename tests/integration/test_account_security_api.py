@@ -23,6 +23,8 @@ from tests.support.server import RunningServer, running_server, server_settings
 from tests.support.world import PASSWORD, FakeClock, resident_id
 from web.keys import ACCOUNTS, AUDIT, SMS_OUTBOX, UNITS
 
+pytestmark = pytest.mark.both_databases  # the records on SQLite and on PostgreSQL
+
 NEW = "violet-harbour-73"
 REDIS_URL = os.environ.get("EXAMCAST_TEST_REDIS_URL")
 

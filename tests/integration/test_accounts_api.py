@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from exams.shared.ports import Event
 from tests.support.api import api_client, log_in, register
 from tests.support.server import RunningServer
 from tests.support.world import PASSWORD, resident_id
 from web.keys import AUDIT, AUTH, SMS_OUTBOX
+
+pytestmark = pytest.mark.both_databases  # the records on SQLite and on PostgreSQL
 
 PHONE = "13800138000"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from exams.catalog.takes import Take, TakeState
 from exams.identity.accounts import Account, Role
 from exams.shared.ports import Event
@@ -9,6 +11,8 @@ from tests.support.api import ApiClient, accept_agreements, api_client, log_in, 
 from tests.support.server import RunningServer
 from tests.support.world import resident_id
 from web.keys import ACCOUNTS, AUDIT, TAKE_RECORDS, UNITS
+
+pytestmark = pytest.mark.both_databases  # the records on SQLite and on PostgreSQL
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(4096)
 

@@ -28,6 +28,8 @@ from tests.support.server import server_settings as settings_for
 from tests.support.tus import KIB, Tus, about, candidate_at, q
 from web.keys import ATTEMPT_RUNNER
 
+pytestmark = pytest.mark.both_databases  # the records on SQLite and on PostgreSQL
+
 VIDEO = files.mp4(frames=10, width=160, height=120)
 PNG = files.png()
 HALF = len(VIDEO) // 2

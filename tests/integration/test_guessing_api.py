@@ -33,6 +33,8 @@ from tests.support.world import PASSWORD, FakeClock, resident_id
 from web.keys import AUDIT, DATABASE, SMS_OUTBOX, VERIFICATION
 from web.passwords import Argon2Hasher
 
+pytestmark = pytest.mark.both_databases  # the records on SQLite and on PostgreSQL
+
 REDIS_URL = os.environ.get("EXAMCAST_TEST_REDIS_URL")
 
 

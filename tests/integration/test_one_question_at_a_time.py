@@ -30,6 +30,8 @@ from tests.support.exams import (
 from tests.support.server import RunningServer, running_server
 from tests.support.server import server_settings as settings_for
 
+pytestmark = pytest.mark.both_databases  # the records on SQLite and on PostgreSQL
+
 ROUNDS = 12
 
 

@@ -119,7 +119,7 @@ async def test_the_wall_follows_a_candidate_live(server: RunningServer) -> None:
                 watcher, me, lambda t: t["cameras"]["primary"]["picture"] is not None, "a picture"
             )
             url = shot["cameras"]["primary"]["picture"]["url"]
-            assert url == picture
+            assert url == f"{picture}?c={me}"  # c=: the load balancer's node for its media
             jpeg = await proctor.call("GET", url)
             assert jpeg.status == 200 and jpeg.headers["Content-Type"] == "image/jpeg"
             assert jpeg.headers["Cache-Control"] == "no-store"

@@ -123,6 +123,8 @@ async def join(
     assert redeemed.status == 200, redeemed
     pairing_id = redeemed.body["pairing_id"]
     assert redeemed.body["attempt_id"] == qr["attempt_id"]
+    me = await phone.call("GET", "/api/me")  # the same account as the first device
+    assert redeemed.body["candidate_id"] == me.body["account"]["id"]  # the phone's c=
     await c.device.wait_event("secondary_state", state="paired", pairing_id=pairing_id)
     session_id, _ = await phone.device.publish(
         tracks, open_args={"role": "secondary", "pairing_id": pairing_id}

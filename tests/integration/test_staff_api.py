@@ -23,6 +23,8 @@ from tests.support.server import RunningServer, running_server
 from tests.support.server import server_settings as settings_for
 from web.keys import ACCOUNTS, AUDIT, DATABASE, EXAM_CATALOG, INVITATIONS, OPENAPI, SMS_OUTBOX
 
+pytestmark = pytest.mark.both_databases  # the records on SQLite and on PostgreSQL
+
 UNIT = "10041"
 
 

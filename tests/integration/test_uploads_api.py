@@ -36,6 +36,8 @@ from tests.support.tus import (
     status_line,
 )
 
+pytestmark = pytest.mark.both_databases  # the records on SQLite and on PostgreSQL
+
 VIDEO = files.mp4(frames=30, width=320, height=240, noise=True)  # about 1.8 MB
 
 

@@ -29,10 +29,15 @@ import pytest
 from playwright.async_api import Browser, Playwright
 
 from tests.support.process import ServerProcess, start_server
+from tests.support.workers import worker_number
 
 CHROMIUM = Path("/usr/bin/chromium")
 
 _serial = count()
+
+# Links of xdist workers exist at the same time in the test's network namespace: each has a
+# /24 of its own (10.201.<subnet>.0), worker N taking subnets N*20+1 .. N*20+20 in turn.
+_SUBNETS_PER_WORKER = 20
 
 
 def ip(*args: str, ns: str | None = None) -> None:
@@ -74,9 +79,19 @@ class Veth:
 def veth_pair() -> Iterator[Veth]:
     """A namespace for the browser and a veth pair to it, removed afterwards; skips the
     test where namespaces cannot be made (not root)."""
-    tag = f"{os.getpid() % 10000}{next(_serial) % 10}"
+    serial = next(_serial)
+    # The namespace's name is seen by the whole machine (other runs, other workers): the
+    # process id makes it unique; the interfaces' names (at most 15 characters) follow it.
+    tag = f"{os.getpid()}-{serial % 100}"
     browser_end = f"ecb{tag}"
-    link = Veth(ns=f"examcast-b{tag}", server_end=f"ecs{tag}", browser_end=browser_end)
+    subnet = (worker_number() * _SUBNETS_PER_WORKER + serial % _SUBNETS_PER_WORKER) % 250 + 1
+    link = Veth(
+        ns=f"examcast-b{tag}",
+        server_end=f"ecs{tag}",
+        browser_end=browser_end,
+        server_ip=f"10.201.{subnet}.1",
+        browser_ip=f"10.201.{subnet}.2",
+    )
     try:
         ip("netns", "add", link.ns)
     except (OSError, subprocess.CalledProcessError) as exc:
@@ -116,13 +131,20 @@ def veth_server(data_dir: Path, link: Veth, *extra: str, port: int | None = None
 
 
 async def launch_in_netns(
-    playwright: Playwright, link: Veth, server: ServerProcess, args: list[str], folder: Path
+    playwright: Playwright,
+    link: Veth,
+    server: ServerProcess,
+    args: list[str],
+    folder: Path,
+    priority: int = 0,
 ) -> Browser:
     """Chromium started inside the browser's namespace (Playwright talks to it over pipes).
     The server's plain-HTTP address counts as secure there, as localhost does, so the page
-    may use the camera."""
+    may use the camera. ``priority``: nice levels ahead of other processes (as root), as
+    :func:`tests.support.process.higher_priority`."""
     wrapper = folder / f"chromium-in-{link.ns}"
-    wrapper.write_text(f'#!/bin/sh\nexec ip netns exec {link.ns} {CHROMIUM} "$@"\n')
+    nice = f"nice -n {-priority} " if priority and os.geteuid() == 0 else ""
+    wrapper.write_text(f'#!/bin/sh\nexec {nice}ip netns exec {link.ns} {CHROMIUM} "$@"\n')
     wrapper.chmod(0o755)
     secure = f"--unsafely-treat-insecure-origin-as-secure={server.url}"
     return await playwright.chromium.launch(executable_path=str(wrapper), args=[*args, secure])

@@ -22,6 +22,7 @@ from bench.journey import Person
 from bench.spawn import free_port
 from exams.shared.ports import Clock, Scheduler
 from media import ice
+from tests.support import postgres
 from tests.support.clock import MovableTime, wait_until
 from tests.support.world import PASSWORD, resident_id
 from web.app import create_app
@@ -44,6 +45,8 @@ def server_settings(data_dir: Path, **overrides: Any) -> Settings:
         # No load shedding (viewers keyframe-only when the loop lags): a busy test machine
         # would make it kick in; tests of it turn it on.
         viewer_shed_lag_ms=0,
+        # The test's backend (tests/integration/conftest.py): "" is SQLite in data_dir.
+        database_url=postgres.active_url() or "",
     )
     return replace(base, **overrides).validate()
 

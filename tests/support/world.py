@@ -1,4 +1,5 @@
-"""The accounts and admission services on a real SQLite file, with a fake clock.
+"""The accounts and admission services on a real database (a SQLite file, or PostgreSQL
+when ``backend="postgresql"``), with a fake clock.
 
 Domain rules are tested through the real repositories (the SQLite thread is
 fast) and a clock the test moves by hand: no test sleeps.
@@ -18,9 +19,10 @@ from exams.catalog.takes import Take, TakeState
 from exams.identity.accounts import Account, Registration, Role
 from exams.identity.admitted_csv import AdmittedEntry
 from exams.shared.personal import gb11643_check_char
-from storage.db import Database
 from storage.limits import MemoryRateLimiter
+from storage.sql import Database
 from storage.units import SqliteUnits
+from tests.support.postgres import opened
 from web.passwords import Argon2Hasher
 from web.services import Services, build
 
@@ -132,25 +134,26 @@ class World:
 
 
 @asynccontextmanager
-async def world(tmp_path: Path, *, staff_two_factor: bool = False) -> AsyncIterator[World]:
-    db = Database(tmp_path / "world.sqlite3")
-    await db.open()
-    clock = FakeClock()
-    hasher = Argon2Hasher(time_cost=1, memory_kib=64, threads=1)
-    services = build(
-        db,
-        clock=clock,
-        limiter=MemoryRateLimiter(),
-        hasher=hasher,
-        secret=b"k" * 32,
-        reviews_dir=tmp_path / "reviews",
-        session_idle_s=3600,
-        session_max_s=8 * 3600,
-        review_photo_max_bytes=256 * 1024,
-        staff_two_factor_required=staff_two_factor,
-    )
-    try:
-        yield World(services, clock, db)
-    finally:
-        hasher.close()
-        await db.close()
+async def world(
+    tmp_path: Path, *, staff_two_factor: bool = False, backend: str = "sqlite"
+) -> AsyncIterator[World]:
+    """The services on an empty database of ``backend`` ("sqlite" or "postgresql")."""
+    async with opened(backend, tmp_path) as db:
+        clock = FakeClock()
+        hasher = Argon2Hasher(time_cost=1, memory_kib=64, threads=1)
+        services = build(
+            db,
+            clock=clock,
+            limiter=MemoryRateLimiter(),
+            hasher=hasher,
+            secret=b"k" * 32,
+            reviews_dir=tmp_path / "reviews",
+            session_idle_s=3600,
+            session_max_s=8 * 3600,
+            review_photo_max_bytes=256 * 1024,
+            staff_two_factor_required=staff_two_factor,
+        )
+        try:
+            yield World(services, clock, db)
+        finally:
+            hasher.close()

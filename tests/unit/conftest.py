@@ -5,10 +5,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.postgres import BACKENDS
 from tests.support.world import World, world
 
 
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each test that touches the records runs on SQLite and on PostgreSQL."""
+    return str(request.param)
+
+
 @pytest.fixture
-async def w(tmp_path: Path) -> AsyncIterator[World]:
-    async with world(tmp_path) as built:
+async def w(tmp_path: Path, backend: str) -> AsyncIterator[World]:
+    async with world(tmp_path, backend=backend) as built:
         yield built

@@ -82,6 +82,19 @@ def test_the_clips_keyframes_are_the_size_of_chromiums(clip: Clip) -> None:
     assert max(natural + on_request) < 45_000, (natural, sorted(on_request)[-3:])
 
 
+def test_a_clip_with_keyframes_only_on_request_is_one_gop_of_chromium_sized_keys() -> None:
+    """``bench --keyframes on-request``: as Chromium sends, no keyframe but where the clip
+    starts over, and those asked for about the size of Chromium's (36 KB median, 15-42 KB)."""
+    clip = make_clip(3, keyframe_every=None)
+    assert clip.keyframes == (0,)
+    on_request = sorted(len(s.data) for s in clip.key_video.values())
+    assert 30_000 < on_request[len(on_request) // 2] < 42_000, on_request
+    assert on_request[-1] < 48_000, on_request
+    decoder = av.CodecContext.create("vp8", "r")
+    frames = [f for s in clip.video for f in decoder.decode(av.Packet(s.data))]
+    assert [read_barcode(f.to_ndarray(format="gray")) for f in frames] == list(range(len(frames)))
+
+
 async def test_a_staggered_track_starts_inside_a_gop_with_a_keyframe(clip: Clip) -> None:
     """Streams of different phases have their keyframes apart, as real cameras do."""
     _, video = clip_tracks(clip, keyframe=1, phase=0.5)

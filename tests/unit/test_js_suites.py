@@ -6,7 +6,9 @@ tests/js/*.test.mjs in well under a second.
 - layout.test.mjs: the scripts keep their layout (docs/pages.md): imports exist and run
   downwards, pages load their entry module, one fetch wrapper, one ``$``, one ``errorText``;
 - clock.test.mjs: the page's server clock (lib/clock.js) places round trips at their
-  midpoint and keeps the best of the last few.
+  midpoint and keeps the best of the last few;
+- uplink.test.mjs: a page's uplink (lib/uplink.js) told ``draining`` reconnects its socket
+  (to another node) instead of failing.
 """
 
 import shutil

@@ -15,7 +15,7 @@ from aiohttp import web
 from web.keys import ANSWERING, UPLOADS
 from web.openapi import BODY, QUERY, Api
 from web.schema import obj, string
-from web.views.common import CHUNK, caller
+from web.views.common import caller, counted
 from web.views.exams import PAGE, Q
 
 api = Api("exam answers")
@@ -69,7 +69,7 @@ async def material_file(request: web.Request) -> web.Response:
         *_ids(request),
         request.match_info["key"],
         request[QUERY]["name"],
-        request.content.iter_chunked(CHUNK),
+        counted(request, "answer_file"),
         request.content_length,
     )
     return web.json_response(page, status=201)
@@ -122,7 +122,7 @@ async def upload_file(request: web.Request) -> web.Response:
         who,
         *_ids(request),
         request[QUERY]["name"],
-        request.content.iter_chunked(CHUNK),
+        counted(request, "answer_file"),
         request.content_length,
     )
     return web.json_response(page, status=201)

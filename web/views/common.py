@@ -3,6 +3,7 @@ and the response schemas several views share."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -11,8 +12,9 @@ from exams.admission.journey import Step
 from exams.identity.accounts import Account
 from exams.shared.errors import TooLarge, UnsupportedMediaType
 from exams.shared.fields import MAX_TIME
+from exams.shared.telemetry import Count
 from web.auth import CALLER
-from web.keys import AUTH, JOURNEY
+from web.keys import AUTH, JOURNEY, METRICS
 from web.schema import loose
 
 CHUNK = 64 * 1024
@@ -26,6 +28,14 @@ ID_TYPE = loose(
     name_zh={"type": "string"},
     name_en={"type": "string"},
 )
+
+
+async def counted(request: web.Request, kind: str) -> AsyncIterator[bytes]:
+    """The request body in chunks, each counted in the node's upload bytes (/metrics)."""
+    metrics = request.app[METRICS]
+    async for chunk in request.content.iter_chunked(CHUNK):
+        metrics.count(Count.UPLOAD_BYTES, kind, len(chunk))
+        yield chunk
 
 
 def caller(request: web.Request) -> Account:

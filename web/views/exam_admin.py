@@ -3,7 +3,6 @@ submissions and the submitted files."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from urllib.parse import quote
 
@@ -11,8 +10,7 @@ from aiohttp import web
 
 from exams.answering.submission_review import Download
 from exams.catalog.questions import FileKind, MaterialKind
-from exams.shared.errors import NotFound
-from web.keys import CLOCK, EXAM_CATALOG, SUBMISSION_REVIEW, ZIP_EXPORTS
+from web.keys import CLOCK, EXAM_CATALOG, STORED_FILES, SUBMISSION_REVIEW, ZIP_EXPORTS
 from web.openapi import BODY, QUERY, Api
 from web.schema import Schema, loose, obj, string
 from web.views.common import TIME, caller, client
@@ -302,7 +300,7 @@ async def download_segment(request: web.Request) -> web.StreamResponse:
         camera=q.get("camera", "primary"),
         play=play,
     )
-    return await attachment(found, inline=play)
+    return await attachment(request, found, inline=play)
 
 
 @api.get(
@@ -319,7 +317,7 @@ async def download_file(request: web.Request) -> web.StreamResponse:
     found = await request.app[SUBMISSION_REVIEW].file(
         admin, m["exam_id"], m["attempt_id"], m["file_id"], client(request)
     )
-    return await attachment(found)
+    return await attachment(request, found)
 
 
 @api.get(
@@ -372,15 +370,16 @@ def disposition(kind: str, filename: str, ascii_filename: str) -> str:
     return f"{kind}; filename=\"{ascii_filename}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-async def attachment(download: Download, inline: bool = False) -> web.StreamResponse:
+async def attachment(
+    request: web.Request, download: Download, inline: bool = False
+) -> web.StreamResponse:
     """A stored file as a download (never rendered by the browser), or ``inline`` for a
-    media element (video only)."""
-    if not await asyncio.to_thread(download.path.is_file):
-        raise NotFound("this file is missing on the server")
+    media element (video only): from the object store when it is there, else this disk."""
     kind = "inline" if inline else "attachment"
-    return web.FileResponse(
+    return await request.app[STORED_FILES].response(
+        request,
         download.path,
-        headers={
+        {
             "Content-Type": download.media_type,
             "Content-Disposition": disposition(kind, download.filename, download.ascii_filename),
             "X-Content-Type-Options": "nosniff",

@@ -192,4 +192,4 @@ async def play_segment(request: web.Request) -> web.StreamResponse:
         request[QUERY].get("camera", "primary"),
         client(request),
     )
-    return await attachment(found, inline=True)
+    return await attachment(request, found, inline=True)

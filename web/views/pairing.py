@@ -46,6 +46,7 @@ ISSUED = loose(
 PAIRED = loose(
     "the phone's pairing: the attempt it is the second camera of",
     pairing_id={"type": "string", "description": "open_session {role: secondary, pairing_id}"},
+    candidate_id={"type": "string", "description": "the socket's c= (docs/deploy.md)"},
     exam_id={"type": "string"},
     question_id={"type": "string"},
     attempt_id={"type": "string"},

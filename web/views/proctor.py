@@ -7,7 +7,7 @@ from aiohttp import web
 from exams.answering.presenters import exam_header
 from exams.proctoring.wall import CAMERAS
 from exams.shared.errors import NotFound
-from web.keys import ATTEMPT_RUNNER, EXAM_CATALOG, PICTURES, SUBMISSION_REVIEW, WALL
+from web.keys import ATTEMPT_RUNNER, EXAM_CATALOG, PICTURES, SIGNALING, SUBMISSION_REVIEW, WALL
 from web.openapi import Api
 from web.schema import loose
 from web.views.common import TIME, caller, client
@@ -96,6 +96,7 @@ async def picture(request: web.Request) -> web.Response:
     await request.app[WALL].check_candidate(caller(request), exam_id, candidate_id, client(request))
     if camera not in CAMERAS:
         raise NotFound(f"no such camera; use {' or '.join(CAMERAS)}")
+    request.app[SIGNALING].routes.check(request.query.get("c"), candidate_id, "a wall picture")
     found = request.app[PICTURES].latest(candidate_id, camera)
     if found is None:
         raise NotFound("no picture of this camera yet; they are made while the wall is open")

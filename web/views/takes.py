@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exams.shared.errors import NotFound
-from web.keys import FILLS, SETTINGS, TAKES
+from web.keys import FILLS, SETTINGS, STORED_FILES, TAKES
 from web.openapi import Api
 from web.schema import loose
 from web.views.common import caller
@@ -95,12 +94,12 @@ async def play_segment(request: web.Request) -> web.StreamResponse:
         request.match_info["index"],
     )
     path = request.app[SETTINGS].recordings_dir / segment.take_id / segment.file
-    if not path.is_file():
-        raise NotFound("this recording's file is missing on the server")
     suffix = path.suffix.lstrip(".")
-    return web.FileResponse(
+    # From the object store when storage_url is set and the file is there, else this disk.
+    return await request.app[STORED_FILES].response(
+        request,
         path,
-        headers={
+        {
             "Content-Type": MEDIA_TYPES.get(suffix, "application/octet-stream"),
             "Content-Disposition": (
                 f'inline; filename="take-{segment.take_id}-{segment.label}.{suffix}"'
@@ -109,4 +108,5 @@ async def play_segment(request: web.Request) -> web.StreamResponse:
             # A rehearsal plays once: no copy may be left to play again from the cache.
             "Cache-Control": "no-store",
         },
+        missing="this recording's file is missing on the server",
     )

@@ -141,12 +141,13 @@ async def test_a_new_connection_waits_for_its_clock_before_its_segment_is_placed
 ) -> None:
     """Its first packets came late: the clock they gave is refined before anything is placed,
     so the new segment sits where its frames belong on the take's clock."""
+    # Encoded first: the hold ends by itself 1.5 s after the attach, on a busy machine too.
+    vp8 = video_packets("vp8", 30, gop=30)
     recorder = TakeRecorder("t", tmp_path, pool, queue_limit=1 << 20, keyframe_interval=0.05)
     late = 0.13
     video = FeedSource("video", "vp8", recorder.origin + 1.0 + late)  # as the first packet said
     video.clock_settled = False
     recorder.attach([video], reason="reconnect")  # type: ignore[list-item]
-    vp8 = video_packets("vp8", 30, gop=30)
     for i, packet in enumerate(vp8[:10]):
         video.feed(packet, i * 3000)
     assert recorder._current is None and not video.clock_fixed  # held, not placed

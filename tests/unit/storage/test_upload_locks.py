@@ -1,13 +1,47 @@
-"""One request per upload, the newest winning: the older one is cut off, not waited for."""
+"""One request per upload, the newest winning: the older one is cut off, not waited for.
+
+In one process, and across two nodes on one real Redis (the older request on one node,
+the newer on the other)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 
 from exams.shared.errors import UploadInterrupted, UploadLocked
+from exams.uploads.ports import UploadLocks
+from storage.redis_upload_locks import RedisUploadLocks
 from storage.upload_locks import MemoryUploadLocks
+from tests.support.clock import wait_until
+from tests.support.redis import key_prefix, redis_client
+
+Make = Callable[..., tuple[UploadLocks, UploadLocks]]
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def make(request: pytest.FixtureRequest) -> AsyncIterator[Make]:
+    """``make(**options)``: the locks of two nodes (one and the same in one process)."""
+    if request.param == "memory":
+
+        def memory(**options: Any) -> tuple[UploadLocks, UploadLocks]:
+            one = MemoryUploadLocks(**options)
+            return one, one
+
+        yield memory
+        return
+    async with redis_client() as client:
+        prefix = key_prefix()
+
+        def redis(**options: Any) -> tuple[UploadLocks, UploadLocks]:
+            return (
+                RedisUploadLocks(client, prefix, "node-a", lease_s=1, **options),
+                RedisUploadLocks(client, prefix, "node-b", lease_s=1, **options),
+            )
+
+        yield redis
 
 
 class HangingBody:
@@ -25,8 +59,8 @@ class HangingBody:
             self._cut.set_exception(exc)
 
 
-async def test_a_newer_request_cuts_the_holder_off_and_takes_over() -> None:
-    locks = MemoryUploadLocks(stall_s=60)
+async def test_a_newer_request_cuts_the_holder_off_and_takes_over(make: Make) -> None:
+    locks, other = make(stall_s=60)
     order: list[str] = []
 
     async def old() -> None:
@@ -41,34 +75,36 @@ async def test_a_newer_request_cuts_the_holder_off_and_takes_over() -> None:
                 raise
 
     holder = asyncio.create_task(old())
-    await asyncio.sleep(0.01)
-    assert locks.held("u")
-    async with locks.hold("u", None):
+    await wait_until(lambda: order == ["old holds"], 5, "the old request holds the upload")
+    assert await other.held("u")
+    async with other.hold("u", None):
         order.append("new holds")
     with pytest.raises(UploadInterrupted):
         await holder
     assert order == ["old holds", "old cut off", "old lets go", "new holds"]
-    assert not locks.held("u")
+    assert not await locks.held("u") and not await other.held("u")
 
 
-async def test_of_two_waiting_requests_only_the_newest_goes_on() -> None:
-    locks = MemoryUploadLocks(stall_s=60)
+async def test_of_two_waiting_requests_only_the_newest_goes_on(make: Make) -> None:
+    locks, other = make(stall_s=60)
     release = asyncio.Event()
+    holding = asyncio.Event()
 
     async def busy() -> None:  # holds without a body to cut: e.g. checking a whole file
         async with locks.hold("u", None):
+            holding.set()
             await release.wait()
 
-    async def request() -> str:
-        async with locks.hold("u", None):
+    async def request(on: UploadLocks) -> str:
+        async with on.hold("u", None):
             return "went on"
 
     first = asyncio.create_task(busy())
-    await asyncio.sleep(0.01)
-    middle = asyncio.create_task(request())
-    await asyncio.sleep(0.01)
-    newest = asyncio.create_task(request())
-    await asyncio.sleep(0.01)
+    await holding.wait()
+    middle = asyncio.create_task(request(other))
+    await asyncio.sleep(0.05)  # the middle one is waiting (nothing to poll for)
+    newest = asyncio.create_task(request(locks))
+    await asyncio.sleep(0.05)
     release.set()
     await first
     with pytest.raises(UploadInterrupted):
@@ -76,30 +112,32 @@ async def test_of_two_waiting_requests_only_the_newest_goes_on() -> None:
     assert await newest == "went on"
 
 
-async def test_a_holder_that_never_lets_go_makes_the_newer_one_give_up() -> None:
-    locks = MemoryUploadLocks(stall_s=60, release_wait_s=0.05)
+async def test_a_holder_that_never_lets_go_makes_the_newer_one_give_up(make: Make) -> None:
+    locks, other = make(stall_s=60, release_wait_s=0.3)
     stuck = asyncio.Event()
+    holding = asyncio.Event()
 
     async def holder() -> None:
         async with locks.hold("u", None):
+            holding.set()
             await stuck.wait()
 
     task = asyncio.create_task(holder())
-    await asyncio.sleep(0.01)
+    await holding.wait()
     with pytest.raises(UploadLocked):
-        async with locks.hold("u", None):
+        async with other.hold("u", None):
             pass
     stuck.set()
     await task
 
 
-async def test_a_stalled_body_is_cut_off_and_its_idle_time_shows() -> None:
-    locks = MemoryUploadLocks(stall_s=0.1)
-    assert locks.idle_s("u") is None
+async def test_a_stalled_body_is_cut_off_and_its_idle_time_shows(make: Make) -> None:
+    locks, other = make(stall_s=0.3)
+    assert await locks.idle_s("u") is None
     with pytest.raises(UploadInterrupted, match="no data arrived"):
         async with locks.hold("u", HangingBody()) as body:
             await body.read()
-    idle = locks.idle_s("u")
-    assert idle is not None and idle >= 0.1
-    locks.forget("u")
-    assert locks.idle_s("u") is None
+    idle = await other.idle_s("u")  # seen from the other node too
+    assert idle is not None and idle >= 0.3
+    await other.forget("u")
+    assert await locks.idle_s("u") is None

@@ -42,6 +42,7 @@ def test_command_line_beats_environment_beats_default() -> None:
         {"ice_servers": "http://stun.example"},
         {"max_sdp_bytes": "10"},
         {"writer_threads": "0"},
+        {"database_url": "mysql://root@127.0.0.1/examcast"},
     ],
 )
 def test_bad_values_are_refused_with_the_reason(values: dict[str, str]) -> None:
@@ -51,3 +52,11 @@ def test_bad_values_are_refused_with_the_reason(values: dict[str, str]) -> None:
 
 def test_no_public_stun_server_by_default() -> None:
     assert Settings().ice_servers == ()
+
+
+def test_operating_settings_are_checked() -> None:
+    assert load({}, env={}).log_format == "text" and load({}, env={}).metrics_token == ""
+    assert load({}, env={"EXAMCAST_METRICS_TOKEN": "x" * 16}).metrics_token == "x" * 16
+    for values in ({"metrics_token": "short"}, {"drain_timeout_s": "-1"}, {"log_format": "xml"}):
+        with pytest.raises(SettingsError):
+            load(values, env={})

@@ -143,7 +143,7 @@ def test_a_tile_renders_the_live_cameras_each_time() -> None:
         "picture": {
             "seq": 4,
             "taken_at": NOW - 1.5,
-            "url": "/api/proctor/exams/e1/candidates/c1/cameras/primary/picture",
+            "url": "/api/proctor/exams/e1/candidates/c1/cameras/primary/picture?c=c1",
         },
     }
     assert shown["cameras"]["secondary"] == {

@@ -729,6 +729,7 @@ export default {
   "wall.spot.err.forbidden": "You may not watch this candidate: {message}",
   "wall.spot.err.conflict": "You are watching too many candidates: close another live view first. {message}",
   "wall.spot.err.failed": "The live view failed, trying again: {message}",
+  "wall.spot.err.refused": "The server refused the live view's connection (reload the page): {message}",
   "wall.spot.err.withdrawn": "The live view was closed: you may no longer watch this candidate. {message}",
   "wall.hand": "Hand raised",
   "wall.act.title": "Proctor actions",

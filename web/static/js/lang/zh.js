@@ -729,6 +729,7 @@ export default {
   "wall.spot.err.forbidden": "无权查看该考生：{message}",
   "wall.spot.err.conflict": "同时查看的考生太多，请先关闭其他直播窗口：{message}",
   "wall.spot.err.failed": "直播连接失败，正在重试：{message}",
+  "wall.spot.err.refused": "服务器拒绝了直播连接（请刷新页面）：{message}",
   "wall.spot.err.withdrawn": "直播已关闭，你已无权查看该考生：{message}",
   "wall.hand": "举手求助",
   "wall.act.title": "监考操作",

@@ -10,6 +10,11 @@
 //   socket.on("connect", ...) / socket.on("disconnect", ...)   // after reconnects too
 //   socket.on("heartbeat", ({ result, sentAt, receivedAt }) => ...) // the server's `time`
 //
+// A connection that carries a candidate's live media (their camera pages, their phone, a
+// proctor's live view of them) names the candidate: `new SocketClient({ route: id })` or
+// `socket.routeTo(id)` puts `c=<id>` in its URL, by which the load balancer sends all of a
+// candidate's media to one node (docs/decisions/0026-routing-by-candidate.md).
+//
 // A silent drop (packets vanish, the socket looks open) is noticed by a heartbeat: the
 // `time` event once a second; no answer within HEARTBEAT_TIMEOUT_MS and the connection is
 // given up at once (not after the server's ping timeout) and opened again, retried every
@@ -57,9 +62,20 @@ function parsePacket(text) {
   return { type, id, data: rest ? JSON.parse(rest) : null };
 }
 
+/** ``url`` with ``c=<route>`` in its query (unchanged without a route). */
+export function routedUrl(url, route) {
+  if (!route) return url;
+  const routed = new URL(url);
+  routed.searchParams.set("c", route);
+  return routed.href;
+}
+
 export class SocketClient {
-  constructor({ url = defaultUrl(), minDelayMs = 500, maxDelayMs = 10000 } = {}) {
+  constructor({ url = defaultUrl(), route = null, minDelayMs = 500, maxDelayMs = 10000 } = {}) {
     this.url = url;
+    this.route = route; // the candidate whose media this connection carries (c=)
+    this._routing = null; // a route being learnt: connecting waits for it
+    this._openWhenRouted = false;
     this.minDelayMs = minDelayMs;
     this.maxDelayMs = maxDelayMs;
     this.connected = false;
@@ -82,6 +98,25 @@ export class SocketClient {
   reconnect() {
     if (this._ws) this._drop(this._ws);
     else this._reconnectNow();
+  }
+
+  /**
+   * Name the candidate whose media this connection carries (``c=`` in its URL), or a
+   * promise of it (a page that asks the API who it is): connecting waits for it. An open
+   * connection without it, or with another, is opened again with it.
+   */
+  routeTo(route) {
+    const routing = Promise.resolve(route).then((id) => id || null, () => this.route);
+    this._routing = routing;
+    return routing.then((id) => {
+      if (this._routing !== routing) return; // a later one decides
+      this._routing = null;
+      const changed = id !== this.route;
+      this.route = id;
+      if (this._ws && changed) this._drop(this._ws); // reconnects, with the route
+      else if (this._openWhenRouted && !this._ws && !this._closedByUser) this._open();
+      this._openWhenRouted = false;
+    });
   }
 
   /** Resolves once connected (retrying meanwhile); rejects if the server refuses. */
@@ -146,7 +181,11 @@ export class SocketClient {
   _open() {
     clearTimeout(this._retryTimer);
     this._retryTimer = null;
-    const ws = new WebSocket(this.url);
+    if (this._routing) {
+      this._openWhenRouted = true; // routeTo opens it once the route is known
+      return;
+    }
+    const ws = new WebSocket(routedUrl(this.url, this.route));
     this._ws = ws;
     ws.onmessage = (msg) => this._onFrame(ws, msg.data);
     ws.onclose = () => this._onClose(ws);

@@ -90,6 +90,7 @@ export class Uplink {
     this.pairingId = pairingId;
     this.closed = false; // after close(): nothing reconnects
     this.sessionId = null;
+    this.iceServers = []; // from open_session: the TURN servers this page may use
     this.state = "connecting";
     this.pc = null;
     this.media = null; // the server's word: "flowing", "silent", or null (not known yet)
@@ -186,6 +187,13 @@ export class Uplink {
       // A lost connection is retried by the socket; anything else needs a new offer.
       if (err instanceof SocketError && err.code === "disconnected") return;
       this._failures += 1;
+      if (err instanceof ServerError && err.code === "draining") {
+        // This server is stopping and takes no new session: a new connection is sent to
+        // another one by the load balancer. Meanwhile the page says it is reconnecting.
+        this._setState("reconnecting");
+        this._redial(Math.min(RETRY_MAX_MS, 500 * 2 ** (this._failures - 1)));
+        return;
+      }
       this._setState("failed", err);
       this._scheduleRecovery(Math.min(RETRY_MAX_MS, 1000 * 2 ** (this._failures - 1)));
     });
@@ -274,6 +282,8 @@ export class Uplink {
         throw err;
       });
     }
+    // TURN servers with fresh time-limited credentials for this page ([] without TURN).
+    if (opened?.ice_servers) this.iceServers = opened.ice_servers;
     if (opened && this.pc && this.pc.connectionState === "connected") {
       // The same peer connection may carry the media again (a short drop): the server's
       // word on it may be half a second old, so a silent one gets a moment before a new one.
@@ -289,6 +299,7 @@ export class Uplink {
       if (this.pairingId) open.pairing_id = this.pairingId;
       opened = await request(this.socket, "open_session", open);
       this.sessionId = opened.session_id;
+      this.iceServers = opened.ice_servers || [];
     } else if (opened.media === "silent") {
       this.media = "silent";
       this._dropStarted(opened.silent_since ?? null);
@@ -302,7 +313,7 @@ export class Uplink {
     try {
       this._setState(this.state === "connecting" ? "connecting" : "reconnecting");
       if (this.pc) this.pc.close();
-      const pc = new RTCPeerConnection({ iceServers: [] });
+      const pc = new RTCPeerConnection({ iceServers: this.iceServers });
       this.pc = pc;
       this._pcSince = performance.now();
       this._senders = {};
@@ -368,6 +379,13 @@ export class Uplink {
         this._scheduleRecovery(0);
       }
     }, STATS_MS);
+  }
+
+  _redial(delayMs) {
+    clearTimeout(this._recoverTimer);
+    this._recoverTimer = setTimeout(() => {
+      if (!this.closed) this.socket.reconnect(); // its "connect" resumes
+    }, delayMs);
   }
 
   _scheduleRecovery(delayMs) {

@@ -32,6 +32,7 @@ import {
 async function checkSession() {
   try {
     page.me = (await api("GET", "/api/me")).account;
+    page.socket.routeTo(page.me.id); // c=: this candidate's media node (lib/socketio.js)
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) {
       toLogin(page.me !== null); // logged in before: the session has ended

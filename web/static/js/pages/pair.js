@@ -126,6 +126,8 @@ async function main() {
       return;
     }
   }
+  // c=: the candidate's media node (a pairing remembered from before it was sent: none).
+  page.socket.routeTo(page.pairing.candidate_id);
   // The proctors' messages show here too (read on either device); their time changes reload.
   new ProctorLine({ socket: page.socket, examId: page.pairing.exam_id, onDeadline: loadQuestion,
     onEnded: loadQuestion }).start();

@@ -288,6 +288,13 @@ function listenToProctors() {
   ui.deadline.after(help);
   proctors.attachHand(help);
   proctors.start();
+  // Events sent while away are lost (between nodes they go through Redis pub/sub, at most
+  // once): after a reconnect the page asks for the whole question again.
+  let connectedBefore = false;
+  socket.on("connect", () => {
+    if (connectedBefore) refresh();
+    connectedBefore = true;
+  });
   socket.connect().catch(() => {}); // a refused connection: the page works without it
 }
 

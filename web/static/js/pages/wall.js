@@ -196,7 +196,7 @@ function closeWall(error) {
 function connect() {
   const socket = new SocketClient();
   page.socket = socket;
-  page.spotlight = new Spotlight(socket, examId);
+  page.spotlight = new Spotlight(examId); // a socket of its own per candidate watched
   page.actions = new ActionPanel(socket, examId); // message, extra time, end (in the spotlight)
   page.spotlight.el.append(page.actions.el);
   socket.on("connect", () => watch());

@@ -72,6 +72,8 @@ export class OnlineAnswer extends OnlineMedia {
 
   async start() {
     const { ui } = this;
+    // c=: the load balancer's node for this candidate's media; connecting waits for it.
+    this.socket.routeTo(api("GET", "/api/me").then(({ account }) => account.id));
     ui.rehearse.addEventListener("click", () => this.rehearse());
     ui.formal.addEventListener("click", () => this.enterFormal());
     ui.start.addEventListener("click", () => this.startTake());

@@ -9,7 +9,7 @@
 // is opened once it is back). ``viewer_closed``: the server closed it because this account
 // may no longer watch the candidate; the panel shows why and opens nothing more.
 
-import { SocketError } from "../../lib/socketio.js";
+import { SocketClient, SocketError } from "../../lib/socketio.js";
 import { ServerError, gatheringComplete, request } from "../../lib/uplink.js";
 import { h } from "../../lib/dom.js";
 import { t } from "../../lib/i18n.js";
@@ -89,11 +89,14 @@ class CameraPane {
 }
 
 export class Spotlight {
-  constructor(socket, examId) {
-    this.socket = socket;
+  constructor(examId) {
+    // A connection of its own per candidate watched, with c=<candidate id>: the load
+    // balancer sends it to the node that has the candidate's cameras (lib/socketio.js).
+    this.socket = null;
     this.examId = examId;
     this.tile = null; // the candidate watched, while the panel is open
     this.sessionId = null;
+    this.iceServers = []; // the server's word (open_session): TURN for strict networks
     this.pc = null;
     this.generation = 0; // bumped at each close: late answers of an old opening are dropped
     this.error = null;
@@ -123,15 +126,6 @@ export class Spotlight {
     this.el.addEventListener("needs-sound", () => {
       this.soundButton.hidden = false;
     });
-    socket.on("viewer_state", (msg) => this._onViewerState(msg));
-    socket.on("viewer_closed", (msg) => this._onViewerClosed(msg));
-    // The server ends a viewer session with its connection: open a new one when back.
-    socket.on("disconnect", () => {
-      this.sessionId = null;
-    });
-    socket.on("connect", () => {
-      if (this.tile && !this.withdrawn) this._run(() => this._open(this.generation));
-    });
     addEventListener("pagehide", () => this.close());
     addEventListener("keydown", (event) => {
       if (event.key === "Escape" && this.tile) this.close();
@@ -153,8 +147,26 @@ export class Spotlight {
     this.incidents.show(tile);
     for (const pane of Object.values(this.panes)) pane.update(false);
     this._ticker = setInterval(() => this._update(), 500);
-    const generation = this.generation;
-    this._run(() => this._open(generation));
+    this.socket = this._connect(tile.candidate_id); // "connect" opens the view
+  }
+
+  _connect(candidateId) {
+    const socket = new SocketClient({ route: candidateId });
+    const mine = (fn) => (...args) => {
+      if (socket === this.socket) fn(...args);
+    };
+    socket.on("viewer_state", mine((msg) => this._onViewerState(msg)));
+    socket.on("viewer_closed", mine((msg) => this._onViewerClosed(msg)));
+    // The server ends a viewer session with its connection: open a new one when back.
+    socket.on("disconnect", mine(() => {
+      this.sessionId = null;
+    }));
+    socket.on("connect", mine(() => {
+      if (this.tile && !this.withdrawn) this._run(() => this._open(this.generation));
+    }));
+    socket.on("connect_error", mine((err) => this._failed(new ServerError("refused", err.message))));
+    socket.connect().catch(() => {});
+    return socket;
   }
 
   /** The wall's newer data of the candidate watched (name, where they are). */
@@ -192,9 +204,12 @@ export class Spotlight {
     this.soundButton.hidden = true;
     this.el.hidden = true;
     delete this.el.dataset.state;
-    if (sessionId && this.socket.connected) {
-      await request(this.socket, "close_session", { session_id: sessionId }).catch(() => {});
+    const socket = this.socket;
+    this.socket = null;
+    if (sessionId && socket?.connected) {
+      await request(socket, "close_session", { session_id: sessionId }).catch(() => {});
     }
+    socket?.close();
   }
 
   // -- internals ---------------------------------------------------------------------------
@@ -214,12 +229,12 @@ export class Spotlight {
     }
     const code = err instanceof ServerError ? err.code : "failed";
     const message = err?.message || String(err);
-    this.error = () => t(`wall.spot.err.${["forbidden", "conflict"].includes(code) ? code : "failed"}`,
-      { message });
+    const known = ["forbidden", "conflict", "refused"].includes(code); // refused: the socket's
+    this.error = () => t(`wall.spot.err.${known ? code : "failed"}`, { message });
     this.message.textContent = this.error();
     this.message.hidden = false;
     this.el.dataset.state = "failed";
-    if (code !== "forbidden" && code !== "conflict") {
+    if (!known) {
       this._later(() => (this.sessionId ? this._negotiate(this.generation)
         : this._open(this.generation)));
     }
@@ -235,15 +250,17 @@ export class Spotlight {
 
   async _open(generation) {
     if (generation !== this.generation || !this.tile) return;
-    const opened = await request(this.socket, "open_session", {
+    const socket = this.socket;
+    const opened = await request(socket, "open_session", {
       role: "viewer", exam_id: this.examId, candidate_id: this.tile.candidate_id,
     });
     if (generation !== this.generation) {
-      await request(this.socket, "close_session", { session_id: opened.session_id })
+      await request(socket, "close_session", { session_id: opened.session_id })
         .catch(() => {});
       return;
     }
     this.sessionId = opened.session_id;
+    this.iceServers = opened.ice_servers || []; // TURN, with this page's credentials
     this.el.dataset.sessionId = opened.session_id;
     this._setCameras(opened.cameras);
     await this._negotiate(generation);
@@ -252,7 +269,7 @@ export class Spotlight {
   async _negotiate(generation) {
     if (generation !== this.generation || !this.sessionId) return;
     if (this.pc) this.pc.close();
-    const pc = new RTCPeerConnection({ iceServers: [] });
+    const pc = new RTCPeerConnection({ iceServers: this.iceServers });
     this.pc = pc;
     const transceivers = SECTIONS.map(([kind]) => pc.addTransceiver(kind, { direction: "recvonly" }));
     pc.addEventListener("connectionstatechange", () => this._onPeerState(pc));

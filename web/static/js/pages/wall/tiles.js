@@ -65,7 +65,8 @@ export function timeLeftText(tile, now) {
 }
 
 function pictureUrl(picture) {
-  return `${picture.url}?seq=${encodeURIComponent(picture.seq)}`;
+  const sep = picture.url.includes("?") ? "&" : "?"; // the server's url carries c=
+  return `${picture.url}${sep}seq=${encodeURIComponent(picture.seq)}`;
 }
 
 function blobUrl(base64) {

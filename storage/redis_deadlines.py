@@ -1,0 +1,134 @@
+"""Which node fires each deadline, in Redis: implements ``exams.shared.ports.DeadlineOwners``.
+
+Every node keeps a heartbeat key (``node:<id>``) alive with a lease it renews
+every third of it. A deadline (an attempt's one timer) is owned by the node that
+last set it: ``deadlines:owner`` (a hash, key -> node) and ``deadlines:due`` (a
+sorted set, key -> when, on the domain's clock). The owner's timer fires only
+if it still owns the deadline, so a stale timer on another node does nothing.
+A node that dies stops renewing its heartbeat; once the lease has run out, the
+other nodes' sweeps (:meth:`orphans`) find its deadlines and one of them (a Lua
+script: the check and the claim in one step) takes each over.
+
+Redis is never the system of record: the deadlines themselves are saved with
+the attempts; this says only who acts on them. Lost, a node's start-up
+reconcile claims them again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+# KEYS: owners hash, due zset. ARGV: me, node key prefix, then the deadline keys.
+ADOPT = """
+local taken = {}
+for i = 3, #ARGV do
+  local key = ARGV[i]
+  local owner = redis.call('HGET', KEYS[1], key)
+  if owner ~= ARGV[1] and (not owner or redis.call('EXISTS', ARGV[2] .. owner) == 0) then
+    redis.call('HSET', KEYS[1], key, ARGV[1])
+    taken[#taken + 1] = key
+  end
+end
+return taken
+"""
+# KEYS: owners hash, due zset. ARGV: me, the deadline key.
+RELEASE = """
+if redis.call('HGET', KEYS[1], ARGV[2]) == ARGV[1] then
+  redis.call('HDEL', KEYS[1], ARGV[2])
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
+class RedisDeadlines:
+    def __init__(
+        self, client: aioredis.Redis, prefix: str, node: str, *, lease_s: float = 10.0
+    ) -> None:
+        self._redis = client
+        self._node = node
+        self._nodes = prefix + "node:"
+        self._owners = prefix + "deadlines:owner"
+        self._due = prefix + "deadlines:due"
+        self._lease_ms = max(1, round(lease_s * 1000))
+        self._adopt = client.register_script(ADOPT)
+        self._release = client.register_script(RELEASE)
+        self._beating: asyncio.Task[None] | None = None
+
+    @property
+    def node(self) -> str:
+        return self._node
+
+    @property
+    def lease_s(self) -> float:
+        return self._lease_ms / 1000
+
+    # -- this node's heartbeat -------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Say this node is alive (now, then every third of the lease)."""
+        await self._beat()
+        self._beating = asyncio.ensure_future(self._beat_forever())
+
+    async def stop(self, *, hand_over: bool = True) -> None:
+        """Stop the heartbeat; ``hand_over``: delete it, so other nodes take this node's
+        deadlines at their next sweep (``False``: as a crash, once the lease runs out)."""
+        if self._beating is not None:
+            self._beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._beating
+            self._beating = None
+        if hand_over:
+            try:
+                await self._redis.delete(self._nodes + self._node)
+            except RedisError:
+                log.warning("node %s: could not remove its heartbeat", self._node)
+
+    async def _beat(self) -> None:
+        await self._redis.set(self._nodes + self._node, "1", px=self._lease_ms)
+
+    async def _beat_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._lease_ms / 3000)
+            try:
+                await self._beat()
+            except RedisError:
+                log.warning("node %s: heartbeat not renewed", self._node, exc_info=True)
+
+    # -- DeadlineOwners --------------------------------------------------------------------
+
+    async def claim(self, key: str, due_at: float) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self._owners, key, self._node)
+            pipe.zadd(self._due, {key: due_at})
+            await pipe.execute()
+
+    async def owns(self, key: str) -> bool:
+        return bool(await self._redis.hget(self._owners, key) == self._node)
+
+    async def release(self, key: str) -> None:
+        await self._release(keys=[self._owners, self._due], args=[self._node, key])
+
+    async def orphans(self, due_before: float) -> list[str]:
+        top = "+inf" if math.isinf(due_before) else repr(float(due_before))
+        keys = await self._redis.zrangebyscore(self._due, "-inf", top)
+        if not keys:
+            return []
+        taken = await self._adopt(
+            keys=[self._owners, self._due], args=[self._node, self._nodes, *keys]
+        )
+        return [str(k) for k in taken]
+
+    async def owner(self, key: str) -> str | None:
+        """The node that fires ``key`` (for tests and operators)."""
+        found = await self._redis.hget(self._owners, key)
+        return None if found is None else str(found)

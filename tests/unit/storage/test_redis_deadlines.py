@@ -1,0 +1,76 @@
+"""Deadline ownership on a real Redis, two nodes: the last node to set a deadline owns it,
+the other one's timer does nothing, and a node that stops beating hands its deadlines to
+exactly one survivor."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+from storage.redis_deadlines import RedisDeadlines
+from tests.support.clock import wait_until
+from tests.support.redis import key_prefix, redis_client
+
+
+async def test_the_last_node_to_set_a_deadline_owns_it() -> None:
+    async with redis_client() as client:
+        prefix = key_prefix()
+        a = RedisDeadlines(client, prefix, "a", lease_s=5)
+        b = RedisDeadlines(client, prefix, "b", lease_s=5)
+        await a.start()
+        await b.start()
+        try:
+            await a.claim("att-1", 100.0)
+            assert await a.owns("att-1") and not await b.owns("att-1")
+            await b.claim("att-1", 120.0)
+            assert await b.owns("att-1") and not await a.owns("att-1")
+            await a.release("att-1")  # not a's to release
+            assert await b.owner("att-1") == "b"
+            assert await a.orphans(math.inf) == []  # its owner is alive
+            await b.release("att-1")
+            assert await b.owner("att-1") is None
+            assert await client.zcard(prefix + "deadlines:due") == 0
+        finally:
+            await a.stop()
+            await b.stop()
+
+
+async def test_a_dead_nodes_deadlines_go_to_exactly_one_survivor() -> None:
+    async with redis_client() as client:
+        prefix = key_prefix()
+        dead = RedisDeadlines(client, prefix, "dead", lease_s=0.5)
+        b = RedisDeadlines(client, prefix, "b", lease_s=5)
+        c = RedisDeadlines(client, prefix, "c", lease_s=5)
+        for node in (dead, b, c):
+            await node.start()
+        try:
+            for i in range(20):
+                await dead.claim(f"att-{i}", 100.0 + i)
+            await dead.stop(hand_over=False)  # as a kill -9: the heartbeat just stops
+            assert await b.orphans(math.inf) == []  # its lease has not run out yet
+
+            async def gone() -> bool:
+                return not await client.exists(prefix + "node:dead")
+
+            await wait_until(gone, 5, "the dead node's lease runs out")
+            taken = await asyncio.gather(b.orphans(math.inf), c.orphans(math.inf))
+            assert sorted(taken[0] + taken[1]) == sorted(f"att-{i}" for i in range(20))
+            assert not set(taken[0]) & set(taken[1])  # each taken once
+            for key in taken[0]:
+                assert await b.owns(key)
+        finally:
+            await b.stop()
+            await c.stop()
+
+
+async def test_a_node_stopping_cleanly_hands_over_at_once() -> None:
+    async with redis_client() as client:
+        prefix = key_prefix()
+        a = RedisDeadlines(client, prefix, "a", lease_s=60)
+        b = RedisDeadlines(client, prefix, "b", lease_s=60)
+        await a.start()
+        await b.start()
+        await a.claim("att-1", 100.0)
+        await a.stop()  # drained: its heartbeat removed
+        assert await b.orphans(math.inf) == ["att-1"]
+        await b.stop()
