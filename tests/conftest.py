@@ -69,6 +69,26 @@ def pytest_configure(config: pytest.Config) -> None:
         use_port_block(worker_ports())
 
 
+# A worker running anything but the real-time group yields the CPU to the one running it
+# (its browsers and servers play media in real time; these tests mostly wait or compute).
+OTHERS_NICE = 10
+_lowered = False
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    global _lowered
+    if _lowered or not worker_id().startswith("gw") or _group(item) == "realtime":
+        return
+    os.nice(OTHERS_NICE)  # this thread, and the threads and processes it starts from now on
+    _lowered = True
+
+
+def _group(item: pytest.Item) -> str:
+    path = item.nodeid.split("::")[0]
+    return "realtime" if path.startswith("tests/e2e/") or path in REALTIME else path
+
+
 def _rank(item: pytest.Item) -> tuple[int, int]:
     path = item.nodeid.split("::")[0]
     if path in LONGEST_FIRST:
@@ -84,9 +104,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     every xdist worker must collect the same order); the browser tests and REALTIME one group."""
     items.sort(key=_rank)
     for item in items:
-        path = item.nodeid.split("::")[0]
-        group = "realtime" if path.startswith("tests/e2e/") or path in REALTIME else path
-        item.add_marker(pytest.mark.xdist_group(group))
+        item.add_marker(pytest.mark.xdist_group(_group(item)))
 
 
 @pytest.fixture
