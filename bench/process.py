@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 import aiohttp
@@ -23,11 +24,19 @@ class ServerFailed(RuntimeError):
 
 
 class ServerProcess:
-    def __init__(self, name: str, argv: list[str], log_path: Path, cpus: set[int] | None) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        log_path: Path,
+        cpus: set[int] | None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.argv = argv
         self.log_path = log_path
         self.cpus = cpus
+        self.env = env  # added to the environment (bench.spawn.spawn)
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -36,7 +45,7 @@ class ServerProcess:
         return self._proc.pid
 
     def start(self) -> None:
-        self._proc = spawn(self.argv, self.log_path)
+        self._proc = spawn(self.argv, self.log_path, self.env)
         if self.cpus:
             measure.pin(self._proc.pid, self.cpus)
 

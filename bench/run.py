@@ -7,6 +7,8 @@ With ``--viewers M`` the candidates go on streaming after that while M
 viewer sessions watch them through the server's relay, then a proctor
 watches the exam's wall (:mod:`bench.live`); the same is measured against a
 plain aiortc server relaying with ``MediaRelay`` (``bench.baseline --relay``).
+With ``--backends`` the recording alone is measured instead, in turns on SQLite + local
+disk and on PostgreSQL + S3-compatible storage (:mod:`bench.backends`).
 Progress goes to stderr; the figures are one JSON object, the last line of
 stdout. docs/bench.md explains each figure.
 """
@@ -17,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -27,9 +30,10 @@ from typing import Any
 
 import psutil
 
-from bench import measure, proctors
+from bench import backends, measure, proctors
 from bench.analysis import AnalysisPlan
 from bench.analysis import seed as seed_analysis
+from bench.backends import BackendsFailed, Services, TurnHooks
 from bench.clip import Clip, make_black, make_clip
 from bench.live import LiveFailed, LivePlan, proctors_needed
 from bench.loadgen import LoadFailed, Target, loopback_only, run_load
@@ -118,6 +122,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="an extra argument for `examcast serve` (repeatable), "
         "e.g. --server-arg=--event-loop --server-arg=asyncio",
     )
+    backends.add_arguments(parser)
     parser.add_argument(
         "--keep", action="store_true", help="keep the data directory (recordings, server logs)"
     )
@@ -143,6 +148,10 @@ def main(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    wrong = backends.check_args(args)
+    if wrong is not None:
+        print(f"examcast bench: {wrong}", file=sys.stderr)
+        return 2
     baseline_streams = (
         min(args.streams, 2) if args.baseline_streams is None else args.baseline_streams
     )
@@ -162,8 +171,11 @@ def main(args: argparse.Namespace) -> int:
         pass_through()  # viewers here never decode for the figures (bench/viewers.py)
     work = Path(tempfile.mkdtemp(prefix="examcast-bench-"))
     try:
-        result = _runner()(_bench(args, baseline_streams, clip, work, placement))
-    except (ServerFailed, LoadFailed, LiveFailed, TimeoutError) as exc:
+        if args.backends:
+            result = _runner()(_bench_backends(args, clip, work, placement))
+        else:
+            result = _runner()(_bench(args, baseline_streams, clip, work, placement))
+    except (ServerFailed, LoadFailed, LiveFailed, BackendsFailed, TimeoutError) as exc:
         progress(f"failed: {type(exc).__name__}: {exc}")
         return 1
     finally:
@@ -356,6 +368,92 @@ async def _bench(
     return result
 
 
+async def _bench_backends(
+    args: argparse.Namespace,
+    clip: Clip,
+    work: Path,
+    placement: tuple[set[int], set[int]] | None,
+) -> dict[str, Any]:
+    """``--backends``: turns of SQLite + disk and PostgreSQL + S3 (bench/backends.py)."""
+    loop_name = _event_loop(args.server_arg)
+    progress("services: PostgreSQL and SeaweedFS (S3) unless given")
+    # The services are not pinned: the kernel puts them where a CPU is free. (Pinned with the
+    # load generator, two runs on a busy machine had their senders stall for seconds.)
+    services = await asyncio.to_thread(Services.start, args, work / "services")
+    for started in services.started:
+        progress(f"started {started}")
+    turns: list[dict[str, Any]] = []
+    try:
+        for i, setup in enumerate(backends.run_order(args.backend_rounds)):
+            folder = work / f"turn{i + 1}-{setup}"
+            port = free_port()
+            token = secrets.token_hex(16)
+            turn = await backends.prepare(setup, i + 1, services, folder / "examcast", token)
+            serve = serve_args(
+                port,
+                turn.data_dir,
+                "--device-check-limit-s",
+                str(max(120, args.seconds + 120)),
+                "--log-level",
+                "warning",
+                *args.server_arg,
+            )
+            server = ServerProcess(
+                f"examcast serve ({setup})",
+                serve,
+                folder / "examcast.log",
+                placement[0] if placement else None,
+                env=turn.env,
+            )
+            url = f"http://127.0.0.1:{port}"
+            hooks = TurnHooks(turn, url, token, services if setup != backends.SQLITE_DISK else None)
+            try:
+                run = await _measure(
+                    server,
+                    Target(f"turn {i + 1} {setup}", url, folder / "examcast.log"),
+                    clip,
+                    args.streams,
+                    args.seconds,
+                    hooks=hooks,
+                )
+            finally:
+                if not args.keep:
+                    await turn.cleanup()
+            figures_ = backends.turn_figures(hooks, run, args.streams, args.seconds)
+            progress(
+                f"turn {i + 1} {setup}: cpu_per_stream_pct {figures_['cpu_per_stream_pct']}, "
+                f"{figures_['takes_stored_complete']}/{figures_['takes']} takes stored complete"
+            )
+            turns.append(figures_)
+    finally:
+        await asyncio.to_thread(services.stop)
+    result: dict[str, Any] = {
+        "mode": "backends",
+        "streams": args.streams,
+        "seconds": args.seconds,
+        "order": [t["setup"] for t in turns],
+    }
+    result.update(backends.summary(turns))
+    result.update(
+        turns=turns,
+        services_started=services.started,
+        event_loop=loop_name,
+        server_args=args.server_arg,
+        clip=clip.describe(),
+        note=backends.NOTE,
+    )
+    result["pinning"] = (
+        {
+            "server_cpus": sorted(placement[0]),
+            "loadgen_cpus": sorted(placement[1]),
+            "services_cpus": "not pinned",
+        }
+        if placement
+        else "one CPU: server, load generator and services share it"
+    )
+    return result
+
+
 async def _relay_baseline(
     args: argparse.Namespace,
     viewers: int,
@@ -423,11 +521,14 @@ async def _measure(
     seconds: int,
     live: Callable[[], Awaitable[LivePlan]] | None = None,
     analysis: Callable[[], Awaitable[AnalysisPlan]] | None = None,
+    hooks: TurnHooks | None = None,
 ) -> Run:
     progress(f"{target.name}: starting {' '.join(server.argv)}")
     server.start()
     try:
         await server.wait_ready(target.url + "/api/health")
+        if hooks is not None:
+            await hooks.before()
         plan = None if live is None else await live()
         analysis_plan = None if analysis is None else await analysis()
         proc = psutil.Process(server.pid)
@@ -449,11 +550,17 @@ async def _measure(
             rss[phase] = memory.sample()
             if phase == "stopped":  # the server's peer sockets are still open
                 drops[0] = measure.socket_drops(server.pid)
+            if hooks is not None:
+                hooks.on_phase(phase)
 
         started = time.monotonic()
         load = await run_load(
             target, clip, streams, seconds, on_phase, progress, plan, analysis_plan
         )
+        if hooks is not None:  # every take stored complete (the store's uploads run after)
+            await hooks.settle(load)
+            on_phase("settled")
+            await hooks.after()
         await memory.stop()
         udp = measure.udp_delta(udp_before, measure.udp_counters())
         server.check_alive()

@@ -3,10 +3,12 @@ port, the command line, the process with its output in a log file, the SMS codes
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import subprocess
 import sys
+from collections.abc import Mapping
 from itertools import count
 from pathlib import Path
 
@@ -62,8 +64,11 @@ def serve_args(port: int, data_dir: Path, *extra: str) -> list[str]:
     ]
 
 
-def spawn(args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
-    """``python *args`` from the checkout, stdout and stderr into ``log_path``."""
+def spawn(
+    args: list[str], log_path: Path, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """``python *args`` from the checkout, stdout and stderr into ``log_path``; ``env`` is
+    added to this process's environment (secrets go there, not on the command line)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         return subprocess.Popen(
@@ -72,6 +77,7 @@ def spawn(args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
+            env=None if env is None else {**os.environ, **env},
         )
 
 

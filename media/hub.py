@@ -35,7 +35,7 @@ from aiortc import RTCPeerConnection
 from exams.shared.errors import Conflict, Draining, InvalidInput, NotFound
 from exams.shared.ports import Clock, Scheduler
 from exams.shared.telemetry import NO_TELEMETRY, Count, Telemetry, about_take
-from media import recovery
+from media import continuation, recovery
 from media.peers import PeerFactory, close_quietly
 from media.recorder import TakeRecorder
 from media.sources import TrackSource
@@ -126,6 +126,10 @@ class MediaHub:
         self._takes: dict[str, dict[str, TakeRecorder]] = {}  # take id -> camera -> recorder
         # take id -> its media clock's origin: monotonic, as the packets' arrival times are
         self._origins: dict[str, float] = {}
+        # a take continued here after its node died: each camera's part from there, and the
+        # take while that part is being brought here (a stop waits for it)
+        self._priors: dict[str, dict[str, continuation.Prior]] = {}
+        self._preparing: dict[str, asyncio.Task[None]] = {}
         self.on_lost: list[SessionLost] = []
         self.on_state: list[StateListener] = []
         self.on_sources: list[SourcesListener] = []  # a session's peer has new tracks
@@ -421,6 +425,7 @@ class MediaHub:
         cameras = self._takes[take_id]
         recorder = cameras.get(camera)
         if recorder is None:
+            prior = self._priors.get(take_id, {}).get(camera)
             recorder = cameras[camera] = TakeRecorder(
                 take_id,
                 self._dir / take_id,
@@ -429,8 +434,9 @@ class MediaHub:
                 keyframe_interval=self._keyframe_interval,
                 origin=self._origins[take_id],
                 prefix="" if camera == PRIMARY else f"{camera}/",
+                prior=prior,
             )
-            reason = "start"
+            reason = "start" if prior is None else continuation.NODE_LOST
         for other in self._sessions.values():
             if other.recorder is recorder and other is not session:
                 other.recorder, other.take_id = None, None
@@ -442,8 +448,12 @@ class MediaHub:
         """Stop every camera of the take at once; the primary's manifest, with the others'
         under ``cameras``."""
         about_take(take_id)
+        preparing = self._preparing.get(take_id)
+        if preparing is not None:  # continued here a moment ago: its part is on its way
+            await asyncio.wait([preparing])
         cameras = self._takes.pop(take_id)
-        self._origins.pop(take_id, None)
+        origin = self._origins.pop(take_id, time.monotonic())
+        priors = self._priors.pop(take_id, {})
         recorders = set(cameras.values())
         for session in self._sessions.values():
             if session.recorder in recorders:
@@ -457,6 +467,11 @@ class MediaHub:
             name: {k: m[k] for k in ("segments", "gaps", "recorded_s", "stats")}
             for name, m in stopped.items()
         }
+        for name, prior in priors.items():  # a camera that did not come here: its prior part
+            if name not in cameras and prior.segments:
+                manifest["cameras"][name] = continuation.left_behind(
+                    prior, time.monotonic() - origin
+                )
         return manifest
 
     async def discard(self, take_id: str) -> None:
@@ -472,6 +487,45 @@ class MediaHub:
         return await asyncio.get_running_loop().run_in_executor(
             None, recovery.recover_take, self._dir / take_id
         )
+
+    async def resume(self, take_id: str, cameras: Mapping[str, str], started_at: float) -> None:
+        """Continue here a take another node recorded until it died: its files brought here
+        (the ``before_recover`` hooks: from the object store) and recovered, then ``cameras``
+        recorded on the take's clock (``started_at``, the clock's epoch), numbered and placed
+        after that part (:mod:`media.continuation`)."""
+        about_take(take_id)
+        if take_id in self._takes or take_id in self._preparing:
+            raise Conflict("this take records here already")
+        task = asyncio.ensure_future(self._continue(take_id, cameras, started_at))
+        self._preparing[take_id] = task
+        task.add_done_callback(lambda _: self._preparing.pop(take_id, None))
+        await task
+
+    async def _continue(self, take_id: str, cameras: Mapping[str, str], started_at: float) -> None:
+        folder = self._dir / take_id
+        for hook in self.before_recover:  # a failure stops it: new files must not replace those
+            await hook(take_id)
+        recovered = await asyncio.get_running_loop().run_in_executor(
+            None, recovery.recover_take, folder
+        )
+        self._priors[take_id] = priors = continuation.priors(recovered, folder)
+        log.info(
+            "take %s: continued after %s",
+            take_id,
+            ", ".join(
+                f"{n}: {len(p.segments)} segment(s) to {p.end_s}s" for n, p in priors.items()
+            ),
+        )
+        self._takes[take_id] = {}
+        self._origins[take_id] = time.monotonic() - (self._clock() - started_at)
+        for camera, session_id in cameras.items():
+            session = self._sessions.get(session_id)
+            if session is None and camera == PRIMARY:
+                self._takes.pop(take_id)
+                self._priors.pop(take_id)
+                raise NotFound("no such media session; open a new one")
+            if session is not None:
+                self._record(take_id, camera, session, continuation.NODE_LOST)
 
     async def shutdown(self) -> None:
         for cancel in self._grace_ends.values():

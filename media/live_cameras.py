@@ -13,6 +13,9 @@ connected sets up a new connection, waits for its page to come back, or its
 media stopped (no frame for 2 s: :meth:`media.hub.MediaHub.check_media`); and
 ``no_feed`` with no session, one that never connected, or one its page
 closed.
+
+In a cluster (docs/decisions/0028) a candidate whose cameras are on another node has no
+session here: their states are the ones that node shares (``remote``), while it does.
 """
 
 from __future__ import annotations
@@ -39,14 +42,27 @@ class Pictures(Protocol):
     def latest(self, owner: str, camera: str) -> Picture | None: ...
 
 
+class RemoteStates(Protocol):
+    """Implemented by :class:`media.remote_cameras.RemoteCameras`."""
+
+    def state(self, owner: str, camera: str) -> str | None: ...
+
+
 BROKEN = ("failed", "closed")
 
 
 class LiveCameras:
     """Listens on the hub (``on_state``, ``on_lost``); answers :meth:`cameras`."""
 
-    def __init__(self, hub: Sessions, pictures: Pictures, link_state: LinkState) -> None:
+    def __init__(
+        self,
+        hub: Sessions,
+        pictures: Pictures,
+        link_state: LinkState,
+        remote: RemoteStates | None = None,
+    ) -> None:
         self._hub = hub
+        self._remote = remote
         self._pictures = pictures
         self._link_state = link_state
         self._was_connected: set[tuple[str, str]] = set()  # (owner, camera) since its last end
@@ -85,7 +101,18 @@ class LiveCameras:
             )
         return out
 
+    def states(self, owner: str) -> dict[str, str]:
+        """Each camera's state from this node's own sessions (what it shares)."""
+        return {camera: self._local_state(owner, camera) for camera in CAMERAS}
+
     def _state(self, owner: str, camera: str) -> str:
+        if self._remote is not None and not self._hub.sessions_of(owner):
+            shared = self._remote.state(owner, camera)
+            if shared is not None:
+                return shared
+        return self._local_state(owner, camera)
+
+    def _local_state(self, owner: str, camera: str) -> str:
         sessions = [s for s in self._hub.sessions_of(owner) if s.role == camera]
         if any(
             s.peer is not None and s.state == "connected" and s.silent_since is None

@@ -16,11 +16,14 @@ watching: no requests, no watching of frames, no decoding.
 API (stable; all on the event loop)::
 
     pictures = WallPictures(hub, clock, scheduler, interval_s=2.5, threads=2)
+    # several nodes: remote=media.remote_cameras.RemoteCameras (what other nodes share,
+    # answered by latest() for a camera not live here; media/wall_sharing.py, decision 0028)
 
     handle = pictures.watch(owners)       # Iterable[str] of account ids -> WatchHandle
     handle = pictures.change(handle, owners)  # the same wall, new set of candidates
     pictures.release(handle)              # idempotent; counted per owner across walls
     pictures.latest(owner, camera)        # -> Picture | None; camera "primary"/"secondary"
+    await pictures.find(owner, camera)    # latest, or (cluster) the one another node shares
     pictures.watching(owner)              # -> bool: some wall watches the owner
     pictures.add_listener(on_picture)     # on_picture(owner, camera, picture); may return
                                           # an awaitable (run as a task); errors are logged
@@ -97,7 +100,8 @@ class Picture:
     height: int
     taken_at: float  # the server clock when its keyframe arrived
     seq: int
-    frame: av.VideoFrame = field(repr=False)
+    # the small decoded picture; None for a picture shared by another node (media/remote_cameras)
+    frame: av.VideoFrame | None = field(repr=False)
     # PyAV converts a frame with a scaler it keeps on the frame: two threads converting one
     # picture at once (a detector's worker and the loop, say) would share it and crash.
     _convert: threading.Lock = field(default_factory=threading.Lock, repr=False, init=False)
@@ -105,11 +109,16 @@ class Picture:
     def luma(self) -> np.ndarray:
         """The picture's luma, full range (black 0, white 255), height x width uint8."""
         with self._convert:
-            return self.frame.to_ndarray(format="gray")
+            return self._frame().to_ndarray(format="gray")
 
     def rgb(self) -> np.ndarray:
         with self._convert:
-            return self.frame.to_ndarray(format="rgb24")
+            return self._frame().to_ndarray(format="rgb24")
+
+    def _frame(self) -> av.VideoFrame:
+        if self.frame is None:
+            raise ValueError("a picture shared by another node has no decoded frame")
+        return self.frame
 
 
 PictureListener = Callable[[str, str, Picture], "Awaitable[Any] | None"]
@@ -139,6 +148,16 @@ class CameraSessions(Protocol):
     """Where the cameras are: :class:`media.hub.MediaHub`."""
 
     def sessions_of(self, owner: str) -> list[MediaSession]: ...
+
+
+class RemotePictures(Protocol):
+    """The pictures other nodes share (:class:`media.remote_cameras.RemoteCameras`)."""
+
+    def has(self, owner: str) -> bool: ...
+
+    def latest(self, owner: str, camera: str) -> Picture | None: ...
+
+    async def fetch(self, owner: str, camera: str) -> Picture | None: ...
 
 
 class WatchHandle:
@@ -182,8 +201,10 @@ class WallPictures:
         interval_s: float = DEFAULT_INTERVAL_S,
         threads: int = 2,
         max_pending: int | None = None,
+        remote: RemotePictures | None = None,
     ) -> None:
         self._hub = hub
+        self._remote = remote  # several nodes: the pictures of cameras hosted elsewhere
         self._clock = clock
         self._scheduler = scheduler
         self.interval_s = interval_s
@@ -242,9 +263,22 @@ class WallPictures:
                 self._forget(owner)
 
     def latest(self, owner: str, camera: str) -> Picture | None:
+        """The camera's latest picture: made here while it is live here; else, in a
+        cluster, the one its hosting node shares (when one does)."""
         state = self._owners.get(owner)
         cam = None if state is None else state.cameras.get(camera)
+        if self._remote is not None and self._remote.has(owner):
+            if cam is None or cam.source is None or cam.source.ended:
+                return self._remote.latest(owner, camera)
         return None if cam is None else cam.latest
+
+    async def find(self, owner: str, camera: str) -> Picture | None:
+        """:meth:`latest`, or in a cluster the picture the owner's node shares now though no
+        wall here watches them (the picture URL asked of any node)."""
+        found = self.latest(owner, camera)
+        if found is None and self._remote is not None:
+            found = await self._remote.fetch(owner, camera)
+        return found
 
     def add_listener(self, listener: PictureListener) -> None:
         self._listeners.append(listener)

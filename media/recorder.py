@@ -35,6 +35,7 @@ from typing import Any
 
 from exams.shared.telemetry import Count
 from media import bitstream
+from media.continuation import NODE_LOST, Prior, merged
 from media.manifest import rounded, segment_json
 from media.sources import TrackSource
 from media.tap import EncodedFrame
@@ -108,6 +109,7 @@ class TakeRecorder:
         keyframe_interval: float,
         origin: float | None = None,
         prefix: str = "",
+        prior: Prior | None = None,
     ) -> None:
         self.take_id = take_id
         self.directory = directory
@@ -134,6 +136,12 @@ class TakeRecorder:
         # frames of new tracks held until their clocks settle (monotonic deadline), in order
         self._settle_until: float | None = None
         self._held: list[tuple[TrackSource, EncodedFrame]] = []
+        # A take continued from a node that died (media.continuation): numbered after its
+        # files, nothing before its end, lost from there to the first frame recorded here.
+        self.prior = prior
+        if prior is not None:
+            self._resume_after = prior.end_s
+            self.gaps.append(Gap(prior.end_s, None, NODE_LOST))
 
     # -- wiring ----------------------------------------------------------------------------
 
@@ -188,7 +196,8 @@ class TakeRecorder:
 
     def written_s(self) -> float:
         """Seconds of media written so far, every segment (holes not counted)."""
-        return sum(max(0.0, s.end_s - s.start_s) for s in self._segments)
+        prior = 0.0 if self.prior is None else self.prior.recorded_s
+        return prior + sum(max(0.0, s.end_s - s.start_s) for s in self._segments)
 
     # -- frames ----------------------------------------------------------------------------
 
@@ -284,6 +293,8 @@ class TakeRecorder:
         if video_t is not None and t - video_t > VIDEO_STALL_S:
             self._check_stall(t)
         if self._waiting:
+            if t < self._resume_after:
+                return  # before where the last segment (or a lost node's part) ended
             self._audio_hold.append((t, frame))
             while self._audio_hold and t - self._audio_hold[0][0] > AUDIO_ONLY_AFTER_S:
                 self._audio_hold.popleft()
@@ -372,7 +383,7 @@ class TakeRecorder:
         audio = _OPUS if "audio" in self._sources else None
         specs = [s for s in (video, audio) if s is not None]
         _, suffix = container_format(specs)
-        index = len(self._segments)
+        index = len(self._segments) + (0 if self.prior is None else self.prior.first_index)
         writer = SegmentWriter(
             self.directory / f"{self.prefix}segment-{index:03d}{suffix}",
             specs,
@@ -513,7 +524,7 @@ class TakeRecorder:
             if before is not None and gap.end_s is not None:
                 gap.start_s = min(before["start_s"] + before["duration_s"], gap.end_s)
         segments = list(written.values())
-        return {
+        manifest = {
             "segments": segments,
             "gaps": [g.to_json() for g in self.gaps],
             # Picture the take holds: its holes, and sound without a picture, not counted.
@@ -529,3 +540,4 @@ class TakeRecorder:
                 "finalize_ms": round((time.monotonic() - stop_called) * 1000, 1),
             },
         }
+        return manifest if self.prior is None else merged(self.prior, manifest)

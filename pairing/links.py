@@ -85,10 +85,13 @@ class Link:
 
 
 def paired(previous: Link | None, link: Link) -> Link:
-    """A new scan: the phone starts over, the attempt's take (if any) carries on."""
+    """A new scan: the phone starts over, the attempt's take (if any) carries on. ``link``
+    may know that take already (the first scan during a take): the previous link's, if it
+    knows one, wins."""
     if previous is None:
         return link
-    return replace(link, take_id=previous.take_id, reason="paired")
+    take_id = link.take_id if previous.take_id is None else previous.take_id
+    return replace(link, take_id=take_id, reason="paired")
 
 
 def bound(link: Link, session_id: str, now: float) -> Link:

@@ -102,6 +102,10 @@ class MediaHealth(Protocol):
 
     async def close(self, session_id: str, owner: str | None = None, reason: str = ...) -> Any: ...
 
+    def get(self, session_id: str) -> object | None:
+        """The session if it is open on this node."""
+        ...
+
 
 class CameraJoin(Protocol):
     async def add_camera(self, take_id: str, camera: str, session_id: str) -> None: ...
@@ -142,6 +146,10 @@ class PairingService:
         self._shown: dict[str, tuple[SecondaryState, bool, str | None]] = {}
         self._checker: asyncio.Task[None] | None = None
         self._listeners: list[LinkListener] = []  # hear every change the pages are told
+        # attempt id -> its take recording on this node (from the take events), also before
+        # the attempt has a link: a phone paired first during a take joins it when Ready
+        self._recording: dict[str, str] = {}
+        self._joining: set[str] = set()  # attempts whose phone is joining their take now
 
     def add_listener(self, listener: LinkListener) -> None:
         """``listener(owner, attempt_id)`` after each ``secondary_state`` (the proctors' wall)."""
@@ -203,6 +211,7 @@ class PairingService:
                 question_id=pairing.question_id,
                 pairing_id=pairing.id,
                 changed_at=now,
+                take_id=self._recording.get(pairing.attempt_id),
                 reason="paired",
             ),
         )
@@ -256,7 +265,10 @@ class PairingService:
         link = self._by_pairing(pairing_id)
         if link is None or link.owner != owner:
             raise NotFound("no such pairing of yours; scan the QR code on your first device")
-        if link.session_id is not None or link.stopped:
+        # A session of the scan that is not open here is gone (its node died, and the phone
+        # came here: sockets are routed by candidate): the phone opens a new one.
+        opened = link.session_id is not None and self.media.get(link.session_id) is not None
+        if opened or link.stopped:
             raise Conflict(
                 "this QR code's camera was opened already; scan a new code to join again"
             )
@@ -289,8 +301,17 @@ class PairingService:
 
     async def session_opened(self, pairing_id: str, session_id: str) -> None:
         link = self._by_pairing(pairing_id)
-        if link is not None:
-            await self._save(links.bound(link, session_id, self._clock()))
+        if link is None:
+            return
+        link = links.bound(link, session_id, self._clock())
+        await self._save(link)
+        if link.take_id is not None and link.in_take:
+            # The phone was recording in the take, from a session now gone: its new one
+            # continues it, if the take records here (else it joins when the take does).
+            try:
+                await self.cameras.add_camera(link.take_id, CAMERA, session_id)
+            except ExamcastError as exc:
+                log.info("attempt %s: camera waits for its take: %s", link.attempt_id, exc)
 
     async def ready(self, owner: str, session_id: str) -> dict[str, Any]:
         """The phone tapped Ready (就绪); during a take it joins that take at once."""
@@ -307,17 +328,11 @@ class PairingService:
             )
         link = links.made_ready(link, now)
         await self._save(link)
-        take_id = link.take_id
-        if take_id is not None and not link.in_take:
-            try:
-                await self.cameras.add_camera(take_id, CAMERA, session_id)
-            except ExamcastError as exc:  # the take stopped meanwhile: ready for the next
-                log.info("attempt %s: could not join take %s: %s", link.attempt_id, take_id, exc)
-            else:
-                # Take events may have come in meanwhile: change the link as it is now.
-                link = self._links.get(link.attempt_id, link)
-                if link.take_id == take_id and link.session_id == session_id:
-                    link = links.joined(link, take_id, self._clock())
+        link = self._links.get(link.attempt_id, link)
+        # The take recording now: the link's, or one that started before the first scan.
+        take_id = link.take_id or self._recording.get(link.attempt_id)
+        if take_id is not None and not link.in_take and link.attempt_id not in self._joining:
+            link = await self._join(link, take_id)
         await self._save(link)
         await self._publish(link)
         return link.event(now)
@@ -347,7 +362,17 @@ class PairingService:
         return link.ready and not link.stopped and self._healthy(link.session_id)
 
     def extra_cameras(self, take: Take) -> Mapping[str, str]:
-        """The sessions a starting take records besides the primary one."""
+        """The sessions a starting take records besides the primary one (and a take continued
+        here after its node died: the phone that recorded in it, once it is here too)."""
+        link = None if take.attempt_id is None else self._links.get(take.attempt_id)
+        if (
+            link is not None
+            and link.take_id == take.id
+            and link.in_take
+            and link.session_id is not None
+            and self.media.get(link.session_id) is not None
+        ):
+            return {CAMERA: link.session_id}
         if take.attempt_id is None or not self.ready_for(take.attempt_id):
             return {}
         link = self._links[take.attempt_id]
@@ -356,8 +381,15 @@ class PairingService:
         return {CAMERA: link.session_id}
 
     async def on_take_event(self, event: str, take: Take) -> None:
-        """``exams.catalog.takes`` listener: the attempt's take started or stopped."""
-        link = None if take.attempt_id is None else self._links.get(take.attempt_id)
+        """``exams.catalog.takes`` listener: the attempt's take started or stopped. A phone
+        that tapped Ready after the take asked for its cameras joins it now."""
+        if take.attempt_id is None:
+            return
+        if event == "take_started":
+            self._recording[take.attempt_id] = take.id
+        elif event == "take_stopped" and self._recording.get(take.attempt_id) == take.id:
+            del self._recording[take.attempt_id]
+        link = self._links.get(take.attempt_id)
         if link is None:
             return
         now = self._clock()
@@ -368,7 +400,35 @@ class PairingService:
         else:
             return
         await self._save(link)
+        link = self._links.get(take.attempt_id, link)
+        if (
+            event == "take_started"
+            and not link.in_take
+            and link.attempt_id not in self._joining
+            and self.ready_for(link.attempt_id)
+        ):
+            link = await self._join(link, take.id)
+            await self._save(link)
         await self._publish(link)
+
+    async def _join(self, link: Link, take_id: str) -> Link:
+        """The ready phone of ``link`` joins the attempt's recording take (``add_camera``);
+        the link as it is after (take events may have come in meanwhile)."""
+        session_id = link.session_id
+        assert session_id is not None
+        self._joining.add(link.attempt_id)
+        try:
+            await self.cameras.add_camera(take_id, CAMERA, session_id)
+        except ExamcastError as exc:  # the take stopped meanwhile: ready for the next
+            log.info("attempt %s: could not join take %s: %s", link.attempt_id, take_id, exc)
+            return self._links.get(link.attempt_id, link)
+        finally:
+            self._joining.discard(link.attempt_id)
+        link = self._links.get(link.attempt_id, link)
+        still = link.take_id == take_id or self._recording.get(link.attempt_id) == take_id
+        if still and link.session_id == session_id:
+            link = links.joined(link, take_id, self._clock())
+        return link
 
     async def answer_over(self, attempt_id: str, reason: str) -> None:
         """The answer was submitted or closed: tell both devices (``state: done``), close

@@ -7,6 +7,11 @@ docker/haproxy.cfg, with Redis, PostgreSQL and SeaweedFS (S3) as local processes
 setting the server does not have yet (``examcast serve --help``) is not passed, and its
 service is not started. Everything lives under ``--dir``; Ctrl-C stops it all (the nodes
 first, then HAProxy and the services).
+
+A node that exits (a crash, ``kill -9``) is reported and the others go on serving (HAProxy
+moves its candidates); a service that exits stops it all. With ``--commands`` it reads
+commands from stdin, one a line: ``restart NODE`` starts that node again (stopping it
+first if it runs) with the same command and data directory, as an operator would.
 """
 
 from __future__ import annotations
@@ -14,17 +19,21 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from cluster_parts import (  # beside this file (python puts scripts/ first on sys.path)
     S3_KEYS,
+    Child,
     Cluster,
     ClusterError,
     http_ok,
@@ -43,6 +52,8 @@ class Node:
     port: int
     udp_ports: str
     data_dir: Path
+    argv: list[str] = field(default_factory=list)  # the exact command that runs it
+    child: Child | None = None
 
     def describe(self, host: str) -> dict[str, Any]:
         return {
@@ -50,6 +61,9 @@ class Node:
             "url": f"http://{host}:{self.port}",
             "udp_ports": self.udp_ports,
             "data_dir": str(self.data_dir),
+            "pid": None if self.child is None else self.child.process.pid,
+            "command": self.argv,
+            "log": None if self.child is None else str(self.child.log),
         }
 
 
@@ -135,14 +149,92 @@ def start_nodes(cluster: Cluster, given: set[str]) -> list[Node]:
     # The first node alone first: it makes the shared keys and the database's schema.
     for batch in (nodes[:1], nodes[1:]):
         for node in batch:
-            argv = node_args(cluster, node, given)
+            node.argv = node_args(cluster, node, given)
             if args.demo and node is nodes[0]:
-                argv.append("--demo")
-            cluster.spawn(node.name, argv)
+                node.argv.append("--demo")
+            node.child = cluster.spawn(node.name, node.argv)
         for node in batch:
-            url = f"http://127.0.0.1:{node.port}/readyz"
-            cluster.wait_until(node.name, lambda url=url: http_ok(url), args.timeout)
+            wait_ready(cluster, node)
     return nodes
+
+
+def wait_ready(cluster: Cluster, node: Node) -> None:
+    url = f"http://127.0.0.1:{node.port}/readyz"
+    cluster.wait_until(node.name, lambda: http_ok(url), cluster.args.timeout)
+
+
+def restart_node(cluster: Cluster, node: Node) -> None:
+    """Start ``node`` again (stopped first if it still runs), same command, same data."""
+    old = node.child
+    if old is not None:
+        if old.process.poll() is None:
+            old.process.send_signal(signal.SIGINT)
+            try:
+                old.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                old.process.kill()
+                old.process.wait()
+        cluster.children.remove(old)
+    node.child = cluster.spawn(node.name, node.argv)
+    wait_ready(cluster, node)
+
+
+# -- while it runs -------------------------------------------------------------------------
+
+
+def stdin_lines() -> queue.Queue[str]:
+    """The lines of stdin, read by a thread (the main loop must not block on them)."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        for line in sys.stdin:
+            lines.put(line.strip())
+
+    threading.Thread(target=read, name="commands", daemon=True).start()
+    return lines
+
+
+def say(args: argparse.Namespace, event: dict[str, Any], words: str) -> None:
+    print(json.dumps(event) if args.json else words, flush=True)
+
+
+def watch(cluster: Cluster, nodes: list[Node], commands: queue.Queue[str] | None) -> NoReturn:
+    """Until stopped: report nodes that exit (the rest go on), carry out commands; a
+    service that exits stops it all (ClusterError)."""
+    args = cluster.args
+    gone: set[str] = set()
+    by_name = {n.name: n for n in nodes}
+    while True:
+        for node in nodes:
+            code = None if node.child is None else node.child.process.poll()
+            if code is not None and node.name not in gone:
+                gone.add(node.name)
+                say(
+                    args,
+                    {"event": "exited", "node": node.name, "returncode": code},
+                    f"  {node.name} exited ({code}); the other nodes go on",
+                )
+        services = [c for c in cluster.children if c.name not in by_name]
+        Cluster(args, services).check_alive()
+        while commands is not None and not commands.empty():
+            verb, _, name = commands.get().partition(" ")
+            named = by_name.get(name.strip())
+            if verb != "restart" or named is None:
+                say(
+                    args,
+                    {"event": "refused", "command": f"{verb} {name}".strip()},
+                    f"  unknown command {verb} {name} (restart NODE)",
+                )
+                continue
+            restart_node(cluster, named)
+            gone.discard(named.name)
+            pid = None if named.child is None else named.child.process.pid
+            say(
+                args,
+                {"event": "restarted", "node": named.name, "pid": pid},
+                f"  {named.name} restarted (pid {pid})",
+            )
+        time.sleep(0.2)
 
 
 # -- the command ---------------------------------------------------------------------------
@@ -192,6 +284,17 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="once up, print one JSON line (url, nodes) instead of words",
     )
     parser.add_argument("--timeout", type=float, default=60, help="seconds a node may take")
+    parser.add_argument(
+        "--storage-url",
+        default="",
+        help="an S3-compatible store to use instead of starting SeaweedFS (its keys in "
+        "EXAMCAST_STORAGE_ACCESS_KEY / EXAMCAST_STORAGE_SECRET_KEY)",
+    )
+    parser.add_argument(
+        "--commands",
+        action="store_true",
+        help="read commands from stdin, one a line: restart NODE",
+    )
     own, _, serve = _split(argv)
     args = parser.parse_args(own)
     args.serve_args = serve
@@ -240,9 +343,17 @@ def main(argv: list[str] | None = None) -> int:
             if "database_url" in given and not args.no_postgres:
                 cluster.services["database_url"] = args.database_url or start_postgres(cluster)
             if "storage_url" in given and not args.no_s3:
-                cluster.services["storage_url"] = start_seaweedfs(cluster)
+                keys = S3_KEYS
+                if args.storage_url:
+                    cluster.services["storage_url"] = args.storage_url
+                    keys = (
+                        os.environ.get("EXAMCAST_STORAGE_ACCESS_KEY", ""),
+                        os.environ.get("EXAMCAST_STORAGE_SECRET_KEY", ""),
+                    )
+                else:
+                    cluster.services["storage_url"] = start_seaweedfs(cluster)
                 cluster.services["storage_access_key"], cluster.services["storage_secret_key"] = (
-                    S3_KEYS
+                    keys
                 )
             nodes = start_nodes(cluster, given)
             start_haproxy(cluster, nodes)
@@ -266,9 +377,7 @@ def main(argv: list[str] | None = None) -> int:
                 for name, value in services.items():
                     print(f"  {name}: {value}")
                 print(f"  logs: {report['logs']}; Ctrl-C stops it all", flush=True)
-            while True:
-                cluster.check_alive()
-                time.sleep(0.5)
+            watch(cluster, nodes, stdin_lines() if args.commands else None)
     except KeyboardInterrupt:
         return 0
     except (ClusterError, subprocess.CalledProcessError) as exc:

@@ -41,12 +41,14 @@ from exams.shared.errors import (
     error_body,
 )
 from exams.shared.ports import AuditLog, Clock, Entry, Event
-from media.hub import MediaHub, MediaSession
+from media.hub import PRIMARY, MediaHub, MediaSession
 from pairing.service import PairingService, check_may_start_take
 from signaling import access, messages, packets
 from signaling.actions import ActionSignals
 from signaling.connections import Connection, Connections, is_due
+from signaling.deadline_moves import DeadlineFollower
 from signaling.routing import RouteCheck, route_of
+from signaling.take_moves import TakeFollower
 from signaling.viewers import VIEWER, ViewerSignals, check_role
 from signaling.wall import WallRooms
 
@@ -102,8 +104,14 @@ class MediaNamespace(socketio.AsyncNamespace):
         actions: ActionSignals,
         ice_servers: Callable[[str], list[dict[str, Any]]] = lambda account_id: [],
         routes: RouteCheck | None = None,
+        follower: TakeFollower | None = None,
+        deadlines: DeadlineFollower | None = None,
     ) -> None:
         super().__init__("/")
+        # a take whose node died continues here when its candidate's camera opens here
+        self.follower = follower
+        # an attempt's deadlines follow its candidate's camera here (decision 0026)
+        self.deadlines = deadlines
         self._ice_servers = ice_servers  # the pages' TURN servers and credentials, per account
         # c= of the connections that carry a candidate's media (signaling.routing)
         self.routes = routes if routes is not None else RouteCheck("", clustered=False)
@@ -305,6 +313,10 @@ class MediaNamespace(socketio.AsyncNamespace):
         await asyncio.gather(*self._closing, return_exceptions=True)
         await self._viewers.stop()
         await self._wall.stop()
+        if self.follower is not None:
+            await self.follower.stop()
+        if self.deadlines is not None:
+            await self.deadlines.stop()
 
     # -- events ----------------------------------------------------------------------------
 
@@ -330,6 +342,11 @@ class MediaNamespace(socketio.AsyncNamespace):
             owner, role, msg.get("pairing_id"), resume, open_media
         )
         self.routes.check(conn.route, owner, f"a {role} camera")
+        if resume is None and self.follower is not None:
+            self.follower.opened(owner)  # its take, if its node died, continues here
+        if role == PRIMARY and self.deadlines is not None:  # the attempts' timers come here
+            moving = None if self.follower is None else self.follower.following(owner)
+            self.deadlines.opened(owner, moving)
         return {**session.describe(), "ice_servers": self._ice_servers(conn.account_id)}
 
     async def handle_secondary_ready(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:

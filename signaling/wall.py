@@ -54,7 +54,8 @@ def wall_room(exam_id: str) -> str:
 
 
 class PictureClaims(Protocol):
-    """Implemented by ``media.pictures.WallPictures``."""
+    """Implemented by ``media.pictures.WallPictures``; in a cluster by
+    ``media.wall_sharing.WallSharing`` (the claims are the other nodes' to see)."""
 
     def watch(self, owners: Iterable[str]) -> WatchHandle: ...
 
@@ -220,6 +221,10 @@ class WallRooms:
         self._mark(incident.candidate_id, stored=True)
 
     def picture_taken(self, owner: str, camera: str, picture: Picture) -> None:
+        self._mark(owner, stored=False, wait=PICTURE_BATCH_S)
+
+    def remote_changed(self, owner: str) -> None:
+        """Another node shared new facts or a new picture of a candidate's cameras."""
         self._mark(owner, stored=False, wait=PICTURE_BATCH_S)
 
     async def hand_changed(self, exam_id: str, owner: str, raised: bool, at: float) -> None:

@@ -315,6 +315,12 @@ MIGRATIONS: list[str] = [
     CREATE INDEX proctor_notes_candidate ON proctor_notes(exam_id, candidate_id, sent_at);
     CREATE INDEX proctor_notes_attempt ON proctor_notes(attempt_id);
     """,
+    # the node recording each take (issue #15): a start-up finishes only its own node's takes,
+    # survivors finish (or continue) a dead node's; NULL: written before nodes were kept
+    """
+    ALTER TABLE takes ADD COLUMN node TEXT;
+    CREATE INDEX takes_node ON takes(node, state);
+    """,
 ]
 
 

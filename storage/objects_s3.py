@@ -28,7 +28,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from exams.shared.objects import ObjectInfo, ObjectMismatch, ObjectStoreError
-from exams.shared.telemetry import NO_TELEMETRY, Telemetry
+from exams.shared.telemetry import NO_TELEMETRY, Count, Telemetry
 from storage.objects import StorageUrl, check_key
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,11 @@ class S3Objects:
     def _key(self, key: str) -> str:
         return self._prefix + check_key(key)
 
+    def _sent(self, op: str, size: int) -> None:
+        """``size`` bytes went up (``examcast_object_store_bytes_total{op}``)."""
+        self.bytes_up += size
+        self._telemetry.count(Count.OBJECT_STORE_BYTES, op, size)
+
     async def _run(self, op: str, fn: Callable[[], T]) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self._timed, op, fn)
@@ -150,7 +155,7 @@ class S3Objects:
                 if digest.hexdigest() != sha256:
                     raise ObjectMismatch(key, sha256, digest.hexdigest())
                 self._client.put_object(Bucket=self._bucket, Key=full, Body=data, Metadata=meta)
-                self.bytes_up += len(data)
+                self._sent("put_file", len(data))
                 return ObjectInfo(key, len(data), sha256, meta)
             upload = self._client.create_multipart_upload(
                 Bucket=self._bucket, Key=full, Metadata=meta
@@ -171,7 +176,7 @@ class S3Objects:
                         PartNumber=number,
                         Body=data,
                     )["ETag"]
-                    self.bytes_up += len(data)
+                    self._sent("put_file", len(data))
                     parts.append({"PartNumber": number, "ETag": etag})
                 if f.read(1):
                     raise ObjectStoreError(f"{path} grew past 10,000 parts while uploading")
@@ -200,7 +205,7 @@ class S3Objects:
             self._client.put_object(
                 Bucket=self._bucket, Key=self._key(key), Body=data, Metadata=dict(metadata or {})
             )
-            self.bytes_up += len(data)
+            self._sent("put", len(data))
 
         await self._run("put", put)
 

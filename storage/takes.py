@@ -9,7 +9,7 @@ from storage.sql import Connection, Database, Row
 
 _COLUMNS = (
     "id, owner, session_id, purpose, state, started_at, stopped_at, stop_reason, limit_s, "
-    "manifest, attempt_id"
+    "manifest, attempt_id, node"
 )
 
 
@@ -30,14 +30,17 @@ class SqliteTakes:
             take.limit_s,
             None if take.manifest is None else json.dumps(take.manifest),
             take.attempt_id,
+            take.node,
         )
 
         def write(conn: Connection) -> None:
             conn.execute(
-                f"INSERT INTO takes ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+                f"INSERT INTO takes ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(id) DO UPDATE SET state=excluded.state, "
                 "stopped_at=excluded.stopped_at, stop_reason=excluded.stop_reason, "
-                "manifest=excluded.manifest",
+                "manifest=excluded.manifest, node=excluded.node, "
+                # a take continued on another node records from a session there
+                "session_id=excluded.session_id",
                 row,
             )
 
@@ -66,14 +69,56 @@ class SqliteTakes:
     async def delete(self, take_id: str) -> None:
         await self._db.call(lambda conn: conn.execute("DELETE FROM takes WHERE id = ?", (take_id,)))
 
-    async def unfinished(self) -> list[Take]:
+    async def unfinished(self, node: str | None = None) -> list[Take]:
+        """Takes recording or finalising; with ``node``, only that node's and those of no
+        node (written before nodes were kept)."""
+        states = (TakeState.RECORDING.value, TakeState.FINALIZING.value)
+
         def read(conn: Connection) -> list[Row]:
+            if node is None:
+                return conn.execute(
+                    f"SELECT {_COLUMNS} FROM takes WHERE state IN (?, ?) ORDER BY started_at",
+                    states,
+                ).fetchall()
             return conn.execute(
-                f"SELECT {_COLUMNS} FROM takes WHERE state IN (?, ?) ORDER BY started_at",
-                (TakeState.RECORDING.value, TakeState.FINALIZING.value),
+                f"SELECT {_COLUMNS} FROM takes WHERE state IN (?, ?) "
+                "AND (node = ? OR node IS NULL) ORDER BY started_at",
+                (*states, node),
             ).fetchall()
 
         return [_take(row) for row in await self._db.call(read)]
+
+    async def recording_of(self, owner: str) -> list[Take]:
+        """The owner's takes recording now, on whichever node."""
+
+        def read(conn: Connection) -> list[Row]:
+            return conn.execute(
+                f"SELECT {_COLUMNS} FROM takes WHERE owner = ? AND state = ? ORDER BY started_at",
+                (owner, TakeState.RECORDING.value),
+            ).fetchall()
+
+        return [_take(row) for row in await self._db.call(read)]
+
+    async def claim(
+        self,
+        take_id: str,
+        from_node: str | None,
+        to_node: str,
+        *,
+        state: TakeState = TakeState.RECORDING,
+    ) -> bool:
+        """One conditional UPDATE: the take moves to ``to_node`` only if it is still in
+        ``state`` (recording) on ``from_node``; True for the one caller that moved it."""
+
+        def write(conn: Connection) -> bool:
+            cursor = conn.execute(
+                "UPDATE takes SET node = ? WHERE id = ? AND state = ? "
+                "AND node IS NOT DISTINCT FROM ?",
+                (to_node, take_id, state.value, from_node),
+            )
+            return cursor.rowcount == 1
+
+        return await self._db.call(write)
 
 
 def _take(row: Row) -> Take:
@@ -89,4 +134,5 @@ def _take(row: Row) -> Take:
         limit_s=row["limit_s"],
         manifest=None if row["manifest"] is None else json.loads(row["manifest"]),
         attempt_id=row["attempt_id"],
+        node=row["node"],
     )

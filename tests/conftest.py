@@ -52,6 +52,11 @@ REALTIME = (
     "tests/integration/test_reconnect.py",
 )
 DIRECTORIES_IN_ORDER = ("tests/e2e/", "tests/integration/", "tests/unit/")
+# Files that must not start beside the network-drop tests (the first minutes of the
+# browsers' worker, whose figures are of media in real time): three nodes with HAProxy,
+# PostgreSQL and SeaweedFS (~2.5 min) starved them once. They run after the other
+# integration files, before the unit files.
+AFTER_INTEGRATION = ("tests/integration/test_failover.py",)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -93,6 +98,8 @@ def _rank(item: pytest.Item) -> tuple[int, int]:
     path = item.nodeid.split("::")[0]
     if path in LONGEST_FIRST:
         return (0, LONGEST_FIRST.index(path))
+    if path in AFTER_INTEGRATION:
+        return (DIRECTORIES_IN_ORDER.index("tests/integration/") + 1, 1)
     for rank, directory in enumerate(DIRECTORIES_IN_ORDER, start=1):
         if path.startswith(directory):
             return (rank, 0)

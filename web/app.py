@@ -67,6 +67,7 @@ from web.keys import (
     VIEWERS,
     VISION_DETECTORS,
     WALL,
+    WALL_SHARING,
     ZIP_EXPORTS,
 )
 from web.logs import echo_request_id, request_id_middleware
@@ -149,6 +150,7 @@ def _publish(app: web.Application, h: House) -> None:
     app[READINESS] = h.readiness
     app[PICTURES] = h.pictures
     app[WALL] = h.wall
+    app[WALL_SHARING] = h.wall_sharing
     app[PROCTOR_ACTIONS] = h.actions
     app[INCIDENTS] = h.incidents
     app[SIGNAL_DETECTORS] = h.signals

@@ -31,6 +31,8 @@ from exams.answering.playback import Playback
 from exams.answering.submission_review import SubmissionReview
 from exams.catalog.attempts import Attempt
 from exams.catalog.catalog import ExamCatalog
+from exams.catalog.take_calls import RemoteStops
+from exams.catalog.take_moves import TakeMoves
 from exams.catalog.takes import TakeService
 from exams.identity.sessions import Sessions
 from exams.proctoring.actions import ProctorActions
@@ -53,14 +55,18 @@ from media.live_cameras import LiveCameras
 from media.load import ViewerLoad
 from media.peers import PeerFactory, configuration
 from media.pictures import WallPictures
+from media.remote_cameras import RemoteCameras
 from media.shipping import LivePieces, Shipper
 from media.turn import TurnCredentials
 from media.viewers import ViewerHub
+from media.wall_sharing import WallSharing
 from media.writer import MuxPool
 from pairing.service import PairingService
 from signaling.actions import ActionNotifier, ActionSignals
+from signaling.deadline_moves import DeadlineFollower
 from signaling.routing import RouteCheck
 from signaling.server import SWEEP_EVERY_S, MediaNamespace, SocketNotifier
+from signaling.take_moves import TakeFollower
 from signaling.viewers import ViewerSignals
 from signaling.wall import WallRooms
 from storage.accounts import SqliteAccounts
@@ -75,6 +81,7 @@ from storage.objects import open_store
 from storage.private import make_private
 from storage.proctor_messages import SqliteNotes
 from storage.redis_limits import RedisRateLimiter
+from storage.redis_wall import RedisWallBoard
 from storage.sql import Database
 from storage.timed_db import TimedDatabase
 from storage.tus_store import TusStore
@@ -130,6 +137,7 @@ class House:
     viewers: ViewerHub  # proctors watching candidates live: encoded frames relayed
     watching: Watching
     pictures: WallPictures  # the proctors' wall: fresh camera pictures
+    wall_sharing: WallSharing | None  # redis_url: walls and cameras on different nodes (0028)
     wall: Wall  # the proctors' wall: its tiles
     actions: ProctorActions  # proctors' messages, extra time, ending; raised hands
     incidents: Incidents  # what the detectors notice, each for a person to decide (#13)
@@ -157,7 +165,9 @@ def bootstrap(
     # Once, before the loop serves anything: a small file, made 0600 if missing.
     secret = load_or_create_secret(settings.secrets_dir / "sms-hmac.key")
     redis_limiter = (
-        RedisRateLimiter.from_url(settings.redis_url, telemetry=metrics)
+        RedisRateLimiter.from_url(
+            settings.redis_url, settings.redis_prefix + "limits:", telemetry=metrics
+        )
         if settings.redis_url
         else None
     )
@@ -225,12 +235,20 @@ def bootstrap(
         telemetry=metrics,
     )
     drain = Drain(hub, settings.drain_timeout_s)
+    # in a cluster: the walls' claims, and the cameras' facts and pictures, shared (0028)
+    wall_board = (
+        RedisWallBoard(settings.redis_url, settings.redis_prefix, settings.node_name)
+        if settings.redis_url
+        else None
+    )
+    remote_cameras = None if wall_board is None else RemoteCameras(wall_board)
     pictures = WallPictures(
         hub,
         clock,
         scheduler,
         interval_s=settings.wall_picture_interval_ms / 1000,
         threads=settings.wall_picture_threads,
+        remote=remote_cameras,
     )
     notifier = SocketNotifier(sockets)
     takes = TakeService(
@@ -241,7 +259,14 @@ def bootstrap(
         scheduler,
         limits={"device_check": settings.device_check_limit_s},
         locks=shared.locks,
+        nodes=shared.nodes,  # each take records its node; a gone node's takes are finished
+        orphan_grace_s=settings.reconnect_grace_s,
+        clustered=shared.heartbeat is not None,
+        telemetry=metrics,
     )
+    if shared.take_calls is not None:  # a stop asked here of a take another node records
+        remote = RemoteStops(accounts.takes, shared.nodes, shared.take_calls, asyncio.sleep)
+        takes.stop_elsewhere_with(remote)
 
     # exams, attempts and answers
     exam_repo = SqliteExams(db)
@@ -343,7 +368,12 @@ def bootstrap(
         clock,
     )
     # the proctors' wall: tiles from storage and the live media, pushed over the sockets
-    live_cameras = LiveCameras(hub, pictures, pairing.link_state)
+    live_cameras = LiveCameras(hub, pictures, pairing.link_state, remote=remote_cameras)
+    wall_sharing = (
+        None
+        if wall_board is None or remote_cameras is None
+        else WallSharing(wall_board, remote_cameras, hub, pictures, live_cameras)
+    )
     # incidents: what the detectors notice, each for a person to decide (issue #13)
     incidents = Incidents(
         SqliteIncidents(db), attempt_repo, exam_repo, catalog, SqliteAccounts(db), audit, clock
@@ -360,7 +390,7 @@ def bootstrap(
         clock,
         hands=actions,
     )
-    wall_rooms = WallRooms(sockets, wall, pictures, SqliteAccounts(db))
+    wall_rooms = WallRooms(sockets, wall, wall_sharing or pictures, SqliteAccounts(db))
     # the signal detectors: the media's own signals per recording take, the pages' reports
     signals = SignalDetectors(hub, attempt_repo, exam_repo, incidents, pairing.link_state, clock)
     # the vision detectors: each recording take's camera pictures (held pictured by a claim)
@@ -385,6 +415,12 @@ def bootstrap(
             settings.turn_urls, settings.turn_secret, settings.turn_ttl_s, clock
         ).ice_servers,
         routes=RouteCheck(settings.node_name, clustered=bool(settings.redis_url)),
+        # in a cluster: a take whose node died continues on the node its candidate reaches
+        follower=TakeFollower(TakeMoves(takes, accounts.takes, shared.nodes, hub), hub)
+        if shared.heartbeat is not None
+        else None,
+        # in a cluster: an attempt's deadlines fire on the node of its candidate's camera
+        deadlines=DeadlineFollower(runner) if shared.heartbeat is not None else None,
     )
     sockets.register_namespace(signaling)
 
@@ -431,6 +467,11 @@ def bootstrap(
     accounts.journey.add_listener(wall_rooms.journey_step)
     pairing.add_listener(wall_rooms.link_changed)
     pictures.add_listener(wall_rooms.picture_taken)
+    if wall_sharing is not None:  # other nodes' walls watch this node's cameras, and back
+        hub.on_state.append(wall_sharing.session_state)
+        hub.on_lost.append(wall_sharing.session_closed)
+        pictures.add_listener(wall_sharing.picture_taken)
+        wall_sharing.add_listener(wall_rooms.remote_changed)
     incidents.add_listener(wall_rooms.incident_changed)
     actions.add_hand_listener(wall_rooms.hand_changed)
 
@@ -486,6 +527,7 @@ def bootstrap(
         pairing=pairing,
         signaling=signaling,
         pictures=pictures,
+        wall_sharing=wall_sharing,
         wall=wall,
         actions=actions,
         incidents=incidents,
@@ -550,15 +592,28 @@ def lifecycles(h: House) -> list[Lifecycle]:
         watcher = Every(
             h.clock, h.scheduler, every_s, h.signaling.sweep, "socket session check", every_s
         )
-        recovered = await h.takes.reconcile()
+        recovered = await h.takes.reconcile()  # this node's own (other nodes' are theirs)
+        calls = h.shared.take_calls
+        if calls is not None:
+            calls.serve(lambda take_id, reason: h.takes.stop(take_id, reason))
         if recovered:
             log.warning("recovered %d take(s) left unfinished by the previous run", len(recovered))
+        every_s = h.shared.sweep_s  # in a cluster: gone nodes' takes, finished by a survivor
+        orphans = (
+            Every(h.clock, h.scheduler, every_s, _adopter(h.takes), "take sweep", every_s)
+            if h.shared.heartbeat is not None
+            else None
+        )
         signals = Every(h.clock, h.scheduler, TICK_S, h.signals.tick, "signal detectors", TICK_S)
         silence = Every(
             h.clock, h.scheduler, MEDIA_CHECK_S, h.hub.check_media, "media silence", MEDIA_CHECK_S
         )
         yield
         await h.drain.close()
+        if calls is not None:
+            await calls.close()
+        if orphans is not None:
+            await orphans.stop()
         await silence.stop()
         await signals.stop()
         await watcher.stop()
@@ -596,7 +651,11 @@ def lifecycles(h: House) -> list[Lifecycle]:
         await h.pairing.close()
 
     async def wall_pictures(app: web.Application) -> AsyncIterator[None]:
+        if h.wall_sharing is not None:
+            await h.wall_sharing.start()
         yield
+        if h.wall_sharing is not None:
+            await h.wall_sharing.stop()  # its claims taken back, its cameras' facts removed
         await h.vision.close()  # gives its picture claims back
         await h.pictures.close()
 
@@ -623,6 +682,17 @@ def _purger(sessions: Sessions) -> Callable[[], Awaitable[None]]:
             log.info("removed %d ended log-in session(s)", purged)
 
     return purge
+
+
+def _adopter(takes: TakeService) -> Callable[[], Awaitable[None]]:
+    """Finish the takes of nodes that are gone (one survivor each): every sweep."""
+
+    async def adopt() -> None:
+        done = await takes.adopt_orphans()
+        if done:
+            log.warning("finished %d take(s) of node(s) that are gone", len(done))
+
+    return adopt
 
 
 def _sweeper(resumable: ResumableUploads) -> Callable[[], Awaitable[None]]:

@@ -41,6 +41,7 @@ from media.detectors.vision import VisionDetectors
 from media.hub import MediaHub
 from media.pictures import WallPictures
 from media.viewers import ViewerHub
+from media.wall_sharing import WallSharing
 from media.writer import MuxPool
 from pairing.service import PairingService
 from signaling.server import MediaNamespace
@@ -65,6 +66,8 @@ MUX_POOL = web.AppKey("mux_pool", MuxPool)
 HUB = web.AppKey("media_hub", MediaHub)
 PICTURES = web.AppKey("wall_pictures", WallPictures)  # the proctors' wall (issue #12)
 WALL = web.AppKey("wall", Wall)  # the proctors' wall: its tiles (issue #12)
+# redis_url: walls and cameras on different nodes (docs/decisions/0028); None on one node
+WALL_SHARING: web.AppKey[WallSharing | None] = web.AppKey("wall_sharing")
 PROCTOR_ACTIONS = web.AppKey("proctor_actions", ProctorActions)  # messages, time, hands (#13)
 INCIDENTS = web.AppKey("incidents", Incidents)  # alerts for a person to decide (issue #13)
 SIGNAL_DETECTORS = web.AppKey("signal_detectors", SignalDetectors)  # silence, camera lost (#13)

@@ -57,6 +57,8 @@ LABELS: dict[Count, tuple[str, frozenset[str]]] = {
         frozenset({"start_recording", "stop_recording", "auto_submit", "close_attempt"}),
     ),
     Count.MEDIA_SESSIONS_REFUSED: ("reason", frozenset({"draining"})),
+    Count.OBJECT_STORE_BYTES: ("op", frozenset({"put", "put_file"})),
+    Count.TAKES_ADOPTED: ("how", frozenset({"finished", "continued"})),
 }
 HELP: dict[Count, str] = {
     Count.FRAMES_WRITTEN: "Encoded frames written to recordings",
@@ -65,6 +67,11 @@ HELP: dict[Count, str] = {
     Count.UPLOAD_BYTES: "Bytes received in uploads: resumable (tus) and direct (answer_file)",
     Count.DEADLINES_FIRED: "Exam deadlines acted on by this node",
     Count.MEDIA_SESSIONS_REFUSED: "New media sessions refused (the node was draining)",
+    Count.OBJECT_STORE_BYTES: (
+        "Bytes sent to the object store: put (pieces of recording segments, small objects), "
+        "put_file (whole files)"
+    ),
+    Count.TAKES_ADOPTED: "Takes of a gone node finished or continued by this node",
 }
 LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 CALL_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)

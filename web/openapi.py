@@ -41,6 +41,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 JSON = "application/json"
 BODY: web.RequestKey[dict[str, Any]] = web.RequestKey("body", dict)
 QUERY: web.RequestKey[dict[str, Any]] = web.RequestKey("query", dict)
+# ``c=<candidate id>``: the load balancer routes by it (decision 0026); any call may carry it.
+ROUTE_PARAM = "c"
 
 ERROR = {
     "type": "object",
@@ -199,6 +201,8 @@ def _query(schema: Schema, request: web.Request) -> dict[str, Any]:
     values: dict[str, Any] = {}
     props: dict[str, Schema] = schema.get("properties", {})
     for name, raw in request.query.items():
+        if name == ROUTE_PARAM and name not in props:
+            continue  # the load balancer's (decision 0026): allowed on every call
         kind = props.get(name, {}).get("type")
         try:
             values[name] = int(raw) if kind == "integer" else raw

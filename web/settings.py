@@ -101,7 +101,9 @@ class Settings:
         60,
         "Seconds a media session waits for its client to come back after a disconnect, or for "
         "its media after 2 s without any, before it is closed and the take it was recording "
-        "is stopped and stored.",
+        "is stopped and stored. With redis_url also how long the take of a node that is gone "
+        "waits for its candidate to continue it on another node before a surviving node "
+        "finishes it.",
     )
     max_sockets_per_account: int = _setting(
         8,
@@ -209,14 +211,15 @@ class Settings:
     )
     node_id: str = _setting(
         "",
-        "This node's name in ownership keys (locks, deadlines) and the log. Empty: "
-        "hostname:port. Unique among the nodes that share a Redis.",
+        "This node's name in ownership keys (locks, deadlines), on the takes it records and "
+        "in the log. Empty: hostname:port. Unique among the nodes that share a Redis; keep "
+        "it when a node restarts (a restart finishes only its own node's unfinished takes).",
     )
     node_lease_s: int = _setting(
-        10,
+        5,
         "With redis_url: seconds a node's locks and deadlines stay its own after it stops "
         "renewing them (it renews every third of this); then another node takes its "
-        "deadlines over.",
+        "deadlines over (and its takes, after reconnect_grace_s).",
     )
     trusted_proxies: tuple[str, ...] = _setting(
         (),

@@ -21,12 +21,15 @@ import socketio
 
 from exams.answering.windows import MemoryWindows, PlaybackWindows
 from exams.shared.locks import LocalDeadlines, MemoryLocks
-from exams.shared.ports import Clock, DeadlineOwners, Locks, Scheduler
+from exams.shared.nodes import SingleNode
+from exams.shared.ports import Clock, DeadlineOwners, Locks, NodeLiveness, Scheduler
 from exams.uploads.ports import UploadLocks
 from pairing.redis_store import RedisLinkStore, RedisPairingStore
 from pairing.store import LinkStore, MemoryLinkStore, MemoryPairingStore, PairingStore
 from storage.redis_deadlines import RedisDeadlines
 from storage.redis_locks import RedisLocks
+from storage.redis_nodes import RedisNodes
+from storage.redis_take_calls import RedisTakeCalls
 from storage.redis_upload_locks import RedisUploadLocks
 from storage.redis_windows import RedisWindows
 from storage.upload_locks import MemoryUploadLocks
@@ -45,8 +48,10 @@ class Shared:
     pairings: PairingStore
     links: LinkStore
     upload_locks: UploadLocks
+    nodes: NodeLiveness  # which nodes are alive (this one only, or the heartbeats in Redis)
     redis: aioredis.Redis | None = None
     heartbeat: RedisDeadlines | None = None
+    take_calls: RedisTakeCalls | None = None  # asking the node recording a take to stop it
 
     @property
     def sweep_s(self) -> float:
@@ -92,6 +97,7 @@ def shared_state(settings: Settings) -> Shared:
             MemoryPairingStore(),
             MemoryLinkStore(),
             MemoryUploadLocks(settings.upload_idle_s),
+            SingleNode(node),
         )
     client = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
     prefix, lease = settings.redis_prefix, float(settings.node_lease_s)
@@ -104,8 +110,10 @@ def shared_state(settings: Settings) -> Shared:
         RedisPairingStore(client, prefix),
         RedisLinkStore(client, prefix),
         RedisUploadLocks(client, prefix, node, settings.upload_idle_s, lease_s=lease),
+        RedisNodes(client, prefix, node, lease_s=lease),
         client,
         heartbeat,
+        RedisTakeCalls(client, prefix, node),
     )
 
 

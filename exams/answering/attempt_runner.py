@@ -292,6 +292,37 @@ class AttemptRunner:
             await self._wake_up(attempt_id)
         return len(taken)
 
+    async def follow_media(self, candidate_id: str) -> int:
+        """The candidate's camera is on this node now (their primary camera session opened
+        here, or their take continued here): this node takes over the deadlines of their
+        unsettled attempts that another node owns (decision 0026), so that "recording starts
+        when the reading time ends" and the time limits fire where the camera is. Each is
+        settled and armed here (claimed with its due time, as :meth:`adopt_orphans` does for
+        an orphan); the old owner's timer then does nothing. Returns how many it took; one
+        process owns every deadline already (nothing to take)."""
+        taken = 0
+        for a in await self.attempts.of_candidate(candidate_id):
+            exam = await self._exams.get(a.exam_id)
+            if exam is None or not scheduled(a, exam):
+                continue
+            try:  # its home: another node arming it (a proctor's step) leaves it here
+                await self._owners.home(a.id)
+            except Exception:
+                log.exception("attempt %s: could not make this node its deadline's home", a.id)
+            if await self._owned_here(a.id):
+                continue
+            log.info("attempt %s: its deadlines follow its camera to this node", a.id)
+            taken += 1
+            await self._wake_up(a.id)
+        return taken
+
+    async def _owned_here(self, attempt_id: str) -> bool:
+        try:
+            return attempt_id in self._timers and await self._owners.owns(attempt_id)
+        except Exception:  # no shared state to ask: take it (the lock keeps steps apart)
+            log.exception("attempt %s: could not ask who owns its deadline", attempt_id)
+            return False
+
     async def _wake_up(self, attempt_id: str) -> None:
         try:
             a = await self.attempts.get(attempt_id)

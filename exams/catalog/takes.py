@@ -24,7 +24,9 @@ from typing import Any, Protocol
 from exams.catalog import take_gaps
 from exams.shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from exams.shared.locks import MemoryLocks
-from exams.shared.ports import Clock, Locks, Scheduler
+from exams.shared.nodes import SingleNode
+from exams.shared.ports import Clock, Locks, NodeLiveness, Scheduler
+from exams.shared.telemetry import NO_TELEMETRY, Count, Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ class Take:
     limit_s: float | None = None
     manifest: dict[str, Any] | None = field(default=None, compare=False)
     attempt_id: str | None = None
+    node: str | None = None  # the node recording it (None: written before nodes were kept)
 
     @property
     def deadline(self) -> float | None:
@@ -90,7 +93,26 @@ class TakeRepository(Protocol):
 
     async def get(self, take_id: str) -> Take | None: ...
 
-    async def unfinished(self) -> list[Take]: ...
+    async def unfinished(self, node: str | None = None) -> list[Take]:
+        """Takes recording or finalising; with ``node``, only that node's (and those of no
+        node: written before nodes were kept)."""
+        ...
+
+    async def recording_of(self, owner: str) -> list[Take]:
+        """The owner's takes recording now, on whichever node."""
+        ...
+
+    async def claim(
+        self,
+        take_id: str,
+        from_node: str | None,
+        to_node: str,
+        *,
+        state: TakeState = TakeState.RECORDING,
+    ) -> bool:
+        """Move a take from ``from_node`` to ``to_node`` in one atomic step: True when the
+        caller now owns it (it was still in ``state``, still ``from_node``'s)."""
+        ...
 
 
 class Recorder(Protocol):
@@ -110,6 +132,11 @@ class Recorder(Protocol):
 
     async def recover(self, take_id: str) -> dict[str, Any]: ...
 
+    async def resume(self, take_id: str, cameras: Mapping[str, str], started_at: float) -> None:
+        """Continue here a take another node recorded: its part brought here first, then
+        ``cameras`` recorded on the take's clock (``started_at``) in new segments after it."""
+        ...
+
     async def discard(self, take_id: str) -> None: ...
 
 
@@ -128,6 +155,12 @@ CANDIDATE = "candidate"  # exams.identity.accounts.Role.CANDIDATE (that module i
 
 class Notifier(Protocol):
     async def take_event(self, event: str, take: Take) -> None: ...
+
+
+class RemoteStop(Protocol):
+    """Stops a take on the node recording it (``exams.catalog.take_calls.RemoteStops``)."""
+
+    async def stop(self, take: Take, reason: str) -> Take: ...
 
 
 TakeListener = Callable[[str, Take], Awaitable[None]]
@@ -170,6 +203,10 @@ class TakeService:
         limits: dict[str, float],
         new_id: Callable[[], str] = lambda: secrets.token_hex(8),
         locks: Locks | None = None,
+        nodes: NodeLiveness | None = None,
+        orphan_grace_s: float = 0.0,
+        clustered: bool = False,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self._repo = repo
         self._recorder = recorder
@@ -185,6 +222,18 @@ class TakeService:
         self._playback_policies: list[PlaybackPolicy] = []
         self._camera_sources: list[CameraLookup] = []
         self._locks = locks if locks is not None else MemoryLocks()  # one manifest writer
+        # this node, and which others are alive: a take is recorded by one node (Take.node)
+        self._nodes: NodeLiveness = nodes if nodes is not None else SingleNode("local")
+        self._orphan_grace_s = orphan_grace_s  # a dead node's take waits this long for its owner
+        # several nodes share the records (Redis): a start-up leaves other nodes' takes alone
+        self._clustered = clustered
+        self._seen_dead: dict[str, float] = {}  # take id -> when this node first saw it orphaned
+        self._telemetry = telemetry
+        self._elsewhere: RemoteStop | None = None  # a take another node records
+
+    def stop_elsewhere_with(self, remote: RemoteStop) -> None:
+        """How a stop asked here reaches the node recording the take (several nodes)."""
+        self._elsewhere = remote
 
     def add_listener(self, listener: TakeListener) -> None:
         """``listener(event, take)`` for every take event, whoever caused it."""
@@ -234,6 +283,7 @@ class TakeService:
             started_at=self._clock(),
             limit_s=self._limits.get(purpose) if limit_s is None else limit_s,
             attempt_id=attempt_id,
+            node=self._nodes.node,
         )
         # Claimed before the first await, so two starts at once cannot both pass the checks.
         self._active[session_id] = take.id
@@ -258,6 +308,14 @@ class TakeService:
     async def stop(self, take_id: str, reason: str = "stopped", owner: str | None = None) -> Take:
         """Stop a recording take and store it; ``owner`` given means a client asked."""
         take = await self._get(take_id, owner)
+        if take.node not in (None, self._nodes.node) and take.id in self._active.values():
+            return await self._let_go(take)
+        if (
+            self._elsewhere is not None
+            and take.state is TakeState.RECORDING
+            and take.node not in (None, self._nodes.node)
+        ):
+            return await self._elsewhere.stop(take, reason)  # its node stops it
         if take.state is not TakeState.RECORDING or self._active.get(take.session_id) != take.id:
             raise Conflict(
                 "this take has already stopped and cannot be continued; record a new take"
@@ -287,6 +345,64 @@ class TakeService:
             raise NotFound("no such media session; open one and send your offer first")
         self._recorder.add_camera(take.id, camera, session_id)
 
+    async def resume(self, take: Take, session_id: str) -> Take:
+        """Continue on this node, from the owner's primary ``session_id`` here, a take another
+        node recorded until it died (the caller claimed it for this node: ``take.node``).
+        Its time limit holds (already past: it stops at once); ``take_started`` tells the
+        pages and listeners that it records here now. Without a free camera session here,
+        or when its part cannot be brought here, it is finished as :meth:`reconcile` does."""
+        take = replace(take, session_id=session_id, node=self._nodes.node)
+        if self._recorder.session_owner(session_id) != take.owner or session_id in self._active:
+            log.warning("take %s: no free camera here to continue it; finishing it", take.id)
+            return await self._finish_lost(take)
+        self._active[session_id] = take.id
+        if take.purpose == DEVICE_CHECK:
+            self._device_checks.setdefault(take.owner, take.id)
+        try:
+            await self._repo.save(take)
+            cameras = {PRIMARY: session_id}
+            for lookup in self._camera_sources:
+                cameras |= {k: v for k, v in lookup(take).items() if k != PRIMARY}
+            await self._recorder.resume(take.id, cameras, take.started_at)
+        except Exception:
+            self._release(take)
+            log.exception("take %s could not be continued here; finishing it as it is", take.id)
+            return await self._finish_lost(take)
+        except BaseException:
+            self._release(take)
+            raise
+        if self._active.get(session_id) != take.id:
+            return take  # stopped while its part was being brought here
+        if take.deadline is not None:
+            self._timers[take.id] = self._scheduler.call_at(
+                take.deadline, lambda: self._stop_later(take.id, "time_limit")
+            )
+        log.warning("take %s: continued on this node (%s)", take.id, ", ".join(cameras))
+        self._telemetry.count(Count.TAKES_ADOPTED, "continued")
+        await self._emit("take_started", take)
+        return take
+
+    async def _let_go(self, take: Take) -> Take:
+        """This node records a take another node claimed (this one was taken for dead: its
+        lease ran out): that node stores it; this one stops recording it and writes nothing."""
+        log.error("take %s: continued by node %s; stopped here, not stored", take.id, take.node)
+        for session_id in [s for s, t in self._active.items() if t == take.id]:
+            del self._active[session_id]
+        if self._device_checks.get(take.owner) == take.id:
+            del self._device_checks[take.owner]
+        cancel = self._timers.pop(take.id, None)
+        if cancel is not None:
+            cancel()
+        try:
+            await self._recorder.stop(take.id)  # its files stay on this node's disk
+        except Exception:
+            log.exception("take %s: could not stop its recording here", take.id)
+        return take
+
+    def recording_in(self, session_id: str) -> str | None:
+        """The take ``session_id`` records on this node, if any."""
+        return self._active.get(session_id)
+
     async def stop_session(self, session_id: str, reason: str) -> Take | None:
         """The session is gone for good: stop whatever it was recording."""
         take_id = self._active.get(session_id)
@@ -297,28 +413,99 @@ class TakeService:
     async def get(self, take_id: str, owner: str) -> Take:
         return await self._get(take_id, owner)
 
+    @property
+    def node(self) -> str:
+        """This node's id (what :meth:`start` records in ``Take.node``)."""
+        return self._nodes.node
+
     async def reconcile(self) -> list[Take]:
-        """At start-up: finish takes a previous process left recording or finalising."""
+        """At start-up: finish the takes a previous process left recording or finalising.
+
+        One machine (not ``clustered``): every one (whatever name the machine had then). A
+        cluster: only this node's and those of no node (written before nodes were kept:
+        claimed first, so two nodes starting at once finish each only once); other nodes'
+        are theirs: alive, they are recording them; gone, :meth:`adopt_orphans` finishes
+        them (or the candidate's new node continues them)."""
+        me = self._nodes.node
         done = []
-        for take in await self._repo.unfinished():
+        for take in await self._repo.unfinished(me if self._clustered else None):
+            if take.node is None and self._clustered:
+                if not await self._repo.claim(take.id, None, me, state=take.state):
+                    continue
+                take = replace(take, node=me)
             log.warning(
                 "take %s was %s when the server stopped; recovering its files",
                 take.id,
                 take.state.value,
             )
-            try:
-                manifest = await self._recorder.recover(take.id)
-            except Exception as exc:
-                log.exception("take %s could not be recovered", take.id)
-                manifest = {"segments": [], "error": f"{type(exc).__name__}: {exc}"}
-            stopped = replace(
-                take,
-                stopped_at=take.stopped_at or self._clock(),
-                stop_reason=take.stop_reason or "server_restart",
-            )
-            manifest = self._recovered_gaps(stopped, manifest)
-            done.append(await self._store(stopped, manifest))
+            done.append(await self._finish_lost(take))
         return done
+
+    async def adopt_orphans(self) -> list[Take]:
+        """Survivors, every few seconds: finish the takes of nodes that are gone.
+
+        A take recording (or finalising) on a node that is not alive is remembered from
+        when this node first saw it so; once ``orphan_grace_s`` has passed (the candidate
+        did not come back to continue it anywhere), this node claims it (one node wins)
+        and finishes it as :meth:`reconcile` does: its files brought here (from the object
+        store), stored with ``server_restart`` and a trailing gap for the page's copy."""
+        me = self._nodes.node
+        now = self._clock()
+        orphaned: set[str] = set()
+        due: list[Take] = []
+        alive: dict[str, bool] = {}
+        for take in await self._orphan_candidates():
+            if take.node is None or take.node == me:
+                continue  # this node's own (or left to a start-up's reconcile)
+            if take.node not in alive:
+                alive[take.node] = await self._nodes.alive(take.node)
+            if alive[take.node]:
+                continue
+            orphaned.add(take.id)
+            seen = self._seen_dead.setdefault(take.id, now)
+            if now - seen >= self._orphan_grace_s:
+                due.append(take)
+        for take_id in list(self._seen_dead):
+            if take_id not in orphaned:
+                del self._seen_dead[take_id]  # finished, continued or back: forget it
+        done = []
+        for take in due:
+            if not await self._repo.claim(take.id, take.node, me, state=take.state):
+                continue  # another survivor (or the candidate's new node) took it
+            self._seen_dead.pop(take.id, None)
+            log.warning(
+                "take %s was %s on node %s, which is gone; finishing it here",
+                take.id,
+                take.state.value,
+                take.node,
+            )
+            self._telemetry.count(Count.TAKES_ADOPTED, "finished")
+            done.append(await self._finish_lost(replace(take, node=me)))
+        return done
+
+    async def _orphan_candidates(self) -> list[Take]:
+        """Unfinished takes of the nodes that are gone; of every node when that is unknown."""
+        gone = await self._nodes.gone()
+        if gone is None:
+            return await self._repo.unfinished()
+        return [t for node in gone for t in await self._repo.unfinished(node) if t.node == node]
+
+    async def _finish_lost(self, take: Take) -> Take:
+        """Finish a take whose recording process is gone: its files recovered (the hub's
+        ``before_recover`` hooks bring a dead node's from the object store), stored with
+        ``server_restart`` and its trailing gap."""
+        try:
+            manifest = await self._recorder.recover(take.id)
+        except Exception as exc:
+            log.exception("take %s could not be recovered", take.id)
+            manifest = {"segments": [], "error": f"{type(exc).__name__}: {exc}"}
+        stopped = replace(
+            take,
+            stopped_at=take.stopped_at or self._clock(),
+            stop_reason=take.stop_reason or "server_restart",
+        )
+        manifest = self._recovered_gaps(stopped, manifest)
+        return await self._store(stopped, manifest)
 
     def _recovered_gaps(self, take: Take, manifest: dict[str, Any]) -> dict[str, Any]:
         """A take the server lost: its holes, and a last one from its last media until it

@@ -48,6 +48,9 @@ class LocalDeadlines:
     async def claim(self, key: str, due_at: float) -> None:
         pass
 
+    async def home(self, key: str) -> None:
+        pass
+
     async def owns(self, key: str) -> bool:
         return True
 

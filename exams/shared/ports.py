@@ -4,8 +4,8 @@ ownership and the audit log.
 ``Clock`` is the injected time (Unix seconds); ``Scheduler`` calls back at a time of that
 clock. ``Locks`` make one step at a time per key, across every node that shares them
 (``exams.shared.locks`` in one process, ``storage.redis_locks`` across nodes).
-``DeadlineOwners`` says which node fires a deadline. The audit log records authentication
-and authorisation events (ASVS 16.x).
+``DeadlineOwners`` says which node fires a deadline; ``NodeLiveness`` which nodes are
+alive. The audit log records authentication and authorisation events (ASVS 16.x).
 
 Events say who (account id, or the phone tried), from where (client address),
 what happened and a little detail; never a password, code or token.
@@ -39,7 +39,13 @@ class DeadlineOwners(Protocol):
     """Which node fires each deadline (one per key, e.g. an attempt's one timer)."""
 
     async def claim(self, key: str, due_at: float) -> None:
-        """This node fires ``key`` at ``due_at`` (taking it from whoever had it)."""
+        """This node fires ``key`` at ``due_at`` (taking it from whoever had it, but from
+        its live home: then only the due time changes, and the home's timer fires it)."""
+        ...
+
+    async def home(self, key: str) -> None:
+        """``key`` acts on media this node holds (a candidate's camera): while this node
+        lives, another node's :meth:`claim` leaves it here (decision 0026)."""
         ...
 
     async def owns(self, key: str) -> bool:
@@ -52,6 +58,24 @@ class DeadlineOwners(Protocol):
 
     async def orphans(self, due_before: float) -> list[str]:
         """The keys due before ``due_before`` whose owner is gone, each now this node's."""
+        ...
+
+
+class NodeLiveness(Protocol):
+    """Which nodes are alive: this node's id, and whether another one still answers (its
+    heartbeat's lease not run out). One process: only this node is (exams.shared.nodes);
+    a cluster: the heartbeat keys in Redis (storage.redis_nodes)."""
+
+    @property
+    def node(self) -> str:
+        """This node's id."""
+        ...
+
+    async def alive(self, node: str) -> bool: ...
+
+    async def gone(self) -> list[str] | None:
+        """The other nodes known to have been up lately and gone now (their heartbeat older
+        than the lease); ``None`` when there is no such list (then look at every take)."""
         ...
 
 

@@ -36,6 +36,8 @@ class Count(StrEnum):
     UPLOAD_BYTES = "upload_bytes"  # kind: tus, answer_file
     DEADLINES_FIRED = "deadlines_fired"  # action: start_recording, stop_recording, ...
     MEDIA_SESSIONS_REFUSED = "media_sessions_refused"  # reason: draining
+    OBJECT_STORE_BYTES = "object_store_bytes"  # op: put (pieces, small objects), put_file
+    TAKES_ADOPTED = "takes_adopted"  # how: finished, continued (a gone node's take)
 
 
 class Sample(StrEnum):

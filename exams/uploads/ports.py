@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote
 
 
 class UploadState(StrEnum):
@@ -47,7 +48,9 @@ class Upload:
 
     @property
     def url(self) -> str:
-        return f"/api/uploads/{self.id}"
+        """Where the upload continues: ``c=`` routes HEAD and PATCH to the node its creation
+        reached, the candidate's node (decision 0026; the bytes are on that node's disk)."""
+        return f"/api/uploads/{self.id}?c={quote(self.candidate_id, safe='')}"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import re
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import av
 import pytest
@@ -173,6 +174,13 @@ async def test_candidate_answers_a_whole_exam(
     admin = await unit_admin(playwright, server, EXAM_UNIT)
     exam_id = (await admin.create_exam(exam_body(time.time())))["id"]
     account = await through_journey(page, server, admin)
+    # The question page's steps name the candidate (c=): in a cluster they reach the node of
+    # the candidate's camera, where takes start and stop (decision 0026).
+    steps: list[str] = []
+    page.on(
+        "request",
+        lambda r: steps.append(r.url) if r.method == "POST" and "/questions/" in r.url else None,
+    )
 
     # The exam list: window, instructions, time requirements; verification first.
     await page.goto(server.url + "/exams")
@@ -377,6 +385,7 @@ async def test_candidate_answers_a_whole_exam(
     solo, sight, offline = data["questions"]
     formal = [t for t in solo["attempt"]["takes"] if t["kind"] == "formal"]
     assert len(formal) == 2 and formal[0]["started_by"] == "server", formal
+    assert steps and all(parse_qs(urlsplit(u).query).get("c") == [account["id"]] for u in steps)
     assert solo["attempt"]["chosen_take_id"] == formal[0]["take_id"]
     assert solo["attempt"]["submitted_by"] == "candidate"
     rehearsal = [t for t in solo["attempt"]["takes"] if t["kind"] == "rehearsal"]

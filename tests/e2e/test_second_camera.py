@@ -344,6 +344,66 @@ async def test_a_phone_joins_as_the_second_camera(
     await expect(by_testid(console, "dual-toggle")).to_have_text("播放")
 
 
+async def test_a_phone_paired_during_a_take_records_from_its_ready(
+    server: ServerProcess,
+    new_page: NewPage,
+    shots: Shots,
+    playwright: Playwright,
+) -> None:
+    """No phone in the reading time: the server records the laptop alone. A phone paired for
+    the first time then joins that take when it taps Ready, and its part is stored."""
+    laptop = await new_page(server, anonymous=True, viewport=DESKTOP)
+    who = await signed_up(laptop.request, server)
+    admin = await unit_admin(playwright, server, UNIT)
+    body = exam_body(time.time())
+    body["questions"][0] |= {"reading_limit_s": 3, "rehearsal_allowed": False, "rehearsal_count": 0}
+    exam_id = (await admin.create_exam(body))["id"]
+    account = await through_journey(laptop, server, admin)
+    await verify(laptop.request, server, account, f"exam:{exam_id}")
+
+    await laptop.goto(f"{server.url}/exams/{exam_id}/questions/dance")
+    await expect(by_testid(laptop, "enter-formal")).to_be_enabled(timeout=20_000)
+    await by_testid(laptop, "enter-formal").click()
+    await confirm(laptop, "阅题")
+    await expect_state(laptop, "recording", timeout_s=20)  # the reading time ran out
+    await expect(by_testid(laptop, "second-state")).to_have_text("未配对")
+    link = by_testid(laptop, "pair-link")
+    await expect(link).to_contain_text("/pair?token=")
+    pair_url = (await link.text_content() or "").strip()
+
+    phone = await new_page(server, anonymous=True, **playwright.devices["Pixel 7"])
+    await phone.goto(pair_url)
+    await phone.wait_for_url("**/login?next=*")
+    await by_testid(phone, "login-phone").fill(who.phone)
+    await by_testid(phone, "login-password").fill(who.password)
+    await by_testid(phone, "login-submit").click()
+    await expect_state(phone, "connected", timeout_s=20)
+    await expect(by_testid(laptop, "second-warning")).to_contain_text("二机位会立即加入录制")
+    await by_testid(phone, "ready").click()
+    await expect_state(phone, "recording")  # at once: the take records the phone from now
+    await expect(by_testid(phone, "rec-label")).to_have_text("二机位录制中")
+    await expect(by_testid(laptop, "second-state")).to_have_text("二机位录制中")
+    await expect(by_testid(laptop, "second-warning")).to_be_hidden()
+    await elapsed(phone, 1)
+    await shots.take(phone, "phone-joined-a-running-take")
+    await elapsed(laptop, 4)  # the phone's part is a second or more
+
+    await by_testid(laptop, "stop-recording").click()
+    await confirm(laptop, "不能继续录制")
+    await expect_state(laptop, "answering", timeout_s=30)
+    await expect(by_testid(phone, "notice")).to_contain_text("二机位录像已保存", timeout=15_000)
+    work = by_testid(laptop, "work")
+    await expect(work).to_have_count(1)
+    stored_id = await work.get_attribute("data-take-id")
+    assert stored_id
+    take = await call(laptop.request, server, "GET", f"/api/takes/{stored_id}")
+    [primary] = take["manifest"]["segments"]
+    [secondary] = take["manifest"]["cameras"]["secondary"]["segments"]
+    assert secondary["start_s"] > primary["start_s"], (primary, secondary)  # joined late
+    folder = server.data_dir / "recordings" / stored_id
+    assert await asyncio.to_thread(vp8_frames, folder / secondary["file"]) > 0
+
+
 CATALOGUE_KEYS = """async () => {
   const { CATALOGUES } = await import("/static/js/lib/i18n.js");
   const used = [...document.querySelectorAll("[data-i18n], [data-i18n-label]")]

@@ -299,7 +299,9 @@ async def test_files_upload_pause_and_resume_after_a_reload(
     done = by_testid(page, "file").filter(has_text="演奏.mp4")
     await expect(done).to_have_attribute("data-pending", "false", timeout=20_000)
     first_after = patches[before]
-    assert first_after == (f"{server.url}/api/uploads/{upload_id}", paused_at), first_after
+    # c=: the candidate's node, where the bytes are (decision 0026)
+    resumed_at = f"{server.url}/api/uploads/{upload_id}?c={account['id']}"
+    assert first_after == (resumed_at, paused_at), first_after
     await expect(by_testid(page, "upload-grace")).to_be_hidden()
     await expect(by_testid(page, "unfinished-banner")).to_be_hidden()
     await shots.take(page, "all-uploaded")

@@ -399,18 +399,17 @@ async def test_a_formal_take_is_filled_until_the_exams_upload_grace_ends(
             assert status == 410, reply
 
 
-async def take_with_reconnect_gap(server: RunningServer, client: Client) -> dict[str, Any]:
-    """A device check whose device came back on a new peer connection after a second (as a
-    page does); stored. A gap of any kind is all the expiry test needs, and this one does
-    not wait for media to come back on a cut connection."""
+async def take_with_trailing_gap(server: RunningServer, client: Client) -> dict[str, Any]:
+    """A device check whose device went away a second in and was stopped without it; stored
+    with its trailing ``connection_lost`` gap. A gap of any kind is all the expiry test
+    needs, and this one waits for no media after a cut (the cut-and-back tests above do)."""
     session_id, pc = await client.publish([SyntheticVideo(), SyntheticAudio()])
     take = await client.call("start_take", {"session_id": session_id, "purpose": "device_check"})
     await server.recorded(take["take_id"], 1.0)
+    recorder = server.app[HUB]._takes[take["take_id"]]["primary"]
     await pc.close()
-    await asyncio.sleep(1.0)  # the gap
-    await client.publish([SyntheticVideo(), SyntheticAudio()], session_id=session_id)
-    before = server.app[HUB].written_s(take["take_id"])["primary"]
-    await server.recorded(take["take_id"], before + 1.0)
+    await until(lambda: bool(recorder.gaps), 15, "the server to see the camera gone")
+    await asyncio.sleep(1.0)  # the gap's length: the take records on without a camera
     stored: dict[str, Any] = await client.call("stop_take", {"take_id": take["take_id"]})
     assert stored["state"] == "stored", stored
     return stored
@@ -420,7 +419,7 @@ async def test_a_fill_left_unfinished_expires_with_the_time_for_fills(
     server: RunningServer, tmp_path: Path
 ) -> None:
     async with connected_client(server) as client:
-        take = await take_with_reconnect_gap(server, client)
+        take = await take_with_trailing_gap(server, client)
         [gap] = (await gaps(client.http, server.url, take["take_id"]))["cameras"]["primary"]
         base = take["started_at"] * 1000
         values = fill_values(

@@ -273,10 +273,14 @@ async def test_a_node_killed_mid_take_with_its_disk_lost_recovers_the_take_from_
             take = await client.call(
                 "start_take", {"session_id": session_id, "purpose": "device_check"}
             )
-            await asyncio.sleep(2)
+            prefix = f"recordings/{take['take_id']}/"
+
+            async def recording() -> bool:
+                return len(await store.list(prefix + "segment-000.webm" + PIECES)) >= 2
+
+            await until(recording, "pieces of the first segment")
             await first_pc.close()  # a new connection: the first segment is finished
             await client.publish([SyntheticVideo(), SyntheticAudio()], session_id=session_id)
-            prefix = f"recordings/{take['take_id']}/"
 
             async def shipped() -> bool:
                 first = await store.head(prefix + "segment-000.webm")

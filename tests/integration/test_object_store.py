@@ -16,6 +16,7 @@ from exams.shared.objects import ObjectMismatch, ObjectStore
 from storage.objects import LocalObjects, open_store
 from storage.objects_s3 import PART_BYTES, S3Objects
 from tests.support import seaweed
+from web.metrics import Metrics
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -102,3 +103,27 @@ async def test_list_by_prefix_and_delete(store: ObjectStore, tmp_path: Path) -> 
     await store.delete(*(o.key for o in listed))
     assert await store.list("recordings/t3/") == []
     assert [o.key for o in await store.list("recordings/")] == ["recordings/t4/other"]
+
+
+async def test_the_bytes_sent_to_s3_are_counted_by_operation(tmp_path: Path) -> None:
+    url = await asyncio.to_thread(seaweed.ready_url)
+    if url is None:
+        pytest.skip("EXAMCAST_TEST_STORAGE_URL is not set (scripts/test starts SeaweedFS)")
+    metrics = Metrics("node-a")
+    s3 = open_store(url, *seaweed.keys(), telemetry=metrics)
+    assert isinstance(s3, S3Objects)
+    await s3.create_bucket()
+    try:
+        await s3.put_bytes("recordings/t5/s.webm.pieces/000000-000000000000", b"x" * 700)
+        small, small_digest = _file(tmp_path / "small.webm", 1000)
+        await s3.put_file("recordings/t5/small.webm", small, small_digest)
+        big, big_digest = _file(tmp_path / "big.webm", PART_BYTES + 5)  # in two parts
+        await s3.put_file("recordings/t5/big.webm", big, big_digest)
+    finally:
+        await s3.close()
+
+    def sent(op: str) -> float | None:
+        return metrics.registry.get_sample_value("examcast_object_store_bytes_total", {"op": op})
+
+    assert sent("put") == 700
+    assert sent("put_file") == 1000 + PART_BYTES + 5

@@ -350,6 +350,59 @@ async def test_stopping_the_phone_while_recording_keeps_its_video(
         assert gap["reason"] == "camera_stopped"
 
 
+async def test_a_phone_paired_first_during_a_take_joins_it_when_ready(
+    exam_server: RunningServer,
+) -> None:
+    """No phone in the reading time: the server starts the take with the first camera only.
+    A phone paired for the first time then records in that take from its Ready on."""
+    async with api_client(exam_server) as admin:
+        await add_unit(exam_server, UNIT)
+        await staff(exam_server, admin, Role.UNIT_ADMIN, UNIT)
+        exam = await create_exam(
+            admin,
+            exam_body(
+                online_question(
+                    "q1", 1, second_camera_required=True, reading_limit_s=30, recording_limit_s=60
+                ),
+                now=time.time(),
+            ),
+        )
+    exam_id = str(exam["id"])
+    q1 = question(exam_id, "q1")
+    async with candidate_client(exam_server, UNIT) as c:
+        await verify_for_exam(c.api, c.account, exam_id)
+        attempt = (await c.call("POST", q1 + "/formal")).body["question"]["attempt"]
+        exam_server.advance(attempt["reading"]["deadline"] - exam_server.now())
+        started = await c.device.wait_event(
+            "take_started", timeout=10, attempt_id=attempt["attempt_id"]
+        )
+        take_id = started["take_id"]
+        await exam_server.recorded(take_id, 0.5, "primary")  # before the phone is there
+        async with phone_client(exam_server, c) as phone:
+            pairing_id, _ = await join(
+                exam_server, c, phone, q1, [SyntheticVideo(), SyntheticAudio()], "recording"
+            )
+            joined = await c.device.wait_event(
+                "secondary_state", state="recording", pairing_id=pairing_id
+            )
+            assert (joined["take_id"], joined["warning"]) == (take_id, False)
+            state = await phone.call("GET", q1 + "/pairing")
+            assert (state.body["state"], state.body["take_id"]) == ("recording", take_id)
+            await exam_server.recorded(take_id, 0.5, "secondary")
+            stopped = await c.call("POST", q1 + f"/takes/{take_id}/stop")
+            assert stopped.body["take"]["state"] == "stored", stopped
+            await phone.device.wait_event("take_stored", take_id=take_id)
+        manifest = stopped.body["take"]["manifest"]
+        [primary] = manifest["segments"]
+        [secondary] = manifest["cameras"]["secondary"]["segments"]
+        assert secondary["file"].startswith("secondary/") and secondary["reason"] == "start"
+        # On the take's clock: the phone's picture begins after the first camera's first half
+        # second (nothing of the second camera before it is ready).
+        assert secondary["start_s"] > primary["start_s"] + 0.4, (primary, secondary)
+        assert await asyncio.to_thread(frames_of, exam_server, take_id, primary) > 0
+        assert await asyncio.to_thread(frames_of, exam_server, take_id, secondary) > 0
+
+
 async def test_tokens_are_single_use_short_lived_and_the_candidates_own(
     exam_server: RunningServer,
 ) -> None:

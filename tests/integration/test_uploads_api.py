@@ -32,8 +32,10 @@ from tests.support.tus import (
     metadata,
     q,
     raw_patch,
+    restart_url,
     sha1_header,
     status_line,
+    upload_id,
 )
 
 pytestmark = pytest.mark.both_databases  # the records on SQLite and on PostgreSQL
@@ -87,7 +89,7 @@ async def test_a_file_arrives_in_pieces_and_becomes_a_file_of_the_answer(
         assert created.headers["Upload-Expires"].endswith("GMT")
         [pending] = await files_of(client, exam_id)
         assert pending["pending"] is True and pending["name"] == "演奏.mp4"
-        assert pending["file_id"] == url.rsplit("/", 1)[1] and pending["size"] == len(VIDEO)
+        assert pending["file_id"] == upload_id(url) and pending["size"] == len(VIDEO)
         head = await tus.head(url)
         assert head.status == 200 and head.headers["Upload-Offset"] == "0"
         assert head.headers["Upload-Length"] == str(len(VIDEO))
@@ -363,7 +365,7 @@ async def test_termination_removes_the_file_until_the_answer_is_submitted(
         assert (await tus.head(url)).status == 404
         assert await files_of(client, exam_id) == [] and tus_files(server) == []
         url = (await tus.create(len(VIDEO), **about(exam_id))).headers["Location"]
-        removed = await client.call("DELETE", q(exam_id) + f"/files/{url.rsplit('/', 1)[1]}")
+        removed = await client.call("DELETE", q(exam_id) + f"/files/{upload_id(url)}")
         assert removed.status == 200 and tus_files(server) == []
         assert (await tus.head(url)).status == 404
         url = (await tus.create(len(VIDEO), **about(exam_id))).headers["Location"]
@@ -494,7 +496,7 @@ async def test_the_sweep_expires_completes_and_clears(tmp_path: Path) -> None:
         late = (await tus.create(len(VIDEO), **about(exam_id, "late.mp4"))).headers["Location"]
         await tus.patch(late, 0, VIDEO[: 64 * KIB])
         whole = (await tus.create(len(VIDEO), **about(exam_id, "whole.mp4"))).headers["Location"]
-        data = server.settings.tus_dir / whole.rsplit("/", 1)[1]
+        data = server.settings.tus_dir / upload_id(whole)
         await asyncio.to_thread(data.write_bytes, VIDEO)  # as if the last PATCH's 204 was lost
         stray = server.settings.tus_dir / ("ab" * 16)
         await asyncio.to_thread(stray.write_bytes, b"left by a crash")
@@ -532,7 +534,7 @@ async def test_a_lost_file_of_a_submitted_answer_is_sent_again_from_the_start(
         assert (await client.call("POST", q(exam_id) + "/submit")).status == 200
         [before] = await files_of(client, exam_id)
 
-        again = await client.call("POST", url + "/restart", headers={"Tus-Resumable": "1.0.0"})
+        again = await client.call("POST", restart_url(url), headers={"Tus-Resumable": "1.0.0"})
         assert again.status == 204, again
         assert again.headers["Upload-Offset"] == "0" and "Upload-Expires" in again.headers
         assert await tus.offset(url) == 0
@@ -540,17 +542,17 @@ async def test_a_lost_file_of_a_submitted_answer_is_sent_again_from_the_start(
         # A restart racing a PATCH: one of them wins, no byte is out of place.
         for _ in range(3):
             restart, patch = await asyncio.gather(
-                client.call("POST", url + "/restart", headers={"Tus-Resumable": "1.0.0"}),
+                client.call("POST", restart_url(url), headers={"Tus-Resumable": "1.0.0"}),
                 tus.patch(url, 0, VIDEO[: 256 * KIB]),
             )
             assert restart.status in (204, 423), restart
             assert patch.status in (204, 409), patch
             offset = await tus.offset(url)
             assert offset in (0, 256 * KIB), offset
-            assert (server.settings.tus_dir / url.rsplit("/", 1)[1]).read_bytes() == VIDEO[:offset]
+            assert (server.settings.tus_dir / upload_id(url)).read_bytes() == VIDEO[:offset]
             if offset:
                 reset = await client.call(
-                    "POST", url + "/restart", headers={"Tus-Resumable": "1.0.0"}
+                    "POST", restart_url(url), headers={"Tus-Resumable": "1.0.0"}
                 )
                 assert reset.status == 204, reset
 
@@ -565,10 +567,10 @@ async def test_a_lost_file_of_a_submitted_answer_is_sent_again_from_the_start(
         attempt_id = page.body["question"]["attempt"]["attempt_id"]
         stored = server.settings.uploads_dir / attempt_id / f"{after['file_id']}.mp4"
         assert hashlib.sha256(stored.read_bytes()).digest() == hashlib.sha256(VIDEO).digest()
-        done = await client.call("POST", url + "/restart", headers={"Tus-Resumable": "1.0.0"})
+        done = await client.call("POST", restart_url(url), headers={"Tus-Resumable": "1.0.0"})
         assert (done.status, done.code) == (409, "conflict")
 
     async with api_client(server) as other:
         await through_journey(server, other, "10001")
-        theirs = await other.call("POST", url + "/restart", headers={"Tus-Resumable": "1.0.0"})
+        theirs = await other.call("POST", restart_url(url), headers={"Tus-Resumable": "1.0.0"})
         assert theirs.status == 404

@@ -57,3 +57,66 @@ test("any other refusal is still a failure the page shows", async () => {
   uplink.closed = true;
   clearTimeout(uplink._recoverTimer);
 });
+
+/** The least of RTCPeerConnection the uplink uses to make an offer (node has none). */
+class OfferOnlyPeer {
+  constructor() {
+    this.connectionState = "new";
+    this.iceGatheringState = "complete";
+    this.localDescription = null;
+  }
+  addTransceiver() {
+    return { sender: {} };
+  }
+  addEventListener() {}
+  removeEventListener() {}
+  async createOffer() {
+    return { type: "offer", sdp: "v=0 offer" };
+  }
+  async setLocalDescription(description) {
+    this.localDescription = description;
+  }
+  async setRemoteDescription() {}
+  close() {}
+}
+
+test("its node died: the session is unknown on the new node, a new one is opened", async () => {
+  // Issue #15: the socket reconnected through the load balancer to another node, where the
+  // old session is not_found; the phone opens a new one with its scan's pairing (the server
+  // continues the take there: tests/integration/test_take_failover.py).
+  const asked = [];
+  const socket = {
+    connected: true,
+    on() {},
+    reconnect() {},
+    async call(event, data) {
+      asked.push([event, data]);
+      if (event === "open_session" && data.resume) {
+        return { error: { code: "not_found", message: "no such media session; open a new one" } };
+      }
+      if (event === "open_session") return { session_id: "s2", ice_servers: [] };
+      return { type: "answer", sdp: "v=0 answer" };
+    },
+  };
+  const before = globalThis.RTCPeerConnection;
+  globalThis.RTCPeerConnection = OfferOnlyPeer;
+  try {
+    const stream = { getTracks: () => [{ kind: "video" }, { kind: "audio" }] };
+    const uplink = new Uplink(socket, stream, () => {}, { role: "secondary", pairingId: "p1" });
+    uplink.sessionId = "s1"; // its session on the node that died
+    await uplink.start();
+    assert.deepEqual(
+      asked.map(([event, data]) => [event, data.session_id ?? null, data.resume ?? null]),
+      [
+        ["open_session", null, "s1"],
+        ["open_session", null, null],
+        ["offer", "s2", null],
+      ],
+    );
+    assert.deepEqual(asked[1][1], { role: "secondary", pairing_id: "p1" });
+    assert.equal(uplink.sessionId, "s2");
+    uplink.closed = true;
+  } finally {
+    globalThis.RTCPeerConnection = before;
+  }
+});

@@ -109,6 +109,17 @@ async def status_line(reader: asyncio.StreamReader, timeout: float = 10) -> int:
     return int(line.split()[1]) if line else 0
 
 
+def upload_id(url: str) -> str:
+    """The upload id of an upload's URL (``/api/uploads/<id>?c=<candidate id>``)."""
+    return urlsplit(url).path.rsplit("/", 1)[1]
+
+
+def restart_url(url: str) -> str:
+    """``POST <upload>/restart``, with the upload URL's query (its ``c=``)."""
+    where = urlsplit(url)
+    return f"{where.path}/restart?{where.query}" if where.query else f"{where.path}/restart"
+
+
 def q(exam_id: str, question_id: str = "q9") -> str:
     return f"/api/exams/{exam_id}/questions/{question_id}"
 

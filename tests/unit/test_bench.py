@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
+import hashlib
 import sys
 import time
 from dataclasses import dataclass
@@ -14,7 +16,8 @@ import av
 import pytest
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
-from bench import measure
+from bench import backends, measure
+from bench import run as bench_run
 from bench.analysis import AnalysisResult, Injection, Window
 from bench.clip import (
     AUDIO_FRAME,
@@ -27,7 +30,7 @@ from bench.clip import (
     read_barcode,
 )
 from bench.live import LiveResult
-from bench.loadgen import LoadResult
+from bench.loadgen import LoadResult, StreamResult
 from bench.report import Run, analysis_figures, live_figures, percentile
 from bench.tracks import VIDEO_CLOCK, clip_tracks
 from bench.viewers import Frames, Viewer, ViewerLog, is_vp8_keyframe, sent_index
@@ -460,3 +463,220 @@ def test_without_an_analysis_part_there_are_no_analysis_figures() -> None:
     marks = {"recording": _mark(0, 0), "sent": _mark(10, 2)}
     run = Run(LoadResult([], 10.0), marks, marks, {}, {}, None, 0, {}, 0)
     assert analysis_figures(run) == {}
+
+
+# -- --backends: PostgreSQL + S3 next to SQLite + disk ---------------------------------------
+
+
+def _bench_args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    bench_run.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+@pytest.mark.parametrize(
+    ("argv", "wrong"),
+    [
+        (["--database-url", "postgresql://u@h/db"], "--database-url: only with --backends"),
+        (["--backends", "--viewers", "4"], "not with --viewers or --analysis"),
+        (["--backends", "--analysis"], "not with --viewers or --analysis"),
+        (["--backends", "--baseline-streams", "2"], "leave --baseline-streams out"),
+        (["--backends", "--backend-rounds", "0"], "--backend-rounds must be at least 1"),
+        (["--backends", "--database-url", "mysql://u@h/db"], "a postgresql:// URL"),
+        (["--backends", "--storage-url", "file:///tmp/x"], "an s3:// URL"),
+        (["--backends", "--storage-url", "s3://B?endpoint=x"], "--storage-url: storage_url"),
+        (["--backends", "--storage-secret-key", "s"], "go with --storage-url"),
+    ],
+)
+def test_backend_options_that_do_not_fit_are_refused_before_anything_runs(
+    argv: list[str], wrong: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = _bench_args(*argv)
+    message = backends.check_args(args)
+    assert message is not None and wrong in message
+    assert bench_run.main(args) == 2  # before the clip is encoded or anything started
+    assert wrong in capsys.readouterr().err
+
+
+def test_backend_options_that_fit_are_taken() -> None:
+    assert backends.check_args(_bench_args()) is None
+    assert backends.check_args(_bench_args("--backends")) is None
+    given = _bench_args(
+        "--backends",
+        "--database-url",
+        "postgresql://bench:pw@db:5432/postgres",
+        "--storage-url",
+        "s3://exams/bench?endpoint=http://s3:8333&region=eu-1",
+        "--storage-access-key",
+        "a",
+        "--storage-secret-key",
+        "s",
+    )
+    assert backends.check_args(given) is None
+
+
+def test_backend_turns_alternate_and_each_gets_its_own_database_and_prefix() -> None:
+    assert backends.run_order(1) == ["sqlite_disk", "postgresql_s3"]
+    assert backends.run_order(3) == [
+        "sqlite_disk",
+        "postgresql_s3",
+        "postgresql_s3",
+        "sqlite_disk",
+        "sqlite_disk",
+        "postgresql_s3",
+    ]
+    url = "s3://exams?endpoint=http://127.0.0.1:8333&region=us-east-1"
+    assert backends.with_prefix(url, "run-1") == (
+        "s3://exams/run-1?endpoint=http://127.0.0.1:8333&region=us-east-1"
+    )
+    assert (
+        backends.with_prefix("s3://exams/a/b/?region=x", "run-2") == "s3://exams/a/b/run-2?region=x"
+    )
+    assert backends.database_named("postgres://u:p%40ss@h:5433/postgres", "bench_1") == (
+        "postgresql://u:p%40ss@h:5433/bench_1"
+    )
+
+
+METRICS_TEXT = """\
+# HELP examcast_object_store_bytes_total Bytes sent to the object store
+# TYPE examcast_object_store_bytes_total counter
+examcast_object_store_bytes_total{op="put"} 1000.0
+examcast_object_store_bytes_total{op="put_file"} 3000.0
+# HELP examcast_backend_call_seconds Calls
+# TYPE examcast_backend_call_seconds histogram
+examcast_backend_call_seconds_bucket{backend="s3",le="+Inf",op="put"} 7.0
+examcast_backend_call_seconds_count{backend="s3",op="put"} 7.0
+examcast_backend_call_seconds_sum{backend="s3",op="put"} 0.5
+examcast_backend_call_seconds_count{backend="s3",op="head"} 3.0
+examcast_backend_call_seconds_count{backend="postgresql",op="x"} 40.0
+"""
+
+
+def test_metrics_are_summed_over_the_labels_not_named() -> None:
+    assert backends.metric_total(METRICS_TEXT, backends.BYTES, op="put") == 1000
+    assert backends.metric_total(METRICS_TEXT, backends.BYTES) == 4000
+    assert backends.metric_total(METRICS_TEXT, backends.CALLS, backend="s3") == 10
+    assert backends.metric_total(METRICS_TEXT, "examcast_nothing_total") == 0
+
+
+def _take(take_id: str, files: dict[str, bytes], complete: bool = True) -> dict[str, Any]:
+    segments = [
+        {"file": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        for name, data in files.items()
+    ]
+    return {
+        "take_id": take_id,
+        "state": "stored",
+        "complete": complete,
+        "manifest": {"segments": segments},
+    }
+
+
+def _stream(index: int, take: dict[str, Any], sent: int = 300, written: int = 300) -> StreamResult:
+    return StreamResult(index, sent, 500, written, 500, 1, 5.0, 1.0, take)
+
+
+async def test_a_take_is_stored_complete_only_with_every_file_in_place_with_its_hash(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    good = _take("t1", {"segment-000.webm": b"a" * 100, "segment-001.webm": b"b" * 50})
+    changed = _take("t2", {"segment-000.webm": b"c" * 100})
+    missing = _take("t3", {"segment-000.webm": b"d" * 100})
+    gap = _take("t4", {"segment-000.webm": b"e" * 100}, complete=False)
+    short = _take("t5", {"segment-000.webm": b"f" * 100})
+    files = {
+        "t1": {"segment-000.webm": b"a" * 100, "segment-001.webm": b"b" * 50},
+        "t2": {"segment-000.webm": b"x" * 100},  # not what its manifest says
+        "t4": {"segment-000.webm": b"e" * 100},
+        "t5": {"segment-000.webm": b"f" * 100},
+    }  # t3's file is missing
+    for take_id, named in files.items():
+        for name, content in named.items():
+            path = data / "recordings" / take_id / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+    load = LoadResult(
+        [
+            _stream(0, good),
+            _stream(1, changed),
+            _stream(2, missing),
+            _stream(3, gap),
+            _stream(4, short, sent=300, written=299),  # a frame sent was not written
+        ],
+        10.0,
+    )
+    turn = backends.Turn("sqlite_disk", {}, data)
+    stored = await backends.check_stored(turn, load, within_s=0.5)
+    assert stored.complete == 1
+    assert (stored.files, stored.files_in_place) == (6, 4)
+    assert stored.pieces_left == 0
+
+
+def test_a_turns_figures_and_the_summary_of_the_turns() -> None:
+    # 2 streams, 10 s windows. sqlite_disk: the server used 0.2 core in the window and 0.01
+    # CPU-s after it; postgresql_s3: 0.3 core, 0.05 CPU-s; 1 MB of pieces and 1.5 MB of files.
+    def run(cpu_window: float, cpu_after: float) -> Run:
+        takes = [_stream(i, _take(f"t{i}", {"segment-000.webm": b"x" * 125_000})) for i in range(2)]
+        marks = {
+            "recording": _mark(0, 0),
+            "sent": _mark(10, cpu_window * 10),
+            "stopped": _mark(11, cpu_window * 10 + cpu_after / 2),
+            "settled": _mark(12, cpu_window * 10 + cpu_after),
+        }
+        return Run(
+            LoadResult(takes, 10.0),
+            marks,
+            {p: _mark(m.wall, 0) for p, m in marks.items()},
+            {p: m.cpu for p, m in marks.items()},
+            {"InErrors": 0},
+            0,
+            100 << 20,
+            {},
+            120 << 20,
+        )
+
+    before = METRICS_TEXT
+    after = (
+        METRICS_TEXT.replace('op="put"} 1000.0', 'op="put"} 1001000.0')
+        .replace('op="put_file"} 3000.0', 'op="put_file"} 1503000.0')
+        .replace('backend="s3",op="put"} 7.0', 'backend="s3",op="put"} 27.0')
+    )
+    services = backends.Services("postgresql://x", "s3://b", "a", "s")
+
+    def hooks(setup: str) -> backends.TurnHooks:
+        h = backends.TurnHooks(backends.Turn(setup, {}, Path("/nowhere")), "", "", services)
+        h.metrics_before, h.metrics_after = before, after
+        h.stored = backends.Stored(complete=2, files=2, files_in_place=2, wait_s=0.4)
+        if setup == "postgresql_s3":
+            h.services_cpu = {"recording": (0, 1.0), "sent": (10, 1.4), "settled": (12, 1.5)}
+        return h
+
+    disk = backends.turn_figures(hooks("sqlite_disk"), run(0.2, 0.01), 2, 10)
+    s3 = backends.turn_figures(hooks("postgresql_s3"), run(0.3, 0.05), 2, 10)
+    assert disk["cpu_per_stream_pct"] == 10.0  # 20% of a core / 2 streams
+    assert disk["after_stop_cpu_ms_per_take"] == 5.0
+    assert disk["recorded_bytes_per_stream_s"] == 12_500  # 125 kB a take over 10 s
+    assert "s3_bytes_per_stream_s" not in disk and "services_cpu_per_stream_pct" not in disk
+    assert s3["cpu_per_stream_pct"] == 15.0
+    assert s3["after_stop_cpu_ms_per_take"] == 25.0
+    assert s3["s3_piece_bytes_per_stream_s"] == 50_000  # 1 MB / (2 streams x 10 s)
+    assert s3["s3_file_bytes_per_stream_s"] == 75_000
+    assert s3["s3_bytes_per_stream_s"] == 125_000
+    assert s3["s3_requests_per_stream_s"] == 1.0  # 20 more calls / 20 stream-seconds
+    assert s3["services_cpu_per_stream_pct"] == 2.0  # 0.4 CPU-s / 20 stream-seconds
+    assert s3["services_after_stop_cpu_ms_per_take"] == 50.0
+    assert s3["takes_stored_complete"] == 2 and s3["files_in_place"] == "2/2"
+
+    later = dict(s3, cpu_per_stream_pct=17.0, after_stop_cpu_ms_per_take=35.0)
+    slower_disk = dict(disk, cpu_per_stream_pct=14.0, takes_stored_complete=1)
+    got = backends.summary([disk, s3, later, slower_disk])
+    assert got["sqlite_disk"]["cpu_per_stream_pct"] == 12.0  # median of 10 and 14
+    assert got["sqlite_disk"]["cpu_per_stream_pct_turns"] == [10.0, 14.0]
+    assert got["postgresql_s3"]["cpu_per_stream_pct"] == 16.0
+    assert got["postgresql_s3"]["s3_bytes_per_stream_s"] == 125_000
+    assert got["cpu_ratio_postgresql_s3_vs_sqlite_disk"] == round(16 / 12, 3)
+    assert got["after_stop_cpu_ratio_postgresql_s3_vs_sqlite_disk"] == 6.0  # 30 / 5
+    assert got["sqlite_disk"]["takes"] == 4 and got["sqlite_disk"]["takes_stored_complete"] == 3
+    assert got["all_takes_stored_complete"] is False
+    assert backends.summary([disk, s3])["all_takes_stored_complete"] is True

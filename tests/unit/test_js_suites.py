@@ -9,6 +9,8 @@ tests/js/*.test.mjs in well under a second.
   midpoint and keeps the best of the last few;
 - uplink.test.mjs: a page's uplink (lib/uplink.js) told ``draining`` reconnects its socket
   (to another node) instead of failing.
+- api-route.test.mjs: the candidate's pages send ``c=`` with every call once they know
+  the account (lib/api.js ``routeCalls``); an upload's id leaves its URL's query out.
 """
 
 import shutil

@@ -97,7 +97,7 @@ async def picture(request: web.Request) -> web.Response:
     if camera not in CAMERAS:
         raise NotFound(f"no such camera; use {' or '.join(CAMERAS)}")
     request.app[SIGNALING].routes.check(request.query.get("c"), candidate_id, "a wall picture")
-    found = request.app[PICTURES].latest(candidate_id, camera)
+    found = await request.app[PICTURES].find(candidate_id, camera)  # (another node's too)
     if found is None:
         raise NotFound("no picture of this camera yet; they are made while the wall is open")
     return web.Response(

@@ -4,7 +4,8 @@ at ``/api/uploads/`` (docs/uploads.md).
 Creation names the file and the question it answers in ``Upload-Metadata``
 (``filename``, ``exam_id``, ``question_id``, for a material ``material``, and
 the browser's ``device_id`` and ``device_name``); the upload's URL is
-``/api/uploads/{upload_id}`` and its id is the file's id in the answer. Only
+``/api/uploads/{upload_id}?c={candidate id}`` (``c=``: the load balancer keeps its requests
+on the node with its bytes, decision 0026) and its id is the file's id in the answer. Only
 the candidate who created an upload can reach it (404 for anyone else).
 """
 
@@ -85,7 +86,11 @@ async def options(request: web.Request) -> web.StreamResponse:
         ("Upload-Metadata", "comma-separated 'key base64(value)' pairs"),
         CHECKSUM,
     ),
-    response_headers=(("Location", "/api/uploads/{upload_id}"), OFFSET, EXPIRES),
+    response_headers=(
+        ("Location", "/api/uploads/{upload_id}?c={candidate id}: c= routes to the bytes' node"),
+        OFFSET,
+        EXPIRES,
+    ),
     errors=PROTOCOL_ERRORS,
     wrap=tus.tus,
 )

@@ -11,6 +11,7 @@ from exams.proctoring.wall import CameraFacts
 from media.hub import MediaSession
 from media.live_cameras import LiveCameras
 from media.pictures import Picture
+from media.remote_cameras import RemoteCameras
 
 
 class Hub:
@@ -82,7 +83,7 @@ async def test_the_second_camera_and_the_pictures(peer: RTCPeerConnection) -> No
     live = LiveCameras(hub, pictures, links.get)
     phone = MediaSession("s9", "c1", "secondary", peer=peer, state="connected", attempt_id="a1")
     hub.sessions.append(phone)
-    picture = Picture("c1", "secondary", b"jpeg", 320, 240, 123.5, 7, frame=None)  # type: ignore[arg-type]
+    picture = Picture("c1", "secondary", b"jpeg", 320, 240, 123.5, 7, frame=None)
     pictures.pictures[("c1", "secondary")] = picture
     assert live.cameras("c1", "a1")["secondary"] == CameraFacts("connected", 7, 123.5, "ready")
     # Without an open answer its link does not count; the primary is another camera.
@@ -92,3 +93,39 @@ async def test_the_second_camera_and_the_pictures(peer: RTCPeerConnection) -> No
     other = MediaSession("s8", "c1", "secondary", peer=peer, state="connected")
     await live.session_closed(other, "connection_lost")
     assert state(live, "secondary") == "connected"
+
+
+class NoBoard:
+    async def facts(self, owners: object) -> dict[str, dict[str, object]]:
+        return {}
+
+    async def picture(self, owner: str, camera: str) -> None:
+        return None
+
+
+async def test_a_camera_hosted_by_another_node(peer: RTCPeerConnection) -> None:
+    """In a cluster: the states another node shares count while this node has no session of
+    the candidate; when they stop coming, a live camera is lost and its picture goes."""
+    hub = Hub()
+    remote = RemoteCameras(NoBoard())
+    live = LiveCameras(hub, Pictures(), lambda attempt_id: None, remote=remote)
+    assert state(live) == "no_feed"
+    assert remote.put("c1", "b", {"primary": "connected", "secondary": "bogus"})
+    assert not remote.put("c1", "b", {"primary": "connected"})  # nothing new
+    assert (state(live), state(live, "secondary")) == ("connected", "no_feed")
+    shared = Picture("c1", "primary", b"jpeg", 320, 240, 5.0, 3, None)
+    assert remote.put_picture(shared) and remote.latest("c1", "primary") is shared
+    with pytest.raises(ValueError):
+        shared.luma()  # no decoded frame: detectors run where the camera is
+
+    # The candidate's camera comes to this node: its own session counts.
+    mine = MediaSession("s1", "c1", "primary", peer=peer, state="new")
+    hub.sessions.append(mine)
+    assert state(live) == "no_feed"
+    assert live.states("c1") == {"primary": "no_feed", "secondary": "no_feed"}
+    hub.sessions.clear()
+
+    assert remote.gone("c1") and not remote.gone("c1")
+    assert state(live) == "lost" and remote.latest("c1", "primary") is None
+    remote.forget("c1")
+    assert state(live) == "no_feed"

@@ -69,9 +69,13 @@ class Media:
     def __init__(self) -> None:
         self.up: set[str] = set()
         self.closed: list[tuple[str, str]] = []
+        self.gone: set[str] = set()  # sessions not open on this node (it died elsewhere)
 
     def healthy(self, session_id: str) -> bool:
         return session_id in self.up
+
+    def get(self, session_id: str) -> object | None:
+        return None if session_id in self.gone else session_id
 
     async def close(self, session_id: str, owner: str | None = None, reason: str = "") -> None:
         self.closed.append((session_id, reason))
@@ -275,6 +279,54 @@ async def test_a_new_scan_during_a_take_rejoins_it_when_ready(w: World) -> None:
     assert w.cameras.added == [("t1", "secondary", "s2")]
 
 
+async def test_a_first_scan_during_a_take_joins_it_when_ready(w: World) -> None:
+    # The take started with the first camera only (no phone yet: no link either).
+    await w.service.on_take_event("take_started", take("t1"))
+    await w.service.on_take_event("take_started", take("t9", attempt_id="other"))
+    await paired_phone(w, "s1")
+    _, connected = w.notifier.events[-1]
+    assert (connected["state"], connected["warning"], connected["take_id"]) == (
+        "connected",
+        True,
+        "t1",
+    )
+    event = await w.service.ready("alice", "s1")
+    assert (event["state"], event["take_id"], event["warning"]) == ("recording", "t1", False)
+    assert w.cameras.added == [("t1", "secondary", "s1")]
+    await w.service.on_take_event("take_stopped", take("t1"))
+    _, after = w.notifier.events[-1]
+    assert (after["state"], after["take_id"]) == ("connected", None)
+    # The next take needs Ready again; a take that stopped is not joined.
+    w.cameras.added.clear()
+    assert (await w.service.ready("alice", "s1"))["state"] == "ready"
+    assert w.cameras.added == []
+
+
+async def test_a_first_scan_of_a_stopped_take_is_not_told_of_it(w: World) -> None:
+    await w.service.on_take_event("take_started", take("t1"))
+    await w.service.on_take_event("take_stopped", take("t1"))
+    await paired_phone(w, "s1")
+    event = await w.service.ready("alice", "s1")
+    assert (event["state"], event["take_id"], event["warning"]) == ("ready", None, False)
+    assert w.cameras.added == []
+
+
+async def test_ready_as_a_take_starts_joins_it(w: World) -> None:
+    """Ready lands after the starting take asked for its cameras, before it told its
+    listeners: the take records the phone all the same."""
+    await paired_phone(w, "s1")
+    assert w.service.extra_cameras(take("t1")) == {}  # connected, not ready yet
+    assert (await w.service.ready("alice", "s1"))["state"] == "ready"
+    await w.service.on_take_event("take_started", take("t1"))
+    assert w.cameras.added == [("t1", "secondary", "s1")]
+    _, recording = w.notifier.events[-1]
+    assert (recording["state"], recording["take_id"], recording["warning"]) == (
+        "recording",
+        "t1",
+        False,
+    )
+
+
 async def test_the_phone_closing_its_camera_while_recording_warns(w: World) -> None:
     pairing_id = await paired_phone(w)
     await w.service.ready("alice", "s1")
@@ -300,3 +352,21 @@ async def test_links_without_a_phone_or_a_take_are_forgotten_after_an_hour(w: Wo
     w.clock.advance(2)
     assert w.service.forget_idle() == 1
     assert (await w.service.state("alice", "e1", "q1"))["state"] == "unpaired"
+
+
+async def test_a_phone_whose_node_died_opens_again_and_follows_its_take(w: World) -> None:
+    pairing_id = await paired_phone(w, "s1")
+    await w.service.ready("alice", "s1")
+    w.service.extra_cameras(take("t1"))
+    await w.service.on_take_event("take_started", take("t1"))
+    with pytest.raises(Conflict):  # its session is open here: one session per scan
+        w.service.check_open("alice", pairing_id)
+    w.media.gone.add("s1")  # its node died; the phone reached this one
+    w.service.check_open("alice", pairing_id)
+    await w.service.session_opened(pairing_id, "s2")
+    assert w.cameras.added == [("t1", "secondary", "s2")]  # the take records here: it joins
+    # The take continued here before (or after) the phone came: the phone is among its cameras.
+    assert w.service.extra_cameras(take("t1")) == {"secondary": "s2"}
+    assert w.service.extra_cameras(take("t2")) == {}  # another take: Ready and media first
+    w.media.gone.add("s2")
+    assert w.service.extra_cameras(take("t1")) == {}

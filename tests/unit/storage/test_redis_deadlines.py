@@ -74,3 +74,63 @@ async def test_a_node_stopping_cleanly_hands_over_at_once() -> None:
         await a.stop()  # drained: its heartbeat removed
         assert await b.orphans(math.inf) == ["att-1"]
         await b.stop()
+
+
+async def test_deadlines_forgotten_by_a_restarted_redis_are_claimed_again() -> None:
+    """Redis restarted empty: the node's next heartbeat finds its key gone and claims again
+    the deadlines it holds timers for (released ones and those another node set since, not)."""
+    async with redis_client() as client:
+        prefix = key_prefix()
+        a = RedisDeadlines(client, prefix, "a", lease_s=0.3)
+        b = RedisDeadlines(client, prefix, "b", lease_s=60)
+        await a.start()
+        try:
+            await a.claim("att-1", 100.0)
+            await a.claim("att-2", 110.0)
+            await a.claim("att-3", 120.0)
+            await a.release("att-2")
+            await b.claim("att-3", 130.0)  # set on b since: b's now
+            assert not await a.owns("att-3")
+            keys = await client.keys(prefix + "*")
+            await client.delete(*keys)  # as a restart without persistence
+
+            async def back() -> bool:
+                return await a.owner("att-1") == "a"
+
+            await wait_until(back, 5, "a claimed att-1 again")
+            assert await client.zscore(prefix + "deadlines:due", "att-1") == 100.0
+            assert await a.owner("att-2") is None and await a.owner("att-3") is None
+        finally:
+            await a.stop()
+            await b.stop()
+
+
+async def test_a_deadline_stays_with_its_live_home() -> None:
+    """The node holding a deadline's media (its home, decision 0026) keeps it when another
+    node sets it: only its time moves; once the home is gone, the other node takes it."""
+    async with redis_client() as client:
+        prefix = key_prefix()
+        home = RedisDeadlines(client, prefix, "home", lease_s=0.5)
+        other = RedisDeadlines(client, prefix, "other", lease_s=5)
+        await home.start()
+        await other.start()
+        try:
+            await other.claim("att-1", 100.0)
+            await home.home("att-1")
+            await home.claim("att-1", 100.0)
+            assert await home.owner("att-1") == "home"
+            await other.claim("att-1", 220.0)  # a proctor's extra time, through "other"
+            assert await home.owns("att-1") and not await other.owns("att-1")
+            assert await client.zscore(prefix + "deadlines:due", "att-1") == 220.0
+            await home.stop(hand_over=False)  # the home dies
+
+            async def gone() -> bool:
+                return not await client.exists(prefix + "node:home")
+
+            await wait_until(gone, 5, "the home's lease runs out")
+            await other.claim("att-1", 230.0)
+            assert await other.owns("att-1")
+            await other.release("att-1")
+            assert not await client.hexists(prefix + "deadlines:home", "att-1")
+        finally:
+            await other.stop()

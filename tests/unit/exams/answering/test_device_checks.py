@@ -48,6 +48,9 @@ class StandInRecorder:
     async def recover(self, take_id: str) -> dict[str, Any]:
         return await self.stop(take_id)
 
+    async def resume(self, take_id: str, cameras: Mapping[str, str], started_at: float) -> None:
+        pass
+
     async def discard(self, take_id: str) -> None:
         self.discarded.append(take_id)
 

@@ -8,6 +8,33 @@
 //   await api("PUT", path, csvText, "text/csv");       // a raw body of a given type
 
 export const LOGIN_PATH = "/login";
+export const ROUTE_PARAM = "c";
+
+let route = null; // the candidate whose node this page's calls go to (routeCalls)
+
+/**
+ * From now on, every call of this page (api(), upload.js, tus.js) carries
+ * ``c=<candidateId>``: the load balancer sends it to the candidate's node, where their
+ * cameras, their takes and their uploads' bytes are (decision 0026). The candidate's own
+ * pages (question page, device check, phone) call it once they know the account id.
+ */
+export function routeCalls(candidateId) {
+  route = candidateId ? String(candidateId) : null;
+}
+
+/** ``path`` with the page's ``c=`` (unless it has one, or is not on this site). */
+export function routed(path) {
+  if (!route) return path;
+  let url;
+  try {
+    url = new URL(path, location.href);
+  } catch {
+    return path;
+  }
+  if (url.origin !== location.origin || url.searchParams.has(ROUTE_PARAM)) return path;
+  url.searchParams.set(ROUTE_PARAM, route);
+  return url.pathname + url.search + url.hash;
+}
 export const DEFAULT_NEXT = "/journey";
 
 /** A refused request: ``{"error": {"code", "message", "details"}}``, or ``network``. */
@@ -38,7 +65,7 @@ export async function api(method, path, body = undefined, type = undefined) {
   }
   let response;
   try {
-    response = await fetch(path, options);
+    response = await fetch(routed(path), options);
   } catch (err) {
     throw new ApiError(0, "network", String(err));
   }

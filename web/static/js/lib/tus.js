@@ -25,7 +25,7 @@
 // (415: the file is not what its name says), "too_large", "conflict" (409:
 // e.g. the question takes no more files), "network" (retries ran out), ...
 
-import { ApiError } from "./api.js";
+import { ApiError, routed } from "./api.js";
 
 export const ENDPOINT = "/api/uploads/";
 export const CHUNK_MAX = 8 * 1024 * 1024;
@@ -159,7 +159,7 @@ export class TusUpload extends EventTarget {
 
   /** The upload's id: also the file's id in the answer (``file_id``). */
   get uploadId() {
-    return this.url ? this.url.split("/").pop() : null;
+    return this.url ? uploadIdOf(this.url) : null;
   }
 
   get fraction() {
@@ -254,7 +254,9 @@ export class TusUpload extends EventTarget {
       "Upload-Metadata": encodeMetadata(meta),
     });
     if (reply.status !== 201) throw errorOf(reply);
-    this.url = new URL(reply.header("Location"), location.href).pathname;
+    // with its query: ``c=`` sends HEAD and PATCH to the node that holds the bytes
+    const where = new URL(reply.header("Location"), location.href);
+    this.url = where.pathname + where.search;
     this.offset = Number(reply.header("Upload-Offset") || 0);
     this.#remember();
     this.#progress(this.offset);
@@ -379,15 +381,23 @@ export class TusUpload extends EventTarget {
 /** Delete what arrived of the upload at ``url``: its file is sent again from byte 0 (a
  * copy of a lost file, docs/uploads.md). Throws the server's refusal as an ApiError. */
 export async function restartUpload(url) {
-  const reply = await request("POST", `${url}/restart`, { "Tus-Resumable": TUS_VERSION });
+  const where = new URL(url, location.href);
+  const reply = await request("POST", `${where.pathname}/restart${where.search}`, {
+    "Tus-Resumable": TUS_VERSION,
+  });
   if (reply.status !== 204) throw errorOf(reply);
+}
+
+/** The upload id at the end of an upload's URL (its query left out). */
+export function uploadIdOf(url) {
+  return url.split(/[?#]/)[0].split("/").pop();
 }
 
 /** One request with XMLHttpRequest (it reports upload progress; fetch does not). */
 function request(method, url, headers, body = null, onSent = null, onOpen = null) {
   return new Promise((resolve) => {
     const xhr = new XMLHttpRequest();
-    xhr.open(method, url);
+    xhr.open(method, routed(url));
     for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
     if (onSent) {
       xhr.upload.addEventListener("progress", (event) => onSent(event.loaded));

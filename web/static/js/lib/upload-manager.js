@@ -11,7 +11,7 @@
 // Picked again after a reload, the same file (same candidate, question, name, size and
 // modification time: the fingerprint) continues its upload from the server's offset.
 
-import { api, ApiError } from "./api.js";
+import { api, ApiError, routeCalls } from "./api.js";
 import {
   ENDPOINT, TusUpload, deviceId, fingerprint, forgetUpload, restartUpload, storedUploads,
 } from "./tus.js";
@@ -91,10 +91,15 @@ export class UploadManager {
     for (const fn of this.listeners) fn(type, item);
   }
 
-  /** The logged-in candidate's id (part of every upload's fingerprint). */
+  /** The logged-in candidate's id (part of every upload's fingerprint); from then on the
+   * page's calls carry it as ``c=`` (lib/api.js routeCalls). */
   candidate() {
     if (!this._me) {
-      this._me = api("GET", "/api/me").then((me) => me.account.id);
+      this._me = api("GET", "/api/me").then((me) => {
+        // The uploads' bytes stay on one node: every call goes to the candidate's (c=).
+        routeCalls(me.account.id);
+        return me.account.id;
+      });
       this._me.catch(() => {
         this._me = null;
       });

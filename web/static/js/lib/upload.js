@@ -4,12 +4,12 @@
 //   const sending = upload(`/api/...files?name=${name}`, file, (part) => bar.value = part);
 //   const page = await sending.done;      // sending.abort() cancels
 
-import { ApiError } from "./api.js";
+import { ApiError, routed } from "./api.js";
 
 export function upload(path, file, onProgress, contentType = "application/octet-stream") {
   const xhr = new XMLHttpRequest();
   const done = new Promise((resolve, reject) => {
-    xhr.open("POST", path);
+    xhr.open("POST", routed(path));
     xhr.setRequestHeader("Accept", "application/json");
     xhr.setRequestHeader("Content-Type", contentType);
     xhr.upload.addEventListener("progress", (event) => {

@@ -13,7 +13,7 @@
 // pages/device-check/camera.js; the test take, its playback and finishing:
 // pages/device-check/take.js. Here: the session, the wiring and the start.
 
-import { ApiError, api, logOut } from "../lib/api.js";
+import { ApiError, api, logOut, routeCalls } from "../lib/api.js";
 import { lang, onLangChange, setLang, translatePage } from "../lib/i18n.js";
 import { mediaSupport } from "../lib/media.js";
 import { TakePlayer } from "../lib/playback.js";
@@ -33,6 +33,7 @@ async function checkSession() {
   try {
     page.me = (await api("GET", "/api/me")).account;
     page.socket.routeTo(page.me.id); // c=: this candidate's media node (lib/socketio.js)
+    routeCalls(page.me.id); // and every call of the page (lib/api.js)
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) {
       toLogin(page.me !== null); // logged in before: the session has ended

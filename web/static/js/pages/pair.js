@@ -20,7 +20,7 @@
 // The page's state and rendering: pages/pair/page.js; the camera, its session and the
 // server's events: pages/pair/camera.js. Here: stopping, the wiring and the start.
 
-import { ApiError } from "../lib/api.js";
+import { ApiError, routeCalls } from "../lib/api.js";
 import { lang, setLang, t, translatePage } from "../lib/i18n.js";
 import {
   endCamera, loadQuestion, nextCamera, onLink, onTake, openCamera, resync, tapReady,
@@ -128,6 +128,7 @@ async function main() {
   }
   // c=: the candidate's media node (a pairing remembered from before it was sent: none).
   page.socket.routeTo(page.pairing.candidate_id);
+  routeCalls(page.pairing.candidate_id); // and every call of the page (lib/api.js)
   // The proctors' messages show here too (read on either device); their time changes reload.
   new ProctorLine({ socket: page.socket, examId: page.pairing.exam_id, onDeadline: loadQuestion,
     onEnded: loadQuestion }).start();

@@ -8,7 +8,7 @@
 // stored. <body data-state> says what the page shows (the tests read it):
 // loading, failed, and the states each mode's module names.
 
-import { api } from "../lib/api.js";
+import { api, routeCalls } from "../lib/api.js";
 import { leaveIfGated, remaining, setUpPage, shortTime } from "../lib/candidate-page.js";
 import { t } from "../lib/i18n.js";
 import { OfflineAnswer } from "./question/offline.js";
@@ -298,10 +298,22 @@ function listenToProctors() {
   socket.connect().catch(() => {}); // a refused connection: the page works without it
 }
 
-function main() {
+/** Every call of this page from now on carries ``c=<my account id>``: it reaches the node of
+ * my cameras, takes and uploads (decision 0026), so a take started or stopped here, and the
+ * deadline a call arms, are on the node that records it. */
+async function routeToMe() {
+  try {
+    routeCalls((await api("GET", "/api/me")).account.id);
+  } catch {
+    // not logged in or no network: the question's own request says so
+  }
+}
+
+async function main() {
   setUpPage(render);
   listenToProctors();
   render();
+  await routeToMe();
   refresh();
   // 点此续传: the exam's unfinished uploads (M4.2), in a dialog
   unfinishedBanner({ examId, anchor: ui.notice, questions: () => ctx.questions, onChange: refresh });

@@ -206,9 +206,11 @@ async function fetchTake(takeId) {
 export function onTake(event, take) {
   if (!mine(take)) return;
   if (event === "take_started") {
+    // The same take started again: its server died and another one records on.
+    const continued = page.take?.take_id === take.take_id;
     page.take = take;
     page.saving = false;
-    notify(null);
+    notify(continued ? "pair.continued" : null, {}, "info");
   } else if (event === "take_stopped") {
     const withMe = page.state === "recording";
     page.take = null;

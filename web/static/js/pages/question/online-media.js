@@ -113,10 +113,14 @@ export class OnlineMedia extends OnlineView {
 
   onTake(event, take) {
     if (!EXAM_PURPOSES.includes(take.purpose)) return;
+    const known = this.media.get(take.take_id);
     this.media.set(take.take_id, take);
     const mine = take.attempt_id && take.attempt_id === this.a?.attempt_id;
     if (event === "take_stored") this.fills().afterStop(take.take_id);
-    if (mine && event === "take_failed") {
+    if (mine && event === "take_started" && known?.state === "recording") {
+      // Its server died: another one records on (the seconds lost come from the copy).
+      this.ctx.notify({ key: "exam.take.continued", kind: "info" });
+    } else if (mine && event === "take_failed") {
       this.ctx.notify({ key: "exam.take.failed", kind: "error" });
     } else if (mine && event === "take_stopped" && take.stop_reason
       && !["stopped", "time_limit"].includes(take.stop_reason)) {
