@@ -46,6 +46,7 @@ class Run:
     rss_at: dict[str, int]  # sampled at each phase
     rss_peak: int
     rss_samples: list[tuple[float, int]] = field(default_factory=list)  # (monotonic, bytes)
+    lag: dict[str, Any] = field(default_factory=dict)  # bench.lag.lag_figures, when read
 
 
 def figures(run: Run, streams: int, seconds: int) -> dict[str, Any]:
@@ -78,6 +79,7 @@ def figures(run: Run, streams: int, seconds: int) -> dict[str, Any]:
         "server_cpu_pct": round(server_pct, 1),
         "server_loop_thread_pct": round(loop_pct, 1),
         "max_recorder_lag_ms": max(lags) if lags else None,
+        **run.lag,
         "udp_drops": run.udp.get("InErrors", 0),
         "udp_counters": run.udp,
         "udp_drops_server_sockets": run.socket_drops,

@@ -30,11 +30,12 @@ from typing import Any
 
 import psutil
 
-from bench import backends, measure, proctors
+from bench import backends, capacity, measure, proctors
 from bench.analysis import AnalysisPlan
 from bench.analysis import seed as seed_analysis
 from bench.backends import BackendsFailed, Services, TurnHooks
 from bench.clip import Clip, make_black, make_clip
+from bench.lag import WINDOW_S, LagSampler
 from bench.live import LiveFailed, LivePlan, proctors_needed
 from bench.loadgen import LoadFailed, Target, loopback_only, run_load
 from bench.process import ServerFailed, ServerProcess, free_port
@@ -124,6 +125,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     backends.add_arguments(parser)
     parser.add_argument(
+        "--capacity",
+        action="store_true",
+        help="step the stream count up until a frame is lost or the recorder's p99 lag "
+        "passes 1 s; print capacity_streams, and the MediaRecorder baseline's (bench/capacity.py)",
+    )
+    parser.add_argument(
+        "--capacity-start", type=int, default=32, help="--capacity: the first count (default 32)"
+    )
+    parser.add_argument(
+        "--capacity-max", type=int, default=256, help="--capacity: the largest count (default 256)"
+    )
+    parser.add_argument(
+        "--capacity-resolution",
+        type=int,
+        default=8,
+        help="--capacity: stop when the last count that held and the first that failed are "
+        "this close (default 8)",
+    )
+    parser.add_argument(
         "--keep", action="store_true", help="keep the data directory (recordings, server logs)"
     )
 
@@ -148,7 +168,7 @@ def main(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    wrong = backends.check_args(args)
+    wrong = backends.check_args(args) or _check_capacity(args)
     if wrong is not None:
         print(f"examcast bench: {wrong}", file=sys.stderr)
         return 2
@@ -173,6 +193,8 @@ def main(args: argparse.Namespace) -> int:
     try:
         if args.backends:
             result = _runner()(_bench_backends(args, clip, work, placement))
+        elif args.capacity:
+            result = _runner()(_bench_capacity(args, clip, work, placement))
         else:
             result = _runner()(_bench(args, baseline_streams, clip, work, placement))
     except (ServerFailed, LoadFailed, LiveFailed, BackendsFailed, TimeoutError) as exc:
@@ -185,6 +207,21 @@ def main(args: argparse.Namespace) -> int:
             shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(result), flush=True)
     return 0
+
+
+def _check_capacity(args: argparse.Namespace) -> str | None:
+    if not args.capacity:
+        return None
+    if args.backends or args.viewers or args.analysis:
+        return "--capacity is a run of its own (not with --backends, --viewers, --analysis)"
+    if not 1 <= args.capacity_start <= args.capacity_max or args.capacity_resolution < 1:
+        return "--capacity needs 1 <= --capacity-start <= --capacity-max, a resolution >= 1"
+    return None
+
+
+def lag_sampler(url: str, token: str, window_s: float = WINDOW_S) -> LagSampler:
+    """Reads the server's recorder-lag histogram every ``window_s`` (bench/lag.py)."""
+    return LagSampler(lambda: backends.scrape(url, token), window_s)
 
 
 def progress(message: str) -> None:
@@ -253,8 +290,13 @@ async def _bench(
         *staff,
         *args.server_arg,
     )
+    token = secrets.token_hex(16)
     server = ServerProcess(
-        "examcast serve", serve, work / "examcast.log", placement[0] if placement else None
+        "examcast serve",
+        serve,
+        work / "examcast.log",
+        placement[0] if placement else None,
+        env={"EXAMCAST_METRICS_TOKEN": token},
     )
     url = f"http://127.0.0.1:{port}"
     live = None
@@ -308,6 +350,7 @@ async def _bench(
         args.seconds,
         live,
         analysis,
+        lag=lag_sampler(url, token),
     )
     result = figures(main_run, args.streams, args.seconds)
     result.update(live_figures(main_run))
@@ -366,6 +409,118 @@ async def _bench(
         if ours is not None and theirs:
             result["viewer_cpu_ratio_vs_relay_baseline"] = round(ours / theirs, 3)
     return result
+
+
+async def _bench_capacity(
+    args: argparse.Namespace,
+    clip: Clip,
+    work: Path,
+    placement: tuple[set[int], set[int]] | None,
+) -> dict[str, Any]:
+    """``--capacity``: steps of a fresh server each until the capacity is known."""
+    loop_name = _event_loop(args.server_arg)
+    cpus = placement[0] if placement else None
+    window_s = min(WINDOW_S, max(1.0, args.seconds / 3))
+    load_before = capacity.load_average()
+
+    async def ours(streams: int) -> dict[str, Any]:
+        folder = work / f"examcast-{streams}"
+        port, token = free_port(), secrets.token_hex(16)
+        serve = serve_args(
+            port,
+            folder / "examcast",
+            "--device-check-limit-s",
+            str(max(120, args.seconds + 120)),
+            "--log-level",
+            "warning",
+            *args.server_arg,
+        )
+        server = ServerProcess(
+            "examcast serve",
+            serve,
+            folder / "examcast.log",
+            cpus,
+            env={"EXAMCAST_METRICS_TOKEN": token},
+        )
+        url = f"http://127.0.0.1:{port}"
+        run = await _measure(
+            server,
+            Target(f"examcast {streams}", url, folder / "examcast.log"),
+            clip,
+            streams,
+            args.seconds,
+            lag=lag_sampler(url, token, window_s),
+        )
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+        return figures(run, streams, args.seconds)
+
+    async def theirs(streams: int) -> dict[str, Any]:
+        folder = work / f"baseline-{streams}"
+        port = free_port()
+        server = ServerProcess(
+            "baseline",
+            _baseline_argv(port, folder / "baseline", loop_name),
+            folder / "baseline.log",
+            cpus,
+        )
+        run = await _measure(
+            server,
+            Target(f"baseline {streams}", f"http://127.0.0.1:{port}", None),
+            clip,
+            streams,
+            args.seconds,
+        )
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+        return figures(run, streams, args.seconds)
+
+    plan = capacity.CapacitySearch(args.capacity_start, args.capacity_max, args.capacity_resolution)
+    result: dict[str, Any] = {"mode": "capacity", "seconds": args.seconds}
+    failures = (LoadFailed, ServerFailed, TimeoutError)
+    result.update(await capacity.search(plan, ours, progress, step_errors=failures))
+    result["lag_window_s"] = round(window_s, 1)
+    if args.baseline_streams != 0:
+        base_plan = capacity.CapacitySearch(1, max(2, args.baseline_streams or 4), 1, growth=2)
+        base = await capacity.search(
+            base_plan, theirs, progress, baseline=True, name="baseline", step_errors=failures
+        )
+        result["baseline"] = {
+            **base,
+            "note": "aiortc MediaRecorder (decode + re-encode), stepped from 1 stream, one at a "
+            "time; held: every frame written and max_recorder_lag_ms (how late frames "
+            "reached its encoder) at most 1000",
+        }
+        result["baseline_capacity_streams"] = base["capacity_streams"]
+        if base["capacity_streams"]:
+            result["capacity_ratio_vs_baseline"] = round(
+                result["capacity_streams"] / base["capacity_streams"], 1
+            )
+    result.update(
+        load_average_1m_before=load_before,
+        load_average_1m_after=capacity.load_average(),
+        event_loop=loop_name,
+        server_args=args.server_arg,
+        clip=clip.describe(),
+        pinning={"server_cpus": sorted(placement[0]), "loadgen_cpus": sorted(placement[1])}
+        if placement
+        else "one CPU: server and load generator share it",
+        note=capacity.NOTE,
+    )
+    return result
+
+
+def _baseline_argv(port: int, directory: Path, loop_name: str) -> list[str]:
+    return [
+        "-m",
+        "bench.baseline",
+        "--port",
+        str(port),
+        "--dir",
+        str(directory),
+        "--event-loop",
+        loop_name,
+    ]
 
 
 async def _bench_backends(
@@ -522,6 +677,7 @@ async def _measure(
     live: Callable[[], Awaitable[LivePlan]] | None = None,
     analysis: Callable[[], Awaitable[AnalysisPlan]] | None = None,
     hooks: TurnHooks | None = None,
+    lag: LagSampler | None = None,
 ) -> Run:
     progress(f"{target.name}: starting {' '.join(server.argv)}")
     server.start()
@@ -552,11 +708,17 @@ async def _measure(
                 drops[0] = measure.socket_drops(server.pid)
             if hooks is not None:
                 hooks.on_phase(phase)
+            if lag is not None and phase == "recording":
+                lag.start()
 
         started = time.monotonic()
-        load = await run_load(
-            target, clip, streams, seconds, on_phase, progress, plan, analysis_plan
-        )
+        try:
+            load = await run_load(
+                target, clip, streams, seconds, on_phase, progress, plan, analysis_plan
+            )
+        finally:
+            if lag is not None:
+                await lag.stop()
         if hooks is not None:  # every take stored complete (the store's uploads run after)
             await hooks.settle(load)
             on_phase("settled")
@@ -576,6 +738,7 @@ async def _measure(
             rss,
             memory.peak,
             memory.samples,
+            lag.figures() if lag is not None else {},
         )
     except BaseException:
         progress(f"{target.name}: failed; server log:\n{server.log_tail()}")

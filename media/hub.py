@@ -32,11 +32,13 @@ from typing import Any
 
 from aiortc import RTCPeerConnection
 
+from exams.catalog.media_profile import DEFAULT, MediaProfile
 from exams.shared.errors import Conflict, Draining, InvalidInput, NotFound
 from exams.shared.ports import Clock, Scheduler
 from exams.shared.telemetry import NO_TELEMETRY, Count, Telemetry, about_take
-from media import continuation, recovery
+from media import continuation, quality, recovery
 from media.peers import PeerFactory, close_quietly
+from media.quality import QualityMeter
 from media.recorder import TakeRecorder
 from media.sources import TrackSource
 from media.writer import MuxPool
@@ -293,11 +295,15 @@ class MediaHub:
             detached_at + self._grace, lambda: self._grace_over(session, detached_at)
         )
 
-    async def offer(self, session_id: str, owner: str, sdp: str) -> str:
+    async def offer(
+        self, session_id: str, owner: str, sdp: str, profile: MediaProfile = DEFAULT
+    ) -> str:
+        """The answer to a new peer connection of the session (``profile``: the exam's
+        sound and picture, :mod:`exams.admission.media_needs`)."""
         session = self._owned(session_id, owner)
         peer_id = f"{session.id}-{session.peer_count}"
         pc, answer = await self._peers.answer(
-            sdp, peer_id, lambda sources: self._on_sources(session, sources)
+            sdp, peer_id, lambda sources: self._on_sources(session, sources), profile
         )
         session.peer_count += 1
         old, session.peer = session.peer, pc
@@ -343,6 +349,13 @@ class MediaHub:
 
     def get(self, session_id: str) -> MediaSession | None:
         return self._sessions.get(session_id)
+
+    def quality_meter(self, session_id: str) -> QualityMeter | None:
+        """What the session's camera sends, as the take it records receives it (its
+        :class:`media.quality.QualityMeter`: ``snapshot()``, ``await measure_bandwidth()``);
+        None while it records no take."""
+        session = self._sessions.get(session_id)
+        return None if session is None or session.recorder is None else session.recorder.quality
 
     def written_s(self, take_id: str) -> dict[str, float]:
         """Seconds of media each camera of a recording take has written so far."""
@@ -462,7 +475,12 @@ class MediaHub:
         names = list(cameras)
         results = await asyncio.gather(*(cameras[name].stop() for name in names))
         stopped = dict(zip(names, results, strict=True))
+        report = quality.take_report(
+            time.monotonic() - origin,
+            {name: m.pop("quality") for name, m in stopped.items() if "quality" in m},
+        )
         manifest = stopped.pop(PRIMARY)
+        manifest["quality"] = report  # also Take.quality (exams.catalog.takes)
         manifest["cameras"] = {
             name: {k: m[k] for k in ("segments", "gaps", "recorded_s", "stats")}
             for name, m in stopped.items()

@@ -21,9 +21,10 @@ from aiortc import (
 from aiortc import sdp as aiortc_sdp
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 
+from exams.catalog.media_profile import DEFAULT, MediaProfile
 from exams.shared.errors import InvalidInput, TooLarge
-from media import ice, tap
-from media.sdp import with_start_bitrate
+from media import ice, receive_path, tap
+from media.sdp import tuned
 from media.sources import TrackSource
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,10 @@ class PeerFactory:
         offer_sdp: str,
         peer_id: str,
         on_sources: Callable[[list[TrackSource]], None],
+        profile: MediaProfile = DEFAULT,
     ) -> tuple[RTCPeerConnection, str]:
-        """A new peer connection for ``offer_sdp``, and the SDP answer for the client."""
+        """A new peer connection for ``offer_sdp``, and the SDP answer for the client
+        (asking for the sound and picture of ``profile``, the exam's)."""
         order = self.check_offer(offer_sdp)
         pc = RTCPeerConnection(configuration=self._config)
         sources: list[TrackSource] = []
@@ -73,6 +76,7 @@ class PeerFactory:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
                 await pc.setLocalDescription(await pc.createAnswer())
             ports_free()
+            receive_path.install(pc)
         except Exception as exc:
             # aiortc's own words are for us, not the client; a half-set-up peer may
             # fail to close too.
@@ -84,7 +88,7 @@ class PeerFactory:
                 "the SDP offer could not be negotiated; send the offer your browser made"
             ) from None
         on_sources(sources)
-        return pc, with_start_bitrate(pc.localDescription.sdp, self._start_bitrate_kbps)
+        return pc, tuned(pc.localDescription.sdp, profile, self._start_bitrate_kbps)
 
     def check_offer(self, offer_sdp: str) -> dict[str, list[str]]:
         """Validate an offer; the storable codecs of each kind in the client's order."""

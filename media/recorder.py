@@ -37,6 +37,7 @@ from exams.shared.telemetry import Count
 from media import bitstream
 from media.continuation import NODE_LOST, Prior, merged
 from media.manifest import rounded, segment_json
+from media.quality import QualityMeter
 from media.sources import TrackSource
 from media.tap import EncodedFrame
 from media.writer import MuxPool, SegmentResult, SegmentWriter, StreamSpec, container_format
@@ -117,6 +118,7 @@ class TakeRecorder:
         self.origin = time.monotonic() if origin is None else origin
         self.stats = RecorderStats()
         self.gaps: list[Gap] = []
+        self.quality = QualityMeter()  # what arrived (media/quality.py): the take's report
         self._pool = pool
         self._queue_limit = queue_limit
         self._keyframe_interval = keyframe_interval
@@ -229,6 +231,8 @@ class TakeRecorder:
         t = source.time_of(frame) - self.origin
         if t < 0 or self._stopped:
             return  # captured before the take started
+        if self.quality.frame(source.kind, source.codec_name, frame.data, t):
+            source.request_keyframe(merge=True)  # a picture to sample (frozen / black)
         if source.kind == "video":
             self._on_video(source, frame, t)
         else:
@@ -496,6 +500,7 @@ class TakeRecorder:
                 for frame in source.pending_frames():
                     self._on_frame(source, frame)
             self._stopped = True
+            self.quality.finish()  # its last samples measured while the files close
             for source in self._sources.values():
                 source.listen(None)
             if self._pli_task is not None:
@@ -524,6 +529,12 @@ class TakeRecorder:
             if before is not None and gap.end_s is not None:
                 gap.start_s = min(before["start_s"] + before["duration_s"], gap.end_s)
         segments = list(written.values())
+        first_picture = next((s.start_s for s in self._segments if s.video is not None), None)
+        quality = await self.quality.report(
+            stop_called - self.origin,
+            [g.to_json() for g in self.gaps],
+            first_picture if self.prior is None else None,
+        )
         manifest = {
             "segments": segments,
             "gaps": [g.to_json() for g in self.gaps],
@@ -539,5 +550,6 @@ class TakeRecorder:
                 "max_lag_ms": round(self.stats.max_lag_s * 1000, 1),
                 "finalize_ms": round((time.monotonic() - stop_called) * 1000, 1),
             },
+            "quality": quality,  # this camera's entry; the hub makes the take's report
         }
         return manifest if self.prior is None else merged(self.prior, manifest)

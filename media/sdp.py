@@ -1,31 +1,84 @@
-"""Small edits to the SDP answer the browser receives."""
+"""Small edits to the SDP answer the browser receives.
+
+A browser sends what the *answer's* ``a=fmtp`` asks for: aiortc's answer has
+none for Opus (so Chromium encodes mono voice at ~32 kbit/s) and none for the
+video bitrates. These add parameters to the codecs' ``a=fmtp`` lines, or an
+``a=fmtp`` line right after the ``a=rtpmap`` of a codec that has none.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+
+from exams.catalog.media_profile import MediaProfile
 
 _VIDEO_RTPMAP = re.compile(r"^a=rtpmap:(\d+) (VP8|VP9|H264|AV1)/90000", re.IGNORECASE)
-_FMTP = re.compile(r"^a=fmtp:(\d+) ")
+_OPUS_RTPMAP = re.compile(r"^a=rtpmap:(\d+) opus/48000(/\d+)?$", re.IGNORECASE)
+_FMTP = re.compile(r"^a=fmtp:(\d+) (.*)$")
 
 
-def with_start_bitrate(sdp: str, kbps: int) -> str:
-    """Tell Chromium to start its video encoder at ``kbps`` (``x-google-start-bitrate``).
+def tuned(answer_sdp: str, profile: MediaProfile, start_bitrate_kbps: int) -> str:
+    """The answer with the Opus and video parameters ``profile`` (the exam's) asks for."""
+    answer_sdp = with_opus(answer_sdp, profile.opus_fmtp())
+    return with_video_bitrates(answer_sdp, start_bitrate_kbps, profile.target.min_kbps)
 
-    Chromium starts near 300 kbit/s and, with only REMB feedback from aiortc,
-    climbs slowly: a take's first seconds come out at 480x270 and the size
-    change starts a new segment. Other browsers ignore the parameter.
-    """
-    if kbps <= 0:
+
+def with_fmtp(sdp: str, rtpmap: re.Pattern[str], params: Mapping[str, str]) -> str:
+    """``params`` set on the ``a=fmtp`` of every codec whose ``a=rtpmap`` matches
+    ``rtpmap`` (a value already there is replaced, the others kept in their order)."""
+    if not params:
         return sdp
-    param = f"x-google-start-bitrate={kbps}"
     lines = sdp.split("\r\n")
-    video = {m.group(1) for line in lines if (m := _VIDEO_RTPMAP.match(line))}
-    with_fmtp = {m.group(1) for line in lines if (m := _FMTP.match(line))} & video
+    chosen = {m.group(1) for line in lines if (m := rtpmap.match(line))}
+    with_line = {m.group(1) for line in lines if (m := _FMTP.match(line))} & chosen
     out: list[str] = []
     for line in lines:
         fmtp = _FMTP.match(line)
-        out.append(f"{line};{param}" if fmtp and fmtp.group(1) in video else line)
-        rtpmap = _VIDEO_RTPMAP.match(line)
-        if rtpmap and rtpmap.group(1) not in with_fmtp:
-            out.append(f"a=fmtp:{rtpmap.group(1)} {param}")
+        if fmtp and fmtp.group(1) in chosen:
+            line = f"a=fmtp:{fmtp.group(1)} {_merged(fmtp.group(2), params)}"
+        out.append(line)
+        m = rtpmap.match(line)
+        if m and m.group(1) not in with_line:
+            out.append(f"a=fmtp:{m.group(1)} {_merged('', params)}")
     return "\r\n".join(out)
+
+
+def _merged(existing: str, params: Mapping[str, str]) -> str:
+    pairs: list[tuple[str, str | None]] = []
+    for item in (p.strip() for p in existing.split(";")):
+        if not item:
+            continue
+        key, sep, value = item.partition("=")
+        pairs.append((key, value if sep else None))
+    keys = {k for k, _ in pairs}
+    pairs = [(k, params[k] if k in params else v) for k, v in pairs]
+    pairs += [(k, v) for k, v in params.items() if k not in keys]
+    return ";".join(k if v is None else f"{k}={v}" for k, v in pairs)
+
+
+def with_opus(sdp: str, params: Mapping[str, str]) -> str:
+    """``params`` on Opus's ``a=fmtp`` (RFC 7587: stereo, maxaveragebitrate, usedtx, ...)."""
+    return with_fmtp(sdp, _OPUS_RTPMAP, params)
+
+
+def with_video_bitrates(sdp: str, start_kbps: int, min_kbps: int = 0) -> str:
+    """Tell Chromium to start its video encoder at ``start_kbps``
+    (``x-google-start-bitrate``) and keep its estimate above ``min_kbps``
+    (``x-google-min-bitrate``); 0 leaves either alone.
+
+    Chromium starts near 300 kbit/s and, with only REMB feedback from aiortc,
+    climbs slowly: a take's first seconds come out at 480x270 and the size
+    change starts a new segment. Other browsers ignore the parameters.
+    """
+    params = {}
+    if start_kbps > 0:
+        params["x-google-start-bitrate"] = str(start_kbps)
+    if min_kbps > 0:
+        params["x-google-min-bitrate"] = str(min_kbps)
+    return with_fmtp(sdp, _VIDEO_RTPMAP, params)
+
+
+def with_start_bitrate(sdp: str, kbps: int) -> str:
+    """Only the start bitrate (:func:`with_video_bitrates`)."""
+    return with_video_bitrates(sdp, kbps)

@@ -39,6 +39,8 @@ EVENT_ROLES: dict[str, frozenset[Role]] = {
     "end_attempt": WALL_WATCHERS,
     "message_read": CANDIDATE_ONLY,  # the question page and the phone
     "raise_hand": CANDIDATE_ONLY,
+    # what the server receives of a camera against its exam's needs (the device check, #18)
+    "media_received": CANDIDATE_ONLY,
     # the pages' heartbeat and clock (a silent drop is noticed in seconds, not at ping timeout)
     "time": SESSIONS | WALL_WATCHERS,
 }

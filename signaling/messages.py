@@ -39,6 +39,11 @@ CLIENT_EVENTS: dict[str, tuple[Field, ...]] = {
         Field("session_id", str),
         Field("type", str, choices=("offer",)),
         Field("sdp", str, max_len=0),
+        Field("exam_id", str, required=False),  # the exam whose sound and picture it is for
+    ),
+    "media_received": (
+        Field("session_id", str),
+        Field("exam_id", str, required=False),  # as the offer's
     ),
     "start_take": (
         Field("session_id", str),
@@ -84,6 +89,7 @@ SERVER_EVENTS = (
     "attempt_ended",
     "hand_state",
     "message_read",
+    "retake_granted",
 )
 
 

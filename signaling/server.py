@@ -27,6 +27,7 @@ from typing import Any, NoReturn, Protocol
 import socketio
 from aiohttp import web
 
+from exams.catalog.media_profile import DEFAULT, MediaProfile, shortfalls
 from exams.catalog.takes import Take, TakeService
 from exams.identity.accounts import Account
 from exams.identity.sessions import Ended
@@ -36,6 +37,7 @@ from exams.shared.errors import (
     ExamcastError,
     Forbidden,
     InvalidInput,
+    NotFound,
     TooManyRequests,
     Unauthenticated,
     error_body,
@@ -56,6 +58,8 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Connection, dict[str, Any]], Awaitable[dict[str, Any]]]
 RESERVED_EVENTS = ("connect", "disconnect")
+# (owner, exam_id named by the page, a second camera's attempt) -> that exam's media profile
+MediaProfiles = Callable[[str, str | None, str | None], Awaitable[MediaProfile]]
 HEARTBEATS = ("time",)  # the pages' heartbeat: no activity on the log-in session
 SWEEP_EVERY_S = 1.0  # on the clock; each connection is looked up only when due (RECHECK_S)
 # Engine.IO's ping: a connection silent for PING_INTERVAL_S + PING_TIMEOUT_S is closed (and its
@@ -74,6 +78,10 @@ class SocketAuth(Protocol):
     def socket_client(self, environ: dict[str, Any]) -> str:
         """The client's address of a connect's WSGI environ (for the audit)."""
         ...
+
+
+async def default_profile(owner: str, exam_id: str | None, attempt_id: str | None) -> MediaProfile:
+    return DEFAULT
 
 
 def owner_room(owner: str) -> str:
@@ -106,8 +114,11 @@ class MediaNamespace(socketio.AsyncNamespace):
         routes: RouteCheck | None = None,
         follower: TakeFollower | None = None,
         deadlines: DeadlineFollower | None = None,
+        media_profile: MediaProfiles = default_profile,
     ) -> None:
         super().__init__("/")
+        # the exam's sound and picture a camera's answer asks for (issue #18)
+        self._media_profile = media_profile
         # a take whose node died continues here when its candidate's camera opens here
         self.follower = follower
         # an attempt's deadlines follow its candidate's camera here (decision 0026)
@@ -355,8 +366,30 @@ class MediaNamespace(socketio.AsyncNamespace):
     async def handle_offer(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
         if self._viewers.owns(conn, msg["session_id"]):
             return await self._viewers.offer(conn, msg)
-        answer = await self._hub.offer(msg["session_id"], conn.owner, msg["sdp"])
-        return {"type": "answer", "sdp": answer}
+        session = self._hub.get(msg["session_id"])
+        attempt_id = None if session is None or session.owner != conn.owner else session.attempt_id
+        profile = await self._media_profile(conn.owner, msg.get("exam_id"), attempt_id)
+        answer = await self._hub.offer(msg["session_id"], conn.owner, msg["sdp"], profile)
+        # "media": what the page's sender sets (bitrates, priority), the answer's own
+        return {"type": "answer", "sdp": answer, "media": profile.sending()}
+
+    async def handle_media_received(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
+        """What the server receives of the session's camera while it records a take (the
+        live quality meter), the exam's needs, and where it falls short of them."""
+        session = self._hub.get(msg["session_id"])
+        if session is None or session.owner != conn.owner:
+            raise NotFound("no such media session; open one and send your offer first")
+        profile = await self._media_profile(conn.owner, msg.get("exam_id"), session.attempt_id)
+        meter = self._hub.quality_meter(session.id)
+        if meter is None:  # it records no take: nothing is measured
+            return {"received": None, "needs": profile.sending(), "short": []}
+        await meter.measure_bandwidth()
+        received = meter.snapshot()
+        return {
+            "received": received,
+            "needs": profile.sending(),
+            "short": shortfalls(profile, received),
+        }
 
     async def handle_start_take(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
         session = self._hub.get(msg["session_id"])
@@ -429,6 +462,10 @@ class SocketNotifier:
         # ``state``: the peer connection's, or media_silent / media_back (media.hub)
         body = {**session.describe(), "state": state}
         await self._sio.emit("session_state", body, room=owner_room(session.owner))
+
+    async def retake_granted(self, owner: str, body: dict[str, Any]) -> None:
+        """A damaged formal take granted one more (issue #18): to every page of the candidate."""
+        await self._sio.emit("retake_granted", body, room=owner_room(owner))
 
     async def secondary_state(self, owner: str, event: dict[str, Any]) -> None:
         """Implements ``pairing.service.LinkNotifier``: to every device of the candidate."""

@@ -321,6 +321,52 @@ MIGRATIONS: list[str] = [
     ALTER TABLE takes ADD COLUMN node TEXT;
     CREATE INDEX takes_node ON takes(node, state);
     """,
+    # each take's quality report (issue #18; media/quality.py): JSON, NULL until it is stored
+    """
+    ALTER TABLE takes ADD COLUMN quality TEXT;
+    """,
+    # extra formal takes granted for takes damaged by the system (issue #18;
+    # storage/retakes.py): one per damaged take, whoever stores it first
+    """
+    CREATE TABLE retake_grants (
+        take_id TEXT PRIMARY KEY,
+        attempt_id TEXT NOT NULL,
+        candidate_id TEXT NOT NULL,
+        damage TEXT NOT NULL,
+        granted_at REAL NOT NULL
+    );
+    CREATE INDEX retake_grants_attempt ON retake_grants(attempt_id);
+    """,
+    # face check (issue #17): the units' reference photos (报名照片) and each judged
+    # verification's score, model, reason and evidence (JSON list of file-store keys)
+    """
+    CREATE TABLE reference_photos (
+        unit_id TEXT NOT NULL REFERENCES units(id),
+        id_type TEXT NOT NULL,
+        id_number TEXT NOT NULL,
+        photo_key TEXT NOT NULL,
+        photo_type TEXT NOT NULL,
+        photo_bytes INTEGER NOT NULL,
+        uploaded_at REAL NOT NULL,
+        uploaded_by TEXT NOT NULL,
+        PRIMARY KEY (unit_id, id_type, id_number)
+    );
+    CREATE INDEX reference_photos_person ON reference_photos(id_type, id_number, uploaded_at);
+    CREATE TABLE verification_results (
+        attempt_id TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES accounts(id),
+        scope TEXT NOT NULL,
+        at REAL NOT NULL,
+        passed INTEGER NOT NULL,
+        score REAL,
+        model TEXT,
+        reason TEXT,
+        evidence TEXT NOT NULL
+    );
+    CREATE INDEX verification_results_account ON verification_results(account_id, at);
+    CREATE INDEX verification_results_evidence ON verification_results(at)
+        WHERE evidence <> '[]';
+    """,
 ]
 
 

@@ -9,7 +9,7 @@ from storage.sql import Connection, Database, Row
 
 _COLUMNS = (
     "id, owner, session_id, purpose, state, started_at, stopped_at, stop_reason, limit_s, "
-    "manifest, attempt_id, node"
+    "manifest, attempt_id, node, quality"
 )
 
 
@@ -31,14 +31,15 @@ class SqliteTakes:
             None if take.manifest is None else json.dumps(take.manifest),
             take.attempt_id,
             take.node,
+            None if take.quality is None else json.dumps(take.quality),
         )
 
         def write(conn: Connection) -> None:
             conn.execute(
-                f"INSERT INTO takes ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                f"INSERT INTO takes ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(id) DO UPDATE SET state=excluded.state, "
                 "stopped_at=excluded.stopped_at, stop_reason=excluded.stop_reason, "
-                "manifest=excluded.manifest, node=excluded.node, "
+                "manifest=excluded.manifest, node=excluded.node, quality=excluded.quality, "
                 # a take continued on another node records from a session there
                 "session_id=excluded.session_id",
                 row,
@@ -135,4 +136,5 @@ def _take(row: Row) -> Take:
         manifest=None if row["manifest"] is None else json.loads(row["manifest"]),
         attempt_id=row["attempt_id"],
         node=row["node"],
+        quality=None if row["quality"] is None else json.loads(row["quality"]),
     )

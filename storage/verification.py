@@ -1,13 +1,17 @@
 """Verification states and manual reviews in SQLite.
 
-Implements ``exams.identity.verification.VerificationRepository`` and
-``exams.identity.manual_reviews.ReviewRepository``.
+Implements ``exams.identity.verification.VerificationRepository``,
+``exams.identity.manual_reviews.ReviewRepository`` and
+``exams.identity.verification_results.ResultRepository``.
 """
 
 from __future__ import annotations
 
+import json
+
 from exams.identity.manual_reviews import Review, ReviewState
 from exams.identity.verification import VerificationState
+from exams.identity.verification_results import VerificationResult
 from storage.sql import Connection, Database, Row
 
 _STATE = (
@@ -257,3 +261,73 @@ class SqliteReviews:
             return cursor.rowcount == 1
 
         return await self._db.call(write)
+
+
+_RESULT = "attempt_id, account_id, scope, at, passed, score, model, reason, evidence"
+
+
+def _result(row: Row) -> VerificationResult:
+    return VerificationResult(
+        row["attempt_id"],
+        row["account_id"],
+        row["scope"],
+        row["at"],
+        bool(row["passed"]),
+        row["score"],
+        row["model"],
+        row["reason"],
+        tuple(json.loads(row["evidence"])),
+    )
+
+
+class SqliteVerificationResults:
+    """Implements ``exams.identity.verification_results.ResultRepository``."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(self, result: VerificationResult) -> None:
+        row = (
+            result.attempt_id,
+            result.account_id,
+            result.scope,
+            result.at,
+            int(result.passed),
+            result.score,
+            result.model,
+            result.reason,
+            json.dumps(list(result.evidence)),
+        )
+        await self._db.call(
+            lambda conn: conn.execute(
+                f"INSERT INTO verification_results ({_RESULT}) VALUES (?,?,?,?,?,?,?,?,?)", row
+            )
+        )
+
+    async def _rows(self, where: str, *args: object) -> list[VerificationResult]:
+        def read(conn: Connection) -> list[Row]:
+            return conn.execute(
+                f"SELECT {_RESULT} FROM verification_results WHERE {where}", args
+            ).fetchall()
+
+        return [_result(row) for row in await self._db.call(read)]
+
+    async def for_account(
+        self, account_id: str, scope: str | None = None, limit: int = 50
+    ) -> list[VerificationResult]:
+        if scope is None:
+            return await self._rows("account_id = ? ORDER BY at DESC LIMIT ?", account_id, limit)
+        return await self._rows(
+            "account_id = ? AND scope = ? ORDER BY at DESC LIMIT ?", account_id, scope, limit
+        )
+
+    async def with_evidence_before(self, before: float, limit: int) -> list[VerificationResult]:
+        return await self._rows("evidence <> '[]' AND at < ? ORDER BY at LIMIT ?", before, limit)
+
+    async def drop_evidence(self, attempt_id: str) -> None:
+        await self._db.call(
+            lambda conn: conn.execute(
+                "UPDATE verification_results SET evidence = '[]' WHERE attempt_id = ?",
+                (attempt_id,),
+            )
+        )

@@ -7,7 +7,7 @@ import logging
 from aiohttp import web
 
 from exams.shared.ports import Clock, Scheduler
-from media import ice, tap
+from media import ice, receive_path, tap
 from signaling.server import attach, create_server
 from web import ops, proxies
 from web.auth import session_cookie_middleware
@@ -30,6 +30,7 @@ from web.keys import (
     DRAIN,
     EXAM_ACCESS,
     EXAM_CATALOG,
+    FACE_CHECK,
     FILLS,
     HUB,
     INCIDENT_TAKES,
@@ -46,6 +47,7 @@ from web.keys import (
     PICTURES,
     PROCTOR_ACTIONS,
     READINESS,
+    REFERENCE_UPLOADS,
     RESUMABLE,
     REVIEWS,
     SCHEDULER,
@@ -91,6 +93,7 @@ def create_app(
     ``scheduler`` defaults to one on the event loop that reads ``clock``.
     """
     tap.check_compatible()
+    receive_path.check_compatible()
     ice.offer_host_addresses(settings.ice_host_addresses)
     ice.use_udp_ports(ice.PortRange.parse(settings.udp_ports) if settings.udp_ports else None)
     app = web.Application(
@@ -155,6 +158,7 @@ def _publish(app: web.Application, h: House) -> None:
     app[INCIDENTS] = h.incidents
     app[SIGNAL_DETECTORS] = h.signals
     app[VISION_DETECTORS] = h.vision
+    app[FACE_CHECK] = h.face_check
     app[INCIDENT_TAKES] = h.incident_takes
     app[VIEWERS] = h.viewers
     app[TAKES] = h.takes
@@ -177,6 +181,7 @@ def _publish(app: web.Application, h: House) -> None:
     app[INVITATIONS] = s.invitations
     app[CREDENTIALS] = s.credentials
     app[CLAIMS] = s.claims
+    app[REFERENCE_UPLOADS] = s.reference_uploads
     app[EXAM_CATALOG] = h.catalog
     app[LIST_CHANGES] = h.list_changes
     app[ATTEMPT_RUNNER] = h.runner

@@ -23,18 +23,19 @@ import socketio
 from aiohttp import web
 
 from exams.admission.list_changes import ListChanges
+from exams.admission.media_needs import MediaNeeds
 from exams.admission.operators import Operators
 from exams.answering.answering import Answering
 from exams.answering.attempt_runner import AttemptRunner
 from exams.answering.device_checks import DeviceChecks
 from exams.answering.playback import Playback
+from exams.answering.retakes import Retakes
 from exams.answering.submission_review import SubmissionReview
 from exams.catalog.attempts import Attempt
 from exams.catalog.catalog import ExamCatalog
 from exams.catalog.take_calls import RemoteStops
 from exams.catalog.take_moves import TakeMoves
 from exams.catalog.takes import TakeService
-from exams.identity.sessions import Sessions
 from exams.proctoring.actions import ProctorActions
 from exams.proctoring.incident_media import IncidentTakes
 from exams.proctoring.incidents import AlertKind, Incidents
@@ -46,6 +47,7 @@ from exams.shared.ports import Clock, Scheduler
 from exams.uploads.answer_files import AnswerFileUploads
 from exams.uploads.fills import Fills
 from exams.uploads.resumable import ResumableUploads
+from media.detectors.face_match import FaceCheck
 from media.detectors.signals import TICK_S, SignalDetectors
 from media.detectors.vision import VisionDetectors
 from media.file_check import MediaFileInspector
@@ -74,6 +76,7 @@ from storage.answer_files import AnswerFiles
 from storage.attempts import SqliteAttempts
 from storage.db import open_database
 from storage.exams import SqliteExams
+from storage.face_vendor import VendorSession
 from storage.files import load_or_create_secret
 from storage.incidents import SqliteIncidents
 from storage.limits import MemoryRateLimiter
@@ -82,6 +85,7 @@ from storage.private import make_private
 from storage.proctor_messages import SqliteNotes
 from storage.redis_limits import RedisRateLimiter
 from storage.redis_wall import RedisWallBoard
+from storage.retakes import SqliteRetakes
 from storage.sql import Database
 from storage.timed_db import TimedDatabase
 from storage.tus_store import TusStore
@@ -95,6 +99,7 @@ from web.services import Services, build
 from web.settings import Settings
 from web.shared_state import Shared, shared_state, socket_bus
 from web.stored_files import StoredFiles
+from web.verifiers import close_verifier, make_verifier
 
 log = logging.getLogger(__name__)
 PURGE_EVERY_S = 3600
@@ -143,6 +148,8 @@ class House:
     incidents: Incidents  # what the detectors notice, each for a person to decide (#13)
     signals: SignalDetectors  # silence, camera lost, second camera missing, per take (#13)
     vision: VisionDetectors  # dark, frozen, no face, many faces: pictures per take (#13)
+    face_check: FaceCheck  # the same person all exam long: pictures vs reference (#17)
+    vendor_http: VendorSession  # the face-check vendor's HTTP client session (#17)
     page_events: PageEvents  # hidden, window left, fullscreen left, reloaded (#13)
     incident_takes: IncidentTakes  # the recordings behind a timeline, to play (#13)
     stored_files: StoredFiles  # recordings and answer files served (store or local disk)
@@ -173,6 +180,19 @@ def bootstrap(
     )
     hasher = Argon2Hasher(memory_kib=settings.password_hash_memory_kib)
     shared = shared_state(settings)
+    # media and files on an object store (storage_url), or on local disk only (the default)
+    objects = (
+        open_store(
+            settings.storage_url,
+            settings.storage_access_key,
+            settings.storage_secret_key,
+            threads=settings.storage_threads,
+            telemetry=metrics,
+        )
+        if settings.storage_url
+        else None
+    )
+    vendor_http = VendorSession()  # used when the verifier is 'vendor'; closed at shutdown
     accounts = build(
         db,
         clock=clock,
@@ -187,20 +207,12 @@ def bootstrap(
         sms_per_address_per_hour=settings.sms_per_address_per_hour,
         sms_resend_s=settings.sms_resend_s,
         staff_two_factor_required=settings.staff_two_factor == "required",
+        face_store=objects,  # reference photos and verification evidence (issue #17)
+        make_verifier=lambda photos: make_verifier(settings, photos, secret, vendor_http),
+        reference_photo_max_bytes=settings.reference_photo_max_bytes,
+        evidence_days=settings.verification_evidence_days,
     )
 
-    # media and files on an object store (storage_url), or on local disk only (the default)
-    objects = (
-        open_store(
-            settings.storage_url,
-            settings.storage_access_key,
-            settings.storage_secret_key,
-            threads=settings.storage_threads,
-            telemetry=metrics,
-        )
-        if settings.storage_url
-        else None
-    )
     shipper = (
         None
         if objects is None
@@ -276,6 +288,8 @@ def bootstrap(
     catalog = ExamCatalog(
         exam_repo, attempt_repo, SqliteAccounts(db), audit, clock, limiter=accounts.limiter
     )
+    # a formal take damaged by the system grants one more (issue #18), told to the pages
+    retakes = Retakes(SqliteRetakes(db), audit, notifier.retake_granted)
     runner = AttemptRunner(
         attempt_repo,
         exam_repo,
@@ -286,6 +300,7 @@ def bootstrap(
         telemetry=metrics,
         locks=shared.locks,
         owners=shared.deadlines,
+        retakes=retakes,
     )
     playback = Playback(runner, accounts.access, windows=shared.windows)
     # Uploaded answer files live beside the recordings, under server-made names.
@@ -395,6 +410,17 @@ def bootstrap(
     signals = SignalDetectors(hub, attempt_repo, exam_repo, incidents, pairing.link_state, clock)
     # the vision detectors: each recording take's camera pictures (held pictured by a claim)
     vision = VisionDetectors(pictures, attempt_repo, exam_repo, incidents, clock)
+    # the same person all exam long: a take's pictures against the reference photo (#17)
+    face_check = FaceCheck(
+        pictures,
+        attempt_repo,
+        exam_repo,
+        accounts.reference_photos,
+        incidents,
+        clock,
+        interval_s=settings.face_check_interval_s,
+        threshold=settings.face_match_threshold or None,
+    )
     page_events = PageEvents(attempt_repo, exam_repo, incidents, clock, scheduler, shared.locks)
     signaling = MediaNamespace(
         hub,
@@ -421,6 +447,10 @@ def bootstrap(
         else None,
         # in a cluster: an attempt's deadlines fire on the node of its candidate's camera
         deadlines=DeadlineFollower(runner) if shared.heartbeat is not None else None,
+        # the exam's sound and picture each camera's answer asks for (issue #18)
+        media_profile=MediaNeeds(
+            accounts.access, accounts.journey, exam_repo, SqliteAccounts(db), attempt_repo
+        ).profile,
     )
     sockets.register_namespace(signaling)
 
@@ -449,6 +479,7 @@ def bootstrap(
     takes.add_playback_policy(device_checks.policy(playback.policy))
     runner.after_run.append(playback.discard_unplayable)
     runner.after_run.append(attempt_changed)
+    runner.after_run.append(retakes.announce)
     hub.on_state.append(media_changed)
     hub.on_sources.append(viewers.candidate_changed)
     hub.on_state.append(viewers.candidate_state)
@@ -484,11 +515,13 @@ def bootstrap(
     actions.add_hand_listener(hand_incident)
     takes.add_listener(signals.on_take_event)
     takes.add_listener(vision.on_take_event)
+    takes.add_listener(face_check.on_take_event)
     if shipper is not None:  # a stored take's files to the object store, in the background
         takes.add_listener(shipper.on_take_event)
         hub.on_discarded.append(shipper.discard_take)
         hub.before_recover.append(shipper.fetch_missing)
     pictures.add_listener(vision.on_picture)
+    pictures.add_listener(face_check.on_picture)
 
     # /readyz: what must answer for this node to take new work (draining aside)
     probes: list[tuple[str, Probe]] = [("database", db.ping)]
@@ -533,6 +566,8 @@ def bootstrap(
         incidents=incidents,
         signals=signals,
         vision=vision,
+        face_check=face_check,
+        vendor_http=vendor_http,
         page_events=page_events,
         incident_takes=IncidentTakes(incidents, attempt_repo, records, files),
         stored_files=stored_files,
@@ -560,9 +595,11 @@ def lifecycles(h: House) -> list[Lifecycle]:
         await h.db.close()
 
     async def accounts(app: web.Application) -> AsyncIterator[None]:
-        purge = Every(h.clock, h.scheduler, PURGE_EVERY_S, _purger(h.accounts.sessions), "purge")
+        purge = Every(h.clock, h.scheduler, PURGE_EVERY_S, _purger(h.accounts), "purge")
         yield
         await purge.stop()
+        await close_verifier(h.accounts.verifier)  # the face check's worker processes
+        await h.vendor_http.close()
         if h.redis_limiter is not None:
             await h.redis_limiter.close()
         await asyncio.to_thread(h.hasher.close)
@@ -657,6 +694,7 @@ def lifecycles(h: House) -> list[Lifecycle]:
         if h.wall_sharing is not None:
             await h.wall_sharing.stop()  # its claims taken back, its cameras' facts removed
         await h.vision.close()  # gives its picture claims back
+        await h.face_check.close()  # its claims too, and its worker process ends
         await h.pictures.close()
 
     return [
@@ -673,13 +711,17 @@ def lifecycles(h: House) -> list[Lifecycle]:
     ]
 
 
-def _purger(sessions: Sessions) -> Callable[[], Awaitable[None]]:
-    """Remove ended log-in sessions: at start, then every :data:`PURGE_EVERY_S`."""
+def _purger(accounts: Services) -> Callable[[], Awaitable[None]]:
+    """Remove ended log-in sessions, and verification evidence past its days (the retention
+    rule, ``verification_evidence_days``): at start, then every :data:`PURGE_EVERY_S`."""
 
     async def purge() -> None:
-        purged = await sessions.purge()
+        purged = await accounts.sessions.purge()
         if purged:
             log.info("removed %d ended log-in session(s)", purged)
+        frames = await accounts.evidence_retention.purge()
+        if frames:
+            log.info("deleted the evidence frames of %d verification(s) past their days", frames)
 
     return purge
 

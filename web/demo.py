@@ -41,7 +41,7 @@ class Demo:
     proctor: Account
     exam_id: str
 
-    def instructions(self, url: str) -> str:
+    def instructions(self, url: str, verifier: str = "id_suffix") -> str:
         return "\n".join(
             [
                 "examcast demo:",
@@ -55,8 +55,26 @@ class Demo:
                 "  SMS codes are printed in this log (no SMS gateway is configured)",
                 "  staff set up two-step log-in (an authenticator app) at their first log-in "
                 "unless the server runs with --staff-two-factor optional",
+                *_verifier_lines(verifier),
             ]
         )
+
+
+def _verifier_lines(verifier: str) -> list[str]:
+    """How the demo candidate passes real-person verification, and how to switch."""
+    if verifier == "id_suffix":
+        return [
+            "  real-person verification: the stand-in (type the last 6 characters of the ID "
+            "number); for the face check run with --verifier face and, as the unit admin, "
+            f"upload your own photo named {CANDIDATE['id_number']}.jpg (console, reference "
+            "photos)",
+        ]
+    return [
+        f"  real-person verification: {verifier}; the demo candidate has no reference photo "
+        "until the unit admin uploads one named "
+        f"{CANDIDATE['id_number']}.jpg (console, reference photos): until then, manual "
+        "review; --verifier id_suffix for the stand-in",
+    ]
 
 
 def exam_settings(now: float) -> dict[str, Any]:
@@ -157,5 +175,5 @@ async def demo_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     scheme = "https" if settings.tls == "self-signed" else "http"
     host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0", "::") else settings.host
-    print(demo.instructions(f"{scheme}://{host}:{settings.port}"), flush=True)
+    print(demo.instructions(f"{scheme}://{host}:{settings.port}", settings.verifier), flush=True)
     yield

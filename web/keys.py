@@ -14,6 +14,7 @@ from exams.admission.invitations import Invitations
 from exams.admission.journey import Journey
 from exams.admission.list_changes import ListChanges
 from exams.admission.operators import Operators
+from exams.admission.reference_photo_uploads import ReferencePhotoUploads
 from exams.admission.units import Units
 from exams.answering.answering import Answering
 from exams.answering.attempt_runner import AttemptRunner
@@ -36,6 +37,7 @@ from exams.shared.throttle import RateLimiter
 from exams.uploads.answer_files import AnswerFileUploads
 from exams.uploads.fills import Fills
 from exams.uploads.resumable import ResumableUploads
+from media.detectors.face_match import FaceCheck
 from media.detectors.signals import SignalDetectors
 from media.detectors.vision import VisionDetectors
 from media.hub import MediaHub
@@ -72,6 +74,7 @@ PROCTOR_ACTIONS = web.AppKey("proctor_actions", ProctorActions)  # messages, tim
 INCIDENTS = web.AppKey("incidents", Incidents)  # alerts for a person to decide (issue #13)
 SIGNAL_DETECTORS = web.AppKey("signal_detectors", SignalDetectors)  # silence, camera lost (#13)
 VISION_DETECTORS = web.AppKey("vision_detectors", VisionDetectors)  # dark, frozen, faces (#13)
+FACE_CHECK = web.AppKey("face_check", FaceCheck)  # the same person all exam long (#17)
 INCIDENT_TAKES = web.AppKey("incident_takes", IncidentTakes)  # a timeline's recordings
 VIEWERS = web.AppKey("viewers", ViewerHub)  # proctors watching a candidate live (issue #12)
 TAKES = web.AppKey("takes", TakeService)
@@ -91,6 +94,7 @@ REVIEWS = web.AppKey("reviews", Reviews)
 UNITS = web.AppKey("units", Units)
 EXAM_ACCESS = web.AppKey("exam_access", ExamAccess)  # who reaches which exam now
 LIST_CHANGES = web.AppKey("list_changes", ListChanges)  # admitted-list re-imports
+REFERENCE_UPLOADS = web.AppKey("reference_uploads", ReferencePhotoUploads)  # 报名照片 (#17)
 ADMISSION = web.AppKey("admission", Admission)
 TAKE_RECORDS = web.AppKey("take_records", SqliteTakes)
 

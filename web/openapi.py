@@ -74,6 +74,7 @@ ERROR_STATUS = {
     423: "Busy with another request; try again",
     429: "Too many requests (details.retry_after in seconds)",
     460: "Checksum mismatch (tus checksum extension): nothing was kept",
+    503: "Unavailable for a moment (a checker, the database, Redis): try again",
 }
 AUTH = (
     "public",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,16 +17,20 @@ from exams.admission.documents import Documents
 from exams.admission.exam_access import ExamAccess
 from exams.admission.invitations import Invitations
 from exams.admission.journey import Journey
+from exams.admission.reference_photo_uploads import PhotoCheck, ReferencePhotoUploads
 from exams.admission.units import Units
 from exams.identity.accounts import AccountService
 from exams.identity.claims import Claims
 from exams.identity.credentials import Credentials
 from exams.identity.manual_reviews import Reviews
 from exams.identity.passwords import PasswordHasher
+from exams.identity.reference_photos import ReferencePhotos
 from exams.identity.sessions import Sessions
 from exams.identity.sms import SmsCodes, SmsPolicy
 from exams.identity.two_factor import TwoFactor
-from exams.identity.verification import IdSuffixVerifier, VerificationService
+from exams.identity.verification import IdSuffixVerifier, VerificationService, Verifier
+from exams.identity.verification_results import Evidence, EvidenceRetention
+from exams.shared.objects import ObjectStore
 from exams.shared.ports import Clock
 from exams.shared.throttle import LoginThrottle, RateLimiter, Window
 from storage.accounts import SqliteAccounts, SqliteSessions
@@ -35,12 +40,18 @@ from storage.exams import SqliteExams
 from storage.files import PhotoFiles
 from storage.invitations import SqliteInvitations
 from storage.journey import SqliteJourney
+from storage.objects import LocalObjects
+from storage.reference_photos import SqliteReferencePhotos, StoredReferencePhotos
 from storage.sms import LogSmsSender, SqliteSmsCodes
 from storage.sql import Database
 from storage.takes import SqliteTakes
 from storage.two_factor import SqliteTwoFactor
 from storage.units import SqliteUnits
-from storage.verification import SqliteReviews, SqliteVerifications
+from storage.verification import (
+    SqliteReviews,
+    SqliteVerificationResults,
+    SqliteVerifications,
+)
 from web.auth import Authenticator
 
 
@@ -65,6 +76,22 @@ class Services:
     invitations: Invitations
     credentials: Credentials
     claims: Claims
+    verifier: Verifier  # real-person verification's checker (the ``verifier`` setting)
+    reference_photos: ReferencePhotos  # the units' 报名照片, for the verifiers (issue #17)
+    reference_uploads: ReferencePhotoUploads
+    evidence: Evidence  # verification frames kept as evidence
+    evidence_retention: EvidenceRetention
+
+
+def _photo_problems(image: bytes) -> list[str]:
+    """The face engine's photo check, loaded on first use (dlib's models are large)."""
+    from media.face_engine import photo_problems
+
+    return photo_problems(image)
+
+
+def _id_suffix(photos: ReferencePhotos) -> Verifier:
+    return IdSuffixVerifier()
 
 
 def build(
@@ -82,9 +109,25 @@ def build(
     sms_per_address_per_hour: int = 30,
     sms_resend_s: int = 60,
     staff_two_factor_required: bool = True,
+    face_store: ObjectStore | None = None,
+    make_verifier: Callable[[ReferencePhotos], Verifier] = _id_suffix,
+    photo_check: PhotoCheck = _photo_problems,
+    reference_photo_max_bytes: int = 4 * 1024 * 1024,
+    evidence_days: float = 30.0,
 ) -> Services:
-    """Every accounts/admission service on one database (the app and the unit tests use it)."""
+    """Every accounts/admission service on one database (the app and the unit tests use it).
+
+    ``face_store``: where reference photos and verification evidence go (the object store
+    when one is set; by default files under the data folder, ``reviews_dir``'s parent).
+    ``make_verifier``: the real-person verifier, given the reference photos (the ID-suffix
+    stand-in unless the app's ``verifier`` setting chooses another).
+    """
     audit = SqliteAudit(db)
+    face_store = face_store if face_store is not None else LocalObjects(reviews_dir.parent)
+    reference_repo = SqliteReferencePhotos(db)
+    reference_photos = StoredReferencePhotos(reference_repo, face_store)
+    evidence = Evidence(face_store)
+    results = SqliteVerificationResults(db)
     outbox = LogSmsSender()
     policy = SmsPolicy(
         per_phone=Window(1, sms_resend_s), per_address=Window(sms_per_address_per_hour, 3600)
@@ -122,7 +165,15 @@ def build(
         clock,
         second_factor=two_factor,
     )
-    verification = VerificationService(SqliteVerifications(db), IdSuffixVerifier(), audit, clock)
+    verifier = make_verifier(reference_photos)
+    verification = VerificationService(
+        SqliteVerifications(db),
+        verifier,
+        audit,
+        clock,
+        results=results,
+        evidence=evidence,
+    )
     documents = Documents()
     units_repo = SqliteUnits(db)
     units = Units(units_repo, audit, clock)
@@ -180,4 +231,17 @@ def build(
             clock,
             max_bytes=review_photo_max_bytes,
         ),
+        verifier=verifier,
+        reference_photos=reference_photos,
+        reference_uploads=ReferencePhotoUploads(
+            reference_repo,
+            units,
+            face_store,
+            audit,
+            clock,
+            photo_check,
+            max_bytes=reference_photo_max_bytes,
+        ),
+        evidence=evidence,
+        evidence_retention=EvidenceRetention(results, evidence, clock, evidence_days),
     )

@@ -24,11 +24,14 @@ class SettingsError(ValueError):
     """A setting has a value the server cannot use."""
 
 
-def _setting(default: Any, help: str, *, choices: Sequence[str] | None = None) -> Any:
+def _setting(
+    default: Any, help: str, *, choices: Sequence[str] | None = None, secret: bool = False
+) -> Any:
+    """``secret``: left out of the settings' repr (a log line or traceback never shows it)."""
     metadata: dict[str, Any] = {"help": help}
     if choices is not None:
         metadata["choices"] = tuple(choices)
-    return field(default=default, metadata=metadata)
+    return field(default=default, metadata=metadata, repr=not secret)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class Settings:
         "",
         "coturn's static-auth-secret (use-auth-secret): each page gets time-limited TURN "
         "credentials made with it (username expiry:account, password HMAC-SHA1).",
+        secret=True,
     )
     turn_ttl_s: int = _setting(
         12 * 3600,
@@ -183,7 +187,9 @@ class Settings:
         "from there; a segment being recorded goes up in pieces every storage_piece_ms.",
     )
     storage_access_key: str = _setting("", "Access key of the object store in storage_url.")
-    storage_secret_key: str = _setting("", "Secret key of the object store in storage_url.")
+    storage_secret_key: str = _setting(
+        "", "Secret key of the object store in storage_url.", secret=True
+    )
     storage_piece_ms: int = _setting(
         2000,
         "With storage_url: how often the bytes a recording segment gained go up as a piece, "
@@ -236,6 +242,39 @@ class Settings:
     sms_resend_s: int = _setting(
         60, "Seconds before the same phone may be sent another SMS code (one at a time)."
     )
+    vendor_url: str = _setting(
+        "",
+        "HTTPS endpoint of a commercial real-person verification service (实人认证) the "
+        "'vendor' verifier posts each answer to (HMAC-signed JSON: name, ID number, reference "
+        "photo, liveness frames; see storage/face_vendor.py).",
+    )
+    vendor_key: str = _setting(
+        "",
+        "Secret key the vendor gave for vendor_url: requests are signed with it (it is never "
+        "sent nor logged). Set it by env EXAMCAST_VENDOR_KEY rather than on the command line.",
+        secret=True,
+    )
+    vendor_name: str = _setting(
+        "vendor", "Short name of the vendor, stored with each result as vendor:<name>."
+    )
+    vendor_timeout_s: int = _setting(
+        10,
+        "Seconds to wait for the vendor's answer; past that the candidate is told the service "
+        "did not answer (not counted as a failed try) and may try again at once.",
+    )
+    vendor_threshold: int = _setting(
+        0,
+        "Similarity score (0-100) from which the vendor's answer counts as a pass; 0: the "
+        "vendor's own pass/fail.",
+    )
+    face_check_interval_s: int = _setting(
+        90,
+        "During a take, how often the candidate's camera picture is compared with their "
+        "reference photo (the first at the take's first picture; ~0.1 s of CPU each, so "
+        "90 s is ~0.11-0.14 percent of a core per candidate: docs/detection.md); two "
+        "mismatches in a row, or a second face, raise a face_not_recognised incident for a "
+        "proctor. 0: off.",
+    )
     staff_two_factor: str = _setting(
         "required",
         "Two-step log-in (TOTP authenticator app) for staff accounts (unit admins, proctors, "
@@ -249,6 +288,36 @@ class Settings:
     )
     admitted_list_max_bytes: int = _setting(
         16 * 1024 * 1024, "Largest admitted-list CSV file a unit admin may import."
+    )
+    verifier: str = _setting(
+        "face",
+        "Real-person verification: 'face' (the built-in offline face check: a liveness "
+        "challenge and a match with the unit's reference photo; a candidate without one goes "
+        "to manual review), 'vendor' (a commercial service: vendor_url, vendor_key), or "
+        "'id_suffix' (the last 6 characters of the ID number: a stand-in for trials and demos).",
+        choices=("face", "vendor", "id_suffix"),
+    )
+    face_match_threshold: float = _setting(
+        0.0,
+        "Largest face distance that counts as the same person (verifier 'face'); 0: the "
+        "engine's measured default (docs/faces.md). Lower is stricter.",
+    )
+    face_challenge: str = _setting(
+        "",
+        "Liveness steps asked of every candidate, comma separated, of turn_left, turn_right "
+        "and blink (e.g. 'blink'); empty: both turns in a random order and a blink at a random "
+        "place, per attempt (the default; a fixed challenge is easier to replay).",
+    )
+    reference_photo_max_bytes: int = _setting(
+        4 * 1024 * 1024, "Largest reference photo (报名照片) a unit admin may upload."
+    )
+    reference_photos_zip_max_bytes: int = _setting(
+        512 * 1024 * 1024, "Largest zip of reference photos a unit admin may upload at once."
+    )
+    verification_evidence_days: float = _setting(
+        30.0,
+        "Days the camera frames kept as evidence of a verification are kept; then they are "
+        "deleted (the result, its score and model stay).",
     )
     upload_max_bytes: int = _setting(
         4 * 1024 * 1024 * 1024,
@@ -301,6 +370,7 @@ class Settings:
         "Bearer token Prometheus sends to GET /metrics (Authorization: Bearer TOKEN; set it "
         "by env EXAMCAST_METRICS_TOKEN rather than on the command line). Empty: /metrics is "
         "off (404).",
+        secret=True,
     )
     drain_timeout_s: int = _setting(
         900,
@@ -397,6 +467,8 @@ class Settings:
             )
         if self.sms_resend_s < 1:
             raise SettingsError("sms_resend_s must be at least 1")
+        self._validate_vendor()
+        self._validate_faces()
         if self.header_timeout_s < 1 or self.body_grace_s < 1 or self.body_min_rate < 1:
             raise SettingsError(
                 "header_timeout_s, body_grace_s and body_min_rate must be at least 1"
@@ -417,6 +489,37 @@ class Settings:
                 raise SettingsError(f"ice_servers: {url!r} is not a stun:, turn: or turns: URL")
         self._validate_turn()
         return self
+
+    def _validate_faces(self) -> None:
+        if self.verifier == "vendor" and not self.vendor_url:
+            raise SettingsError("verifier is 'vendor': set vendor_url (and vendor_key)")
+        if not 0 <= self.face_match_threshold <= 2:
+            raise SettingsError("face_match_threshold must be from 0 to 2 (0: the default)")
+        if self.reference_photo_max_bytes < 64 * 1024 or self.verification_evidence_days < 0:
+            raise SettingsError(
+                "reference_photo_max_bytes must be at least 65536; "
+                "verification_evidence_days at least 0"
+            )
+        if self.reference_photos_zip_max_bytes < self.reference_photo_max_bytes:
+            raise SettingsError(
+                "reference_photos_zip_max_bytes must be at least reference_photo_max_bytes"
+            )
+        steps = [s for s in self.face_challenge.split(",") if s.strip()]
+        known = ("turn_left", "turn_right", "blink")  # exams.identity.liveness.CHALLENGE_STEPS
+        if any(s.strip() not in known for s in steps):
+            raise SettingsError(f"face_challenge: steps are {', '.join(known)}")
+
+    def _validate_vendor(self) -> None:
+        if self.vendor_url and not self.vendor_url.startswith(("http://", "https://")):
+            raise SettingsError("vendor_url must be an https:// (or http://) address")
+        if self.vendor_url and not self.vendor_key:
+            raise SettingsError("vendor_url is set: set vendor_key too (EXAMCAST_VENDOR_KEY)")
+        if self.vendor_timeout_s < 1 or not 0 <= self.vendor_threshold <= 100:
+            raise SettingsError(
+                "vendor_timeout_s must be at least 1; vendor_threshold from 0 to 100"
+            )
+        if self.face_check_interval_s < 0:
+            raise SettingsError("face_check_interval_s must be at least 0 (0: off)")
 
     def _validate_storage(self) -> None:
         if self.storage_url:
@@ -464,6 +567,8 @@ def _convert(f: dataclasses.Field[Any], raw: str) -> Any:
             raise ValueError(raw)
         if kind is int:
             return int(raw)
+        if kind is float:
+            return float(raw)
         if kind is Path:
             return Path(raw)
         if typing.get_origin(kind) is tuple:

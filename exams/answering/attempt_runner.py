@@ -38,6 +38,7 @@ from exams.answering.deadlines import (
     scheduled,
 )
 from exams.answering.recording import mark_take_failed, start_take, stop_take
+from exams.answering.retakes import Retakes
 from exams.answering.submissions import auto_submit
 from exams.catalog.attempts import Attempt, TakeKind, holds_camera, new_attempt
 from exams.catalog.exam_ports import AttemptRepository, ExamSource, TakeControl, TakeRecords
@@ -75,9 +76,11 @@ class AttemptRunner:
         locks: Locks | None = None,
         owners: DeadlineOwners | None = None,
         telemetry: Telemetry = NO_TELEMETRY,
+        retakes: Retakes | None = None,
     ) -> None:
         """``locks``: one step at a time per attempt (across nodes when shared); ``owners``:
-        which node fires each attempt's timer (this one alone by default)."""
+        which node fires each attempt's timer (this one alone by default); ``retakes``:
+        grants an extra formal take for a damaged one (issue #18; none: never)."""
         self.attempts = attempts
         self._exams = exams
         self.takes = takes
@@ -96,6 +99,7 @@ class AttemptRunner:
         # Does the attempt's candidate still reach its exam (the admitted list)? (``answering``)
         self._admission: list[Callable[[Attempt], Awaitable[bool]]] = []
         self._closed = False
+        self._retakes = retakes
 
     def add_secondary_check(self, ready_for: Callable[[str], bool]) -> None:
         """``ready_for(attempt_id)``: has that attempt's second camera tapped Ready?"""
@@ -349,9 +353,13 @@ class AttemptRunner:
         exam = None if a is None else await self._exams.get(a.exam_id)
         if a is None or exam is None:
             return
+        found: Exam = exam
 
         async def absorb(a: Attempt, now: float) -> Attempt:
-            return absorb_take(a, take, event == "take_failed", now)
+            a = absorb_take(a, take, event == "take_failed", now)
+            if event == "take_stored":
+                a = await self._retake(a, found, take, now)
+            return a
 
         await self.run(exam, a.question_id, a.candidate_id, absorb)
 
@@ -396,7 +404,17 @@ class AttemptRunner:
                 a = absorb_take(a, stand_in, True, now)
             elif media.state is not TakeState.RECORDING:
                 a = absorb_take(a, media, media.state is TakeState.FAILED, now)
+                if media.state is TakeState.STORED:
+                    exam = await self._exams.get(a.exam_id)
+                    if exam is not None:
+                        a = await self._retake(a, exam, media, now)
         return a
+
+    async def _retake(self, a: Attempt, exam: Exam, take: Take, now: float) -> Attempt:
+        """A stored formal take damaged by the system grants one more (issue #18)."""
+        if self._retakes is None:
+            return a
+        return await self._retakes.apply(a, exam, take.id, take.quality, now)
 
 
 def absorb_take(a: Attempt, take: Take, failed: bool, now: float) -> Attempt:

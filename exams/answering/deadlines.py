@@ -151,5 +151,5 @@ def _can_start_at(a: Attempt, exam: Exam, kind: TakeKind, when: float) -> bool:
     return (
         a.submission_deadline is not None
         and when < a.submission_deadline
-        and a.used(kind) < s.formal_count
+        and a.used(kind) < a.formal_allowed(s.formal_count)
     )

@@ -131,7 +131,16 @@ def attempt_view(a: Attempt, exam: Exam, q: Question) -> dict[str, Any]:
         out["recording"] = None if recording is None else take_view(a, recording, s)
         out["takes"] = [take_view(a, t, s) for t in a.takes]
         out["rehearsals"] = _count(a, exam, TakeKind.REHEARSAL, s.rehearsal_count)
-        out["formal"] = _count(a, exam, TakeKind.FORMAL, s.formal_count)
+        out["formal"] = _count(a, exam, TakeKind.FORMAL, a.formal_allowed(s.formal_count))
+        # extra formal takes granted for takes damaged by the system, and why (issue #18)
+        out["retakes"] = [
+            {
+                "take_id": r.take_id,
+                "granted_at": r.granted_at,
+                "damage": [d.to_dict() for d in r.damage],
+            }
+            for r in a.retakes
+        ]
     return out
 
 

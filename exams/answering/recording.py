@@ -120,10 +120,9 @@ def start_take(
     else:
         if a.entered_at is None or a.submission_deadline is None:
             raise Conflict("enter the formal answer (正式答题) before recording it")
-        if a.used(TakeKind.FORMAL) >= s.formal_count:
-            raise Conflict(
-                f"all {s.formal_count} formal recording(s) are used; choose one and submit it"
-            )
+        allowed = a.formal_allowed(s.formal_count)
+        if a.used(TakeKind.FORMAL) >= allowed:
+            raise Conflict(f"all {allowed} formal recording(s) are used; choose one and submit it")
         cut = a.submission_deadline
     # The manual's flow is the same for 排练 and 正式答题: the phone taps Ready first.
     if s.second_camera_required and not secondary_ready and not by_server:
@@ -225,7 +224,7 @@ def remaining(a: Attempt, exam: Exam, kind: TakeKind) -> int:
     """Takes of ``kind`` the candidate may still start; a page offers "record again"
     (M3.7) while formal ones remain."""
     s = online_settings(a, exam)
-    allowed = s.rehearsal_count if kind is TakeKind.REHEARSAL else s.formal_count
+    allowed = s.rehearsal_count if kind is TakeKind.REHEARSAL else a.formal_allowed(s.formal_count)
     return max(0, allowed - a.used(kind))
 
 

@@ -20,6 +20,7 @@ from exams.catalog.attempts import Attempt, FileRef
 from exams.catalog.exam_rules import Exam
 from exams.catalog.file_names import ascii_name, download_name, safe_part
 from exams.catalog.filetypes import FORMATS
+from exams.catalog.take_quality import camera_text
 from exams.catalog.takes import Take, TakeState
 from exams.identity.accounts import Account
 
@@ -46,6 +47,8 @@ COLUMNS = (
     "duration_s",
     "recorded_s",
     "gaps",
+    "quality",  # what the server received of this camera (issue #18)
+    "retake",  # an extra formal take was granted for a damaged one, and why
     "original_name",
     "size",
     "sha256",
@@ -214,6 +217,8 @@ def answer_items(
                     "duration_s": s.get("duration_s"),
                     "recorded_s": part.get("recorded_s"),
                     "gaps": gaps_text(list(part.get("gaps") or [])),
+                    "quality": camera_text(take.quality, camera),
+                    "retake": "; ".join(f"{r.take_id}: {', '.join(r.reasons)}" for r in a.retakes),
                 }
                 items.append(
                     ExportItem(

@@ -146,6 +146,17 @@ class SubmissionReview:
             "complete": take_gaps.is_complete(manifest),  # no gap left on any camera
             "segments": cameras["primary"]["segments"],
             "cameras": cameras,
+            # what the server received (issue #18), and the extra takes damage granted
+            "quality": take.quality,
+            "retakes": [
+                {
+                    "take_id": r.take_id,
+                    "granted_at": r.granted_at,
+                    "reasons": r.reasons,
+                    "damage": [d.to_dict() for d in r.damage],
+                }
+                for r in a.retakes
+            ],
         }
 
     @staticmethod

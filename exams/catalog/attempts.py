@@ -29,6 +29,7 @@ from exams.catalog.questions import (
     QuestionMode,
     normalise_format,
 )
+from exams.catalog.take_quality import Damage, read_damage
 from exams.shared.errors import Conflict, DeadlinePassed, InvalidInput, NotFound
 
 
@@ -65,6 +66,20 @@ class AttemptTake:
     @property
     def recording(self) -> bool:
         return self.stopped_at is None
+
+
+@dataclass(frozen=True)
+class Retake:
+    """An extra formal take the server granted because ``take_id`` (a formal take) was
+    damaged by the system (:mod:`exams.answering.retakes`): ``damage`` says how."""
+
+    take_id: str
+    damage: tuple[Damage, ...]
+    granted_at: float
+
+    @property
+    def reasons(self) -> list[str]:
+        return [d.text for d in self.damage]
 
 
 @dataclass(frozen=True)
@@ -115,6 +130,7 @@ class Attempt:
     extra_s: float = 0.0  # extra time proctors gave (exams.proctoring.attempt_steps)
     ended_by: str | None = None  # the proctor who ended the answer (closed_at: when) ...
     end_reason: str | None = None  # ... and why, as the candidate is told
+    retakes: tuple[Retake, ...] = ()  # extra formal takes for damaged ones (issue #18)
 
     @property
     def submitted(self) -> bool:
@@ -139,6 +155,10 @@ class Attempt:
         """Takes of ``kind`` started so far; interrupted ones count too."""
         return sum(1 for t in self.takes if t.kind is kind)
 
+    def formal_allowed(self, formal_count: int) -> int:
+        """The question's formal takes plus those granted for damaged takes."""
+        return formal_count + len(self.retakes)
+
     def with_take(self, take: AttemptTake) -> Attempt:
         return replace(self, takes=tuple(take if t.id == take.id else t for t in self.takes))
 
@@ -162,6 +182,10 @@ class Attempt:
             for m in d.get("materials", ())
         )
         d["files"] = tuple(FileRef(**f) for f in d.get("files", ()))
+        d["retakes"] = tuple(
+            Retake(r["take_id"], tuple(read_damage(x) for x in r["damage"]), r["granted_at"])
+            for r in d.get("retakes", ())
+        )
         return cls(**d)
 
 

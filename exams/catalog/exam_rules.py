@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from exams.catalog.media_profile import MediaProfile
 from exams.catalog.monitoring import Monitoring
 from exams.catalog.questions import OnlineSettings, Question, QuestionMode, read_question
+from exams.catalog.take_quality import RetakeRule
 from exams.shared.errors import DeadlinePassed, NotFound, NotOpenYet
 from exams.shared.fields import Fields, Problems
 
@@ -32,6 +34,10 @@ class Exam:
     upload_grace_s: int = UPLOAD_GRACE_S
     # What the detectors watch for, and how long before it counts (#13).
     monitoring: Monitoring = field(default_factory=Monitoring)
+    # The sound and picture its performances need (#18): Opus for music, 720p.
+    media: MediaProfile = field(default_factory=MediaProfile)
+    # What counts as a formal take damaged by the system, granting an extra one (#18).
+    retake: RetakeRule = field(default_factory=RetakeRule)
 
     @property
     def upload_deadline(self) -> float:
@@ -78,6 +84,8 @@ class Exam:
             f.add("closes_at", "must be after opens_at")
         grace = f.integer("upload_grace_s", 0, 7 * 86_400, default=UPLOAD_GRACE_S)
         monitoring = Monitoring.from_dict(f.raw("monitoring"), problems)
+        media = MediaProfile.from_dict(f.raw("media"), problems)
+        retake = RetakeRule.from_dict(f.raw("retake"), problems)
         questions: list[Question] = []
         ids: set[str] = set()
         orders: dict[int, str] = {}
@@ -110,6 +118,8 @@ class Exam:
             time_requirements=time_requirements,
             upload_grace_s=grace,
             monitoring=monitoring,
+            media=media,
+            retake=retake,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -124,6 +134,8 @@ class Exam:
             "upload_grace_s": self.upload_grace_s,
             "questions": [q.to_dict() for q in self.questions],
             "monitoring": self.monitoring.to_dict(),
+            "media": self.media.to_dict(),
+            "retake": self.retake.to_dict(),
         }
 
 

@@ -33,6 +33,7 @@ class AlertKind(StrEnum):
     WINDOW_LEFT = "window_left"
     FULLSCREEN_LEFT = "fullscreen_left"
     PAGE_RELOADED = "page_reloaded"  # during a take
+    FACE_NOT_RECOGNISED = "face_not_recognised"  # not the verified face, or a second face
     HAND_RAISED = "hand_raised"  # a candidate's help request (not a detector: no rule)
 
 
@@ -57,12 +58,15 @@ DEFAULTS: dict[AlertKind, Rule] = {
     AlertKind.WINDOW_LEFT: Rule(True, 0.0),
     AlertKind.FULLSCREEN_LEFT: Rule(True, 0.0),
     AlertKind.PAGE_RELOADED: Rule(True, 0.0),
+    AlertKind.FACE_NOT_RECOGNISED: Rule(True, 0.0),
 }
 # Durations the unit cannot change: the media decides a camera is lost after 2 s of no
-# packets; a reload is a moment, not a condition that lasts.
+# packets; a reload is a moment, not a condition that lasts; a face not recognised counts
+# checks (two mismatches in a row, ``face_check_interval_s`` apart), not seconds.
 FIXED_AFTER_S: dict[AlertKind, float] = {
     AlertKind.CAMERA_LOST: 2.0,
     AlertKind.PAGE_RELOADED: 0.0,
+    AlertKind.FACE_NOT_RECOGNISED: 0.0,
 }
 ALWAYS = Rule(True, 0.0)  # kinds without a rule (a raised hand): always on, at once
 DETECTED = tuple(DEFAULTS)  # the kinds an exam has rules for, in the editor's order

@@ -57,6 +57,9 @@ class Take:
     manifest: dict[str, Any] | None = field(default=None, compare=False)
     attempt_id: str | None = None
     node: str | None = None  # the node recording it (None: written before nodes were kept)
+    # What the server received, computed at stop (media/quality.py; docs/recording.md
+    # "Quality report"): None while recording and for takes stored before reports existed.
+    quality: dict[str, Any] | None = field(default=None, compare=False)
 
     @property
     def deadline(self) -> float | None:
@@ -74,6 +77,7 @@ class Take:
             "stop_reason": self.stop_reason,
             "deadline": self.deadline,
             "attempt_id": self.attempt_id,
+            "quality": self.quality,
         }
         if self.manifest is not None:
             out["manifest"] = self.manifest
@@ -545,7 +549,13 @@ class TakeService:
 
     async def _store(self, take: Take, manifest: dict[str, Any]) -> Take:
         state = TakeState.STORED if manifest.get("segments") else TakeState.FAILED
-        take = replace(take, state=state, manifest=manifest)
+        quality = manifest.get("quality")  # the recorder's report (stored beside the manifest)
+        take = replace(
+            take,
+            state=state,
+            manifest=manifest,
+            quality=quality if isinstance(quality, dict) else take.quality,
+        )
         await self._repo.save(take)
         await self._emit("take_stored" if state is TakeState.STORED else "take_failed", take)
         return take

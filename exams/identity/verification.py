@@ -8,12 +8,20 @@ which the exam API calls before showing questions). The rules:
 - cancelling means waiting 60 seconds before the next attempt;
 - three failures in a row close automatic verification for the scope and offer
   manual review (``exams.identity.manual_reviews``): staff approving counts as verified, staff
-  rejecting gives three more automatic tries.
+  rejecting gives three more automatic tries;
+- a candidate the checker cannot check automatically (no reference photo from the unit, for
+  the face check) goes to manual review at once;
+- a checker that fails to answer (:class:`VerifierUnavailable`: a vendor's timeout) costs
+  no try: the candidate may start again at once.
+
+Every judged answer leaves a :class:`~exams.identity.verification_results.VerificationResult`
+(score, model, reason, and the frames kept as evidence).
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 import re
 import secrets
 from collections.abc import Callable, Mapping
@@ -21,15 +29,20 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from exams.identity.accounts import Account
+from exams.identity.verification_results import Evidence, ResultRepository, VerificationResult
 from exams.shared.errors import (
     Conflict,
     InvalidInput,
     ManualReviewRequired,
     NotFound,
+    Unavailable,
     VerificationRequired,
 )
+from exams.shared.objects import ObjectStoreError
 from exams.shared.ports import AuditLog, Clock, Entry, Event
 from exams.shared.throttle import retry_message
+
+log = logging.getLogger(__name__)
 
 CANCEL_WAIT_S = 60.0
 FAILURES_FOR_REVIEW = 3
@@ -37,14 +50,43 @@ ATTEMPT_TTL_S = 300.0
 _EXAM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """A checker's judgement of one answer."""
+
+    passed: bool
+    score: float | None = None  # the face distance (lower: more alike), or a vendor's score
+    model: str | None = None  # the model's name and version, or the vendor's name
+    reason: str | None = None  # why it failed: "mismatch", "liveness:<reason>", "no_reference"
+    evidence: tuple[bytes, ...] = ()  # JPEG frames kept as evidence
+
+
+class VerifierUnavailable(Unavailable):
+    """The checker could not judge (a vendor's timeout or 5xx, garbage back): the
+    candidate's fault it is not, so it counts as no failure; they may start again at once."""
+
+    code = "verifier_unavailable"
+
+
 class Verifier(Protocol):
     """Checks that the person at the device is the account holder."""
 
-    def challenge(self, account: Account) -> dict[str, Any]:
-        """What the page shows or runs for a new attempt."""
+    async def ready(self, account: Account) -> str | None:
+        """None, or why this account cannot be checked automatically (``"no_reference"``:
+        the unit gave no reference photo): the candidate goes to manual review."""
         ...
 
-    async def check(self, account: Account, response: Mapping[str, Any]) -> bool: ...
+    def challenge(self, account: Account, attempt_id: str) -> dict[str, Any]:
+        """What the page shows or runs for attempt ``attempt_id``: the same for the same
+        attempt (a resumed attempt shows the challenge its answer is judged against)."""
+        ...
+
+    async def check(
+        self, account: Account, attempt_id: str, response: Mapping[str, Any]
+    ) -> Verdict:
+        """Judge the answer to :meth:`challenge`; raise :class:`VerifierUnavailable` when
+        the checker itself failed, and :class:`InvalidInput` for a malformed answer."""
+        ...
 
 
 class IdSuffixVerifier:
@@ -57,8 +99,12 @@ class IdSuffixVerifier:
     """
 
     LENGTH = 6
+    MODEL = "id_number_suffix"
 
-    def challenge(self, account: Account) -> dict[str, Any]:
+    async def ready(self, account: Account) -> str | None:
+        return None
+
+    def challenge(self, account: Account, attempt_id: str) -> dict[str, Any]:
         return {
             "kind": "id_number_suffix",
             "length": self.LENGTH,
@@ -68,12 +114,15 @@ class IdSuffixVerifier:
             },
         }
 
-    async def check(self, account: Account, response: Mapping[str, Any]) -> bool:
+    async def check(
+        self, account: Account, attempt_id: str, response: Mapping[str, Any]
+    ) -> Verdict:
         answer = response.get("answer")
         if not isinstance(answer, str):
-            return False
+            return Verdict(False, model=self.MODEL, reason="no_answer")
         expected = account.id_number[-self.LENGTH :].upper()
-        return hmac.compare_digest(answer.strip().upper().encode(), expected.encode())
+        passed = hmac.compare_digest(answer.strip().upper().encode(), expected.encode())
+        return Verdict(passed, model=self.MODEL, reason=None if passed else "wrong_answer")
 
 
 @dataclass(frozen=True)
@@ -152,12 +201,17 @@ class VerificationService:
         verifier: Verifier,
         audit: AuditLog,
         clock: Clock,
+        *,
+        results: ResultRepository,
+        evidence: Evidence,
         new_id: Callable[[], str] = lambda: secrets.token_hex(8),
     ) -> None:
         self._repo = repo
         self._verifier = verifier
         self._audit = audit
         self._clock = clock
+        self._results = results
+        self._evidence = evidence
         self._new_id = new_id
 
     async def state(self, account_id: str, scope: str) -> VerificationState:
@@ -212,16 +266,42 @@ class VerificationService:
             raise retry_message(
                 "you cancelled verification a moment ago", state.cancelled_at + CANCEL_WAIT_S - now
             )
+        why = await self._verifier.ready(account)
+        if why is not None:
+            await self._to_review(account, state, why, now)
         if state.attempt_id is None or (state.attempt_expires_at or 0) <= now:
             state = await self._repo.open_attempt(
                 account.id, state.scope, self._new_id(), now + ATTEMPT_TTL_S, now
             )
+        assert state.attempt_id is not None  # opened, or still live
         return {
             "attempt_id": state.attempt_id,
             "scope": scope,
             "expires_at": state.attempt_expires_at,
-            "challenge": self._verifier.challenge(account),
+            "challenge": self._verifier.challenge(account, state.attempt_id),
         }
+
+    async def _to_review(
+        self, account: Account, state: VerificationState, why: str, now: float
+    ) -> None:
+        """No automatic check is possible for this account: straight to manual review."""
+        await self._repo.save(
+            replace(state, failures=FAILURES_FOR_REVIEW, attempt_id=None, attempt_expires_at=None)
+        )
+        await self._audit.record(
+            Entry(
+                Event.VERIFICATION_FAILED,
+                account.id,
+                None,
+                {"scope": state.scope, "reason": why, "failures": FAILURES_FOR_REVIEW},
+                now,
+            )
+        )
+        raise ManualReviewRequired(
+            "your unit has no reference photo of you for the face check: upload a photo of "
+            "yourself holding your ID card for manual review",
+            {"scope": state.scope, "reason": why},
+        )
 
     async def answer(
         self, account: Account, attempt_id: str, response: Mapping[str, Any], client: str
@@ -233,19 +313,46 @@ class VerificationService:
         if state is None:
             raise _no_attempt()
         try:
-            passed = await self._verifier.check(account, response)
+            verdict = await self._verifier.check(account, attempt_id, response)
         except BaseException:
+            # Not judged (the checker failed, or the answer was malformed): no try is spent.
             await self._repo.refund_failure(account.id, state.scope)
             raise
+        passed = verdict.passed
         if passed:
             state = await self._repo.record_pass(account.id, state.scope, now, "verifier")
-        event = Event.VERIFICATION_PASSED if passed else Event.VERIFICATION_FAILED
-        await self._audit.record(
-            Entry(
-                event, account.id, client, {"scope": state.scope, "failures": state.failures}, now
+        elif verdict.reason == "no_reference":  # the reference photo went meanwhile
+            state = replace(state, failures=FAILURES_FOR_REVIEW)
+            await self._repo.save(state)
+        try:
+            keys = await self._evidence.save(attempt_id, verdict.evidence)
+        except (ObjectStoreError, OSError):  # the judgement stands; only its frames are lost
+            log.exception("verification %s: could not keep its evidence frames", attempt_id)
+            keys = ()
+        await self._results.add(
+            VerificationResult(
+                attempt_id,
+                account.id,
+                state.scope,
+                now,
+                passed,
+                verdict.score,
+                verdict.model,
+                verdict.reason,
+                keys,
             )
         )
-        return {"passed": passed, **self.describe(state)}
+        event = Event.VERIFICATION_PASSED if passed else Event.VERIFICATION_FAILED
+        detail: dict[str, Any] = {"scope": state.scope, "failures": state.failures}
+        if verdict.reason is not None:
+            detail["reason"] = verdict.reason
+        await self._audit.record(Entry(event, account.id, client, detail, now))
+        return {"passed": passed, "reason": verdict.reason, **self.describe(state)}
+
+    async def results(self, account_id: str, scope: str | None = None) -> list[dict[str, Any]]:
+        """The judged attempts of an account (newest first), for staff."""
+        found = await self._results.for_account(account_id, scope)
+        return [r.describe() for r in found]
 
     async def cancel(self, account: Account, attempt_id: str, client: str) -> dict[str, Any]:
         now = self._clock()

@@ -129,6 +129,10 @@ class Event(StrEnum):
     TIME_EXTENDED = "time_extended"  # extra time on a candidate's open question
     ATTEMPT_ENDED = "attempt_ended_by_proctor"  # a candidate's open question ended, with a reason
     HAND_RAISED = "hand_raised"  # a candidate asked the proctors for help
+    # quality (issue #18)
+    RETAKE_GRANTED = "retake_granted"  # a formal take damaged by the system: one more allowed
+    # face check (issue #17)
+    REFERENCE_PHOTOS_UPLOADED = "reference_photos_uploaded"  # a unit's 报名照片, stored/refused
 
 
 @dataclass(frozen=True)

@@ -136,6 +136,22 @@ async def test_admin_creates_an_exam_and_imports_the_admitted_list(
     await by_testid(page, "monitoring-no_face-after").fill("15")
     await by_testid(page, "monitoring-silence-on").uncheck()
     await expect(by_testid(page, "monitoring-camera_lost-after")).to_be_disabled()
+    # the face check (issue #17) counts checks, not seconds: on, its seconds locked
+    await expect(by_testid(page, "monitoring")).to_contain_text("人脸不符")
+    await expect(by_testid(page, "monitoring-face_not_recognised-after")).to_be_disabled()
+    # Sound and picture (issue #18): music by default; a voice has the browser's bitrate.
+    await expect(by_testid(page, "media-audio")).to_have_value("music")
+    await by_testid(page, "media-audio").select_option("voice")
+    await expect(by_testid(page, "media-audio-kbps")).to_be_disabled()
+    await by_testid(page, "media-audio").select_option("music")
+    await by_testid(page, "media-audio-kbps").fill("256")
+    await by_testid(page, "media-video").select_option("480p")
+    await by_testid(page, "media-min-fps").fill("25")
+    # Retakes for system faults (issue #18): the defaults shown, one changed, one off.
+    await expect(by_testid(page, "retake")).to_contain_text("系统原因重录")
+    await expect(by_testid(page, "retake-max-extra")).to_have_value("2")
+    await by_testid(page, "retake-lost").fill("3")
+    await by_testid(page, "retake-audio").uncheck()
     await by_testid(page, "save").click()
     await expect(by_testid(page, "editor-notice")).to_contain_text("考试已创建")
     await expect(page).to_have_url(re.compile(r"/console#exams/[0-9a-f]+$"))
@@ -150,6 +166,15 @@ async def test_admin_creates_an_exam_and_imports_the_admitted_list(
     assert exam["monitoring"]["no_face"] == {"enabled": True, "after_s": 15.0}
     assert exam["monitoring"]["silence"] == {"enabled": False, "after_s": 20.0}
     assert exam["monitoring"]["camera_lost"] == {"enabled": True, "after_s": 2.0}
+    assert exam["monitoring"]["face_not_recognised"] == {"enabled": True, "after_s": 0.0}
+    assert exam["media"] == {"audio": "music", "audio_kbps": 256, "video": "480p", "min_fps": 25}
+    assert exam["retake"] == {
+        "enabled": True,
+        "lost_over_s": 3.0,
+        "low_fps_over_s": 5.0,
+        "audio_missing": False,
+        "max_extra": 2,
+    }
     first, second = exam["questions"]
     assert {k: first[k] for k in SETTINGS} == {
         "mode": "online",

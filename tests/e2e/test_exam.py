@@ -97,6 +97,9 @@ def exam_body(now: float) -> dict[str, Any]:
         "time_requirements": "每道在线题须在进入正式答题后 10 分钟内提交。",
         "opens_at": now - 60,
         "closes_at": now + 3600,
+        # The reload below is the candidate's own: how long it loses depends on the machine,
+        # so no take here counts as damaged (the retakes: tests/integration/test_retakes.py).
+        "retake": {"lost_over_s": 3600, "low_fps_over_s": 3600, "audio_missing": False},
         "questions": [
             {
                 "id": "solo",
@@ -267,6 +270,12 @@ async def test_candidate_answers_a_whole_exam(
     await stop(page)
     await expect_state(page, "answering", timeout_s=30)
     await expect(by_testid(page, "work")).to_have_count(1)
+    # Right after the take, what the server received of it, plainly (issue #18).
+    await expect(by_testid(page, "take-report")).to_contain_text(
+        re.compile(
+            r"这次录制(完整：\d+×\d+，每秒 \d+ 帧，有声音|因网络中断丢失了 [\d.]+ 秒)|画面有"
+        )
+    )
     await expect(by_testid(page, "record-again")).to_be_visible()
     await shots.take(page, "q1-first-take")
 
@@ -287,6 +296,7 @@ async def test_candidate_answers_a_whole_exam(
     await expect(by_testid(works.nth(1), "work-meta")).to_contain_text(
         re.compile(r"录制 \d+ 秒，中断 1 次（缺 \d+ 秒）")
     )
+    await expect(by_testid(page, "take-report")).to_contain_text("这次录制")
     await expect(by_testid(page, "record-again")).to_be_hidden()
     await expect(by_testid(page, "submit")).to_be_disabled()
     await by_testid(works.nth(0), "choose").click()

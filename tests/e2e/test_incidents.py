@@ -60,6 +60,7 @@ MONITORED = (
     "window_left",
     "fullscreen_left",
     "page_reloaded",
+    "face_not_recognised",
 )
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from exams.identity.accounts import Account
-from exams.identity.verification import IdSuffixVerifier
+from exams.identity.verification import IdSuffixVerifier, Verdict
 from exams.shared.ports import Event
 from tests.support.api import Reply, accept_agreements, api_client, log_in, register, signed_up
 from tests.support.server import RunningServer, running_server, server_settings, wait_for
@@ -85,12 +85,14 @@ async def guarded_server(
             return await super().verify(hashed, password)
 
     class GatedVerifier(IdSuffixVerifier):
-        async def check(self, account: Account, response: Mapping[str, Any]) -> bool:
+        async def check(
+            self, account: Account, attempt_id: str, response: Mapping[str, Any]
+        ) -> Verdict:
             await verifier_checks.pass_()
-            return await super().check(account, response)
+            return await super().check(account, attempt_id, response)
 
     monkeypatch.setattr("web.bootstrap.Argon2Hasher", GatedHasher)
-    monkeypatch.setattr("web.services.IdSuffixVerifier", GatedVerifier)
+    monkeypatch.setattr("web.verifiers.IdSuffixVerifier", GatedVerifier)
     settings = server_settings(
         tmp_path / "data",
         password_hash_memory_kib=1024,

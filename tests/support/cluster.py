@@ -162,6 +162,7 @@ def running_cluster(root: Path, storage_url: str, *serve: str) -> Iterator[Clust
             "--password-hash-memory-kib=1024",
             "--sms-per-address-per-hour=100000",
             "--staff-two-factor=optional",
+            "--verifier=id_suffix",
             "--viewer-shed-lag-ms=0",
             *serve,
         ]

@@ -42,6 +42,9 @@ def server_settings(data_dir: Path, **overrides: Any) -> Settings:
         event_loop="asyncio",
         # Staff log in with the password alone unless a test asks for two-step log-in.
         staff_two_factor="optional",
+        # Real-person verification by the ID-suffix stand-in: the tests type it (the face
+        # check's tests, tests/integration/test_face_verification.py, set verifier="face").
+        verifier="id_suffix",
         # No load shedding (viewers keyframe-only when the loop lags): a busy test machine
         # would make it kick in; tests of it turn it on.
         viewer_shed_lag_ms=0,

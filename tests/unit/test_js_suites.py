@@ -11,6 +11,8 @@ tests/js/*.test.mjs in well under a second.
   (to another node) instead of failing.
 - api-route.test.mjs: the candidate's pages send ``c=`` with every call once they know
   the account (lib/api.js ``routeCalls``); an upload's id leaves its URL's query out.
+- sending.test.mjs: the offer says a stereo microphone, the senders get the exam's
+  bitrates, the sound first (lib/sending.js, issue #18).
 """
 
 import shutil

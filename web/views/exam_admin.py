@@ -80,6 +80,17 @@ EXAM_BODY = obj(
             "type": "object",
             "description": "per alert kind {enabled, after_s}: docs/api.md (issue #13)",
         },
+        "media": {
+            "type": "object",
+            "description": "sound and picture: {audio: music|voice, audio_kbps: 32-510, "
+            "video: 720p|480p, min_fps: 1-30}: docs/api.md (issue #18)",
+        },
+        "retake": {
+            "type": "object",
+            "description": "a formal take damaged by the system grants an extra one: "
+            "{enabled, lost_over_s, low_fps_over_s, audio_missing, max_extra}, docs/api.md "
+            "(issue #18)",
+        },
     },
 )
 EXAM = loose(

@@ -13,6 +13,61 @@ api = Api("media")
 
 MEDIA_TYPES = {"webm": "video/webm", "mkv": "video/x-matroska", "mp4": "video/mp4"}
 
+_SECONDS = {"type": "number"}
+_LOST = loose("a stretch lost", from_s=_SECONDS, to_s=_SECONDS, reason={"type": "string"})
+QUALITY = {
+    "type": ["object", "null"],
+    "description": (
+        "What the server received, computed when the take stopped (null while recording, and "
+        "for takes stored before reports existed); seconds on the take's clock; "
+        "docs/recording.md, Quality report"
+    ),
+    "properties": {
+        "version": {"type": "integer"},
+        "duration_s": _SECONDS,
+        "lost_s": {**_SECONDS, "description": "the most any camera lost"},
+        "cameras": {
+            "type": "object",
+            "description": "per camera (primary, secondary): video and audio",
+            "additionalProperties": {
+                "type": "object",
+                "properties": {
+                    "video": loose(
+                        "the camera's picture",
+                        frames={"type": "integer"},
+                        fps=_SECONDS,
+                        low_fps_s={**_SECONDS, "description": "seconds below 15 frames/s"},
+                        resolutions={
+                            "type": "array",
+                            "items": loose(
+                                "a resolution from a time on",
+                                from_s=_SECONDS,
+                                width={"type": "integer"},
+                                height={"type": "integer"},
+                            ),
+                        },
+                        bitrate_kbps=_SECONDS,
+                        frozen_s=_SECONDS,
+                        black_s=_SECONDS,
+                        lost_s=_SECONDS,
+                        lost={"type": "array", "items": _LOST},
+                    ),
+                    "audio": loose(
+                        "the camera's sound",
+                        present={"type": "boolean"},
+                        frames={"type": "integer"},
+                        bitrate_kbps=_SECONDS,
+                        channels={"type": "integer"},
+                        bandwidth_hz={"type": ["integer", "null"]},
+                        lost_s=_SECONDS,
+                        lost={"type": "array", "items": _LOST},
+                    ),
+                },
+            },
+        },
+    },
+}
+
 
 @api.get(
     "/api/takes/{take_id}",
@@ -23,6 +78,7 @@ MEDIA_TYPES = {"webm": "video/webm", "mkv": "video/x-matroska", "mp4": "video/mp
         take_id={"type": "string"},
         purpose={"type": "string"},
         state={"type": "string", "enum": ["recording", "finalizing", "stored", "failed"]},
+        quality=QUALITY,
     ),
     errors=(401, 404),
 )

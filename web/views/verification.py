@@ -93,12 +93,38 @@ async def start(request: web.Request) -> web.Response:
 @api.post(
     "/api/verification/attempts/{attempt_id}",
     summary="Answer the challenge once: passes, or counts one failure",
-    description="The built-in verifier asks for the last 6 characters of the ID number; a "
-    "face-check vendor's result token would be sent as the answer instead.",
+    description="The answer the challenge's kind asks for. face_liveness (the face check, "
+    "verifier 'face' or 'vendor'): frames, the camera's JPEG frames over the challenge's "
+    "seconds (between 6 and 24, each at most max_frame_bytes, t_ms increasing from the first "
+    "frame's 0); the server judges liveness from them (the steps, in order, by a moving face) "
+    "and compares the face with the unit's reference photo. id_number_suffix (the stand-in): "
+    "answer, the last 6 characters of the ID number. A malformed answer (400) and a checker "
+    "that could not judge (503 verifier_unavailable: start again at once) cost no try. "
+    "reason says why an answer failed: mismatch, liveness:<what>, no_reference.",
     auth="candidate",
-    body=obj({"answer": string("the answer to the challenge", max_length=200)}),
-    response=loose("the result and the new status", passed={"type": "boolean"}),
-    errors=(400, 401, 403, 404),
+    body=obj(
+        {},
+        {
+            "answer": string("id_number_suffix: the answer to the challenge", max_length=200),
+            "frames": {
+                "type": "array",
+                "maxItems": 24,
+                "description": "face_liveness: the camera frames",
+                "items": obj(
+                    {
+                        "t_ms": {"type": "integer", "minimum": 0, "maximum": 30000},
+                        "jpeg": string("the frame: a JPEG, base64", max_length=140_000),
+                    }
+                ),
+            },
+        },
+    ),
+    response=loose(
+        "the result and the new status",
+        passed={"type": "boolean"},
+        reason={"type": ["string", "null"], "description": "why it failed"},
+    ),
+    errors=(400, 401, 403, 404, 413, 503),
 )
 async def answer(request: web.Request) -> web.Response:
     who = await candidate(request, Step.VERIFY_IDENTITY)

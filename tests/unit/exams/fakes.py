@@ -71,6 +71,7 @@ class FakeTakes:
         self.hold = False  # stop() leaves takes finalising until finish()
         self.fail = False  # takes store nothing
         self.refuse_start: Exception | None = None
+        self.quality: dict[str, Any] | None = None  # the report a stored take gets (#18)
         self.discarded: list[str] = []
         self._n = 0
 
@@ -131,7 +132,7 @@ class FakeTakes:
         segments = [] if self.fail else [{"index": 0, "file": "segment-000.webm"}]
         state = TakeState.FAILED if self.fail else TakeState.STORED
         manifest = {"segments": segments, "recorded_s": recorded}
-        take = replace(take, state=state, manifest=manifest)
+        take = replace(take, state=state, manifest=manifest, quality=self.quality)
         self.takes[take_id] = take
         await self._emit("take_failed" if self.fail else "take_stored", take)
         return take

@@ -40,7 +40,7 @@ class FeedSource:
     def time_of(self, frame: EncodedFrame) -> float:
         return self._base + frame.timestamp / self._clock
 
-    def request_keyframe(self) -> bool:
+    def request_keyframe(self, *, merge: bool = False) -> bool:
         self.keyframe_requests += 1
         return True
 

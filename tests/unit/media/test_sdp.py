@@ -1,4 +1,12 @@
-from media.sdp import with_start_bitrate
+import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import sdp as aiortc_sdp
+
+from exams.catalog.media_profile import MediaProfile
+from media.peers import PeerFactory
+from media.sdp import tuned, with_opus, with_start_bitrate, with_video_bitrates
+from tests.support.media import SyntheticAudio, SyntheticVideo
+from tests.unit.media.test_peers import ignore
 
 ANSWER = "\r\n".join(
     [
@@ -32,3 +40,83 @@ def test_start_bitrate_goes_on_every_video_codec_only() -> None:
 
 def test_zero_leaves_the_answer_alone() -> None:
     assert with_start_bitrate(ANSWER, 0) == ANSWER
+
+
+# -- the exam's sound and picture (issue #18) --------------------------------------------------
+
+
+def fmtp_of(sdp: str, codec: str) -> dict[str, str]:
+    """The a=fmtp parameters of the first codec named ``codec`` (e.g. "opus")."""
+    lines = sdp.split("\r\n")
+    pt = next(
+        line.split()[0].split(":")[1]
+        for line in lines
+        if line.lower().startswith("a=rtpmap:") and f" {codec.lower()}/" in line.lower()
+    )
+    fmtp = [line for line in lines if line.startswith(f"a=fmtp:{pt} ")]
+    assert len(fmtp) == 1, fmtp
+    return dict(p.split("=", 1) for p in fmtp[0].split(" ", 1)[1].split(";"))
+
+
+def test_opus_parameters_merge_into_an_existing_fmtp_line() -> None:
+    out = with_opus(ANSWER, {"stereo": "1", "useinbandfec": "0"})
+    assert "a=fmtp:96 useinbandfec=0;stereo=1" in out.split("\r\n")
+    assert with_opus(ANSWER, {}) == ANSWER
+
+
+def test_opus_gets_an_fmtp_line_after_its_rtpmap_when_it_has_none() -> None:
+    bare = ANSWER.replace("a=fmtp:96 useinbandfec=1\r\n", "")
+    out = with_opus(bare, {"stereo": "1"}).split("\r\n")
+    assert out[out.index("a=rtpmap:96 opus/48000/2") + 1] == "a=fmtp:96 stereo=1"
+
+
+def test_video_gets_a_start_and_a_minimum_bitrate() -> None:
+    out = with_video_bitrates(ANSWER, 1500, 400)
+    assert fmtp_of(out, "VP8") == {"x-google-start-bitrate": "1500", "x-google-min-bitrate": "400"}
+    assert fmtp_of(out, "opus") == {"useinbandfec": "1"}
+
+
+def test_the_music_profile_asks_for_stereo_full_band_at_the_exams_bitrate() -> None:
+    music = MediaProfile(audio="music", audio_kbps=256)
+    assert fmtp_of(tuned(ANSWER, music, 1500), "opus") == {
+        "useinbandfec": "1",
+        "stereo": "1",
+        "maxplaybackrate": "48000",
+        "maxaveragebitrate": "256000",
+        "usedtx": "0",
+    }
+    voice = MediaProfile(audio="voice", audio_kbps=32)
+    assert fmtp_of(tuned(ANSWER, voice, 1500), "opus") == {"useinbandfec": "1"}
+
+
+@pytest.mark.parametrize("audio,stereo", [("music", "1"), ("voice", None)])
+async def test_a_real_aiortc_offer_is_answered_with_the_profiles_opus_fmtp(
+    audio: str, stereo: str | None
+) -> None:
+    """The whole path: aiortc's own answer (no Opus fmtp) tuned, then accepted by the
+    offerer (a browser's encoder reads these parameters from the answer)."""
+    client = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    client.addTransceiver(SyntheticVideo(), direction="sendonly")
+    client.addTransceiver(SyntheticAudio(), direction="sendonly")
+    await client.setLocalDescription(await client.createOffer())
+    profile = MediaProfile(audio=audio, audio_kbps=192, video="480p")
+    server, answer = await PeerFactory().answer(
+        client.localDescription.sdp, "peer-q", ignore, profile
+    )
+    try:
+        opus = fmtp_of(answer, "opus")
+        assert opus.get("stereo") == stereo
+        assert opus["useinbandfec"] == "1"
+        if audio == "music":
+            assert opus["maxaveragebitrate"] == "192000"
+            assert opus["maxplaybackrate"] == "48000" and opus["usedtx"] == "0"
+        assert fmtp_of(answer, "VP8")["x-google-min-bitrate"] == "100"  # 480p's floor
+        await client.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        # as an offerer's SDP parser reads it
+        section = next(
+            m for m in aiortc_sdp.SessionDescription.parse(answer).media if m.kind == "audio"
+        )
+        assert section.rtp.codecs[0].parameters.get("stereo") == (1 if stereo else None)
+    finally:
+        await client.close()
+        await server.close()

@@ -96,3 +96,21 @@ async def test_parallel_claims_of_one_take_exactly_one_wins(w: World) -> None:
         assert won.count(True) == 1, won
         found = await repo.get(f"t{n}")
         assert found is not None and found.node == survivors[won.index(True)]
+
+
+async def test_a_take_keeps_its_quality_report_and_none_until_it_has_one(w: World) -> None:
+    repo = SqliteTakes(w.db)
+    await repo.save(take("t1", "node-a"))
+    found = await repo.get("t1")
+    assert found is not None and found.quality is None
+    report = {
+        "version": 1,
+        "duration_s": 12.5,
+        "lost_s": 3.2,
+        "cameras": {"primary": {"video": {"frames": 300, "lost": []}, "audio": {"present": True}}},
+    }
+    await repo.save(replace(take("t1", "node-a", TakeState.STORED), quality=report))
+    found = await repo.get("t1")
+    assert found is not None and found.quality == report
+    assert found.summary()["quality"] == report
+    assert (await repo.of_owner("candidate-1", "formal"))[0].quality == report

@@ -60,3 +60,16 @@ def test_operating_settings_are_checked() -> None:
     for values in ({"metrics_token": "short"}, {"drain_timeout_s": "-1"}, {"log_format": "xml"}):
         with pytest.raises(SettingsError):
             load(values, env={})
+
+
+def test_the_vendor_key_is_needed_with_its_url_and_never_shown() -> None:
+    with pytest.raises(SettingsError, match="vendor_key"):
+        Settings(vendor_url="https://vendor.example/v1/person/verify").validate()
+    with pytest.raises(SettingsError, match="vendor_url"):
+        Settings(vendor_url="ftp://vendor.example", vendor_key="k" * 16).validate()
+    with pytest.raises(SettingsError, match="vendor_timeout_s"):
+        Settings(vendor_timeout_s=0).validate()
+    with pytest.raises(SettingsError, match="face_check_interval_s"):
+        Settings(face_check_interval_s=-1).validate()
+    shown = Settings(vendor_url="https://v.example/x", vendor_key="vendor-secret-1").validate()
+    assert "vendor-secret-1" not in repr(shown)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,7 +10,14 @@ import pytest
 from exams.admission.journey import Step
 from exams.identity.accounts import Account, Role
 from exams.identity.manual_reviews import ReviewState
-from exams.identity.verification import IdSuffixVerifier, VerificationService
+from exams.identity.verification import (
+    IdSuffixVerifier,
+    Verdict,
+    VerificationService,
+    Verifier,
+    VerifierUnavailable,
+)
+from exams.identity.verification_results import Evidence
 from exams.shared.errors import (
     Conflict,
     Forbidden,
@@ -20,8 +28,10 @@ from exams.shared.errors import (
     UnsupportedMediaType,
     VerificationRequired,
 )
+from exams.shared.objects import ObjectStoreError
 from exams.shared.ports import Event
-from storage.verification import SqliteVerifications
+from storage.objects import LocalObjects
+from storage.verification import SqliteVerificationResults, SqliteVerifications
 from tests.support.world import World
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\0" * 4096
@@ -200,14 +210,149 @@ async def test_cancelling_while_answering_does_not_erase_the_failure(w: World) -
 
 
 class VendorDown(IdSuffixVerifier):
-    async def check(self, account: Account, response: Mapping[str, Any]) -> bool:
-        raise ConnectionError("the face-check vendor did not answer")
+    async def check(
+        self, account: Account, attempt_id: str, response: Mapping[str, Any]
+    ) -> Verdict:
+        raise VerifierUnavailable("the face-check service did not answer: try again")
+
+
+def service_with(w: World, verifier: Verifier) -> VerificationService:
+    return VerificationService(
+        SqliteVerifications(w.db),
+        verifier,
+        w.s.audit,
+        w.clock,
+        results=SqliteVerificationResults(w.db),
+        evidence=w.s.evidence,
+    )
 
 
 async def test_a_checker_that_fails_to_answer_costs_no_try(w: World) -> None:
     who = await w.candidate_at(Step.VERIFY_IDENTITY)
-    service = VerificationService(SqliteVerifications(w.db), VendorDown(), w.s.audit, w.clock)
+    service = service_with(w, VendorDown())
     attempt = await service.start(who, "login")
-    with pytest.raises(ConnectionError):
+    with pytest.raises(VerifierUnavailable) as refused:
         await service.answer(who, attempt["attempt_id"], {"answer": "x"}, "c")
+    assert refused.value.code == "verifier_unavailable"
     assert (await service.state(who.id, "login")).failures == 0
+    assert await SqliteVerificationResults(w.db).for_account(who.id) == []  # nothing judged
+    again = await service.start(who, "login")  # at once, a new attempt
+    assert again["attempt_id"] != attempt["attempt_id"]
+
+
+class Judged(IdSuffixVerifier):
+    """A checker that keeps two frames as evidence, and counts its calls."""
+
+    def __init__(self, reference: bool = True) -> None:
+        self.calls = 0
+        self.reference = reference
+
+    async def ready(self, account: Account) -> str | None:
+        return None if self.reference else "no_reference"
+
+    async def check(
+        self, account: Account, attempt_id: str, response: Mapping[str, Any]
+    ) -> Verdict:
+        self.calls += 1
+        await asyncio.sleep(0)  # parallel answers meet here
+        verdict = await super().check(account, attempt_id, response)
+        frames = (JPEG + b"1", JPEG + b"2")
+        return Verdict(verdict.passed, 0.31, "test-model 1.0", verdict.reason, frames)
+
+
+async def test_each_judged_answer_keeps_score_model_reason_and_evidence(w: World) -> None:
+    who = await w.candidate_at(Step.VERIFY_IDENTITY)
+    service = service_with(w, Judged())
+    attempt = await service.start(who, "login")
+    result = await service.answer(who, attempt["attempt_id"], {"answer": "nope!!"}, "c")
+    assert result["passed"] is False and result["reason"] == "wrong_answer"
+    [kept] = await SqliteVerificationResults(w.db).for_account(who.id, "login")
+    assert (kept.passed, kept.score, kept.model, kept.reason) == (
+        False,
+        0.31,
+        "test-model 1.0",
+        "wrong_answer",
+    )
+    assert kept.attempt_id == attempt["attempt_id"] and len(kept.evidence) == 2
+    assert await w.s.evidence.read(kept.evidence[1]) == JPEG + b"2"
+    assert (await service.results(who.id))[0]["evidence"] == 2
+
+
+async def test_parallel_answers_to_one_attempt_are_judged_once(w: World) -> None:
+    who = await w.candidate_at(Step.VERIFY_IDENTITY)
+    checker = Judged()
+    service = service_with(w, checker)
+    attempt = await service.start(who, "login")
+    answers = await asyncio.gather(
+        *(
+            service.answer(who, attempt["attempt_id"], {"answer": who.id_number[-6:]}, "c")
+            for _ in range(8)
+        ),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(a, dict) for a in answers) == 1
+    assert all(isinstance(a, NotFound) for a in answers if not isinstance(a, dict))
+    assert checker.calls == 1
+    assert len(await SqliteVerificationResults(w.db).for_account(who.id)) == 1
+
+
+async def test_no_reference_photo_goes_to_manual_review_at_once(w: World) -> None:
+    who = await w.candidate_at(Step.VERIFY_IDENTITY)
+    service = service_with(w, Judged(reference=False))
+    with pytest.raises(ManualReviewRequired) as refused:
+        await service.start(who, "login")
+    assert refused.value.details == {"scope": "login", "reason": "no_reference"}
+    state = await service.state(who.id, "login")
+    assert service.describe(state)["status"] == "manual_review"
+    # The manual-review photo is accepted as after three failures.
+    review = await w.s.reviews.submit(who, "login", JPEG, "c")
+    assert review.state is ReviewState.PENDING
+
+
+async def test_evidence_is_deleted_by_the_retention_rule(w: World) -> None:
+    who = await w.candidate_at(Step.VERIFY_IDENTITY)
+    service = service_with(w, Judged())
+    old = await service.start(who, "login")
+    await service.answer(who, old["attempt_id"], {"answer": "nope!!"}, "c")
+    w.clock.advance(29 * 86400)
+    new = await service.start(who, "login")
+    await service.answer(who, new["attempt_id"], {"answer": "nope!!"}, "c")
+    results = SqliteVerificationResults(w.db)
+    before = {r.attempt_id: r.evidence for r in await results.for_account(who.id)}
+    w.clock.advance(1.5 * 86400)  # the first is 30.5 days old, the second 1.5
+    assert await w.s.evidence_retention.purge() == 1
+    after = {r.attempt_id: r for r in await results.for_account(who.id)}
+    assert after[old["attempt_id"]].evidence == ()
+    assert after[old["attempt_id"]].score == 0.31  # the record stays
+    assert after[new["attempt_id"]].evidence == before[new["attempt_id"]]
+    for key in before[old["attempt_id"]]:
+        with pytest.raises(FileNotFoundError):
+            await w.s.evidence.read(key)
+    assert await w.s.evidence.read(before[new["attempt_id"]][0]) == JPEG + b"1"
+    assert await w.s.evidence_retention.purge() == 0
+
+
+class BrokenStore(LocalObjects):
+    async def put_bytes(
+        self, key: str, data: bytes, metadata: Mapping[str, str] | None = None
+    ) -> None:
+        raise ObjectStoreError("the object store is unreachable")
+
+
+async def test_a_store_that_fails_loses_the_frames_not_the_judgement(
+    w: World, tmp_path: Path
+) -> None:
+    who = await w.candidate_at(Step.VERIFY_IDENTITY)
+    service = VerificationService(
+        SqliteVerifications(w.db),
+        Judged(),
+        w.s.audit,
+        w.clock,
+        results=SqliteVerificationResults(w.db),
+        evidence=Evidence(BrokenStore(tmp_path)),
+    )
+    attempt = await service.start(who, "login")
+    result = await service.answer(who, attempt["attempt_id"], {"answer": who.id_number[-6:]}, "c")
+    assert result["passed"] is True
+    [kept] = await SqliteVerificationResults(w.db).for_account(who.id)
+    assert kept.passed and kept.evidence == () and kept.score == 0.31

@@ -29,11 +29,13 @@
 // (type, size) and previewed before it is sent. <body data-verify> carries the login
 // panel's state (the tests read it); the exam panel's is its own data-status.
 
+import "./face-challenge.js";
 import { ApiError, api } from "../lib/api.js";
 import { dateTime } from "../lib/format.js";
 import { showNotice } from "../lib/dom.js";
 import { errorText } from "../lib/errors.js";
-import { lang, pick, t } from "../lib/i18n.js";
+import { has, lang, pick, t } from "../lib/i18n.js";
+import { mediaErrorKey } from "../lib/media.js";
 import { upload } from "../lib/upload.js";
 
 const FAILURES_FOR_REVIEW = 3;
@@ -96,6 +98,14 @@ const KINDS = {
     hides: false,
   },
 };
+
+/** Why a face check failed, in words that say what to do ("mismatch", "liveness:static"). */
+function reasonText(reason) {
+  if (!reason) return "";
+  const key = `verify.face.reason.${reason.replace(":", ".")}`;
+  if (has(key)) return t(key);
+  return reason.startsWith("liveness:") ? t("verify.face.reason.liveness") : "";
+}
 
 function formatBytes(bytes) {
   const mb = bytes / (1024 * 1024);
@@ -240,11 +250,45 @@ class VerifyPanel extends HTMLElement {
       this.attempt = await api("POST", "/api/verification/attempts", { scope: this.scope });
       this.ui.answer.value = "";
       this.render();
-      this.ui.answer.focus();
+      if (this.faceKind) await this.prepareFace();
+      else this.ui.answer.focus();
     });
   }
 
+  get faceKind() {
+    return this.attempt?.challenge?.kind === "face_liveness";
+  }
+
+  /** The face check: its element in the form (made once), the camera opened. */
+  async prepareFace() {
+    if (!this.face) {
+      this.face = document.createElement("face-challenge");
+      this.face.dataset.testid = "face-challenge";
+      const buttons = this.ui.submit.parentElement;
+      buttons.before(this.face);
+    }
+    this.face.hidden = false;
+    try {
+      await this.face.prepare(this.attempt.challenge);
+    } catch (err) {
+      console.warn(err);
+      this.notice = { key: `verify.face.camera.${mediaErrorKey(err)}`, kind: "error" };
+      if (!has(this.notice.key)) this.notice = { key: "verify.face.camera.err.media", kind: "error" };
+    }
+  }
+
+  stopFace() {
+    if (this.face) {
+      this.face.stop();
+      this.face.hidden = true;
+    }
+  }
+
   async answer() {
+    if (this.faceKind) {
+      await this.answerFace();
+      return;
+    }
     const answer = this.ui.answer.value.trim();
     if (!answer) {
       this.notice = { key: `${this.words}.empty`, kind: "error" };
@@ -257,10 +301,50 @@ class VerifyPanel extends HTMLElement {
     await this.call(async () => {
       result = await api("POST", `/api/verification/attempts/${id}`, { answer });
     });
-    if (!result) return;
+    if (result) await this.judged(result);
+  }
+
+  /** The face check: the challenge's steps with the camera, then the frames sent. */
+  async answerFace() {
+    if (!this.face?.stream) {
+      await this.call(() => this.prepareFace());
+      if (!this.face?.stream) return;
+    }
+    const id = encodeURIComponent(this.attempt.attempt_id);
+    this.notice = null;
+    this.capturing = true;
+    this.busy = true;
+    this.render();
+    let response = null;
+    try {
+      response = await this.face.run();
+    } catch (err) {
+      console.warn(err); // cancelled, or the camera stopped: nothing is sent
+    } finally {
+      this.capturing = false;
+      this.busy = false;
+      this.stopFace();
+    }
+    if (!response) {
+      this.render();
+      return;
+    }
+    let result = null;
+    await this.call(async () => {
+      result = await api("POST", `/api/verification/attempts/${id}`, response);
+    });
+    if (result) await this.judged(result);
+  }
+
+  async judged(result) {
     const left = Math.max(0, FAILURES_FOR_REVIEW - (result.failures ?? 0));
+    const why = reasonText(result.reason);
     if (result.passed) {
       this.notice = this.config.passedStays ? { key: `${this.words}.passed`, kind: "ok" } : null;
+    } else if (why) {
+      const more = left ? t("verify.face.left", { n: left }) : "";
+      const gap = lang() === "en" ? " " : ""; // Chinese sentences need no space between
+      this.notice = { text: `${why}${gap}${more}`.trim(), kind: "error", reason: result.reason };
     } else if (this.config.askAgainAtOnce) {
       this.notice = left
         ? { key: `${this.words}.failed`, params: { n: left }, kind: "error" }
@@ -278,6 +362,7 @@ class VerifyPanel extends HTMLElement {
 
   async cancel() {
     if (!this.attempt) return;
+    this.stopFace();
     const id = encodeURIComponent(this.attempt.attempt_id);
     this.notice = null; // the status line counts the wait down
     await this.call(async () => {
@@ -374,6 +459,22 @@ class VerifyPanel extends HTMLElement {
       this.waitFor(err.details.retry_after);
       return;
     }
+    if (code === "verifier_unavailable") {
+      // The checker could not judge: no try counted, a new attempt may start at once.
+      this.stopFace();
+      this.attempt = null;
+      this.status = { ...(this.status || {}), status: "ready" };
+      this.notice = { key: "verify.face.unavailable", kind: "warning" };
+      return;
+    }
+    if (code === "manual_review_required" && err.details?.reason === "no_reference") {
+      this.stopFace();
+      this.attempt = null;
+      this.notice = { key: "verify.face.noReference", kind: "warning" };
+      const status = await api("GET", this.statusPath).catch(() => null);
+      if (status) this.apply(status);
+      return;
+    }
     if (code === "not_found" && this.attempt) {
       this.notice = { key: `${this.words}.expired`, kind: "warning" };
       this.attempt = null;
@@ -440,8 +541,12 @@ class VerifyPanel extends HTMLElement {
       // The built-in check stands in for a face check: the page says so.
       ui["stand-in"].hidden = challenge.kind !== "id_number_suffix";
     }
+    const face = this.faceKind;
+    ui.answer.closest(".field").hidden = face;
+    if (this.face) this.face.hidden = !face;
+    ui.submit.textContent = face ? t("verify.face.begin") : t(`${words}.submit`);
     ui.submit.disabled = busy;
-    ui.cancel.disabled = busy;
+    ui.cancel.disabled = busy && !this.capturing;
 
     ui.review.hidden = view !== "manual_review";
     ui.photo.disabled = busy;

@@ -1,8 +1,12 @@
 // Camera and microphone: opening them, choosing a camera, and a level meter.
 
 // Processing off: it would alter music and test tones, and the exams record
-// performances (the server keeps exactly what the microphone hears).
-const AUDIO = { echoCancellation: false, noiseSuppression: false, autoGainControl: false };
+// performances (the server keeps exactly what the microphone hears). Two channels
+// where the microphone has them (a stereo pair, an audio interface), at Opus's 48 kHz.
+const AUDIO = {
+  echoCancellation: false, noiseSuppression: false, autoGainControl: false,
+  channelCount: { ideal: 2 }, sampleRate: { ideal: 48000 },
+};
 
 function videoConstraints(deviceId, facing = "user") {
   const size = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } };

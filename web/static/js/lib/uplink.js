@@ -14,6 +14,7 @@
 // the server does not get is given a new peer connection at once.
 
 import { SocketError } from "./socketio.js";
+import { applySending, withStereoOffer } from "./sending.js";
 
 const GATHER_TIMEOUT_MS = 2000; // the longest wait for ICE candidates
 const GATHER_QUIET_MS = 150; // after a host candidate, no new one for this long: send
@@ -80,14 +81,20 @@ export class Uplink {
    * its session with the ``pairingId`` from redeeming the QR code's token.
    * ``onMedia()``: what the server says of the media changed (``media``, ``recordedNow``,
    * ``lostForS``, ``lastDrop``), from its heartbeat and session_state events.
+   * ``examId``: the exam it records for (its sound and picture, lib/sending.js); none on
+   * the device check (the unit's most demanding exam) and the phone (its attempt's).
    */
-  constructor(socket, stream, onState, { role = "primary", pairingId = null, onMedia } = {}) {
+  constructor(socket, stream, onState, {
+    role = "primary", pairingId = null, onMedia, examId = null,
+  } = {}) {
     this.socket = socket;
     this.stream = stream;
     this.onState = onState;
     this.onMedia = onMedia || (() => {});
     this.role = role;
     this.pairingId = pairingId;
+    this.examId = examId;
+    this.sending = null; // the exam's profile the server answered with (docs/signaling.md)
     this.closed = false; // after close(): nothing reconnects
     this.sessionId = null;
     this.iceServers = []; // from open_session: the TURN servers this page may use
@@ -322,13 +329,16 @@ export class Uplink {
         this._senders[track.kind] = pc.addTransceiver(track, options).sender;
       }
       pc.addEventListener("connectionstatechange", () => this._onPeerState(pc));
-      await pc.setLocalDescription(await pc.createOffer());
+      const offer = await pc.createOffer();
+      await pc.setLocalDescription({ type: "offer", sdp: withStereoOffer(offer.sdp, this.stream) });
       await gatheringComplete(pc);
-      const answer = await request(this.socket, "offer", {
-        session_id: this.sessionId, type: "offer", sdp: pc.localDescription.sdp,
-      });
+      const message = { session_id: this.sessionId, type: "offer", sdp: pc.localDescription.sdp };
+      if (this.examId) message.exam_id = this.examId;
+      const answer = await request(this.socket, "offer", message);
       if (pc !== this.pc) return; // replaced meanwhile
       await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+      this.sending = answer.media || null;
+      await applySending(this._senders, this.sending);
     } finally {
       this._negotiating = false;
     }

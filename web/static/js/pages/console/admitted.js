@@ -9,6 +9,7 @@ import { t } from "../../lib/i18n.js";
 import { fmtTime, handleSessionEnd, idTypeName, messageArea } from "../../lib/staff-page.js";
 import { h } from "../../lib/dom.js";
 import { errorText } from "../../lib/errors.js";
+import { referencePhotos } from "./reference-photos.js";
 
 const PAGE = 100;
 const TEMPLATE = "\ufeff姓名,证件类型,证件号码\n";
@@ -52,6 +53,7 @@ export async function mountAdmitted(ctx, root) {
   const errors = h("div", { testid: "csv-errors-box" });
   const previewBox = h("div", { testid: "csv-preview-box" });
   const entries = h("div", { testid: "entries-box" });
+  const photos = referencePhotos(unitId); // the face check's 报名照片, next to the list
 
   async function load(offset = state.offset) {
     state.listing = await api("GET", `${base}?offset=${offset}&limit=${PAGE}`);
@@ -91,6 +93,7 @@ export async function mountAdmitted(ctx, root) {
     state.preview = null;
     file.value = "";
     await load(0);
+    await photos.refresh(); // who on the new list has no reference photo
   }
 
   async function confirmImport() {
@@ -271,16 +274,19 @@ export async function mountAdmitted(ctx, root) {
         h("li", { i18n: "console.csv.hintReplace" })),
       h("div", { class: "upload-row" }, file, uploadButton, template),
       message.el, errors, previewBox),
+    photos.el,
     entries);
   const renderHeading = () => {
     heading.textContent = t("console.csv.title", { unit: unitName });
   };
   renderHeading();
   render();
+  await photos.refresh();
   return {
     onLang() {
       renderHeading();
       render();
+      photos.render();
     },
     stop() {
       URL.revokeObjectURL(template.href);

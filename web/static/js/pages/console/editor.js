@@ -15,6 +15,8 @@ import {
 import { clearFieldErrors, field, problemSummary, showFieldErrors } from "./fields.js";
 import { NEW_OFFLINE, NEW_ONLINE, QuestionCard } from "./question.js";
 import { MonitoringSection, monitoringLabel } from "./monitoring.js";
+import { RetakeSection, retakeLabel } from "./retake.js";
+import { MediaSection, mediaLabel } from "./media.js";
 import { h } from "../../lib/dom.js";
 import { errorText } from "../../lib/errors.js";
 
@@ -52,6 +54,10 @@ function labelOf(path) {
   const leaf = (text) => (text || "").replace(/\[\d+\]$/, "");
   const watched = monitoringLabel(path);
   if (watched) return watched.map((key) => t(key)).join(" · ");
+  const retake = retakeLabel(path);
+  if (retake) return retake.map((key) => t(key)).join(" · ");
+  const media = mediaLabel(path);
+  if (media) return media.map((key) => t(key)).join(" · ");
   if (!m) return EXAM_LABELS[leaf(path)] ? t(EXAM_LABELS[leaf(path)]) : "";
   const parts = [t("console.editor.questionN", { n: Number(m[1]) + 1 })];
   if (m[2] !== undefined) parts.push(t("console.m.materialN", { n: Number(m[2]) + 1 }));
@@ -124,6 +130,8 @@ export class ExamEditor {
         i18n: "console.btn.addOffline", onclick: () => this.add(NEW_OFFLINE) }));
     this.noQuestions = h("p", { class: "empty", i18n: "console.editor.noQuestions" });
     this.monitoring = new MonitoringSection(e.monitoring);
+    this.retake = new RetakeSection(e.retake);
+    this.media = new MediaSection(e.media);
     this.saveButton = h("button", { type: "submit", class: "primary", testid: "save",
       i18n: this.exam ? "console.btn.save" : "console.btn.create" });
     this.revert = h("button", { type: "button", class: "secondary", testid: "revert",
@@ -155,7 +163,7 @@ export class ExamEditor {
       h("h2", { i18n: "console.editor.questions" }),
       h("p", { class: "field-hint", i18n: "console.editor.questionsHint" }),
       this.noQuestions, this.list, this.addButtons),
-    this.monitoring.el);
+    this.media.el, this.monitoring.el, this.retake.el);
     this.saveState = this.form.querySelector("[data-testid=save-state]");
     this.form.addEventListener("input", () => this.changed());
     this.form.addEventListener("change", () => this.changed());
@@ -210,6 +218,7 @@ export class ExamEditor {
     this.locked = locked;
     for (const input of [this.opens, this.closes, this.grace]) input.disabled = locked;
     for (const card of this.cards) card.lock(locked);
+    this.media.lock(locked);
     this.addButtons.hidden = locked;
     if (locked) this.lockNote.show("warning", () => t("console.editor.locked"));
     else this.lockNote.clear();
@@ -247,6 +256,8 @@ export class ExamEditor {
       closes_at: readTime(this.closes),
       upload_grace_s: minutes === "" ? undefined : graceSeconds,
       monitoring: this.monitoring.read(),
+      retake: this.retake.read(),
+      media: this.media.read(),
     };
     const ids = new Set(this.cards.map((c) => c.id).filter(Boolean));
     body.questions = this.cards.map((card, i) => card.read(`questions[${i}]`, i + 1, fields,

@@ -10,9 +10,10 @@ import { checkField, field } from "./fields.js";
 export const KINDS = [
   ["camera_dark", 5], ["picture_frozen", 10], ["no_face", 10], ["many_faces", 3],
   ["silence", 20], ["camera_lost", 2], ["second_camera_missing", 10], ["page_hidden", 0],
-  ["window_left", 0], ["fullscreen_left", 0], ["page_reloaded", 0],
+  ["window_left", 0], ["fullscreen_left", 0], ["page_reloaded", 0], ["face_not_recognised", 0],
 ];
-const FIXED = new Set(["camera_lost", "page_reloaded"]);
+// face_not_recognised counts checks (two mismatches in a row), not seconds
+const FIXED = new Set(["camera_lost", "page_reloaded", "face_not_recognised"]);
 
 /** The label key of a problem's path ``monitoring.<kind>[.<field>]``, or null. */
 export function monitoringLabel(path) {

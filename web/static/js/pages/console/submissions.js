@@ -11,6 +11,7 @@ import { has, t } from "../../lib/i18n.js";
 import { fmtBytes, fmtDuration, fmtTime } from "../../lib/staff-page.js";
 import "../../components/dual-playback.js";
 import { playList } from "../../lib/playback.js";
+import { cameraDetails, damageText, reportLines } from "../../lib/take-report.js";
 import { h } from "../../lib/dom.js";
 
 const CAMERA_KEYS = { primary: "exam.pair.camPrimary", secondary: "exam.pair.camSecondary" };
@@ -148,6 +149,39 @@ function cameraLine(name, cam) {
     : t("console.sub.downloadCamera", { camera }))));
 }
 
+/** What the server received of one camera (issue #18), beside the player: resolution, fps,
+ * lost stretches with their times, bitrate, frozen/black, audio channels and bandwidth. */
+function qualityLine(name, take) {
+  const part = take.quality?.cameras?.[name];
+  if (!part) return null;
+  const figures = cameraDetails(part).map(([key, value]) =>
+    h("span", { class: "quality-figure", dataset: { figure: key.split(".").pop() } },
+      `${t(key)}: ${value}`));
+  const damaged = (part.video?.lost_s ?? 0) >= 0.05 || !part.audio?.present;
+  return h("li", { class: `work-line quality-line${damaged ? " warn" : ""}`,
+    testid: "take-quality", dataset: { camera: name } },
+  h("span", { class: "strong" }, t("console.sub.label", { name: t("report.title") })), ...figures);
+}
+
+/** The plain lines, and every extra formal take the system's damage granted this answer. */
+function reportSummary(take) {
+  const lines = [];
+  if (!take.quality) {
+    lines.push(h("li", { class: "work-line muted", testid: "take-quality-none" },
+      t("report.none")));
+  } else {
+    lines.push(h("li", { class: "work-line", testid: "take-report" },
+      reportLines(take.quality).join(" · ")));
+  }
+  for (const r of take.retakes || []) {
+    lines.push(h("li", { class: "work-line warn", testid: "take-retake",
+      dataset: { takeId: r.take_id } },
+    `${t("report.retakeGranted")} (${fmtTime(r.granted_at)}): `
+      + (r.damage || []).map(damageText).join(t("report.and"))));
+  }
+  return lines;
+}
+
 function takeLines(take, holder, question) {
   if (!take) return [h("li", { class: "muted" }, t("console.sub.noTake"))];
   if (take.state !== "stored" || !take.segments.length) {
@@ -171,8 +205,13 @@ function takeLines(take, holder, question) {
       "console.sub.playBoth")
     : single("video", sourcesOf(primary), holder))];
   for (const name of Object.keys(CAMERA_KEYS)) {
-    if (cameras[name]?.segments?.length) lines.push(cameraLine(name, cameras[name]));
+    if (cameras[name]?.segments?.length) {
+      lines.push(cameraLine(name, cameras[name]));
+      const quality = qualityLine(name, take);
+      if (quality) lines.push(quality);
+    }
   }
+  lines.push(...reportSummary(take));
   if (!both && question?.second_camera_required) {
     lines.push(h("li", { class: "work-line warn", testid: "no-second",
       i18n: "console.sub.noSecond" }));

@@ -7,6 +7,7 @@ import { SocketClient, SocketError } from "../../lib/socketio.js";
 import { ServerError } from "../../lib/uplink.js";
 import { renderLink } from "../../lib/link-status.js";
 import { $ } from "../../lib/dom.js";
+import { renderReceived } from "./received.js";
 
 export const ui = {
   stage: document.querySelector(".stage"), preview: $("preview"), playback: $("playback"),
@@ -75,6 +76,7 @@ export function render() {
   ui.recBadge.hidden = state !== "recording";
   ui.devices.hidden = !["preview", "recording"].includes(state);
   ui.takeInfo.hidden = state !== "review";
+  renderReceived(undefined, ["recording", "saving", "review"].includes(state));
   fitStage();
 
   const connected = page.uplink?.state === "connected";

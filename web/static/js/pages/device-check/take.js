@@ -13,6 +13,7 @@ import { CopyFollower } from "../../lib/local-copy.js";
 import {
   clearNotice, clock, notify, notifyError, page, render, setState, ui,
 } from "./page.js";
+import { followReceived, stopReceived } from "./received.js";
 
 export const DONE_KEY = "examcast.deviceCheck";
 const STOP_TIMEOUT_MS = 60000; // stopping closes, syncs and hashes the files
@@ -57,6 +58,7 @@ export async function startRecording() {
   page.startedAt = performance.now();
   page.shownSeconds = 0;
   copy.follow(page.take.take_id, page.stream);
+  followReceived(page.socket, page.uplink.sessionId);
   tick();
   resumeRecording();
 }
@@ -81,6 +83,7 @@ function forgetCopy(takeId) {
 
 function leaveRecording() {
   copy.follow(null);
+  stopReceived();
   clearInterval(page.ticker);
   removeEventListener("beforeunload", warnOnLeave);
   if (page.wakeLock) page.wakeLock.release().catch(() => {});

@@ -68,7 +68,7 @@ export class OnlineMedia extends OnlineView {
       return;
     }
     this.uplink = new Uplink(this.socket, this.stream, (state) => this.onUplink(state), {
-      onMedia: () => this.renderConnection(),
+      onMedia: () => this.renderConnection(), examId: this.ctx.examId,
     });
     try {
       // The same media session across this exam's pages: a take the server started

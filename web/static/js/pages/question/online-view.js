@@ -10,6 +10,7 @@ import { clock, duration, holdScreen, shortTime } from "../../lib/candidate-page
 import { renderLink } from "../../lib/link-status.js";
 import { t } from "../../lib/i18n.js";
 import { lengthText } from "../../lib/take-length.js";
+import { reportLines, retakeText } from "../../lib/take-report.js";
 
 const GUARDED = ["reading", "recording", "saving"]; // leaving the page asks first
 
@@ -155,9 +156,10 @@ export class OnlineView {
     ui.counts.textContent = s.rehearsal_allowed
       ? t("exam.counts", {
         r: a?.rehearsals?.used ?? 0, rAll: s.rehearsal_count,
-        f: a?.formal?.used ?? 0, fAll: s.formal_count,
+        f: a?.formal?.used ?? 0, fAll: a?.formal?.allowed ?? s.formal_count,
       })
-      : t("exam.countsFormal", { f: a?.formal?.used ?? 0, fAll: s.formal_count });
+      : t("exam.countsFormal", { f: a?.formal?.used ?? 0,
+        fAll: a?.formal?.allowed ?? s.formal_count }); // with extra takes granted (#18)
 
     const ready = can && this.connected();
     ui.rehearse.hidden = !(st === "intro" && this.rehearsalsLeft() > 0);
@@ -185,6 +187,7 @@ export class OnlineView {
     ui.retryCamera.hidden = !this.cameraError || !live;
 
     this.second.render(st);
+    this.renderReport(st);
     this.renderWorks(st);
     ui.materials.hidden = !(s.materials.length && ["answering", "submitted", "closed"].includes(st));
     if (!ui.materials.hidden) this.materials.render(st === "answering" && open);
@@ -200,6 +203,25 @@ export class OnlineView {
     this.guard(GUARDED.includes(st));
     if (!live && this.stream && !this.playing) this.releaseCamera();
     this.tick();
+  }
+
+  /** Right after a take: what the server received of it, plainly (issue #18), and why an
+   * extra formal take was granted when the system damaged it. */
+  renderReport(st) {
+    const box = this.ui.takeReport;
+    const last = (this.a?.takes || []).filter((x) => !x.recording).at(-1);
+    const after = ["answering", "rehearsal-review", "rehearsal-playback", "intro"].includes(st);
+    const quality = last && this.media.get(last.take_id)?.quality;
+    const lines = after && quality ? reportLines(quality) : [];
+    const retake = last && (this.a?.retakes || []).find((r) => r.take_id === last.take_id);
+    if (after && retake && this.formalLeft() > 0) lines.push(retakeText(retake));
+    box.hidden = !lines.length;
+    box.dataset.damaged = String(Boolean(retake) || Boolean(quality && quality.lost_s >= 0.05));
+    box.replaceChildren(...lines.map((text) => {
+      const p = document.createElement("p");
+      p.textContent = text;
+      return p;
+    }));
   }
 
   renderWorks(st) {
@@ -265,6 +287,8 @@ export class OnlineView {
       parts.push(t(`exam.works.stop.${known ? reason : "other"}`));
     }
     if (take.media_failed) parts.push(t("exam.works.failed"));
+    const quality = this.media.get(take.take_id)?.quality;
+    if (quality) parts.push(...reportLines(quality));
     meta.textContent = parts.join(" · ");
     const actions = document.createElement("div");
     actions.className = "work-actions";

@@ -22,6 +22,7 @@ import { api } from "../../lib/api.js";
 import "../../components/dual-playback.js";
 import { t } from "../../lib/i18n.js";
 import { TakePlayer } from "../../lib/playback.js";
+import { retakeText } from "../../lib/take-report.js";
 import { formalText, recordAgainText, stopText, submitTakeText } from "./dialogs.js";
 import { Materials } from "./materials.js";
 import { OnlineMedia } from "./online-media.js";
@@ -47,7 +48,7 @@ export class OnlineAnswer extends OnlineMedia {
       worksTitle: $("works-title"), worksHint: $("works-hint"), workList: $("work-list"), materials: $("materials"),
       recordAgain: $("record-again"), submit: $("submit"), connection: $("connection"),
       connText: document.querySelector(".conn-text"), reconnect: $("reconnect-now"),
-      dual: $("dual"),
+      dual: $("dual"), takeReport: $("take-report"),
     };
     this.socket = new SocketClient();
     this.uplink = null;
@@ -99,6 +100,12 @@ export class OnlineAnswer extends OnlineMedia {
     for (const event of ["take_started", "take_stopped", "take_stored", "take_failed"]) {
       this.socket.on(event, (take) => this.onTake(event, take));
     }
+    // A damaged formal take granted one more (issue #18): say why, load the counts again.
+    this.socket.on("retake_granted", (body) => {
+      if (body.attempt_id !== this.a?.attempt_id) return;
+      this.ctx.notify({ text: retakeText(body), kind: "info" });
+      this.ctx.refresh();
+    });
     this.socket.on("connect", () => {
       if (this.connectedBefore) this.resync(); // events sent while away were lost
       this.connectedBefore = true;

@@ -1,0 +1,198 @@
+"""SRTP packets from the socket straight to aiortc's packet handler, without a queue.
+
+aioice hands every datagram that is not STUN to an ``asyncio.Queue``; aiortc's
+DTLS transport runs a task that awaits that queue, one datagram per task wake-up,
+then unprotects it and passes it on. For a camera that is ~150 packets a second,
+each paying for a failed STUN parse (an exception), a queue put and get, and a
+task step: ~15% of the event loop at 48 cameras (docs/decisions/0029).
+
+:func:`install` puts a small function in front of each of a peer connection's
+aioice protocols: a datagram whose first byte says RTP/RTCP (RFC 7983: 128-191)
+arriving once SRTP keys exist is unprotected and handled right there, in the
+socket's callback: RTCP by ``RTCDtlsTransport._handle_rtcp_data``, RTP as
+``_handle_rtp_data`` does it (parse, route, ``RTCRtpReceiver._handle_rtp_packet``)
+but with the header read by :mod:`media.receive_rtp` and, for video, the bandwidth
+estimate of :mod:`media.receive_rate`; everything else (STUN, DTLS, SRTP before the
+handshake ends) takes aioice's path as before. Those handlers are coroutines that
+only suspend when sending RTCP must wait (a TURN channel being bound): they are run
+to their first suspension here, and a task finishes the rare one that does suspend.
+
+Like :mod:`media.tap`, this touches aiortc/aioice internals and was written for
+aiortc 1.16 and aioice 0.13: :func:`check_compatible` names what moved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine, Generator
+from typing import Any
+
+import aioice
+import aioice.ice
+import pylibsrtp
+from aiortc import RTCPeerConnection
+from aiortc.clock import current_ms
+from aiortc.rate import RemoteBitrateEstimator
+from aiortc.rtcdtlstransport import RTCCertificate, RTCDtlsTransport
+from aiortc.rtcicetransport import RTCIceGatherer, RTCIceTransport
+from aiortc.rtcrtpreceiver import RTCRtpReceiver
+from aiortc.rtp import HeaderExtensions, is_rtcp
+
+from media import receive_rate, receive_rtp
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_AIOICE = "0.13"
+
+_RX_BYTES = "_RTCDtlsTransport__rx_bytes"
+_RX_PACKETS = "_RTCDtlsTransport__rx_packets"
+_IDS = "_HeaderExtensionsMap__ids"
+_ESTIMATOR = "_RTCRtpReceiver__remote_bitrate_estimator"
+
+
+class ReceivePathUnavailable(RuntimeError):
+    """The installed aiortc/aioice lack the internals the direct receive path uses."""
+
+
+def check_compatible() -> None:
+    """Raise :class:`ReceivePathUnavailable` unless aiortc/aioice have what we use."""
+    version = getattr(aioice, "__version__", "?")
+    if not version.startswith(SUPPORTED_AIOICE + "."):
+        raise ReceivePathUnavailable(
+            f"media.receive_path was written for aioice {SUPPORTED_AIOICE}.x, found {version}: "
+            "re-check StunProtocol.datagram_received and Connection._protocols, then update "
+            "SUPPORTED_AIOICE and the pin in pyproject.toml"
+        )
+    if "datagram_received" not in vars(aioice.ice.StunProtocol):
+        raise ReceivePathUnavailable(
+            f"aioice {version}: StunProtocol.datagram_received is gone; "
+            "the direct receive path must be rewritten"
+        )
+    connection = aioice.ice.Connection(ice_controlling=False)
+    if not isinstance(getattr(connection, "_protocols", None), list):
+        raise ReceivePathUnavailable(
+            f"aioice {version}: Connection._protocols is not a list of protocols any more"
+        )
+    for name in ("_handle_rtp_data", "_handle_rtcp_data"):
+        if not asyncio.iscoroutinefunction(getattr(RTCDtlsTransport, name, None)):
+            raise ReceivePathUnavailable(
+                f"aiortc: RTCDtlsTransport.{name} is not a coroutine function any more"
+            )
+    probe = RTCDtlsTransport(
+        RTCIceTransport(RTCIceGatherer()), [RTCCertificate.generateCertificate()]
+    )
+    for attr in ("_rx_srtp", _RX_BYTES, _RX_PACKETS, "transport"):
+        if not hasattr(probe, attr):
+            raise ReceivePathUnavailable(
+                f"aiortc: RTCDtlsTransport has no {attr} any more; "
+                "the direct receive path must be rewritten"
+            )
+    if not isinstance(getattr(probe._rtp_header_extensions_map, _IDS, None), HeaderExtensions):
+        raise ReceivePathUnavailable(
+            f"aiortc: HeaderExtensionsMap.{_IDS} is not a HeaderExtensions any more"
+        )
+    if not callable(getattr(probe._rtp_router, "route_rtp", None)):
+        raise ReceivePathUnavailable("aiortc: RTCDtlsTransport._rtp_router.route_rtp is gone")
+    if not asyncio.iscoroutinefunction(getattr(RTCRtpReceiver, "_handle_rtp_packet", None)):
+        raise ReceivePathUnavailable("aiortc: RTCRtpReceiver._handle_rtp_packet moved")
+    receiver = RTCRtpReceiver("video", probe)
+    if not isinstance(getattr(receiver, _ESTIMATOR, None), RemoteBitrateEstimator):
+        raise ReceivePathUnavailable(
+            f"aiortc: RTCRtpReceiver.{_ESTIMATOR} is not a RemoteBitrateEstimator any more"
+        )
+    if not hasattr(probe.transport, "_connection"):
+        raise ReceivePathUnavailable("aiortc: RTCIceTransport has no _connection any more")
+
+
+def install(pc: RTCPeerConnection) -> int:
+    """Receive ``pc``'s SRTP directly; call once its candidates are gathered (after
+    ``setLocalDescription``). Returns how many sockets were fitted."""
+    fitted = 0
+    for transceiver in pc.getTransceivers():
+        receiver = transceiver.receiver
+        if isinstance(getattr(receiver, _ESTIMATOR, None), RemoteBitrateEstimator):
+            setattr(receiver, _ESTIMATOR, receive_rate.Estimator())
+    for dtls in {t.receiver.transport for t in pc.getTransceivers()}:
+        connection = dtls.transport._connection
+        for protocol in connection._protocols:
+            if "datagram_received" not in vars(protocol):
+                protocol.datagram_received = _direct(  # type: ignore[method-assign,assignment]
+                    dtls, protocol.datagram_received
+                )
+                fitted += 1
+    return fitted
+
+
+def _direct(
+    dtls: RTCDtlsTransport, fallback: Callable[[bytes, tuple[Any, ...]], None]
+) -> Callable[[bytes, tuple[Any, ...]], None]:
+    extensions = dtls._rtp_header_extensions_map  # configured in place when receivers register
+    router = dtls._rtp_router
+
+    def datagram_received(data: bytes, addr: tuple[Any, ...]) -> None:
+        srtp = dtls._rx_srtp
+        # RFC 7983: 128-191 is RTP/RTCP; SRTP before the keys exist is dropped by aiortc too
+        if srtp is None or not data or not 127 < data[0] < 192:
+            fallback(data, addr)
+            return
+        setattr(dtls, _RX_BYTES, getattr(dtls, _RX_BYTES) + len(data))
+        setattr(dtls, _RX_PACKETS, getattr(dtls, _RX_PACKETS) + 1)
+        arrival_time_ms = current_ms()
+        try:
+            if is_rtcp(data):
+                run(dtls._handle_rtcp_data(srtp.unprotect_rtcp(data)))
+                return
+            # RTCDtlsTransport._handle_rtp_data, with the header read for what the path needs
+            packet = receive_rtp.parse(srtp.unprotect(data), getattr(extensions, _IDS))
+        except (pylibsrtp.Error, ValueError):
+            return  # replayed, forged or malformed: aiortc drops it too
+        receiver = router.route_rtp(packet)
+        if receiver is not None:
+            run(receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms))
+
+    return datagram_received
+
+
+def run(coro: Coroutine[Any, Any, None]) -> None:
+    """Run ``coro`` now, up to its first suspension; a task finishes it if it suspends."""
+    try:
+        waiting = coro.send(None)
+    except StopIteration:
+        return
+    except Exception:
+        log.warning("handling a received packet failed", exc_info=True)
+        return
+    asyncio.get_running_loop().create_task(_finish(coro, waiting))
+
+
+async def _finish(coro: Coroutine[Any, Any, None], waiting: Any) -> None:
+    try:
+        await _Resumed(coro, waiting)
+    except Exception:
+        log.warning("handling a received packet failed", exc_info=True)
+
+
+class _Resumed:
+    """Awaiting it continues a coroutine that was started by hand and is ``waiting`` on
+    a future: the task that awaits it waits on that future, then resumes the coroutine."""
+
+    def __init__(self, coro: Coroutine[Any, Any, None], waiting: Any) -> None:
+        self._coro = coro
+        self._waiting = waiting
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        waiting = self._waiting
+        while True:
+            try:
+                sent = yield waiting
+            except BaseException as exc:  # cancelled: pass it on, as a task would
+                try:
+                    waiting = self._coro.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    waiting = self._coro.send(sent)
+                except StopIteration:
+                    return

@@ -1,0 +1,79 @@
+"""The direct receive path depends on aiortc/aioice internals: fail loudly when they move;
+and the handlers it runs by hand finish as a task would run them."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from media import receive_path
+from tests.support.server import wait_for
+
+
+def test_installed_aiortc_and_aioice_have_what_the_receive_path_needs() -> None:
+    receive_path.check_compatible()  # raises ReceivePathUnavailable with the reason otherwise
+
+
+def test_a_different_aioice_minor_version_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(receive_path.aioice, "__version__", "0.99.0")
+    with pytest.raises(receive_path.ReceivePathUnavailable, match=r"written for aioice 0\.13"):
+        receive_path.check_compatible()
+
+
+def test_a_moved_protocol_hook_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(receive_path.aioice.ice.StunProtocol, "datagram_received")
+    with pytest.raises(receive_path.ReceivePathUnavailable, match="datagram_received"):
+        receive_path.check_compatible()
+
+
+def test_a_renamed_counter_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(receive_path, "_RX_PACKETS", "_RTCDtlsTransport__rx_datagrams")
+    with pytest.raises(receive_path.ReceivePathUnavailable, match="rx_datagrams"):
+        receive_path.check_compatible()
+
+
+async def test_a_handler_that_must_wait_is_finished_by_a_task() -> None:
+    """aiortc's handlers only wait when sending RTCP must (a TURN channel being bound)."""
+    done: list[str] = []
+    gate: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def waits() -> None:
+        done.append("started")
+        done.append(await gate)
+        await asyncio.sleep(0)
+        done.append("after a bare yield")
+
+    async def quick() -> None:
+        done.append("quick")
+
+    receive_path.run(waits())
+    receive_path.run(quick())
+    assert done == ["started", "quick"]  # the quick one is not held up
+    gate.set_result("resumed")
+    await wait_for(lambda: len(done) == 4, 5, "the task")
+    assert done[2:] == ["resumed", "after a bare yield"]
+
+
+async def test_a_cancelled_wait_reaches_the_handler() -> None:
+    seen: list[str] = []
+    gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def waits() -> None:
+        try:
+            await gate
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+
+    receive_path.run(waits())
+    gate.cancel()
+    await wait_for(lambda: seen == ["cancelled"], 5, "the cancellation")
+
+
+async def test_a_failing_handler_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    async def fails() -> None:
+        raise ValueError("bad packet")
+
+    receive_path.run(fails())
+    assert "handling a received packet failed" in caplog.text

@@ -1,0 +1,95 @@
+"""The receive path's bandwidth estimate gives aiortc's own figures and REMBs, packet for
+packet, on the traffic a camera sends: steady, bursty, congested, after a pause."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aiortc.rate import RateCounter, RemoteBitrateEstimator
+
+from media.receive_rate import Estimator, PacketRate
+
+SSRC = 0x1234
+
+
+def camera(
+    seed: int,
+    seconds: float,
+    kbps: int = 1000,
+    queue_ms_per_s: float = 0.0,
+    pause_at: float | None = None,
+) -> Iterator[tuple[int, int, int]]:
+    """(arrival ms, abs-send-time, payload bytes) of a 30 fps camera whose packets are
+    paced out a millisecond apart; ``queue_ms_per_s``: a bottleneck queue that grows
+    (positive) or drains (negative); ``pause_at``: 1.5 s of nothing there."""
+    rnd = random.Random(seed)
+    send_ms, queue_ms, start = 1000.0, 0.0, 1_700_000_000_000
+    frame = 0
+    while send_ms < 1000.0 + seconds * 1000:
+        if pause_at is not None and frame == int(pause_at * 30):
+            send_ms += 1500
+        size = int(kbps * 1000 / 8 / 30 * (4 if frame % 75 == 0 else rnd.uniform(0.6, 1.3)))
+        for i in range((size + 1099) // 1100):
+            sent = send_ms + i * 1.0
+            queue_ms = max(0.0, queue_ms + queue_ms_per_s / 1000 * 1.0)
+            arrival = start + int(sent + 20 + queue_ms + rnd.uniform(0, 3))
+            abs_send_time = int(sent / 1000 * (1 << 18)) & 0xFFFFFF  # 6.18 fixed point
+            yield arrival, abs_send_time, min(1100, size - i * 1100) + 12
+        send_ms += 1000 / 30
+        frame += 1
+
+
+def figures(estimator: RemoteBitrateEstimator) -> tuple[Any, ...]:
+    return (
+        estimator.incoming_bitrate.rate(estimator.last_update_ms or 0),
+        estimator.detector.state(),
+        estimator.estimator.offset(),
+        estimator.estimator.var_noise,
+        estimator.rate_control.current_bitrate,
+        estimator.rate_control.state,
+        list(estimator.estimator.ts_delta_hist),
+    )
+
+
+@pytest.mark.parametrize(
+    "trace",
+    [
+        pytest.param(dict(seed=1, seconds=20), id="steady"),
+        pytest.param(dict(seed=2, seconds=20, kbps=2500), id="high-rate"),
+        pytest.param(dict(seed=3, seconds=20, queue_ms_per_s=40), id="congested"),
+        pytest.param(dict(seed=4, seconds=20, queue_ms_per_s=-20), id="draining"),
+        pytest.param(dict(seed=5, seconds=20, pause_at=6.0), id="paused"),
+        pytest.param(dict(seed=6, seconds=70), id="abs-send-time-wraps"),
+    ],
+)
+def test_every_remb_and_figure_is_aiortcs(trace: dict[str, Any]) -> None:
+    theirs, ours = RemoteBitrateEstimator(), Estimator()
+    rembs = 0
+    for arrival, abs_send_time, size in camera(**trace):
+        args = dict(
+            arrival_time_ms=arrival, abs_send_time=abs_send_time, payload_size=size, ssrc=SSRC
+        )
+        expected = theirs.add(**args)
+        assert ours.add(**args) == expected
+        rembs += expected is not None
+        assert figures(ours) == figures(theirs)
+    assert rembs > 5
+
+
+def test_the_rate_is_aiortcs_at_every_millisecond() -> None:
+    theirs, ours = RateCounter(1000, 8000), PacketRate(1000, 8000)
+    rnd = random.Random(7)
+    now = 5000
+    for _ in range(20000):
+        now += rnd.choice((0, 0, 1, 2, 5, 30, 400, 1200, -1, -3))  # jitter steps back
+        if rnd.random() < 0.7:
+            size = rnd.randrange(50, 1200)
+            theirs.add(size, now)
+            ours.add(size, now)
+        assert ours.rate(now) == theirs.rate(now)
+        if rnd.random() < 0.001:
+            theirs.reset()
+            ours.reset()
