@@ -88,6 +88,10 @@ def judge(result: dict[str, Any], baseline: bool = False) -> tuple[bool, str]:
     if result.get("error"):
         return False, str(result["error"])
     missing = result.get("frames_missing") or 0
+    if baseline and missing and result.get("streams_missing_over_one_frame") == 0:
+        # aiortc's jitter buffer hands a frame on only when a packet of the next one comes,
+        # so MediaRecorder never gets each stream's last frame: not a sign of load.
+        missing = 0
     if missing > 0:
         return False, f"{missing} frame(s) not written"
     if not result.get("frames_sent"):
