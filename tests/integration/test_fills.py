@@ -403,9 +403,23 @@ async def take_with_trailing_gap(server: RunningServer, client: Client) -> dict[
     """A device check whose device went away a second in and was stopped without it; stored
     with its trailing ``connection_lost`` gap. A gap of any kind is all the expiry test
     needs, and this one waits for no media after a cut (the cut-and-back tests above do)."""
-    session_id, pc = await client.publish([SyntheticVideo(), SyntheticAudio()])
-    take = await client.call("start_take", {"session_id": session_id, "purpose": "device_check"})
-    await server.recorded(take["take_id"], 1.0)
+    for attempt in (1, 2):
+        session_id, pc = await client.publish([SyntheticVideo(), SyntheticAudio()])
+        take = await client.call(
+            "start_take", {"session_id": session_id, "purpose": "device_check"}
+        )
+        try:
+            await server.recorded(take["take_id"], 1.0)
+            break
+        except AssertionError:
+            # Seen under the full suite only, at a fresh connection's start: the media never
+            # reached the recorder (not found yet; the closing notes of #14/#15 track it).
+            # This test is about the fills' expiry, so it takes a second device check.
+            if attempt == 2:
+                raise
+            print(f"no media reached take {take['take_id']} in 15 s: a second take")
+            await client.call("stop_take", {"take_id": take["take_id"]})
+            await pc.close()
     recorder = server.app[HUB]._takes[take["take_id"]]["primary"]
     await pc.close()
     await until(lambda: bool(recorder.gaps), 15, "the server to see the camera gone")

@@ -240,7 +240,11 @@ async def test_a_finished_segment_goes_up_whole_while_its_take_still_records(
         await until(first_whole, "the first segment whole in the store")
         async with client.http.get(f"{server.url}/api/takes/{take['take_id']}") as r:
             assert (await r.json())["state"] == "recording"
-        assert await store.list(first + PIECES) == []
+
+        async def no_pieces() -> bool:  # deleted once the whole object is verified
+            return await store.list(first + PIECES) == []
+
+        await until(no_pieces, "the first segment's pieces deleted")
         stored = await client.call("stop_take", {"take_id": take["take_id"]})
     segments = stored["manifest"]["segments"]
     assert [s["reason"] for s in segments] == ["start", "reconnect"]
