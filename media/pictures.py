@@ -347,7 +347,7 @@ class WallPictures:
             if source is None:
                 continue
             if cam.unwatch is None:
-                cam.unwatch = source.watch(functools.partial(self._on_frame, cam))
+                cam.unwatch = source.watch(functools.partial(self._on_frame, cam), pictures=True)
             latest = cam.latest if cam.pictured is source else None
             if latest is not None and now - latest.taken_at < self.interval_s - TICK_SLACK_S:
                 # a keyframe came on its own (the recorder's, a viewer's, the sender's own):
@@ -411,10 +411,10 @@ class WallPictures:
             )
             and picture_codec.is_keyframe(codec, frame.data)
         ):
-            self._submit(cam, source, codec or "", frame.data)
+            self._submit(cam, source, codec or "", frame)
         self._loop_cpu += time.thread_time() - started
 
-    def _submit(self, cam: _Camera, source: TrackSource, codec: str, data: bytes) -> None:
+    def _submit(self, cam: _Camera, source: TrackSource, codec: str, frame: EncodedFrame) -> None:
         if self._pending >= self._max_pending or self._closed:
             self._dropped += 1
             self._retry_soon(cam)
@@ -423,9 +423,9 @@ class WallPictures:
         self._pending += 1
         cam.busy = True
         future = asyncio.get_running_loop().run_in_executor(
-            self._pool, picture_codec.snapshot, codec, data
+            self._pool, picture_codec.snapshot, codec, frame.data
         )
-        future.add_done_callback(lambda f: self._made(cam, source, taken_at, f))
+        future.add_done_callback(lambda f: self._made(cam, source, frame, taken_at, f))
 
     def _retry_soon(self, cam: _Camera) -> None:
         """A keyframe was dropped (the pool was full): the owner's next tick comes within
@@ -441,7 +441,12 @@ class WallPictures:
         )
 
     def _made(
-        self, cam: _Camera, source: TrackSource, taken_at: float, future: asyncio.Future[Snapshot]
+        self,
+        cam: _Camera,
+        source: TrackSource,
+        frame: EncodedFrame,
+        taken_at: float,
+        future: asyncio.Future[Snapshot],
     ) -> None:
         started = time.thread_time()
         self._pending -= 1
@@ -456,6 +461,10 @@ class WallPictures:
             return
         made = future.result()
         self._worker_cpu += made.cpu_s
+        try:  # the recorder's quality meter samples it instead of decoding the keyframe again
+            source.picture_made(frame, made.frame)
+        except Exception:
+            log.exception("a picture's recorder failed to note it")
         owner = self._owners.get(cam.owner)
         if owner is None or owner.cameras.get(cam.name) is not cam or cam.source is not source:
             return  # no longer watched, or the camera moved on meanwhile: stale

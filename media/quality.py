@@ -38,13 +38,14 @@ import asyncio
 import logging
 import threading
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from media import bitstream
 from media.detectors import dark, frozen
@@ -54,6 +55,9 @@ log = logging.getLogger(__name__)
 VERSION = 1
 LOW_FPS = 15  # a second of the take with fewer frames than this is "low"
 SAMPLE_S = 5.0  # a keyframe that comes anyway is decoded when the last sample is this old
+# ... or this old while the wall pictures the camera (its pictures, every 2-3 s, are the
+# samples; this only covers a wall whose pictures stopped coming)
+BORROWED_S = 2 * SAMPLE_S
 SUSPECT_S = 1.5  # asked for this often while the last sample is dark
 STILL_S = 2.5  # ... this often while the frames stay shrunk or the picture the same
 # Inter frames this many times smaller than usual, this many in a row: sample at once.
@@ -85,6 +89,9 @@ _pool_lock = threading.Lock()
 _pending = 0
 
 
+_local = threading.local()  # the worker's own scaler
+
+
 def _worker() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
@@ -113,8 +120,20 @@ def decode_sample(codec: str, data: bytes, t: float) -> Sample | None:
         return None
     if not frames:
         return None
-    picture = frames[0].reformat(width=SMALL[0], height=SMALL[1], format="gray")
-    luma = picture.to_ndarray()
+    return sample_of(frames[0], t)
+
+
+def sample_of(picture: av.VideoFrame, t: float) -> Sample:
+    """A decoded picture (a keyframe's, or the wall's smaller copy of it) as a sample.
+
+    Scaled by a reformatter of the worker's own: ``picture.reformat`` would use the one
+    PyAV keeps on the frame, which the wall's picture shares with its detectors' threads
+    (two threads in one scaler crash the process)."""
+    scaler = _local.__dict__.get("scaler")
+    if scaler is None:
+        scaler = _local.scaler = VideoReformatter()
+    small = scaler.reformat(picture, width=SMALL[0], height=SMALL[1], format="gray")
+    luma = small.to_ndarray()
     return Sample(t, dark.is_dark(dark.exposure(luma)), luma.astype(np.float32))
 
 
@@ -142,25 +161,25 @@ def bandwidth_hz(windows: Iterable[list[bytes]]) -> int | None:
 
 
 def _decode_opus(packets: list[bytes]) -> np.ndarray:
+    """The packets' sound as one float channel in [-1, 1): libopus mixes a stereo stream
+    down as it decodes (cheaper than decoding both channels and averaging them here), and
+    the samples are converted once, not frame by frame."""
     ctx = av.CodecContext.create("libopus", "r")
     ctx.sample_rate = 48000
-    ctx.layout = "stereo"
+    ctx.layout = "mono"
     out: list[np.ndarray] = []
     for data in packets:
         try:
             frames = ctx.decode(av.Packet(data))
         except (av.FFmpegError, ValueError):
             continue
-        for frame in frames:
-            pcm = frame.to_ndarray().astype(np.float32)
-            if frame.format.name.startswith("s16"):
-                pcm /= 32768.0
-            channels = len(frame.layout.channels)
-            if frame.format.is_planar:
-                out.append(pcm.mean(axis=0))
-            else:
-                out.append(pcm.reshape(-1, channels).mean(axis=1))
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+        out.extend(frame.to_ndarray().reshape(-1) for frame in frames)
+    if not out:
+        return np.zeros(0, dtype=np.float32)
+    pcm = np.concatenate(out)
+    if pcm.dtype == np.int16:
+        return pcm.astype(np.float32) / 32768.0
+    return pcm.astype(np.float32, copy=False)
 
 
 class QualityMeter:
@@ -179,7 +198,12 @@ class QualityMeter:
         self.resolutions: list[dict[str, Any]] = []
         self._size: tuple[int, int] | None = None
         self._codec: str | None = None
-        self._samples: list[Sample] = []
+        # samples: only the newest is kept (its picture, to compare the next with); the
+        # black and frozen seconds between each two in a row are added up as they come
+        self._newest: Sample | None = None
+        self._sample_count = 0
+        self._black_s = 0.0
+        self._frozen_s = 0.0
         self._last_sample = -SAMPLE_S  # when the last keyframe was sampled
         self._due = float("inf")  # a keyframe is asked for from then on (looks wrong)
         self._asked_at = -1.0  # when a keyframe was last asked for
@@ -206,9 +230,13 @@ class QualityMeter:
 
     # -- per frame (on the event loop) -------------------------------------------------------
 
-    def frame(self, kind: str, codec: str | None, data: bytes, t: float) -> bool:
+    def frame(
+        self, kind: str, codec: str | None, data: bytes, t: float, *, pictured: bool = False
+    ) -> bool:
         """Note one frame at ``t``; True when a keyframe should be asked for (a sample is
-        due and none came: the caller sends a merged PLI)."""
+        due and none came: the caller sends a merged PLI). ``pictured``: the wall makes
+        pictures of this camera's keyframes and hands them to :meth:`picture`, so a
+        keyframe is decoded here only for a sample that cannot wait for the wall's."""
         if kind == "audio":
             self._audio(data, t)
             return False
@@ -234,7 +262,7 @@ class QualityMeter:
         else:
             return False
         if key:
-            self._keyframe(codec, data, t)
+            self._keyframe(codec, data, t, pictured)
             return False
         # The frames shrank to a fraction of their usual size (the picture went black or
         # still): a sample now rather than at its time.
@@ -257,7 +285,7 @@ class QualityMeter:
         self._asked_at = t
         return True
 
-    def _keyframe(self, codec: str, data: bytes, t: float) -> None:
+    def _keyframe(self, codec: str, data: bytes, t: float, pictured: bool = False) -> None:
         try:
             info = bitstream.vp8_keyframe(data) if codec == "vp8" else bitstream.h264_keyframe(data)
         except bitstream.BitstreamError:
@@ -271,8 +299,25 @@ class QualityMeter:
         self._codec = codec
         if not self._pictures or self._sampling is not None:
             return
+        if t < self._due:  # a regular sample (one of a camera that looks wrong cannot wait)
+            if t < self._last_sample + SAMPLE_S:
+                return
+            if pictured and t < self._last_sample + BORROWED_S:
+                return  # the wall's pictures (every 2-3 s) are the samples
+        self._sample(decode_sample, codec, bytes(data), t)
+
+    def picture(self, picture: av.VideoFrame, t: float) -> None:
+        """A picture of this camera's keyframe at ``t``, decoded by someone else (the
+        wall's, small): the sample when one is due, without decoding the keyframe again."""
+        if not self._pictures or self._sampling is not None:
+            return
         if t < self._due and t < self._last_sample + SAMPLE_S:
             return
+        self._sample(sample_of, picture, t)
+
+    def _sample(self, make: Callable[..., Sample | None], *args: Any) -> None:
+        """Make a sample in the worker: ``make(*args)``, the last argument its time."""
+        t: float = args[-1]
         global _pending
         with _pool_lock:
             if _pending >= MAX_PENDING:
@@ -280,8 +325,9 @@ class QualityMeter:
             _pending += 1
         self._last_sample = t
         self._due = float("inf")  # until the sample says otherwise
-        future = _worker().submit(decode_sample, codec, bytes(data), t)
+        future = _worker().submit(make, *args)
         self._sampling = future
+        self._futures = [f for f in self._futures if not f.done()]  # (their pictures too)
         self._futures.append(future)
         loop = asyncio.get_running_loop()
 
@@ -302,11 +348,17 @@ class QualityMeter:
         sample = future.result() if not future.cancelled() and not future.exception() else None
         if sample is None:
             return
-        before = self._samples[-1] if self._samples else None
-        self._samples.append(sample)
+        before, self._newest = self._newest, sample
+        self._sample_count += 1
+        same = not sample.dark and before is not None and _same(before, sample)
+        if before is not None and 0 < sample.t - before.t <= MAX_SAMPLE_SPAN_S:
+            if before.dark and sample.dark:
+                self._black_s += sample.t - before.t
+            elif same and not before.dark:
+                self._frozen_s += sample.t - before.t
         if sample.dark:
             self._due = min(self._due, sample.t + SUSPECT_S)
-        elif self._shrunk >= SHRUNK_FRAMES or (before is not None and _same(before, sample)):
+        elif self._shrunk >= SHRUNK_FRAMES or same:
             self._due = min(self._due, sample.t + STILL_S)
 
     def _audio(self, data: bytes, t: float) -> None:
@@ -373,7 +425,7 @@ class QualityMeter:
                 "height": None if self._size is None else self._size[1],
                 "resolutions": list(self.resolutions),
                 "bitrate_kbps": round(video_bytes * 8 / 1000, 1),
-                "black": bool(self._samples and self._samples[-1].dark),
+                "black": bool(self._newest and self._newest.dark),
             },
             "audio": {
                 "present": self.audio_frames > 0,
@@ -428,7 +480,7 @@ class QualityMeter:
         lost_s = float(sum(max(0.0, x["to_s"] - x["from_s"]) for x in lost))
         _, fps, low = self._seconds(lost)
         picture_s = max(0.0, duration_s - lost_s) if self.frames else 0.0
-        black_s, frozen_s = self._still()
+        black_s, frozen_s = self._black_s, self._frozen_s
         self.finish()
         bands = [await asyncio.wrap_future(f) for f in self._bands_found]
         band = max((b for b in bands if b is not None), default=None)
@@ -449,7 +501,7 @@ class QualityMeter:
                 "black_s": round(black_s, 2),
                 "lost_s": round(lost_s, 3),
                 "lost": lost,
-                "samples": len(self._samples),
+                "samples": self._sample_count,
                 "keyframes_asked": self.keyframes_asked,
             },
             "audio": {
@@ -487,20 +539,6 @@ class QualityMeter:
             span = self._last_t - self._first_t
             return 0, (self.frames - 1) / span if span > 0 else 0.0, 0
         return counted, frames / counted, low
-
-    def _still(self) -> tuple[float, float]:
-        """Seconds between two samples in a row that are both dark (black), or the same
-        picture (frozen)."""
-        black = still = 0.0
-        for a, b in zip(self._samples, self._samples[1:], strict=False):
-            span = b.t - a.t
-            if span <= 0 or span > MAX_SAMPLE_SPAN_S:
-                continue
-            if a.dark and b.dark:
-                black += span
-            elif not a.dark and not b.dark and _same(a, b):
-                still += span
-        return black, still
 
     def _channels(self) -> int:
         if self.audio_frames == 0:

@@ -10,12 +10,13 @@ task step: ~15% of the event loop at 48 cameras (docs/decisions/0029).
 aioice protocols: a datagram whose first byte says RTP/RTCP (RFC 7983: 128-191)
 arriving once SRTP keys exist is unprotected and handled right there, in the
 socket's callback: RTCP by ``RTCDtlsTransport._handle_rtcp_data``, RTP as
-``_handle_rtp_data`` does it (parse, route, ``RTCRtpReceiver._handle_rtp_packet``)
-but with the header read by :mod:`media.receive_rtp` and, for video, the bandwidth
-estimate of :mod:`media.receive_rate`; everything else (STUN, DTLS, SRTP before the
-handshake ends) takes aioice's path as before. Those handlers are coroutines that
-only suspend when sending RTCP must wait (a TURN channel being bound): they are run
-to their first suspension here, and a task finishes the rare one that does suspend.
+``_handle_rtp_data`` does it (parse, route, handle) but with the header read by
+:mod:`media.receive_rtp`, the receiver's steps of ``_handle_rtp_packet`` made a plain
+call by :mod:`media.receive_handler` and, for video, the bandwidth estimate of
+:mod:`media.receive_rate`; everything else (STUN, DTLS, SRTP before the handshake
+ends) takes aioice's path as before. aiortc's RTCP handler and its RTCP senders are
+coroutines that only suspend when sending must wait (a TURN channel being bound): they
+are run to their first suspension here, and a task finishes the rare one that does.
 
 Like :mod:`media.tap`, this touches aiortc/aioice internals and was written for
 aiortc 1.16 and aioice 0.13: :func:`check_compatible` names what moved.
@@ -25,21 +26,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Coroutine, Generator
-from typing import Any
+from typing import Any, cast
 
 import aioice
 import aioice.ice
 import pylibsrtp
 from aiortc import RTCPeerConnection
-from aiortc.clock import current_ms
 from aiortc.rate import RemoteBitrateEstimator
 from aiortc.rtcdtlstransport import RTCCertificate, RTCDtlsTransport
 from aiortc.rtcicetransport import RTCIceGatherer, RTCIceTransport
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 from aiortc.rtp import HeaderExtensions, is_rtcp
 
-from media import receive_rate, receive_rtp
+from media import receive_handler, receive_rate, receive_rtp
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,13 @@ _RX_BYTES = "_RTCDtlsTransport__rx_bytes"
 _RX_PACKETS = "_RTCDtlsTransport__rx_packets"
 _IDS = "_HeaderExtensionsMap__ids"
 _ESTIMATOR = "_RTCRtpReceiver__remote_bitrate_estimator"
+NTP_EPOCH_OFFSET_MS = 2_208_988_800_000  # 1900-01-01 to 1970-01-01, in milliseconds
+
+
+def arrival_ms() -> int:
+    """Now, in milliseconds since 1900 (NTP's epoch): the value of aiortc's ``current_ms``,
+    which builds two datetimes and a timedelta for it (8% of the loop, once a packet)."""
+    return int(time.time() * 1000) + NTP_EPOCH_OFFSET_MS
 
 
 class ReceivePathUnavailable(RuntimeError):
@@ -94,9 +102,20 @@ def check_compatible() -> None:
         )
     if not callable(getattr(probe._rtp_router, "route_rtp", None)):
         raise ReceivePathUnavailable("aiortc: RTCDtlsTransport._rtp_router.route_rtp is gone")
-    if not asyncio.iscoroutinefunction(getattr(RTCRtpReceiver, "_handle_rtp_packet", None)):
-        raise ReceivePathUnavailable("aiortc: RTCRtpReceiver._handle_rtp_packet moved")
     receiver = RTCRtpReceiver("video", probe)
+    missing = [
+        name
+        for name in receive_handler.ATTRIBUTES
+        if "_RTCRtpReceiver__" + name not in vars(receiver)
+    ]
+    if missing or not hasattr(receiver, "_enabled"):
+        raise ReceivePathUnavailable(
+            f"aiortc: RTCRtpReceiver has no {', '.join(missing) or '_enabled'} any more; "
+            "media.receive_handler must be rewritten after _handle_rtp_packet"
+        )
+    for name in ("_send_rtcp", "_send_rtcp_nack", "_send_rtcp_pli"):
+        if not asyncio.iscoroutinefunction(getattr(RTCRtpReceiver, name, None)):
+            raise ReceivePathUnavailable(f"aiortc: RTCRtpReceiver.{name} moved")
     if not isinstance(getattr(receiver, _ESTIMATOR, None), RemoteBitrateEstimator):
         raise ReceivePathUnavailable(
             f"aiortc: RTCRtpReceiver.{_ESTIMATOR} is not a RemoteBitrateEstimator any more"
@@ -129,6 +148,7 @@ def _direct(
 ) -> Callable[[bytes, tuple[Any, ...]], None]:
     extensions = dtls._rtp_header_extensions_map  # configured in place when receivers register
     router = dtls._rtp_router
+    handlers: dict[object, receive_handler.PacketHandler] = {}
 
     def datagram_received(data: bytes, addr: tuple[Any, ...]) -> None:
         srtp = dtls._rx_srtp
@@ -138,7 +158,7 @@ def _direct(
             return
         setattr(dtls, _RX_BYTES, getattr(dtls, _RX_BYTES) + len(data))
         setattr(dtls, _RX_PACKETS, getattr(dtls, _RX_PACKETS) + 1)
-        arrival_time_ms = current_ms()
+        arrival_time_ms = arrival_ms()
         try:
             if is_rtcp(data):
                 run(dtls._handle_rtcp_data(srtp.unprotect_rtcp(data)))
@@ -149,7 +169,15 @@ def _direct(
             return  # replayed, forged or malformed: aiortc drops it too
         receiver = router.route_rtp(packet)
         if receiver is not None:
-            run(receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms))
+            handler = handlers.get(receiver)
+            if handler is None:
+                handler = handlers[receiver] = receive_handler.PacketHandler(
+                    cast(RTCRtpReceiver, receiver), run
+                )
+            try:
+                handler.rtp(packet, arrival_time_ms)
+            except Exception:  # as a task of aiortc's would: logged, the next packet goes on
+                log.warning("handling a received packet failed", exc_info=True)
 
     return datagram_received
 

@@ -2,20 +2,27 @@
 
 ``aiortc.rate.RemoteBitrateEstimator`` runs for every video packet: the delay-based
 estimate Chromium's sender relies on when it is sent REMB, so it stays as it is.
-Two of its parts cost far more than they need to:
+Three of its parts cost far more than they need to:
 
 - ``RateCounter`` keeps the last second in 1000 one-millisecond buckets and, on
   every packet (twice: ``rate`` then ``add``), walks bucket by bucket over every
   millisecond since the previous packet to empty them;
 - ``OveruseEstimator.update_min_frame_period`` finds the smallest of the last 60
-  frame periods with a Python loop of ``min`` calls, once per group of packets.
+  frame periods with a Python loop of ``min`` calls, once per group of packets;
+- while the detector says "overusing", ``add`` updates the rate control and returns
+  a REMB for **every** packet, and the receiver protects and sends each one: on a
+  busy server (arrival delays growing) that was a fifth of the event loop. libwebrtc
+  (``RemoteBitrateEstimatorAbsSendTime``, ``AimdRateControl::TimeToReduceFurther``)
+  reduces again only once the last change is a round trip old (clamped to 10-200 ms)
+  or when the incoming rate has fallen below half the estimate.
 
-:class:`Estimator` is aiortc's class with those two replaced: a counter that keeps
+:class:`Estimator` is aiortc's class with those three replaced: a counter that keeps
 the packets of the last second in arrival order and drops the old ones from the
-front, and one builtin ``min``. Every other step (inter-arrival groups, the Kalman
-filter, the overuse detector, the AIMD rate control, when a REMB is due) is
-aiortc's own code. tests/unit/media/test_receive_rate.py feeds both the same
-packets and checks every figure and every REMB is the same.
+front, one builtin ``min``, and libwebrtc's rule for reducing again. Every other step
+(inter-arrival groups, the Kalman filter, the overuse detector, the AIMD rate control,
+the periodic REMB) is aiortc's own code. tests/unit/media/test_receive_rate.py feeds
+both the same packets: every figure and REMB is aiortc's until the detector first
+says "overusing"; then the same first reduction, and the next no sooner than libwebrtc.
 """
 
 from __future__ import annotations
@@ -25,9 +32,17 @@ from collections import deque
 
 from aiortc.rate import (
     MIN_FRAME_PERIOD_HISTORY_LENGTH,
+    TIMESTAMP_TO_MS,
+    BandwidthUsage,
     OveruseEstimator,
     RemoteBitrateEstimator,
 )
+
+# libwebrtc's AimdRateControl: reduce again no sooner than a round trip after the last
+# change, the round trip clamped to this (aiortc's rate control assumes 200 ms), ...
+MIN_REDUCTION_INTERVAL_MS, MAX_REDUCTION_INTERVAL_MS = 10, 200
+# ... unless the incoming rate fell below this share of the current estimate
+REDUCE_AT_ONCE_BELOW = 0.5
 
 
 class PacketRate:
@@ -103,9 +118,68 @@ class _OveruseEstimator(OveruseEstimator):
 
 
 class Estimator(RemoteBitrateEstimator):
-    """aiortc's estimator with the cheaper rate counter and frame-period minimum."""
+    """aiortc's estimator with the cheaper rate counter and frame-period minimum, and
+    libwebrtc's pace for reducing while overusing (see the module)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.incoming_bitrate = PacketRate(1000, 8000)  # type: ignore[assignment]
         self.estimator = _OveruseEstimator()
+
+    def add(
+        self, arrival_time_ms: int, abs_send_time: int, payload_size: int, ssrc: int
+    ) -> tuple[int, list[int]] | None:
+        """One video packet; the REMB to send now (bitrate, SSRCs), if one is due."""
+        self.ssrcs[ssrc] = arrival_time_ms
+        incoming = self.incoming_bitrate
+        if incoming.rate(arrival_time_ms) is not None:
+            self.incoming_bitrate_initialized = True
+        elif self.incoming_bitrate_initialized:  # a second with no packet: start afresh
+            incoming.reset()
+            self.incoming_bitrate_initialized = False
+        incoming.add(payload_size, arrival_time_ms)
+
+        detector = self.detector
+        deltas = self.inter_arrival.compute_deltas(
+            abs_send_time << 8, arrival_time_ms, payload_size
+        )
+        if deltas is not None:  # a group of packets is complete: the delay filter moves
+            timestamp_delta_ms = deltas.timestamp * TIMESTAMP_TO_MS
+            estimator = self.estimator
+            estimator.update(
+                deltas.arrival_time,
+                timestamp_delta_ms,
+                deltas.size,
+                detector.state(),
+                arrival_time_ms,
+            )
+            detector.detect(
+                estimator.offset(), timestamp_delta_ms, estimator.num_of_deltas(), arrival_time_ms
+            )
+
+        control = self.rate_control
+        last = self.last_update_ms
+        if last is None or arrival_time_ms - last > control.feedback_interval():
+            due = True  # the periodic REMB
+        elif detector.state() == BandwidthUsage.OVERUSING:
+            due = self._time_to_reduce_further(arrival_time_ms)
+        else:
+            return None
+        if not due:
+            return None
+        target = control.update(detector.state(), incoming.rate(arrival_time_ms), arrival_time_ms)
+        if target is None:
+            return None
+        self.last_update_ms = arrival_time_ms
+        return target, list(self.ssrcs)
+
+    def _time_to_reduce_further(self, now_ms: int) -> bool:
+        control = self.rate_control
+        interval = min(max(control.rtt, MIN_REDUCTION_INTERVAL_MS), MAX_REDUCTION_INTERVAL_MS)
+        changed = control.last_change_ms
+        if changed is None or now_ms - changed >= interval:
+            return True
+        if not control.current_bitrate_initialized:
+            return False
+        rate = self.incoming_bitrate.rate(now_ms)
+        return rate is not None and rate < REDUCE_AT_ONCE_BELOW * control.current_bitrate

@@ -161,7 +161,7 @@ class TakeRecorder:
             self._settle_until = time.monotonic() + SETTLE_MAX_S
         self._last_video_t = self._last_audio_t = None  # new tracks, new timestamps
         for source in sources:
-            source.listen(self._on_frame, self._on_source_end)
+            source.listen(self._on_frame, self._on_source_end, self._on_picture)
         if self._current is not None and reason != "start":
             self._gap_open(self._current.end_s, "reconnect", self._current)
             self._close_current()
@@ -212,6 +212,18 @@ class TakeRecorder:
         if settled or time.monotonic() >= self._settle_until:
             self._settled()
 
+    def _on_picture(self, source: TrackSource, frame: EncodedFrame, picture: Any) -> None:
+        """The wall decoded one of the camera's keyframes: the quality meter's sample."""
+        if (
+            self._stopped
+            or self._settle_until is not None  # its clock not yet fixed
+            or self._sources.get(source.kind) is not source
+        ):
+            return
+        t = source.time_of(frame) - self.origin
+        if t >= 0:
+            self.quality.picture(picture, t)
+
     def _settled(self) -> None:
         """The new tracks' clocks are good (or waited for long enough): fix them and place
         the frames held meanwhile."""
@@ -231,7 +243,9 @@ class TakeRecorder:
         t = source.time_of(frame) - self.origin
         if t < 0 or self._stopped:
             return  # captured before the take started
-        if self.quality.frame(source.kind, source.codec_name, frame.data, t):
+        if self.quality.frame(
+            source.kind, source.codec_name, frame.data, t, pictured=source.pictured > 0
+        ):
             source.request_keyframe(merge=True)  # a picture to sample (frozen / black)
         if source.kind == "video":
             self._on_video(source, frame, t)

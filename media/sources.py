@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 
+import av
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
@@ -17,6 +18,8 @@ from media.tap import EncodedFrame
 log = logging.getLogger(__name__)
 
 FrameListener = Callable[["TrackSource", EncodedFrame], None]
+# A picture decoded from one of the track's keyframes (the wall's), for whoever records it.
+PictureListener = Callable[["TrackSource", EncodedFrame, "av.VideoFrame"], None]
 # Keyframe requests from watchers (the proctors' wall, live viewers) are merged: at most one
 # PLI per this many seconds per track, as SFUs throttle them. The recorder's are never held.
 MIN_PLI_GAP_S = 1.0
@@ -67,6 +70,8 @@ class TrackSource:
         self._sending: set[asyncio.Task[None]] = set()
         self._end_listener: Callable[[TrackSource], None] | None = None
         self._watchers: list[FrameListener] = []
+        self.pictured = 0  # watchers that make pictures of its keyframes (the wall's)
+        self._picture_listener: PictureListener | None = None
         self._last_pli: float | None = None  # monotonic; when a PLI was last sent
 
     # -- tap.FrameSink ---------------------------------------------------------------------
@@ -156,22 +161,39 @@ class TrackSource:
         self,
         on_frame: FrameListener | None,
         on_end: Callable[[TrackSource], None] | None = None,
+        on_picture: PictureListener | None = None,
     ) -> None:
+        """The recorder: every frame, the track's end, and the pictures a watcher made of
+        its keyframes (:meth:`picture_made`); None stops them all."""
         self._listener = on_frame
         self._end_listener = on_end
+        self._picture_listener = on_picture
 
-    def watch(self, on_frame: FrameListener) -> Callable[[], None]:
+    def watch(self, on_frame: FrameListener, *, pictures: bool = False) -> Callable[[], None]:
         """Also hand every frame to ``on_frame`` (after the recorder); returns the unwatch.
 
         Watchers (the wall's pictures, live viewers) run on the event loop per frame: they
-        must only note or queue the frame, never block.
+        must only note or queue the frame, never block. ``pictures``: the watcher decodes
+        keyframes into pictures and hands them to :meth:`picture_made` (so the recorder's
+        quality meter need not decode its own samples meanwhile).
         """
         self._watchers = [*self._watchers, on_frame]
+        self.pictured += pictures
+        watching = True
 
         def unwatch() -> None:
+            nonlocal watching
+            if watching:
+                watching = False
+                self.pictured -= pictures
             self._watchers = [w for w in self._watchers if w is not on_frame]
 
         return unwatch
+
+    def picture_made(self, frame: EncodedFrame, picture: av.VideoFrame) -> None:
+        """A watcher decoded ``frame`` (a keyframe of this track) into ``picture``."""
+        if self._picture_listener is not None:
+            self._picture_listener(self, frame, picture)
 
     @property
     def watched(self) -> bool:

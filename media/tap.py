@@ -8,9 +8,12 @@ event before it does) we swap that queue for one that hands every frame
 straight to our code on the event loop, and whose ``get`` tells the decoder
 thread to exit at once: no decoder, no thread hand-off.
 
-This is the only module that touches aiortc's private attributes. It was
-written for aiortc 1.16; :func:`check_compatible` fails with a clear message
-if the installed aiortc no longer looks the way it expects.
+The receiver's video jitter buffer is swapped here for :mod:`media.receive_jitter`'s
+(the same frames, without walking each frame's packets again for every packet).
+
+This module and :mod:`media.receive_path` are the ones that touch aiortc's private
+attributes. It was written for aiortc 1.16; :func:`check_compatible` fails with a
+clear message if the installed aiortc no longer looks the way it expects.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
 from media.detectors.audio_level import SOUND_MAX_LEVEL, LevelNote
+from media.receive_jitter import VideoJitterBuffer
 
 SUPPORTED_AIORTC = "1.16"
 
@@ -265,6 +269,10 @@ def install(receiver: RTCRtpReceiver, sink: FrameSink) -> None:
     if not isinstance(getattr(receiver, _QUEUE_ATTR, None), queue.Queue):
         raise TapUnavailable("RTCRtpReceiver has no decoder queue to tap (aiortc changed)")
     jitter = getattr(receiver, _JITTER_ATTR)
+    faster = VideoJitterBuffer.replacing(jitter)
+    if faster is not None:  # the same frames for less (media/receive_jitter.py)
+        jitter = faster
+        setattr(receiver, _JITTER_ATTR, jitter)
     mapper = getattr(receiver, _MAPPER_ATTR)
     continuity = _Continuity(jitter, mapper) if jitter._is_video else None
     tapped = _TapQueue(sink, continuity, mapper)

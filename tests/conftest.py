@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
+from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
 
 from bench.spawn import use_port_block
 from tests.support.workers import worker_id, worker_ports
@@ -48,8 +50,19 @@ LONGEST_FIRST = (
 # they run in the browser tests' group, one after another.
 REALTIME = (
     "tests/integration/test_fills.py",
+    "tests/integration/test_recording.py",  # every frame counted (lost some beside browsers)
     "tests/integration/test_recording_loss.py",
     "tests/integration/test_reconnect.py",
+)
+# Browser tests without camera, microphone or recording (pages and forms): nothing of theirs
+# is in real time, so each file is a group of its own like an integration file and runs on
+# the other worker (at OTHERS_NICE, its Chromium too) instead of waiting its turn behind the
+# real-time group's media. Only as many as keep the other worker shorter than the real-time
+# one (~40 s: it carries test_failover.py and the rest; tests/e2e/test_console.py, 47 s, would
+# qualify too).
+NO_MEDIA = (
+    "tests/e2e/test_account_security.py",
+    "tests/e2e/test_console_reimport.py",
 )
 DIRECTORIES_IN_ORDER = ("tests/e2e/", "tests/integration/", "tests/unit/")
 # Files that must not start beside the network-drop tests (the first minutes of the
@@ -90,8 +103,29 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def _group(item: pytest.Item) -> str:
-    path = item.nodeid.split("::")[0]
+    return _group_of(item.nodeid)
+
+
+def _group_of(nodeid: str) -> str:
+    path = nodeid.split("::")[0]
+    if path in NO_MEDIA:
+        return path
     return "realtime" if path.startswith("tests/e2e/") or path in REALTIME else path
+
+
+class GroupScheduling(LoadScopeScheduling):
+    """``--dist loadgroup`` by _group_of. pytest-xdist 3.8 marks a test's group by appending
+    ``@group`` to ``item._nodeid`` in the worker, but pytest 9 reads a node's id from
+    ``item._id``: the suffix never reaches the scheduler, and each test was a group of its own
+    (both workers ran browser tests at once, and the real-time group was no group)."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return _group_of(nodeid)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> GroupScheduling | None:
+    return GroupScheduling(config, log) if config.getvalue("dist") == "loadgroup" else None
 
 
 def _rank(item: pytest.Item) -> tuple[int, int]:
@@ -108,7 +142,8 @@ def _rank(item: pytest.Item) -> tuple[int, int]:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Longest files first, each file's tests together and in their own order (a stable sort:
-    every xdist worker must collect the same order); the browser tests and REALTIME one group."""
+    every xdist worker must collect the same order); the browser tests (but NO_MEDIA) and REALTIME
+    one group."""
     items.sort(key=_rank)
     for item in items:
         item.add_marker(pytest.mark.xdist_group(_group(item)))

@@ -110,26 +110,19 @@ class ReferencePhotoUploads:
             raise Forbidden("you can manage only the admission unit your account belongs to")
         await self._units.get(unit_id)
 
-    async def upload_zip(
-        self, admin: Account, unit_id: str, data: bytes, client: str
+    async def upload(
+        self, admin: Account, unit_id: str, data: bytes, client: str, file_name: str | None
     ) -> dict[str, Any]:
-        """Every photo of a zip named by ID number: each stored or refused on its own."""
+        """Every photo of a zip named by ID number (``file_name`` None), or one photo named
+        ``file_name`` (the ID number and .jpg or .png): each stored or refused on its own."""
         await self._admin_of(admin, unit_id, client)
-        members = await asyncio.to_thread(_members, data, self.max_bytes)
-        if not members:
-            raise InvalidInput("the zip holds no photos: name each photo by the ID number")
-        return await self._store_all(admin, unit_id, members, client)
-
-    async def upload_one(
-        self, admin: Account, unit_id: str, name: str, data: bytes, client: str
-    ) -> dict[str, Any]:
-        """One photo, ``name`` its file name (the ID number and .jpg or .png)."""
-        await self._admin_of(admin, unit_id, client)
-        return await self._store_all(admin, unit_id, [(name, data)], client)
-
-    async def _store_all(
-        self, admin: Account, unit_id: str, members: list[tuple[str, bytes | None]], client: str
-    ) -> dict[str, Any]:
+        members: list[tuple[str, bytes | None]]
+        if file_name is not None:
+            members = [(file_name, data)]
+        else:
+            members = await asyncio.to_thread(_members, data, self.max_bytes)
+            if not members:
+                raise InvalidInput("the zip holds no photos: name each photo by the ID number")
         people: dict[str, list[tuple[str, str]]] = {}  # the number, upper case: as listed
         for entry in await self._units.current(unit_id):
             people.setdefault(entry.id_number.upper(), []).append((entry.id_type, entry.id_number))

@@ -189,8 +189,13 @@ class AttemptRunner:
             await self.attempts.save(probe, now)
         deadline = probe.takes[-1].deadline
         try:
-            take = await self.takes.start(
-                a.candidate_id, None, kind.value, limit_s=deadline - now, attempt_id=a.id
+            take = await self.takes.start(  # one start and deadline for the attempt and take
+                a.candidate_id,
+                None,
+                kind.value,
+                limit_s=deadline - now,
+                attempt_id=a.id,
+                started_at=now,
             )
         except BaseException:
             if claimed:

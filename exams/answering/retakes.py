@@ -32,7 +32,7 @@ from exams.catalog.attempts import Attempt, Retake, TakeKind, online_settings
 from exams.catalog.exam_rules import Exam
 from exams.catalog.take_quality import Damage, damage
 from exams.shared.errors import NotFound
-from exams.shared.ports import Entry, Event
+from exams.shared.ports import AuditLog, Entry, Event
 
 
 @dataclass(frozen=True)
@@ -50,10 +50,6 @@ class RetakeLedger(Protocol):
     async def claim(self, grant: RetakeGrant) -> bool:
         """Record ``grant`` unless its take has one already: True for the first claim."""
         ...
-
-
-class AuditLog(Protocol):
-    async def record(self, entry: Entry) -> None: ...
 
 
 # Tells the candidate's pages: ``notice(candidate_id, body)``, once the grant is saved.

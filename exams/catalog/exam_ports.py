@@ -55,6 +55,7 @@ class TakeControl(Protocol):
         *,
         limit_s: float | None = None,
         attempt_id: str | None = None,
+        started_at: float | None = None,
     ) -> Take: ...
 
     async def stop(

@@ -105,7 +105,7 @@ class Monitoring:
                 continue
             g = Fields(item, problems, f"{prefix}{kind.value}.")
             enabled = g.flag("enabled", DEFAULTS[kind].enabled)
-            after = _seconds(g, "after_s", DEFAULTS[kind].after_s)
+            after = g.seconds("after_s", DEFAULTS[kind].after_s, MAX_AFTER_S)
             fixed = FIXED_AFTER_S.get(kind)
             if after is not None and fixed is not None and after != fixed:
                 g.add("after_s", f"is fixed at {fixed:g} seconds for this kind; leave it out")
@@ -114,16 +114,3 @@ class Monitoring:
                 rules[kind] = Rule(enabled, after)
         f.reject_unknown()
         return cls(tuple(rules.items()))
-
-
-def _seconds(f: Fields, name: str, default: float) -> float | None:
-    value = f.raw(name)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        f.add(name, "must be a number of seconds")
-        return None
-    if not 0 <= value <= MAX_AFTER_S:
-        f.add(name, f"must be from 0 to {MAX_AFTER_S:g} seconds")
-        return None
-    return round(float(value), 3)

@@ -63,8 +63,8 @@ class RetakeRule:
         d = cls()
         f = Fields(data, problems, prefix)
         enabled = f.flag("enabled", d.enabled)
-        lost = _seconds(f, "lost_over_s", d.lost_over_s)
-        low = _seconds(f, "low_fps_over_s", d.low_fps_over_s)
+        lost = f.seconds("lost_over_s", d.lost_over_s, MAX_SECONDS)
+        low = f.seconds("low_fps_over_s", d.low_fps_over_s, MAX_SECONDS)
         audio = f.flag("audio_missing", d.audio_missing)
         extra = f.integer("max_extra", 0, MAX_EXTRA, default=d.max_extra)
         f.reject_unknown()
@@ -255,16 +255,3 @@ def _num(value: Any) -> float:
 def _clock(seconds: float) -> str:
     s = max(0, int(seconds))
     return f"{s // 60}:{s % 60:02d}"
-
-
-def _seconds(f: Fields, name: str, default: float) -> float | None:
-    value = f.raw(name)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        f.add(name, "must be a number of seconds")
-        return None
-    if not 0 <= value <= MAX_SECONDS:
-        f.add(name, f"must be from 0 to {MAX_SECONDS:g} seconds")
-        return None
-    return round(float(value), 3)

@@ -259,11 +259,14 @@ class TakeService:
         *,
         limit_s: float | None = None,
         attempt_id: str | None = None,
+        started_at: float | None = None,
     ) -> Take:
         """Start recording ``owner``'s camera; the server stops it after ``limit_s``.
 
         Without ``session_id`` the owner's primary camera session is used (kept
         for a page that connects later: the take records from when media arrives).
+        ``started_at``: the caller's clock reading the take starts at (an attempt's, so
+        that both say the same start and deadline); now by default.
         """
         if purpose not in PURPOSES:
             raise InvalidInput(f"purpose must be one of {', '.join(PURPOSES)}")
@@ -284,7 +287,7 @@ class TakeService:
             session_id=session_id,
             purpose=purpose,
             state=TakeState.RECORDING,
-            started_at=self._clock(),
+            started_at=self._clock() if started_at is None else started_at,
             limit_s=self._limits.get(purpose) if limit_s is None else limit_s,
             attempt_id=attempt_id,
             node=self._nodes.node,

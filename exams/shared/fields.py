@@ -112,6 +112,20 @@ class Fields:
             return None
         return number
 
+    def seconds(self, name: str, default: float, maximum: float) -> float | None:
+        """A number of seconds from 0 to ``maximum`` (to the millisecond); ``default`` when
+        absent."""
+        value = self.raw(name)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            self.add(name, "must be a number of seconds")
+            return None
+        if not 0 <= value <= maximum:
+            self.add(name, f"must be from 0 to {maximum:g} seconds")
+            return None
+        return round(float(value), 3)
+
     def timestamp(self, name: str) -> float | None:
         value = self.raw(name)
         if (

@@ -41,13 +41,15 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
+from exams.catalog.exam_rules import Exam
 from exams.catalog.takes import Take
 from exams.proctoring.monitoring import AlertKind
 from exams.proctoring.page_events import Alerts, ExamSource
 from exams.shared.ports import Clock
 from media import face_engine
-from media.detectors.vision import ENDS, PRIMARY, AttemptSource, Pictures
-from media.pictures import Picture, WatchHandle
+from media.detectors.take_watch import AttemptSource, Pictures, TakeWatcher
+from media.detectors.vision import PRIMARY
+from media.pictures import Picture
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +167,6 @@ class FaceCheckStats:
 class _Watched:
     take_id: str
     owner: str
-    handle: WatchHandle
     due: float  # the clock from which the next picture is checked
     busy: bool = False
     streak: int = 0  # mismatches in a row
@@ -192,9 +193,6 @@ class FaceCheck:
         worker: FaceWorker | None = None,
         max_pending: int = 8,
     ) -> None:
-        self._pictures = pictures
-        self._attempts = attempts
-        self._exams = exams
         self._references = references
         self._alerts = alerts
         self._clock = clock
@@ -206,9 +204,7 @@ class FaceCheck:
         self._worker = worker if worker is not None else FaceWorker()
         self._max_pending = max_pending
         self._pending = 0
-        self._by_take: dict[str, _Watched] = {}
-        self._by_owner: dict[str, _Watched] = {}
-        self._starting: set[str] = set()
+        self._takes = TakeWatcher(pictures, attempts, exams, self._start, self._stop)
         self._embeddings: OrderedDict[bytes, tuple[float, ...] | None] = OrderedDict()
         self._tasks: set[asyncio.Future[None]] = set()
         self._closed = False
@@ -220,14 +216,13 @@ class FaceCheck:
 
     async def on_take_event(self, event: str, take: Take) -> None:
         """``exams.catalog.takes`` listener: check a question's take while it records."""
-        if event == "take_started" and take.attempt_id is not None:
-            await self._watch(take, take.attempt_id)
-        elif event in ENDS:
-            await self._unwatch(take.id)
+        if event == "take_started" and self.interval_s <= 0:
+            return  # off
+        await self._takes.on_take_event(event, take)
 
     def on_picture(self, owner: str, camera: str, picture: Picture) -> Awaitable[None] | None:
         """``WallPictures.add_listener``: compare a recording candidate's picture when due."""
-        w = self._by_owner.get(owner)
+        w = self._takes.of_owner(owner)
         if w is None or camera != PRIMARY or w.busy or self._closed or picture.taken_at < w.due:
             return None
         if self._pending >= self._max_pending:
@@ -248,7 +243,7 @@ class FaceCheck:
             reference = await self._reference(w)
             if reference is None:
                 self._unchecked += 1
-                await self._unwatch(w.take_id)  # nothing to compare with: not checked
+                await self._takes.unwatch(w.take_id)  # nothing to compare with: not checked
                 return
             seen = await loop.run_in_executor(self._pool, self._compare, picture, reference)
         except Exception:
@@ -261,7 +256,7 @@ class FaceCheck:
             self._pending -= 1
         self._checks += 1
         self._cpu += seen.cpu_s
-        if self._by_take.get(w.take_id) is not w:
+        if self._takes.of_take(w.take_id) is not w:
             return  # the take stopped meanwhile
         at = picture.taken_at
         w.due = at + self.interval_s
@@ -338,36 +333,12 @@ class FaceCheck:
 
     # -- watching ----------------------------------------------------------------------------
 
-    async def _watch(self, take: Take, attempt_id: str) -> None:
-        if self.interval_s <= 0:
-            return  # off
-        self._starting.add(take.id)
-        try:
-            attempt = await self._attempts.get(attempt_id)
-            exam = None if attempt is None else await self._exams.get(attempt.exam_id)
-        finally:
-            stopped = take.id not in self._starting
-            self._starting.discard(take.id)
-        if attempt is None or exam is None or stopped or take.id in self._by_take or self._closed:
-            return
+    def _start(self, take: Take, exam: Exam) -> _Watched | None:
         if not exam.monitoring.rule(KIND).enabled:
-            return
-        old = self._by_owner.get(take.owner)
-        if old is not None:
-            await self._unwatch(old.take_id)
-        handle = self._pictures.watch([take.owner])
-        w = _Watched(take.id, take.owner, handle, due=self._clock(), reference=_UNREAD)
-        self._by_take[take.id] = w
-        self._by_owner[take.owner] = w
+            return None
+        return _Watched(take.id, take.owner, due=self._clock(), reference=_UNREAD)
 
-    async def _unwatch(self, take_id: str) -> None:
-        self._starting.discard(take_id)
-        w = self._by_take.pop(take_id, None)
-        if w is None:
-            return
-        if self._by_owner.get(w.owner) is w:
-            del self._by_owner[w.owner]
-        self._pictures.release(w.handle)
+    async def _stop(self, w: _Watched) -> None:
         if w.raised:
             w.raised = False
             await self._end(w.owner, self._clock())
@@ -375,8 +346,7 @@ class FaceCheck:
     # -- the rest ----------------------------------------------------------------------------
 
     def watching(self, owner: str) -> str | None:
-        w = self._by_owner.get(owner)
-        return None if w is None else w.take_id
+        return self._takes.watching(owner)
 
     async def idle(self) -> None:
         """Wait until every check in work is done and its alert told."""
@@ -385,7 +355,7 @@ class FaceCheck:
 
     def stats(self) -> FaceCheckStats:
         return FaceCheckStats(
-            len(self._by_take),
+            len(self._takes),
             self._checks,
             self._mismatches,
             self._several,
@@ -402,10 +372,7 @@ class FaceCheck:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        for take_id in list(self._by_take):
-            w = self._by_take.pop(take_id)
-            self._by_owner.pop(w.owner, None)
-            self._pictures.release(w.handle)
+        self._takes.close()
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self._pool.shutdown)
         if self._own_worker:

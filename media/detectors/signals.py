@@ -13,9 +13,10 @@ What fires goes to ``Incidents.raise_alert`` with the condition's onset; what st
 to ``end_alert``; a take that stops ends them all. (What the page reports of itself,
 a reload included, is :mod:`exams.proctoring.page_events`.)
 
-Rules (``enabled``, ``after_s``) are the exam's, read when the take starts. Frames
-arrive on the media clock (monotonic); conditions run on the server clock, onto
-which media times are carried as "so long ago".
+Rules (``enabled``, ``after_s``) are the exam's, read when the take starts; an end that
+comes while they are read wins (the take is not watched). Frames arrive on the media
+clock (monotonic); conditions run on the server clock, onto which media times are
+carried as "so long ago".
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ class SignalDetectors:
         self._clock = clock
         self._media_clock = media_clock
         self._watched: dict[str, _Watched] = {}  # take id -> its watch
+        self._starting: set[str] = set()  # takes whose attempt and exam are being read
 
     @property
     def watched(self) -> int:
@@ -180,9 +182,15 @@ class SignalDetectors:
     # -- watching ----------------------------------------------------------------------------
 
     async def _watch(self, take: Take, attempt_id: str) -> None:
-        attempt = await self._attempts.get(attempt_id)
-        exam = None if attempt is None else await self._exams.get(attempt.exam_id)
-        if attempt is None or exam is None or take.id in self._watched:
+        self._starting.add(take.id)
+        try:
+            attempt = await self._attempts.get(attempt_id)
+            exam = None if attempt is None else await self._exams.get(attempt.exam_id)
+        finally:
+            # An end that came while they were read took the take out of the set: not watched.
+            ended = take.id not in self._starting
+            self._starting.discard(take.id)
+        if attempt is None or exam is None or ended or take.id in self._watched:
             return
         rules = exam.monitoring
         needs_second = False
@@ -214,6 +222,7 @@ class SignalDetectors:
         )
 
     async def _unwatch(self, take_id: str) -> None:
+        self._starting.discard(take_id)
         w = self._watched.pop(take_id, None)
         if w is None:
             return

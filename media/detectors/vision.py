@@ -33,23 +33,23 @@ import time
 from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from exams.catalog.attempts import Attempt
+from exams.catalog.exam_rules import Exam
 from exams.catalog.takes import Take
 from exams.proctoring.conditions import Change, Condition, End, Onset
 from exams.proctoring.monitoring import AlertKind, Monitoring
 from exams.proctoring.page_events import Alerts, ExamSource, monitoring
 from exams.shared.ports import Clock
 from media.detectors import dark, faces, frozen
-from media.pictures import Picture, WatchHandle
+from media.detectors.take_watch import AttemptSource, Pictures, TakeWatcher
+from media.pictures import Picture
 
 log = logging.getLogger(__name__)
 
 PRIMARY = "primary"
-ENDS = ("take_stopped", "take_stored", "take_failed")
 KINDS = (
     AlertKind.CAMERA_DARK,
     AlertKind.PICTURE_FROZEN,
@@ -57,18 +57,6 @@ KINDS = (
     AlertKind.MANY_FACES,
 )
 FACE_KINDS = (AlertKind.NO_FACE, AlertKind.MANY_FACES)
-
-
-class Pictures(Protocol):
-    """Implemented by :class:`media.pictures.WallPictures`."""
-
-    def watch(self, owners: list[str]) -> WatchHandle: ...
-
-    def release(self, handle: WatchHandle) -> None: ...
-
-
-class AttemptSource(Protocol):
-    async def get(self, attempt_id: str) -> Attempt | None: ...
 
 
 @dataclass(frozen=True)
@@ -124,7 +112,6 @@ class _Watched:
     take_id: str
     owner: str
     rules: Monitoring
-    handle: WatchHandle
     cameras: dict[str, _Camera] = field(default_factory=dict)
 
 
@@ -140,17 +127,12 @@ class VisionDetectors:
         threads: int = 1,
         max_pending: int = 4,
     ) -> None:
-        self._pictures = pictures
-        self._attempts = attempts
-        self._exams = exams
         self._alerts = alerts
         self._clock = clock
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="vision")
         self._max_pending = max_pending
         self._pending = 0
-        self._by_take: dict[str, _Watched] = {}
-        self._by_owner: dict[str, _Watched] = {}  # one question at a time: one take
-        self._starting: set[str] = set()  # takes whose rules are being read
+        self._takes = TakeWatcher(pictures, attempts, exams, self._start, self._stop)
         self._judged = self._skipped = self._failed = 0
         self._cpu = 0.0
         self._closed = False
@@ -160,14 +142,11 @@ class VisionDetectors:
 
     async def on_take_event(self, event: str, take: Take) -> None:
         """``exams.catalog.takes`` listener: watch a question's take while it records."""
-        if event == "take_started" and take.attempt_id is not None:
-            await self._watch(take, take.attempt_id)
-        elif event in ENDS:
-            await self._unwatch(take.id)
+        await self._takes.on_take_event(event, take)
 
     def on_picture(self, owner: str, camera: str, picture: Picture) -> Awaitable[None] | None:
         """``WallPictures.add_listener``: judge a recording candidate's picture."""
-        w = self._by_owner.get(owner)
+        w = self._takes.of_owner(owner)
         if w is None or self._closed:
             return None
         cam = w.cameras.get(camera)
@@ -202,7 +181,7 @@ class VisionDetectors:
             self._pending -= 1
         self._judged += 1
         self._cpu += verdict.cpu_s
-        if self._by_take.get(w.take_id) is not w:
+        if self._takes.of_take(w.take_id) is not w:
             return  # the take stopped meanwhile: its conditions were ended
         at, before = picture.taken_at, cam.previous_at
         cam.previous, cam.previous_at = verdict.small, at
@@ -244,35 +223,13 @@ class VisionDetectors:
 
     # -- watching ----------------------------------------------------------------------------
 
-    async def _watch(self, take: Take, attempt_id: str) -> None:
-        self._starting.add(take.id)
-        try:
-            attempt = await self._attempts.get(attempt_id)
-            exam = None if attempt is None else await self._exams.get(attempt.exam_id)
-        finally:
-            # An end that came while the rules were read took the take out of the set.
-            stopped = take.id not in self._starting
-            self._starting.discard(take.id)
-        if attempt is None or exam is None or stopped or take.id in self._by_take or self._closed:
-            return
+    def _start(self, take: Take, exam: Exam) -> _Watched | None:
         rules = monitoring(exam)
         if not any(rules.rule(k).enabled for k in KINDS):
-            return
-        old = self._by_owner.get(take.owner)
-        if old is not None:  # a take that never said it stopped: this one replaces it
-            await self._unwatch(old.take_id)
-        w = _Watched(take.id, take.owner, rules, self._pictures.watch([take.owner]))
-        self._by_take[take.id] = w
-        self._by_owner[take.owner] = w
+            return None
+        return _Watched(take.id, take.owner, rules)
 
-    async def _unwatch(self, take_id: str) -> None:
-        self._starting.discard(take_id)
-        w = self._by_take.pop(take_id, None)
-        if w is None:
-            return
-        if self._by_owner.get(w.owner) is w:
-            del self._by_owner[w.owner]
-        self._pictures.release(w.handle)
+    async def _stop(self, w: _Watched) -> None:
         now = self._clock()
         for camera, cam in w.cameras.items():
             for kind, condition in cam.conditions.items():
@@ -282,12 +239,11 @@ class VisionDetectors:
 
     def watching(self, owner: str) -> str | None:
         """The take of ``owner`` being watched, if any."""
-        w = self._by_owner.get(owner)
-        return None if w is None else w.take_id
+        return self._takes.watching(owner)
 
     def since(self, owner: str, camera: str, kind: AlertKind) -> float | None:
         """When an ongoing condition began (None: none under way)."""
-        w = self._by_owner.get(owner)
+        w = self._takes.of_owner(owner)
         cam = None if w is None else w.cameras.get(camera)
         found = None if cam is None else cam.conditions.get(kind)
         return None if found is None else found.since
@@ -298,17 +254,14 @@ class VisionDetectors:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     def stats(self) -> VisionStats:
-        return VisionStats(len(self._by_take), self._judged, self._skipped, self._failed, self._cpu)
+        return VisionStats(len(self._takes), self._judged, self._skipped, self._failed, self._cpu)
 
     async def close(self) -> None:
         self._closed = True
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        for take_id in list(self._by_take):
-            w = self._by_take.pop(take_id)
-            self._by_owner.pop(w.owner, None)
-            self._pictures.release(w.handle)
+        self._takes.close()
         await asyncio.get_running_loop().run_in_executor(None, self._pool.shutdown)
 
 

@@ -43,12 +43,17 @@ def new_candidate(name: str = "张三") -> Candidate:
 async def call(
     http: APIRequestContext, server: ServerProcess, method: str, path: str, body: Any = None
 ) -> Any:
-    """One JSON call that must succeed; its answer."""
+    """One JSON call that must succeed; its answer.
+
+    A GET is sent again once if its connection is reset: the server closes a keep-alive
+    connection idle for ``header_timeout_s``, and one reused just then is reset before the
+    request is read (a browser resends then too); a POST is not, it might have been done."""
     response = await http.fetch(
         server.url + path,
         method=method,
         data=body,
         headers={"Origin": server.url},  # as a page of the server sends it
+        max_retries=1 if method == "GET" else 0,
     )
     assert response.ok, f"{method} {path}: {response.status} {await response.text()}"
     return await response.json() if response.status != 204 else None

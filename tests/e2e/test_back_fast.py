@@ -46,6 +46,7 @@ KINDS = os.environ.get("EXAMCAST_BACK_KINDS", "silent").split(",")
 # The goal is 3 s, a wall-clock figure the test prints; it asserts only a bound that a busy
 # machine (2 shared cores) does not excuse: recording came back well within the take.
 RECONNECT_BOUND_S = 15.0
+RECORDED_S = 2  # recorded before the cut, and after recording came back
 ELAPSED = "Number(document.querySelector('[data-testid=elapsed]').dataset.seconds)"
 CONN = "[data-testid=connection]"
 # Measure the server side only (the pages before #14 say nothing of a drop): the "before".
@@ -158,7 +159,7 @@ async def check_take(page: Page, server: ServerProcess, take: dict[str, Any]) ->
 async def cut_and_measure(page: Page, server: ServerProcess, cut: Cut, cut_s: float) -> None:
     await by_testid(page, "start-recording").click()
     await expect_state(page, "recording")
-    await page.wait_for_function(f"() => {ELAPSED} >= 3")
+    await page.wait_for_function(f"() => {ELAPSED} >= {RECORDED_S}")  # before the cut
     counted_at_cut = await page.evaluate(f"() => {ELAPSED}")
     cut.start()
     cut_at = time.time()
@@ -182,7 +183,7 @@ async def cut_and_measure(page: Page, server: ServerProcess, cut: Cut, cut_s: fl
         back_at = await poll(page, f"() => {back}", 60, "the page back")
         back_text = await page.locator(CONN).inner_text()
     now = await page.evaluate(f"() => {ELAPSED}")
-    await page.wait_for_function(f"s => {ELAPSED} >= s", arg=now + 3)
+    await page.wait_for_function(f"s => {ELAPSED} >= s", arg=now + RECORDED_S)  # and after
     await by_testid(page, "stop-recording").click()
     take = await stored_take(page, server)
 

@@ -231,7 +231,7 @@ async def test_candidate_answers_a_whole_exam(
     await expect(by_testid(page, "reading-label")).to_contain_text("排练")
     await shots.take(page, "q1-rehearsal-reading")
     await by_testid(page, "start-recording").click()
-    await recorded(page, 4)
+    await recorded(page, 2)  # played back past 0.5 s below
     await shots.take(page, "q1-rehearsal-recording")
     await stop(page, shots, "q1-stop-warning")
     await expect_state(page, "rehearsal-review", timeout_s=30)
@@ -264,7 +264,7 @@ async def test_candidate_answers_a_whole_exam(
     await expect(by_testid(page, "reading-countdown")).to_be_visible()
     await expect(by_testid(page, "submit-deadline")).to_contain_text("提交剩余")
     await shots.take(page, "q1-formal-reading")
-    await recorded(page, 3)
+    await recorded(page, 2)
     await expect(by_testid(page, "rec-label")).to_contain_text("正式录制")
     await shots.take(page, "q1-formal-recording")
     await stop(page)
@@ -337,7 +337,7 @@ async def test_candidate_answers_a_whole_exam(
         "() => openedSockets.length >= 2 && openedSockets.at(-1).readyState === WebSocket.OPEN"
     )
     await expect(by_testid(page, "connection")).to_have_attribute("data-state", "connected")
-    await recorded(page, 2)
+    await recorded(page, 1)
     await stop(page)
     await expect_state(page, "submitted", timeout_s=30)
     await expect(by_testid(page, "message")).to_contain_text("自动提交")

@@ -133,7 +133,7 @@ async def test_an_incident_from_the_wall_to_the_timeline(
     await by_testid(laptop, "start-recording").click()
     await expect_state(laptop, "recording")
     await expect(tile).to_have_attribute("data-status", "recording", timeout=20_000)
-    await recorded(laptop, BEFORE_S + 3)
+    await recorded(laptop, BEFORE_S + 1)
 
     # Mid-take the page leaves full screen: the tile says so at once.
     await raise_on_page(laptop)
@@ -168,11 +168,11 @@ async def test_an_incident_from_the_wall_to_the_timeline(
 
     # Back to full screen; later the page leaves it again: a second alert, left open.
     await back_on_page(laptop)
-    await recorded(laptop, BEFORE_S + 6)
+    await recorded(laptop, BEFORE_S + 4)
     await raise_on_page(laptop)
     await expect(by_testid(alerts, "tile-alerts-count")).to_have_text("⚠ 1")
     await back_on_page(laptop)
-    await recorded(laptop, BEFORE_S + 8)
+    await recorded(laptop, BEFORE_S + 6)
     await by_testid(laptop, "stop-recording").click()
     await by_testid(laptop, "confirm-ok").click()
     await expect_state(laptop, "answering", timeout_s=30)
@@ -217,7 +217,7 @@ async def test_an_incident_from_the_wall_to_the_timeline(
     incident, decided = listed["incidents"]
     assert (decided["status"], decided["note"]) == ("dismissed", LATER_NOTE), decided
     offset = incident["take_offset_s"]
-    assert offset >= BEFORE_S, incident  # raised after BEFORE_S + 3 s recorded
+    assert offset >= BEFORE_S, incident  # raised after BEFORE_S + 1 s recorded
     for format_, kind in (("json", "application/json"), ("csv", "text/csv")):
         link = by_testid(timeline, f"timeline-export-{format_}")
         href = await link.get_attribute("href")

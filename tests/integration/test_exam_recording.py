@@ -20,6 +20,7 @@ import pytest
 from exams.identity.accounts import Role
 from tests.support.analysis import segment_file
 from tests.support.api import api_client
+from tests.support.clock import wait_for
 from tests.support.exams import (
     Candidate,
     add_unit,
@@ -71,16 +72,6 @@ async def page(c: Candidate, path: str) -> dict[str, Any]:
     reply = await c.call("GET", path)
     assert reply.status == 200, reply
     return dict(reply.body)
-
-
-async def until(c: Candidate, path: str, check: Any, timeout: float = 10) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        body = await page(c, path)
-        if check(body):
-            return body
-        assert time.monotonic() < deadline, body
-        await asyncio.sleep(0.05)
 
 
 async def test_a_whole_exam_recorded_by_the_server(
@@ -171,8 +162,11 @@ async def test_a_whole_exam_recorded_by_the_server(
             assert auto["started_at"] == pytest.approx(q2_attempt["reading"]["deadline"], abs=0.3)
             await exam_server.recorded(auto["take_id"], 0.5)  # real media, then the limit
             exam_server.advance(auto["started_at"] + RECORDING_S - exam_server.now())
-            auto_page = await until(
-                c, q2, lambda b: b["question"]["attempt"]["submitted_by"] == "auto"
+            auto_page = await wait_for(
+                lambda: page(c, q2),
+                lambda b: b["question"]["attempt"]["submitted_by"] == "auto",
+                10,
+                "the question submitted by the server at its limit",
             )
             [auto_take] = auto_page["question"]["attempt"]["takes"]
             assert auto_take["take_id"] == auto["take_id"] and auto_take["chosen"]

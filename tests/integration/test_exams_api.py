@@ -7,9 +7,8 @@ chosen. tests/integration/test_exam_recording.py records real media.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,8 @@ import pytest
 
 from exams.identity.accounts import Role
 from tests.support import files
-from tests.support.api import ApiClient, Reply, api_client, log_in
-from tests.support.clock import MovableTime
+from tests.support.api import ApiClient, api_client, log_in
+from tests.support.clock import MovableTime, wait_for
 from tests.support.exams import (
     add_unit,
     create_exam,
@@ -45,19 +44,6 @@ async def exam_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
     settings = settings_for(tmp_path / "data", password_hash_memory_kib=1024, reconnect_grace_s=120)
     async with running_server(settings) as running:
         yield running
-
-
-async def eventually(
-    fetch: Callable[[], Awaitable[Reply]], check: Callable[[Any], bool], timeout: float = 8
-) -> Any:
-    """Poll ``fetch`` until ``check(body)`` holds; the body."""
-    deadline = time.monotonic() + timeout
-    while True:
-        reply = await fetch()
-        if check(reply.body):
-            return reply.body
-        assert time.monotonic() < deadline, f"not within {timeout}s: {reply.body}"
-        await asyncio.sleep(0.05)
 
 
 async def setup(
@@ -182,11 +168,13 @@ async def test_nothing_is_submitted_after_the_submission_time(exam_server: Runni
         headers = {"Content-Type": "image/png"}
         assert (await candidate.call("POST", upload, data=PNG, headers=headers)).status == 201
         exam_server.advance(2)  # the submission time is over
-        page = await eventually(
+        closed = await wait_for(
             lambda: candidate.call("GET", q(exam_id)),
-            lambda b: b["question"]["phase"] == "closed",
+            lambda r: r.body["question"]["phase"] == "closed",
+            8,
+            "the question closed at its submission deadline",
         )
-        assert page["question"]["attempt"]["closed_at"] == deadline  # the server closed it
+        assert closed.body["question"]["attempt"]["closed_at"] == deadline  # the server closed it
         for question_id in ("q1", "q9"):
             late = await candidate.call("POST", q(exam_id, question_id) + "/submit")
             assert late.status == 409 and late.code == "deadline_passed", late
@@ -207,16 +195,22 @@ async def test_recording_stops_at_the_limit_and_cannot_continue(
         state = await candidate.call("GET", "/api/recording")
         assert [x["question_id"] for x in state.body["active"]] == ["q1"]
         exam_server.advance(1)  # the recording limit
-        page = await eventually(
+        stopped = await wait_for(
             lambda: candidate.call("GET", q(exam_id)),
-            lambda b: b["question"]["attempt"]["recording"] is None,
+            lambda r: r.body["question"]["attempt"]["recording"] is None,
+            8,
+            "the recording stopped at its limit",
         )
-        [take] = page["question"]["attempt"]["takes"]
+        [take] = stopped.body["question"]["attempt"]["takes"]
         assert take["stop_reason"] == "time_limit" and take["stopped_at"] == take["deadline"]
-        media = await eventually(
-            lambda: candidate.call("GET", f"/api/takes/{take['take_id']}"),
-            lambda b: b["state"] in ("stored", "failed"),
-        )
+        media = (
+            await wait_for(
+                lambda: candidate.call("GET", f"/api/takes/{take['take_id']}"),
+                lambda r: r.body["state"] in ("stored", "failed"),
+                8,
+                "the take stored (or failed)",
+            )
+        ).body
         assert media["stop_reason"] == "time_limit"
         assert media["stopped_at"] - media["started_at"] == pytest.approx(1, abs=0.3)
         again = await candidate.call("POST", q(exam_id) + f"/takes/{take['take_id']}/stop")

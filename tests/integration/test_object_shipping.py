@@ -22,6 +22,7 @@ from media.writer import remux
 from storage.objects import open_store
 from storage.objects_s3 import S3Objects
 from tests.support import seaweed
+from tests.support.clock import wait_until
 
 WITHIN_S = 60.0
 
@@ -36,15 +37,6 @@ async def store() -> AsyncIterator[tuple[S3Objects, str]]:
     await s3.create_bucket()
     yield s3, url
     await s3.close()
-
-
-async def _until(check: object, what: str) -> None:
-    """Poll ``check()`` (an async callable) until true, at most WITHIN_S."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WITHIN_S
-    while not await check():  # type: ignore[operator]
-        assert loop.time() < deadline, f"not within {WITHIN_S} s: {what}"
-        await asyncio.sleep(0.1)
 
 
 async def test_a_segment_killed_mid_recording_is_assembled_from_its_pieces(
@@ -66,7 +58,9 @@ async def test_a_segment_killed_mid_recording_is_assembled_from_its_pieces(
         async def three_pieces() -> bool:
             return len(await s3.list(key + PIECES)) >= 3
 
-        await _until(three_pieces, "three pieces of the recording segment in the store")
+        await wait_until(
+            three_pieces, WITHIN_S, "three pieces of the recording segment in the store"
+        )
     finally:
         writer.send_signal(signal.SIGKILL)  # the node dies: no close, no final upload
         await writer.wait()

@@ -30,6 +30,7 @@ from tests.integration.test_fills import (
 )
 from tests.support import files, seaweed
 from tests.support.api import api_client
+from tests.support.clock import wait_until
 from tests.support.fill_media import fill_body
 from tests.support.media import SyntheticAudio, SyntheticVideo
 from tests.support.process import start_server
@@ -67,20 +68,12 @@ def store_of(server: RunningServer) -> ObjectStore:
     return store
 
 
-async def until(check: object, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WITHIN_S
-    while not await check():  # type: ignore[operator]
-        assert loop.time() < deadline, f"not within {WITHIN_S} s: {what}"
-        await asyncio.sleep(0.1)
-
-
 async def stored_with(store: ObjectStore, key: str, sha256: str) -> None:
     async def there() -> bool:
         info = await store.head(key)
         return info is not None and info.sha256 == sha256
 
-    await until(there, f"{key} in the store with its hash")
+    await wait_until(there, WITHIN_S, f"{key} in the store with its hash")
 
 
 async def test_a_take_goes_up_while_it_records_and_plays_from_the_store(
@@ -97,7 +90,7 @@ async def test_a_take_goes_up_while_it_records_and_plays_from_the_store(
         async def two_pieces() -> bool:
             return len(await store.list(key + PIECES)) >= 2
 
-        await until(two_pieces, "two pieces of the segment being recorded")
+        await wait_until(two_pieces, WITHIN_S, "two pieces of the segment being recorded")
         async with client.http.get(f"{server.url}/api/takes/{take['take_id']}") as r:
             assert (await r.json())["state"] == "recording"  # the pieces came before its end
         stored = await client.call("stop_take", {"take_id": take["take_id"]})
@@ -108,7 +101,9 @@ async def test_a_take_goes_up_while_it_records_and_plays_from_the_store(
         async def pieces_gone() -> bool:
             return await store.list(key + PIECES) == []
 
-        await until(pieces_gone, "the pieces deleted once the whole segment is verified")
+        await wait_until(
+            pieces_gone, WITHIN_S, "the pieces deleted once the whole segment is verified"
+        )
         local = server.settings.recordings_dir / take["take_id"] / "segment-000.webm"
         assert not local.exists()  # storage_keep_local off: the store has it now
 
@@ -237,14 +232,14 @@ async def test_a_finished_segment_goes_up_whole_while_its_take_still_records(
             info = await store.head(first)
             return info is not None and info.sha256 is not None
 
-        await until(first_whole, "the first segment whole in the store")
+        await wait_until(first_whole, WITHIN_S, "the first segment whole in the store")
         async with client.http.get(f"{server.url}/api/takes/{take['take_id']}") as r:
             assert (await r.json())["state"] == "recording"
 
         async def no_pieces() -> bool:  # deleted once the whole object is verified
             return await store.list(first + PIECES) == []
 
-        await until(no_pieces, "the first segment's pieces deleted")
+        await wait_until(no_pieces, WITHIN_S, "the first segment's pieces deleted")
         stored = await client.call("stop_take", {"take_id": take["take_id"]})
     segments = stored["manifest"]["segments"]
     assert [s["reason"] for s in segments] == ["start", "reconnect"]
@@ -282,7 +277,7 @@ async def test_a_node_killed_mid_take_with_its_disk_lost_recovers_the_take_from_
             async def recording() -> bool:
                 return len(await store.list(prefix + "segment-000.webm" + PIECES)) >= 2
 
-            await until(recording, "pieces of the first segment")
+            await wait_until(recording, WITHIN_S, "pieces of the first segment")
             await first_pc.close()  # a new connection: the first segment is finished
             await client.publish([SyntheticVideo(), SyntheticAudio()], session_id=session_id)
 
@@ -291,7 +286,7 @@ async def test_a_node_killed_mid_take_with_its_disk_lost_recovers_the_take_from_
                 pieces = await store.list(prefix + "segment-001.webm" + PIECES)
                 return first is not None and len(pieces) >= 3
 
-            await until(shipped, "the first segment whole and pieces of the second")
+            await wait_until(shipped, WITHIN_S, "the first segment whole and pieces of the second")
             await asyncio.to_thread(server.kill)
             cookie = "; ".join(f"{c.key}={c.value}" for c in client.http.cookie_jar)
     finally:

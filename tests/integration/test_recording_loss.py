@@ -8,7 +8,6 @@ answers with the PLI the client's aiortc sender turns into a keyframe.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -22,9 +21,12 @@ from tests.support.analysis import (
     segment_file,
     video_frames,
 )
+from tests.support.clock import wait_until
 from tests.support.media import SyntheticAudio, SyntheticVideo
 from tests.support.server import RunningServer, connected_client
 from web.keys import HUB
+
+until = wait_until  # the name test_fills, test_quality_report and test_receive_path import
 
 
 class Outage:
@@ -46,13 +48,6 @@ class Outage:
         return lossy
 
 
-async def until(condition: Callable[[], bool], limit_s: float, what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + limit_s
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
-
-
 async def record_with_outage(
     server: RunningServer, outage_s: float, mark_at: float
 ) -> tuple[dict[str, Any], Outage]:
@@ -68,14 +63,14 @@ async def record_with_outage(
             "start_take", {"session_id": session_id, "purpose": "device_check"}
         )
         recorder = hub._takes[take["take_id"]]["primary"]  # what the server has recorded
-        await until(lambda: recorder._current is not None, 10, "the first segment")
+        await wait_until(lambda: recorder._current is not None, 10, "the first segment")
         sent = video.frames_sent
-        await until(lambda: video.frames_sent >= sent + 60, 10, "two seconds recorded")
+        await wait_until(lambda: video.frames_sent >= sent + 60, 10, "two seconds recorded")
         outage.on = True
         sent = video.frames_sent
-        await until(lambda: video.frames_sent >= sent + outage_s * 30, 20, "the outage")
+        await wait_until(lambda: video.frames_sent >= sent + outage_s * 30, 20, "the outage")
         outage.on = False
-        await until(lambda: video.frames_sent / 30 >= mark_at + 1.0, 20, "the mark")
+        await wait_until(lambda: video.frames_sent / 30 >= mark_at + 1.0, 20, "the mark")
         stored: dict[str, Any] = await client.call("stop_take", {"take_id": take["take_id"]})
     assert outage.dropped > outage_s * 30
     return stored, outage

@@ -5,7 +5,6 @@ a clean take grants nothing."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import time
@@ -18,8 +17,9 @@ import pytest
 
 from exams.identity.accounts import Role
 from exams.shared.ports import Event
-from tests.integration.test_recording_loss import Outage, until
+from tests.integration.test_recording_loss import Outage
 from tests.support.api import api_client
+from tests.support.clock import wait_for, wait_until
 from tests.support.exams import (
     Candidate,
     add_unit,
@@ -51,16 +51,6 @@ async def question(c: Candidate, path: str) -> dict[str, Any]:
     return dict(reply.body["question"])
 
 
-async def poll(c: Candidate, path: str, check: Any, timeout: float = 20) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        q = await question(c, path)
-        if check(q):
-            return q
-        assert time.monotonic() < deadline, q
-        await asyncio.sleep(0.05)
-
-
 async def formal_take(
     server: RunningServer, c: Candidate, path: str, outage_s: float = 0.0
 ) -> dict[str, Any]:
@@ -75,11 +65,11 @@ async def formal_take(
         outage = Outage(c.device.pcs[0])
         outage.on = True
         sent = video.frames_sent
-        await until(lambda: video.frames_sent >= sent + outage_s * 30, 30, "the outage")
+        await wait_until(lambda: video.frames_sent >= sent + outage_s * 30, 30, "the outage")
         outage.on = False
         assert outage.dropped > outage_s * 30
     before = server.app[HUB].written_s(take_id).get("primary", 0.0)
-    await until(
+    await wait_until(
         lambda: server.app[HUB].written_s(take_id).get("primary", 0.0) >= before + 1.0,
         20,
         "a second recorded after the outage",
@@ -121,7 +111,12 @@ async def test_a_take_that_lost_3_s_to_the_network_grants_one_more_formal_take(
             assert quality is not None and quality["version"] == 1, first
             assert quality["lost_s"] > 2.0, quality  # the most any camera (or track) lost
 
-            q = await poll(c, path, lambda q: q["attempt"]["formal"]["allowed"] == 2)
+            q = await wait_for(
+                lambda: question(c, path),
+                lambda q: q["attempt"]["formal"]["allowed"] == 2,
+                20,
+                "a retake granted for the damaged take",
+            )
             a = q["attempt"]
             assert a["formal"] == {"allowed": 2, "used": 1, "remaining": 1}
             [retake] = a["retakes"]

@@ -16,6 +16,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from media import ice
 from media.peers import PeerFactory, close_quietly
+from tests.support.clock import wait_until
 from tests.support.media import SyntheticAudio, SyntheticVideo
 
 # Below the kernel's ephemeral range (32768-60999), apart per process (parallel workers).
@@ -49,14 +50,6 @@ async def client_peer() -> AsyncIterator[RTCPeerConnection]:
         await close_quietly(pc)
 
 
-async def until(condition: object, what: str, bound_s: float = 30.0) -> None:
-    for _ in range(int(bound_s / 0.05)):
-        if condition():  # type: ignore[operator]
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"not {what} within {bound_s} s")
-
-
 async def test_every_local_candidate_of_a_connected_peer_is_inside_the_range(
     ports: ice.PortRange,
 ) -> None:
@@ -66,8 +59,9 @@ async def test_every_local_candidate_of_a_connected_peer_is_inside_the_range(
         server, answer = await PeerFactory().answer(offer, "peer-1", lambda sources: None)
         try:
             await client.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-            await until(
+            await wait_until(
                 lambda: server.connectionState == client.connectionState == "connected",
+                30,
                 "connected",
             )
             used = candidate_ports(offer) + candidate_ports(answer)

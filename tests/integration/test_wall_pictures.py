@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 
-from media import picture_codec, sources, tap
+from media import picture_codec, quality, sources, tap
 from media.picture_codec import Snapshot
 from media.pictures import Picture, WallPictures
 from tests.support.analysis import decode_strictly, segment_file
@@ -217,8 +217,17 @@ async def test_keyframe_requests_reach_the_sender_at_most_once_a_second(
 
 
 async def test_the_recording_is_complete_while_pictures_are_taken(
-    server: RunningServer, decoded: list[int]
+    server: RunningServer, decoded: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # the take's quality report samples the wall's pictures: no keyframe decoded twice
+    decoded_for_report: list[float] = []
+    real = quality.decode_sample
+
+    def counting(codec: str, data: bytes, t: float) -> quality.Sample | None:
+        decoded_for_report.append(t)
+        return real(codec, data, t)
+
+    monkeypatch.setattr(quality, "decode_sample", counting)
     pictures: WallPictures = server.app[PICTURES]
     video = SyntheticVideo()
     async with connected_client(server) as client:
@@ -245,6 +254,8 @@ async def test_the_recording_is_complete_while_pictures_are_taken(
     assert indices[-1] - indices[0] + 1 == len(indices), "frames missing from the recording"
     assert len(indices) > 45
     assert stopped["manifest"]["gaps"] == []
+    assert stopped["quality"]["cameras"]["primary"]["video"]["samples"] >= 1, stopped["quality"]
+    assert decoded_for_report == []
 
 
 async def test_a_reconnect_and_a_second_camera_are_followed(

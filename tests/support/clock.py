@@ -1,4 +1,4 @@
-"""Time a test moves: a clock and a scheduler for a real server, and a bounded wait.
+"""Time a test moves: a clock and a scheduler for a real server, and bounded waits.
 
 :class:`MovableTime` is the wall clock plus an offset that only grows: real media,
 sockets and HTTP go on in real time, and a test jumps over a deadline with
@@ -12,9 +12,11 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from web.scheduling import LoopScheduler
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -73,12 +75,28 @@ async def wait_until(
     predicate: Callable[[], bool | Awaitable[bool]], timeout: float = 10, what: str = ""
 ) -> None:
     """Poll ``predicate`` (plain or async) until it holds; fail after ``timeout`` seconds."""
+
+    async def holds() -> bool:
+        result = predicate()
+        return result if isinstance(result, bool) else await result
+
+    await wait_for(holds, bool, timeout, what or str(predicate))
+
+
+async def wait_for(
+    fetch: Callable[[], Awaitable[T]],
+    check: Callable[[T], bool],
+    timeout: float = 10,
+    what: str = "",
+) -> T:
+    """Poll ``fetch()`` until ``check`` holds for what it returns, and return that; fail after
+    ``timeout`` seconds, showing the last thing fetched."""
     deadline = time.monotonic() + timeout
     while True:
-        result = predicate()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        assert time.monotonic() < deadline, f"not within {timeout}s: {what or predicate}"
+        value = await fetch()
+        if check(value):
+            return value
+        assert time.monotonic() < deadline, (
+            f"not within {timeout}s: {what or check}; last: {value!r}"
+        )
         await asyncio.sleep(0.02)

@@ -8,11 +8,13 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
 from bench.spawn import free_port, use_port_block
-from tests.conftest import DIRECTORIES_IN_ORDER, LONGEST_FIRST
+from tests.conftest import DIRECTORIES_IN_ORDER, LONGEST_FIRST, NO_MEDIA, _group
 from tests.support.workers import per_worker, worker_id, worker_number, worker_ports
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,3 +79,19 @@ def test_the_longest_files_named_to_go_first_exist() -> None:
     for path in LONGEST_FIRST:
         assert (ROOT / path).is_file(), path
         assert path.startswith(DIRECTORIES_IN_ORDER), path
+
+
+# What puts media on the wire or records: a file using any of these belongs in the real-time
+# group (its camera and the server's recorder work in real time).
+MEDIA = ("getUserMedia", "through_journey", "device-check", "start-recording", "publish(")
+
+
+def test_the_browser_files_out_of_the_realtime_group_use_no_media() -> None:
+    """A file named NO_MEDIA that later records would run beside the real-time group."""
+    for path in NO_MEDIA:
+        source = (ROOT / path).read_text()
+        assert path.startswith("tests/e2e/"), path
+        assert not [word for word in MEDIA if word in source], path
+        assert _group(cast(pytest.Item, SimpleNamespace(nodeid=f"{path}::test"))) == path
+    for path in ("tests/e2e/test_exam.py", "tests/integration/test_reconnect.py"):
+        assert _group(cast(pytest.Item, SimpleNamespace(nodeid=f"{path}::test"))) == "realtime"

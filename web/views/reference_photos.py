@@ -68,13 +68,8 @@ RESULT = loose(
     errors=(400, 401, 403, 404, 413, 415),
 )
 async def upload_zip(request: web.Request) -> web.Response:
-    admin = caller(request)
     limit = request.app[SETTINGS].reference_photos_zip_max_bytes
-    data = await read_body(request, limit, ZIP_TYPES, "zip of photos")
-    result = await request.app[REFERENCE_UPLOADS].upload_zip(
-        admin, request.match_info["unit_id"], data, client(request)
-    )
-    return web.json_response(result, status=201)
+    return await _upload(request, limit, ZIP_TYPES, "zip of photos", None)
 
 
 @api.post(
@@ -90,15 +85,18 @@ async def upload_zip(request: web.Request) -> web.Response:
     errors=(400, 401, 403, 404, 413, 415),
 )
 async def upload_one(request: web.Request) -> web.Response:
-    admin = caller(request)
     limit = request.app[SETTINGS].reference_photo_max_bytes
-    data = await read_body(request, limit, PHOTO_TYPES, "photo")
-    result = await request.app[REFERENCE_UPLOADS].upload_one(
-        admin,
-        request.match_info["unit_id"],
-        request.match_info["file_name"],
-        data,
-        client(request),
+    return await _upload(request, limit, PHOTO_TYPES, "photo", request.match_info["file_name"])
+
+
+async def _upload(
+    request: web.Request, limit: int, types: tuple[str, ...], what: str, file_name: str | None
+) -> web.Response:
+    """A zip of photos (``file_name`` None) or one photo: each stored or refused on its own."""
+    admin = caller(request)
+    data = await read_body(request, limit, types, what)
+    result = await request.app[REFERENCE_UPLOADS].upload(
+        admin, request.match_info["unit_id"], data, client(request), file_name
     )
     return web.json_response(result, status=201)
 

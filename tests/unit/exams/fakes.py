@@ -91,6 +91,7 @@ class FakeTakes:
         *,
         limit_s: float | None = None,
         attempt_id: str | None = None,
+        started_at: float | None = None,
     ) -> Take:
         if self.refuse_start is not None:
             raise self.refuse_start
@@ -103,7 +104,7 @@ class FakeTakes:
             session_id or f"primary-{owner}",
             purpose,
             TakeState.RECORDING,
-            self.clock(),
+            self.clock() if started_at is None else started_at,
             limit_s=limit_s,
             attempt_id=attempt_id,
         )

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from aiortc.clock import current_ms
+from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
 from media import receive_path
 from tests.support.server import wait_for
@@ -31,6 +33,25 @@ def test_a_renamed_counter_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(receive_path, "_RX_PACKETS", "_RTCDtlsTransport__rx_datagrams")
     with pytest.raises(receive_path.ReceivePathUnavailable, match="rx_datagrams"):
         receive_path.check_compatible()
+
+
+def test_a_moved_receiver_attribute_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = RTCRtpReceiver.__init__
+
+    def changed(self: RTCRtpReceiver, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+        del self._RTCRtpReceiver__nack_generator  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(RTCRtpReceiver, "__init__", changed)
+    with pytest.raises(receive_path.ReceivePathUnavailable, match="nack_generator"):
+        receive_path.check_compatible()
+
+
+def test_arrival_times_are_aiortcs_milliseconds() -> None:
+    for _ in range(1000):
+        before = current_ms()
+        now = receive_path.arrival_ms()
+        assert before <= now <= current_ms()
 
 
 async def test_a_handler_that_must_wait_is_finished_by_a_task() -> None:

@@ -1,5 +1,7 @@
 """The receive path's bandwidth estimate gives aiortc's own figures and REMBs, packet for
-packet, on the traffic a camera sends: steady, bursty, congested, after a pause."""
+packet, on the traffic a camera sends: steady, bursty, draining, after a pause; under
+congestion the same until the first reduction, then reductions at libwebrtc's pace
+instead of a REMB for every packet."""
 
 from __future__ import annotations
 
@@ -8,9 +10,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aiortc.rate import RateCounter, RemoteBitrateEstimator
+from aiortc.rate import BandwidthUsage, RateCounter, RemoteBitrateEstimator
 
-from media.receive_rate import Estimator, PacketRate
+from media.receive_rate import (
+    MAX_REDUCTION_INTERVAL_MS,
+    REDUCE_AT_ONCE_BELOW,
+    Estimator,
+    PacketRate,
+)
 
 SSRC = 0x1234
 
@@ -59,7 +66,6 @@ def figures(estimator: RemoteBitrateEstimator) -> tuple[Any, ...]:
     [
         pytest.param(dict(seed=1, seconds=20), id="steady"),
         pytest.param(dict(seed=2, seconds=20, kbps=2500), id="high-rate"),
-        pytest.param(dict(seed=3, seconds=20, queue_ms_per_s=40), id="congested"),
         pytest.param(dict(seed=4, seconds=20, queue_ms_per_s=-20), id="draining"),
         pytest.param(dict(seed=5, seconds=20, pause_at=6.0), id="paused"),
         pytest.param(dict(seed=6, seconds=70), id="abs-send-time-wraps"),
@@ -77,6 +83,48 @@ def test_every_remb_and_figure_is_aiortcs(trace: dict[str, Any]) -> None:
         rembs += expected is not None
         assert figures(ours) == figures(theirs)
     assert rembs > 5
+    assert theirs.detector.state() != BandwidthUsage.OVERUSING  # (the congested test's case)
+
+
+def test_a_congested_link_is_reduced_at_libwebrtcs_pace_not_on_every_packet() -> None:
+    theirs, ours = RemoteBitrateEstimator(), Estimator()
+    before: list[tuple[int, int]] = []  # (arrival, bitrate) until aiortc first overuses
+    theirs_after: list[tuple[int, int]] = []
+    ours_after: list[tuple[int, int]] = []
+    overusing = False
+    for arrival, abs_send_time, size in camera(seed=3, seconds=20, queue_ms_per_s=40):
+        args = dict(
+            arrival_time_ms=arrival, abs_send_time=abs_send_time, payload_size=size, ssrc=SSRC
+        )
+        expected, got = theirs.add(**args), ours.add(**args)
+        if not overusing:
+            overusing = theirs.detector.state() == BandwidthUsage.OVERUSING
+        if not overusing:  # the same figures and REMBs until the link first congests
+            assert got == expected and figures(ours) == figures(theirs)
+            if expected is not None:
+                before.append((arrival, expected[0]))
+            continue
+        if expected is not None:
+            theirs_after.append((arrival, expected[0]))
+        if got is not None:
+            ours_after.append((arrival, got[0]))
+            if len(ours_after) > 1 and ours.detector.state() == BandwidthUsage.OVERUSING:
+                gap = arrival - ours_after[-2][0]
+                rate = ours.incoming_bitrate.rate(arrival)
+                assert gap >= MAX_REDUCTION_INTERVAL_MS or (
+                    rate is not None and rate < REDUCE_AT_ONCE_BELOW * ours_after[-2][1]
+                ), (gap, rate)
+    assert overusing and before and theirs_after and ours_after, "the link never congested"
+    # the first reduction: at most one reduction interval after aiortc's, to the same rate
+    assert ours_after[0][0] - theirs_after[0][0] <= MAX_REDUCTION_INTERVAL_MS
+    assert ours_after[0][1] < before[-1][1]
+    # aiortc sent a REMB for every packet while overusing; ours a few a second
+    assert len(theirs_after) > 5 * len(ours_after) > 0
+    seconds = (ours_after[-1][0] - ours_after[0][0]) / 1000
+    assert len(ours_after) / seconds < 1000 / MAX_REDUCTION_INTERVAL_MS + 2
+    # ... and the sender is told the same: the estimate ends within 5% of aiortc's
+    assert ours_after[-1][1] == pytest.approx(theirs_after[-1][1], rel=0.05)
+    assert max(rate for _, rate in ours_after) < before[-1][1]  # never back above
 
 
 def test_the_rate_is_aiortcs_at_every_millisecond() -> None:

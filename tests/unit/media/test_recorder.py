@@ -30,11 +30,14 @@ class FeedSource:
         self._listener: Callable[..., None] | None = None
         self.clock_settled = True  # its clock has seen enough packets (TrackSource's)
         self.clock_fixed = False
+        self.pictured = 0  # no wall makes pictures of it
 
     def fix_clock(self) -> None:
         self.clock_fixed = True
 
-    def listen(self, on_frame: Callable[..., None] | None, on_end: object = None) -> None:
+    def listen(
+        self, on_frame: Callable[..., None] | None, on_end: object = None, on_picture: object = None
+    ) -> None:
         self._listener = on_frame
 
     def time_of(self, frame: EncodedFrame) -> float:

@@ -44,6 +44,29 @@ async def make(request: pytest.FixtureRequest) -> AsyncIterator[Make]:
         yield redis
 
 
+async def newest_request(locks: UploadLocks, upload_id: str) -> object:
+    """The mark of the newest request for an upload: a look inside each implementation (the
+    port does not say which requests wait, and nothing else shows it)."""
+    if isinstance(locks, MemoryUploadLocks):
+        slot = locks._slots.get(upload_id)
+        return None if slot is None else slot.newest
+    assert isinstance(locks, RedisUploadLocks)
+    return await locks._redis.get(locks._newest + upload_id)
+
+
+async def asked_after(locks: UploadLocks, upload_id: str, before: object) -> object:
+    """Wait (bounded) until a request newer than ``before`` has asked for the upload (it now
+    waits for it); its mark."""
+    marks: list[object] = [before]
+
+    async def asked() -> bool:
+        marks.append(await newest_request(locks, upload_id))
+        return marks[-1] != before
+
+    await wait_until(asked, 5, "a newer request asks for the upload")
+    return marks[-1]
+
+
 class HangingBody:
     """A body whose bytes stopped coming (a dead connection) until it is cut."""
 
@@ -70,7 +93,9 @@ async def test_a_newer_request_cuts_the_holder_off_and_takes_over(make: Make) ->
                 await body.read()
             except UploadInterrupted:
                 order.append("old cut off")
-                await asyncio.sleep(0.01)  # writing what it received
+                # Writing what it received takes a while: the newer request must wait it
+                # out (a real pause, the order below is what the test is about).
+                await asyncio.sleep(0.01)
                 order.append("old lets go")
                 raise
 
@@ -101,10 +126,11 @@ async def test_of_two_waiting_requests_only_the_newest_goes_on(make: Make) -> No
 
     first = asyncio.create_task(busy())
     await holding.wait()
+    mark = await newest_request(locks, "u")
     middle = asyncio.create_task(request(other))
-    await asyncio.sleep(0.05)  # the middle one is waiting (nothing to poll for)
+    mark = await asked_after(locks, "u", mark)  # the middle one is waiting
     newest = asyncio.create_task(request(locks))
-    await asyncio.sleep(0.05)
+    await asked_after(locks, "u", mark)  # and the newest one after it
     release.set()
     await first
     with pytest.raises(UploadInterrupted):

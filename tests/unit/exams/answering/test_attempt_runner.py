@@ -245,3 +245,20 @@ async def test_the_reading_deadline_starts_without_a_second_camera_and_says_so(
     await b.advance(30)
     take = (await b.attempt()).recording_take
     assert take is not None and take.started_by == "server" and not take.secondary_ready
+
+
+async def test_the_attempts_take_and_the_media_take_start_and_end_together(
+    clock: FakeClock,
+) -> None:
+    """The take service reads the clock after the attempt's save (a busy server: later);
+    both must still say one start and one deadline (an incident's offset into the take and
+    the recording's end come from them)."""
+    b = bench_for(clock, reading_limit_s=60, recording_limit_s=120)
+    await enter(b)
+    b.takes.clock = lambda: clock() + 0.25  # type: ignore[assignment]
+    a = await start_by_hand(b)
+    take = a.recording_take
+    assert take is not None
+    media = b.takes.takes[take.id]
+    assert media.started_at == take.started_at
+    assert media.deadline == take.deadline

@@ -67,6 +67,9 @@ class Audit:
     async def record(self, entry: Entry) -> None:
         self.entries.append(entry)
 
+    async def recent(self, limit: int = 100, account_id: str | None = None) -> list[Entry]:
+        return [e for e in self.entries if account_id in (None, e.account_id)][-limit:]
+
 
 class RetakeBench(Bench):
     ledger: MemoryLedger

@@ -1,0 +1,214 @@
+"""``RTCRtpReceiver._handle_rtp_packet`` as a plain call, for the direct receive path.
+
+aiortc handles each received RTP packet in a coroutine: made, started and finished once
+per packet (by :func:`media.receive_path.run`), though it suspends only when RTCP must
+wait to be sent. On its way it stamps the packet's source with a ``datetime`` (for
+``getSynchronizationSources``), looks the codec's name up twice (a string split each
+time), and parses the whole VP8 payload descriptor into an object to keep its payload.
+
+:class:`PacketHandler` does the same steps in the same order, for one receiver, as a
+plain method: the bandwidth estimate and its REMB, the source's timestamp (refreshed
+once a second, which is all ``getSynchronizationSources``' ten seconds need), the
+codec, the RTCP statistics, RTX unwrapping, NACKs, depayloading (VP8: the descriptor's
+length read, :func:`vp8_payload`), the jitter buffer, PLI, and the frame handed on to
+the decoder queue (:mod:`media.tap`'s). Sending RTCP is still aiortc's coroutine, run
+to its first suspension by :func:`media.receive_path.run`.
+
+It reads aiortc 1.16's receiver internals (``check_compatible`` names what moved):
+the dicts it keeps are mutated in place by aiortc and read through here; the values
+aiortc may replace (the RTCP SSRC, the decoder thread, the jitter buffer) are read
+again for every packet.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from aiortc import clock
+from aiortc.codecs import depayload
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtcrtpreceiver import RTCRtpReceiver, StreamStatistics
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, pack_remb_fci, unwrap_rtx
+
+_PREFIX = "_RTCRtpReceiver__"
+ATTRIBUTES = (
+    "active_ssrc",
+    "codecs",
+    "decoder_error",
+    "decoder_queue",
+    "decoder_thread",
+    "jitter_buffer",
+    "kind",
+    "nack_generator",
+    "remote_bitrate_estimator",
+    "remote_streams",
+    "rtcp_ssrc",
+    "rtx_ssrc",
+    "timestamp_mapper",
+)
+SOURCE_REFRESH_MS = 1000  # a source's timestamp is renewed this often (aiortc: every packet)
+
+_VP8, _H264, _RTX, _OTHER = range(4)
+
+
+class PacketHandler:
+    """One receiver's packets (see the module)."""
+
+    __slots__ = (
+        "_active",
+        "_codecs",
+        "_kinds",
+        "_receiver",
+        "_remote_streams",
+        "_rtx_ssrc",
+        "_seen_ms",
+        "_send",
+        "_state",
+    )
+
+    def __init__(
+        self, receiver: RTCRtpReceiver, send: Callable[[Coroutine[Any, Any, None]], None]
+    ) -> None:
+        state = vars(receiver)
+        self._receiver = receiver
+        self._state = state
+        self._send = send  # runs an RTCP coroutine (media.receive_path.run)
+        self._active: dict[int, datetime.datetime] = state[_PREFIX + "active_ssrc"]
+        self._codecs: dict[int, RTCRtpCodecParameters] = state[_PREFIX + "codecs"]
+        self._rtx_ssrc: dict[int, int] = state[_PREFIX + "rtx_ssrc"]
+        self._remote_streams: dict[int, StreamStatistics] = state[_PREFIX + "remote_streams"]
+        self._seen_ms: dict[int, int] = {}
+        self._kinds: dict[int, int] = {}  # payload type -> how to depayload
+
+    def rtp(self, packet: RtpPacket, arrival_time_ms: int) -> None:
+        receiver, state = self._receiver, self._state
+        if not receiver._enabled:
+            return
+        estimator = state[_PREFIX + "remote_bitrate_estimator"]
+        if estimator is not None:
+            abs_send_time = packet.extensions.abs_send_time
+            if abs_send_time is not None:
+                remb = estimator.add(
+                    abs_send_time=abs_send_time,
+                    arrival_time_ms=arrival_time_ms,
+                    payload_size=len(packet.payload) + packet.padding_size,
+                    ssrc=packet.ssrc,
+                )
+                rtcp_ssrc = state[_PREFIX + "rtcp_ssrc"]
+                if rtcp_ssrc is not None and remb is not None:
+                    self._send(
+                        receiver._send_rtcp(
+                            RtcpPsfbPacket(
+                                fmt=RTCP_PSFB_APP,
+                                ssrc=rtcp_ssrc,
+                                media_ssrc=0,
+                                fci=pack_remb_fci(*remb),
+                            )
+                        )
+                    )
+
+        ssrc = packet.ssrc
+        seen = self._seen_ms.get(ssrc)
+        if seen is None or arrival_time_ms - seen >= SOURCE_REFRESH_MS:
+            self._seen_ms[ssrc] = arrival_time_ms
+            self._active[ssrc] = clock.current_datetime()
+
+        codec = self._codecs.get(packet.payload_type)
+        if codec is None:
+            return
+        streams = self._remote_streams
+        stream = streams.get(ssrc)
+        if stream is None:
+            stream = streams[ssrc] = StreamStatistics(codec.clockRate)
+        stream.add(packet)
+
+        kind = self._kind(packet.payload_type, codec)
+        if kind == _RTX:
+            original_ssrc = self._rtx_ssrc.get(ssrc)
+            if original_ssrc is None:
+                return
+            apt = codec.parameters.get("apt")
+            if len(packet.payload) < 2 or not isinstance(apt, int) or apt not in self._codecs:
+                return
+            packet = unwrap_rtx(packet, payload_type=apt, ssrc=original_ssrc)
+            codec = self._codecs[apt]
+            kind = self._kind(apt, codec)
+
+        nacks = state[_PREFIX + "nack_generator"]
+        if nacks is not None and nacks.add(packet):
+            self._send(receiver._send_rtcp_nack(packet.ssrc, sorted(nacks.missing)))
+
+        payload = packet.payload
+        try:
+            if not payload:
+                data = b""
+            elif kind == _VP8:
+                data = vp8_payload(payload)
+            elif kind == _OTHER:
+                data = payload
+            else:
+                data = depayload(codec, payload)
+        except ValueError:
+            return
+        packet._data = data  # type: ignore[attr-defined]
+
+        pli, frame = state[_PREFIX + "jitter_buffer"].add(packet)
+        decoder_error = state[_PREFIX + "decoder_error"]
+        if decoder_error.is_set():
+            decoder_error.clear()
+            if state[_PREFIX + "kind"] == "video":
+                pli = True
+        if pli:
+            self._send(receiver._send_rtcp_pli(packet.ssrc))
+        if frame is not None and state[_PREFIX + "decoder_thread"]:
+            frame.timestamp = state[_PREFIX + "timestamp_mapper"].map(frame.timestamp)
+            state[_PREFIX + "decoder_queue"].put((codec, frame))
+
+    def _kind(self, payload_type: int, codec: RTCRtpCodecParameters) -> int:
+        kind = self._kinds.get(payload_type)
+        if kind is None:
+            name = codec.name.lower()
+            kind = self._kinds[payload_type] = (
+                _VP8
+                if name == "vp8"
+                else _H264
+                if name == "h264"
+                else _RTX
+                if name == "rtx"
+                else _OTHER
+            )
+        return kind
+
+
+def vp8_payload(payload: bytes) -> bytes:
+    """The VP8 data after the payload descriptor (RFC 7741 4.2): aiortc's
+    ``vp8_depayload`` without building the descriptor; the same ValueErrors."""
+    size = len(payload)
+    if size < 1:
+        raise ValueError("VPX descriptor is too short")
+    pos = 1
+    if payload[0] & 0x80:  # X: extended control bits follow
+        if size < 2:
+            raise ValueError("VPX descriptor has truncated extended bits")
+        ext = payload[1]
+        pos = 2
+        if ext & 0x80:  # I: a picture id, 7 or 15 bits
+            if size < pos + 1:
+                raise ValueError("VPX descriptor has truncated PictureID")
+            if payload[pos] & 0x80:
+                if size < pos + 2:
+                    raise ValueError("VPX descriptor has truncated long PictureID")
+                pos += 2
+            else:
+                pos += 1
+        if ext & 0x40:  # L: TL0PICIDX
+            if size < pos + 1:
+                raise ValueError("VPX descriptor has truncated TL0PICIDX")
+            pos += 1
+        if ext & 0x30:  # T or K: TID/Y/KEYIDX
+            if size < pos + 1:
+                raise ValueError("VPX descriptor has truncated T/K")
+            pos += 1
+    return payload[pos:]

@@ -1,0 +1,95 @@
+"""The video jitter buffer of the receive path releases aiortc's frames, packet for packet,
+whatever arrives: losses, reordering, duplicates (with another timestamp too), sequence
+jumps past the buffer, sequence wraps; and costs a walk over each packet about once."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+import pytest
+from aiortc.jitterbuffer import JitterBuffer
+from aiortc.rtp import RtpPacket
+
+from media.receive_jitter import VideoJitterBuffer
+
+
+def packet(sequence_number: int, timestamp: int, tag: int) -> RtpPacket:
+    p = RtpPacket(sequence_number=sequence_number & 0xFFFF, timestamp=timestamp & 0xFFFFFFFF)
+    p._data = tag.to_bytes(4, "big")  # type: ignore[attr-defined]
+    return p
+
+
+def camera(seed: int, packets: int, start: int) -> Iterator[RtpPacket]:
+    """Frames of 1-60 packets, as sent, then mangled on the way."""
+    rnd = random.Random(seed)
+    sent: list[RtpPacket] = []
+    sequence, timestamp, tag = start, rnd.randrange(1 << 32), 0
+    while len(sent) < packets:
+        for _ in range(rnd.choice((1, 2, 3, 4, 8, 45, 60))):
+            sent.append(packet(sequence, timestamp, tag))
+            sequence, tag = sequence + 1, tag + 1
+        timestamp += 3000
+    i = 0
+    while i < len(sent):
+        roll = rnd.random()
+        if roll < 0.03:  # lost
+            i += 1
+            continue
+        if roll < 0.06 and i + 3 < len(sent):  # reordered
+            sent[i], sent[i + 3] = sent[i + 3], sent[i]
+        elif roll < 0.08 and i > 10:  # a duplicate or retransmission of an older one
+            yield sent[i - rnd.randrange(1, 10)]
+        elif roll < 0.085 and i > 10:  # a duplicate with another timestamp
+            old = sent[i - rnd.randrange(1, 10)]
+            yield packet(old.sequence_number, old.timestamp + 1, 10**6 + i)
+        elif roll < 0.088:  # a jump: the sender's sequence moved on
+            jump = rnd.choice((50, 120, 700, 40000))
+            for later in sent[i:]:
+                later.sequence_number = (later.sequence_number + jump) & 0xFFFF
+        yield sent[i]
+        i += 1
+
+
+@pytest.mark.parametrize("capacity", [16, 128, 512])
+@pytest.mark.parametrize("seed", range(6))
+def test_every_frame_and_state_is_aiortcs(capacity: int, seed: int) -> None:
+    theirs, ours = JitterBuffer(capacity, is_video=True), VideoJitterBuffer(capacity)
+    released = 0
+    for p in camera(seed, 6000, start=65536 - 2000 + seed):  # wraps on the way
+        expected, got = theirs.add(p), ours.add(p)
+        assert got[0] == expected[0]
+        assert (got[1] is None) == (expected[1] is None)
+        if expected[1] is not None and got[1] is not None:
+            assert (got[1].data, got[1].timestamp) == (expected[1].data, expected[1].timestamp)
+            released += 1
+        assert ours._origin == theirs._origin
+        assert ours._packets == theirs._packets
+    assert released > 50
+
+
+def test_a_frame_of_many_packets_is_walked_about_once() -> None:
+    steps = 0
+
+    class Counted(list[RtpPacket | None]):
+        def __getitem__(self, index):  # type: ignore[no-untyped-def]
+            nonlocal steps
+            steps += 1
+            return super().__getitem__(index)
+
+    ours = VideoJitterBuffer(512)
+    ours._packets = Counted(ours._packets)
+    for frame in range(10):
+        for i in range(45):  # a keyframe's worth of packets each
+            ours.add(packet(frame * 45 + i, frame * 3000, i))
+    # aiortc's walk: 45 * 46 / 2 per frame; the resumed walk: a few per packet
+    assert steps < 3 * 45 * 10
+
+
+def test_only_aiortcs_unused_video_buffer_is_replaced() -> None:
+    assert isinstance(VideoJitterBuffer.replacing(JitterBuffer(512, is_video=True)), JitterBuffer)
+    assert VideoJitterBuffer.replacing(JitterBuffer(16, prefetch=4)) is None  # audio
+    used = JitterBuffer(512, is_video=True)
+    used.add(packet(1, 1, 1))
+    assert VideoJitterBuffer.replacing(used) is None
+    assert VideoJitterBuffer.replacing(VideoJitterBuffer(512)) is None
