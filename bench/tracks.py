@@ -128,6 +128,11 @@ class PacedTrack(MediaStreamTrack):
             await asyncio.sleep(delay)
         else:
             self.max_late_s = max(self.max_late_s, -delay)
+            # Late: still let the loop run between frames. aiortc's sender packs a
+            # pre-encoded frame and sends it without suspending, so a sender catching up
+            # would otherwise hold the loop for its whole backlog, and the other senders
+            # and the Socket.IO pongs (5 s: the server drops the candidate) wait for it.
+            await asyncio.sleep(0)
         at = self.sample_index(index)
         sample = self._samples[at]
         cover = self._cover

@@ -84,11 +84,35 @@ class MediaSession:
             "take_id": self.take_id,
             "attempt_id": self.attempt_id,
             "media": "flowing" if self.silent_since is None else "silent",
+            "media_stage": self.media_stage(),
             "silent_since": self.silent_since,
             "last_silence": None
             if self.last_silence is None
             else {"from": self.last_silence[0], "to": self.last_silence[1]},
         }
+
+    def media_stage(self) -> str:
+        """How far its media gets (the heartbeat says it; a take that records nothing is
+        told by it): ``no_peer`` (no offer yet), ``connecting`` (its peer connection is not
+        connected), ``no_packets`` (connected, no RTP packet reached its tracks),
+        ``no_frames`` (packets, no whole frame yet), ``flowing`` (frames, no take), and
+        while it records a take: ``before_take`` (frames arrive, but their tracks' clocks
+        place them all before the take started: none is recorded), ``waiting`` (frames of
+        the take arrive, nothing is written yet: its first keyframe, or the clocks
+        settling) or ``recording``."""
+        if self.peer is None:
+            return "no_peer"
+        if self.peer.connectionState != "connected":
+            return "connecting"
+        if not any(s.frames_received for s in self.sources):
+            return "no_frames" if any(s.packets_seen for s in self.sources) else "no_packets"
+        recorder = self.recorder
+        if recorder is None:
+            return "flowing"
+        if recorder.written_s() > (0.0 if recorder.prior is None else recorder.prior.recorded_s):
+            return "recording"
+        newest = [s.last_frame_time for s in self.sources if s.last_frame_time is not None]
+        return "before_take" if newest and max(newest) < recorder.origin else "waiting"
 
     def last_frame_at(self) -> float | None:
         """When its newest frame arrived (media clock): its picture if it sends one."""
@@ -455,6 +479,9 @@ class MediaHub:
                 other.recorder, other.take_id = None, None
         session.recorder = recorder
         session.take_id = take_id
+        for source in session.sources:
+            if not source.listened:  # not recorded now: anchored afresh for this take
+                source.renew_clock()
         recorder.attach(session.sources, reason=reason)
 
     async def stop(self, take_id: str) -> dict[str, Any]:
@@ -468,13 +495,23 @@ class MediaHub:
         origin = self._origins.pop(take_id, time.monotonic())
         priors = self._priors.pop(take_id, {})
         recorders = set(cameras.values())
+        stages: dict[TakeRecorder, str] = {}  # how far each camera's media got
         for session in self._sessions.values():
-            if session.recorder in recorders:
+            if session.recorder is not None and session.recorder in recorders:
+                stages[session.recorder] = session.media_stage()
                 session.recorder = None
                 session.take_id = None
         names = list(cameras)
         results = await asyncio.gather(*(cameras[name].stop() for name in names))
         stopped = dict(zip(names, results, strict=True))
+        for name, result in stopped.items():
+            if not result["segments"]:
+                log.warning(
+                    "take %s: the %s camera recorded nothing (its media: %s)",
+                    take_id,
+                    name,
+                    stages.get(cameras[name], "no session"),
+                )
         report = quality.take_report(
             time.monotonic() - origin,
             {name: m.pop("quality") for name, m in stopped.items() if "quality" in m},

@@ -153,7 +153,7 @@ class TakeRecorder:
             return
         self._settled()  # frames held from the tracks before: placed on their clocks
         for old in self._sources.values():
-            old.listen(None)
+            old.unlisten(self._on_frame)
         self._sources = {s.kind: s for s in sources}
         if all(s.clock_settled for s in sources):
             self._fix_clocks()
@@ -179,7 +179,7 @@ class TakeRecorder:
         for source in self._sources.values():
             for frame in source.pending_frames():
                 self._on_frame(source, frame)
-            source.listen(None)
+            source.unlisten(self._on_frame)
         self._sources = {}
         self._last_video_t = self._last_audio_t = None
         if self._current is not None:
@@ -516,7 +516,7 @@ class TakeRecorder:
             self._stopped = True
             self.quality.finish()  # its last samples measured while the files close
             for source in self._sources.values():
-                source.listen(None)
+                source.unlisten(self._on_frame)
             if self._pli_task is not None:
                 self._pli_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -52,6 +52,7 @@ class TrackSource:
         self.ended = False
         self.frames_received = 0
         self.last_frame_at: float | None = None  # monotonic; how fresh the media is
+        self.last_frame_time: float | None = None  # the newest frame's time_of (monotonic)
         # Audio: every packet's level (the ssrc-audio-level extension), for the silence
         # detector (media.detectors.audio_level); noted by the tap for the track's life.
         self.levels: LevelNote | None = LevelNote() if kind == "audio" else None
@@ -96,12 +97,10 @@ class TrackSource:
         """The clock of frame timestamps (0 = aiortc's first frame) from the packets'."""
         if self._packet_base is None or self._first_rtp is None:
             return
-        origin = tap.timestamp_origin(self.receiver)
-        if origin is None:
-            return
-        offset = (origin - self._first_rtp) & 0xFFFFFFFF
-        offset = offset - (1 << 32) if offset >= 1 << 31 else offset
-        self._base = self._packet_base + offset / self._clock_rate
+        first = tap.rtp_ticks(self.receiver, self._first_rtp)
+        if first is None:
+            return  # no frame yet
+        self._base = self._packet_base - first / self._clock_rate
 
     def on_frame(self, codec: RTCRtpCodecParameters, frame: EncodedFrame) -> None:
         if self.codec is not codec:
@@ -115,6 +114,7 @@ class TrackSource:
             self._fixed = True
         self.frames_received += 1
         self.last_frame_at = time.monotonic()
+        self.last_frame_time = self._base + frame.timestamp / self._clock_rate
         if self._listener is not None:
             self._listener(self, frame)
         for watcher in self._watchers:
@@ -145,6 +145,23 @@ class TrackSource:
             return False
         return self._rtp_ticks >= SETTLE_S * self._clock_rate or self._packets_seen >= CLOCK_PACKETS
 
+    def renew_clock(self) -> None:
+        """A new take is to record this track: anchor its clock again on the packets from
+        now on if it was fixed for an earlier take or is no longer refined.
+
+        The mapping holds only while the sender's RTP clock keeps pace with ours. One that
+        lost time since (its capture stalled, or it was starved of CPU, and went on from
+        where it was) would place every new frame that far before the take's start: all
+        of them dropped as captured before it, a camera connected that never records.
+        """
+        if not self._fixed and not self._fix_wanted and self._packets_seen < CLOCK_PACKETS:
+            return  # still refined on this connection's first packets
+        self._fixed = self._fix_wanted = False
+        self._packet_base = self._first_rtp = self._last_rtp = None
+        self._rtp_ticks = self._packets_seen = 0
+        if not self.ended:
+            tap.note_packets(self.receiver, self)
+
     def fix_clock(self) -> None:
         """A recorder writes with this clock from now on (from its first frame, if none came
         yet): later packets no longer move it."""
@@ -168,6 +185,13 @@ class TrackSource:
         self._listener = on_frame
         self._end_listener = on_end
         self._picture_listener = on_picture
+
+    def unlisten(self, on_frame: FrameListener) -> None:
+        """Stop what :meth:`listen` gave ``on_frame``, unless another listens now: a recorder
+        letting go of its tracks must not silence the next take's, which may already listen
+        (a take started on the same session while the last one was still being stopped)."""
+        if self._listener == on_frame:
+            self.listen(None)
 
     def watch(self, on_frame: FrameListener, *, pictures: bool = False) -> Callable[[], None]:
         """Also hand every frame to ``on_frame`` (after the recorder); returns the unwatch.
@@ -194,6 +218,16 @@ class TrackSource:
         """A watcher decoded ``frame`` (a keyframe of this track) into ``picture``."""
         if self._picture_listener is not None:
             self._picture_listener(self, frame, picture)
+
+    @property
+    def listened(self) -> bool:
+        """A recorder takes its frames (:meth:`listen`)."""
+        return self._listener is not None
+
+    @property
+    def packets_seen(self) -> int:
+        """Packets its clock noted since it was (re)anchored (up to :data:`CLOCK_PACKETS`)."""
+        return self._packets_seen
 
     @property
     def watched(self) -> bool:

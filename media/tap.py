@@ -131,6 +131,14 @@ class _Unwrapper:
         self._raw, self._ticks = raw, mapped
         return mapped
 
+    def ticks(self, raw: int) -> int | None:
+        """A sender's timestamp on this count, nearest the newest frame's (no frame yet:
+        None); nothing is changed."""
+        if self._raw is None:
+            return None
+        step = (raw - self._raw) & 0xFFFFFFFF
+        return self._ticks + (step - (1 << 32) if step >= 1 << 31 else step)
+
     def raw(self, raw: int, first: int = 0) -> int:
         """A sender's timestamp; ``first``: its ticks if it is the first frame."""
         ticks = first
@@ -281,7 +289,7 @@ def install(receiver: RTCRtpReceiver, sink: FrameSink) -> None:
         _keep_dropped_audio(receiver, tapped)
         if sink.levels is not None:
             _note_levels(receiver, sink.levels)
-    _note_packets(receiver, sink)
+    note_packets(receiver, sink)
 
 
 def _keep_dropped_audio(receiver: RTCRtpReceiver, tapped: _TapQueue) -> None:
@@ -332,9 +340,9 @@ def _note_levels(receiver: RTCRtpReceiver, note: LevelNote) -> None:
     jitter.add = levelled_add
 
 
-def _note_packets(receiver: RTCRtpReceiver, sink: FrameSink) -> None:
+def note_packets(receiver: RTCRtpReceiver, sink: FrameSink) -> None:
     """Tell ``sink`` when each RTP packet reaches the jitter buffer, with its RTP time,
-    until it has heard enough.
+    until it has heard enough (again, if it had: a track clock anchored afresh).
 
     Frames leave the jitter buffer later than their packets arrive (audio
     waits for four frames of prefetch, video for the next frame's first
@@ -345,6 +353,8 @@ def _note_packets(receiver: RTCRtpReceiver, sink: FrameSink) -> None:
     """
     jitter = getattr(receiver, _JITTER_ATTR)
     original = jitter.add
+    if getattr(original, "noting", None) is sink:
+        return  # still telling it
     wrapped = "add" in vars(jitter)  # the level note's: it stays
 
     def noted_add(packet: Any) -> Any:
@@ -355,13 +365,16 @@ def _note_packets(receiver: RTCRtpReceiver, sink: FrameSink) -> None:
                 del jitter.add
         return original(packet)
 
+    noted_add.noting = sink  # type: ignore[attr-defined]
     jitter.add = noted_add
 
 
-def timestamp_origin(receiver: RTCRtpReceiver) -> int | None:
-    """The RTP timestamp aiortc rebased to 0 (its first released frame's), once known."""
-    origin = getattr(receiver, _MAPPER_ATTR)._origin
-    return None if origin is None else int(origin)
+def rtp_ticks(receiver: RTCRtpReceiver, timestamp: int) -> int | None:
+    """The RTP ``timestamp`` of a packet on the count of its frames' timestamps (unwrapped,
+    0 = the receiver's first frame), taken as the nearest to the newest frame's; None
+    before the first frame."""
+    tapped = getattr(receiver, _QUEUE_ATTR)
+    return tapped.unwrap.ticks(timestamp) if isinstance(tapped, _TapQueue) else None
 
 
 def pending_frames(receiver: RTCRtpReceiver, kind: str) -> list[EncodedFrame]:

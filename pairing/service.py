@@ -22,7 +22,6 @@ from the store when they do not have it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -50,6 +49,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CAMERA = "secondary"
+# the take no longer records here: stopped, or continued by another node (takes.MOVED)
+ENDED = ("take_stopped", "take_moved")
 
 
 class _HasId(Protocol):
@@ -67,6 +68,7 @@ def check_may_start_take(session_role: str | None) -> None:
 
 
 CHECK_EVERY_S = 0.5
+CLOSE_WAIT_S = 10.0  # a check under way as the server stops: its store's answer, or timeout
 LINK_IDLE_S = 3600.0  # a link with no phone and no take is forgotten after this long
 
 
@@ -387,7 +389,7 @@ class PairingService:
             return
         if event == "take_started":
             self._recording[take.attempt_id] = take.id
-        elif event == "take_stopped" and self._recording.get(take.attempt_id) == take.id:
+        elif event in ENDED and self._recording.get(take.attempt_id) == take.id:
             del self._recording[take.attempt_id]
         link = self._links.get(take.attempt_id)
         if link is None:
@@ -455,17 +457,25 @@ class PairingService:
             self._checker = asyncio.ensure_future(self._check_forever())
 
     async def close(self) -> None:
-        if self._checker is not None:
-            self._checker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._checker
+        checker, self._checker = self._checker, None
+        if checker is not None:
+            checker.cancel()
+            # Bounded, and the loop sees it is closed (``self._checker``): Python 3.11's
+            # asyncio.wait_for (inside the store clients' writes) drops a cancellation that
+            # arrives as its write completes, and the checks would go on for ever.
+            _, running = await asyncio.wait({checker}, timeout=CLOSE_WAIT_S)
+            if running:
+                log.error("the second cameras' check did not stop; left behind")
         await self._flush()
 
     async def _check_forever(self) -> None:
-        while True:
+        me = asyncio.current_task()
+        while self._checker is me:
             await asyncio.sleep(CHECK_EVERY_S)
             self.forget_idle()
             for link in list(self._links.values()):
+                if self._checker is not me:
+                    return
                 try:
                     await self._check(link, "media")
                 except Exception:

@@ -12,7 +12,6 @@ a take claimed here is then either recording here or finished.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from exams.catalog.take_moves import Outcome, TakeMoves
@@ -21,6 +20,7 @@ from media.hub import MediaHub
 log = logging.getLogger(__name__)
 
 RETRY_S = 1.0  # real seconds: node leases run out in Redis's time
+STOP_S = 10.0  # a step under way as the server stops: its answer, or its client's timeout
 
 
 class TakeFollower:
@@ -29,6 +29,7 @@ class TakeFollower:
         self._hub = hub
         self._retry_s = retry_s
         self._tasks: dict[str, asyncio.Task[Outcome]] = {}  # owner -> the task looking
+        self._stopping = False  # read by the tasks too: a cancellation alone can be lost
 
     def opened(self, owner: str) -> None:
         """A new camera session of ``owner`` opened here: look for a take to continue."""
@@ -52,7 +53,7 @@ class TakeFollower:
 
     async def _follow(self, owner: str) -> Outcome:
         while True:
-            if not self._hub.sessions_of(owner):
+            if self._stopping or not self._hub.sessions_of(owner):
                 return Outcome.NOTHING  # the sessions here closed: nothing to record from
             try:
                 outcome = await self._moves.follow(owner)
@@ -64,9 +65,17 @@ class TakeFollower:
             await asyncio.sleep(self._retry_s)
 
     async def stop(self) -> None:
+        """Cancel the tasks and wait for them, bounded: Python 3.11's ``asyncio.wait_for``
+        (inside redis-py's and other clients' writes) drops a cancellation that arrives as its
+        awaitable completes, so each task also ends at its next turn (``_stopping``)."""
+        self._stopping = True
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if tasks:
+            done, running = await asyncio.wait(tasks, timeout=self._retry_s + STOP_S)
+            for task in done:
+                if not task.cancelled():
+                    task.exception()  # (logged where it happened)
+            if running:
+                log.error("%d take follower(s) did not stop; left behind", len(running))

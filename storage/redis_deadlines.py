@@ -24,7 +24,6 @@ owns a deadline when it falls due fires it).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -35,6 +34,7 @@ from redis.exceptions import RedisError
 log = logging.getLogger(__name__)
 
 KNOWN_NODES = "nodes"  # a sorted set: node id -> the time of its last heartbeat
+STOP_S = 10.0  # a beat under way as the heartbeat stops: Redis's answer, or its timeout
 
 # KEYS: owners hash, due zset. ARGV: me, node key prefix, then the deadline keys.
 ADOPT = """
@@ -111,11 +111,15 @@ class RedisDeadlines:
     async def stop(self, *, hand_over: bool = True) -> None:
         """Stop the heartbeat; ``hand_over``: delete it, so other nodes take this node's
         deadlines at their next sweep (``False``: as a crash, once the lease runs out)."""
-        if self._beating is not None:
-            self._beating.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._beating
-            self._beating = None
+        beating, self._beating = self._beating, None
+        if beating is not None:
+            beating.cancel()
+            # Bounded, and the loop sees it is stopped: a cancellation can be lost (Python
+            # 3.11's asyncio.wait_for around redis-py's writes drops one that arrives as the
+            # write completes) and the beat would go on, holding this stop for ever.
+            _, running = await asyncio.wait({beating}, timeout=self._lease_ms / 3000 + STOP_S)
+            if running:
+                log.error("node %s: its heartbeat did not stop; left behind", self._node)
         if hand_over:
             try:
                 await self._redis.delete(self._nodes + self._node)
@@ -139,6 +143,8 @@ class RedisDeadlines:
     async def _beat_forever(self) -> None:
         while True:
             await asyncio.sleep(self._lease_ms / 3000)
+            if self._beating is None:  # stopped, its cancellation lost (see stop)
+                return
             try:
                 await self._beat()
             except RedisError:

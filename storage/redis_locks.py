@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 WAIT_S = 30.0  # a step holds its lock for a few database writes (and a media start)
 FIRST_PAUSE_S = 0.005
 MAX_PAUSE_S = 0.2
+STOP_S = 10.0  # a renewal under way as the lock is released: Redis's answer, or its timeout
 
 # KEYS[1]: the lock. ARGV[1]: the owner's token.
 RELEASE = """
@@ -86,13 +87,16 @@ class RedisLocks:
                     raise
         except TimeoutError:
             raise LockTimeout(WAIT_MESSAGE, {"lock": key}) from None
-        renewing = asyncio.ensure_future(self._keep(name, token))
+        held = [True]  # what the renewal reads: its cancellation alone may be lost (_keep)
+        renewing = asyncio.ensure_future(self._keep(name, token, held))
         try:
             yield
         finally:
+            held[0] = False
             renewing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewing
+            _, running = await asyncio.wait({renewing}, timeout=self._lease_ms / 3000 + STOP_S)
+            if running:
+                log.error("lock %s: its lease renewal did not stop; released all the same", key)
             try:
                 await self._release(keys=[name], args=[token])
             except RedisError:  # its lease runs out by itself
@@ -111,10 +115,15 @@ class RedisLocks:
             await asyncio.sleep(pause)
             pause = min(MAX_PAUSE_S, pause * 2)
 
-    async def _keep(self, name: str, token: str) -> None:
-        """Renew the lease every third of it while the lock is held."""
-        while True:
+    async def _keep(self, name: str, token: str, held: list[bool]) -> None:
+        """Renew the lease every third of it while the lock is held (``held[0]``). The flag,
+        not only the cancellation, ends it: Python 3.11's ``asyncio.wait_for``, which redis-py
+        wraps around each socket write, drops a cancellation that arrives as the write
+        completes, and the renewal would go on, and the release wait for it, for ever."""
+        while held[0]:
             await asyncio.sleep(self._lease_ms / 3000)
+            if not held[0]:
+                return
             try:
                 if not await self._renew(keys=[name], args=[token, self._lease_ms]):
                     log.error("lock %s: its lease ran out while held (a long pause?)", name)

@@ -5,12 +5,17 @@ Each node reads a list of its own (``<prefix>takecalls:<node>``) with ``BLPOP``;
 is one JSON item pushed to the recording node's list. A list keeps a call while its node
 reconnects to Redis (pub/sub would drop it); it expires (:data:`KEEP_S`) if its node never
 reads it (a node that died: the caller has given up by then).
+
+Closing stops the reading and lets the stops already asked finish (the asking node waits
+for them), each wait bounded: a node that never stops is as bad as a lost take. The reader
+ends at its next turn even when its cancellation is lost: Python 3.11's
+``asyncio.wait_for``, which redis-py wraps around each socket write, drops a cancellation
+that arrives just as the write completes, and the ``BLPOP`` then goes on as if none came.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -18,11 +23,18 @@ from collections.abc import Awaitable, Callable
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from exams.catalog.take_calls import STOP_WAIT_S
+
 log = logging.getLogger(__name__)
 
 KEEP_S = 60
 READ_TIMEOUT_S = 1
 RETRY_S = 1.0
+# How long close() waits for the reader: its BLPOP's own wait, and a dead Redis's answer
+# (redis-py's socket timeout, 5 s) with room to spare.
+READER_END_S = READ_TIMEOUT_S + 9.0
+# and for the stops under way: as long as the asking node waits for their answer
+HANDLING_END_S = STOP_WAIT_S
 
 StopHandler = Callable[[str, str], Awaitable[object]]  # (take id, reason)
 
@@ -33,6 +45,8 @@ class RedisTakeCalls:
         self._prefix = prefix + "takecalls:"
         self._node = node
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._handling: dict[asyncio.Task[None], str] = {}  # a stop under way -> its call
 
     async def ask_stop(self, node: str, take_id: str, reason: str) -> None:
         key = self._prefix + node
@@ -44,23 +58,29 @@ class RedisTakeCalls:
 
     def serve(self, on_stop: StopHandler) -> None:
         """Read this node's calls until :meth:`close`, each handled in a task of its own."""
+        self._closing = False
         self._task = asyncio.ensure_future(self._read(on_stop))
 
     async def _read(self, on_stop: StopHandler) -> None:
         key = self._prefix + self._node
-        running: set[asyncio.Task[None]] = set()
-        while True:
+        while not self._closing:  # not the cancellation alone: it may be lost (module doc)
             try:
                 popped = await self._redis.blpop([key], timeout=READ_TIMEOUT_S)
             except RedisError as exc:
+                if self._closing:
+                    return
                 log.warning("node %s: could not read its take calls (%s); again", self._node, exc)
                 await asyncio.sleep(RETRY_S)
                 continue
             if popped is None:
                 continue
-            task = asyncio.ensure_future(self._handle(str(popped[1]), on_stop))
-            running.add(task)
-            task.add_done_callback(running.discard)
+            raw = str(popped[1])
+            task = asyncio.ensure_future(self._handle(raw, on_stop))
+            self._handling[task] = raw
+            task.add_done_callback(self._handled)
+
+    def _handled(self, task: asyncio.Task[None]) -> None:
+        self._handling.pop(task, None)
 
     async def _handle(self, raw: str, on_stop: StopHandler) -> None:
         try:
@@ -76,8 +96,28 @@ class RedisTakeCalls:
             log.warning("take %s: the stop asked by another node failed: %r", take_id, exc)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Stop reading calls, then wait for the stops already asked (at most
+        :data:`HANDLING_END_S`; one still running then is cancelled: its take, left
+        finalising, is recovered as after a crash)."""
+        self._closing = True
+        reader, self._task = self._task, None
+        if reader is not None:
+            reader.cancel()
+            _, running = await asyncio.wait({reader}, timeout=READER_END_S)
+            if running:
+                log.error(
+                    "node %s: its take-call reader did not end within %.0f s; left behind",
+                    self._node,
+                    READER_END_S,
+                )
+        if self._handling:
+            _, running = await asyncio.wait(set(self._handling), timeout=HANDLING_END_S)
+            for task in running:
+                log.error(
+                    "node %s: a stop asked by another node did not end within %.0f s "
+                    "(call %.200r); cancelled",
+                    self._node,
+                    HANDLING_END_S,
+                    self._handling.get(task),
+                )
+                task.cancel()

@@ -53,23 +53,22 @@ REALTIME = (
     "tests/integration/test_recording.py",  # every frame counted (lost some beside browsers)
     "tests/integration/test_recording_loss.py",
     "tests/integration/test_reconnect.py",
+    # Three nodes' cameras in real time: at OTHERS_NICE beside the browsers, their test
+    # peers and nodes got too little of the cores (a camera's connection dropped, a page's
+    # socket missed its pings) on a slow machine.
+    "tests/integration/test_failover.py",
+    "tests/integration/test_wall_nodes.py",
 )
 # Browser tests without camera, microphone or recording (pages and forms): nothing of theirs
 # is in real time, so each file is a group of its own like an integration file and runs on
 # the other worker (at OTHERS_NICE, its Chromium too) instead of waiting its turn behind the
 # real-time group's media. Only as many as keep the other worker shorter than the real-time
-# one (~40 s: it carries test_failover.py and the rest; tests/e2e/test_console.py, 47 s, would
-# qualify too).
+# one.
 NO_MEDIA = (
     "tests/e2e/test_account_security.py",
     "tests/e2e/test_console_reimport.py",
 )
 DIRECTORIES_IN_ORDER = ("tests/e2e/", "tests/integration/", "tests/unit/")
-# Files that must not start beside the network-drop tests (the first minutes of the
-# browsers' worker, whose figures are of media in real time): three nodes with HAProxy,
-# PostgreSQL and SeaweedFS (~2.5 min) starved them once. They run after the other
-# integration files, before the unit files.
-AFTER_INTEGRATION = ("tests/integration/test_failover.py",)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -132,8 +131,6 @@ def _rank(item: pytest.Item) -> tuple[int, int]:
     path = item.nodeid.split("::")[0]
     if path in LONGEST_FIRST:
         return (0, LONGEST_FIRST.index(path))
-    if path in AFTER_INTEGRATION:
-        return (DIRECTORIES_IN_ORDER.index("tests/integration/") + 1, 1)
     for rank, directory in enumerate(DIRECTORIES_IN_ORDER, start=1):
         if path.startswith(directory):
             return (rank, 0)

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from exams.catalog.takes import Take
+from exams.catalog.takes import MOVED, Take
 from media.hub import MediaHub
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class Drain:
         if event == "take_started":
             self._in_flight.add(take.id)
             self._idle.clear()
-        elif event in ("take_stored", "take_failed"):
+        elif event in ("take_stored", "take_failed", MOVED):
             self._in_flight.discard(take.id)
             if not self._in_flight:
                 self._idle.set()

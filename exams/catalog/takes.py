@@ -14,6 +14,7 @@ implemented in ``media`` and ``storage``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
@@ -22,6 +23,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from exams.catalog import take_gaps
+from exams.catalog.take_events import InOrder
 from exams.shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from exams.shared.locks import MemoryLocks
 from exams.shared.nodes import SingleNode
@@ -41,6 +43,9 @@ class TakeState(StrEnum):
 
 PURPOSES = ("device_check", "rehearsal", "formal")
 DEVICE_CHECK = "device_check"
+# A take event for the listeners alone: another node continues the take (this one was taken
+# for dead); it ends the take here as "take_stored" would, and the pages are not told.
+MOVED = "take_moved"
 
 
 @dataclass(frozen=True)
@@ -222,7 +227,9 @@ class TakeService:
         self._active: dict[str, str] = {}  # session id -> recording take id
         self._device_checks: dict[str, str] = {}  # owner -> their recording device check
         self._timers: dict[str, Callable[[], None]] = {}
+        self._stopping: dict[str, asyncio.Future[Take]] = {}  # take -> its stop under way
         self._listeners: list[TakeListener] = []
+        self._events = InOrder(self._tell)  # a take's events, in order (see _emit)
         self._playback_policies: list[PlaybackPolicy] = []
         self._camera_sources: list[CameraLookup] = []
         self._locks = locks if locks is not None else MemoryLocks()  # one manifest writer
@@ -240,7 +247,8 @@ class TakeService:
         self._elsewhere = remote
 
     def add_listener(self, listener: TakeListener) -> None:
-        """``listener(event, take)`` for every take event, whoever caused it."""
+        """``listener(event, take)`` for every take event, whoever caused it; a take's events
+        in order, the next once the listener has returned from the last (see :meth:`_emit`)."""
         self._listeners.append(listener)
 
     def add_playback_policy(self, policy: PlaybackPolicy) -> None:
@@ -313,8 +321,13 @@ class TakeService:
         return take
 
     async def stop(self, take_id: str, reason: str = "stopped", owner: str | None = None) -> Take:
-        """Stop a recording take and store it; ``owner`` given means a client asked."""
+        """Stop a recording take and store it; ``owner`` given means a client asked. A stop
+        that comes while another of the same take is under way here (the page's and a
+        deadline's, or one another node asked for) gets that one's answer: the stored take."""
         take = await self._get(take_id, owner)
+        under_way = self._stopping.get(take.id)
+        if under_way is not None:
+            return await asyncio.shield(under_way)
         if take.node not in (None, self._nodes.node) and take.id in self._active.values():
             return await self._let_go(take)
         if (
@@ -331,6 +344,23 @@ class TakeService:
         cancel = self._timers.pop(take.id, None)
         if cancel is not None:
             cancel()
+        done: asyncio.Future[Take] = asyncio.get_running_loop().create_future()
+        self._stopping[take.id] = done
+        try:
+            stored = await self._finish(take, reason)
+        except asyncio.CancelledError:
+            done.cancel()
+            raise
+        except Exception as exc:
+            done.set_exception(exc)
+            done.exception()  # (only the stops that joined it need to see it)
+            raise
+        finally:
+            del self._stopping[take.id]
+        done.set_result(stored)
+        return stored
+
+    async def _finish(self, take: Take, reason: str) -> Take:
         take = replace(
             take, state=TakeState.FINALIZING, stopped_at=self._clock(), stop_reason=reason
         )
@@ -404,6 +434,7 @@ class TakeService:
             await self._recorder.stop(take.id)  # its files stay on this node's disk
         except Exception:
             log.exception("take %s: could not stop its recording here", take.id)
+        await self._emit(MOVED, take)  # this node's detectors and drain let it go too
         return take
 
     def recording_in(self, session_id: str) -> str | None:
@@ -602,7 +633,17 @@ class TakeService:
         )
 
     async def _emit(self, event: str, take: Take) -> None:
-        await self._notifier.take_event(event, take)
+        """Tell the owner's pages and every listener. A take's events reach each of them in
+        the order they happen, never two at once: an end that comes while a listener still
+        handles the take's start waits for it (:mod:`.take_events`); other takes go on."""
+        await self._events.emit(event, take)
+
+    async def _tell(self, event: str, take: Take) -> None:
+        try:
+            if event != MOVED:  # the pages hear of the take from the node that goes on
+                await self._notifier.take_event(event, take)
+        except Exception:  # the listeners are told all the same
+            log.exception("the pages could not be told of %s for take %s", event, take.id)
         for listener in self._listeners:
             try:
                 await listener(event, take)

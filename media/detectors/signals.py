@@ -13,10 +13,10 @@ What fires goes to ``Incidents.raise_alert`` with the condition's onset; what st
 to ``end_alert``; a take that stops ends them all. (What the page reports of itself,
 a reload included, is :mod:`exams.proctoring.page_events`.)
 
-Rules (``enabled``, ``after_s``) are the exam's, read when the take starts; an end that
-comes while they are read wins (the take is not watched). Frames arrive on the media
-clock (monotonic); conditions run on the server clock, onto which media times are
-carried as "so long ago".
+Rules (``enabled``, ``after_s``) are the exam's, read when the take starts (the take
+service tells a take's end only once its start has been handled: see
+:mod:`exams.catalog.take_events`). Frames arrive on the media clock (monotonic);
+conditions run on the server clock, onto which media times are carried as "so long ago".
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from exams.catalog.attempts import Attempt
 from exams.catalog.questions import OnlineSettings
-from exams.catalog.takes import Take
+from exams.catalog.takes import MOVED, Take
 from exams.proctoring.conditions import Change, End, Onset
 from exams.proctoring.monitoring import AlertKind, Monitoring
 from exams.proctoring.page_events import Alerts, ExamSource
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 TICK_S = 1.0  # how often the runner samples (on the server clock)
 PRIMARY, SECONDARY = "primary", "secondary"
-ENDS = ("take_stopped", "take_stored", "take_failed")
+ENDS = ("take_stopped", "take_stored", "take_failed", MOVED)
 
 LinkState = Callable[[str], str | None]  # attempt id -> its second camera's link state
 
@@ -101,7 +101,6 @@ class SignalDetectors:
         self._clock = clock
         self._media_clock = media_clock
         self._watched: dict[str, _Watched] = {}  # take id -> its watch
-        self._starting: set[str] = set()  # takes whose attempt and exam are being read
 
     @property
     def watched(self) -> int:
@@ -182,15 +181,9 @@ class SignalDetectors:
     # -- watching ----------------------------------------------------------------------------
 
     async def _watch(self, take: Take, attempt_id: str) -> None:
-        self._starting.add(take.id)
-        try:
-            attempt = await self._attempts.get(attempt_id)
-            exam = None if attempt is None else await self._exams.get(attempt.exam_id)
-        finally:
-            # An end that came while they were read took the take out of the set: not watched.
-            ended = take.id not in self._starting
-            self._starting.discard(take.id)
-        if attempt is None or exam is None or ended or take.id in self._watched:
+        attempt = await self._attempts.get(attempt_id)
+        exam = None if attempt is None else await self._exams.get(attempt.exam_id)
+        if attempt is None or exam is None or take.id in self._watched:
             return
         rules = exam.monitoring
         needs_second = False
@@ -222,7 +215,6 @@ class SignalDetectors:
         )
 
     async def _unwatch(self, take_id: str) -> None:
-        self._starting.discard(take_id)
         w = self._watched.pop(take_id, None)
         if w is None:
             return

@@ -8,8 +8,9 @@ what state) to watch, and holds a ``watch`` claim on the candidate's pictures
 take's end it gives the claim back and lets the detector end what it raised.
 
 One take per candidate (one question at a time): a take that never said it stopped is
-replaced by the candidate's next one. An end that comes while the exam is being read wins:
-the take is not watched.
+replaced by the candidate's next one, never by an older one whose start is told late (it was
+read while the newer one started). The take service tells a take's events in order, one at a
+time (:mod:`exams.catalog.take_events`): its end never comes while its start is handled.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from typing import Generic, Protocol, TypeVar
 from exams.catalog.attempts import Attempt
 from exams.catalog.exam_ports import ExamSource
 from exams.catalog.exam_rules import Exam
-from exams.catalog.takes import Take
+from exams.catalog.takes import MOVED, Take
 from media.pictures import WatchHandle
 
-ENDS = ("take_stopped", "take_stored", "take_failed")
+ENDS = ("take_stopped", "take_stored", "take_failed", MOVED)
 
 W = TypeVar("W")
 
@@ -44,6 +45,7 @@ class AttemptSource(Protocol):
 @dataclass(eq=False)
 class _Entry(Generic[W]):
     owner: str
+    started_at: float
     handle: WatchHandle
     state: W
 
@@ -70,7 +72,6 @@ class TakeWatcher(Generic[W]):
         self._stop = stop
         self._by_take: dict[str, _Entry[W]] = {}
         self._by_owner: dict[str, str] = {}  # owner -> their take's id
-        self._starting: set[str] = set()  # takes whose exam is being read
         self._closed = False
 
     async def on_take_event(self, event: str, take: Take) -> None:
@@ -81,29 +82,24 @@ class TakeWatcher(Generic[W]):
             await self.unwatch(take.id)
 
     async def watch(self, take: Take, attempt_id: str) -> None:
-        self._starting.add(take.id)
-        try:
-            attempt = await self._attempts.get(attempt_id)
-            exam = None if attempt is None else await self._exams.get(attempt.exam_id)
-        finally:
-            # An end that came while the exam was read took the take out of the set.
-            stopped = take.id not in self._starting
-            self._starting.discard(take.id)
-        if attempt is None or exam is None or stopped or take.id in self._by_take or self._closed:
+        attempt = await self._attempts.get(attempt_id)
+        exam = None if attempt is None else await self._exams.get(attempt.exam_id)
+        if attempt is None or exam is None or take.id in self._by_take or self._closed:
             return
+        old = self._by_owner.get(take.owner)
+        if old is not None and self._by_take[old].started_at > take.started_at:
+            return  # the candidate's newer take is watched: this one is over
         state = self._start(take, exam)
         if state is None:
             return
-        old = self._by_owner.get(take.owner)
         if old is not None:  # a take that never said it stopped: this one replaces it
             await self.unwatch(old)
         handle = self._pictures.watch([take.owner])
-        self._by_take[take.id] = _Entry(take.owner, handle, state)
+        self._by_take[take.id] = _Entry(take.owner, take.started_at, handle, state)
         self._by_owner[take.owner] = take.id
 
     async def unwatch(self, take_id: str) -> None:
         """Stop watching a take: its claim given back, the detector's ``stop`` awaited."""
-        self._starting.discard(take_id)
         entry = self._by_take.pop(take_id, None)
         if entry is None:
             return

@@ -9,7 +9,12 @@ import pytest
 
 from tests.support.loopwatch import LoopWatch
 from tests.support.postgres import BACKENDS, app_database
-from tests.support.server import RunningServer, running_server, server_settings
+from tests.support.server import (
+    RunningServer,
+    api_server_fixture,
+    running_server,
+    server_settings,
+)
 
 # The loop thread spending this long (CPU or disk waits) before answering means something
 # ran on the event loop that belongs in a thread.
@@ -32,10 +37,12 @@ async def app_backend(request: pytest.FixtureRequest) -> AsyncIterator[str]:
 
 @pytest.fixture(autouse=True)
 def short_ice_timers(monkeypatch: pytest.MonkeyPatch) -> None:
-    """As aiortc's own tests do: a STUN transaction that gets no answer gives up after
-    0.1 + 0.2 s instead of 63.5 s (saved, shortened, and restored after each test)."""
+    """A STUN transaction that gets no answer gives up after 0.5 + 1.0 s instead of 63.5 s
+    (saved, shortened, and restored after each test). Its first wait stays aioice's 0.5 s:
+    the consent checks (every ~5 s, one try each, the connection closed after six missed in
+    a row) wait that long, and at 0.1 s a test peer on a starved worker lost its
+    connection after 30 s of answers a little late."""
     monkeypatch.setattr(aioice.stun, "RETRY_MAX", 1)
-    monkeypatch.setattr(aioice.stun, "RETRY_RTO", 0.1)
 
 
 @pytest.fixture(autouse=True)
@@ -56,9 +63,6 @@ async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
         yield running
 
 
-@pytest.fixture
-async def api_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    """A server for API tests: cheaper Argon2 (the same algorithm), everything else as shipped."""
-    settings = server_settings(tmp_path / "data", password_hash_memory_kib=1024)
-    async with running_server(settings) as running:
-        yield running
+# A server for API and exam tests: cheaper Argon2 (the same algorithm), everything else as
+# in server_settings. A module that needs other settings names its own with them.
+api_server = api_server_fixture()

@@ -4,8 +4,6 @@ before and after it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,8 +21,7 @@ from tests.support.exams import (
     through_journey,
     verify_for_exam,
 )
-from tests.support.server import RunningServer, running_server
-from tests.support.server import server_settings as settings_for
+from tests.support.server import RunningServer, api_server_fixture
 from tests.support.tus import KIB, Tus, about, candidate_at, q
 from web.keys import ATTEMPT_RUNNER
 
@@ -38,11 +35,7 @@ CSV = {"Content-Type": "text/csv"}
 STRANGER_ONLY = "name,id_type,id_number\n王五,passport,E1234567\n".encode()
 
 
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    settings = settings_for(tmp_path / "data", password_hash_memory_kib=1024, reconnect_grace_s=120)
-    async with running_server(settings) as running:
-        yield running
+server = api_server_fixture(reconnect_grace_s=120)
 
 
 def csv_of(*people: Account) -> bytes:

@@ -8,8 +8,6 @@ are opened with PyAV at the end.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,33 +15,24 @@ import av
 import numpy as np
 import pytest
 
-from exams.identity.accounts import Role
 from tests.support.analysis import segment_file
 from tests.support.api import api_client
 from tests.support.clock import wait_for
 from tests.support.exams import (
     Candidate,
-    add_unit,
     candidate_client,
-    create_exam,
-    exam_body,
     offline_question,
     online_question,
-    staff,
+    unit_exam,
     verify_for_exam,
 )
-from tests.support.server import RunningServer, running_server
-from tests.support.server import server_settings as settings_for
+from tests.support.server import RunningServer, api_server_fixture
 from web.keys import TAKE_RECORDS
 
 READING_S, RECORDING_S = 1, 2
 
 
-@pytest.fixture
-async def exam_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    settings = settings_for(tmp_path / "data", password_hash_memory_kib=1024)
-    async with running_server(settings) as running:
-        yield running
+exam_server = api_server_fixture()
 
 
 def small_mp4(path: Path) -> bytes:
@@ -78,27 +67,23 @@ async def test_a_whole_exam_recorded_by_the_server(
     exam_server: RunningServer, tmp_path: Path
 ) -> None:
     async with api_client(exam_server) as admin:
-        await add_unit(exam_server, "10001")
-        await staff(exam_server, admin, Role.UNIT_ADMIN, "10001")
         timing = {"reading_limit_s": READING_S, "recording_limit_s": RECORDING_S}
-        exam = await create_exam(
+        exam_id = await unit_exam(
+            exam_server,
             admin,
-            exam_body(
-                online_question(
-                    "q1",
-                    1,
-                    rehearsal_allowed=True,
-                    rehearsal_count=1,
-                    formal_count=2,
-                    formal_playback_allowed=True,
-                    **timing,
-                ),
-                online_question("q2", 2, auto_submit=True, **timing),
-                offline_question("q3", 3),
-                now=time.time(),
+            "10001",
+            online_question(
+                "q1",
+                1,
+                rehearsal_allowed=True,
+                rehearsal_count=1,
+                formal_count=2,
+                formal_playback_allowed=True,
+                **timing,
             ),
+            online_question("q2", 2, auto_submit=True, **timing),
+            offline_question("q3", 3),
         )
-        exam_id = exam["id"]
         q1, q2, q3 = (f"/api/exams/{exam_id}/questions/{q}" for q in ("q1", "q2", "q3"))
 
         async with candidate_client(exam_server, "10001") as c:

@@ -8,7 +8,6 @@ chosen. tests/integration/test_exam_recording.py records real media.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,10 +26,16 @@ from tests.support.exams import (
     online_question,
     staff,
     through_journey,
+    unit_exam,
     verify_for_exam,
 )
-from tests.support.server import RunningServer, free_port, running_server
-from tests.support.server import server_settings as settings_for
+from tests.support.server import (
+    RunningServer,
+    api_server_fixture,
+    api_settings,
+    free_port,
+    running_server,
+)
 
 pytestmark = pytest.mark.both_databases  # the records on SQLite and on PostgreSQL
 
@@ -38,24 +43,17 @@ PNG = files.png()
 MP4 = files.mp4()  # real files: the server opens what it is sent
 
 
-@pytest.fixture
-async def exam_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    """Cheap password hashes; a long reconnect grace, since no camera connects here."""
-    settings = settings_for(tmp_path / "data", password_hash_memory_kib=1024, reconnect_grace_s=120)
-    async with running_server(settings) as running:
-        yield running
+exam_server = api_server_fixture(reconnect_grace_s=120)  # a long grace: no camera connects
 
 
 async def setup(
     server: RunningServer, admin: ApiClient, candidate: ApiClient, *questions: dict[str, Any]
 ) -> tuple[str, Any]:
     """A unit with an exam of ``questions``; a candidate verified for it. (exam id, account)"""
-    await add_unit(server, "10001")
-    await staff(server, admin, Role.UNIT_ADMIN, "10001")
-    exam = await create_exam(admin, exam_body(*questions, now=time.time()))
+    exam_id = await unit_exam(server, admin, "10001", *questions)
     who = await through_journey(server, candidate, "10001")
-    await verify_for_exam(candidate, who, exam["id"])
-    return exam["id"], who
+    await verify_for_exam(candidate, who, exam_id)
+    return exam_id, who
 
 
 def q(exam_id: str, question_id: str = "q1") -> str:
@@ -353,7 +351,7 @@ async def test_materials_and_one_question_at_a_time(exam_server: RunningServer) 
 
 
 async def test_a_restarted_server_acts_on_what_fell_due(tmp_path: Path) -> None:
-    settings = settings_for(tmp_path / "data", password_hash_memory_kib=1024, reconnect_grace_s=120)
+    settings = api_settings(tmp_path / "data", reconnect_grace_s=120)
     clock = MovableTime()  # one clock across the restart
     async with running_server(settings, clock) as server:
         async with api_client(server) as admin, api_client(server) as candidate:

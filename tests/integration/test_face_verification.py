@@ -11,8 +11,6 @@ import asyncio
 import base64
 import io
 import zipfile
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +19,7 @@ from exams.identity.accounts import Account, Role
 from tests.support import faces
 from tests.support.api import ApiClient, Reply, accept_agreements, api_client, signed_up
 from tests.support.exams import admit, staff
-from tests.support.server import RunningServer, running_server, server_settings
+from tests.support.server import RunningServer, api_server_fixture
 from tests.support.world import resident_id
 from web.keys import VERIFICATION
 
@@ -33,16 +31,10 @@ ZIP = {"Content-Type": "application/zip"}
 JPEG = {"Content-Type": "image/jpeg"}
 
 
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    settings = server_settings(
-        tmp_path / "data",
-        password_hash_memory_kib=1024,
-        verifier="face",
-        face_challenge="blink",  # the steps a test can act honestly (tests/support/faces.py)
-    )
-    async with running_server(settings) as running:
-        yield running
+server = api_server_fixture(
+    verifier="face",
+    face_challenge="blink",  # the steps a test can act honestly (tests/support/faces.py)
+)
 
 
 def zipped(files: dict[str, bytes]) -> bytes:
@@ -87,16 +79,20 @@ async def test_reference_photos_are_checked_one_by_one(server: RunningServer) ->
         await admin_client(server, admin)
         good, blank, two, text = (p.id_number for p in people)
         stranger = resident_id(77)  # a valid number, not on the list
-        archive = zipped(
-            {
-                f"报名照片/{good}.jpg": faces.reference_photo(),
-                f"报名照片/{blank}.jpg": faces.no_face_photo(),
-                f"报名照片/{two}.JPG": faces.two_faces_photo(),
-                f"报名照片/{text}.jpg": b"name,id\n" * 400,
-                f"报名照片/{stranger}.jpg": faces.reference_photo(),
-                "报名照片/readme.txt": b"photos of the admitted candidates",
-                "__MACOSX/._x.jpg": b"resource fork",
-            }
+        # The photos are made (scikit-image read, JPEG encoded) in a thread: a first use
+        # costs the loop a few tenths of a second of CPU.
+        archive = await asyncio.to_thread(
+            lambda: zipped(
+                {
+                    f"报名照片/{good}.jpg": faces.reference_photo(),
+                    f"报名照片/{blank}.jpg": faces.no_face_photo(),
+                    f"报名照片/{two}.JPG": faces.two_faces_photo(),
+                    f"报名照片/{text}.jpg": b"name,id\n" * 400,
+                    f"报名照片/{stranger}.jpg": faces.reference_photo(),
+                    "报名照片/readme.txt": b"photos of the admitted candidates",
+                    "__MACOSX/._x.jpg": b"resource fork",
+                }
+            )
         )
         reply = await admin.call("POST", PHOTOS, data=archive, headers=ZIP)
         assert reply.status == 201, reply
@@ -112,9 +108,8 @@ async def test_reference_photos_are_checked_one_by_one(server: RunningServer) ->
         for photo in got.values():  # every refusal in both languages
             assert all(x["zh"] and x["en"] for x in photo["problems"])
         # One photo on its own (a folder is sent file by file): replaces nothing else.
-        one = await admin.call(
-            "POST", f"{PHOTOS}/{blank}.jpg", data=faces.other_person_photo(), headers=JPEG
-        )
+        cameraman = await asyncio.to_thread(faces.other_person_photo)
+        one = await admin.call("POST", f"{PHOTOS}/{blank}.jpg", data=cameraman, headers=JPEG)
         assert one.status == 201 and one.body["stored"] == 1, one
         listing = await admin.call("GET", PHOTOS)
         assert {p["id_number"] for p in listing.body["photos"]} == {good, blank}

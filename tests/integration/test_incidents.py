@@ -31,13 +31,10 @@ from tests.support.proctoring import (
     pushed_tile,
     socket_of,
 )
-from tests.support.server import RunningServer
+from tests.support.server import RunningServer, api_server_fixture
 from web.keys import AUDIT, INCIDENTS
 
-
-@pytest.fixture
-def server(api_server: RunningServer) -> RunningServer:
-    return api_server
+server = api_server_fixture()
 
 
 async def test_an_incident_reaches_the_tile_is_disposed_by_the_proctor_and_exported(

@@ -37,7 +37,7 @@ from tests.support.process import start_server
 from tests.support.server import RunningServer, connected_client, running_server
 from tests.support.server import server_settings as settings_for
 from tests.support.tus import KIB, Tus, about, candidate_at, files_of, q
-from web.keys import STORED_FILES
+from web.keys import HUB, STORED_FILES
 
 WITHIN_S = 30.0
 VIDEO = files.mp4(frames=30, width=320, height=240, noise=True)
@@ -233,6 +233,9 @@ async def test_a_finished_segment_goes_up_whole_while_its_take_still_records(
             return info is not None and info.sha256 is not None
 
         await wait_until(first_whole, WITHIN_S, "the first segment whole in the store")
+        # The first segment is finished: media written past it is the new connection's.
+        first_s = server.app[HUB].written_s(take["take_id"])["primary"]
+        await server.recorded(take["take_id"], first_s + 0.5)
         async with client.http.get(f"{server.url}/api/takes/{take['take_id']}") as r:
             assert (await r.json())["state"] == "recording"
 

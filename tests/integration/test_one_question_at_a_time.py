@@ -9,37 +9,25 @@ nothing, the rules are the same.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from exams.identity.accounts import Role
 from tests.support.api import ApiClient, Reply, api_client
 from tests.support.exams import (
-    add_unit,
-    create_exam,
-    exam_body,
     online_question,
-    staff,
     through_journey,
+    unit_exam,
     verify_for_exam,
 )
-from tests.support.server import RunningServer, running_server
-from tests.support.server import server_settings as settings_for
+from tests.support.server import RunningServer, api_server_fixture
 
 pytestmark = pytest.mark.both_databases  # the records on SQLite and on PostgreSQL
 
 ROUNDS = 12
 
 
-@pytest.fixture
-async def exam_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    settings = settings_for(tmp_path / "data", password_hash_memory_kib=1024, reconnect_grace_s=120)
-    async with running_server(settings) as running:
-        yield running
+exam_server = api_server_fixture(reconnect_grace_s=120)
 
 
 def q(exam_id: str, question_id: str) -> str:
@@ -47,12 +35,8 @@ def q(exam_id: str, question_id: str) -> str:
 
 
 async def exam_of(server: RunningServer, admin: ApiClient, **settings: Any) -> str:
-    await add_unit(server, "10001")
-    await staff(server, admin, Role.UNIT_ADMIN, "10001")
-    body = exam_body(
-        online_question("q1", 1, **settings), online_question("q2", 2, **settings), now=time.time()
-    )
-    return str((await create_exam(admin, body))["id"])
+    questions = online_question("q1", 1, **settings), online_question("q2", 2, **settings)
+    return await unit_exam(server, admin, "10001", *questions)
 
 
 async def candidate_for(server: RunningServer, client: ApiClient, exam_id: str) -> None:

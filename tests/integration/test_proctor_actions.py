@@ -11,8 +11,6 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from exams.identity.accounts import Role
 from exams.proctoring.attempt_steps import ENDED_BY_PROCTOR
 from exams.proctoring.incidents import AlertKind
@@ -28,13 +26,10 @@ from tests.support.proctoring import (
     socket_of,
     watched_candidate,
 )
-from tests.support.server import RunningServer
+from tests.support.server import RunningServer, api_server_fixture
 from web.keys import AUDIT, CLOCK, INCIDENTS
 
-
-@pytest.fixture
-def server(api_server: RunningServer) -> RunningServer:
-    return api_server
+server = api_server_fixture()
 
 
 def refused(ack: Any, code: str) -> bool:

@@ -42,14 +42,11 @@ from tests.support.proctoring import (
     socket_of,
     watched_candidate,
 )
-from tests.support.server import RunningServer
+from tests.support.server import RunningServer, api_server_fixture
 from tests.support.world import resident_id
 from web.keys import ATTEMPT_RUNNER, AUDIT, DATABASE, EXAM_CATALOG, PICTURES, WALL
 
-
-@pytest.fixture
-def server(api_server: RunningServer) -> RunningServer:
-    return api_server
+server = api_server_fixture()
 
 
 async def list_someone_unregistered(server: RunningServer, name: str = "李四") -> None:

@@ -9,11 +9,7 @@ import csv
 import io
 import time
 import zipfile
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from exams.identity.accounts import Role
 from exams.shared.ports import Event
@@ -31,18 +27,13 @@ from tests.support.exams import (
     verify_for_exam,
 )
 from tests.support.media import SyntheticVideo
-from tests.support.server import RunningServer, running_server
-from tests.support.server import server_settings as settings_for
+from tests.support.server import RunningServer, api_server_fixture
 from web.keys import AUDIT, HUB
 
 OUTAGE_S = 3.0
 
 
-@pytest.fixture
-async def exam_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    settings = settings_for(tmp_path / "data", password_hash_memory_kib=1024)
-    async with running_server(settings) as running:
-        yield running
+exam_server = api_server_fixture()
 
 
 async def question(c: Candidate, path: str) -> dict[str, Any]:

@@ -4,25 +4,16 @@ waiting per scope however many uploads arrive at once."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 
 from tests.support.api import ApiClient, accept_agreements, api_client, signed_up, verify
 from tests.support.exams import through_journey
-from tests.support.server import RunningServer, running_server
-from tests.support.server import server_settings as settings_for
+from tests.support.server import RunningServer, api_server_fixture
 
 PNG = {"Content-Type": "image/png"}
 PHOTO = b"\x89PNG\r\n\x1a\n" + bytes(4096)  # judged by its first bytes
 
 
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    settings = settings_for(tmp_path / "data", password_hash_memory_kib=1024)
-    async with running_server(settings) as running:
-        yield running
+server = api_server_fixture()
 
 
 def photos(server: RunningServer) -> list[str]:

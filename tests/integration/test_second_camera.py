@@ -11,31 +11,24 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from exams.identity.accounts import Role
 from exams.shared.ports import Event
 from tests.support.analysis import flash_time, segment_file, video_frames
 from tests.support.api import api_client
 from tests.support.exams import (
     Candidate,
-    add_unit,
     candidate_client,
-    create_exam,
-    exam_body,
     online_question,
     phone_client,
-    staff,
+    unit_exam,
     verify_for_exam,
 )
 from tests.support.media import SyntheticAudio, SyntheticVideo
-from tests.support.server import RunningServer, connected_client, running_server
-from tests.support.server import server_settings as settings_for
+from tests.support.server import RunningServer, api_server_fixture, connected_client
 from web.keys import AUDIT, HUB, PAIRING, TAKE_RECORDS
 
 UNIT = "10005"
@@ -43,43 +36,35 @@ READING_S = 6  # time to pair the phone before the server starts recording by it
 RECORDING_S = 3
 
 
-@pytest.fixture
-async def exam_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    settings = settings_for(tmp_path / "data", password_hash_memory_kib=1024)
-    async with running_server(settings) as running:
-        yield running
+exam_server = api_server_fixture()
 
 
 async def second_camera_exam(server: RunningServer) -> str:
     async with api_client(server) as admin:
-        await add_unit(server, UNIT)
-        await staff(server, admin, Role.UNIT_ADMIN, UNIT)
-        exam = await create_exam(
+        return await unit_exam(
+            server,
             admin,
-            exam_body(
-                online_question(
-                    "q1",
-                    1,
-                    second_camera_required=True,
-                    formal_count=3,
-                    formal_playback_allowed=True,
-                    recording_limit_s=60,
-                ),
-                online_question(
-                    "q2",
-                    2,
-                    second_camera_required=True,
-                    reading_limit_s=READING_S,
-                    recording_limit_s=RECORDING_S,
-                ),
-                online_question("q3", 3),
-                online_question(
-                    "q4", 4, second_camera_required=True, recording_limit_s=1, submission_limit_s=2
-                ),
-                now=time.time(),
+            UNIT,
+            online_question(
+                "q1",
+                1,
+                second_camera_required=True,
+                formal_count=3,
+                formal_playback_allowed=True,
+                recording_limit_s=60,
+            ),
+            online_question(
+                "q2",
+                2,
+                second_camera_required=True,
+                reading_limit_s=READING_S,
+                recording_limit_s=RECORDING_S,
+            ),
+            online_question("q3", 3),
+            online_question(
+                "q4", 4, second_camera_required=True, recording_limit_s=1, submission_limit_s=2
             ),
         )
-    return str(exam["id"])
 
 
 def question(exam_id: str, qid: str) -> str:
@@ -355,19 +340,9 @@ async def test_a_phone_paired_first_during_a_take_joins_it_when_ready(
 ) -> None:
     """No phone in the reading time: the server starts the take with the first camera only.
     A phone paired for the first time then records in that take from its Ready on."""
+    q1_settings = {"second_camera_required": True, "reading_limit_s": 30, "recording_limit_s": 60}
     async with api_client(exam_server) as admin:
-        await add_unit(exam_server, UNIT)
-        await staff(exam_server, admin, Role.UNIT_ADMIN, UNIT)
-        exam = await create_exam(
-            admin,
-            exam_body(
-                online_question(
-                    "q1", 1, second_camera_required=True, reading_limit_s=30, recording_limit_s=60
-                ),
-                now=time.time(),
-            ),
-        )
-    exam_id = str(exam["id"])
+        exam_id = await unit_exam(exam_server, admin, UNIT, online_question("q1", 1, **q1_settings))
     q1 = question(exam_id, "q1")
     async with candidate_client(exam_server, UNIT) as c:
         await verify_for_exam(c.api, c.account, exam_id)

@@ -20,36 +20,21 @@ from exams.identity.accounts import Role
 from exams.proctoring.monitoring import AlertKind
 from tests.support.api import ApiClient, api_client
 from tests.support.clock import wait_until
-from tests.support.exams import (
-    Candidate,
-    add_unit,
-    candidate_client,
-    create_exam,
-    exam_body,
-    online_question,
-    staff,
-)
+from tests.support.exams import Candidate, candidate_client, online_question, staff, unit_exam
 from tests.support.media import SyntheticAudio
 from tests.support.proctoring import enter_formal, socket_of
-from tests.support.server import RunningServer
+from tests.support.server import RunningServer, api_server_fixture
 from web.keys import SIGNAL_DETECTORS
 
 UNIT = "10081"
 
 
-@pytest.fixture
-def server(api_server: RunningServer) -> RunningServer:
-    return api_server
+server = api_server_fixture()
 
 
 async def an_exam(server: RunningServer, admin: ApiClient) -> str:
-    await add_unit(server, UNIT)
-    await staff(server, admin, Role.UNIT_ADMIN, UNIT)
     timing = {"reading_limit_s": 300, "recording_limit_s": 900}
-    exam = await create_exam(
-        admin, exam_body(online_question("q1", 1, formal_count=2, **timing), now=server.now())
-    )
-    return str(exam["id"])
+    return await unit_exam(server, admin, UNIT, online_question("q1", 1, formal_count=2, **timing))
 
 
 async def incidents(admin: ApiClient, exam_id: str, who: str) -> list[dict[str, Any]]:

@@ -3,33 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from urllib.parse import urlsplit
-
-import pytest
 
 from tests.support import files
 from tests.support.api import api_client
-from tests.support.server import RunningServer, running_server, server_settings
+from tests.support.server import RunningServer, api_server_fixture
 from tests.support.tus import Tus, about, candidate_at, raw_patch, status_line
 
 VIDEO = files.mp4(frames=10, width=320, height=240, noise=True)
 TRICKLE_S = 0.2  # how often a slow client sends its next few bytes
 
 
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    settings = server_settings(
-        tmp_path / "data",
-        password_hash_memory_kib=1024,
-        header_timeout_s=1,
-        body_grace_s=1,
-        body_min_rate=1000,
-        upload_idle_s=30,  # the per-read idle limit never fires for a trickle
-    )
-    async with running_server(settings) as running:
-        yield running
+server = api_server_fixture(
+    header_timeout_s=1,
+    body_grace_s=1,
+    body_min_rate=1000,
+    upload_idle_s=30,  # the per-read idle limit never fires for a trickle
+)
 
 
 async def _trickle(

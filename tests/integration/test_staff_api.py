@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +17,8 @@ from exams.identity.accounts import Role
 from exams.shared.ports import Event
 from storage.attempts import SqliteAttempts
 from tests.support.api import ApiClient, api_client, log_in, register, signed_up
-from tests.support.exams import add_unit, create_exam, exam_body, online_question, staff
-from tests.support.server import RunningServer, running_server
-from tests.support.server import server_settings as settings_for
+from tests.support.exams import add_unit, exam_body, online_question, staff, unit_exam
+from tests.support.server import RunningServer, api_server_fixture, api_settings, running_server
 from web.keys import ACCOUNTS, AUDIT, DATABASE, EXAM_CATALOG, INVITATIONS, OPENAPI, SMS_OUTBOX
 
 pytestmark = pytest.mark.both_databases  # the records on SQLite and on PostgreSQL
@@ -28,11 +26,7 @@ pytestmark = pytest.mark.both_databases  # the records on SQLite and on PostgreS
 UNIT = "10041"
 
 
-@pytest.fixture
-async def staff_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    settings = settings_for(tmp_path / "data", password_hash_memory_kib=1024)
-    async with running_server(settings) as running:
-        yield running
+staff_server = api_server_fixture()
 
 
 def invite_path(exam_id: str) -> str:
@@ -50,10 +44,7 @@ def comparable(reply: Any) -> tuple[int, list[dict[str, Any]]]:
 
 
 async def admin_with_exam(server: RunningServer, admin: ApiClient) -> str:
-    await add_unit(server, UNIT)
-    await staff(server, admin, Role.UNIT_ADMIN, UNIT)
-    exam = await create_exam(admin, exam_body(online_question(), now=time.time()))
-    return str(exam["id"])
+    return await unit_exam(server, admin, UNIT, online_question())
 
 
 def mine_path(invitation_id: str, action: str) -> str:
@@ -196,9 +187,7 @@ async def test_a_candidate_who_started_an_answer_cannot_accept(
 
 
 async def test_a_new_proctor_still_needs_two_step_log_in(tmp_path: Path) -> None:
-    settings = settings_for(
-        tmp_path / "data", password_hash_memory_kib=1024, staff_two_factor="required"
-    )
+    settings = api_settings(tmp_path / "data", staff_two_factor="required")
     async with running_server(settings) as server, api_client(server) as known:
         await add_unit(server, UNIT)
         # The admin's own log-in would ask for a code: the domain stands in for the console.

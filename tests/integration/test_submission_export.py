@@ -17,13 +17,11 @@ import json
 import threading
 import time
 import zipfile
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 import av
-import pytest
 
 from exams.identity.accounts import Role
 from exams.shared.ports import Event
@@ -42,8 +40,7 @@ from tests.support.exams import (
 )
 from tests.support.files import png
 from tests.support.media import SyntheticAudio, SyntheticVideo
-from tests.support.server import RunningServer, running_server
-from tests.support.server import server_settings as settings_for
+from tests.support.server import RunningServer, api_server_fixture
 from web.keys import AUDIT, TAKE_RECORDS, UNITS
 
 UNIT = "10031"
@@ -51,11 +48,7 @@ UNIT_NAME = "中央音乐学院"
 PNG = png()
 
 
-@pytest.fixture
-async def exam_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    settings = settings_for(tmp_path / "data", password_hash_memory_kib=1024)
-    async with running_server(settings) as running:
-        yield running
+exam_server = api_server_fixture()
 
 
 async def exam_with_both_kinds(server: RunningServer, admin: ApiClient) -> str:

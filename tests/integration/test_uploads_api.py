@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,7 @@ from tests.support.exams import (
     through_journey,
     verify_for_exam,
 )
-from tests.support.server import RunningServer, running_server
-from tests.support.server import server_settings as settings_for
+from tests.support.server import RunningServer, api_server_fixture, api_settings, running_server
 from tests.support.tus import (
     KIB,
     Tus,
@@ -43,13 +42,7 @@ pytestmark = pytest.mark.both_databases  # the records on SQLite and on PostgreS
 VIDEO = files.mp4(frames=30, width=320, height=240, noise=True)  # about 1.8 MB
 
 
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    settings = settings_for(
-        tmp_path / "data", password_hash_memory_kib=1024, reconnect_grace_s=120, upload_idle_s=1
-    )
-    async with running_server(settings) as running:
-        yield running
+server = api_server_fixture(reconnect_grace_s=120, upload_idle_s=1)
 
 
 def tus_files(server: RunningServer) -> list[str]:
@@ -467,14 +460,14 @@ async def stored_file(server: RunningServer, client: ApiClient, exam_id: str) ->
     return await asyncio.to_thread(path.read_bytes)
 
 
-async def test_the_sweep_expires_completes_and_clears(tmp_path: Path) -> None:
+async def test_the_sweep_expires_completes_and_clears(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """Every ``upload_sweep_s``: an expired upload's bytes go and its pending file leaves
     the answer; an upload whose every byte is on disk (a crash came before it was checked)
     is completed; bytes without an upload are removed. The sweep runs on the server's
     clock: the test moves it instead of waiting."""
-    settings = settings_for(
-        tmp_path / "data", password_hash_memory_kib=1024, reconnect_grace_s=120, upload_sweep_s=30
-    )
+    settings = api_settings(tmp_path / "data", reconnect_grace_s=120, upload_sweep_s=30)
     async with (
         running_server(settings) as server,
         api_client(server) as admin,
@@ -504,9 +497,16 @@ async def test_the_sweep_expires_completes_and_clears(tmp_path: Path) -> None:
         async def only_whole_left() -> bool:
             return await names() == {"whole.mp4": False}
 
+        def swept() -> bool:  # logged as the sweep ends, just before its next is scheduled
+            return any(r.getMessage().startswith("upload sweep:") for r in caplog.records)
+
         # Completed and cleared by the next sweep (the late one expires later).
+        caplog.set_level(logging.INFO, logger="web.bootstrap")
         server.advance(30)
         await wait_until(whole_completed_and_stray_cleared, timeout=15)
+        # The next sweep is due 30 s after this one *ends*: moving the time before it has
+        # ended would put the next one 30 s after the move, never reached here.
+        await wait_until(swept, timeout=15)
         server.advance(40)  # its submission time is over: the unfinished one expires ...
         await wait_until(only_whole_left, timeout=15)  # ... at the next sweep, now due
         assert (await tus.head(late)).status == 410

@@ -9,97 +9,23 @@ wall-clock threshold.
 
 from __future__ import annotations
 
-import asyncio
-import fractions
-import time
 from typing import Any
 
-import cv2
-import numpy as np
 import pytest
-from aiortc.mediastreams import MediaStreamTrack
-from av import VideoFrame
 
 from bench import vision_fixtures as fx
-from exams.identity.accounts import Role
 from media.pictures import Picture
 from tests.support.api import api_client
 from tests.support.clock import wait_until
-from tests.support.exams import (
-    add_unit,
-    candidate_client,
-    create_exam,
-    exam_body,
-    online_question,
-    staff,
-    verify_for_exam,
-)
-from tests.support.server import RunningServer
+from tests.support.exams import candidate_client, online_question, unit_exam
+from tests.support.server import RunningServer, api_server_fixture
+from tests.support.vision import PhotoCamera, formal_take_with, incidents_of, next_picture
 from web.keys import PICTURES, VISION_DETECTORS
 
 UNIT = "10131"
 READING_S, RECORDING_S = 1, 600
-CLOCK = 90000
-FPS = 15
 
-
-class FaceCamera(MediaStreamTrack):
-    """A candidate in front of the camera (the astronaut photo, moving a little), until
-    ``covered``: then a finger on the lens (dark, even, sensor noise)."""
-
-    kind = "video"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.covered = False
-        room = [
-            fx.paste(fx.scene("brick"), fx.astronaut(), 160 + dx, 40 + dy, 360)
-            for dx, dy in ((0, 0), (12, 4), (24, 0), (12, -4))
-        ]
-        self._live = [_yuv(p) for p in room]
-        rng = np.random.default_rng(5)
-        self._dark = [_yuv(fx.covered(rng, 20.0, (1.0, 0.55, 0.45))) for _ in range(2)]
-        self._start: float | None = None
-        self._index = 0
-
-    async def recv(self) -> VideoFrame:
-        if self._start is None:
-            self._start = time.monotonic()
-        index = self._index
-        self._index += 1
-        delay = self._start + index / FPS - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        pictures = self._dark if self.covered else self._live
-        frame = VideoFrame.from_ndarray(pictures[(index // 8) % len(pictures)], format="yuv420p")
-        frame.pts = round(index / FPS * CLOCK)
-        frame.time_base = fractions.Fraction(1, CLOCK)
-        return frame
-
-
-def _yuv(rgb: np.ndarray) -> np.ndarray:
-    small = cv2.resize(rgb, (320, 240), interpolation=cv2.INTER_AREA).astype(np.uint8)
-    return VideoFrame.from_ndarray(small, format="rgb24").reformat(format="yuv420p").to_ndarray()
-
-
-@pytest.fixture
-def server(api_server: RunningServer) -> RunningServer:
-    return api_server
-
-
-async def next_picture(server: RunningServer, owner: str, after: int) -> Picture:
-    """Bring the next picture tick (time moved by the wall's interval) and wait for it."""
-    pictures = server.app[PICTURES]
-    server.advance(pictures.interval_s)
-
-    def taken() -> bool:
-        latest = pictures.latest(owner, "primary")
-        return latest is not None and latest.seq > after
-
-    await wait_until(taken, 15, "a new picture")
-    found = pictures.latest(owner, "primary")
-    assert found is not None
-    return found
+server = api_server_fixture()
 
 
 def dark(picture: Picture) -> bool:
@@ -110,27 +36,14 @@ async def test_a_covered_camera_mid_take_raises_camera_dark_with_onset_and_posit
     server: RunningServer,
 ) -> None:
     async with api_client(server) as admin:
-        await add_unit(server, UNIT)
-        await staff(server, admin, Role.UNIT_ADMIN, UNIT)
         timing = {"reading_limit_s": READING_S, "recording_limit_s": RECORDING_S}
-        exam = await create_exam(
-            admin, exam_body(online_question("q1", 1, **timing), now=time.time())
-        )
-        exam_id = exam["id"]
+        exam_id = await unit_exam(server, admin, UNIT, online_question("q1", 1, **timing))
         q1 = f"/api/exams/{exam_id}/questions/q1"
 
         async with candidate_client(server, UNIT) as c:
             owner = c.account.id
-            await verify_for_exam(c.api, c.account, exam_id)
-            camera = FaceCamera()
-            [sender] = [
-                s for s in c.device.pcs[0].getSenders() if s.track and s.track.kind == "video"
-            ]
-            sender.replaceTrack(camera)
-            entered = (await c.call("POST", q1 + "/formal")).body["question"]["attempt"]
-            server.advance(entered["reading"]["deadline"] - server.now())
-            take = await c.device.wait_event("take_started", purpose="formal")
-            await server.recorded(take["take_id"], 0.5)  # the face camera's media is recorded
+            camera = PhotoCamera(fx.astronaut())  # the candidate, until the lens is covered
+            take = await formal_take_with(server, c, exam_id, camera)
             # Nobody watches the wall: the take alone has the candidate pictured.
             vision = server.app[VISION_DETECTORS]
             assert vision.watching(owner) == take["take_id"]
@@ -157,12 +70,8 @@ async def test_a_covered_camera_mid_take_raises_camera_dark_with_onset_and_posit
                     break
             assert first_dark is not None
 
-            path = f"/api/proctor/exams/{exam_id}/candidates/{owner}/incidents"
-
             async def incidents() -> list[dict[str, Any]]:
-                reply = await admin.call("GET", path)
-                assert reply.status == 200, reply
-                return [i for i in reply.body["incidents"] if i["kind"] == "camera_dark"]
+                return await incidents_of(admin, exam_id, owner, "camera_dark")
 
             assert await incidents() == []
             raised: list[dict[str, Any]] = []

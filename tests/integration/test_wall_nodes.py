@@ -33,7 +33,7 @@ from aiortc import RTCRtpSender
 
 from bench.spawn import free_port
 from tests.support.api import ApiClient, api_client
-from tests.support.clock import wait_until
+from tests.support.clock import wait_for, wait_until
 from tests.support.exams import candidate_client
 from tests.support.media import BARCODE_ROWS, SyntheticVideo, read_barcode
 from tests.support.proctoring import UNIT, exam_with_proctor, pushed_tile, socket_of
@@ -100,6 +100,41 @@ def pushed(watcher: Client, tile_id: str, camera: str = "primary") -> list[tuple
         for sent in data.get("pictures", [])
         if (sent["tile_id"], sent["camera"]) == (tile_id, camera)
     ]
+
+
+async def next_picture(
+    watcher: Client, tile_id: str, after: int, host: RunningServer, what: str
+) -> None:
+    """Wait for a picture of the camera newer than seq ``after`` pushed to ``watcher``. When
+    none comes, the message says which link broke: the camera itself (its state on the
+    watcher's tile, the frames its node still receives) or the pictures' way (the host's
+    keyframe requests and pictures)."""
+
+    async def seen() -> dict[str, Any]:
+        tiles = [
+            tile
+            for event, data in list(watcher.events)
+            if event == "wall_tiles"
+            for tile in data["tiles"]
+            if tile["tile_id"] == tile_id
+        ]
+        stats = host.app[PICTURES].stats()
+        sources = [
+            s
+            for session in host.app[HUB].sessions_of(tile_id)
+            if session.role == "primary"
+            for s in session.sources
+            if s.kind == "video"
+        ]
+        return {
+            "seq": pushed(watcher, tile_id)[-1][0],
+            "tile_camera": tiles[-1]["cameras"]["primary"]["state"] if tiles else None,
+            "host_frames": [(s.frames_received, s.ended) for s in sources],
+            "host_asked": stats.keyframe_requests,
+            "host_pictures": stats.pictures,
+        }
+
+    await wait_for(seen, lambda got: bool(got["seq"] > after), WITHIN_S, what)
 
 
 def live_with_picture(tile: dict[str, Any]) -> bool:
@@ -179,12 +214,8 @@ async def test_a_wall_on_one_node_pictures_a_candidate_on_another(cluster: Clust
 
             for _ in range(10):  # b's next picture now, not an interval later
                 last = pushed(watcher, me)[-1][0]
-
-                def newer(after: int = last) -> bool:
-                    return pushed(watcher, me)[-1][0] > after
-
                 b.advance(b.app[PICTURES].interval_s)
-                await wait_until(newer, WITHIN_S, "a newer picture of b's camera on a")
+                await next_picture(watcher, me, last, b, "a newer picture of b's camera on a")
                 if body(luma_of(pushed(watcher, me)[-1][1])) > 200:
                     break
             assert body(luma_of(pushed(watcher, me)[-1][1])) > 200, "no white picture on a"
@@ -281,7 +312,7 @@ async def test_walls_on_two_other_nodes_each_hold_their_claim(
             assert read_barcode(luma_of(got.body)) > 0
             last = pushed(on_c, me)[-1][0]
             b.advance(b.app[PICTURES].interval_s)
-            await wait_until(lambda: pushed(on_c, me)[-1][0] > last, WITHIN_S, "c's next picture")
+            await next_picture(on_c, me, last, b, "c's next picture")
 
             await on_c.call("unwatch_wall", {"exam_id": exam_id})
             await wait_until(lambda: not b.app[PICTURES].watching(me), WITHIN_S, "b let go")

@@ -18,12 +18,13 @@ import numpy as np
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 
-from media import picture_codec, quality, sources, tap
+from media import picture_codec, sources, tap
 from media.picture_codec import Snapshot
 from media.pictures import Picture, WallPictures
 from tests.support.analysis import decode_strictly, segment_file
 from tests.support.clock import wait_until
 from tests.support.media import BARCODE_ROWS, SyntheticAudio, SyntheticVideo, read_barcode
+from tests.support.quality import sample_decodes
 from tests.support.server import Client, RunningServer, connected_client
 from web.keys import HUB, PICTURES
 
@@ -220,14 +221,7 @@ async def test_the_recording_is_complete_while_pictures_are_taken(
     server: RunningServer, decoded: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the take's quality report samples the wall's pictures: no keyframe decoded twice
-    decoded_for_report: list[float] = []
-    real = quality.decode_sample
-
-    def counting(codec: str, data: bytes, t: float) -> quality.Sample | None:
-        decoded_for_report.append(t)
-        return real(codec, data, t)
-
-    monkeypatch.setattr(quality, "decode_sample", counting)
+    decoded_for_report = sample_decodes(monkeypatch)
     pictures: WallPictures = server.app[PICTURES]
     video = SyntheticVideo()
     async with connected_client(server) as client:

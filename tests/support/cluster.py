@@ -335,8 +335,21 @@ async def recorded(who: Person, take_id: str, seconds: float, within: float = BR
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while (got := await recorded_s(who, take_id)) < seconds:
-        assert loop.time() < deadline, f"{take_id}: {got} s recorded, not {seconds}, in {within} s"
+        if loop.time() >= deadline:
+            raise AssertionError(
+                f"{take_id}: {got} s recorded, not {seconds}, in {within} s "
+                f"(its media: {await media_stage(who, take_id)})"
+            )
         await asyncio.sleep(0.2)
+
+
+async def media_stage(who: Person, take_id: str) -> str:
+    """How far the media of the session recording ``take_id`` gets (the heartbeat's
+    ``media_stage``: connecting, no_packets, no_frames, before_take, waiting, ...)."""
+    assert who.device is not None
+    beat = await who.device.call("time", {})
+    found = [s.get("media_stage") for s in beat.get("sessions", []) if s.get("take_id") == take_id]
+    return str(found[0]) if found else "no session of this page records it"
 
 
 async def candidate(

@@ -112,6 +112,17 @@ async def create_exam(admin: ApiClient, body: dict[str, Any]) -> dict[str, Any]:
     return dict(reply.body)
 
 
+async def unit_exam(
+    server: RunningServer, admin: ApiClient, unit_id: str, *questions: dict[str, Any]
+) -> str:
+    """``admin``, made the admin of ``unit_id`` (added if new), creates an exam of
+    ``questions`` from now on: its id."""
+    await add_unit(server, unit_id)
+    await staff(server, admin, Role.UNIT_ADMIN, unit_id)
+    exam = await create_exam(admin, exam_body(*questions, now=server.now()))
+    return str(exam["id"])
+
+
 async def fake_device_check(server: RunningServer, owner: str) -> str:
     """A stored device-check take, as the device-check page would have recorded."""
     take_id = f"dc-{owner}"

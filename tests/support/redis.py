@@ -11,12 +11,13 @@ import secrets
 import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.connection import Connection
 
 from bench.spawn import free_port
 
@@ -76,3 +77,26 @@ class OwnRedis:
             self._process.kill()
             self._process.wait(timeout=10)
             self._process = None
+
+
+@asynccontextmanager
+async def write_watching_client(
+    on_write: Callable[[bytes], None],
+) -> AsyncIterator[aioredis.Redis]:
+    """A client of the test Redis that calls ``on_write(command)`` as each command's write
+    to the socket completes, inside redis-py's ``asyncio.wait_for`` around it (its socket
+    timeout): a task cancelled there, on Python 3.11, never sees the cancellation (that
+    wait_for drops it; 3.12 does not). What a cancel landing at that moment does, on cue."""
+
+    class Watched(Connection):
+        async def _send_packed_command(self, command: Iterable[bytes]) -> None:
+            parts = list(command)
+            await super()._send_packed_command(parts)
+            on_write(b"".join(parts))
+
+    assert hasattr(Connection, "_send_packed_command"), "redis-py moved the socket write"
+    client = aioredis.Redis.from_url(need_redis(), decode_responses=True, connection_class=Watched)
+    try:
+        yield client
+    finally:
+        await client.aclose()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import aiohttp
+import pytest
 import socketio
 from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
@@ -120,6 +121,25 @@ async def running_server(
         yield RunningServer(settings, app, runner)
     finally:
         await runner.cleanup()
+
+
+def api_settings(data_dir: Path, **overrides: Any) -> Settings:
+    """:func:`server_settings` for tests that sign people up and log them in (the API, exams):
+    Argon2id as shipped but with 1 MiB instead of 64, a cheap hash per log-in."""
+    return server_settings(data_dir, **{"password_hash_memory_kib": 1024, **overrides})
+
+
+def api_server_fixture(**overrides: Any) -> object:
+    """A pytest fixture: a running server on :func:`api_settings` with ``overrides``, its
+    data in the test's ``tmp_path``. A test module names it for its tests, e.g.
+    ``exam_server = api_server_fixture(reconnect_grace_s=120)``."""
+
+    @pytest.fixture
+    async def api_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+        async with running_server(api_settings(tmp_path / "data", **overrides)) as running:
+            yield running
+
+    return api_server
 
 
 @dataclass

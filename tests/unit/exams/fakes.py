@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -311,3 +311,35 @@ class RecordingAlerts:
     def brief(self) -> list[tuple[str, str, str | None, float | None]]:
         """``(op, kind's value, camera, at)`` a call."""
         return [(c[0], c[2].value, c[3], c[4]) for c in self.calls]
+
+
+@dataclass
+class NullRecorder:
+    """The take service's recorder port, recording nothing: ``sessions`` (session -> owner)
+    are the cameras it knows; a stopped (or recovered) take has 5 s of media from its start."""
+
+    sessions: dict[str, str] = field(default_factory=dict)
+
+    def session_owner(self, session_id: str) -> str | None:
+        return self.sessions.get(session_id)
+
+    def primary_session(self, owner: str) -> str:
+        return next(s for s, o in self.sessions.items() if o == owner)
+
+    def start(self, take_id: str, cameras: Mapping[str, str]) -> None:
+        pass
+
+    def add_camera(self, take_id: str, camera: str, session_id: str) -> None:
+        pass
+
+    async def stop(self, take_id: str) -> dict[str, Any]:
+        return {"segments": [{"index": 0, "start_s": 0.0, "duration_s": 5.0}]}
+
+    async def recover(self, take_id: str) -> dict[str, Any]:
+        return await self.stop(take_id)
+
+    async def resume(self, take_id: str, cameras: Mapping[str, str], started_at: float) -> None:
+        pass
+
+    async def discard(self, take_id: str) -> None:
+        pass

@@ -17,6 +17,7 @@ from av import AudioFrame, CodecContext, VideoFrame
 from media import picture_codec, quality
 from media.quality import QualityMeter, bandwidth_hz, take_report
 from tests.support.media import _picture
+from tests.support.quality import sample_decodes
 
 
 class Camera:
@@ -92,6 +93,13 @@ def opus_packets(seconds: float, channels: int, cutoff_hz: float | None = None) 
         af.time_base = fractions.Fraction(1, 48000)
         packets += [bytes(p) for p in enc.encode(af)]
     return packets
+
+
+async def sampled(meter: QualityMeter) -> None:
+    """Until the samples the meter started are made (in its worker) and noted (on the loop)."""
+    for future in list(meter._futures):
+        await asyncio.wrap_future(future)
+    await asyncio.sleep(0)
 
 
 async def test_frames_per_second_and_the_seconds_below_fifteen() -> None:
@@ -193,9 +201,7 @@ async def test_black_and_frozen_from_sampled_keyframes() -> None:
             assert t >= 6, "a camera that looks right is never asked for a keyframe"
             asked += 1
             asked_now = True
-        await asyncio.sleep(0)  # the decodes' results come back on the loop
-        if i % 30 == 0:
-            await asyncio.sleep(0.01)
+        await sampled(meter)
     video = (await meter.report(t, []))["video"]
     assert asked >= 4 and video["samples"] >= 5, video
     assert 3.0 <= video["black_s"] <= 8.5, video
@@ -206,14 +212,7 @@ async def test_black_and_frozen_from_sampled_keyframes() -> None:
 async def test_the_walls_pictures_are_the_samples_while_it_pictures_the_camera(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    decoded: list[float] = []
-    real = quality.decode_sample
-
-    def counted(codec: str, data: bytes, t: float) -> quality.Sample | None:
-        decoded.append(t)
-        return real(codec, data, t)
-
-    monkeypatch.setattr(quality, "decode_sample", counted)
+    decoded = sample_decodes(monkeypatch)
     cam, meter = Camera(), QualityMeter()
     wall_gives = True
     for i in range(40 * 30):  # 40 s; a keyframe every 2.5 s (the wall asks for them)
@@ -226,9 +225,7 @@ async def test_the_walls_pictures_are_the_samples_while_it_pictures_the_camera(
         if key and wall_gives:
             small = picture_codec.snapshot("vp8", data).frame  # the wall's picture
             meter.picture(small, t)
-        for future in list(meter._futures):
-            await asyncio.wrap_future(future)
-        await asyncio.sleep(0)
+        await sampled(meter)
     video = (await meter.report(40.0, []))["video"]
     # 0-20 s: the wall's pictures, one every 5 s, and no keyframe decoded here
     assert not [t for t in decoded if t < 20], decoded
@@ -252,9 +249,7 @@ async def test_a_long_take_keeps_only_its_newest_sample_picture() -> None:
             t = i * quality.SAMPLE_S
             meter.frame("video", "vp8", keyframe, t)
             meter.frame("video", "vp8", delta, t + 0.03)
-            for future in list(meter._futures):
-                await asyncio.wrap_future(future)
-            await asyncio.sleep(0)  # the sample noted
+            await sampled(meter)
         held, _ = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

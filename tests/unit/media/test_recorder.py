@@ -40,6 +40,10 @@ class FeedSource:
     ) -> None:
         self._listener = on_frame
 
+    def unlisten(self, on_frame: Callable[..., None]) -> None:
+        if self._listener == on_frame:
+            self._listener = None
+
     def time_of(self, frame: EncodedFrame) -> float:
         return self._base + frame.timestamp / self._clock
 
@@ -212,3 +216,20 @@ async def test_a_camera_that_leaves_keeps_its_segment_and_rejoins_in_a_new_one(
     assert gap["start_s"] == one["start_s"] + one["duration_s"] == pytest.approx(1.0, abs=0.002)
     assert gap["end_s"] == two["start_s"] == pytest.approx(2.0, abs=0.002)
     assert (tmp_path / "secondary" / "segment-001.webm").is_file()
+
+
+async def test_a_recorder_that_stops_leaves_the_next_takes_recorder_listening(
+    tmp_path: Path, pool: MuxPool
+) -> None:
+    """The next take started on the same tracks while the last was still being stopped (the
+    take service lets the session go before its recorder stops): the old recorder's stop
+    took the tracks' listener away from the new one, which then recorded nothing."""
+    first = TakeRecorder("t1", tmp_path / "1", pool, queue_limit=1 << 20, keyframe_interval=0.05)
+    source = FeedSource("video", "vp8", first.origin)
+    first.attach([source])  # type: ignore[list-item]
+    second = TakeRecorder("t2", tmp_path / "2", pool, queue_limit=1 << 20, keyframe_interval=0.05)
+    second.attach([source])  # type: ignore[list-item]
+    await first.stop()
+    assert source._listener == second._on_frame
+    await second.stop()
+    assert source._listener is None

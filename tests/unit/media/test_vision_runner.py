@@ -189,25 +189,3 @@ async def test_a_new_take_replaces_one_that_never_said_it_stopped(event: str) ->
     assert claims.held == []
     await asyncio.sleep(0)
     await v.close()
-
-
-async def test_a_take_that_ends_while_its_rules_are_read_is_not_watched() -> None:
-    gate = asyncio.Event()
-
-    class Slow(Found):
-        async def get(self, key: str) -> Any:
-            await gate.wait()
-            return self.value
-
-    claims, alerts = Claims(), RecordingAlerts()
-    exam = SimpleNamespace(id="e1", monitoring=Monitoring())
-    v = VisionDetectors(
-        claims, Slow(SimpleNamespace(id="a1", exam_id="e1")), Found(exam), alerts, clock
-    )
-    starting = asyncio.ensure_future(v.on_take_event("take_started", take()))
-    await asyncio.sleep(0)
-    await v.on_take_event("take_stopped", take())  # while the attempt is being read
-    gate.set()
-    await starting
-    assert claims.held == [] and v.watching(OWNER) is None
-    await v.close()

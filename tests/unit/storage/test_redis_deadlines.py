@@ -9,7 +9,7 @@ import math
 
 from storage.redis_deadlines import RedisDeadlines
 from tests.support.clock import wait_until
-from tests.support.redis import key_prefix, redis_client
+from tests.support.redis import key_prefix, redis_client, write_watching_client
 
 
 async def test_the_last_node_to_set_a_deadline_owns_it() -> None:
@@ -134,3 +134,26 @@ async def test_a_deadline_stays_with_its_live_home() -> None:
             assert not await client.hexists(prefix + "deadlines:home", "att-1")
         finally:
             await other.stop()
+
+
+async def test_a_stop_whose_cancellation_is_lost_still_ends_the_heartbeat() -> None:
+    """Stopped just as a beat's SET is written: on Python 3.11 redis-py's asyncio.wait_for
+    around that write drops the cancellation. The beat used to go on for ever then, and
+    the node's shutdown with it; it ends at its next turn, and the heartbeat is removed."""
+    stopping: list[asyncio.Future[None]] = []
+    node: RedisDeadlines | None = None
+
+    def on_write(command: bytes) -> None:
+        if node is not None and armed and b"\r\nSET\r\n" in command and not stopping:
+            stopping.append(asyncio.ensure_future(node.stop()))
+
+    armed = False
+    async with write_watching_client(on_write) as client:
+        prefix = key_prefix()
+        node = RedisDeadlines(client, prefix, "a", lease_s=0.3)
+        await node.start()
+        armed = True  # the next beat's SET
+        await wait_until(lambda: bool(stopping), 10, "a beat written")
+        done, _ = await asyncio.wait(stopping, timeout=10)
+        assert done, "stop() never returned: the heartbeat went on beating"
+        assert not await client.exists(prefix + "node:a")

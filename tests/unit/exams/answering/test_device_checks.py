@@ -5,7 +5,6 @@ playing), and only candidates play them back. Takes in SQLite; the recorder is a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,38 +17,19 @@ from exams.identity.accounts import Account, Role
 from exams.shared.errors import Conflict, Forbidden
 from storage.takes import SqliteTakes
 from tests.support.world import World
-from tests.unit.exams.fakes import FakeScheduler
+from tests.unit.exams.fakes import FakeScheduler, NullRecorder
 
 OWNER = "candidate-1"
 
 
 @dataclass
-class StandInRecorder:
+class StandInRecorder(NullRecorder):
     """Records nothing; every take "stores" one 3-second segment."""
 
-    sessions: dict[str, str] = field(default_factory=dict)  # session id -> owner
     discarded: list[str] = field(default_factory=list)
-
-    def session_owner(self, session_id: str) -> str | None:
-        return self.sessions.get(session_id)
-
-    def primary_session(self, owner: str) -> str:
-        return next(s for s, o in self.sessions.items() if o == owner)
-
-    def start(self, take_id: str, cameras: Mapping[str, str]) -> None:
-        pass
-
-    def add_camera(self, take_id: str, camera: str, session_id: str) -> None:
-        pass
 
     async def stop(self, take_id: str) -> dict[str, Any]:
         return {"segments": [{"index": 0, "duration_s": 3.0}], "recorded_s": 3.0}
-
-    async def recover(self, take_id: str) -> dict[str, Any]:
-        return await self.stop(take_id)
-
-    async def resume(self, take_id: str, cameras: Mapping[str, str], started_at: float) -> None:
-        pass
 
     async def discard(self, take_id: str) -> None:
         self.discarded.append(take_id)

@@ -8,48 +8,26 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from exams.catalog.take_moves import Outcome, TakeMoves
 from exams.catalog.takes import Take, TakeService, TakeState
 from storage.takes import SqliteTakes
 from tests.support.world import World
-from tests.unit.exams.fakes import FakeScheduler
+from tests.unit.exams.fakes import FakeScheduler, NullRecorder
 
 OWNER = "candidate-1"
 
 
 @dataclass
-class Recorder:
+class Recorder(NullRecorder):
     """Records nothing; remembers what it was asked to continue."""
 
     sessions: dict[str, str] = field(default_factory=lambda: {"b1": OWNER, "c1": OWNER})
     resumed: list[tuple[str, dict[str, str], float]] = field(default_factory=list)
 
-    def session_owner(self, session_id: str) -> str | None:
-        return self.sessions.get(session_id)
-
-    def primary_session(self, owner: str) -> str:
-        return next(s for s, o in self.sessions.items() if o == owner)
-
-    def start(self, take_id: str, cameras: Mapping[str, str]) -> None:
-        pass
-
-    def add_camera(self, take_id: str, camera: str, session_id: str) -> None:
-        pass
-
-    async def stop(self, take_id: str) -> dict[str, Any]:
-        return {"segments": [{"index": 0, "start_s": 0.0, "duration_s": 5.0}]}
-
-    async def recover(self, take_id: str) -> dict[str, Any]:
-        return await self.stop(take_id)
-
     async def resume(self, take_id: str, cameras: Mapping[str, str], started_at: float) -> None:
         await asyncio.sleep(0)  # bringing the dead node's part: another node may run meanwhile
         self.resumed.append((take_id, dict(cameras), started_at))
-
-    async def discard(self, take_id: str) -> None:
-        pass
 
 
 @dataclass

@@ -7,7 +7,6 @@ tests/integration/test_take_nodes.py)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,43 +15,23 @@ from exams.shared.nodes import SingleNode
 from exams.shared.telemetry import Count, NoTelemetry
 from storage.takes import SqliteTakes
 from tests.support.world import World
-from tests.unit.exams.fakes import FakeScheduler
+from tests.unit.exams.fakes import FakeScheduler, NullRecorder
 
 OWNER = "candidate-1"
 GRACE_S = 20.0
 
 
 @dataclass
-class Recorder:
+class Recorder(NullRecorder):
     """Records nothing; a recovered take has 5 s of media from its start."""
 
+    sessions: dict[str, str] = field(default_factory=lambda: {"s1": OWNER})
     recovered: list[str] = field(default_factory=list)
-
-    def session_owner(self, session_id: str) -> str | None:
-        return OWNER
-
-    def primary_session(self, owner: str) -> str:
-        return "s1"
-
-    def start(self, take_id: str, cameras: Mapping[str, str]) -> None:
-        pass
-
-    def add_camera(self, take_id: str, camera: str, session_id: str) -> None:
-        pass
-
-    async def stop(self, take_id: str) -> dict[str, Any]:
-        return {"segments": [{"index": 0, "start_s": 0.0, "duration_s": 5.0}]}
 
     async def recover(self, take_id: str) -> dict[str, Any]:
         self.recovered.append(take_id)
         await asyncio.sleep(0)  # another node's sweep may run meanwhile
         return await self.stop(take_id)
-
-    async def resume(self, take_id: str, cameras: Mapping[str, str], started_at: float) -> None:
-        pass
-
-    async def discard(self, take_id: str) -> None:
-        pass
 
 
 class Silent:
