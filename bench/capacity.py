@@ -35,6 +35,7 @@ STEP_KEYS = (
     "server_cpu_pct",
     "loadgen_cpu_pct",
     "loadgen_max_late_ms",
+    "loadgen_bound",
     "other_cpu_pct",
     "window_s",
     "error",
@@ -133,6 +134,12 @@ async def search(
         except step_errors as exc:
             result = {"error": f"{type(exc).__name__}: {exc}"}
         held, why = judge(result, baseline)
+        if not held and result.get("loadgen_bound"):
+            why += (
+                f" while the load generator was the limit (loadgen_cpu_pct "
+                f"{result.get('loadgen_cpu_pct')}, loadgen_max_late_ms "
+                f"{result.get('loadgen_max_late_ms')}): the server may have held"
+            )
         plan.record(streams, held)
         step: dict[str, Any] = {"streams": streams, "held": held, "why_not": why or None}
         step.update({k: result.get(k) for k in STEP_KEYS})
@@ -156,5 +163,6 @@ NOTE = (
     "frame sent was written and the recorder's p99 lag over the step (bench/lag.py) was at "
     "most 1 s. capacity_streams is the largest count that held. On a shared machine a step "
     "can fail for others' load: read load_average_1m and other_cpu_pct of each step, and "
-    "loadgen_cpu_pct (near 100: the load generator, not the server, was the limit)."
+    "loadgen_cpu_pct (near 100: the load generator, not the server, was the limit; "
+    "loadgen_bound says so, and a step that failed while it was says so in why_not)."
 )

@@ -49,6 +49,17 @@ class Run:
     lag: dict[str, Any] = field(default_factory=dict)  # bench.lag.lag_figures, when read
 
 
+LOADGEN_BOUND_CPU_PCT = 90.0
+LOADGEN_BOUND_LATE_MS = 500.0
+
+
+def loadgen_bound(cpu_pct: float, max_late_ms: float) -> bool:
+    """Whether the load generator, not the server, was the limit: its core nearly full, or
+    a sender half a second behind its schedule (it then sends its backlog in a burst, which
+    can overflow the server's socket buffers and lose frames the server would have kept)."""
+    return cpu_pct >= LOADGEN_BOUND_CPU_PCT or max_late_ms >= LOADGEN_BOUND_LATE_MS
+
+
 def figures(run: Run, streams: int, seconds: int) -> dict[str, Any]:
     results = run.load.streams
     start, end = run.marks["recording"], run.marks["sent"]
@@ -90,6 +101,9 @@ def figures(run: Run, streams: int, seconds: int) -> dict[str, Any]:
         "loadgen_cpu_pct": round(loadgen_pct, 1),
         "other_cpu_pct": round(max(0.0, other_pct), 1),
         "loadgen_max_late_ms": max((r.late_ms for r in results), default=0.0),
+        "loadgen_bound": loadgen_bound(
+            round(loadgen_pct, 1), max((r.late_ms for r in results), default=0.0)
+        ),
         "window_s": round(window, 3),
         "notes": [COUNTING_NOTE, CPU_NOTE, UDP_NOTE, OTHER_NOTE],
     }

@@ -10,6 +10,8 @@ flag for an encoder that is not there: the video sender's is routed to
 picture that has a keyframe version (:attr:`Clip.key_video`, every third)
 in its place, as a browser's encoder answers a request. A stream may start at
 any such picture (:func:`clip_tracks`' ``phase``), with its keyframe version.
+The load generator's candidates skip the ``av.Packet`` too: their senders run
+:mod:`bench.fast_sender`'s loop, which takes :meth:`PacedTrack.next_sample`.
 
 Each track notes when it handed over each frame (:attr:`PacedTrack.sent_at`):
 the "glass" time of the viewers' glass-to-glass latency.
@@ -54,6 +56,7 @@ class PacedTrack(MediaStreamTrack):
         self._keys = keys or {}
         self._interval = interval
         self._ticks = ticks
+        self.clock = clock  # pts ticks a second: the RTP clock rate
         self._time_base = fractions.Fraction(1, clock)
         self.first = first
         self._count: int | None = 0
@@ -114,6 +117,16 @@ class PacedTrack(MediaStreamTrack):
         return (self.first + index) % len(self._samples)
 
     async def recv(self) -> Packet:
+        data, pts = await self.next_sample()
+        packet = Packet(data)
+        packet.pts = pts
+        packet.time_base = self._time_base
+        return packet
+
+    async def next_sample(self) -> tuple[bytes, int]:
+        """The next frame's bytes and its pts in ticks of :attr:`clock`, when it is due:
+        what :meth:`recv` wraps in an ``av.Packet``, and what the bench's own send loop
+        (:mod:`bench.fast_sender`) takes without one."""
         await self._go.wait()
         assert self._start is not None
         if self._count is not None and self.sent >= self._count:
@@ -150,12 +163,9 @@ class PacedTrack(MediaStreamTrack):
             if not sample.keyframe:
                 sample = self._keys[at]
                 self.keyframes_on_request += 1
-        packet = Packet(sample.data)
-        packet.pts = index * self._ticks
-        packet.time_base = self._time_base
         self.sent += 1
         self.sent_at.append(time.monotonic())
-        return packet
+        return sample.data, index * self._ticks
 
 
 def clip_tracks(clip: Clip, keyframe: int, phase: float = 0.0) -> tuple[PacedTrack, PacedTrack]:

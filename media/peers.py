@@ -2,7 +2,9 @@
 
 The offer is checked before aiortc sees it (size, one audio and one video
 track at most, a codec we can store without transcoding), and every track is
-tapped for encoded frames before its receiver starts.
+tapped for encoded frames before its receiver starts. Its SRTP takes the direct
+receive path, and consent freshness is ours (:mod:`media.consent`: a late STUN
+answer or the camera's own media keeps the connection).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 
 from exams.catalog.media_profile import DEFAULT, MediaProfile
 from exams.shared.errors import InvalidInput, TooLarge
-from media import ice, receive_path, tap
+from media import consent, ice, receive_path, tap
 from media.sdp import tuned
 from media.sources import TrackSource
 
@@ -41,10 +43,12 @@ class PeerFactory:
         ice_credential: str = "",
         max_sdp_bytes: int = 65536,
         start_bitrate_kbps: int = 0,
+        receive_buffer_kb: int = 0,
     ) -> None:
         self._config = configuration(ice_servers, ice_username, ice_credential)
         self._max_sdp_bytes = max_sdp_bytes
         self._start_bitrate_kbps = start_bitrate_kbps
+        self._receive_buffer = receive_buffer_kb * 1024
 
     async def answer(
         self,
@@ -76,7 +80,7 @@ class PeerFactory:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
                 await pc.setLocalDescription(await pc.createAnswer())
             ports_free()
-            receive_path.install(pc)
+            receive_path.install(pc, consent.install(pc, peer_id), self._receive_buffer)
         except Exception as exc:
             # aiortc's own words are for us, not the client; a half-set-up peer may
             # fail to close too.

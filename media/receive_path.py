@@ -14,7 +14,12 @@ socket's callback: RTCP by ``RTCDtlsTransport._handle_rtcp_data``, RTP as
 :mod:`media.receive_rtp`, the receiver's steps of ``_handle_rtp_packet`` made a plain
 call by :mod:`media.receive_handler` and, for video, the bandwidth estimate of
 :mod:`media.receive_rate`; everything else (STUN, DTLS, SRTP before the handshake
-ends) takes aioice's path as before. aiortc's RTCP handler and its RTCP senders are
+ends) takes aioice's path as before. SRTP is unprotected by libsrtp's own call
+(:mod:`media.receive_srtp`: pylibsrtp's wrapper made a cffi allocation and raised an
+exception for each packet it refused). A datagram unprotected here is also what
+:mod:`media.consent` counts as the peer being there: its connection's
+:class:`~media.consent.Consent` is told so at most once a second (two integer
+comparisons a packet). aiortc's RTCP handler and its RTCP senders are
 coroutines that only suspend when sending must wait (a TURN channel being bound): they
 are run to their first suspension here, and a task finishes the rare one that does.
 
@@ -26,13 +31,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator, Mapping
 from typing import Any, cast
 
 import aioice
 import aioice.ice
-import pylibsrtp
+from aioice.ice import Connection, StunProtocol
 from aiortc import RTCPeerConnection
 from aiortc.rate import RemoteBitrateEstimator
 from aiortc.rtcdtlstransport import RTCCertificate, RTCDtlsTransport
@@ -40,7 +46,7 @@ from aiortc.rtcicetransport import RTCIceGatherer, RTCIceTransport
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 from aiortc.rtp import HeaderExtensions, is_rtcp
 
-from media import receive_handler, receive_rate, receive_rtp
+from media import consent, receive_handler, receive_rate, receive_rtp, receive_srtp
 
 log = logging.getLogger(__name__)
 
@@ -124,9 +130,16 @@ def check_compatible() -> None:
         raise ReceivePathUnavailable("aiortc: RTCIceTransport has no _connection any more")
 
 
-def install(pc: RTCPeerConnection) -> int:
+def install(
+    pc: RTCPeerConnection,
+    consents: Mapping[Connection, consent.Consent] | None = None,
+    receive_buffer: int = 0,
+) -> int:
     """Receive ``pc``'s SRTP directly; call once its candidates are gathered (after
-    ``setLocalDescription``). Returns how many sockets were fitted."""
+    ``setLocalDescription``). Each connection's :class:`media.consent.Consent` in
+    ``consents`` hears of its authenticated media; each socket asks the kernel for
+    ``receive_buffer`` bytes of receive buffer (0: the kernel's default; see
+    :func:`widen`). Returns how many sockets were fitted."""
     fitted = 0
     for transceiver in pc.getTransceivers():
         receiver = transceiver.receiver
@@ -137,20 +150,62 @@ def install(pc: RTCPeerConnection) -> int:
         for protocol in connection._protocols:
             if "datagram_received" not in vars(protocol):
                 protocol.datagram_received = _direct(  # type: ignore[method-assign,assignment]
-                    dtls, protocol.datagram_received
+                    dtls, protocol, (consents or {}).get(connection)
                 )
+                if receive_buffer:
+                    widen(protocol.transport, receive_buffer)
                 fitted += 1
     return fitted
 
 
+_narrow_logged = False
+
+
+def widen(transport: Any, size: int) -> int:
+    """Ask for ``size`` bytes of receive buffer on a UDP transport's socket; what the
+    kernel granted (it caps the request at ``net.core.rmem_max``; logged once, with what
+    to raise).
+
+    The kernel's default (``rmem_default``, 208 KiB on Debian) holds under a second of a
+    camera's packets: a loop held up longer than that (a collection, a burst of DTLS
+    handshakes, a disk that stalls a thread holding the GIL) loses them for good, and
+    the recording has a hole (or waits for retransmissions that may not come). A wider
+    buffer only fills while the loop is late; it costs no memory otherwise."""
+    global _narrow_logged
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None:
+        return 0
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+        granted = int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)) // 2  # Linux doubles
+    except OSError as exc:
+        log.warning("could not set a camera socket's receive buffer: %s", exc)
+        return 0
+    if granted < size and not _narrow_logged:
+        _narrow_logged = True
+        log.warning(
+            "the kernel granted %d KiB of the %d KiB receive buffer asked for each camera's "
+            "UDP socket: raise net.core.rmem_max to at least %d (sysctl) so that a late event "
+            "loop loses no media",
+            granted // 1024,
+            size // 1024,
+            size,
+        )
+    return granted
+
+
 def _direct(
-    dtls: RTCDtlsTransport, fallback: Callable[[bytes, tuple[Any, ...]], None]
+    dtls: RTCDtlsTransport, protocol: StunProtocol, watch: consent.Consent | None
 ) -> Callable[[bytes, tuple[Any, ...]], None]:
+    fallback = protocol.datagram_received
     extensions = dtls._rtp_header_extensions_map  # configured in place when receivers register
     router = dtls._rtp_router
     handlers: dict[object, receive_handler.PacketHandler] = {}
+    stamp_ms = consent.MEDIA_STAMP_MS
+    keys: receive_srtp.Unprotector | None = None  # dtls._rx_srtp's, by libsrtp's own call
 
     def datagram_received(data: bytes, addr: tuple[Any, ...]) -> None:
+        nonlocal keys
         srtp = dtls._rx_srtp
         # RFC 7983: 128-191 is RTP/RTCP; SRTP before the keys exist is dropped by aiortc too
         if srtp is None or not data or not 127 < data[0] < 192:
@@ -159,14 +214,29 @@ def _direct(
         setattr(dtls, _RX_BYTES, getattr(dtls, _RX_BYTES) + len(data))
         setattr(dtls, _RX_PACKETS, getattr(dtls, _RX_PACKETS) + 1)
         arrival_time_ms = arrival_ms()
-        try:
-            if is_rtcp(data):
-                run(dtls._handle_rtcp_data(srtp.unprotect_rtcp(data)))
+        if keys is None or keys.session is not srtp:
+            keys = receive_srtp.Unprotector(srtp)
+        # replayed, forged (None) or malformed (ValueError): aiortc drops it too
+        rtcp: bytes | None = None
+        if is_rtcp(data):
+            rtcp = keys.rtcp(data)
+            if rtcp is None:
                 return
-            # RTCDtlsTransport._handle_rtp_data, with the header read for what the path needs
-            packet = receive_rtp.parse(srtp.unprotect(data), getattr(extensions, _IDS))
-        except (pylibsrtp.Error, ValueError):
-            return  # replayed, forged or malformed: aiortc drops it too
+        else:
+            plain = keys.rtp(data)
+            if plain is None:
+                return
+            try:  # RTCDtlsTransport._handle_rtp_data, the header read for what the path needs
+                packet = receive_rtp.parse(plain, getattr(extensions, _IDS))
+            except ValueError:
+                return
+        # authenticated: the peer is there (media.consent); told once a second (or when the
+        # wall clock stepped back)
+        if watch is not None and not 0 <= arrival_time_ms - watch.media_ms < stamp_ms:
+            watch.media_seen(arrival_time_ms, protocol, addr)
+        if rtcp is not None:
+            run(dtls._handle_rtcp_data(rtcp))
+            return
         receiver = router.route_rtp(packet)
         if receiver is not None:
             handler = handlers.get(receiver)

@@ -7,7 +7,7 @@ import logging
 from aiohttp import web
 
 from exams.shared.ports import Clock, Scheduler
-from media import ice, receive_path, tap
+from media import consent, ice, receive_path, receive_srtp, tap
 from signaling.server import attach, create_server
 from web import ops, proxies
 from web.auth import session_cookie_middleware
@@ -94,6 +94,8 @@ def create_app(
     """
     tap.check_compatible()
     receive_path.check_compatible()
+    receive_srtp.check_compatible()
+    consent.check_compatible()
     ice.offer_host_addresses(settings.ice_host_addresses)
     ice.use_udp_ports(ice.PortRange.parse(settings.udp_ports) if settings.udp_ports else None)
     app = web.Application(

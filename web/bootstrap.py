@@ -235,6 +235,7 @@ def bootstrap(
             settings.ice_credential,
             settings.max_sdp_bytes,
             settings.start_bitrate_kbps,
+            settings.udp_receive_buffer_kb,
         ),
         mux_pool,
         settings.recordings_dir,

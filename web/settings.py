@@ -93,6 +93,13 @@ class Settings:
         "Video bitrate Chromium starts at (x-google-start-bitrate in the answer); without it "
         "a take's first seconds are recorded at low resolution. 0 leaves the browser's default.",
     )
+    udp_receive_buffer_kb: int = _setting(
+        1024,
+        "Receive buffer asked of the kernel for each camera's UDP socket, in KiB (capped by "
+        "net.core.rmem_max: a warning names it). It holds the packets that come while the "
+        "event loop is held up; the kernel's default holds under a second of a camera's. "
+        "0 keeps the default.",
+    )
     keyframe_interval_ms: int = _setting(
         500, "How often the recorder repeats its keyframe request (RTCP PLI) until one arrives."
     )

@@ -13,6 +13,12 @@ last byte arrives the whole file is checked (:class:`FileInspector`), moved
 among the answer's files and marked complete. A file that fails is dropped
 from the answer and deleted: nothing of it is kept.
 
+An upload whose every byte is here is completed by whichever request holds
+its lock next, not only by the one that brought the last byte: that one may
+be cut off (a newer request, a stall) or cancelled after writing it, and a
+client told by HEAD that all its bytes are here sends nothing more. Under
+the lock the record is read again, so it is completed once.
+
 Pending files may complete until the answer's submission deadline, or, once
 it is submitted, until the exam's upload deadline (exam end + two hours).
 After that the upload is expired (HTTP 410) and a sweep deletes its bytes.
@@ -215,8 +221,12 @@ class ResumableUploads:
         upload = await self._mine(account, upload_id)
         if upload.state is UploadState.COMPLETE:
             return Progress(upload, upload.length, None)
-        _, expires = await self._in_time(upload)
+        exam, expires = await self._in_time(upload)
         size = await self._data.size(upload.id)
+        if _whole(upload, size, exam):  # "all here" must mean complete: the client stops
+            async with self._locks.hold(upload.id, None):
+                upload = await self._finish(await self._again(upload), exam)
+            return Progress(upload, upload.length, None)
         return Progress(upload, upload.length if size is None else size, expires)
 
     async def patch(
@@ -241,11 +251,16 @@ class ResumableUploads:
         upload began with (文件异常) and has it again, as a copy the browser cannot match
         to the first. Allowed while the upload may complete, even once the answer is
         submitted (its file stays the same file: same declared name, format and size);
-        what had arrived is deleted."""
+        what had arrived is deleted. One whose every byte arrived completes instead (409)."""
         upload = await self._mine(account, upload_id)
-        _, expires = await self._in_time(upload)
+        exam, expires = await self._in_time(upload)
         async with self._locks.hold(upload.id, None):
-            if await self._data.size(upload.id) is None or upload.state is UploadState.COMPLETE:
+            upload = await self._again(upload)
+            size = await self._data.size(upload.id)
+            whole = upload.state is UploadState.COMPLETE or _whole(upload, size, exam)
+            if whole:  # every byte is here: nothing to send again, and nothing to delete
+                await self._finish(upload, exam)
+            if whole or size is None:
                 raise Conflict("this file has arrived whole already; nothing to send again")
             await self._data.remove(upload.id)
             await self._data.create(upload.id)
@@ -377,7 +392,7 @@ class ResumableUploads:
             return 1
         if size in (None, u.length):  # every byte is there: a crash stopped the completion
             async with self._locks.hold(u.id, None):
-                await self._endings.complete(u, exam)
+                await self._finish(await self._again(u), exam)
             return 1
         return 0
 
@@ -392,7 +407,7 @@ class ResumableUploads:
             return 1
         if await self._data.size(u.id) == u.length:  # a crash stopped the completion
             async with self._locks.hold(u.id, None):
-                await self._complete_fill(u)
+                await self._finish(await self._again(u), None)
             return 1
         return 0
 
@@ -495,38 +510,59 @@ class ResumableUploads:
                 {"limit": upload.length - offset},
             )
         async with self._locks.hold(upload.id, body) as watched:
+            upload = await self._again(upload)
             size = await self._data.size(upload.id)
+            if upload.state is UploadState.COMPLETE or _whole(upload, size, exam):
+                upload = await self._finish(upload, exam)  # if the request before did not
+                if offset == upload.length and not content_length:
+                    return Progress(upload, upload.length, None)
+                raise _mismatch(upload.length)
             if size is None:
-                raise _mismatch(upload.length)  # completed meanwhile
+                raise _mismatch(upload.length)  # a fill's bytes are gone
             if size != offset:
                 raise _mismatch(size)
             new = size
             if body is not None:
-                new = await self._data.append(upload.id, watched, upload.length - size, checksum)
+                new = await self._append(upload, watched, size, checksum)
             head_end = min(HEAD_BYTES, upload.length)
             if new == upload.length:
-                if exam is None:
-                    upload = await self._complete_fill(upload)
-                else:
-                    upload = await self._endings.complete(upload, exam)
-                return Progress(upload, new, None)
+                return Progress(await self._finish(upload, exam), new, None)
             if offset < head_end <= new and exam is not None:
                 await self._endings.check_head(upload)
         return Progress(upload, new, expires)
 
+    async def _append(
+        self, upload: Upload, body: Body, size: int, checksum: Checksum | None
+    ) -> int:
+        """Append the body to the ``size`` bytes there; the new size."""
+        try:
+            return await self._data.append(upload.id, body, upload.length - size, checksum)
+        except UploadInterrupted:
+            # Cut off (a newer request, a stall) after the last byte had arrived, as it
+            # read on for the body's end: the file is whole all the same, so it completes.
+            if await self._data.size(upload.id) != upload.length:
+                raise
+            return upload.length
+
+    async def _finish(self, upload: Upload, exam: Exam | None) -> Upload:
+        """Complete an upload whose every byte is here (under its lock, as its record is
+        now: one complete already is left as it is)."""
+        if upload.state is UploadState.COMPLETE:
+            return upload
+        if exam is None:
+            return await self._complete_fill(upload)
+        return await self._endings.complete(upload, exam)
+
+    async def _again(self, upload: Upload) -> Upload:
+        """The upload's record read again under its lock: what the request before left."""
+        return _open(await self._records.get(upload.id))
+
     async def _mine(self, account: Account, upload_id: str) -> Upload:
         """The candidate's own upload; anyone else's is "not found" (ASVS 8.2.2)."""
         upload = await self._records.get(upload_id)
-        if (
-            upload is None
-            or upload.candidate_id != account.id
-            or upload.state is UploadState.TERMINATED
-        ):
-            raise NotFound("no such upload")
-        if upload.state is UploadState.REFUSED:
-            raise Gone(f"this file was refused: {upload.message}", {"reason": upload.message})
-        if upload.state is UploadState.EXPIRED:
-            raise UploadExpired("this upload has expired; its time to complete is over")
+        if upload is not None and upload.candidate_id != account.id:
+            upload = None
+        upload = _open(upload)
         if upload.exam_id:  # a fill of a take outside an exam has none
             await self._answering.access.exam(account, upload.exam_id)  # still on the list?
         return upload
@@ -537,6 +573,24 @@ class ResumableUploads:
         if exam is None or a is None:
             raise Gone("the answer this upload was for is gone")
         return exam, a
+
+
+def _open(upload: Upload | None) -> Upload:
+    """An upload still to be reached: uploading or complete (a refused or expired one
+    raises what happened to it; a terminated one is not found)."""
+    if upload is None or upload.state is UploadState.TERMINATED:
+        raise NotFound("no such upload")
+    if upload.state is UploadState.REFUSED:
+        raise Gone(f"this file was refused: {upload.message}", {"reason": upload.message})
+    if upload.state is UploadState.EXPIRED:
+        raise UploadExpired("this upload has expired; its time to complete is over")
+    return upload
+
+
+def _whole(upload: Upload, size: int | None, exam: Exam | None) -> bool:
+    """Every byte of an uploading file is here: in its data file, or (a file of the
+    answer) already moved among the answer's files by a completion that did not end."""
+    return size == upload.length or (size is None and exam is not None)
 
 
 def _mismatch(offset: int) -> OffsetMismatch:

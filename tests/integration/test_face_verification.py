@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import io
 import zipfile
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -62,6 +64,17 @@ async def start(client: ApiClient) -> dict[str, Any]:
     return body
 
 
+async def made(make: Callable[[], bytes]) -> bytes:
+    """A test photo made in a thread: its first use (scikit-image read, dlib, JPEG) costs
+    tenths of a second of CPU, which the loop's stall watch would count."""
+    return await asyncio.to_thread(make)
+
+
+async def blinks(**options: Any) -> dict[str, Any]:
+    """``faces.blink_frames(**options)`` made in a thread (dlib finds the eyes to shut)."""
+    return await asyncio.to_thread(functools.partial(faces.blink_frames, **options))
+
+
 async def answer(client: ApiClient, attempt_id: str, body: dict[str, Any]) -> Reply:
     return await client.call("POST", f"/api/verification/attempts/{attempt_id}", body)
 
@@ -108,7 +121,7 @@ async def test_reference_photos_are_checked_one_by_one(server: RunningServer) ->
         for photo in got.values():  # every refusal in both languages
             assert all(x["zh"] and x["en"] for x in photo["problems"])
         # One photo on its own (a folder is sent file by file): replaces nothing else.
-        cameraman = await asyncio.to_thread(faces.other_person_photo)
+        cameraman = await made(faces.other_person_photo)
         one = await admin.call("POST", f"{PHOTOS}/{blank}.jpg", data=cameraman, headers=JPEG)
         assert one.status == 201 and one.body["stored"] == 1, one
         listing = await admin.call("GET", PHOTOS)
@@ -129,7 +142,10 @@ async def test_the_candidate_who_blinks_with_their_own_face_passes(server: Runni
         await admit(server, UNIT, who)
         await admin_client(server, admin)
         stored = await admin.call(
-            "POST", f"{PHOTOS}/{who.id_number}.jpg", data=faces.reference_photo(), headers=JPEG
+            "POST",
+            f"{PHOTOS}/{who.id_number}.jpg",
+            data=await made(faces.reference_photo),
+            headers=JPEG,
         )
         assert stored.body["stored"] == 1, stored
         # Eyes never shut: the blink asked for is not seen (one try spent).
@@ -137,13 +153,13 @@ async def test_the_candidate_who_blinks_with_their_own_face_passes(server: Runni
         challenge = started["challenge"]
         assert challenge["kind"] == "face_liveness" and challenge["steps"] == ["blink"]
         assert challenge["frames"] >= 6 and challenge["prompt"]["zh"]
-        still = await answer(c, started["attempt_id"], faces.blink_frames(shut=()))
+        still = await answer(c, started["attempt_id"], await blinks(shut=()))
         assert still.status == 200, still
         assert still.body["passed"] is False and still.body["reason"].startswith("liveness:")
         assert still.body["failures"] == 1
         # Blinking, the right face: passed, with its score, model and evidence kept.
         started = await start(c)
-        passed = await answer(c, started["attempt_id"], faces.blink_frames())
+        passed = await answer(c, started["attempt_id"], await blinks())
         assert passed.status == 200, passed
         assert passed.body["passed"] is True and passed.body["status"] == "passed", passed
         results = await server.app[VERIFICATION].results(who.id, "login")
@@ -158,10 +174,13 @@ async def test_someone_elses_photo_is_a_mismatch(server: RunningServer) -> None:
         await admit(server, UNIT, who)
         await admin_client(server, admin)
         await admin.call(
-            "POST", f"{PHOTOS}/{who.id_number}.jpg", data=faces.other_person_photo(), headers=JPEG
+            "POST",
+            f"{PHOTOS}/{who.id_number}.jpg",
+            data=await made(faces.other_person_photo),
+            headers=JPEG,
         )
         started = await start(c)
-        reply = await answer(c, started["attempt_id"], faces.blink_frames())
+        reply = await answer(c, started["attempt_id"], await blinks())
         assert reply.status == 200, reply
         assert reply.body["passed"] is False and reply.body["reason"] == "mismatch"
         assert reply.body["failures"] == 1
@@ -175,9 +194,12 @@ async def test_a_malformed_answer_costs_no_try(server: RunningServer) -> None:
         await admit(server, UNIT, who)
         await admin_client(server, admin)
         await admin.call(
-            "POST", f"{PHOTOS}/{who.id_number}.jpg", data=faces.reference_photo(), headers=JPEG
+            "POST",
+            f"{PHOTOS}/{who.id_number}.jpg",
+            data=await made(faces.reference_photo),
+            headers=JPEG,
         )
-        good = faces.blink_frames()["frames"]
+        good = (await blinks())["frames"]
         png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 64).decode()
         bad = [
             {"frames": good[:3]},  # too few
@@ -204,10 +226,13 @@ async def test_parallel_answers_to_one_attempt_are_judged_once(server: RunningSe
         await admit(server, UNIT, who)
         await admin_client(server, admin)
         await admin.call(
-            "POST", f"{PHOTOS}/{who.id_number}.jpg", data=faces.other_person_photo(), headers=JPEG
+            "POST",
+            f"{PHOTOS}/{who.id_number}.jpg",
+            data=await made(faces.other_person_photo),
+            headers=JPEG,
         )
         attempt_id = (await start(c))["attempt_id"]
-        frames = faces.blink_frames()
+        frames = await blinks()
         replies = await asyncio.gather(*(answer(c, attempt_id, frames) for _ in range(4)))
         assert sorted(r.status for r in replies) == [200, 404, 404, 404], replies
         assert await failures(c) == 1
@@ -223,8 +248,8 @@ async def test_no_reference_photo_goes_to_manual_review(server: RunningServer) -
         assert started.body["error"]["details"]["reason"] == "no_reference"
         status = await c.call("GET", "/api/verification?scope=login")
         assert status.body["status"] == "manual_review"
+        reference = await made(faces.reference_photo)
         photo = await c.call(
-            "POST", "/api/verification/reviews?scope=login", data=faces.reference_photo(),
-            headers=JPEG,
-        )  # fmt: skip
+            "POST", "/api/verification/reviews?scope=login", data=reference, headers=JPEG
+        )
         assert photo.status == 201, photo

@@ -27,6 +27,7 @@ from tests.support.tus import (
     Tus,
     about,
     candidate_at,
+    chunk,
     files_of,
     metadata,
     q,
@@ -36,6 +37,7 @@ from tests.support.tus import (
     status_line,
     upload_id,
 )
+from web.keys import METRICS
 
 pytestmark = pytest.mark.both_databases  # the records on SQLite and on PostgreSQL
 
@@ -211,6 +213,65 @@ async def test_two_patches_at_once_one_wins_and_no_byte_is_lost(server: RunningS
         if offset < len(VIDEO):
             await tus.send_all(url, VIDEO, 1024 * KIB, start=offset)
         assert await stored_file(server, client, exam_id) == VIDEO
+
+
+async def test_a_patch_cut_off_after_its_last_byte_still_completes(tmp_path: Path) -> None:
+    """Two PATCHes at once, the second placed where they race: the first has read every
+    byte and waits for its body's end when the second cuts it off (under load it waits there
+    on its previous write). The file ends stored, once: before, neither request completed it
+    and HEAD said every byte was there, so a client sent nothing more; it stayed pending
+    until the next sweep, or was lost if its time ran out first."""
+    settings = api_settings(tmp_path / "data", reconnect_grace_s=120, upload_idle_s=30)
+    async with (
+        running_server(settings) as server,
+        api_client(server) as admin,
+        api_client(server) as client,
+    ):
+        exam_id, _ = await candidate_at(server, admin, client)
+        tus = Tus(client)
+        url = (await tus.create(len(VIDEO), **about(exam_id))).headers["Location"]
+        reader, writer = await raw_patch(client, url, 0, None)
+        writer.write(chunk(VIDEO))  # every byte; the chunked body's end not yet
+        await writer.drain()
+        await wait_until(lambda: tus_bytes_read(server) == len(VIDEO), what="every byte read")
+        second = await tus.patch(url, 0, VIDEO)
+        assert (second.status, second.code) == (409, "offset_mismatch"), second
+        assert second.body["error"]["details"]["offset"] == len(VIDEO)
+        assert await stored_file(server, client, exam_id) == VIDEO
+        assert await status_line(reader) == 204  # it brought every byte: it completed them
+        writer.close()
+        assert await tus.offset(url) == len(VIDEO) and tus_files(server) == []
+
+
+@pytest.mark.parametrize("then", ["head", "patch", "restart"])
+async def test_every_byte_there_completes_at_the_next_request(
+    server: RunningServer, then: str
+) -> None:
+    """The request that wrote the last byte ended before completing the file (cancelled,
+    the process stopped): the next HEAD, PATCH or restart completes it, before a client told
+    that every byte is there stops sending, rather than at the next sweep (maybe too late)."""
+    async with api_client(server) as admin, api_client(server) as client:
+        exam_id, _ = await candidate_at(server, admin, client)
+        tus = Tus(client)
+        url = (await tus.create(len(VIDEO), **about(exam_id))).headers["Location"]
+        data = server.settings.tus_dir / upload_id(url)
+        await asyncio.to_thread(data.write_bytes, VIDEO)  # as if its PATCH died after it
+        if then == "head":
+            assert await tus.offset(url) == len(VIDEO)
+        elif then == "patch":
+            again = await tus.patch(url, 0, VIDEO)  # a retry of the whole file
+            assert (again.status, again.body["error"]["details"]) == (409, {"offset": len(VIDEO)})
+        else:
+            again = await client.call("POST", restart_url(url), headers={"Tus-Resumable": "1.0.0"})
+            assert (again.status, again.code) == (409, "conflict"), again
+        assert await stored_file(server, client, exam_id) == VIDEO
+        assert tus_files(server) == []
+
+
+def tus_bytes_read(server: RunningServer) -> float:
+    """Bytes the server has read from tus request bodies (its upload_bytes counter)."""
+    metrics = server.app[METRICS].registry
+    return metrics.get_sample_value("examcast_upload_bytes_total", {"kind": "tus"}) or 0.0
 
 
 async def test_a_stalled_body_is_ended_and_shown_interrupted(server: RunningServer) -> None:

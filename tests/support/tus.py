@@ -88,20 +88,27 @@ class Tus:
 
 
 async def raw_patch(
-    api: ApiClient, url: str, offset: int, length: int
+    api: ApiClient, url: str, offset: int, length: int | None
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Start a PATCH announcing ``length`` bytes and send only its headers; the socket."""
+    """Start a PATCH announcing ``length`` bytes (None: a chunked body, see :func:`chunk`)
+    and send only its headers; the socket."""
     where = urlsplit(api.server.url)
     reader, writer = await asyncio.open_connection(where.hostname, where.port)
+    size = "Transfer-Encoding: chunked" if length is None else f"Content-Length: {length}"
     head = (
         f"PATCH {url} HTTP/1.1\r\nHost: {where.netloc}\r\nOrigin: {api.server.url}\r\n"
         f"Cookie: examcast_session={api.cookie()}\r\nTus-Resumable: 1.0.0\r\n"
         f"Upload-Offset: {offset}\r\nContent-Type: {OFFSET_STREAM}\r\n"
-        f"Content-Length: {length}\r\n\r\n"
+        f"{size}\r\n\r\n"
     )
     writer.write(head.encode())
     await writer.drain()
     return reader, writer
+
+
+def chunk(data: bytes) -> bytes:
+    """``data`` as one chunk of a chunked body (``b""``: the body's end)."""
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
 
 
 async def status_line(reader: asyncio.StreamReader, timeout: float = 10) -> int:

@@ -31,7 +31,7 @@ from bench.clip import (
 )
 from bench.live import LiveResult
 from bench.loadgen import LoadResult, StreamResult
-from bench.report import Run, analysis_figures, live_figures, percentile
+from bench.report import Run, analysis_figures, figures, live_figures, percentile
 from bench.tracks import VIDEO_CLOCK, clip_tracks
 from bench.viewers import Frames, Viewer, ViewerLog, is_vp8_keyframe, sent_index
 from bench.wall import WallLog, WallWatcher
@@ -299,6 +299,23 @@ def test_the_bench_wall_takes_a_pushed_picture_and_fetches_none() -> None:
     watcher.on_tiles({"tiles": tiles, "pictures": pictures})  # the same seq again: nothing new
     assert (watcher.log.pushed, watcher.log.pictures, watcher.log.not_jpeg) == (2, 0, 1)
     assert watcher.log.statuses == {"pushed": 2}
+
+
+def test_the_figures_say_when_the_load_generator_was_the_limit() -> None:
+    """Issue #16: a full load-generator core, or a sender half a second behind its
+    schedule, and the run measured the load generator as much as the server."""
+    marks = {"recording": _mark(0, 0), "sent": _mark(10, 5)}
+
+    def run(loadgen_cpu_s: float, late_ms: float) -> Run:
+        stream = StreamResult(0, 300, 500, 300, 500, 1, 80.0, late_ms, {})
+        loadgen = {"recording": _mark(0, 0), "sent": _mark(10, loadgen_cpu_s)}
+        busy = {"recording": 0.0, "sent": 20.0}
+        return Run(LoadResult([stream], 10.0), marks, loadgen, busy, {}, None, 0, {}, 0)
+
+    calm = figures(run(5.0, 20.0), 1, 10)
+    assert (calm["loadgen_cpu_pct"], calm["loadgen_bound"]) == (50.0, False)
+    assert figures(run(9.5, 20.0), 1, 10)["loadgen_bound"] is True
+    assert figures(run(5.0, 800.0), 1, 10)["loadgen_bound"] is True
 
 
 def test_without_a_live_part_there_are_no_live_figures() -> None:

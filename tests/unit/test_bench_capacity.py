@@ -12,6 +12,7 @@ from bench import run as bench_run
 from bench.capacity import CapacitySearch, judge, search
 from bench.lag import difference, lag_buckets, lag_figures, quantile, summary
 from bench.loadgen import LoadFailed
+from bench.report import loadgen_bound
 
 
 def fake_server(capacity: int, lag_over: int | None = None) -> tuple[list[int], Any]:
@@ -106,6 +107,34 @@ async def test_a_step_whose_load_failed_did_not_hold_and_the_search_goes_on() ->
     assert result["steps"][2]["why_not"] == result["steps"][2]["error"]
     with pytest.raises(ValueError):  # anything else is a bug, not a measurement
         await search(CapacitySearch(1, 2), _raises, lambda _: None, step_errors=(LoadFailed,))
+
+
+async def test_a_step_that_failed_while_the_load_generator_was_the_limit_says_so() -> None:
+    """Issue #16: a load generator behind its schedule sends its backlog in a burst, and
+    the server's socket buffers overflow; such a step measured the load generator."""
+
+    async def measure(streams: int) -> dict[str, Any]:
+        late = 1700.0 if streams > 40 else 20.0
+        return {
+            "frames_sent": streams * 300,
+            "frames_missing": 0 if streams <= 40 else 12,
+            "recorder_lag_p99_ms": 40.0,
+            "loadgen_cpu_pct": 97.0 if streams > 40 else 60.0,
+            "loadgen_max_late_ms": late,
+            "loadgen_bound": loadgen_bound(97.0 if streams > 40 else 60.0, late),
+        }
+
+    result = await search(CapacitySearch(32, 48, 16), measure, lambda _: None)
+    held, failed = result["steps"]
+    assert held["held"] and held["loadgen_bound"] is False and held["why_not"] is None
+    assert not failed["held"] and failed["loadgen_bound"] is True
+    assert failed["why_not"] == (
+        "12 frame(s) not written while the load generator was the limit (loadgen_cpu_pct "
+        "97.0, loadgen_max_late_ms 1700.0): the server may have held"
+    )
+    # either sign is enough: a full core, or a sender half a second behind
+    assert loadgen_bound(90.0, 0.0) and loadgen_bound(10.0, 500.0)
+    assert not loadgen_bound(89.9, 499.9)
 
 
 async def _raises(streams: int) -> dict[str, Any]:

@@ -8,12 +8,14 @@ from __future__ import annotations
 import asyncio
 import fractions
 import time
+from typing import Any
 
 import numpy as np
 import pytest
 from aiortc.codecs.vpx import Vp8Encoder
-from av import AudioFrame, CodecContext, VideoFrame
+from av import AudioFrame, CodecContext, Packet, VideoFrame
 
+from bench.clip import make_black, make_clip
 from media import picture_codec, quality
 from media.quality import QualityMeter, bandwidth_hz, take_report
 from tests.support.media import _picture
@@ -233,6 +235,43 @@ async def test_the_walls_pictures_are_the_samples_while_it_pictures_the_camera(
     assert decoded and min(decoded) <= 15 + quality.BORROWED_S + 2.5, decoded
     assert video["samples"] >= 5, video
     assert video["black_s"] == 0 and video["frozen_s"] == 0, video
+
+
+def test_samples_skip_the_loop_filter_and_say_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sample's keyframe is decoded on one thread without the loop filter
+    (quality.SAMPLE_DECODER_OPTIONS): its luma is not the filtered decode's, yet its verdicts
+    are: the bench clip's keyframe is neither dark nor frozen, the same picture keyframed
+    again (as asked for) is the same as it, also against the wall's filtered picture of it,
+    a picture 30 frames on is not; a black camera is dark."""
+    clip = make_clip(3)
+    key, again, moved = clip.video[0].data, clip.key_video[0].data, clip.key_video[30].data
+    black = make_black(1)[0].data
+
+    def filtered(data: bytes) -> quality.Sample:  # as every decoder did before
+        decoder = CodecContext.create("vp8", "r")
+        return quality.sample_of(decoder.decode(Packet(data))[0], 0.0)
+
+    made: list[CodecContext] = []
+    create = CodecContext.create
+
+    def counting(name: Any, mode: Any = "r") -> CodecContext:
+        made.append(create(name, mode))
+        return made[-1]
+
+    monkeypatch.setattr(quality.av.CodecContext, "create", counting)
+    samples = [quality.decode_sample("vp8", d, 0.0) for d in (key, again, moved, black)]
+    monkeypatch.undo()
+    assert len(made) == 4 and all(c.thread_count == 1 for c in made)
+    first, second, later, dark = (s for s in samples if s is not None)
+    before = filtered(key)
+    assert not np.array_equal(first.small, before.small)  # the filter was skipped
+    assert float(np.abs(first.small - before.small).max()) < 8
+    assert not first.dark and not before.dark and not second.dark and not later.dark
+    assert quality._same(before, first) and quality._same(first, second)
+    wall = quality.sample_of(picture_codec.snapshot("vp8", key).frame, 0.0)
+    assert quality._same(wall, second) and quality._same(second, wall)
+    assert not quality._same(first, later) and not quality._same(wall, later)
+    assert dark.dark and filtered(black).dark
 
 
 async def test_a_long_take_keeps_only_its_newest_sample_picture() -> None:

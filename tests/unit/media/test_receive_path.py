@@ -4,13 +4,21 @@ and the handlers it runs by hand finish as a task would run them."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import socket
+from pathlib import Path
 
+import aioice.ice
 import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection
 from aiortc.clock import current_ms
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
-from media import receive_path
+from media import ice, receive_path
+from media.peers import PeerFactory
+from tests.support.media import SyntheticVideo
 from tests.support.server import wait_for
+from tests.unit.media.test_peers import ignore
 
 
 def test_installed_aiortc_and_aioice_have_what_the_receive_path_needs() -> None:
@@ -98,3 +106,55 @@ async def test_a_failing_handler_is_logged_not_raised(caplog: pytest.LogCaptureF
 
     receive_path.run(fails())
     assert "handling a received packet failed" in caplog.text
+
+
+def _rmem_max() -> int:
+    return int(Path("/proc/sys/net/core/rmem_max").read_text())
+
+
+async def test_each_camera_socket_asks_for_the_configured_receive_buffer() -> None:
+    """A real answer's ICE sockets get the configured buffer (the kernel's default holds
+    under a second of a camera), as far as ``rmem_max`` lets them."""
+    before = getattr(aioice.ice.get_host_addresses, "extra", ())
+    ice.offer_host_addresses(("127.0.0.1",))  # the test namespace has only loopback
+    size = 512 * 1024
+    client = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    client.addTransceiver(SyntheticVideo(), direction="sendonly")
+    await client.setLocalDescription(await client.createOffer())
+    server, _ = await PeerFactory(receive_buffer_kb=size // 1024).answer(
+        client.localDescription.sdp, "peer-b", ignore
+    )
+    try:
+        [dtls] = {t.receiver.transport for t in server.getTransceivers()}
+        protocols = dtls.transport._connection._protocols
+        assert protocols
+        for protocol in protocols:
+            sock = protocol.transport.get_extra_info("socket")
+            granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2
+            assert granted == min(size, _rmem_max())
+    finally:
+        await client.close()
+        await server.close()
+        ice.offer_host_addresses(before)
+
+
+async def test_a_buffer_past_the_kernels_limit_is_capped_and_said_once(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(receive_path, "_narrow_logged", False)
+    loop = asyncio.get_running_loop()
+    local = ("127.0.0.1", 0)
+    transports = [
+        (await loop.create_datagram_endpoint(asyncio.DatagramProtocol, local_addr=local))[0]
+        for _ in range(2)
+    ]
+    try:
+        asked = _rmem_max() + 64 * 1024
+        with caplog.at_level(logging.WARNING, logger="media.receive_path"):
+            granted = [receive_path.widen(t, asked) for t in transports]
+        assert granted == [_rmem_max()] * 2
+        [warning] = [r.getMessage() for r in caplog.records]
+        assert "net.core.rmem_max" in warning
+    finally:
+        for t in transports:
+            t.close()
