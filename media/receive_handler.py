@@ -14,6 +14,20 @@ length read, :func:`vp8_payload`), the jitter buffer, PLI, and the frame handed 
 the decoder queue (:mod:`media.tap`'s). Sending RTCP is still aiortc's coroutine, run
 to its first suspension by :func:`media.receive_path.run`.
 
+One thing it does that aiortc does not: a video packet that goes missing is not waited
+for without end. aiortc NACKs a hole once, and if that retransmission is lost too, its
+jitter buffer holds every newer frame back (the keyframe asked for after the loss
+included) until 512 newer packets have come, 5 to 20 seconds of a camera. Outside a
+take (whose recorder has a stall check of its own) nothing ended that: the proctor's
+picture and the wall's tile froze, and with no frame for two seconds the hub took the
+camera for lost (``MEDIA_SILENCE_S``) and closed it when its grace ran out, while its
+packets were still arriving. As a browser's receiver does (libwebrtc's NACK module
+and frame buffer), the hole is NACKed again every :data:`NACK_AGAIN_MS` while it stays
+open, and after :data:`HOLE_WAIT_MS` the buffer is moved past it
+(:func:`media.tap.skip_lost`; the next frame is marked as following a loss) and a
+keyframe asked for. Both are timed by the packets' own arrival, checked only while a
+hole is open.
+
 It reads aiortc 1.16's receiver internals (``check_compatible`` names what moved):
 the dicts it keeps are mutated in place by aiortc and read through here; the values
 aiortc may replace (the RTCP SSRC, the decoder thread, the jitter buffer) are read
@@ -32,6 +46,8 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpreceiver import RTCRtpReceiver, StreamStatistics
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, pack_remb_fci, unwrap_rtx
 
+from media import tap
+
 _PREFIX = "_RTCRtpReceiver__"
 ATTRIBUTES = (
     "active_ssrc",
@@ -49,6 +65,12 @@ ATTRIBUTES = (
     "timestamp_mapper",
 )
 SOURCE_REFRESH_MS = 1000  # a source's timestamp is renewed this often (aiortc: every packet)
+# A lost video packet is NACKed again this often while it is missing (aiortc: once; a
+# phone's round trip is 50-300 ms, and the sender keeps its last 128 packets to resend)...
+NACK_AGAIN_MS = 250
+# ... and is given up this long after the hole opened: the buffer moves past it and a
+# keyframe is asked for (the recorder's stall check may do so sooner during a take).
+HOLE_WAIT_MS = 1000
 
 _VP8, _H264, _RTX, _OTHER = range(4)
 
@@ -59,7 +81,9 @@ class PacketHandler:
     __slots__ = (
         "_active",
         "_codecs",
+        "_hole_ms",
         "_kinds",
+        "_nacked_ms",
         "_receiver",
         "_remote_streams",
         "_rtx_ssrc",
@@ -81,6 +105,8 @@ class PacketHandler:
         self._remote_streams: dict[int, StreamStatistics] = state[_PREFIX + "remote_streams"]
         self._seen_ms: dict[int, int] = {}
         self._kinds: dict[int, int] = {}  # payload type -> how to depayload
+        self._hole_ms = 0  # arrival of the packet that showed the oldest open hole; 0: none
+        self._nacked_ms = 0  # when the open hole was last NACKed
 
     def rtp(self, packet: RtpPacket, arrival_time_ms: int) -> None:
         receiver, state = self._receiver, self._state
@@ -139,6 +165,9 @@ class PacketHandler:
         nacks = state[_PREFIX + "nack_generator"]
         if nacks is not None and nacks.add(packet):
             self._send(receiver._send_rtcp_nack(packet.ssrc, sorted(nacks.missing)))
+            self._nacked_ms = arrival_time_ms
+            if not self._hole_ms:
+                self._hole_ms = arrival_time_ms
 
         payload = packet.payload
         try:
@@ -165,6 +194,31 @@ class PacketHandler:
         if frame is not None and state[_PREFIX + "decoder_thread"]:
             frame.timestamp = state[_PREFIX + "timestamp_mapper"].map(frame.timestamp)
             state[_PREFIX + "decoder_queue"].put((codec, frame))
+        if self._hole_ms:
+            self._hole(nacks, packet.ssrc, arrival_time_ms)
+
+    def _hole(self, nacks: Any, ssrc: int, now_ms: int) -> None:
+        """A video packet went missing (see the module): NACK what is still missing again,
+        or, once the hole is :data:`HOLE_WAIT_MS` old, move the jitter buffer past it and
+        ask for a keyframe (nothing to do if the hole was filled meanwhile)."""
+        receiver = self._receiver
+        if now_ms - self._hole_ms >= HOLE_WAIT_MS or now_ms < self._hole_ms:
+            self._hole_ms = 0
+            if tap.skip_lost(receiver):
+                # every hole is behind the buffer now: a retransmission asked for one
+                # again would land behind it (100 packets behind, aiortc starts over)
+                nacks.missing.clear()
+                self._send(receiver._send_rtcp_pli(ssrc))
+        elif nacks.missing and now_ms - self._nacked_ms >= NACK_AGAIN_MS:
+            self._nacked_ms = now_ms
+            # not those the buffer has moved past (the recorder gave them up meanwhile)
+            origin = self._state[_PREFIX + "jitter_buffer"]._origin
+            if origin is not None:
+                nacks.missing.difference_update(
+                    [seq for seq in nacks.missing if 0 < (origin - seq) & 0xFFFF < 0x8000]
+                )
+            if nacks.missing:
+                self._send(receiver._send_rtcp_nack(ssrc, sorted(nacks.missing)))
 
     def _kind(self, payload_type: int, codec: RTCRtpCodecParameters) -> int:
         kind = self._kinds.get(payload_type)

@@ -422,11 +422,11 @@ def skip_lost(receiver: RTCRtpReceiver) -> bool:
 
     aiortc waits for a missing packet until ``capacity`` (512) newer ones have
     arrived, seconds of video, and only then moves on; meanwhile every newer
-    frame, the keyframe asked for included, is held back. Once the recorder
-    knows media was lost, the frames after the hole are useless until a
-    keyframe anyway, so it skips to the first packet after the last hole that
-    starts a new timestamp (aiortc's own ``smart_remove``). The next frame
-    released is marked ``lost_before``. False if nothing was held up.
+    frame, the keyframe asked for included, is held back. Once the recorder (or
+    :mod:`media.receive_handler`) knows media was lost, the frames after the hole
+    are useless until a keyframe anyway, so it skips to the first packet after the
+    last hole that starts a new timestamp (aiortc's own ``smart_remove``). The next
+    frame released is marked ``lost_before``. False if nothing was held up.
     """
     jitter = getattr(receiver, _JITTER_ATTR)
     origin = jitter._origin

@@ -14,7 +14,8 @@ the server lacks. Measured on the stored take, each scenario prints one line
 - ``gap_before_s``: the hole in what the server recorded live (goal: the cut + 2 s);
 - ``gap_after_s``: what is still missing or misplaced on the take's clock once the page's
   fills are in (goal 0: every frame of the camera, in its place); ``stalls_s``: holes
-  far from any the recorder noted (frames the browser never sent), reported only.
+  between two frames of one segment (frames the browser never sent, or its local copy
+  never had: a segment ends at any packet lost), reported only.
 
 Scenarios: quiet cuts (packets vanish, no interface changes: what a Wi-Fi that stops
 passing traffic does) of 5 s and then 30 s in one take; a 5 s quiet cut with a phone as
@@ -44,7 +45,13 @@ from tests.e2e.accounts import call, signed_up
 from tests.e2e.conftest import FAILED as FAILED_KEY
 from tests.e2e.conftest import FakeMedia, NewPage, chromium_args
 from tests.e2e.exam_helpers import UnitAdmin, through_journey, unit_admin, verify
-from tests.support.continuity import Continuity, Stretch, camera_frames, check_continuity
+from tests.support.continuity import (
+    Continuity,
+    Frame,
+    Stretch,
+    camera_frames,
+    check_continuity,
+)
 from tests.support.continuity import write_barcoded_y4m as barcoded_clip
 from tests.support.netns import Veth, VethServer, launch_in_netns, veth_pair, veth_server
 from tests.support.process import ServerProcess, higher_priority
@@ -78,6 +85,7 @@ SETTLE_S = 8.0  # the fills changed what the take lacks, and then nothing more f
 # How far a frame may sit from its place on the take's clock (the figures report the
 # farthest, ``max_error_s``): a fill put in the wrong place is off by far more.
 TOLERANCE_S = 1.0
+PAGE_CHUNK_S = 1.0  # the page keeps its local copy in chunks this long (local-copy.js)
 FIGURES = ARTIFACTS / "network-drops-figures.jsonl"
 # The rig's server and Chromium run this many nice levels ahead of the other xdist workers'
 # tests (tests/conftest.py): its figures are of media in real time, and a frame a starved
@@ -356,12 +364,19 @@ def manifest_gap_s(part_: dict[str, Any], trouble: Trouble, started_at: float) -
     return round(sum(g["end_s"] - g["start_s"] for g in gaps if lo - 2 <= g["start_s"] <= hi), 3)
 
 
-def near(stretch: Stretch, gaps: list[dict[str, Any]], margin_s: float = 1.0) -> bool:
-    """Whether ``stretch`` overlaps one of ``gaps`` widened by ``margin_s`` each side."""
-    return any(
-        stretch.start_s < g["end_s"] + margin_s and stretch.end_s > g["start_s"] - margin_s
-        for g in gaps
-    )
+def inside_a_segment(hole: Stretch, frames: list[Frame]) -> bool:
+    """Whether ``hole`` lies between two frames of one segment: frames the browser never
+    sent (its encoder starved on a busy machine) or its local copy never had, not frames
+    the server lost. A live segment goes on only while no packet is lost (a frame after a
+    loss starts a new one, after a gap the recorder notes), and a fill is one piece of the
+    page's own copy; so no fill is asked for such a hole, and none could fill it. Inside
+    a fill, only a hole shorter than half the page's chunks counts: a chunk its copy lost
+    would leave a whole one out."""
+    at = {f.t: f for f in frames}
+    before, after = at.get(hole.start_s), at.get(hole.end_s)
+    if before is None or after is None or before.segment != after.segment:
+        return False
+    return before.reason != "fill" or hole.length_s < PAGE_CHUNK_S / 2
 
 
 def open_gaps_s(part_: dict[str, Any]) -> float:
@@ -389,11 +404,9 @@ def figures(
     before = check_continuity(live, within=span, tolerance_s=TOLERANCE_S)
     segments = part(after["manifest"], camera)["segments"]
     fills = sum(1 for s in segments if s.get("reason") == "fill")
-    whole = check_continuity(camera_frames(folder, segments), within=span, tolerance_s=TOLERANCE_S)
-    # Holes far from any the recorder noted are the browser's (frames its encoder dropped
-    # on a busy machine, shorter than the recorder's hole): no fill is asked for them.
-    noted = recorded_gaps(part(take["manifest"], camera))
-    stalls = [m for m in whole.missing if not near(m, noted)]
+    stored = camera_frames(folder, segments)
+    whole = check_continuity(stored, within=span, tolerance_s=TOLERANCE_S)
+    stalls = [m for m in whole.missing if inside_a_segment(m, stored)]
     gap_after_s = round(whole.gap_s - sum(m.length_s for m in stalls), 3)
     out = []
     for trouble in troubles:

@@ -5,6 +5,10 @@ The client's sender drops one video packet in 25 (not retransmissions): each one
 asked for again by the server's NACK and comes back over RTX, and every picture is
 recorded, in order, in one segment, in step with the sound. Every packet is read by
 aiortc's own RTP parser too, and must read the same for the path.
+
+A live camera nobody records (a proctor's view, the wall's tile) whose packet stays lost
+is not held up for 512 packets: its picture is back after a keyframe; one whose first
+retransmission is lost too is filled by the NACK sent again, without a keyframe.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ import pytest
 from aiortc import RTCPeerConnection, RTCRtpSender
 from aiortc.rtp import HeaderExtensions, HeaderExtensionsMap, RtpPacket
 
-from media import receive_path, receive_rtp
+from media import bitstream, receive_path, receive_rtp
+from media.tap import EncodedFrame
 from tests.integration.test_recording_loss import check_segments, until
 from tests.support.media import SyntheticAudio, SyntheticVideo
 from tests.support.server import RunningServer, connected_client
@@ -107,3 +112,119 @@ async def test_packets_lost_on_the_way_are_asked_for_again_and_every_picture_is_
     assert manifest["gaps"] == []
     # every picture, in order, in step with the sound (decoding: not on the loop)
     await asyncio.to_thread(check_segments, server, stored)
+
+
+class LostForGood:
+    """Drops one of ``sender``'s video packets once armed, and the first ``rtx`` packets
+    its RTX stream sends after it (aiortc's sender answers each NACK with one); counts
+    the video packets sent after the drop."""
+
+    def __init__(self, pc: RTCPeerConnection, sender: RTCRtpSender, rtx: int) -> None:
+        self.armed = False
+        self.dropped: int | None = None  # the sequence number dropped
+        self.after = 0
+        self.rtx_dropped = 0
+        self.rtx_passed = 0
+        self._rtx = rtx
+        self._ssrc = sender._ssrc.to_bytes(4, "big")
+        self._rtx_ssrc = sender._rtx_ssrc.to_bytes(4, "big")
+        for transport in {s.transport for s in pc.getSenders()}:
+            transport._send_rtp = self._wrap(transport._send_rtp)  # type: ignore[method-assign,assignment]
+
+    def _wrap(self, send: Callable[[bytes], Awaitable[None]]) -> Callable[[bytes], Any]:
+        async def lossy(data: bytes) -> None:
+            rtcp = 192 <= data[1] <= 208
+            if not rtcp and data[8:12] == self._rtx_ssrc and self.dropped is not None:
+                if self.rtx_dropped < self._rtx:
+                    self.rtx_dropped += 1
+                    return
+                self.rtx_passed += 1
+            elif not rtcp and data[8:12] == self._ssrc:
+                if self.armed:
+                    self.armed = False
+                    self.dropped = int.from_bytes(data[2:4], "big")
+                    return
+                if self.dropped is not None:
+                    self.after += 1
+            await send(data)
+
+        return lossy
+
+
+class Frames:
+    """What a live camera's video source hands its watchers: (lost_before, keyframe,
+    video packets the sender had sent since the drop) for each frame."""
+
+    def __init__(self, loss: LostForGood) -> None:
+        self.seen: list[tuple[bool, bool, int]] = []
+        self._loss = loss
+
+    def __call__(self, source: Any, frame: EncodedFrame) -> None:
+        if self._loss.dropped is not None:
+            keyframe = bitstream.vp8_keyframe(frame.data) is not None
+            self.seen.append((frame.lost_before, keyframe, self._loss.after))
+
+
+async def live_camera(
+    server: RunningServer, client: Any, rtx: int
+) -> tuple[LostForGood, Frames, list[int]]:
+    """A camera sending, no take: the loss on its sender, the frames its source hands on,
+    and the keyframes its sender was asked for."""
+    session_id, pc = await client.publish([SyntheticVideo(), SyntheticAudio()])
+    [sender] = [s for s in pc.getSenders() if s.track is not None and s.track.kind == "video"]
+    session = server.app[HUB].get(session_id)
+    assert session is not None
+    source = next(s for s in session.sources if s.kind == "video")
+    await until(lambda: source.frames_received > 30, what="the camera's frames")
+    loss = LostForGood(pc, sender, rtx)
+    frames = Frames(loss)
+    source.watch(frames)
+    asked: list[int] = []
+    ask = sender._send_keyframe
+
+    def counted() -> None:
+        asked.append(loss.after)
+        ask()
+
+    sender._send_keyframe = counted
+    loss.armed = True
+    return loss, frames, asked
+
+
+async def test_a_packet_lost_for_good_holds_a_live_picture_up_about_a_second(
+    server: RunningServer,
+) -> None:
+    """aiortc would NACK it once and hold every later frame back until 512 newer packets
+    came (17 s of this camera), and the hub, with no frame for 2 s, took the camera for
+    lost and closed it after its grace (without the fix: no frame in 40 s, the camera
+    closed after 374 packets); the server NACKs it again, then gives it up, and asks for
+    the keyframe that puts the picture back."""
+    async with connected_client(server) as client:
+        loss, frames, asked = await live_camera(server, client, rtx=1000)
+        await until(
+            lambda: any(keyframe for _, keyframe, _ in frames.seen) and loss.after > 30,
+            timeout=30,
+            what="a keyframe after the lost packet",
+        )
+        assert loss.rtx_dropped >= 2  # NACKed again: the sender answered each one
+        assert asked, "no keyframe asked for after the loss"
+        lost_before = [after for lost, _, after in frames.seen if lost]
+        assert lost_before, "the frames after the hole are not marked as following a loss"
+        # given up about a second after the drop, counted in the camera's own packets
+        [keyframe_after] = [after for _, keyframe, after in frames.seen if keyframe][:1]
+        assert lost_before[0] < 400 and keyframe_after < 512, (lost_before, keyframe_after)
+
+
+async def test_a_hole_whose_first_retransmission_is_lost_is_filled_without_a_keyframe(
+    server: RunningServer,
+) -> None:
+    async with connected_client(server) as client:
+        loss, frames, asked = await live_camera(server, client, rtx=1)
+        await until(
+            lambda: loss.rtx_passed >= 1 and len(frames.seen) > 30,
+            timeout=30,
+            what="the second retransmission and frames after it",
+        )
+        assert loss.rtx_dropped == 1
+        assert not any(lost for lost, _, _ in frames.seen), "a frame was given up"
+        assert asked == [], "a keyframe was asked for"

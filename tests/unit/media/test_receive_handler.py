@@ -1,6 +1,8 @@
 """The receive path's packet handler does what aiortc's ``_handle_rtp_packet`` does, packet
 for packet: the same frames to the decoder queue, the same RTCP (REMB, NACK, PLI) sent,
-the same statistics and sources; and it needs no coroutine per packet."""
+the same statistics and sources; and it needs no coroutine per packet. Where it differs
+on purpose, a video packet that stays lost (NACKed again, then given up with a PLI
+instead of holding every later frame back), it is tested on its own."""
 
 from __future__ import annotations
 
@@ -13,9 +15,17 @@ import pytest
 from aiortc.codecs.vpx import vp8_depayload
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
-from aiortc.rtp import HeaderExtensions, RtpPacket
+from aiortc.rtp import (
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    HeaderExtensions,
+    RtcpPacket,
+    RtcpPsfbPacket,
+    RtcpRtpfbPacket,
+    RtpPacket,
+)
 
-from media import receive_path
+from media import receive_handler, receive_path, tap
 from media.receive_handler import PacketHandler, vp8_payload
 
 VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
@@ -103,6 +113,13 @@ def packets(seed: int) -> list[tuple[RtpPacket, int]]:
     return made
 
 
+@pytest.fixture
+def aiortcs_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lost packet waited for as aiortc does: NACKed once, never given up."""
+    monkeypatch.setattr(receive_handler, "NACK_AGAIN_MS", 10**9)
+    monkeypatch.setattr(receive_handler, "HOLE_WAIT_MS", 10**9)
+
+
 def run_both(
     kind: str, traffic: list[tuple[RtpPacket, int]], again: list[tuple[RtpPacket, int]]
 ) -> Any:
@@ -135,6 +152,7 @@ def figures(r: RTCRtpReceiver) -> Any:
     }
 
 
+@pytest.mark.usefixtures("aiortcs_rules")
 @pytest.mark.parametrize("seed", range(4))
 def test_video_is_handled_as_aiortc_does(seed: int) -> None:
     (theirs, theirs_sent, theirs_frames), (ours, ours_sent, ours_frames) = run_both(
@@ -206,3 +224,146 @@ def test_the_vp8_payload_is_aiortcs(seed: int) -> None:
         except ValueError as e:
             got = str(e)
         assert got == expected, data
+
+
+FRAME_MS = 33
+
+
+def camera(frames: int, sizes: tuple[int, ...] = (3,)) -> list[tuple[RtpPacket, int]]:
+    """A VP8 camera's packets and arrival times: frame ``i`` has ``sizes[i % len(sizes)]``
+    packets, a keyframe (VP8's P bit clear) each 30 frames, 33 ms apart."""
+    out = []
+    sequence, now = 65500, 10_000  # wraps on the way
+    for frame in range(frames):
+        count = sizes[frame % len(sizes)]
+        for i in range(count):
+            descriptor = bytes([0x90 if i == 0 else 0x80, 0x80, frame & 0x7F])
+            vp8 = bytes([0x00 if frame % 30 == 0 else 0x01]) if i == 0 else b""
+            p = RtpPacket(
+                payload_type=96,
+                sequence_number=sequence,
+                timestamp=3000 * frame,
+                ssrc=SSRC,
+                payload=descriptor + vp8 + bytes([frame & 0xFF, i]) * 20,
+                marker=i == count - 1,
+            )
+            out.append((p, now + i))
+            sequence = (sequence + 1) & 0xFFFF
+        now += FRAME_MS
+    return out
+
+
+def rtcp_sent(transport: Transport) -> list[tuple[str, tuple[int, ...]]]:
+    """("nack", lost sequence numbers) or ("pli", ()) for each NACK and PLI sent."""
+    out: list[tuple[str, tuple[int, ...]]] = []
+    for data in transport.sent:
+        for packet in RtcpPacket.parse(data):
+            if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+                out.append(("nack", tuple(packet.lost)))
+            elif isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_PLI:
+                out.append(("pli", ()))
+    return out
+
+
+def frame_numbers(frames: queue.Queue[Any]) -> list[int]:
+    """The camera's frame numbers released (their timestamps count from the first)."""
+    return [timestamp // 3000 for _, _, timestamp in drained(frames)]
+
+
+def feed(handler: PacketHandler, traffic: list[tuple[RtpPacket, int]]) -> None:
+    async def main() -> None:
+        for packet, ms in traffic:
+            handler.rtp(packet, ms)
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("lost", [0, 1], ids=["first-of-a-frame", "inside-a-frame"])
+def test_a_packet_that_stays_lost_is_nacked_again_then_given_up_for_a_keyframe(
+    lost: int,
+) -> None:
+    """Frame 10's packet is lost for good: NACKed when the hole shows and every
+    NACK_AGAIN_MS after; at HOLE_WAIT_MS the buffer moves past it and a PLI goes out, so
+    the frames after it come out instead of waiting for 512 more packets (aiortc: one
+    NACK, then nothing for the 170 frames of this camera)."""
+    r, transport, frames = receiver("video")
+    handler = PacketHandler(r, receive_path.run)
+    traffic = camera(60)
+    gone, _ = traffic.pop(10 * 3 + lost)
+    feed(handler, traffic)
+
+    sent = rtcp_sent(transport)
+    nacks = [lost for kind, lost in sent if kind == "nack"]
+    assert nacks and all(lost == (gone.sequence_number,) for lost in nacks)
+    waited = receive_handler.HOLE_WAIT_MS
+    assert len(nacks) == 1 + (waited - 1) // receive_handler.NACK_AGAIN_MS
+    assert [kind for kind, _ in sent].count("pli") == 1
+    released = frame_numbers(frames)
+    # every frame before the hole (the last one is only known complete when the next
+    # frame's first packet comes, and goes with the hole if that is the one lost); then
+    # from the moment it is given up, every frame (the first one perhaps partial, which
+    # media.tap marks), not one more frame's time late
+    before, after = [f for f in released if f < 10], [f for f in released if f >= 10]
+    assert before == list(range(9 if lost == 0 else 10))
+    assert after == list(range(after[0], 59))  # (the last one waits for a next)
+    assert after[0] - 10 <= waited // FRAME_MS + 1
+
+
+def test_a_hole_a_second_nack_fills_costs_no_keyframe() -> None:
+    """The first retransmission is lost too; the one the NACK sent again brings is
+    in time: every frame comes out, in order, and no keyframe is asked for."""
+    r, transport, frames = receiver("video")
+    handler = PacketHandler(r, receive_path.run)
+    traffic = camera(60)
+    gone, gone_at = traffic.pop(10 * 3 + 1)
+    # The second NACK goes out NACK_AGAIN_MS after the first; its answer, over RTX, a
+    # little after that.
+    answer_at = gone_at + receive_handler.NACK_AGAIN_MS + 3 * FRAME_MS
+    rtx = RtpPacket(
+        payload_type=97,
+        sequence_number=5000,
+        timestamp=gone.timestamp,
+        ssrc=RTX_SSRC,
+        payload=gone.sequence_number.to_bytes(2, "big") + gone.payload,
+        marker=gone.marker,
+    )
+    where = next(i for i, (_, ms) in enumerate(traffic) if ms > answer_at)
+    traffic.insert(where, (rtx, answer_at))
+    feed(handler, traffic)
+
+    assert frame_numbers(frames) == list(range(59))  # (the last one waits for a next)
+    assert [kind for kind, _ in rtcp_sent(transport)] == ["nack", "nack"]
+
+
+def test_after_a_hole_is_given_up_only_newer_losses_are_asked_for() -> None:
+    """Frame 10's packet is given up; frame 50's is lost later: its NACKs name it alone
+    (a retransmission of the first would land far behind the buffer, where aiortc's
+    starts over)."""
+    r, transport, _ = receiver("video")
+    handler = PacketHandler(r, receive_path.run)
+    traffic = camera(80)
+    second, _ = traffic.pop(50 * 3 + 1)
+    first, _ = traffic.pop(10 * 3 + 1)
+    feed(handler, traffic)
+
+    nacks = [lost for kind, lost in rtcp_sent(transport) if kind == "nack"]
+    firsts = [lost for lost in nacks if first.sequence_number in lost]
+    assert firsts and all(lost == (first.sequence_number,) for lost in firsts)
+    seconds = nacks[len(firsts) :]
+    assert seconds and all(lost == (second.sequence_number,) for lost in seconds)
+
+
+def test_a_hole_the_recorder_gave_up_is_not_asked_for_again() -> None:
+    """The recorder moves the buffer past a hole before the handler would
+    (``tap.skip_lost``, its stall check): the NACK is not sent again for it."""
+    r, transport, frames = receiver("video")
+    handler = PacketHandler(r, receive_path.run)
+    traffic = camera(60)
+    traffic.pop(10 * 3 + 1)
+    given_up_at = next(i for i, (p, _) in enumerate(traffic) if p.timestamp == 3000 * 13)
+    feed(handler, traffic[:given_up_at])
+    assert tap.skip_lost(r)
+    feed(handler, traffic[given_up_at:])
+
+    assert [kind for kind, _ in rtcp_sent(transport)] == ["nack"]
+    assert frame_numbers(frames)[-1] == 58
