@@ -23,10 +23,13 @@ picture and the wall's tile froze, and with no frame for two seconds the hub too
 camera for lost (``MEDIA_SILENCE_S``) and closed it when its grace ran out, while its
 packets were still arriving. As a browser's receiver does (libwebrtc's NACK module
 and frame buffer), the hole is NACKed again every :data:`NACK_AGAIN_MS` while it stays
-open, and after :data:`HOLE_WAIT_MS` the buffer is moved past it
-(:func:`media.tap.skip_lost`; the next frame is marked as following a loss) and a
-keyframe asked for. Both are timed by the packets' own arrival, checked only while a
-hole is open.
+open, and once the packet that holds the buffer up has been missing for
+:data:`HOLE_WAIT_MS` the buffer is moved past it (:func:`media.tap.skip_lost`; the next
+frame is marked as following a loss) and a keyframe asked for. A link that loses often
+but whose retransmissions come in time always has a hole open, never one that old: it
+is never given up. Both are timed by the packets' own arrival, checked only while a
+hole is open (a packet that could not be read, dropped as aiortc drops it, opens one
+too).
 
 It reads aiortc 1.16's receiver internals (``check_compatible`` names what moved):
 the dicts it keeps are mutated in place by aiortc and read through here; the values
@@ -83,6 +86,7 @@ class PacketHandler:
         "_codecs",
         "_hole_ms",
         "_kinds",
+        "_missing_since",
         "_nacked_ms",
         "_receiver",
         "_remote_streams",
@@ -105,8 +109,9 @@ class PacketHandler:
         self._remote_streams: dict[int, StreamStatistics] = state[_PREFIX + "remote_streams"]
         self._seen_ms: dict[int, int] = {}
         self._kinds: dict[int, int] = {}  # payload type -> how to depayload
-        self._hole_ms = 0  # arrival of the packet that showed the oldest open hole; 0: none
-        self._nacked_ms = 0  # when the open hole was last NACKed
+        self._hole_ms = 0  # when the hole now waited for opened; 0: none open
+        self._nacked_ms = 0  # when the open holes were last NACKed
+        self._missing_since: dict[int, int] = {}  # sequence number -> when found missing
 
     def rtp(self, packet: RtpPacket, arrival_time_ms: int) -> None:
         receiver, state = self._receiver, self._state
@@ -166,6 +171,9 @@ class PacketHandler:
         if nacks is not None and nacks.add(packet):
             self._send(receiver._send_rtcp_nack(packet.ssrc, sorted(nacks.missing)))
             self._nacked_ms = arrival_time_ms
+            since = self._missing_since
+            for seq in nacks.missing:
+                since.setdefault(seq, arrival_time_ms)
             if not self._hole_ms:
                 self._hole_ms = arrival_time_ms
 
@@ -180,6 +188,8 @@ class PacketHandler:
             else:
                 data = depayload(codec, payload)
         except ValueError:
+            if nacks is not None and not self._hole_ms:
+                self._hole_ms = arrival_time_ms  # a hole in the buffer no NACK can fill
             return
         packet._data = data  # type: ignore[attr-defined]
 
@@ -198,17 +208,11 @@ class PacketHandler:
             self._hole(nacks, packet.ssrc, arrival_time_ms)
 
     def _hole(self, nacks: Any, ssrc: int, now_ms: int) -> None:
-        """A video packet went missing (see the module): NACK what is still missing again,
-        or, once the hole is :data:`HOLE_WAIT_MS` old, move the jitter buffer past it and
-        ask for a keyframe (nothing to do if the hole was filled meanwhile)."""
-        receiver = self._receiver
+        """A video packet went missing (see the module): NACK what is still missing again;
+        when the hole waited for is :data:`HOLE_WAIT_MS` old, see what holds the buffer
+        up now (:meth:`_give_up`)."""
         if now_ms - self._hole_ms >= HOLE_WAIT_MS or now_ms < self._hole_ms:
-            self._hole_ms = 0
-            if tap.skip_lost(receiver):
-                # every hole is behind the buffer now: a retransmission asked for one
-                # again would land behind it (100 packets behind, aiortc starts over)
-                nacks.missing.clear()
-                self._send(receiver._send_rtcp_pli(ssrc))
+            self._give_up(nacks, ssrc, now_ms)
         elif nacks.missing and now_ms - self._nacked_ms >= NACK_AGAIN_MS:
             self._nacked_ms = now_ms
             # not those the buffer has moved past (the recorder gave them up meanwhile)
@@ -218,7 +222,36 @@ class PacketHandler:
                     [seq for seq in nacks.missing if 0 < (origin - seq) & 0xFFFF < 0x8000]
                 )
             if nacks.missing:
-                self._send(receiver._send_rtcp_nack(ssrc, sorted(nacks.missing)))
+                self._send(self._receiver._send_rtcp_nack(ssrc, sorted(nacks.missing)))
+
+    def _give_up(self, nacks: Any, ssrc: int, now_ms: int) -> None:
+        """The first packet missing from the buffer, if it has been missing for
+        :data:`HOLE_WAIT_MS`: move the buffer past every hole and ask for a keyframe (the
+        frames after a lost one are no use without it). If it came meanwhile and a newer
+        one holds the buffer up (a link that loses often, its retransmissions in time),
+        wait for that one as long; if nothing does, the watch ends."""
+        receiver = self._receiver
+        since = self._missing_since
+        origin = self._state[_PREFIX + "jitter_buffer"]._origin
+        if origin is not None:  # forget the holes the buffer has moved past
+            for seq in [seq for seq in since if 0 < (origin - seq) & 0xFFFF < 0x8000]:
+                del since[seq]
+        blocking = tap.first_hole(receiver, nacks.max_seq)
+        if blocking is None:
+            self._hole_ms = 0
+            since.clear()
+            return
+        opened = since.get(blocking, self._hole_ms)  # (one no NACK was sent for: as old)
+        if 0 <= now_ms - opened < HOLE_WAIT_MS:
+            self._hole_ms = opened
+            return
+        self._hole_ms = 0
+        since.clear()
+        if tap.skip_lost(receiver):
+            # every hole is behind the buffer now: a retransmission asked for one again
+            # would land behind it (100 packets behind, aiortc's buffer starts over)
+            nacks.missing.clear()
+            self._send(receiver._send_rtcp_pli(ssrc))
 
     def _kind(self, payload_type: int, codec: RTCRtpCodecParameters) -> int:
         kind = self._kinds.get(payload_type)

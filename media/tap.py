@@ -417,6 +417,25 @@ def pending_frames(receiver: RTCRtpReceiver, kind: str) -> list[EncodedFrame]:
     return frames
 
 
+def first_hole(receiver: RTCRtpReceiver, newest: int | None) -> int | None:
+    """The sequence number of the first packet missing from the video jitter buffer
+    before ``newest`` (the newest one received): the one that holds every later frame
+    back. None when nothing is missing."""
+    jitter = getattr(receiver, _JITTER_ATTR)
+    origin = jitter._origin
+    if origin is None or newest is None:
+        return None
+    ahead = (newest - origin) & 0xFFFF
+    if ahead >= 0x8000:
+        return None  # the newest packet is behind the buffer's origin: nothing waits on it
+    capacity: int = jitter._capacity
+    packets = jitter._packets
+    for count in range(min(ahead, capacity)):
+        if packets[(origin + count) % capacity] is None:
+            return (origin + count) & 0xFFFF
+    return None
+
+
 def skip_lost(receiver: RTCRtpReceiver) -> bool:
     """Move a video jitter buffer held up by lost packets past them, now.
 

@@ -118,6 +118,14 @@ class TakeWatcher(Generic[W]):
         take_id = self._by_owner.get(owner)
         return None if take_id is None else self.of_take(take_id)
 
+    def for_picture(self, owner: str, taken_at: float) -> W | None:
+        """The detector's state for the candidate's take watched now, if a picture taken at
+        ``taken_at`` belongs to it: one whose keyframe came before the take began (its
+        decode ended after) does not, and would date a condition from before the take."""
+        take_id = self._by_owner.get(owner)
+        entry = None if take_id is None else self._by_take.get(take_id)
+        return None if entry is None or taken_at < entry.started_at else entry.state
+
     def watching(self, owner: str) -> str | None:
         """The take of ``owner`` being watched, if any."""
         return self._by_owner.get(owner)

@@ -146,7 +146,7 @@ class VisionDetectors:
 
     def on_picture(self, owner: str, camera: str, picture: Picture) -> Awaitable[None] | None:
         """``WallPictures.add_listener``: judge a recording candidate's picture."""
-        w = self._takes.of_owner(owner)
+        w = self._takes.for_picture(owner, picture.taken_at)
         if w is None or self._closed:
             return None
         cam = w.cameras.get(camera)

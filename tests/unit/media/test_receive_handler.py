@@ -367,3 +367,44 @@ def test_a_hole_the_recorder_gave_up_is_not_asked_for_again() -> None:
 
     assert [kind for kind, _ in rtcp_sent(transport)] == ["nack"]
     assert frame_numbers(frames)[-1] == 58
+
+
+def test_a_link_that_loses_often_with_retransmissions_in_time_is_never_given_up() -> None:
+    """One packet in nine lost, each back over RTX 150 ms later: at any moment a hole
+    is open, but none for a second; every frame comes out and no keyframe is asked."""
+    r, transport, frames = receiver("video")
+    handler = PacketHandler(r, receive_path.run)
+    traffic = camera(150)
+    lost = [traffic[i] for i in range(5, len(traffic) - 20, 9)]
+    kept = [t for i, t in enumerate(traffic) if not (i >= 5 and (i - 5) % 9 == 0)][:-20]
+    for n, (packet, at) in enumerate(lost):
+        back = RtpPacket(
+            payload_type=97,
+            sequence_number=6000 + n,
+            timestamp=packet.timestamp,
+            ssrc=RTX_SSRC,
+            payload=packet.sequence_number.to_bytes(2, "big") + packet.payload,
+            marker=packet.marker,
+        )
+        kept.append((back, at + 150))
+    kept.sort(key=lambda t: t[1])
+    feed(handler, kept)
+
+    released = frame_numbers(frames)
+    assert released == list(range(len(released))) and len(released) > 140
+    assert "pli" not in [kind for kind, _ in rtcp_sent(transport)]
+
+
+def test_a_packet_that_cannot_be_read_is_given_up_too() -> None:
+    """A packet whose VP8 descriptor is cut short is dropped (as aiortc does) and leaves
+    a hole no NACK asks for: given up after the wait as well."""
+    r, transport, frames = receiver("video")
+    handler = PacketHandler(r, receive_path.run)
+    traffic = camera(60)
+    broken, _ = traffic[10 * 3 + 1]
+    broken.payload = b"\x80"
+    feed(handler, traffic)
+
+    assert [kind for kind, _ in rtcp_sent(transport)] == ["pli"]
+    after = [f for f in frame_numbers(frames) if f > 10]
+    assert after and after[0] - 10 <= receive_handler.HOLE_WAIT_MS // FRAME_MS + 1

@@ -133,6 +133,24 @@ async def test_faces_no_face_after_its_rule_and_two_faces_after_theirs() -> None
     await v.close()
 
 
+async def test_a_picture_from_before_the_take_is_not_the_takes() -> None:
+    """Its keyframe came before the take began and its decode ended after (on a real
+    server the reading time may be minutes before): judged, it would date the take's
+    "no face" from then and raise it at the next picture."""
+    rules = Monitoring(tuple({**DEFAULTS, AlertKind.PICTURE_FROZEN: Rule(False, 10.0)}.items()))
+    v, _, alerts = runner(rules)
+    await v.on_take_event("take_started", take())
+    await show(v, EMPTY, T0 - 60)
+    await show(v, EMPTY, T0 + 2.5)
+    assert alerts.calls == [] and v.stats().judged == 1
+    for k in range(2, 5):  # 10 s after its first picture of nobody, not before
+        await show(v, EMPTY, T0 + 2.5 * k)
+    assert alerts.calls == []
+    await show(v, EMPTY, T0 + 12.5)
+    assert alerts.brief() == [("raise", "no_face", "primary", T0 + 2.5)]
+    await v.close()
+
+
 async def test_the_second_camera_is_not_asked_for_a_face_and_other_people_are_ignored() -> None:
     v, _, alerts = runner()
     await v.on_take_event("take_started", take())
