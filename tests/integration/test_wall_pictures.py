@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import av
@@ -25,8 +27,25 @@ from tests.support.analysis import decode_strictly, segment_file
 from tests.support.clock import wait_until
 from tests.support.media import BARCODE_ROWS, SyntheticAudio, SyntheticVideo, read_barcode
 from tests.support.quality import sample_decodes
-from tests.support.server import Client, RunningServer, connected_client
+from tests.support.server import (
+    Client,
+    RunningServer,
+    connected_client,
+    running_server,
+    server_settings,
+)
 from web.keys import HUB, PICTURES
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    """The integration tests' server with a long reconnect grace: these tests move the
+    server's clock 2.5 s at a time, which must not run out the grace of a camera whose
+    frames paused for 2 s on a starved machine (the hub takes it for lost and would
+    close it when the grace is over)."""
+    settings = server_settings(tmp_path / "data", reconnect_grace_s=3600)
+    async with running_server(settings) as running:
+        yield running
 
 
 def read_jpeg(picture: Picture) -> np.ndarray:
