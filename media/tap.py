@@ -454,11 +454,14 @@ def skip_lost(receiver: RTCRtpReceiver) -> bool:
     capacity: int = jitter._capacity
     packets = jitter._packets
     held = [i for i in range(capacity) if packets[(origin + i) % capacity] is not None]
-    if not held or held[-1] - held[0] + 1 == len(held):
-        return False  # empty, or one unbroken run: nothing is held up
-    # The last hole: everything before it is no use without a keyframe.
-    newest_run = next(i for i in range(len(held) - 1, 0, -1) if held[i - 1] != held[i] - 1)
-    jitter.smart_remove(held[newest_run])
+    if not held or (held[0] == 0 and held[-1] + 1 == len(held)):
+        return False  # empty, or one unbroken run from the origin: nothing is held up
+    # The last hole (the origin itself, when that is all): everything before it is no use
+    # without a keyframe.
+    newest_run = next(
+        (held[i] for i in range(len(held) - 1, 0, -1) if held[i - 1] != held[i] - 1), held[0]
+    )
+    jitter.smart_remove(newest_run)
     return True
 
 

@@ -408,3 +408,26 @@ def test_a_packet_that_cannot_be_read_is_given_up_too() -> None:
     assert [kind for kind, _ in rtcp_sent(transport)] == ["pli"]
     after = [f for f in frame_numbers(frames) if f > 10]
     assert after and after[0] - 10 <= receive_handler.HOLE_WAIT_MS // FRAME_MS + 1
+
+
+@pytest.mark.parametrize("missing", [(0, 1, 2, 3), (4,)], ids=["the-origin", "inside"])
+def test_skip_lost_and_first_hole_agree_on_what_holds_the_buffer_up(
+    missing: tuple[int, ...],
+) -> None:
+    """Whatever ``first_hole`` names (the handler's reason to give up), ``skip_lost`` moves
+    past: a buffer whose origin itself is missing, the rest one unbroken run, is held up
+    as much as one with a hole inside its run."""
+    r, _, _ = receiver("video")
+    jitter = vars(r)["_RTCRtpReceiver__jitter_buffer"]
+    packets = [p for p, _ in camera(4)]  # 4 frames of 3 packets
+    origin, newest = packets[0].sequence_number, packets[-1].sequence_number
+    jitter._origin = origin
+    for k, packet in enumerate(packets):
+        if k not in missing:
+            packet._data = packet.payload  # type: ignore[attr-defined]
+            jitter._packets[packet.sequence_number % jitter._capacity] = packet
+
+    assert tap.first_hole(r, newest) == (origin + missing[0]) & 0xFFFF
+    assert tap.skip_lost(r)
+    assert tap.first_hole(r, newest) is None
+    assert jitter._packets[jitter._origin % jitter._capacity] is not None
