@@ -219,7 +219,7 @@ class PacketHandler:
             origin = self._state[_PREFIX + "jitter_buffer"]._origin
             if origin is not None:
                 nacks.missing.difference_update(
-                    [seq for seq in nacks.missing if 0 < (origin - seq) & 0xFFFF < 0x8000]
+                    [seq for seq in nacks.missing if _behind(origin, seq)]
                 )
             if nacks.missing:
                 self._send(self._receiver._send_rtcp_nack(ssrc, sorted(nacks.missing)))
@@ -234,7 +234,7 @@ class PacketHandler:
         since = self._missing_since
         origin = self._state[_PREFIX + "jitter_buffer"]._origin
         if origin is not None:  # forget the holes the buffer has moved past
-            for seq in [seq for seq in since if 0 < (origin - seq) & 0xFFFF < 0x8000]:
+            for seq in [seq for seq in since if _behind(origin, seq)]:
                 del since[seq]
         blocking = tap.first_hole(receiver, nacks.max_seq)
         if blocking is None:
@@ -267,6 +267,11 @@ class PacketHandler:
                 else _OTHER
             )
         return kind
+
+
+def _behind(origin: int, seq: int) -> bool:
+    """Whether sequence number ``seq`` comes before ``origin`` (16-bit, wrapping)."""
+    return 0 < (origin - seq) & 0xFFFF < 0x8000
 
 
 def vp8_payload(payload: bytes) -> bytes:

@@ -30,34 +30,60 @@ from tests.unit.media.test_receive_rtp import what_the_path_reads
 from web.keys import HUB
 
 
-class SparseLoss:
-    """Drops every ``every``-th packet of ``sender``'s own stream (not its RTX stream)
-    before SRTP, and counts what goes out on the RTX stream."""
+class SenderLoss:
+    """Stands between ``sender``'s RTP and SRTP (before encryption): each packet of its
+    own stream goes through :meth:`video`, each of its RTX stream through :meth:`rtx`;
+    a packet either refuses is dropped. RTCP and other streams pass."""
 
-    def __init__(self, pc: RTCPeerConnection, sender: RTCRtpSender, every: int) -> None:
-        self.on = False
-        self.dropped = 0
-        self.retransmitted = 0
-        self._seen = 0
-        self._every = every
+    def __init__(self, pc: RTCPeerConnection, sender: RTCRtpSender) -> None:
         self._ssrc = sender._ssrc.to_bytes(4, "big")
         self._rtx_ssrc = sender._rtx_ssrc.to_bytes(4, "big")
         for transport in {s.transport for s in pc.getSenders()}:
             transport._send_rtp = self._wrap(transport._send_rtp)  # type: ignore[method-assign,assignment]
 
+    def video(self, data: bytes) -> bool:
+        return True
+
+    def rtx(self, data: bytes) -> bool:
+        return True
+
     def _wrap(self, send: Callable[[bytes], Awaitable[None]]) -> Callable[[bytes], Any]:
         async def lossy(data: bytes) -> None:
-            rtcp = 192 <= data[1] <= 208
-            if not rtcp and data[8:12] == self._rtx_ssrc:
-                self.retransmitted += 1
-            elif self.on and not rtcp and data[8:12] == self._ssrc:
-                self._seen += 1
-                if self._seen % self._every == 0:
-                    self.dropped += 1
+            if not 192 <= data[1] <= 208:  # RTP, not RTCP
+                ssrc = data[8:12]
+                if ssrc == self._ssrc and not self.video(data):
+                    return
+                if ssrc == self._rtx_ssrc and not self.rtx(data):
                     return
             await send(data)
 
         return lossy
+
+
+class SparseLoss(SenderLoss):
+    """Drops every ``every``-th packet of the sender's own stream (not its RTX stream)
+    while on, and counts what goes out on the RTX stream."""
+
+    def __init__(self, pc: RTCPeerConnection, sender: RTCRtpSender, every: int) -> None:
+        super().__init__(pc, sender)
+        self.on = False
+        self.dropped = 0
+        self.retransmitted = 0
+        self._seen = 0
+        self._every = every
+
+    def video(self, data: bytes) -> bool:
+        if not self.on:
+            return True
+        self._seen += 1
+        if self._seen % self._every:
+            return True
+        self.dropped += 1
+        return False
+
+    def rtx(self, data: bytes) -> bool:
+        self.retransmitted += 1
+        return True
 
 
 async def test_packets_lost_on_the_way_are_asked_for_again_and_every_picture_is_recorded(
@@ -114,41 +140,37 @@ async def test_packets_lost_on_the_way_are_asked_for_again_and_every_picture_is_
     await asyncio.to_thread(check_segments, server, stored)
 
 
-class LostForGood:
-    """Drops one of ``sender``'s video packets once armed, and the first ``rtx`` packets
+class LostForGood(SenderLoss):
+    """Drops one of the sender's video packets once armed, and the first ``rtx`` packets
     its RTX stream sends after it (aiortc's sender answers each NACK with one); counts
     the video packets sent after the drop."""
 
     def __init__(self, pc: RTCPeerConnection, sender: RTCRtpSender, rtx: int) -> None:
+        super().__init__(pc, sender)
         self.armed = False
         self.dropped: int | None = None  # the sequence number dropped
         self.after = 0
         self.rtx_dropped = 0
         self.rtx_passed = 0
         self._rtx = rtx
-        self._ssrc = sender._ssrc.to_bytes(4, "big")
-        self._rtx_ssrc = sender._rtx_ssrc.to_bytes(4, "big")
-        for transport in {s.transport for s in pc.getSenders()}:
-            transport._send_rtp = self._wrap(transport._send_rtp)  # type: ignore[method-assign,assignment]
 
-    def _wrap(self, send: Callable[[bytes], Awaitable[None]]) -> Callable[[bytes], Any]:
-        async def lossy(data: bytes) -> None:
-            rtcp = 192 <= data[1] <= 208
-            if not rtcp and data[8:12] == self._rtx_ssrc and self.dropped is not None:
-                if self.rtx_dropped < self._rtx:
-                    self.rtx_dropped += 1
-                    return
-                self.rtx_passed += 1
-            elif not rtcp and data[8:12] == self._ssrc:
-                if self.armed:
-                    self.armed = False
-                    self.dropped = int.from_bytes(data[2:4], "big")
-                    return
-                if self.dropped is not None:
-                    self.after += 1
-            await send(data)
+    def video(self, data: bytes) -> bool:
+        if self.armed:
+            self.armed = False
+            self.dropped = int.from_bytes(data[2:4], "big")
+            return False
+        if self.dropped is not None:
+            self.after += 1
+        return True
 
-        return lossy
+    def rtx(self, data: bytes) -> bool:
+        if self.dropped is None:
+            return True
+        if self.rtx_dropped < self._rtx:
+            self.rtx_dropped += 1
+            return False
+        self.rtx_passed += 1
+        return True
 
 
 class Frames:
