@@ -119,7 +119,12 @@ class Candidate:
                 self.target.url, self.index, self.target.server_log
             )
             self.cookie = headers["Cookie"]
-        await self.sio.connect(self.target.url, headers=headers, transports=["websocket"])
+        await self.sio.connect(
+            self.target.url,
+            headers=headers,
+            transports=["websocket"],
+            wait_timeout=CONNECT_TIMEOUT_S,
+        )
         opened = await self.call("open_session", {"role": "primary"})
         self.session_id = opened["session_id"]
         self.candidate_id = self.candidate_id or self.session_id

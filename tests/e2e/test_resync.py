@@ -27,6 +27,7 @@ from tests.e2e.proctor_helpers import (
 )
 from tests.support.clock import wait_until
 from tests.support.process import ServerProcess
+from tests.support.server import SOCKET_CONNECT_S
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 
@@ -70,7 +71,10 @@ async def extend_time(server: ServerProcess, proctor: Candidate, body: dict[str,
         cookie = "; ".join(f"{c.key}={c.value}" for c in jar)
         sio = socketio.AsyncClient(reconnection=False)
         await sio.connect(
-            server.url, headers={"Cookie": cookie, "Origin": server.url}, transports=["websocket"]
+            server.url,
+            headers={"Cookie": cookie, "Origin": server.url},
+            transports=["websocket"],
+            wait_timeout=SOCKET_CONNECT_S,
         )
         try:
             given = await sio.call("extend_time", body, timeout=15)

@@ -16,7 +16,13 @@ import socketio
 
 from tests.support.api import api_client, log_in, register
 from tests.support.process import start_server
-from tests.support.server import RunningServer, running_server, server_settings, sign_up
+from tests.support.server import (
+    SOCKET_CONNECT_S,
+    RunningServer,
+    running_server,
+    server_settings,
+    sign_up,
+)
 from tests.support.world import PASSWORD
 from web.guards import CSP, HSTS
 
@@ -220,6 +226,7 @@ async def test_direct_tls_sends_hsts_sets_the_host_cookie_and_the_socket_connect
                 server.url,
                 headers={"Cookie": f"{morsel.key}={morsel.value}", "Origin": server.url},
                 transports=["websocket"],
+                wait_timeout=SOCKET_CONNECT_S,
             )
             try:
                 opened = await sio.call("open_session", {"role": "primary"}, timeout=10)

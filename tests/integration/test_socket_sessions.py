@@ -29,6 +29,7 @@ from signaling.connections import (
 from tests.integration.test_signaling import assert_error, real_offer
 from tests.support.media import SyntheticAudio, SyntheticVideo
 from tests.support.server import (
+    SOCKET_CONNECT_S,
     Client,
     RunningServer,
     running_server,
@@ -98,7 +99,12 @@ class Device:
 
         headers = {"Cookie": self.cookie() if cookie is None else cookie}
         try:
-            await sio.connect(self.server.url, headers=headers, transports=["websocket"])
+            await sio.connect(
+                self.server.url,
+                headers=headers,
+                transports=["websocket"],
+                wait_timeout=SOCKET_CONNECT_S,
+            )
         except socketio.exceptions.ConnectionError:
             await sio.disconnect()
             raise
@@ -116,7 +122,12 @@ class Device:
 
         headers = {"Cookie": self.cookie() if cookie is None else cookie}
         with pytest.raises(socketio.exceptions.ConnectionError):
-            await sio.connect(self.server.url, headers=headers, transports=["websocket"])
+            await sio.connect(
+                self.server.url,
+                headers=headers,
+                transports=["websocket"],
+                wait_timeout=SOCKET_CONNECT_S,
+            )
         await sio.disconnect()
         assert refused, "refused without a reason"
         return dict(refused[0]["data"])  # {"message", "data": the error body's "error"}

@@ -109,7 +109,9 @@ async def test_a_unit_admin_invites_proctors_by_phone(staff_server: RunningServe
         done = await asyncio.gather(
             *(known.call("POST", mine_path(offer_id, "accept")) for _ in range(3))
         )
-        assert sorted(r.status for r in done) == [200, 409, 409], done
+        # The others find it applied (409), or, coming after it, their session ended (401).
+        statuses = sorted(r.status for r in done)
+        assert statuses[0] == 200 and set(statuses[1:]) <= {401, 409}, done
         [accepted] = [r.body for r in done if r.status == 200]
         assert accepted == {"role": "proctor", "unit_id": None, "exam_id": exam_id} | {
             "log_in_again": True

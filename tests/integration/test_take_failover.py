@@ -45,6 +45,7 @@ from tests.support.media import SyntheticAudio, SyntheticVideo
 from tests.support.process import ServerProcess, start_server
 from tests.support.redis import key_prefix, need_redis, redis_client
 from tests.support.server import (
+    SOCKET_CONNECT_S,
     Client,
     RunningServer,
     connected_client,
@@ -92,7 +93,12 @@ async def same_browser_on(client: Client, server: RunningServer) -> AsyncIterato
     async def any_event(event: str, data: Any) -> None:
         other.events.append((event, data))
 
-    await sio.connect(server.url, headers={"Cookie": cookie}, transports=["websocket"])
+    await sio.connect(
+        server.url,
+        headers={"Cookie": cookie},
+        transports=["websocket"],
+        wait_timeout=SOCKET_CONNECT_S,
+    )
     try:
         yield other
     finally:
@@ -322,7 +328,12 @@ async def socket_to(node: Any, api: ApiClient) -> AsyncIterator[Client]:
         device.events.append((event, data))
 
     cookie = f"examcast_session={api.cookie()}"
-    await sio.connect(node.url, headers={"Cookie": cookie}, transports=["websocket"])
+    await sio.connect(
+        node.url,
+        headers={"Cookie": cookie},
+        transports=["websocket"],
+        wait_timeout=SOCKET_CONNECT_S,
+    )
     try:
         yield device
     finally:

@@ -31,6 +31,10 @@ from web.keys import CLOCK, HUB, SMS_OUTBOX
 from web.settings import Settings
 from web.slow_clients import runner_options
 
+# How long a Socket.IO client waits for the server to accept its namespace. The
+# client's own default (1 s) is shorter than a starved CI worker's reply.
+SOCKET_CONNECT_S = 30.0
+
 
 def server_settings(data_dir: Path, **overrides: Any) -> Settings:
     base = Settings(
@@ -233,7 +237,12 @@ async def connected_client(server: Server) -> AsyncIterator[Client]:
     async def any_event(event: str, data: Any) -> None:
         client.events.append((event, data))
 
-    await sio.connect(server.url, headers={"Cookie": cookie}, transports=["websocket"])
+    await sio.connect(
+        server.url,
+        headers={"Cookie": cookie},
+        transports=["websocket"],
+        wait_timeout=SOCKET_CONNECT_S,
+    )
     try:
         yield client
     finally:
