@@ -2,11 +2,13 @@
 
 ``aiortc.rate.RemoteBitrateEstimator`` runs for every video packet: the delay-based
 estimate Chromium's sender relies on when it is sent REMB, so it stays as it is.
-Three of its parts cost far more than they need to:
+Four of its parts cost far more than they need to:
 
 - ``RateCounter`` keeps the last second in 1000 one-millisecond buckets and, on
   every packet (twice: ``rate`` then ``add``), walks bucket by bucket over every
   millisecond since the previous packet to empty them;
+- ``InterArrival`` groups packets by send time with four method calls a packet and
+  two objects a group;
 - ``OveruseEstimator.update_min_frame_period`` finds the smallest of the last 60
   frame periods with a Python loop of ``min`` calls, once per group of packets;
 - while the detector says "overusing", ``add`` updates the rate control and returns
@@ -16,13 +18,14 @@ Three of its parts cost far more than they need to:
   reduces again only once the last change is a round trip old (clamped to 10-200 ms)
   or when the incoming rate has fallen below half the estimate.
 
-:class:`Estimator` is aiortc's class with those three replaced: a counter that keeps
+:class:`Estimator` is aiortc's class with those four replaced: a counter that keeps
 the packets of the last second in arrival order and drops the old ones from the
-front, one builtin ``min``, and libwebrtc's rule for reducing again. Every other step
-(inter-arrival groups, the Kalman filter, the overuse detector, the AIMD rate control,
-the periodic REMB) is aiortc's own code. tests/unit/media/test_receive_rate.py feeds
-both the same packets: every figure and REMB is aiortc's until the detector first
-says "overusing"; then the same first reduction, and the next no sooner than libwebrtc.
+front, the groups as a few fields of one object (:class:`SendGroups`), one builtin
+``min``, and libwebrtc's rule for reducing again. Every other step (the Kalman filter,
+the overuse detector, the AIMD rate control, the periodic REMB) is aiortc's own code.
+tests/unit/media/test_receive_rate.py feeds both the same packets: every figure and
+REMB is aiortc's until the detector first says "overusing"; then the same first
+reduction, and the next no sooner than libwebrtc.
 """
 
 from __future__ import annotations
@@ -31,12 +34,18 @@ import bisect
 from collections import deque
 
 from aiortc.rate import (
+    BURST_DELTA_THRESHOLD_MS,
+    INTER_ARRIVAL_SHIFT,
     MIN_FRAME_PERIOD_HISTORY_LENGTH,
+    TIMESTAMP_GROUP_LENGTH_MS,
     TIMESTAMP_TO_MS,
     BandwidthUsage,
     OveruseEstimator,
     RemoteBitrateEstimator,
 )
+
+_GROUP_LENGTH = (TIMESTAMP_GROUP_LENGTH_MS << INTER_ARRIVAL_SHIFT) // 1000  # send time
+_MASK, _HALF = 0xFFFFFFFF, 0x80000000  # send times are 32-bit, compared as aiortc does
 
 # libwebrtc's AimdRateControl: reduce again no sooner than a round trip after the last
 # change, the round trip clamped to this (aiortc's rate control assumes 200 ms), ...
@@ -117,6 +126,63 @@ class _OveruseEstimator(OveruseEstimator):
         return ts_delta if ts_delta < smallest else smallest
 
 
+class SendGroups:
+    """``aiortc.rate.InterArrival`` as a few fields: packets grouped by send time (a
+    group: 5 ms of send time, or a burst), and when a packet opens a new group, the
+    deltas (send time, arrival ms, bytes) of the group it closes against the one
+    before, as ``compute_deltas`` returns them. A packet sent before the current
+    group's start is out of order and counted in none."""
+
+    __slots__ = (
+        "_arrival",
+        "_first",
+        "_last",
+        "_prev_arrival",
+        "_prev_last",
+        "_prev_size",
+        "_size",
+    )
+
+    def __init__(self) -> None:
+        self._first: int | None = None  # the current group's first send time; None: none yet
+        self._last = self._arrival = self._size = 0
+        self._prev_last: int | None = None  # the group before; None: none yet
+        self._prev_arrival = self._prev_size = 0
+
+    def add(self, timestamp: int, arrival_ms: int, size: int) -> tuple[int, int, int] | None:
+        deltas = None
+        first = self._first
+        if first is None:
+            self._first = self._last = timestamp
+        elif (timestamp - first) & _MASK >= _HALF:
+            return None
+        else:
+            last = self._last
+            ahead = (timestamp - last) & _MASK  # of the group's last send time
+            ahead_ms = round(TIMESTAMP_TO_MS * ahead)
+            waited = arrival_ms - self._arrival
+            burst = ahead_ms == 0 or (waited - ahead_ms < 0 and waited <= BURST_DELTA_THRESHOLD_MS)
+            if not burst and (timestamp - first) & _MASK > _GROUP_LENGTH:
+                if self._prev_last is not None:
+                    deltas = (
+                        (last - self._prev_last) & _MASK,
+                        self._arrival - self._prev_arrival,
+                        self._size - self._prev_size,
+                    )
+                self._prev_last, self._prev_arrival, self._prev_size = (
+                    last,
+                    self._arrival,
+                    self._size,
+                )
+                self._first = self._last = timestamp
+                self._size = 0
+            elif ahead < _HALF:  # not before the group's last (aiortc: uint32_gt)
+                self._last = timestamp
+        self._size += size
+        self._arrival = arrival_ms
+        return deltas
+
+
 class Estimator(RemoteBitrateEstimator):
     """aiortc's estimator with the cheaper rate counter and frame-period minimum, and
     libwebrtc's pace for reducing while overusing (see the module)."""
@@ -125,6 +191,7 @@ class Estimator(RemoteBitrateEstimator):
         super().__init__()
         self.incoming_bitrate = PacketRate(1000, 8000)  # type: ignore[assignment]
         self.estimator = _OveruseEstimator()
+        self.groups = SendGroups()
 
     def add(
         self, arrival_time_ms: int, abs_send_time: int, payload_size: int, ssrc: int
@@ -140,19 +207,12 @@ class Estimator(RemoteBitrateEstimator):
         incoming.add(payload_size, arrival_time_ms)
 
         detector = self.detector
-        deltas = self.inter_arrival.compute_deltas(
-            abs_send_time << 8, arrival_time_ms, payload_size
-        )
+        deltas = self.groups.add(abs_send_time << 8 & _MASK, arrival_time_ms, payload_size)
         if deltas is not None:  # a group of packets is complete: the delay filter moves
-            timestamp_delta_ms = deltas.timestamp * TIMESTAMP_TO_MS
+            sent, arrived, size = deltas
+            timestamp_delta_ms = sent * TIMESTAMP_TO_MS
             estimator = self.estimator
-            estimator.update(
-                deltas.arrival_time,
-                timestamp_delta_ms,
-                deltas.size,
-                detector.state(),
-                arrival_time_ms,
-            )
+            estimator.update(arrived, timestamp_delta_ms, size, detector.state(), arrival_time_ms)
             detector.detect(
                 estimator.offset(), timestamp_delta_ms, estimator.num_of_deltas(), arrival_time_ms
             )
