@@ -167,8 +167,14 @@ class PacketHandler:
             codec = self._codecs[apt]
             kind = self._kind(apt, codec)
 
-        nacks = state[_PREFIX + "nack_generator"]
-        if nacks is not None and nacks.add(packet):
+        nacks = state[_PREFIX + "nack_generator"]  # None for audio
+        if (
+            nacks is not None
+            and not nacks.missing
+            and packet.sequence_number == _next(nacks.max_seq)
+        ):
+            nacks.max_seq = packet.sequence_number  # all ``add`` does for the next packet
+        elif nacks is not None and nacks.add(packet):
             self._send(receiver._send_rtcp_nack(packet.ssrc, sorted(nacks.missing)))
             self._nacked_ms = arrival_time_ms
             since = self._missing_since
@@ -267,6 +273,11 @@ class PacketHandler:
                 else _OTHER
             )
         return kind
+
+
+def _next(seq: int | None) -> int:
+    """The sequence number after ``seq`` (-1, no sequence number, when there is none)."""
+    return -1 if seq is None else (seq + 1) & 0xFFFF
 
 
 def _behind(origin: int, seq: int) -> bool:
