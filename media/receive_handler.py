@@ -9,10 +9,12 @@ time), and parses the whole VP8 payload descriptor into an object to keep its pa
 :class:`PacketHandler` does the same steps in the same order, for one receiver, as a
 plain method: the bandwidth estimate and its REMB, the source's timestamp (refreshed
 once a second, which is all ``getSynchronizationSources``' ten seconds need), the
-codec, the RTCP statistics, RTX unwrapping, NACKs, depayloading (VP8: the descriptor's
-length read, :func:`vp8_payload`), the jitter buffer, PLI, and the frame handed on to
-the decoder queue (:mod:`media.tap`'s). Sending RTCP is still aiortc's coroutine, run
-to its first suspension by :func:`media.receive_path.run`.
+codec, the RTCP statistics, RTX unwrapping, NACKs (for the next packet in order with
+nothing missing, only the newest sequence number moves on: all aiortc's generator does
+then), depayloading (VP8: the descriptor's length read, :func:`vp8_payload`), the
+jitter buffer, PLI, and the frame handed on to the decoder queue (:mod:`media.tap`'s).
+Sending RTCP is still aiortc's coroutine, run to its first suspension by
+:func:`media.receive_path.run`.
 
 One thing it does that aiortc does not: a video packet that goes missing is not waited
 for without end. aiortc NACKs a hole once, and if that retransmission is lost too, its
