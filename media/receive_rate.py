@@ -184,8 +184,9 @@ class SendGroups:
 
 
 class Estimator(RemoteBitrateEstimator):
-    """aiortc's estimator with the cheaper rate counter and frame-period minimum, and
-    libwebrtc's pace for reducing while overusing (see the module)."""
+    """aiortc's estimator with the cheaper rate counter, send-time groups and
+    frame-period minimum, and libwebrtc's pace for reducing while overusing (see the
+    module)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -207,7 +208,7 @@ class Estimator(RemoteBitrateEstimator):
         incoming.add(payload_size, arrival_time_ms)
 
         detector = self.detector
-        deltas = self.groups.add(abs_send_time << 8 & _MASK, arrival_time_ms, payload_size)
+        deltas = self.groups.add(abs_send_time << 8, arrival_time_ms, payload_size)
         if deltas is not None:  # a group of packets is complete: the delay filter moves
             sent, arrived, size = deltas
             timestamp_delta_ms = sent * TIMESTAMP_TO_MS
