@@ -32,7 +32,7 @@ from tests.integration.test_recording_loss import Outage
 from tests.support.fill_media import Chunk, fill_body
 from tests.support.media import SyntheticAudio, SyntheticVideo
 from tests.support.process import ServerProcess
-from tests.support.server import SOCKET_CONNECT_S, Client
+from tests.support.server import Client, socket_connect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 
@@ -104,9 +104,7 @@ async def candidate_socket(page: Page, url: str) -> Client:
     cookie = "; ".join(f"{c['name']}={c['value']}" for c in cookies)
     http = aiohttp.ClientSession(headers={"Cookie": cookie})
     sio = socketio.AsyncClient(reconnection=False)
-    await sio.connect(
-        url, headers={"Cookie": cookie}, transports=["websocket"], wait_timeout=SOCKET_CONNECT_S
-    )
+    await socket_connect(sio, url, {"Cookie": cookie})
     return Client(url, http, sio)
 
 

@@ -27,7 +27,7 @@ from tests.e2e.proctor_helpers import (
 )
 from tests.support.clock import wait_until
 from tests.support.process import ServerProcess
-from tests.support.server import SOCKET_CONNECT_S
+from tests.support.server import socket_connect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 
@@ -70,12 +70,7 @@ async def extend_time(server: ServerProcess, proctor: Candidate, body: dict[str,
         assert logged_in.status == 200, await logged_in.text()
         cookie = "; ".join(f"{c.key}={c.value}" for c in jar)
         sio = socketio.AsyncClient(reconnection=False)
-        await sio.connect(
-            server.url,
-            headers={"Cookie": cookie, "Origin": server.url},
-            transports=["websocket"],
-            wait_timeout=SOCKET_CONNECT_S,
-        )
+        await socket_connect(sio, server.url, {"Cookie": cookie, "Origin": server.url})
         try:
             given = await sio.call("extend_time", body, timeout=15)
             assert "error" not in given, given

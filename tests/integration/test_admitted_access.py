@@ -21,7 +21,7 @@ from tests.support.exams import (
     through_journey,
     verify_for_exam,
 )
-from tests.support.server import SOCKET_CONNECT_S, RunningServer, api_server_fixture
+from tests.support.server import RunningServer, api_server_fixture, socket_connect
 from tests.support.tus import KIB, Tus, about, candidate_at, q
 from web.keys import ATTEMPT_RUNNER
 
@@ -150,12 +150,7 @@ async def test_a_phone_paired_before_the_removal_cannot_open_its_camera_after_it
             assert imported.status == 201 and imported.body["changes"]["removed"] == 1, imported
             sio = socketio.AsyncClient(reconnection=False)
             cookie = f"examcast_session={phone.cookie()}"
-            await sio.connect(
-                server.url,
-                headers={"Cookie": cookie},
-                transports=["websocket"],
-                wait_timeout=SOCKET_CONNECT_S,
-            )
+            await socket_connect(sio, server.url, {"Cookie": cookie})
             try:
                 opened = await sio.call(
                     "open_session",

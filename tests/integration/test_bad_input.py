@@ -23,7 +23,7 @@ from exams.identity.accounts import Role
 from tests.integration.test_signaling import real_offer
 from tests.support.api import ApiClient, Reply, api_client
 from tests.support.exams import add_unit, staff
-from tests.support.server import SOCKET_CONNECT_S, RunningServer, sign_up
+from tests.support.server import RunningServer, sign_up, socket_connect
 
 DEEP = "[" * 100_000 + "]" * 100_000  # far past the recursion limit: 200 KB
 NESTED = "[" * 200 + "]" * 200  # parses, but deeper than any message of ours
@@ -127,12 +127,7 @@ async def raw_socket(server: RunningServer) -> AsyncIterator[socketio.AsyncClien
         await sign_up(server, http)
         cookie = "; ".join(f"{c.key}={c.value}" for c in http.cookie_jar)
         sio = socketio.AsyncClient(reconnection=False, serializer=RawPacket)
-        await sio.connect(
-            server.url,
-            headers={"Cookie": cookie},
-            transports=["websocket"],
-            wait_timeout=SOCKET_CONNECT_S,
-        )
+        await socket_connect(sio, server.url, {"Cookie": cookie})
         try:
             yield sio
         finally:

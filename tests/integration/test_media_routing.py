@@ -11,7 +11,7 @@ import pytest
 import socketio
 
 from signaling.routing import RouteCheck, route_of
-from tests.support.server import SOCKET_CONNECT_S, connected_client, running_server, server_settings
+from tests.support.server import connected_client, running_server, server_settings, socket_connect
 from web.keys import SIGNALING
 
 
@@ -32,12 +32,7 @@ async def test_a_camera_session_is_checked_against_the_connections_c(tmp_path: P
 
         for route, mismatches in ((me, 1), ("someone-else", 2)):
             routed = socketio.AsyncClient(reconnection=False)
-            await routed.connect(
-                f"{server.url}?c={route}",
-                headers={"Cookie": cookie},
-                transports=["websocket"],
-                wait_timeout=SOCKET_CONNECT_S,
-            )
+            await socket_connect(routed, f"{server.url}?c={route}", {"Cookie": cookie})
             try:
                 opened = await routed.call("open_session", {"role": "primary"}, timeout=15)
                 assert "session_id" in opened, opened

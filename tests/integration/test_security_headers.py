@@ -17,11 +17,11 @@ import socketio
 from tests.support.api import api_client, log_in, register
 from tests.support.process import start_server
 from tests.support.server import (
-    SOCKET_CONNECT_S,
     RunningServer,
     running_server,
     server_settings,
     sign_up,
+    socket_connect,
 )
 from tests.support.world import PASSWORD
 from web.guards import CSP, HSTS
@@ -222,11 +222,8 @@ async def test_direct_tls_sends_hsts_sets_the_host_cookie_and_the_socket_connect
                 assert me.headers["Cache-Control"] == "no-store"
                 assert me.headers["Server"] == "examcast"
             sio = socketio.AsyncClient(reconnection=False, ssl_verify=False)
-            await sio.connect(
-                server.url,
-                headers={"Cookie": f"{morsel.key}={morsel.value}", "Origin": server.url},
-                transports=["websocket"],
-                wait_timeout=SOCKET_CONNECT_S,
+            await socket_connect(
+                sio, server.url, {"Cookie": f"{morsel.key}={morsel.value}", "Origin": server.url}
             )
             try:
                 opened = await sio.call("open_session", {"role": "primary"}, timeout=10)

@@ -11,7 +11,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection
 
 from signaling import messages
 from tests.support.media import SyntheticAudio, SyntheticVideo
-from tests.support.server import SOCKET_CONNECT_S, RunningServer, connected_client
+from tests.support.server import RunningServer, connected_client, socket_connect
 
 ERROR_KEYS = {"code", "message"}
 
@@ -136,7 +136,7 @@ async def test_another_persons_session_is_not_found(server: RunningServer) -> No
 async def test_a_socket_without_a_session_cookie_is_refused(server: RunningServer) -> None:
     sio = socketio.AsyncClient(reconnection=False)
     with pytest.raises(socketio.exceptions.ConnectionError):
-        await sio.connect(server.url, transports=["websocket"], wait_timeout=SOCKET_CONNECT_S)
+        await socket_connect(sio, server.url)
 
 
 async def test_http_errors_have_the_same_shape(server: RunningServer) -> None:

@@ -29,12 +29,12 @@ from signaling.connections import (
 from tests.integration.test_signaling import assert_error, real_offer
 from tests.support.media import SyntheticAudio, SyntheticVideo
 from tests.support.server import (
-    SOCKET_CONNECT_S,
     Client,
     RunningServer,
     running_server,
     server_settings,
     sign_up,
+    socket_connect,
     wait_for,
 )
 from tests.support.world import PASSWORD, FakeClock
@@ -99,12 +99,7 @@ class Device:
 
         headers = {"Cookie": self.cookie() if cookie is None else cookie}
         try:
-            await sio.connect(
-                self.server.url,
-                headers=headers,
-                transports=["websocket"],
-                wait_timeout=SOCKET_CONNECT_S,
-            )
+            await socket_connect(sio, self.server.url, headers)
         except socketio.exceptions.ConnectionError:
             await sio.disconnect()
             raise
@@ -122,12 +117,7 @@ class Device:
 
         headers = {"Cookie": self.cookie() if cookie is None else cookie}
         with pytest.raises(socketio.exceptions.ConnectionError):
-            await sio.connect(
-                self.server.url,
-                headers=headers,
-                transports=["websocket"],
-                wait_timeout=SOCKET_CONNECT_S,
-            )
+            await socket_connect(sio, self.server.url, headers)
         await sio.disconnect()
         assert refused, "refused without a reason"
         return dict(refused[0]["data"])  # {"message", "data": the error body's "error"}

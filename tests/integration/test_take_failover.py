@@ -45,12 +45,12 @@ from tests.support.media import SyntheticAudio, SyntheticVideo
 from tests.support.process import ServerProcess, start_server
 from tests.support.redis import key_prefix, need_redis, redis_client
 from tests.support.server import (
-    SOCKET_CONNECT_S,
     Client,
     RunningServer,
     connected_client,
     running_server,
     server_settings,
+    socket_connect,
 )
 from web.keys import HUB, SIGNALING, TAKE_RECORDS
 
@@ -93,12 +93,7 @@ async def same_browser_on(client: Client, server: RunningServer) -> AsyncIterato
     async def any_event(event: str, data: Any) -> None:
         other.events.append((event, data))
 
-    await sio.connect(
-        server.url,
-        headers={"Cookie": cookie},
-        transports=["websocket"],
-        wait_timeout=SOCKET_CONNECT_S,
-    )
+    await socket_connect(sio, server.url, {"Cookie": cookie})
     try:
         yield other
     finally:
@@ -328,12 +323,7 @@ async def socket_to(node: Any, api: ApiClient) -> AsyncIterator[Client]:
         device.events.append((event, data))
 
     cookie = f"examcast_session={api.cookie()}"
-    await sio.connect(
-        node.url,
-        headers={"Cookie": cookie},
-        transports=["websocket"],
-        wait_timeout=SOCKET_CONNECT_S,
-    )
+    await socket_connect(sio, node.url, {"Cookie": cookie})
     try:
         yield device
     finally:

@@ -27,7 +27,7 @@ from media import ice
 from storage.units import SqliteUnits
 from tests.support.api import ApiClient, journey_call, log_in, signed_up, verify
 from tests.support.media import SyntheticAudio, SyntheticVideo
-from tests.support.server import SOCKET_CONNECT_S, Client, RunningServer
+from tests.support.server import Client, RunningServer, socket_connect
 from web.keys import ACCOUNTS, DATABASE, TAKE_RECORDS, UNITS
 
 _serials = itertools.count(100)
@@ -185,12 +185,7 @@ async def open_socket(server: RunningServer, api: ApiClient) -> Client:
         client.events.append((event, data))
 
     cookie = f"examcast_session={api.cookie()}"
-    await sio.connect(
-        server.url,
-        headers={"Cookie": cookie},
-        transports=["websocket"],
-        wait_timeout=SOCKET_CONNECT_S,
-    )
+    await socket_connect(sio, server.url, {"Cookie": cookie})
     return client
 
 
@@ -231,12 +226,7 @@ async def phone_client(server: RunningServer, candidate: Candidate) -> AsyncIter
         phone.events.append((event, data))
 
     cookie = f"examcast_session={api.cookie()}"
-    await sio.connect(
-        server.url,
-        headers={"Cookie": cookie},
-        transports=["websocket"],
-        wait_timeout=SOCKET_CONNECT_S,
-    )
+    await socket_connect(sio, server.url, {"Cookie": cookie})
     try:
         yield Candidate(candidate.account, api, phone)
     finally:

@@ -36,6 +36,17 @@ from web.slow_clients import runner_options
 SOCKET_CONNECT_S = 30.0
 
 
+async def socket_connect(
+    sio: socketio.AsyncClient, url: str, headers: dict[str, str] | None = None
+) -> None:
+    """Connect a test's Socket.IO client to ``url`` over a websocket, as the pages do,
+    waiting :data:`SOCKET_CONNECT_S` for the server to accept it (or refuse it:
+    ``socketio.exceptions.ConnectionError``)."""
+    await sio.connect(
+        url, headers=headers or {}, transports=["websocket"], wait_timeout=SOCKET_CONNECT_S
+    )
+
+
 def server_settings(data_dir: Path, **overrides: Any) -> Settings:
     base = Settings(
         host="127.0.0.1",
@@ -237,12 +248,7 @@ async def connected_client(server: Server) -> AsyncIterator[Client]:
     async def any_event(event: str, data: Any) -> None:
         client.events.append((event, data))
 
-    await sio.connect(
-        server.url,
-        headers={"Cookie": cookie},
-        transports=["websocket"],
-        wait_timeout=SOCKET_CONNECT_S,
-    )
+    await socket_connect(sio, server.url, {"Cookie": cookie})
     try:
         yield client
     finally:
