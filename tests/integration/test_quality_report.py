@@ -86,8 +86,11 @@ def camera(stored: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_a_network_cut_of_three_seconds_is_reported_lost(server: RunningServer) -> None:
+    outages: list[Outage] = []
+
     async def cut(pc: Any) -> None:
         outage = Outage(pc)
+        outages.append(outage)
         sent = video.frames_sent
         await until(lambda: video.frames_sent >= sent + 60, 10, "two seconds recorded")
         outage.on = True
@@ -108,8 +111,16 @@ async def test_a_network_cut_of_three_seconds_is_reported_lost(server: RunningSe
         "to_s": gap["end_s"],
         "reason": "media_lost",
     }
-    assert 2.8 <= cam["video"]["lost_s"] <= 4.5, cam  # the cut, and the wait for a keyframe
-    assert 2.6 <= cam["audio"]["lost_s"] <= 3.6, cam  # the sound: the cut itself
+    # what the report says lost against what the cut dropped (media time; on a loaded
+    # machine that is not exactly the 3 s of frames counted during it: encoding runs behind)
+    [outage] = outages
+    picture, sound_s = outage.dropped_s("video"), outage.dropped_s("audio")
+    assert picture >= 2 and sound_s >= 2, (picture, sound_s)
+    # the picture: from its last frame, or the sound's, before the cut (the sound, not
+    # encoded behind, may end up to a few frames later) to the keyframe after it
+    assert picture - 0.2 <= cam["video"]["lost_s"] <= picture + 1.5, (picture, cam)
+    # the sound: its dropped frames, first to last, and the last one's 20 ms
+    assert abs(cam["audio"]["lost_s"] - (sound_s + 0.02)) <= 0.045, (sound_s, cam)
     [sound] = cam["audio"]["lost"]
     assert sound["from_s"] < gap["end_s"] and sound["to_s"] > gap["start_s"], cam
     assert report["lost_s"] == max(cam["video"]["lost_s"], cam["audio"]["lost_s"])
