@@ -17,6 +17,7 @@ import pytest
 from aiortc.codecs import opus
 from av import VideoFrame
 
+from media.quality import QualityMeter
 from tests.integration.test_recording_loss import Outage, until
 from tests.support.media import SyntheticAudio, SyntheticVideo
 from tests.support.server import Client, RunningServer, connected_client
@@ -24,16 +25,18 @@ from web.keys import HUB
 
 
 class CoveredVideo(SyntheticVideo):
-    """The test picture, black (a covered lens) from ``black_from`` for ``black_s``."""
+    """The test picture, black (a covered lens) from ``black_from`` (the track's time; None:
+    not yet) for ``black_s``."""
 
-    def __init__(self, black_from: float, black_s: float) -> None:
+    def __init__(self, black_s: float) -> None:
         super().__init__()
-        self.black_from, self.black_s = black_from, black_s
+        self.black_from: float | None = None
+        self.black_s = black_s
 
     async def recv(self) -> VideoFrame:
         frame = await super().recv()
         t = (self.frames_sent - 1) / self.fps
-        if self.black_from <= t < self.black_from + self.black_s:
+        if self.black_from is not None and self.black_from <= t < self.black_from + self.black_s:
             black = np.zeros((frame.height * 3 // 2, frame.width), np.uint8)
             covered = VideoFrame.from_ndarray(black, format="yuv420p")
             covered.pts, covered.time_base = frame.pts, frame.time_base
@@ -48,9 +51,12 @@ async def record(
     seconds: float,
     *,
     video_codec: str | None = None,
-    during: Callable[[Any], Any] | None = None,
+    during: Callable[[Any, QualityMeter], Any] | None = None,
 ) -> dict[str, Any]:
-    """Record ``seconds`` of the track's frames (counted as sent), stop; the stored take."""
+    """Record, run ``during``, record ``seconds`` more of the track's frames (counted as the
+    take placed them: a sender starved behind its clock catches up in a burst, so frames
+    counted as sent can be seconds of the track's time the take never had), stop; the
+    stored take."""
     session_id, pc = await client.publish([video, SyntheticAudio()], video_codec=video_codec)
     take = await client.call("start_take", {"session_id": session_id, "purpose": "device_check"})
     recorder = server.app[HUB]._takes[take["take_id"]]["primary"]
@@ -65,9 +71,9 @@ async def record(
     band = await meter.measure_bandwidth()  # the newest sound, decoded in the worker
     assert band is not None and meter.snapshot()["audio"]["bandwidth_hz"] == band
     if during is not None:
-        await during(pc)
-    sent = video.frames_sent
-    await until(lambda: video.frames_sent >= sent + seconds * video.fps, 30, "the recording")
+        await during(pc, meter)
+    placed = meter.frames
+    await until(lambda: meter.frames >= placed + seconds * video.fps, 30, "the recording")
     stored: dict[str, Any] = await client.call("stop_take", {"take_id": take["take_id"]})
     assert stored["state"] == "stored", stored
     async with client.http.get(f"{server.url}/api/takes/{take['take_id']}") as reply:
@@ -88,7 +94,7 @@ def camera(stored: dict[str, Any]) -> dict[str, Any]:
 async def test_a_network_cut_of_three_seconds_is_reported_lost(server: RunningServer) -> None:
     outages: list[Outage] = []
 
-    async def cut(pc: Any) -> None:
+    async def cut(pc: Any, meter: QualityMeter) -> None:
         outage = Outage(pc)
         outages.append(outage)
         sent = video.frames_sent
@@ -133,9 +139,13 @@ async def test_a_network_cut_of_three_seconds_is_reported_lost(server: RunningSe
 
 
 async def test_a_resolution_change_lists_both_sizes(server: RunningServer) -> None:
-    video = SyntheticVideo(resize_at=2.5, resize_to=(640, 480))
+    async def resize(pc: Any, meter: QualityMeter) -> None:
+        video.resize_at = video.frames_sent / video.fps  # from the next frame on
+        await until(lambda: meter.snapshot()["video"]["width"] == 640, 20, "the new size")
+
+    video = SyntheticVideo(resize_to=(640, 480))
     async with connected_client(server) as client:
-        stored = await record(server, client, video, 4.0, video_codec="video/H264")
+        stored = await record(server, client, video, 1.5, video_codec="video/H264", during=resize)
     cam = camera(stored)
     sizes = [(r["width"], r["height"]) for r in cam["video"]["resolutions"]]
     assert sizes == [(320, 240), (640, 480)], cam
@@ -147,9 +157,12 @@ async def test_a_resolution_change_lists_both_sizes(server: RunningServer) -> No
 
 
 async def test_a_covered_camera_is_reported_black(server: RunningServer) -> None:
-    video = CoveredVideo(black_from=2.5, black_s=5.0)  # counted from the track's start
+    async def cover(pc: Any, meter: QualityMeter) -> None:
+        video.black_from = video.frames_sent / video.fps  # from the next frame on
+
+    video = CoveredVideo(black_s=5.0)
     async with connected_client(server) as client:
-        stored = await record(server, client, video, 7.0)
+        stored = await record(server, client, video, 7.0, during=cover)
     cam = camera(stored)
     assert 1.0 <= cam["video"]["black_s"] <= 5.5, cam
     assert cam["video"]["keyframes_asked"] >= 1 and cam["video"]["samples"] >= 3, cam
