@@ -104,8 +104,9 @@ async def test_a_take_goes_up_while_it_records_and_plays_from_the_store(
         await wait_until(
             pieces_gone, WITHIN_S, "the pieces deleted once the whole segment is verified"
         )
+        # storage_keep_local off: the store has it now (deleted after the pieces)
         local = server.settings.recordings_dir / take["take_id"] / "segment-000.webm"
-        assert not local.exists()  # storage_keep_local off: the store has it now
+        await wait_until(lambda: not local.exists(), WITHIN_S, "the local file deleted")
 
         url = f"{server.url}/api/takes/{take['take_id']}/segments/0"
         async with client.http.get(url) as r:
@@ -171,7 +172,8 @@ async def test_a_fill_lands_in_the_store_and_plays_from_there(
             assert r.status == 200
             data = await r.read()
     assert hashlib.sha256(data).hexdigest() == fill["sha256"]
-    assert not (server.settings.recordings_dir / take["take_id"] / fill["file"]).exists()
+    local = server.settings.recordings_dir / take["take_id"] / fill["file"]
+    await wait_until(lambda: not local.exists(), WITHIN_S, "the fill's local file deleted")
     path = tmp_path / "fill.webm"
     path.write_bytes(data)
     with av.open(str(path)) as f:

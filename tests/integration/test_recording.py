@@ -260,7 +260,7 @@ async def test_server_stops_a_take_at_its_time_limit(tmp_path: Path) -> None:
         assert take["deadline"] == pytest.approx(take["started_at"] + 2)
         await server.recorded(take["take_id"], 0.5)  # some real media, then the limit
         server.advance(take["deadline"] - server.now())
-        stored = await client.wait_event("take_stored", timeout=8, take_id=take["take_id"])
+        stored = await client.wait_event("take_stored", take_id=take["take_id"])
     assert stored["stop_reason"] == "time_limit"
     assert 1.9 < stored["stopped_at"] - stored["started_at"] < 2.5
 

@@ -319,7 +319,8 @@ async def test_stopping_the_phone_while_recording_keeps_its_video(
             await exam_server.recorded(take_id, 1.2, "primary", "secondary")
             closed = await phone.device.call("close_session", {"session_id": session_id})
             assert closed["closed"] is True
-            stopped_event = await c.device.wait_event("secondary_state", timeout=2, state="stopped")
+            # at the close, not at the reconnect grace's end (10 s)
+            stopped_event = await c.device.wait_event("secondary_state", timeout=8, state="stopped")
             assert (stopped_event["warning"], stopped_event["take_id"]) == (True, take_id)
             reopened = await phone.device.call(
                 "open_session", {"role": "secondary", "pairing_id": pairing_id}

@@ -34,6 +34,9 @@ from web.slow_clients import runner_options
 # How long a Socket.IO client waits for the server to accept its namespace. The
 # client's own default (1 s) is shorter than a starved CI worker's reply.
 SOCKET_CONNECT_S = 30.0
+# How long a test waits for a server event by default: a bound for a failure, not a figure
+# (on a starved CI worker a peer connection and its event took over 10 s).
+EVENT_WAIT_S = 30.0
 
 
 async def socket_connect(
@@ -170,7 +173,7 @@ class Client:
     async def call(self, event: str, data: Any = None, timeout: float = 15) -> Any:
         return await self.sio.call(event, data, timeout=timeout)
 
-    async def wait_event(self, name: str, timeout: float = 10, **match: Any) -> Any:
+    async def wait_event(self, name: str, timeout: float = EVENT_WAIT_S, **match: Any) -> Any:
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             for event, data in self.events:
