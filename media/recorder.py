@@ -53,6 +53,13 @@ _OPUS = StreamSpec("audio", "opus", extradata=bitstream.opus_head())
 # A new connection's frames are held (not placed) until its tracks' clocks have settled
 # (media.sources.SETTLE_S), at most this long: its segment then sits on the take's clock.
 SETTLE_MAX_S = 1.5
+# At the stop, frames captured before it may still be on their way: a camera whose media
+# arrives later than it did when its clock was anchored (a phone's uplink queue that grew,
+# a sender that fell behind) would lose its last words. The stop waits, at most this long,
+# until each track that still sends has delivered a frame captured at the stop or later;
+# frames captured after the stop are not the take's.
+TAIL_MAX_S = 2.0
+FLOWING_S = 0.5  # a track with no frame for this long is not waited for (paused, muted, gone)
 
 
 @dataclass
@@ -131,6 +138,9 @@ class TakeRecorder:
         self._audio_hold: deque[tuple[float, EncodedFrame]] = deque()
         self._pli_task: asyncio.Task[None] | None = None
         self._stopped = False
+        self._end_s: float | None = None  # the stop, on the take clock: nothing after it
+        self._tail: asyncio.Task[None] | None = None  # waiting for frames captured before it
+        self._tail_frame = asyncio.Event()  # a frame arrived while waiting
         self._last_video_t: float | None = None  # the newest frame of each track (take clock)
         self._last_audio_t: float | None = None
         self._resume_after = 0.0  # a new segment starts no earlier than the last one ended
@@ -204,6 +214,8 @@ class TakeRecorder:
     # -- frames ----------------------------------------------------------------------------
 
     def _on_frame(self, source: TrackSource, frame: EncodedFrame) -> None:
+        if self._catching_up():
+            self._tail_frame.set()
         if self._settle_until is None:
             self._place(source, frame)
             return
@@ -243,6 +255,8 @@ class TakeRecorder:
         t = source.time_of(frame) - self.origin
         if t < 0 or self._stopped:
             return  # captured before the take started
+        if self._end_s is not None and t > self._end_s:
+            return  # captured after the stop (come while the stop waited for those before it)
         if self.quality.frame(
             source.kind, source.codec_name, frame.data, t, pictured=source.pictured > 0
         ):
@@ -505,9 +519,53 @@ class TakeRecorder:
 
     # -- stop ------------------------------------------------------------------------------
 
+    def _catching_up(self) -> bool:
+        return self._tail is not None and not self._tail.done()
+
+    async def _catch_up(self, stop: float) -> None:
+        """Until every track still sending has delivered what it captured before ``stop``
+        (monotonic): a frame of its captured at ``stop`` or later has arrived. At most
+        :data:`TAIL_MAX_S`; usually a frame interval and the network's jitter."""
+        try:
+            async with asyncio.timeout(TAIL_MAX_S):
+                while self._behind(stop):
+                    self._tail_frame.clear()
+                    # woken by each frame, and at least every FLOWING_S: a track may stop
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._tail_frame.wait(), FLOWING_S)
+        except TimeoutError:
+            behind = self._behind(stop)
+            log.warning(
+                "take %s: stopped without the %s captured before its stop (%.1f s late)",
+                self.take_id,
+                " and ".join(s.kind for s in behind),
+                max((stop - (s.last_frame_time or stop) for s in behind), default=0.0),
+            )
+
+    def _behind(self, stop: float) -> list[TrackSource]:
+        """The tracks that still send and have delivered nothing captured at ``stop`` or
+        later (monotonic)."""
+        now = time.monotonic()
+        return [
+            s
+            for s in self._sources.values()
+            if not s.ended
+            and s.last_frame_time is not None
+            and s.last_frame_time < stop
+            and s.last_frame_at is not None
+            and now - s.last_frame_at < FLOWING_S
+        ]
+
     async def stop(self) -> dict[str, Any]:
-        """Write what is still in the jitter buffers, finish every segment; the manifest."""
+        """Wait for the frames captured before now that are still on their way
+        (:meth:`_catch_up`), write what is still in the jitter buffers, finish every
+        segment; the manifest."""
         stop_called = time.monotonic()
+        if self._end_s is None or self._tail is None:
+            self._end_s = stop_called - self.origin
+            self._tail = asyncio.get_running_loop().create_task(self._catch_up(stop_called))
+        end_s = self._end_s
+        await asyncio.shield(self._tail)  # a second stop waits for the same frames
         if not self._stopped:
             self._settled()
             for source in self._sources.values():
@@ -522,9 +580,9 @@ class TakeRecorder:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._pli_task
             self._close_current()
-        if self.gaps and self.gaps[-1].end_s is None:  # still open: it lasted until now
+        if self.gaps and self.gaps[-1].end_s is None:  # still open: it lasted until the stop
             heard = (t for t in (self._last_video_t, self._last_audio_t) if t is not None)
-            self.gaps[-1].end_s = max([self.now_s(), *heard])
+            self.gaps[-1].end_s = max([end_s, *heard])
         results: list[SegmentResult | None] = []
         for seg in self._segments:
             assert seg.future is not None
@@ -545,7 +603,7 @@ class TakeRecorder:
         segments = list(written.values())
         first_picture = next((s.start_s for s in self._segments if s.video is not None), None)
         quality = await self.quality.report(
-            stop_called - self.origin,
+            end_s,
             [g.to_json() for g in self.gaps],
             first_picture if self.prior is None else None,
         )

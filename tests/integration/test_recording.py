@@ -170,6 +170,47 @@ async def test_audio_arriving_before_video(server: RunningServer) -> None:
     check_sync_and_frames(path, video, segment, timing.stop_sent)
 
 
+async def test_what_was_captured_before_the_stop_is_kept_though_it_arrives_after(
+    server: RunningServer,
+) -> None:
+    """A camera whose uplink queue grew by a second during the take (its clock was
+    anchored before) delivers the take's last second after the stop: the stop waits for
+    it, so the last picture and words are in the file, in sync; nothing captured after
+    the stop is. Fails without the recorder's wait (media/recorder.py ``_catch_up``):
+    the flash and the beep, captured 0.4 s before the stop, are not in the file."""
+    late_s = 1.0
+    video, audio = SyntheticVideo(), SyntheticAudio()
+    async with connected_client(server) as client:
+        session_id, _ = await client.publish([video, audio])
+        take = await client.call(
+            "start_take", {"session_id": session_id, "purpose": "device_check"}
+        )
+        assert take.get("state") == "recording", take
+        await server.recorded(take["take_id"], 1.0)
+        video.fall_behind(late_s)
+        audio.fall_behind(late_s)
+        await server.recorded(take["take_id"], 1.5)  # it records on, a second late
+        mark = time.monotonic() + 0.2
+        video.flash_at(mark)
+        audio.beep_at(mark)
+        await asyncio.sleep(mark + 0.4 - time.monotonic())  # captured, not yet sent
+        stop_sent = time.monotonic()
+        stopped = await client.call("stop_take", {"take_id": take["take_id"]})
+        answered = time.monotonic()
+    assert stopped.get("state") == "stored", stopped
+    flashed = next(i for i in range(video.frames_sent) if video.captured_at(i) >= mark)
+    assert video.sent_at[flashed] > stop_sent, "the flash left before the stop: nothing tested"
+    [segment] = stopped["manifest"]["segments"]
+    path = segment_file(server.settings.data_dir, take["take_id"], segment)
+    frames = video_frames(path)
+    assert any(f.body_luma > 200 for f in frames), "the picture captured before the stop is lost"
+    samples, first_audio = audio_samples(path)
+    skew = beep_time(samples, first_audio) - flash_time(frames)
+    assert abs(skew) < 0.05, f"audio/video out of sync by {skew * 1000:.0f} ms"
+    last = video.captured_at(frames[-1].index)
+    assert stop_sent - 0.1 < last < answered, (last - stop_sent, answered - stop_sent)
+
+
 async def test_new_peer_connection_continues_the_take_in_a_new_segment(
     server: RunningServer,
 ) -> None:

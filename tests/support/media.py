@@ -44,6 +44,9 @@ class SyntheticVideo(MediaStreamTrack):
         self.resize_to = resize_to
         self.frames_sent = 0
         self.sent_at: list[float] = []  # time.monotonic() of each frame handed to the sender
+        # Each frame leaves this long after it was captured (its RTP time unchanged): a
+        # camera whose uplink queue grew (see :meth:`fall_behind`).
+        self.behind_s = 0.0
         self._start: float | None = None
 
     def flash_at(self, when: float) -> None:
@@ -58,13 +61,18 @@ class SyntheticVideo(MediaStreamTrack):
         assert self._start is not None, "the track has not started yet"
         return self._start + index / self.fps
 
+    def fall_behind(self, seconds: float) -> None:
+        """From now on every frame leaves ``seconds`` later than it was captured (its RTP
+        time says when it was captured): the track pauses that long, then keeps pace."""
+        self.behind_s += seconds
+
     async def recv(self) -> VideoFrame:
         if self._start is None:
             if self.start_delay:
                 await asyncio.sleep(self.start_delay)
             self._start = time.monotonic()
         index = self.frames_sent
-        target = self._start + index / self.fps
+        target = self._start + self.behind_s + index / self.fps
         delay = target - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
@@ -126,13 +134,23 @@ class SyntheticAudio(MediaStreamTrack):
         self.samples = int(AUDIO_PTIME * sample_rate)
         self.frames_sent = 0
         self.muted = False  # send digital silence (a muted microphone) while set
+        self.behind_s = 0.0  # as SyntheticVideo's
         self._start: float | None = None
+
+    def fall_behind(self, seconds: float) -> None:
+        """As :meth:`SyntheticVideo.fall_behind`."""
+        self.behind_s += seconds
+
+    def beep_at(self, when: float) -> None:
+        """Beep at the monotonic time ``when`` (as :meth:`SyntheticVideo.flash_at`)."""
+        assert self._start is not None, "the track has not started yet"
+        self.mark_at = when - self._start
 
     async def recv(self) -> AudioFrame:
         if self._start is None:
             self._start = time.monotonic()
         index = self.frames_sent
-        target = self._start + index * AUDIO_PTIME
+        target = self._start + self.behind_s + index * AUDIO_PTIME
         delay = target - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)

@@ -6,10 +6,13 @@ import asyncio
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import av
 import pytest
 
+from media import recorder as recorder_module
 from media.recorder import TakeRecorder
 from media.tap import EncodedFrame
 from media.writer import MuxPool
@@ -19,18 +22,23 @@ from tests.support.encoded import opus_packets, video_packets
 class FeedSource:
     """Stands where a tapped aiortc track would: the test hands it frames."""
 
-    def __init__(self, kind: str, codec: str, base: float) -> None:
+    def __init__(
+        self, kind: str, codec: str, base: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.kind = kind
         self.codec_name = codec
         self.peer_id = "peer-0"
         self.ended = False
         self.keyframe_requests = 0
         self._base = base
+        self._now = clock  # when a frame comes (TrackSource: the monotonic clock)
         self._clock = 90000 if kind == "video" else 48000
         self._listener: Callable[..., None] | None = None
         self.clock_settled = True  # its clock has seen enough packets (TrackSource's)
         self.clock_fixed = False
         self.pictured = 0  # no wall makes pictures of it
+        self.last_frame_time: float | None = None  # the newest frame's time_of (TrackSource's)
+        self.last_frame_at: float | None = None  # when it came (monotonic)
 
     def fix_clock(self) -> None:
         self.clock_fixed = True
@@ -59,7 +67,9 @@ class FeedSource:
 
     def feed(self, data: bytes, timestamp: int) -> None:
         assert self._listener is not None
-        self._listener(self, EncodedFrame(data, timestamp))
+        frame = EncodedFrame(data, timestamp)
+        self.last_frame_time, self.last_frame_at = self.time_of(frame), self._now()
+        self._listener(self, frame)
 
 
 @pytest.fixture
@@ -174,6 +184,72 @@ async def test_a_take_with_no_media_has_no_segments(tmp_path: Path, pool: MuxPoo
     recorder.attach([FeedSource("video", "vp8", recorder.origin)])  # type: ignore[list-item]
     manifest = await recorder.stop()
     assert manifest["segments"] == []
+
+
+class LateCamera:
+    """A take 10 s in, on a clock the test moves, and a camera whose frames come a second
+    after their time (its uplink queue grew since its clock was anchored)."""
+
+    ORIGIN = 1000.0  # the take's start on the moved clock
+    STOP_S = 10.0  # when the test stops it
+
+    def __init__(
+        self, tmp_path: Path, pool: MuxPool, monkeypatch: pytest.MonkeyPatch, frames: int
+    ) -> None:
+        self.now = self.ORIGIN + self.STOP_S
+        monkeypatch.setattr(recorder_module, "time", SimpleNamespace(monotonic=lambda: self.now))
+        self.recorder = TakeRecorder(
+            "t", tmp_path, pool, queue_limit=1 << 24, keyframe_interval=0.05, origin=self.ORIGIN
+        )
+        self.video = FeedSource("video", "vp8", self.ORIGIN, clock=lambda: self.now)
+        self.recorder.attach([self.video])  # type: ignore[list-item]
+        self.packets = video_packets("vp8", frames, gop=30)
+
+    def feed(self, frames: range) -> None:
+        for i in frames:
+            self.video.feed(self.packets[i], i * 3000)  # frame i of 30 a second
+
+    def frames_written(self, manifest: dict[str, Any]) -> int:
+        [segment] = manifest["segments"]
+        [stream] = [s for s in segment["streams"] if s["kind"] == "video"]
+        return int(stream["frames"])
+
+
+async def test_the_stop_waits_for_what_was_captured_before_it_and_keeps_nothing_after(
+    tmp_path: Path, pool: MuxPool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    take = LateCamera(tmp_path, pool, monkeypatch, 330)
+    take.feed(range(270))  # captured until 9 s, come by the stop (10 s): a second late
+    stopping = asyncio.create_task(take.recorder.stop())
+    await asyncio.sleep(0)
+    assert not stopping.done(), "the stop did not wait for the last second"
+    take.feed(range(270, 330))  # the last second, and frames captured after the stop
+    manifest = await stopping
+    assert take.frames_written(manifest) == 301  # frames 0..300: 0 s to 10 s, both included
+    assert "stopped without" not in caplog.text
+
+
+async def test_the_stop_does_not_wait_for_a_camera_that_stopped_sending(
+    tmp_path: Path, pool: MuxPool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    take = LateCamera(tmp_path, pool, monkeypatch, 270)
+    take.now -= recorder_module.FLOWING_S  # the frames came that long before the stop
+    take.feed(range(270))
+    take.now += recorder_module.FLOWING_S
+    manifest = await take.recorder.stop()
+    assert take.frames_written(manifest) == 270
+    assert "stopped without" not in caplog.text  # not waited for (else: after TAIL_MAX_S)
+
+
+async def test_the_stop_waits_for_a_late_camera_only_so_long(
+    tmp_path: Path, pool: MuxPool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(recorder_module, "TAIL_MAX_S", 0.05)
+    take = LateCamera(tmp_path, pool, monkeypatch, 270)
+    take.feed(range(270))  # a second late, and nothing more comes: still "sending"
+    manifest = await take.recorder.stop()
+    assert take.frames_written(manifest) == 270
+    assert "stopped without the video captured before its stop (1.0 s late)" in caplog.text
 
 
 async def test_a_camera_that_leaves_keeps_its_segment_and_rejoins_in_a_new_one(

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from media import recorder as recorder_module
 from media import tap
 from media.recorder import HOLE_S, VIDEO_STALL_S, TakeRecorder
 from media.writer import MuxPool
@@ -42,7 +43,9 @@ async def record(
     # The packets go in faster than real time; they arrive at their media time, so the
     # take clock is the media clock (0 = the first packets) on a busy machine too.
     origin = time.monotonic()
-    monkeypatch.setattr(tap, "time", arrival_clock(link, origin))
+    clock = arrival_clock(link, origin)
+    monkeypatch.setattr(tap, "time", clock)
+    monkeypatch.setattr(recorder_module, "time", clock)  # the take stops where its media ends
     recorder = TakeRecorder(
         "t", tmp_path, pool, queue_limit=1 << 24, keyframe_interval=0.05, origin=origin
     )
