@@ -20,24 +20,10 @@ STALL_S = 4.0  # the sender's clock falls this far behind ours
 WATCHED_FRAMES = 90  # the second take is stopped after 3 s of video (< STALL_S)
 
 
-class LateVideo(SyntheticVideo):
-    def lose_time(self, seconds: float) -> None:
-        """The next frame comes ``seconds`` late with the RTP time it was due at: from then
-        on this sender's clock runs that far behind."""
-        assert self._start is not None
-        self._start += seconds
-
-
-class LateAudio(SyntheticAudio):
-    def lose_time(self, seconds: float) -> None:
-        assert self._start is not None
-        self._start += seconds
-
-
 async def test_a_take_records_after_the_senders_clock_lost_time_since_the_last_take(
     server: RunningServer,
 ) -> None:
-    video, audio = LateVideo(), LateAudio()
+    video, audio = SyntheticVideo(), SyntheticAudio()
     hub = server.app[HUB]
     async with connected_client(server) as client:
         session_id, _ = await client.publish([video, audio])
@@ -48,8 +34,8 @@ async def test_a_take_records_after_the_senders_clock_lost_time_since_the_last_t
         stored = await client.call("stop_take", {"take_id": first["take_id"]})
         assert stored["state"] == "stored", stored
 
-        video.lose_time(STALL_S)
-        audio.lose_time(STALL_S)
+        video.fall_behind(STALL_S)  # it goes on from the frame it reached, 4 s late
+        audio.fall_behind(STALL_S)
         sent = video.frames_sent
         await wait_until(lambda: video.frames_sent > sent + 5, 2 * STALL_S, "video again")
 
