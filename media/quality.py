@@ -22,8 +22,9 @@ event loop, in one small shared worker thread:
   same picture (:mod:`media.detectors.frozen`) count it as frozen. So both are measured
   to within a sample interval, never overstated.
 - **Audio bandwidth.** Windows of :data:`AUDIO_WINDOW_S` of Opus packets (the first
-  from a second in, then every :data:`AUDIO_EVERY_S`) are each decoded (PyAV/libopus) in
-  the worker as soon as they are complete, the last one when the take stops
+  from a second in, then every :data:`AUDIO_EVERY_S`, the second shifted by up to half
+  of that either way, so takes started together spread theirs) are each decoded
+  (PyAV/libopus) in the worker as soon as they are complete, the last one when the take stops
   (:meth:`QualityMeter.finish`, while its files close), and the highest frequency with
   real energy is found in their spectrum (:func:`bandwidth_hz`); the report takes the
   widest window.
@@ -37,6 +38,7 @@ stretches given by the recorder's gaps. :func:`take_report` puts the cameras tog
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import threading
 from collections import deque
@@ -82,6 +84,13 @@ SAMPLE_DECODER_OPTIONS = {"skip_loop_filter": "all"}  # "all": a keyframe is ski
 AUDIO_HOLE_S = 0.06  # sound missing for longer than this (3 Opus frames) was lost
 AUDIO_WINDOW_S = 2.0
 AUDIO_EVERY_S = 20.0
+# The takes of an exam start together (the server starts them at a deadline), and so would
+# every later window of theirs, all decoded in the one worker at the same moment. Each
+# meter's second window comes AUDIO_EVERY_S after its first, shifted by up to half of it
+# either way (the meters made one after another spread evenly: golden-ratio steps), so
+# their later windows are spread over the period, and with them the worker's load.
+_GOLDEN = (5**0.5 - 1) / 2
+_meters_made = itertools.count()
 LIVE_AUDIO_S = 2.0  # the live meter keeps this much of the newest sound to measure
 BAND_FLOOR_DB = 50.0  # "real energy": within this many dB of the spectrum's strongest band
 SILENT_RMS = 1e-4  # a decoded window this quiet (full scale 1.0) says nothing about the band
@@ -242,6 +251,8 @@ class QualityMeter:
         self._window: list[bytes] | None = None  # the window of sound being gathered
         self._window_until = -1.0
         self._next_window = 1.0
+        # added to the gap after the first window only (then every AUDIO_EVERY_S)
+        self._window_shift = AUDIO_EVERY_S * ((next(_meters_made) * _GOLDEN) % 1.0 - 0.5)
         self._bands_found: list[Future[int | None]] = []  # each window's, in the worker
         self._recent: deque[bytes] = deque(maxlen=int(LIVE_AUDIO_S / bitstream.OPUS_SILENCE_S))
         self._live_band: int | None = None
@@ -409,7 +420,8 @@ class QualityMeter:
         if t >= self._next_window:
             self._window = [data]
             self._window_until = t + AUDIO_WINDOW_S
-            self._next_window = t + AUDIO_EVERY_S
+            self._next_window = t + AUDIO_EVERY_S + self._window_shift
+            self._window_shift = 0.0
 
     def _measure_window(self) -> None:
         window, self._window = self._window, None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import fractions
 import time
+from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
@@ -185,6 +186,39 @@ async def test_channels_from_the_toc_byte_and_the_band_from_a_decode() -> None:
     assert 50 < full["bitrate_kbps"] < 200, full
     assert await stereo.measure_bandwidth() == stereo.snapshot()["audio"]["bandwidth_hz"]
     assert bandwidth_hz([[b"\xf8\xff\xfe"] * 100]) is None  # silence says nothing
+
+
+def test_takes_started_together_spread_their_later_sound_windows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Forty cameras whose takes start together (as the server starts them at a deadline):
+    their first windows of sound are measured together, a second in; their second ones
+    spread evenly over a period, not all decoded in the worker at the same moment."""
+    measured: list[float] = []  # when each window went to the worker (the take's clock)
+    now = 0.0
+
+    class Worker:
+        def submit(self, *_: object) -> Future[int | None]:
+            measured.append(now)
+            done: Future[int | None] = Future()
+            done.set_result(None)
+            return done
+
+    monkeypatch.setattr(quality, "_worker", Worker)
+    meters = [QualityMeter(pictures=False) for _ in range(40)]
+    packet = opus_packets(1.0, 2)[-1]
+    for i in range(int(34.0 / 0.02)):
+        now = i * 0.02
+        for meter in meters:
+            meter.frame("audio", "opus", packet, now)
+    first = [t for t in measured if t < 5.0]
+    assert len(first) == 40 and max(first) - min(first) < 0.05  # 1 s in, a 2 s window
+    period = quality.AUDIO_EVERY_S
+    # the second windows begin 10-30 s after the first, so go to the worker 13-33 s in
+    second = [t for t in measured if 3.0 + period / 2 <= t < 3.0 + 1.5 * period]
+    assert len(second) == 40
+    quarters = [sum(1 for t in second if q <= (t - 13.0) / (period / 4) < q + 1) for q in range(4)]
+    assert all(8 <= n <= 12 for n in quarters), quarters
 
 
 async def test_black_and_frozen_from_sampled_keyframes() -> None:
