@@ -42,15 +42,24 @@ async def test_a_take_records_after_the_senders_clock_lost_time_since_the_last_t
         second = await client.call(
             "start_take", {"session_id": session_id, "purpose": "device_check"}
         )
+        assert second.get("state") == "recording", second
         session = hub.get(session_id)
         assert session is not None
         [camera] = [s for s in session.sources if s.kind == "video"]
-        received = camera.frames_received
-        await wait_until(
-            lambda: camera.frames_received >= received + WATCHED_FRAMES,
-            15,
-            f"{WATCHED_FRAMES} frames of the second take at the server",
-        )
+        received, sent = camera.frames_received, video.frames_sent
+        try:
+            await wait_until(
+                lambda: camera.frames_received >= received + WATCHED_FRAMES,
+                15,
+                f"{WATCHED_FRAMES} frames of the second take at the server",
+            )
+        except AssertionError as exc:  # say where the frames stopped (seen once under load)
+            now = hub.get(session_id)
+            raise AssertionError(
+                f"{exc}; sent {video.frames_sent - sent}, received"
+                f" {camera.frames_received - received}, packets {camera.packets_seen},"
+                f" session {now.media_stage() if now else 'gone'}"
+            ) from None
         stored = await client.call("stop_take", {"take_id": second["take_id"]})
     assert stored["state"] == "stored", stored
     manifest = stored["manifest"]
