@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from prometheus_client import (
@@ -35,6 +35,7 @@ from prometheus_client import (
 
 from exams.catalog.takes import Take
 from exams.shared.telemetry import BACKENDS, Count, Sample
+from media.pictures import PictureStats
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OTHER = "other"
@@ -137,6 +138,28 @@ class Metrics:
             registry=r,
         )
         self._udp_seen: dict[str, int] = {}  # socket inode -> its drops at the last scrape
+        self._wall_cameras = Gauge(
+            "examcast_wall_cameras",
+            "Cameras on this node that a proctors' wall watches (each gets a fresh picture)",
+            registry=r,
+        )
+        self._wall_age = Gauge(
+            "examcast_wall_picture_age_max_seconds",
+            "How old the stalest watched camera's picture is (0 when none is watched)",
+            registry=r,
+        )
+        self._wall_pictures = Counter(
+            "examcast_wall_pictures",
+            "Wall pictures: made, dropped (the picture threads were full), failed (no decode)",
+            ["outcome"],
+            registry=r,
+        )
+        self._wall_cpu = Counter(
+            "examcast_wall_picture_cpu_seconds",
+            "CPU time of the wall's pictures: decoding, scaling, JPEG, and the loop's part",
+            registry=r,
+        )
+        self._wall_seen: PictureStats | None = None  # the pictures' counts at the last scrape
         ProcessCollector(registry=r)  # CPU seconds, resident memory, open descriptors
 
     # -- exams.shared.telemetry.Telemetry --------------------------------------------------
@@ -171,8 +194,17 @@ class Metrics:
 
     # -- at scrape time ---------------------------------------------------------------------
 
-    def refresh(self, media: Mapping[str, int], in_flight: int, draining: bool) -> None:
-        """The gauges of the event loop's state (call it on the loop, then :meth:`render`)."""
+    def refresh(
+        self,
+        media: Mapping[str, int],
+        in_flight: int,
+        draining: bool,
+        pictures: PictureStats | None = None,
+        picture_ages: Sequence[float] = (),
+    ) -> None:
+        """The gauges of the event loop's state (call it on the loop, then :meth:`render`);
+        ``pictures``: the wall's (``WallPictures.stats()``), ``picture_ages``: its
+        ``ages()``."""
         for role, n in media.items():
             if role == "recording":
                 self._recording.set(n)
@@ -180,6 +212,22 @@ class Metrics:
                 self._sessions.labels(role).set(n)
         self._in_flight.set(in_flight)
         self._draining.set(1 if draining else 0)
+        if pictures is not None:
+            self._refresh_wall(pictures, picture_ages)
+
+    def _refresh_wall(self, now: PictureStats, ages: Sequence[float]) -> None:
+        self._wall_cameras.set(now.cameras)
+        self._wall_age.set(max(ages, default=0.0))
+        seen = self._wall_seen
+        self._wall_seen = now
+        before = (0, 0, 0, 0.0) if seen is None else _wall_totals(seen)
+        after = _wall_totals(now)
+        outcomes = ("made", "dropped", "failed")
+        for outcome, old, new in zip(outcomes, before[:3], after[:3], strict=True):
+            if new > old:
+                self._wall_pictures.labels(outcome).inc(new - old)
+        if after[3] > before[3]:
+            self._wall_cpu.inc(after[3] - before[3])
 
     def render(self) -> bytes:
         """The text exposition; reads ``/proc``, so run it off the event loop."""
@@ -201,6 +249,12 @@ class Metrics:
         self._udp_seen = seen
         self._udp_sockets.set(len(seen))
         self._udp_queued.set(queued)
+
+
+def _wall_totals(stats: PictureStats) -> tuple[int, int, int, float]:
+    """(made, dropped, failed, CPU seconds) so far."""
+    cpu = stats.worker_cpu_s + stats.loop_cpu_s
+    return stats.pictures, stats.dropped, stats.failed, cpu
 
 
 def _socket_inodes(fd_dir: Path) -> set[str]:

@@ -24,7 +24,7 @@ from aiohttp import web
 
 from exams.shared.errors import NotFound, Unauthenticated
 from web.errors import json_error
-from web.keys import DRAIN, HUB, METRICS, READINESS, SETTINGS
+from web.keys import DRAIN, HUB, METRICS, PICTURES, READINESS, SETTINGS
 from web.metrics import CONTENT_TYPE
 
 routes = web.RouteTableDef()
@@ -56,7 +56,14 @@ async def metrics(request: web.Request) -> web.Response:
         response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
     m, drain = request.app[METRICS], request.app[DRAIN]
-    m.refresh(request.app[HUB].counts(), drain.in_flight, drain.draining)
+    pictures = request.app[PICTURES]
+    m.refresh(
+        request.app[HUB].counts(),
+        drain.in_flight,
+        drain.draining,
+        pictures.stats(),
+        pictures.ages(),
+    )
     body = await asyncio.to_thread(m.render)
     return web.Response(
         body=body, headers={"Content-Type": CONTENT_TYPE, "Cache-Control": "no-store"}

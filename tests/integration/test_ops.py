@@ -17,11 +17,12 @@ from bench.spawn import free_port
 from storage.redis_limits import RedisRateLimiter
 from tests.support import files
 from tests.support.api import api_client
+from tests.support.clock import wait_until
 from tests.support.media import SyntheticAudio, SyntheticVideo
 from tests.support.server import RunningServer, connected_client, running_server, server_settings
 from tests.support.tus import KIB, Tus, about, candidate_at
 from web.drain import Readiness
-from web.keys import DRAIN
+from web.keys import DRAIN, HUB, PICTURES
 from web.openapi import ERROR
 from web.schema import problems
 
@@ -140,6 +141,26 @@ async def test_a_recorded_take_shows_in_the_metrics(watched: RunningServer) -> N
     for name, labels in after:
         for _, label in labels:
             assert take["take_id"] not in label and session_id not in label, (name, labels)
+
+
+async def test_the_walls_pictures_show_in_the_metrics(watched: RunningServer) -> None:
+    pictures = watched.app[PICTURES]
+    async with connected_client(watched) as client:
+        session_id, _ = await client.publish([SyntheticVideo(), SyntheticAudio()])
+        session = watched.app[HUB].get(session_id)
+        assert session is not None
+        handle = pictures.watch([session.owner])  # a proctor's wall opened on the candidate
+        try:
+            await wait_until(lambda: pictures.stats().pictures >= 2, 30, "two pictures")
+            samples = await scrape(watched)
+        finally:
+            pictures.release(handle)
+        after = await scrape(watched)
+    assert value(samples, "examcast_wall_cameras") == 1
+    assert value(samples, "examcast_wall_pictures_total", outcome="made") >= 2
+    assert value(samples, "examcast_wall_picture_cpu_seconds_total") > 0
+    assert value(samples, "examcast_wall_picture_age_max_seconds") > 0
+    assert value(after, "examcast_wall_cameras") == 0  # nobody watches: nothing pictured
 
 
 async def test_uploaded_bytes_are_counted(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from exams.answering.attempt_runner import AttemptRunner
 from exams.answering.recording import enter_formal
 from exams.catalog.attempts import Attempt
 from exams.shared.telemetry import CallTimer, Count, Sample
+from media.pictures import PictureStats
 from storage.db import open_database
 from storage.sql import Connection
 from storage.timed_db import TimedDatabase
@@ -143,3 +144,34 @@ async def test_deadlines_fired_are_counted_by_action() -> None:
     await b.advance(30)  # ... and its limit stops it
     assert sample(m, "examcast_deadlines_fired_total", action="start_recording") == 1
     assert sample(m, "examcast_deadlines_fired_total", action="stop_recording") == 1
+
+
+def test_the_walls_pictures_are_counted_from_their_stats() -> None:
+    """Each scrape adds what the wall made, dropped and spent since the last one (a
+    counter never goes back); the cameras and the stalest picture's age are gauges."""
+    m = Metrics("node-a")
+
+    def stats(cameras: int, made: int, dropped: int, cpu: float) -> PictureStats:
+        return PictureStats(
+            cameras=cameras,
+            watched_owners=cameras,
+            keyframe_requests=made,
+            pictures=made,
+            dropped=dropped,
+            pending=0,
+            failed=1,
+            worker_cpu_s=cpu,
+            loop_cpu_s=cpu / 10,
+        )
+
+    m.refresh({}, 0, False, stats(4, 10, 2, 0.5), [1.0, 2.75, 0.5])
+    m.refresh({}, 0, False, stats(3, 16, 2, 1.0), [2.5])
+    assert sample(m, "examcast_wall_cameras") == 3
+    assert sample(m, "examcast_wall_picture_age_max_seconds") == 2.5
+    assert sample(m, "examcast_wall_pictures_total", outcome="made") == 16
+    assert sample(m, "examcast_wall_pictures_total", outcome="dropped") == 2
+    assert sample(m, "examcast_wall_pictures_total", outcome="failed") == 1
+    assert sample(m, "examcast_wall_picture_cpu_seconds_total") == pytest.approx(1.1)
+    m.refresh({}, 0, False, stats(0, 16, 2, 1.0), [])
+    assert sample(m, "examcast_wall_picture_age_max_seconds") == 0
+    assert sample(m, "examcast_wall_pictures_total", outcome="made") == 16
