@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +69,8 @@ class LivePlan:
     exam_id: str
     cookies: Sequence[str]  # one per proctor (proctors_needed); empty strings: no log-in
     same_bytes: bool  # the server relays the frames as sent (else: read barcodes)
+    # the server's CPU seconds of wall pictures so far (its /metrics); None: not known
+    picture_cpu: Callable[[], Awaitable[float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,8 @@ class LiveResult:
     viewer_window: tuple[float, float] | None = None  # time.monotonic()
     click_logs: list[ViewerLog] = field(default_factory=list)  # one viewer opening at a time
     wall_log: WallLog | None = None
+    # the wall's pictures over its window, from the server's own count: (CPU s, window s)
+    wall_picture_cpu: tuple[float, float] | None = None
 
 
 class _Socket:
@@ -220,11 +224,15 @@ async def _wall(
         )
         proctor.sio.on("wall_tiles", watcher.on_tiles)
         await watcher.watch()
+        first = None if plan.picture_cpu is None else (await plan.picture_cpu(), time.monotonic())
         on_phase("wall")
         watcher.measure(True)
         progress(f"a proctor watches the wall of {len(watched)} cameras for {plan.seconds:g}s")
         await asyncio.sleep(plan.seconds)
         watcher.measure(False)
         on_phase("wall_end")
+        if first is not None and plan.picture_cpu is not None:
+            cpu = await plan.picture_cpu()
+            result.wall_picture_cpu = (cpu - first[0], time.monotonic() - first[1])
         await watcher.stop()
     result.wall_log = watcher.log

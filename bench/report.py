@@ -114,7 +114,10 @@ LIVE_NOTE = (
     "sending. viewer_cpu_per_stream_pct = (server CPU over the viewer window - the "
     "candidates-only rate of the recording window) / viewer_streams, in percent of one core; "
     "wall_cpu_per_camera_pct = (server CPU over the wall window - its rate over the "
-    "window of the same length just before, nobody watching) / cameras watched. "
+    "window of the same length just before, nobody watching) / cameras watched; "
+    "wall_picture_cpu_per_camera_pct: the server's own count of its pictures' CPU over the "
+    "wall window (decoding, scaling, JPEG, the loop's part; not the keyframes' packets) / "
+    "cameras watched. "
     "viewer_frames_delivered_ratio counts the frames sent in the viewer window that reached "
     "their viewer; glass-to-glass is from the sender handing a frame over to its last RTP "
     "packet reaching the viewer (each frame named by its bytes, or its barcode where the "
@@ -219,10 +222,18 @@ def live_figures(run: Run) -> dict[str, Any]:
             wall_pictures_not_jpeg=wall.not_jpeg,
             wall_picture_statuses=dict(sorted(wall.statuses.items())),
             wall_server_cpu_pct=round(during, 1),
+            wall_picture_cpu_per_camera_pct=_picture_cpu_pct(live.wall_picture_cpu, wall.cameras),
         )
     out["candidates_only_server_cpu_pct"] = None if alone is None else round(alone, 1)
     out["live_note"] = LIVE_NOTE
     return out
+
+
+def _picture_cpu_pct(cpu: tuple[float, float] | None, cameras: int) -> float | None:
+    """The wall's pictures by the server's own count: % of a core a camera."""
+    if cpu is None or cpu[1] <= 0:
+        return None
+    return round(100 * cpu[0] / cpu[1] / max(1, cameras), 3)
 
 
 ANALYSIS_NOTE = (

@@ -46,6 +46,7 @@ from bench.viewers import pass_through
 SERVER_CPU, LOADGEN_CPU = 0, 1
 ON_REQUEST_CLIP_S = 20  # --keyframes on-request: the clip's own keyframe only every 20 s
 ANALYSIS_SETTLE_S = 4.0  # takes started, before a window is measured: first pictures
+WALL_PICTURE_CPU = "examcast_wall_picture_cpu_seconds_total"  # the server's count (web/metrics.py)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -224,6 +225,11 @@ def lag_sampler(url: str, token: str, window_s: float = WINDOW_S) -> LagSampler:
     return LagSampler(lambda: backends.scrape(url, token), window_s)
 
 
+async def picture_cpu(url: str, token: str) -> float:
+    """The server's CPU seconds of wall pictures so far (``/metrics``)."""
+    return backends.metric_total(await backends.scrape(url, token), WALL_PICTURE_CPU)
+
+
 def progress(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
@@ -318,6 +324,7 @@ async def _bench(
                 seeded.exam_id,
                 seeded.proctor_cookies,
                 True,
+                lambda: picture_cpu(url, token),
             )
 
         live = live_plan

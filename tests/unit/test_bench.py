@@ -209,7 +209,7 @@ def test_live_figures_are_the_viewers_and_walls_share_beyond_the_candidates() ->
     clicks = [ViewerLog(0, opened_at=31.0 + k, connected_at=31.05 + k) for k in range(3)]
     for k, log in enumerate(clicks[:2]):
         log.first_picture_at = log.opened_at + 0.1 * (k + 1)
-    live = LiveResult([full, half, blind], (20.0, 30.0), clicks, wall)
+    live = LiveResult([full, half, blind], (20.0, 30.0), clicks, wall, (0.1, 10.0))
     run = Run(
         LoadResult([], 10.0, live, sent_at),
         marks,
@@ -239,6 +239,7 @@ def test_live_figures_are_the_viewers_and_walls_share_beyond_the_candidates() ->
     assert got["viewers_without_picture"] == 1
     assert got["viewer_frames_unidentified"] == 2 and got["viewer_audio_frames"] == 7
     assert got["wall_cpu_per_camera_pct"] == 3.0  # (26% - 20%) / 2
+    assert got["wall_picture_cpu_per_camera_pct"] == 0.5  # 0.1 s of 10 s, 2 cameras
     assert got["wall_picture_age_p95_s"] == 0.5
     assert got["wall_cameras_without_picture"] == 0
     assert got["candidates_only_server_cpu_pct"] == 20.0
@@ -272,6 +273,7 @@ def test_the_walls_cost_is_taken_against_the_window_just_before_it() -> None:
     assert got["wall_cpu_per_camera_pct"] == 1.0  # (26% - 24%) / 2
     assert got["wall_cpu_per_camera_vs_recording_pct"] == 3.0  # (26% - 20%) / 2
     assert got["wall_reference_server_cpu_pct"] == 24.0
+    assert got["wall_picture_cpu_per_camera_pct"] is None  # the server's count not read
     assert (got["wall_pictures_pushed"], got["wall_pictures_fetched"]) == (7, 1)
     assert got["wall_picture_statuses"] == {"404": 1, "pushed": 7}
 
