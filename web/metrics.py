@@ -3,9 +3,10 @@
 :class:`Metrics` implements the telemetry port (:mod:`exams.shared.telemetry`) that the
 domain, ``storage`` and ``media`` report to, and holds the gauges read when
 ``/metrics`` is scraped (:func:`web.ops.metrics`): media sessions, streams recording,
-takes in flight, draining, UDP sockets and their drops. Every label takes a bounded set
-of values (a kind, a reason, a backend, an adapter): an unknown one is counted as
-``other``, so no candidate, take or session ever becomes a series.
+takes in flight, draining, UDP sockets and their drops, the proctors' walls' pictures.
+Every label takes a bounded set of values (a kind, a reason, a backend, an adapter): an
+unknown one is counted as ``other``, so no candidate, take or session ever becomes a
+series.
 
 UDP drops are read per socket of this process from ``/proc/self/net/udp`` and ``udp6``
 (the ``drops`` column of each socket whose inode is one of our descriptors): they are
