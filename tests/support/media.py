@@ -141,6 +141,11 @@ class SyntheticAudio(MediaStreamTrack):
         """As :meth:`SyntheticVideo.fall_behind`."""
         self.behind_s += seconds
 
+    def captured_at(self, index: int) -> float:
+        """When frame ``index`` (20 ms of sound) was due (monotonic), however late it left."""
+        assert self._start is not None, "the track has not started yet"
+        return self._start + index * AUDIO_PTIME
+
     def beep_at(self, when: float) -> None:
         """Beep at the monotonic time ``when`` (as :meth:`SyntheticVideo.flash_at`)."""
         assert self._start is not None, "the track has not started yet"
