@@ -488,11 +488,12 @@ class MediaHub:
         """Stop every camera of the take at once; the primary's manifest, with the others'
         under ``cameras``."""
         about_take(take_id)
+        stopping = time.monotonic()  # the take's end (the cameras may wait for late frames)
         preparing = self._preparing.get(take_id)
         if preparing is not None:  # continued here a moment ago: its part is on its way
             await asyncio.wait([preparing])
         cameras = self._takes.pop(take_id)
-        origin = self._origins.pop(take_id, time.monotonic())
+        origin = self._origins.pop(take_id, stopping)
         priors = self._priors.pop(take_id, {})
         recorders = set(cameras.values())
         stages: dict[TakeRecorder, str] = {}  # how far each camera's media got
@@ -513,7 +514,7 @@ class MediaHub:
                     stages.get(cameras[name], "no session"),
                 )
         report = quality.take_report(
-            time.monotonic() - origin,
+            stopping - origin,
             {name: m.pop("quality") for name, m in stopped.items() if "quality" in m},
         )
         manifest = stopped.pop(PRIMARY)
@@ -524,9 +525,7 @@ class MediaHub:
         }
         for name, prior in priors.items():  # a camera that did not come here: its prior part
             if name not in cameras and prior.segments:
-                manifest["cameras"][name] = continuation.left_behind(
-                    prior, time.monotonic() - origin
-                )
+                manifest["cameras"][name] = continuation.left_behind(prior, stopping - origin)
         return manifest
 
     async def discard(self, take_id: str) -> None:

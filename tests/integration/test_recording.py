@@ -209,6 +209,9 @@ async def test_what_was_captured_before_the_stop_is_kept_though_it_arrives_after
     assert abs(skew) < 0.05, f"audio/video out of sync by {skew * 1000:.0f} ms"
     last = video.captured_at(frames[-1].index)
     assert stop_sent - 0.1 < last < answered, (last - stop_sent, answered - stop_sent)
+    # the take ends at its stop, not when the late frames were in: so says its report
+    took = stopped["stopped_at"] - stopped["started_at"]
+    assert abs(stopped["quality"]["duration_s"] - took) < 0.5, (stopped["quality"], took)
 
 
 async def test_new_peer_connection_continues_the_take_in_a_new_segment(
