@@ -312,7 +312,7 @@ async def _health(request: web.Request) -> web.Response:
 
 
 def create_app(directory: Path, relay: bool = False) -> web.Application:
-    offer_host_addresses(("127.0.0.1",))
+    offer_host_addresses(("127.0.0.1",), only=True)
     directory.mkdir(parents=True, exist_ok=True)
     app = web.Application()
     app.router.add_get("/api/health", _health)

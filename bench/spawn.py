@@ -60,6 +60,7 @@ def serve_args(port: int, data_dir: Path, *extra: str) -> list[str]:
         str(data_dir),
         "--ice-host-addresses",
         "127.0.0.1",
+        "--ice-host-addresses-only",  # not this machine's other interfaces (nor a test's)
         # The ID-suffix stand-in for real-person verification: the bench and the tests type
         # it (the face check's own tests ask for --verifier face).
         "--verifier",

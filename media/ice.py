@@ -4,7 +4,11 @@ aioice gathers host candidates from the machine's interfaces and leaves out
 loopback, so a client on the same machine (or in a test namespace that has
 only ``lo``) could never connect. aioice reads its address list through one
 module-level function; this wraps it once so the configured extra addresses
-are offered too.
+are offered too, or (``only``) offered instead of the interfaces' own. The
+latter is for a host whose other networks no candidate reaches (Docker bridges,
+VPN tunnels) or that come and go: each address offered costs a socket per peer
+connection, and ICE may pick one that is taken down mid-call (a connection
+nominated on a short-lived interface's address loses its media with it).
 
 aioice binds each host candidate's socket to port 0, so the kernel picks any
 ephemeral port (aiortc#487; aioice has no option for a range). A firewall or a
@@ -43,9 +47,12 @@ _asyncio = aioice.ice.asyncio
 class _HostAddresses:
     def __init__(self) -> None:
         self.extra: tuple[str, ...] = ()
+        self.only = False
 
     def __call__(self, use_ipv4: bool, use_ipv6: bool) -> list[str]:
-        addresses: list[str] = list(_original(use_ipv4=use_ipv4, use_ipv6=use_ipv6))
+        addresses: list[str] = (
+            [] if self.only else list(_original(use_ipv4=use_ipv4, use_ipv6=use_ipv6))
+        )
         for address in self.extra:
             if address not in addresses and (
                 (":" in address and use_ipv6) or (":" not in address and use_ipv4)
@@ -54,13 +61,25 @@ class _HostAddresses:
         return addresses
 
 
-def offer_host_addresses(extra: tuple[str, ...]) -> None:
-    """Offer ``extra`` addresses (e.g. ``127.0.0.1``) besides the interfaces' own."""
+def offer_host_addresses(extra: tuple[str, ...], *, only: bool = False) -> None:
+    """Offer ``extra`` addresses (e.g. ``127.0.0.1``) besides the interfaces' own, or with
+    ``only`` instead of them."""
+    if only and not extra:
+        raise ValueError("only the given host addresses, but none given: no candidate at all")
     current = aioice.ice.get_host_addresses
     if not isinstance(current, _HostAddresses):
         current = _HostAddresses()
         aioice.ice.get_host_addresses = current
     current.extra = tuple(extra)
+    current.only = only
+
+
+def offered_host_addresses() -> tuple[tuple[str, ...], bool]:
+    """What :func:`offer_host_addresses` was last given: ``(extra, only)``."""
+    current = aioice.ice.get_host_addresses
+    if not isinstance(current, _HostAddresses):
+        return (), False
+    return current.extra, current.only
 
 
 # -- a fixed UDP port range ------------------------------------------------------------------

@@ -96,7 +96,7 @@ def create_app(
     receive_path.check_compatible()
     receive_srtp.check_compatible()
     consent.check_compatible()
-    ice.offer_host_addresses(settings.ice_host_addresses)
+    ice.offer_host_addresses(settings.ice_host_addresses, only=settings.ice_host_addresses_only)
     ice.use_udp_ports(ice.PortRange.parse(settings.udp_ports) if settings.udp_ports else None)
     app = web.Application(
         middlewares=[

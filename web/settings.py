@@ -59,6 +59,12 @@ class Settings:
         "Extra host addresses the server offers as ICE candidates, comma separated "
         "(e.g. 127.0.0.1 for clients on this machine; aioice never offers loopback itself).",
     )
+    ice_host_addresses_only: bool = _setting(
+        False,
+        "Offer only ice_host_addresses as ICE host candidates, not the addresses of the "
+        "machine's interfaces: for a host with networks no client reaches (Docker bridges, "
+        "VPN tunnels) or interfaces that come and go.",
+    )
     udp_ports: str = _setting(
         "",
         "UDP ports the server's media (ICE) sockets use, FIRST-LAST (e.g. 40000-40199), so a "
@@ -437,6 +443,8 @@ class Settings:
                 raise SettingsError(f"{name} must be at least 1024")
         if self.max_message_bytes < 2 * self.max_sdp_bytes:
             raise SettingsError("max_message_bytes must be at least twice max_sdp_bytes")
+        if self.ice_host_addresses_only and not self.ice_host_addresses:
+            raise SettingsError("ice_host_addresses_only needs ice_host_addresses")
         if self.writer_threads < 1:
             raise SettingsError("writer_threads must be at least 1")
         if self.max_viewers_per_account < 1:

@@ -123,7 +123,7 @@ async def test_the_page_fills_the_hole_from_its_local_copy(
     await page.goto(server.url + "/account")
     assert await page.evaluate(SETUP) in ("opfs", "indexeddb")
 
-    ice.offer_host_addresses(("127.0.0.1",))
+    ice.offer_host_addresses(("127.0.0.1",), only=True)
     client = await candidate_socket(page, server.url)
     try:
         session_id, pc = await client.publish([SyntheticVideo(), SyntheticAudio()])
@@ -240,7 +240,7 @@ async def test_chromiums_fragmented_mp4_fills_a_hole(
     await page.evaluate(SETUP)
     if not await page.evaluate("(m) => MediaRecorder.isTypeSupported(m)", mime):
         pytest.skip(f"this Chromium's MediaRecorder cannot record {mime}")
-    ice.offer_host_addresses(("127.0.0.1",))
+    ice.offer_host_addresses(("127.0.0.1",), only=True)
     client = await candidate_socket(page, server.url)
     try:
         session_id, pc = await client.publish([SyntheticVideo(), SyntheticAudio()])

@@ -174,7 +174,7 @@ async def test_a_camera_that_vanishes_is_closed_once_consent_expires(
 
 
 async def test_installed_after_connecting_it_replaces_aioices_checks_and_stops_on_close() -> None:
-    ice.offer_host_addresses(("127.0.0.1",))  # the test namespace has only loopback
+    ice.offer_host_addresses(("127.0.0.1",), only=True)  # the test namespace has only loopback
     sender = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     receiver = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     sender.addTransceiver(SyntheticVideo(), direction="sendonly")

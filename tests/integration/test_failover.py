@@ -114,7 +114,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 async def test_a_take_goes_on_on_another_node_when_its_node_is_killed(
     cluster: Cluster, tmp_path: Path
 ) -> None:
-    ice.offer_host_addresses(("127.0.0.1",))
+    ice.offer_host_addresses(("127.0.0.1",), only=True)
     front = Front(cluster.url)
     async with aiohttp.ClientSession() as http:
         exam = await set_up_exam(cluster, front, http, UNITS[0], READING_S, SUBMISSION_S)
@@ -411,7 +411,7 @@ async def test_after_redis_restarts_events_cross_nodes_deadlines_fire_takes_stay
     takes it for an orphan: the heartbeats are back long before reconnect_grace_s), a
     proctor's message sent on another node reaches the candidate (the Socket.IO Redis
     manager subscribed again), and a deadline set before the restart still fires."""
-    ice.offer_host_addresses(("127.0.0.1",))
+    ice.offer_host_addresses(("127.0.0.1",), only=True)
     front = Front(cluster.url)
     async with aiohttp.ClientSession() as http:
         exam = await set_up_exam(cluster, front, http, UNITS[1], 1, SUBMISSION_S)
@@ -501,7 +501,7 @@ async def test_postgresql_unreachable_fails_clearly_and_takes_go_on(cluster: Clu
     503 (JSON ``database_unavailable`` from a node, never a 500), a take goes on recording
     and is not taken for an orphan, a stop asked meanwhile changes nothing, and afterwards
     the same nodes serve again and store the take whole."""
-    ice.offer_host_addresses(("127.0.0.1",))
+    ice.offer_host_addresses(("127.0.0.1",), only=True)
     front = Front(cluster.url)
     async with aiohttp.ClientSession() as http:
         exam = await set_up_exam(cluster, front, http, UNITS[2], 1, SUBMISSION_S)

@@ -82,7 +82,7 @@ class Scene:
 @asynccontextmanager
 async def candidate(scene: Scene, unit: str = UNIT) -> AsyncIterator[Person]:
     """A candidate on the unit's admitted list, with its socket open."""
-    ice.offer_host_addresses(("127.0.0.1",))
+    ice.offer_host_addresses(("127.0.0.1",), only=True)
     api = ApiClient(scene.server)
     serial = next(_serials)
     who = await signed_up(api, f"136{serial:08d}", "张三", serial=serial)

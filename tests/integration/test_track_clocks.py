@@ -11,6 +11,14 @@ after the device checks on the same connections, recording 0 s for 30 s).
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from typing import Any
+
+import pytest
+from aiortc import RTCPeerConnection
+
 from tests.support.clock import wait_until
 from tests.support.media import SyntheticAudio, SyntheticVideo
 from tests.support.server import RunningServer, connected_client
@@ -20,13 +28,32 @@ STALL_S = 4.0  # the sender's clock falls this far behind ours
 WATCHED_FRAMES = 90  # the second take is stopped after 3 s of video (< STALL_S)
 
 
+def _counter(pc: RTCPeerConnection | None, name: str) -> int:
+    """A peer connection's DTLS transport's packets sent or received (``tx``/``rx``)."""
+    if pc is None or not pc.getTransceivers():
+        return -1
+    dtls = pc.getTransceivers()[0].receiver.transport
+    return int(getattr(dtls, f"_RTCDtlsTransport__{name}_packets", -1))
+
+
+async def _timeline(samples: list[str], sample: Any) -> None:
+    """Every 0.5 s, what ``sample()`` says (for the failure message)."""
+    start = time.monotonic()
+    while True:
+        samples.append(f"{time.monotonic() - start:.1f}s {sample()}")
+        await asyncio.sleep(0.5)
+
+
 async def test_a_take_records_after_the_senders_clock_lost_time_since_the_last_take(
-    server: RunningServer,
+    server: RunningServer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="media")
+    caplog.set_level(logging.INFO, logger="signaling")
+    caplog.set_level(logging.INFO, logger="aioice")
     video, audio = SyntheticVideo(), SyntheticAudio()
     hub = server.app[HUB]
     async with connected_client(server) as client:
-        session_id, _ = await client.publish([video, audio])
+        session_id, client_pc = await client.publish([video, audio])
         first = await client.call(
             "start_take", {"session_id": session_id, "purpose": "device_check"}
         )
@@ -34,6 +61,21 @@ async def test_a_take_records_after_the_senders_clock_lost_time_since_the_last_t
         stored = await client.call("stop_take", {"take_id": first["take_id"]})
         assert stored["state"] == "stored", stored
 
+        def sample() -> str:  # where the media stops, if it does (the failure says)
+            now = hub.get(session_id)
+            pc = now.peer if now else None
+            frames = [s.frames_received for s in now.sources] if now else []
+            return (
+                f"sent {video.frames_sent}/{audio.frames_sent} tx {_counter(client_pc, 'tx')}"
+                f" {client_pc.connectionState}/{client_pc.iceConnectionState}"
+                f" | rx {_counter(pc, 'rx')} frames {frames}"
+                f" {pc.connectionState if pc else 'no peer'}"
+                f"/{pc.iceConnectionState if pc else '-'}"
+                f" {now.media_stage() if now else 'gone'}"
+            )
+
+        samples: list[str] = []
+        watching = asyncio.ensure_future(_timeline(samples, sample))
         video.fall_behind(STALL_S)  # it goes on from the frame it reached, 4 s late
         audio.fall_behind(STALL_S)
         sent = video.frames_sent
@@ -53,13 +95,21 @@ async def test_a_take_records_after_the_senders_clock_lost_time_since_the_last_t
                 15,
                 f"{WATCHED_FRAMES} frames of the second take at the server",
             )
-        except AssertionError as exc:  # say where the frames stopped (seen once under load)
-            now = hub.get(session_id)
+        except AssertionError as exc:  # say where the frames stopped, and what was logged
+            logged = [
+                f"{r.created - time.time():.1f}s {r.name}: {r.getMessage()}"
+                for r in caplog.records
+                if r.name.startswith(("media", "signaling", "aioice"))
+            ][-40:]
             raise AssertionError(
                 f"{exc}; sent {video.frames_sent - sent}, received"
-                f" {camera.frames_received - received}, packets {camera.packets_seen},"
-                f" session {now.media_stage() if now else 'gone'}"
+                f" {camera.frames_received - received}; timeline (from the stall):\n"
+                + "\n".join(samples)
+                + "\nlogged (seconds ago):\n"
+                + "\n".join(logged)
             ) from None
+        finally:
+            watching.cancel()
         stored = await client.call("stop_take", {"take_id": second["take_id"]})
     assert stored["state"] == "stored", stored
     manifest = stored["manifest"]

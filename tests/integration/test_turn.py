@@ -100,7 +100,7 @@ async def test_a_peer_allowed_only_relays_reaches_the_server_through_coturn(
 ) -> None:
     """A page behind a network that lets nothing but TURN through: its candidates are all
     relayed, and the server's aiortc peer (the public side, host candidates) is reached."""
-    ice.offer_host_addresses(("127.0.0.1",))
+    ice.offer_host_addresses(("127.0.0.1",), only=True)
     creds = TurnCredentials((turn_server.url,), turn_server.secret, 600, time.time)
     [server_entry] = creds.ice_servers("acc-1")
     client = RTCPeerConnection(

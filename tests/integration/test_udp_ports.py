@@ -30,7 +30,7 @@ def candidate_ports(sdp: str) -> list[int]:
 
 @pytest.fixture
 def ports() -> Iterator[ice.PortRange]:
-    ice.offer_host_addresses(("127.0.0.1",))
+    ice.offer_host_addresses(("127.0.0.1",), only=True)
     chosen = ice.PortRange(BASE, BASE + 9)
     ice.use_udp_ports(chosen)
     try:

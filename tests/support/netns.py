@@ -61,6 +61,11 @@ class Veth:
     def up(self) -> None:
         ip("link", "set", self.server_end, "up")
 
+    def remove(self) -> None:
+        """The link and its addresses go (as when another test's ends); the namespace stays
+        until :func:`veth_pair` ends."""
+        ip("link", "del", self.server_end)
+
     def vanish(self) -> None:
         """A quiet drop: packets between the two ends vanish while both interfaces, their
         addresses and routes stay as they are, so neither side sees a network change or a

@@ -56,6 +56,7 @@ def server_settings(data_dir: Path, **overrides: Any) -> Settings:
         port=free_port(),
         data_dir=data_dir,
         ice_host_addresses=("127.0.0.1",),
+        ice_host_addresses_only=True,  # not the interfaces of other tests (tests/support/netns.py)
         # Short, yet longer than a test's media pauses (media silent for 2 s starts it too).
         reconnect_grace_s=10,
         event_loop="asyncio",
@@ -240,7 +241,7 @@ async def sign_up(server: Server, http: aiohttp.ClientSession) -> str:
 @asynccontextmanager
 async def connected_client(server: Server) -> AsyncIterator[Client]:
     """A new candidate, logged in, with its Socket.IO connection open."""
-    ice.offer_host_addresses(("127.0.0.1",))  # our peers must offer loopback too
+    ice.offer_host_addresses(("127.0.0.1",), only=True)  # our peers must offer loopback too
     http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
     await sign_up(server, http)
     cookie = "; ".join(f"{c.key}={c.value}" for c in http.cookie_jar)

@@ -26,7 +26,7 @@ def close(house: House) -> None:
 def test_every_app_key_is_set_before_the_app_starts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("web.app.ice.offer_host_addresses", lambda extra: None)
+    monkeypatch.setattr("web.app.ice.offer_host_addresses", lambda extra, only: None)
     app = create_app(server_settings(tmp_path / "data"))
     every = [v for v in vars(keys).values() if isinstance(v, web.AppKey)]
     try:

@@ -43,6 +43,7 @@ def test_command_line_beats_environment_beats_default() -> None:
         {"max_sdp_bytes": "10"},
         {"writer_threads": "0"},
         {"database_url": "mysql://root@127.0.0.1/examcast"},
+        {"ice_host_addresses_only": "true"},  # only the addresses given, and none given
     ],
 )
 def test_bad_values_are_refused_with_the_reason(values: dict[str, str]) -> None:
