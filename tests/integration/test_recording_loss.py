@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiortc import RTCPeerConnection
+from aiortc.rtcrtpsender import RTP_HISTORY_SIZE as SENDER_HISTORY  # packets kept to resend
 from aiortc.rtp import is_rtcp
 
 from tests.support.analysis import (
@@ -42,6 +43,7 @@ class Outage:
     def __init__(self, pc: RTCPeerConnection) -> None:
         self.on = False
         self.dropped = 0
+        self.packets = {"audio": 0, "video": 0}  # RTP packets of each kind's track dropped
         self._clocks = {  # SSRC: the kind and the clock of the track it sends
             s._ssrc: (s.track.kind, 90_000 if s.track.kind == "video" else 48_000)
             for s in pc.getSenders()
@@ -64,6 +66,8 @@ class Outage:
 
     def _note(self, rtp: bytes) -> None:
         ts, ssrc = int.from_bytes(rtp[4:8], "big"), int.from_bytes(rtp[8:12], "big")
+        if ssrc in self._clocks:
+            self.packets[self._clocks[ssrc][0]] += 1
         first, newest = self._spans.get(ssrc, (ts, ts))
         step = (ts - newest) % 2**32  # forward from the newest, across a wrap
         if step < 2**31:
@@ -80,9 +84,10 @@ class Outage:
 
 
 async def record_with_outage(
-    server: RunningServer, outage_s: float, mark_at: float
+    server: RunningServer, outage_s: float, mark_at: float, *, for_good: bool = False
 ) -> tuple[dict[str, Any], Outage]:
-    """Record, cut the client's uplink for ``outage_s`` two seconds in, record on until
+    """Record, cut the client's uplink for ``outage_s`` two seconds in (``for_good``: and
+    until it dropped more video packets than the sender keeps to resend), record on until
     a second past ``mark_at`` (a flash and a beep), stop; the stored take."""
     video = SyntheticVideo(mark_at=mark_at)
     audio = SyntheticAudio(mark_at=mark_at)
@@ -99,8 +104,17 @@ async def record_with_outage(
         await wait_until(lambda: video.frames_sent >= sent + 60, 10, "two seconds recorded")
         outage.on = True
         sent = video.frames_sent
-        await wait_until(lambda: video.frames_sent >= sent + outage_s * 30, 20, "the outage")
+        await wait_until(
+            lambda: (
+                video.frames_sent >= sent + outage_s * 30
+                and (not for_good or outage.packets["video"] > SENDER_HISTORY + 32)
+            ),
+            20,
+            "the outage",
+        )
         outage.on = False
+        if video.frames_sent / 30 > mark_at - 1.0:  # a cut made longer: the mark after it
+            mark_at = video.mark_at = audio.mark_at = video.frames_sent / 30 + 1.5
         await wait_until(lambda: video.frames_sent / 30 >= mark_at + 1.0, 20, "the mark")
         stored: dict[str, Any] = await client.call("stop_take", {"take_id": take["take_id"]})
     assert outage.dropped > outage_s * 30
@@ -132,7 +146,7 @@ async def test_a_blip_that_loses_the_picture_is_a_gap_between_two_playable_segme
     server: RunningServer,
 ) -> None:
     """Five seconds: more than the sender can retransmit (aiortc keeps 128 packets)."""
-    stored, outage = await record_with_outage(server, 5.0, mark_at=8.5)
+    stored, outage = await record_with_outage(server, 5.0, mark_at=8.5, for_good=True)
     manifest = stored["manifest"]
     segments = manifest["segments"]
     assert [s["reason"] for s in segments] == ["start", "resumed"], segments
