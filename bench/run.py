@@ -47,6 +47,9 @@ SERVER_CPU, LOADGEN_CPU = 0, 1
 ON_REQUEST_CLIP_S = 20  # --keyframes on-request: the clip's own keyframe only every 20 s
 ANALYSIS_SETTLE_S = 4.0  # takes started, before a window is measured: first pictures
 WALL_PICTURE_CPU = "examcast_wall_picture_cpu_seconds_total"  # the server's count (web/metrics.py)
+# The bench's node refuses no camera for its loop's lag (camera_refuse_lag_ms): it measures
+# what a node does with every stream asked of it, past its capacity too (--capacity).
+NO_ADMISSION = ("--camera-refuse-lag-ms", "0")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -293,6 +296,7 @@ async def _bench(
         str(max(120, args.seconds + live_s + 120)),
         "--log-level",
         "warning",
+        *NO_ADMISSION,
         *staff,
         *args.server_arg,
     )
@@ -440,6 +444,7 @@ async def _bench_capacity(
             str(max(120, args.seconds + 120)),
             "--log-level",
             "warning",
+            *NO_ADMISSION,
             *args.server_arg,
         )
         server = ServerProcess(

@@ -37,6 +37,7 @@ from exams.shared.errors import Conflict, Draining, InvalidInput, NotFound
 from exams.shared.ports import Clock, Scheduler
 from exams.shared.telemetry import NO_TELEMETRY, Count, Telemetry, about_take
 from media import continuation, quality, recovery
+from media.load import CameraAdmission, CameraRefused
 from media.peers import PeerFactory, close_quietly
 from media.quality import QualityMeter
 from media.recorder import TakeRecorder
@@ -135,9 +136,12 @@ class MediaHub:
         scheduler: Scheduler,
         max_sessions_per_owner: int = 4,
         telemetry: Telemetry = NO_TELEMETRY,
+        admission: CameraAdmission | None = None,
     ) -> None:
         self._peers = peers
         self._telemetry = telemetry
+        # Cameras new to the node past its cap, or while its loop is overloaded: refused.
+        self.admission = admission if admission is not None else CameraAdmission(refuse_lag_s=0)
         # Draining (the node is about to stop): no new owner's session is opened here.
         self.draining = False
         self._pool = pool
@@ -184,10 +188,17 @@ class MediaHub:
         if waiting is not None:  # a take the server started is waiting for this camera
             waiting.attached = True
             return waiting
-        if self.draining and not self.sessions_of(owner):
-            # An owner already here (a take recording, a page reconnecting) carries on.
-            self._telemetry.count(Count.MEDIA_SESSIONS_REFUSED, "draining")
-            raise Draining("this server is about to stop; connect again to reach another one")
+        if not self.sessions_of(owner):
+            # An owner already here (a take recording, a page reconnecting, a second camera)
+            # carries on; a new one is refused by a draining, full or overloaded node.
+            if self.draining:
+                self._telemetry.count(Count.MEDIA_SESSIONS_REFUSED, "draining")
+                raise Draining("this server is about to stop; connect again to reach another one")
+            try:
+                self.admission.admit(len(self._sessions))
+            except CameraRefused as refused:
+                self._telemetry.count(Count.MEDIA_SESSIONS_REFUSED, refused.reason)
+                raise
         self._make_room(owner)
         session = MediaSession(
             id=secrets.token_hex(8), owner=owner, role=role, attempt_id=attempt_id

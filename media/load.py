@@ -24,8 +24,20 @@ slower than the camera, already skips to the next keyframe on its own:
 handshakes, a collection) shed nothing: only a loop that stays late, short of
 CPU, gives the viewers' share back (measured in docs/bench.md).
 
-The decisions are pure: :meth:`ViewerLoad.note_lag` takes lag figures in
-seconds, so tests inject them; only :class:`LoopLag` reads the loop's clock.
+New cameras give way too, later (:class:`CameraAdmission`). Past its capacity a
+node does not record its newest camera worse than the others: every camera loses
+packets once the loop cannot read them all, and each one more makes it worse for
+everyone. So a camera new to the node (a candidate with no session here yet) is
+refused with ``busy`` while the node already has ``max_cameras`` (the operator's
+sizing, from ``examcast bench --capacity``) or its loop runs
+:attr:`CameraAdmission.refuse_lag_s` late on average over the window (a loop that
+late has its sockets' buffers filling: much past it, and media is lost). A
+candidate already on the node (a reconnect, a page reload, their second camera) is
+never refused, and the page retries a refused camera after a few seconds.
+
+The decisions are pure: :meth:`ViewerLoad.note_lag` and
+:meth:`CameraAdmission.note_lag` take lag figures in seconds, so tests inject them;
+only :class:`LoopLag` reads the loop's clock.
 """
 
 from __future__ import annotations
@@ -34,6 +46,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
 from exams.shared.errors import Busy
 
@@ -44,6 +57,8 @@ REFUSE_LAG_S = 0.2  # this late on average: new viewer sessions are refused too
 STALL_S = 1.0  # one sample this late sheds and refuses at once
 CALM_SAMPLES = 8  # the window: 2 s at LoopLag's pace; its mean under half SHED_LAG_S ends it
 SAMPLE_S = 0.25  # LoopLag's pace
+CAMERA_REFUSE_LAG_S = 0.5  # new cameras are refused while the loop is this late on average
+CAMERA_RETRY_S = 5  # what a refused camera is told to wait before it asks again
 
 
 class ViewerLoad:
@@ -122,10 +137,83 @@ class ViewerLoad:
             )
 
 
+class CameraRefused(Busy):
+    """A new camera is refused: the node is full (``reason`` ``full``) or its loop is
+    overloaded (``overloaded``)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message, {"retry_after_s": CAMERA_RETRY_S})
+        self.reason = reason
+
+
+class CameraAdmission:
+    """Whether the node takes a camera new to it (see the module).
+
+    ``max_cameras`` 0: no cap; ``refuse_lag_s`` 0: the loop's lag refuses none. Refusing
+    for the lag ends once the window's mean is under a quarter of the mark (a loop that
+    has caught up, not one hovering at it).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_cameras: int = 0,
+        refuse_lag_s: float = CAMERA_REFUSE_LAG_S,
+        calm_samples: int = CALM_SAMPLES,
+    ) -> None:
+        if max_cameras < 0 or refuse_lag_s < 0 or calm_samples < 1:
+            raise ValueError("max_cameras >= 0, refuse_lag_s >= 0 and calm_samples >= 1")
+        self.max_cameras = max_cameras
+        self.refuse_lag_s = refuse_lag_s
+        self.calm_samples = calm_samples
+        self.overloaded = False
+        self.refused = {"full": 0, "overloaded": 0}
+        self._recent: deque[float] = deque(maxlen=calm_samples)
+
+    def note_lag(self, lag_s: float) -> None:
+        """One sample: how late the loop ran a callback due now, in seconds."""
+        if not self.refuse_lag_s:
+            return
+        self._recent.append(lag_s)
+        mean = sum(self._recent) / self.calm_samples
+        if not self.overloaded and mean >= self.refuse_lag_s:
+            self.overloaded = True
+            log.warning(
+                "the event loop runs %.0f ms late on average: new cameras are refused until "
+                "it catches up (the cameras here keep recording)",
+                mean * 1000,
+            )
+        elif self.overloaded and mean < self.refuse_lag_s / 4:
+            self.overloaded = False
+            log.warning("the event loop has caught up: new cameras are taken again")
+
+    def admit(self, cameras: int) -> None:
+        """Raise :class:`CameraRefused` unless a new camera may join the ``cameras`` the
+        node has (its media sessions, those waiting out a grace period included)."""
+        if self.max_cameras and cameras >= self.max_cameras:
+            self.refused["full"] += 1
+            raise CameraRefused(
+                "full",
+                f"this server records as many cameras as it may ({self.max_cameras}); "
+                "your camera connects as soon as one is free, try again in a few seconds",
+            )
+        if self.overloaded:
+            self.refused["overloaded"] += 1
+            raise CameraRefused(
+                "overloaded",
+                "this server is busy recording the cameras it has; "
+                "your camera connects in a few seconds",
+            )
+
+
+class LagListener(Protocol):
+    def note_lag(self, lag_s: float) -> None: ...
+
+
 class LoopLag:
     """Measures the running loop's lag every ``period_s`` and tells ``load``."""
 
-    def __init__(self, load: ViewerLoad, period_s: float = SAMPLE_S) -> None:
+    def __init__(self, load: LagListener, period_s: float = SAMPLE_S) -> None:
         self._load = load
         self._period = period_s
         self._handle: asyncio.TimerHandle | None = None

@@ -54,7 +54,7 @@ from media.file_check import MediaFileInspector
 from media.fill import FillMaker
 from media.hub import MEDIA_CHECK_S, MediaHub, MediaSession
 from media.live_cameras import LiveCameras
-from media.load import ViewerLoad
+from media.load import CameraAdmission, LoopLag, ViewerLoad
 from media.peers import PeerFactory, configuration
 from media.pictures import WallPictures
 from media.remote_cameras import RemoteCameras
@@ -246,6 +246,11 @@ def bootstrap(
         scheduler=scheduler,
         max_sessions_per_owner=settings.max_media_sessions_per_account,
         telemetry=metrics,
+        # cameras new to the node are refused past its cap or while its loop is overloaded
+        admission=CameraAdmission(
+            max_cameras=settings.max_cameras,
+            refuse_lag_s=settings.camera_refuse_lag_ms / 1000,
+        ),
     )
     drain = Drain(hub, settings.drain_timeout_s)
     # in a cluster: the walls' claims, and the cameras' facts and pictures, shared (0028)
@@ -646,7 +651,11 @@ def lifecycles(h: House) -> list[Lifecycle]:
         silence = Every(
             h.clock, h.scheduler, MEDIA_CHECK_S, h.hub.check_media, "media silence", MEDIA_CHECK_S
         )
+        lag = LoopLag(h.hub.admission)  # an overloaded loop takes no new camera
+        if h.hub.admission.refuse_lag_s:
+            lag.start()
         yield
+        lag.stop()
         await h.drain.close()
         if calls is not None:
             await calls.close()

@@ -58,7 +58,7 @@ LABELS: dict[Count, tuple[str, frozenset[str]]] = {
         "action",
         frozenset({"start_recording", "stop_recording", "auto_submit", "close_attempt"}),
     ),
-    Count.MEDIA_SESSIONS_REFUSED: ("reason", frozenset({"draining"})),
+    Count.MEDIA_SESSIONS_REFUSED: ("reason", frozenset({"draining", "full", "overloaded"})),
     Count.OBJECT_STORE_BYTES: ("op", frozenset({"put", "put_file"})),
     Count.TAKES_ADOPTED: ("how", frozenset({"finished", "continued"})),
 }
@@ -68,7 +68,10 @@ HELP: dict[Count, str] = {
     Count.TAKES_ENDED: "Takes stored (media kept) or failed (no media)",
     Count.UPLOAD_BYTES: "Bytes received in uploads: resumable (tus) and direct (answer_file)",
     Count.DEADLINES_FIRED: "Exam deadlines acted on by this node",
-    Count.MEDIA_SESSIONS_REFUSED: "New media sessions refused (the node was draining)",
+    Count.MEDIA_SESSIONS_REFUSED: (
+        "New cameras refused: the node was draining, had max_cameras, or its event loop was "
+        "overloaded"
+    ),
     Count.OBJECT_STORE_BYTES: (
         "Bytes sent to the object store: put (pieces of recording segments, small objects), "
         "put_file (whole files)"

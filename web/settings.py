@@ -132,6 +132,18 @@ class Settings:
         "Media sessions (cameras) one account may hold, connected or waiting out "
         "reconnect_grace_s; past it a new one is refused.",
     )
+    max_cameras: int = _setting(
+        0,
+        "Cameras (media sessions of candidates new to this node) it takes at most; one more "
+        "is refused with busy and its page retries, so the cameras here keep every frame. "
+        "Size it from examcast bench --capacity (docs/deploy.md). 0: no cap.",
+    )
+    camera_refuse_lag_ms: int = _setting(
+        500,
+        "New cameras are refused (busy; their pages retry) while the event loop runs this "
+        "late on average over 2 s: past its capacity a node loses every camera's media. "
+        "0: never.",
+    )
     max_viewers_per_account: int = _setting(
         4,
         "Live views (viewer sessions: a proctor or unit admin watching one candidate's "
@@ -447,6 +459,8 @@ class Settings:
             raise SettingsError("ice_host_addresses_only needs ice_host_addresses")
         if self.writer_threads < 1:
             raise SettingsError("writer_threads must be at least 1")
+        if self.max_cameras < 0 or self.camera_refuse_lag_ms < 0:
+            raise SettingsError("max_cameras and camera_refuse_lag_ms must be at least 0")
         if self.max_viewers_per_account < 1:
             raise SettingsError("max_viewers_per_account must be at least 1")
         if self.viewer_shed_lag_ms < 0:

@@ -35,7 +35,7 @@ class Count(StrEnum):
     TAKES_ENDED = "takes_ended"  # outcome: stored, failed
     UPLOAD_BYTES = "upload_bytes"  # kind: tus, answer_file
     DEADLINES_FIRED = "deadlines_fired"  # action: start_recording, stop_recording, ...
-    MEDIA_SESSIONS_REFUSED = "media_sessions_refused"  # reason: draining
+    MEDIA_SESSIONS_REFUSED = "media_sessions_refused"  # reason: draining, full, overloaded
     OBJECT_STORE_BYTES = "object_store_bytes"  # op: put (pieces, small objects), put_file
     TAKES_ADOPTED = "takes_adopted"  # how: finished, continued (a gone node's take)
 

@@ -1,6 +1,6 @@
 // The uplink (web/static/js/lib/uplink.js) on a server that is draining: `open_session`
 // answers `draining`, and the page reconnects its socket (the load balancer sends it to
-// another node) instead of showing a failure. Runs in node's test runner:
+// another node) instead of showing a failure; on a full one (`busy`) it asks again later. Runs in node's test runner:
 // `node --test tests/js/uplink.test.mjs`. The server side is tested for real in
 // tests/integration/test_draining.py and test_ops.py.
 import assert from "node:assert/strict";
@@ -8,8 +8,10 @@ import { test } from "node:test";
 
 import { Uplink } from "../../web/static/js/lib/uplink.js";
 
-/** A socket whose every call is answered with the error ``code``; counts reconnects. */
-function refusingSocket(code) {
+/** A socket whose calls are answered with the error ``code`` (with ``details``; the first
+ * ``times`` calls, then ``conflict``); counts reconnects. */
+function refusingSocket(code, { details, times = Infinity } = {}) {
+  let left = times;
   return {
     connected: true,
     reconnects: 0,
@@ -17,7 +19,8 @@ function refusingSocket(code) {
     on() {},
     async call(event) {
       this.asked.push(event);
-      return { error: { code, message: "this server is about to stop" } };
+      if (left-- > 0) return { error: { code, message: "this server refuses", details } };
+      return { error: { code: "conflict", message: "enough for this test" } };
     },
     reconnect() {
       this.reconnects += 1;
@@ -45,6 +48,20 @@ test("a draining server: the page says it is reconnecting and dials again", asyn
   assert.deepEqual(states, [["reconnecting", null]]); // not "failed": nothing for the person
   await until(() => socket.reconnects === 1, 5000); // after a short wait (half a second)
   uplink.closed = true;
+});
+
+test("a full server: the page says it is reconnecting and asks again when told", async () => {
+  // the first open_session is refused (busy), the next one answered (conflict, to end it)
+  const socket = refusingSocket("busy", { details: { retry_after_s: 0.2 }, times: 1 });
+  const states = [];
+  const uplink = new Uplink(socket, null, (state, error) => states.push([state, error?.code]));
+  await uplink.start();
+  assert.deepEqual(states, [["reconnecting", undefined]]); // not "failed"
+  await until(() => socket.asked.length === 2, 5000); // asked again after 0.2 s
+  assert.deepEqual(socket.asked, ["open_session", "open_session"]);
+  assert.equal(socket.reconnects, 0); // the same server: no new socket
+  uplink.closed = true;
+  clearTimeout(uplink._recoverTimer);
 });
 
 test("any other refusal is still a failure the page shows", async () => {

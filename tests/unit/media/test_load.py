@@ -7,7 +7,14 @@ import asyncio
 import pytest
 
 from exams.shared.errors import Busy, Unavailable
-from media.load import CALM_SAMPLES, STALL_S, LoopLag, ViewerLoad
+from media.load import (
+    CALM_SAMPLES,
+    STALL_S,
+    CameraAdmission,
+    CameraRefused,
+    LoopLag,
+    ViewerLoad,
+)
 from media.relay_queue import RelayFrame, ViewerQueue
 
 SOURCE = object()
@@ -17,7 +24,7 @@ def frame(i: int, keyframe: bool = False) -> RelayFrame:
     return RelayFrame(bytes([i % 256]), i * 3000, 90000, keyframe, SOURCE, 0.0)
 
 
-def feed(load: ViewerLoad, *lags: float) -> None:
+def feed(load: ViewerLoad | CameraAdmission, *lags: float) -> None:
     for lag in lags:
         load.note_lag(lag)
 
@@ -84,6 +91,44 @@ def test_bad_marks_are_refused() -> None:
         ViewerLoad(shed_lag_s=0.3, refuse_lag_s=0.2)
     with pytest.raises(ValueError):
         ViewerLoad(calm_samples=0)
+
+
+def test_a_camera_past_the_cap_is_refused_as_full() -> None:
+    admission = CameraAdmission(max_cameras=3, refuse_lag_s=0)
+    for cameras in range(3):
+        admission.admit(cameras)
+    with pytest.raises(CameraRefused) as refused:
+        admission.admit(3)
+    assert refused.value.reason == "full" and refused.value.code == "busy"
+    assert refused.value.details["retry_after_s"] > 0
+    assert isinstance(refused.value, Busy)
+    CameraAdmission(max_cameras=0, refuse_lag_s=0).admit(10_000)  # 0: no cap
+    assert admission.refused == {"full": 1, "overloaded": 0}
+
+
+def test_cameras_are_refused_while_the_loop_stays_late_and_taken_once_it_caught_up() -> None:
+    admission = CameraAdmission(refuse_lag_s=0.5, calm_samples=8)
+    feed(admission, *[0.3] * 20)  # a loop late, keeping up: viewers go, cameras stay
+    admission.admit(50)
+    feed(admission, 1.0, 1.0, 1.0)  # the mean of the window reaches 0.5 (0.3 * 5 + 3)
+    assert admission.overloaded
+    with pytest.raises(CameraRefused, match="busy") as refused:
+        admission.admit(0)
+    assert refused.value.reason == "overloaded"
+    feed(admission, *[0.2] * 8)  # calmer, its mean over a quarter of the mark: still
+    assert admission.overloaded
+    feed(admission, 0.0, 0.0, 0.0, 0.0, 0.0)  # under a quarter: taken again
+    assert not admission.overloaded
+    admission.admit(0)
+
+
+def test_no_lag_mark_never_refuses_for_the_lag() -> None:
+    admission = CameraAdmission(refuse_lag_s=0)
+    feed(admission, *[5.0] * 10)
+    assert not admission.overloaded
+    admission.admit(0)
+    with pytest.raises(ValueError):
+        CameraAdmission(max_cameras=-1)
 
 
 async def test_a_shedding_viewer_queue_takes_keyframes_only_and_resumes_at_a_keyframe() -> None:

@@ -27,16 +27,19 @@ const STALLED_POLLS = 3; // ... standing still this many times in a row: the med
 
 /** A failed acknowledgement: ``{"error": {"code", "message"}}``. */
 export class ServerError extends Error {
-  constructor(code, message) {
+  constructor(code, message, details = null) {
     super(message);
     this.code = code;
+    this.details = details;
   }
 }
 
 /** Send ``event`` and return its result, or throw ServerError / SocketError. */
 export async function request(socket, event, data, timeoutMs) {
   const result = await socket.call(event, data, timeoutMs);
-  if (result && result.error) throw new ServerError(result.error.code, result.error.message);
+  if (result && result.error) {
+    throw new ServerError(result.error.code, result.error.message, result.error.details || null);
+  }
   return result;
 }
 
@@ -199,6 +202,14 @@ export class Uplink {
         // another one by the load balancer. Meanwhile the page says it is reconnecting.
         this._setState("reconnecting");
         this._redial(Math.min(RETRY_MAX_MS, 500 * 2 ** (this._failures - 1)));
+        return;
+      }
+      if (err instanceof ServerError && err.code === "busy") {
+        // A full or overloaded server takes no new camera for now (the cameras it has keep
+        // recording): the page says it is reconnecting and asks again when it was told to.
+        const afterS = Number(err.details?.retry_after_s) || 5;
+        this._setState("reconnecting");
+        this._scheduleRecovery(Math.min(RETRY_MAX_MS, afterS * 1000));
         return;
       }
       this._setState("failed", err);
