@@ -156,6 +156,7 @@ class MediaHub:
         self._takes: dict[str, dict[str, TakeRecorder]] = {}  # take id -> camera -> recorder
         # take id -> its media clock's origin: monotonic, as the packets' arrival times are
         self._origins: dict[str, float] = {}
+        self._limits: dict[str, float | None] = {}  # each take's time limit (its clock)
         # a take continued here after its node died: each camera's part from there, and the
         # take while that part is being brought here (a stop waits for it)
         self._priors: dict[str, dict[str, continuation.Prior]] = {}
@@ -447,16 +448,18 @@ class MediaHub:
         session = self._sessions.get(session_id)
         return None if session is None else session.owner
 
-    def start(self, take_id: str, cameras: Mapping[str, str]) -> None:
-        """Record ``cameras`` (camera name -> session id; ``primary`` always) on one clock."""
+    def start(self, take_id: str, cameras: Mapping[str, str], limit_s: float | None = None) -> None:
+        """Record ``cameras`` (camera name -> session id; ``primary`` always) on one clock,
+        nothing captured after ``limit_s`` (the take's time limit) from now."""
         about_take(take_id)  # this task's log lines from here on name the take
+        if cameras.get(PRIMARY) not in self._sessions:
+            raise NotFound("no such media session; open a new one")
         log.info("take %s: recording (%s)", take_id, ", ".join(cameras))
         self._takes[take_id] = {}
         self._origins[take_id] = time.monotonic()
+        self._limits[take_id] = limit_s
         for camera, session_id in cameras.items():
             session = self._sessions.get(session_id)
-            if session is None and camera == PRIMARY:
-                raise NotFound("no such media session; open a new one")
             if session is not None:  # another camera closed a moment ago: it may rejoin
                 self._record(take_id, camera, session, "start")
 
@@ -483,6 +486,7 @@ class MediaHub:
                 origin=self._origins[take_id],
                 prefix="" if camera == PRIMARY else f"{camera}/",
                 prior=prior,
+                limit_s=self._limits.get(take_id),
             )
             reason = "start" if prior is None else continuation.NODE_LOST
         for other in self._sessions.values():
@@ -505,6 +509,8 @@ class MediaHub:
             await asyncio.wait([preparing])
         cameras = self._takes.pop(take_id)
         origin = self._origins.pop(take_id, stopping)
+        limit_s = self._limits.pop(take_id, None)
+        end_s = stopping - origin if limit_s is None else min(stopping - origin, limit_s)
         priors = self._priors.pop(take_id, {})
         recorders = set(cameras.values())
         stages: dict[TakeRecorder, str] = {}  # how far each camera's media got
@@ -525,7 +531,7 @@ class MediaHub:
                     stages.get(cameras[name], "no session"),
                 )
         report = quality.take_report(
-            stopping - origin,
+            end_s,
             {name: m.pop("quality") for name, m in stopped.items() if "quality" in m},
         )
         manifest = stopped.pop(PRIMARY)
@@ -536,7 +542,7 @@ class MediaHub:
         }
         for name, prior in priors.items():  # a camera that did not come here: its prior part
             if name not in cameras and prior.segments:
-                manifest["cameras"][name] = continuation.left_behind(prior, stopping - origin)
+                manifest["cameras"][name] = continuation.left_behind(prior, end_s)
         return manifest
 
     async def discard(self, take_id: str) -> None:
@@ -553,7 +559,13 @@ class MediaHub:
             None, recovery.recover_take, self._dir / take_id
         )
 
-    async def resume(self, take_id: str, cameras: Mapping[str, str], started_at: float) -> None:
+    async def resume(
+        self,
+        take_id: str,
+        cameras: Mapping[str, str],
+        started_at: float,
+        limit_s: float | None = None,
+    ) -> None:
         """Continue here a take another node recorded until it died: its files brought here
         (the ``before_recover`` hooks: from the object store) and recovered, then ``cameras``
         recorded on the take's clock (``started_at``, the clock's epoch), numbered and placed
@@ -561,12 +573,14 @@ class MediaHub:
         about_take(take_id)
         if take_id in self._takes or take_id in self._preparing:
             raise Conflict("this take records here already")
-        task = asyncio.ensure_future(self._continue(take_id, cameras, started_at))
+        task = asyncio.ensure_future(self._continue(take_id, cameras, started_at, limit_s))
         self._preparing[take_id] = task
         task.add_done_callback(lambda _: self._preparing.pop(take_id, None))
         await task
 
-    async def _continue(self, take_id: str, cameras: Mapping[str, str], started_at: float) -> None:
+    async def _continue(
+        self, take_id: str, cameras: Mapping[str, str], started_at: float, limit_s: float | None
+    ) -> None:
         folder = self._dir / take_id
         for hook in self.before_recover:  # a failure stops it: new files must not replace those
             await hook(take_id)
@@ -583,11 +597,13 @@ class MediaHub:
         )
         self._takes[take_id] = {}
         self._origins[take_id] = time.monotonic() - (self._clock() - started_at)
+        self._limits[take_id] = limit_s
         for camera, session_id in cameras.items():
             session = self._sessions.get(session_id)
             if session is None and camera == PRIMARY:
                 self._takes.pop(take_id)
                 self._priors.pop(take_id)
+                self._limits.pop(take_id)
                 raise NotFound("no such media session; open a new one")
             if session is not None:
                 self._record(take_id, camera, session, continuation.NODE_LOST)

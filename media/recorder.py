@@ -118,8 +118,12 @@ class TakeRecorder:
         origin: float | None = None,
         prefix: str = "",
         prior: Prior | None = None,
+        limit_s: float | None = None,
     ) -> None:
         self.take_id = take_id
+        # The take's time limit on its clock: nothing captured after it is written, however
+        # late the stop comes (a timer on a busy loop): the limit is the server's rule.
+        self.limit_s = limit_s
         self.directory = directory
         self.prefix = prefix  # e.g. "secondary/": another camera's files, in their own folder
         self.origin = time.monotonic() if origin is None else origin
@@ -257,6 +261,8 @@ class TakeRecorder:
             return  # captured before the take started
         if self._end_s is not None and t > self._end_s:
             return  # captured after the stop (come while the stop waited for those before it)
+        if self.limit_s is not None and t > self.limit_s:
+            return  # captured after the take's time limit (its stop is on its way)
         if self.quality.frame(
             source.kind, source.codec_name, frame.data, t, pictured=source.pictured > 0
         ):
@@ -522,6 +528,12 @@ class TakeRecorder:
     def _catching_up(self) -> bool:
         return self._tail is not None and not self._tail.done()
 
+    def end_s(self, stopping: float) -> float:
+        """Where a take stopped at ``stopping`` (monotonic) ends on its clock: then, or at
+        its time limit if that came first."""
+        end = stopping - self.origin
+        return end if self.limit_s is None else min(end, self.limit_s)
+
     async def _catch_up(self, stop: float) -> None:
         """Until every track still sending has delivered what it captured before ``stop``
         (monotonic): a frame of its captured at ``stop`` or later has arrived. At most
@@ -557,13 +569,15 @@ class TakeRecorder:
         ]
 
     async def stop(self) -> dict[str, Any]:
-        """Wait for the frames captured before now that are still on their way
-        (:meth:`_catch_up`), write what is still in the jitter buffers, finish every
-        segment; the manifest."""
+        """Wait for the frames captured before now (or the time limit, if it came first)
+        that are still on their way (:meth:`_catch_up`), write what is still in the jitter
+        buffers, finish every segment; the manifest."""
         stop_called = time.monotonic()
         if self._end_s is None or self._tail is None:
-            self._end_s = stop_called - self.origin
-            self._tail = asyncio.get_running_loop().create_task(self._catch_up(stop_called))
+            self._end_s = self.end_s(stop_called)
+            self._tail = asyncio.get_running_loop().create_task(
+                self._catch_up(self.origin + self._end_s)
+            )
         end_s = self._end_s
         await asyncio.shield(self._tail)  # a second stop waits for the same frames
         if not self._stopped:

@@ -129,8 +129,9 @@ class Recorder(Protocol):
 
     def primary_session(self, owner: str) -> str: ...
 
-    def start(self, take_id: str, cameras: Mapping[str, str]) -> None:
-        """Record every camera (name -> session id; ``primary`` always) on one clock."""
+    def start(self, take_id: str, cameras: Mapping[str, str], limit_s: float | None = None) -> None:
+        """Record every camera (name -> session id; ``primary`` always) on one clock; with
+        ``limit_s``, nothing captured after that long (however late the stop comes)."""
         ...
 
     def add_camera(self, take_id: str, camera: str, session_id: str) -> None:
@@ -141,9 +142,16 @@ class Recorder(Protocol):
 
     async def recover(self, take_id: str) -> dict[str, Any]: ...
 
-    async def resume(self, take_id: str, cameras: Mapping[str, str], started_at: float) -> None:
+    async def resume(
+        self,
+        take_id: str,
+        cameras: Mapping[str, str],
+        started_at: float,
+        limit_s: float | None = None,
+    ) -> None:
         """Continue here a take another node recorded: its part brought here first, then
-        ``cameras`` recorded on the take's clock (``started_at``) in new segments after it."""
+        ``cameras`` recorded on the take's clock (``started_at``) in new segments after it
+        (up to ``limit_s``, as :meth:`start`)."""
         ...
 
     async def discard(self, take_id: str) -> None: ...
@@ -309,7 +317,7 @@ class TakeService:
             cameras = {PRIMARY: session_id}
             for lookup in self._camera_sources:
                 cameras |= {k: v for k, v in lookup(take).items() if k != PRIMARY}
-            self._recorder.start(take.id, cameras)
+            self._recorder.start(take.id, cameras, take.limit_s)
         except BaseException:
             self._release(take)
             raise
@@ -361,9 +369,11 @@ class TakeService:
         return stored
 
     async def _finish(self, take: Take, reason: str) -> Take:
-        take = replace(
-            take, state=TakeState.FINALIZING, stopped_at=self._clock(), stop_reason=reason
-        )
+        now = self._clock()
+        # A take ends at its time limit however late its timer ran (the recorder keeps
+        # nothing captured after it either: Recorder.start).
+        stopped_at = now if take.deadline is None else min(now, take.deadline)
+        take = replace(take, state=TakeState.FINALIZING, stopped_at=stopped_at, stop_reason=reason)
         await self._repo.save(take)
         await self._emit("take_stopped", take)
         try:
@@ -400,7 +410,7 @@ class TakeService:
             cameras = {PRIMARY: session_id}
             for lookup in self._camera_sources:
                 cameras |= {k: v for k, v in lookup(take).items() if k != PRIMARY}
-            await self._recorder.resume(take.id, cameras, take.started_at)
+            await self._recorder.resume(take.id, cameras, take.started_at, take.limit_s)
         except Exception:
             self._release(take)
             log.exception("take %s could not be continued here; finishing it as it is", take.id)

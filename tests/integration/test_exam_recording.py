@@ -123,7 +123,8 @@ async def test_a_whole_exam_recorded_by_the_server(
             exam_server.advance(first["started_at"] + RECORDING_S - exam_server.now())
             first = await events.wait_event("take_stored", take_id=first["take_id"])
             assert first["stop_reason"] == "time_limit"
-            assert first["stopped_at"] - first["started_at"] == pytest.approx(RECORDING_S, abs=0.3)
+            # at its limit exactly, however late the timer ran (the recording ends there too)
+            assert first["stopped_at"] - first["started_at"] == pytest.approx(RECORDING_S, abs=1e-6)
             # Record again by hand (two formal takes allowed), stop over HTTP.
             again = (await c.call("POST", q1 + "/takes", {"kind": "formal"})).body
             second_id = again["question"]["attempt"]["recording"]["take_id"]

@@ -213,7 +213,8 @@ async def test_recording_stops_at_the_limit_and_cannot_continue(
             )
         ).body
         assert media["stop_reason"] == "time_limit"
-        assert media["stopped_at"] - media["started_at"] == pytest.approx(1, abs=0.3)
+        # at its limit exactly, however late the timer ran (the recording ends there too)
+        assert media["stopped_at"] - media["started_at"] == pytest.approx(1, abs=1e-6)
         again = await candidate.call("POST", q(exam_id) + f"/takes/{take['take_id']}/stop")
         assert again.status == 409 and again.code == "conflict"
         more = await candidate.call("POST", q(exam_id) + "/takes", {"kind": "formal"})

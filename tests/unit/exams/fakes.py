@@ -326,7 +326,7 @@ class NullRecorder:
     def primary_session(self, owner: str) -> str:
         return next(s for s, o in self.sessions.items() if o == owner)
 
-    def start(self, take_id: str, cameras: Mapping[str, str]) -> None:
+    def start(self, take_id: str, cameras: Mapping[str, str], limit_s: float | None = None) -> None:
         pass
 
     def add_camera(self, take_id: str, camera: str, session_id: str) -> None:
@@ -338,7 +338,13 @@ class NullRecorder:
     async def recover(self, take_id: str) -> dict[str, Any]:
         return await self.stop(take_id)
 
-    async def resume(self, take_id: str, cameras: Mapping[str, str], started_at: float) -> None:
+    async def resume(
+        self,
+        take_id: str,
+        cameras: Mapping[str, str],
+        started_at: float,
+        limit_s: float | None = None,
+    ) -> None:
         pass
 
     async def discard(self, take_id: str) -> None:

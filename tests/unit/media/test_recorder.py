@@ -194,12 +194,23 @@ class LateCamera:
     STOP_S = 10.0  # when the test stops it
 
     def __init__(
-        self, tmp_path: Path, pool: MuxPool, monkeypatch: pytest.MonkeyPatch, frames: int
+        self,
+        tmp_path: Path,
+        pool: MuxPool,
+        monkeypatch: pytest.MonkeyPatch,
+        frames: int,
+        limit_s: float | None = None,
     ) -> None:
         self.now = self.ORIGIN + self.STOP_S
         monkeypatch.setattr(recorder_module, "time", SimpleNamespace(monotonic=lambda: self.now))
         self.recorder = TakeRecorder(
-            "t", tmp_path, pool, queue_limit=1 << 24, keyframe_interval=0.05, origin=self.ORIGIN
+            "t",
+            tmp_path,
+            pool,
+            queue_limit=1 << 24,
+            keyframe_interval=0.05,
+            origin=self.ORIGIN,
+            limit_s=limit_s,
         )
         self.video = FeedSource("video", "vp8", self.ORIGIN, clock=lambda: self.now)
         self.recorder.attach([self.video])  # type: ignore[list-item]
@@ -227,6 +238,19 @@ async def test_the_stop_waits_for_what_was_captured_before_it_and_keeps_nothing_
     manifest = await stopping
     assert take.frames_written(manifest) == 301  # frames 0..300: 0 s to 10 s, both included
     assert "stopped without" not in caplog.text
+
+
+async def test_nothing_after_the_time_limit_is_kept_however_late_the_stop_comes(
+    tmp_path: Path, pool: MuxPool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    take = LateCamera(tmp_path, pool, monkeypatch, 330, limit_s=8.0)
+    take.feed(range(300))  # captured until 10 s: the limit's timer ran 2 s late
+    manifest = await take.recorder.stop()  # no wait: frames from past the limit are in
+    assert take.frames_written(manifest) == 241  # frames 0..240: 0 s to 8 s, both included
+    [segment] = manifest["segments"]
+    assert segment["duration_s"] == pytest.approx(8.0, abs=0.04)
+    assert "stopped without" not in caplog.text
+    assert take.recorder.end_s(take.ORIGIN + 5.0) == 5.0  # a stop before the limit: then
 
 
 async def test_the_stop_does_not_wait_for_a_camera_that_stopped_sending(

@@ -25,7 +25,13 @@ class Recorder(NullRecorder):
     sessions: dict[str, str] = field(default_factory=lambda: {"b1": OWNER, "c1": OWNER})
     resumed: list[tuple[str, dict[str, str], float]] = field(default_factory=list)
 
-    async def resume(self, take_id: str, cameras: Mapping[str, str], started_at: float) -> None:
+    async def resume(
+        self,
+        take_id: str,
+        cameras: Mapping[str, str],
+        started_at: float,
+        limit_s: float | None = None,
+    ) -> None:
         await asyncio.sleep(0)  # bringing the dead node's part: another node may run meanwhile
         self.resumed.append((take_id, dict(cameras), started_at))
 
