@@ -32,7 +32,9 @@ CAP = 3
 
 @pytest.fixture
 async def capped(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    settings = server_settings(tmp_path / "data", max_cameras=CAP, metrics_token=TOKEN)
+    settings = server_settings(
+        tmp_path / "data", max_cameras=CAP, camera_refuse_lag_ms=500, metrics_token=TOKEN
+    )
     async with running_server(settings) as running:
         yield running
 

@@ -57,6 +57,9 @@ def server_settings(data_dir: Path, **overrides: Any) -> Settings:
         data_dir=data_dir,
         ice_host_addresses=("127.0.0.1",),
         ice_host_addresses_only=True,  # not the interfaces of other tests (tests/support/netns.py)
+        # The test's own code runs on this server's loop: its synchronous steps (decoding a
+        # file to check it) are no overload of the server (test_camera_admission sets it).
+        camera_refuse_lag_ms=0,
         # Short, yet longer than a test's media pauses (media silent for 2 s starts it too).
         reconnect_grace_s=10,
         event_loop="asyncio",
