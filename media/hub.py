@@ -40,7 +40,7 @@ from media import continuation, quality, recovery
 from media.load import CameraAdmission, CameraRefused
 from media.peers import PeerFactory, close_quietly
 from media.quality import QualityMeter
-from media.recorder import TakeRecorder
+from media.recorder import TakeRecorder, take_end_s
 from media.sources import TrackSource
 from media.writer import MuxPool
 
@@ -510,7 +510,7 @@ class MediaHub:
         cameras = self._takes.pop(take_id)
         origin = self._origins.pop(take_id, stopping)
         limit_s = self._limits.pop(take_id, None)
-        end_s = stopping - origin if limit_s is None else min(stopping - origin, limit_s)
+        end_s = take_end_s(stopping, origin, limit_s)
         priors = self._priors.pop(take_id, {})
         recorders = set(cameras.values())
         stages: dict[TakeRecorder, str] = {}  # how far each camera's media got

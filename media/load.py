@@ -167,7 +167,6 @@ class CameraAdmission:
         self.refuse_lag_s = refuse_lag_s
         self.calm_samples = calm_samples
         self.overloaded = False
-        self.refused = {"full": 0, "overloaded": 0}
         self._recent: deque[float] = deque(maxlen=calm_samples)
 
     def note_lag(self, lag_s: float) -> None:
@@ -191,14 +190,12 @@ class CameraAdmission:
         """Raise :class:`CameraRefused` unless a new camera may join the ``cameras`` the
         node has (its media sessions, those waiting out a grace period included)."""
         if self.max_cameras and cameras >= self.max_cameras:
-            self.refused["full"] += 1
             raise CameraRefused(
                 "full",
                 f"this server records as many cameras as it may ({self.max_cameras}); "
                 "your camera connects as soon as one is free, try again in a few seconds",
             )
         if self.overloaded:
-            self.refused["overloaded"] += 1
             raise CameraRefused(
                 "overloaded",
                 "this server is busy recording the cameras it has; "

@@ -104,6 +104,13 @@ class RecorderStats:
     silence_filled: int = 0  # 20 ms Opus frames written where audio packets were lost
 
 
+def take_end_s(stopping: float, origin: float, limit_s: float | None) -> float:
+    """Where a take stopped at ``stopping`` (monotonic) ends on its clock (from ``origin``):
+    then, or at its time limit if that came first."""
+    end = stopping - origin
+    return end if limit_s is None else min(end, limit_s)
+
+
 class TakeRecorder:
     """Records one take from whichever peer connection currently carries it."""
 
@@ -528,12 +535,6 @@ class TakeRecorder:
     def _catching_up(self) -> bool:
         return self._tail is not None and not self._tail.done()
 
-    def end_s(self, stopping: float) -> float:
-        """Where a take stopped at ``stopping`` (monotonic) ends on its clock: then, or at
-        its time limit if that came first."""
-        end = stopping - self.origin
-        return end if self.limit_s is None else min(end, self.limit_s)
-
     async def _catch_up(self, stop: float) -> None:
         """Until every track still sending has delivered what it captured before ``stop``
         (monotonic): a frame of its captured at ``stop`` or later has arrived. At most
@@ -574,7 +575,7 @@ class TakeRecorder:
         buffers, finish every segment; the manifest."""
         stop_called = time.monotonic()
         if self._end_s is None or self._tail is None:
-            self._end_s = self.end_s(stop_called)
+            self._end_s = take_end_s(stop_called, self.origin, self.limit_s)
             self._tail = asyncio.get_running_loop().create_task(
                 self._catch_up(self.origin + self._end_s)
             )

@@ -11,10 +11,9 @@ after the device checks on the same connections, recording 0 s for 30 s).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 from aiortc import RTCPeerConnection
@@ -36,12 +35,27 @@ def _counter(pc: RTCPeerConnection | None, name: str) -> int:
     return int(getattr(dtls, f"_RTCDtlsTransport__{name}_packets", -1))
 
 
-async def _timeline(samples: list[str], sample: Any) -> None:
-    """Every 0.5 s, what ``sample()`` says (for the failure message)."""
-    start = time.monotonic()
-    while True:
-        samples.append(f"{time.monotonic() - start:.1f}s {sample()}")
-        await asyncio.sleep(0.5)
+class Timeline:
+    """What ``sample()`` says, noted at most every 0.5 s by the test's polls (for the
+    failure message)."""
+
+    def __init__(self, sample: Callable[[], str]) -> None:
+        self.sample = sample
+        self.lines: list[str] = []
+        self._start = time.monotonic()
+        self._noted = -1.0
+
+    def polling(self, predicate: Callable[[], bool]) -> Callable[[], bool]:
+        """``predicate``, noting the sample first each time it is polled."""
+
+        def noted() -> bool:
+            now = time.monotonic() - self._start
+            if now - self._noted >= 0.5:
+                self._noted = now
+                self.lines.append(f"{now:.1f}s {self.sample()}")
+            return predicate()
+
+        return noted
 
 
 async def test_a_take_records_after_the_senders_clock_lost_time_since_the_last_take(
@@ -74,12 +88,13 @@ async def test_a_take_records_after_the_senders_clock_lost_time_since_the_last_t
                 f" {now.media_stage() if now else 'gone'}"
             )
 
-        samples: list[str] = []
-        watching = asyncio.ensure_future(_timeline(samples, sample))
+        timeline = Timeline(sample)
         video.fall_behind(STALL_S)  # it goes on from the frame it reached, 4 s late
         audio.fall_behind(STALL_S)
         sent = video.frames_sent
-        await wait_until(lambda: video.frames_sent > sent + 5, 2 * STALL_S, "video again")
+        await wait_until(
+            timeline.polling(lambda: video.frames_sent > sent + 5), 2 * STALL_S, "video again"
+        )
 
         second = await client.call(
             "start_take", {"session_id": session_id, "purpose": "device_check"}
@@ -91,7 +106,7 @@ async def test_a_take_records_after_the_senders_clock_lost_time_since_the_last_t
         received, sent = camera.frames_received, video.frames_sent
         try:
             await wait_until(
-                lambda: camera.frames_received >= received + WATCHED_FRAMES,
+                timeline.polling(lambda: camera.frames_received >= received + WATCHED_FRAMES),
                 15,
                 f"{WATCHED_FRAMES} frames of the second take at the server",
             )
@@ -104,12 +119,10 @@ async def test_a_take_records_after_the_senders_clock_lost_time_since_the_last_t
             raise AssertionError(
                 f"{exc}; sent {video.frames_sent - sent}, received"
                 f" {camera.frames_received - received}; timeline (from the stall):\n"
-                + "\n".join(samples)
+                + "\n".join(timeline.lines)
                 + "\nlogged (seconds ago):\n"
                 + "\n".join(logged)
             ) from None
-        finally:
-            watching.cancel()
         stored = await client.call("stop_take", {"take_id": second["take_id"]})
     assert stored["state"] == "stored", stored
     manifest = stored["manifest"]

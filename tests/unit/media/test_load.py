@@ -103,7 +103,6 @@ def test_a_camera_past_the_cap_is_refused_as_full() -> None:
     assert refused.value.details["retry_after_s"] > 0
     assert isinstance(refused.value, Busy)
     CameraAdmission(max_cameras=0, refuse_lag_s=0).admit(10_000)  # 0: no cap
-    assert admission.refused == {"full": 1, "overloaded": 0}
 
 
 def test_cameras_are_refused_while_the_loop_stays_late_and_taken_once_it_caught_up() -> None:

@@ -13,7 +13,7 @@ import av
 import pytest
 
 from media import recorder as recorder_module
-from media.recorder import TakeRecorder
+from media.recorder import TakeRecorder, take_end_s
 from media.tap import EncodedFrame
 from media.writer import MuxPool
 from tests.support.encoded import opus_packets, video_packets
@@ -250,7 +250,7 @@ async def test_nothing_after_the_time_limit_is_kept_however_late_the_stop_comes(
     [segment] = manifest["segments"]
     assert segment["duration_s"] == pytest.approx(8.0, abs=0.04)
     assert "stopped without" not in caplog.text
-    assert take.recorder.end_s(take.ORIGIN + 5.0) == 5.0  # a stop before the limit: then
+    assert take_end_s(take.ORIGIN + 5.0, take.ORIGIN, 8.0) == 5.0  # a stop before the limit
 
 
 async def test_the_stop_does_not_wait_for_a_camera_that_stopped_sending(
