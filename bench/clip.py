@@ -19,6 +19,12 @@ sender that has been sending (:func:`_encode_video`'s ``warm_up``: the first
 keyframe of a cold encoder was 70 KB, twice any other) and caps keyframes as
 WebRTC does (:data:`MAX_INTRA_PCT`): keyframes of 12-34 KB, about 30 KB on
 request (~2.3 ms to decode).
+
+The wall preview (:func:`make_preview`) is what a candidate's page sends beside
+its camera for the proctors' wall: the same pictures scaled to 320x240, every
+sixth one (5 fps, so it shows the camera's moments and loops with it), about
+150 kbit/s, keyframes only when asked, and every picture also as a keyframe, so
+a request is answered at the very next preview frame, as Chromium does.
 """
 
 from __future__ import annotations
@@ -43,6 +49,18 @@ KEY_WARM_UP = 5  # keyframes encoded and dropped before the keyframe versions
 # percent of an average frame (0.5 x its 600 ms optimal buffer x 30 fps / 10)
 MAX_INTRA_PCT = 900
 CHROMIUM_KEYFRAME_BYTES = 32_000  # asked for: lands at ~36 KB, the median measured above
+PREVIEW_WIDTH, PREVIEW_HEIGHT, PREVIEW_FPS = 320, 240, 5
+PREVIEW_EVERY = FPS // PREVIEW_FPS  # the clip's pictures a preview picture stands for
+PREVIEW_BITRATE = 150_000
+# WebRTC's cap at the preview's 5 fps: 0.5 x 600 ms x 5 fps / 10 = 150, raised to its floor of
+# 300 (LibvpxVp8Encoder::MaxIntraTarget): a keyframe at most 3 x 3.75 KB, about 11 KB.
+PREVIEW_MAX_INTRA_PCT = 300
+# Keyframes on request of the preview: aimed at ~9 KB, what Chromium's would be: a quarter
+# of its 36 KB median 640x480 keyframes of these pictures for a quarter of the pixels, under
+# the cap above, and what the preview's own first keyframe, capped so, comes out at. Forced
+# keyframes at 5 fps overshoot half the rate of one such keyframe a frame (make_clip's rule)
+# threefold, not twofold: asking 6 KB lands at 9 KB median (5-11 KB).
+PREVIEW_KEYFRAME_BYTES = 6_000
 BARCODE_BITS = 10  # the frame index; then the same bits inverted, as a check
 BARCODE_ROWS = 32
 BARCODE_CELL = WIDTH // (2 * BARCODE_BITS)
@@ -59,10 +77,16 @@ class Sample:
 @dataclass(frozen=True)
 class Clip:
     video: tuple[Sample, ...]
-    audio: tuple[Sample, ...]
+    audio: tuple[Sample, ...]  # none for the wall preview
     fps: int = FPS
-    # picture index -> that picture encoded as a keyframe (every KEY_ON_REQUEST_EVERY-th)
+    # picture index -> that picture encoded as a keyframe (every KEY_ON_REQUEST_EVERY-th;
+    # every one for the wall preview)
     key_video: Mapping[int, Sample] = field(default_factory=dict)
+    width: int = WIDTH
+    height: int = HEIGHT
+    # a lens covered at this size (the wall preview's, which goes black with its camera:
+    # bench.tracks.PacedTrack.cover); none for the clip (make_black)
+    black: tuple[Sample, ...] = ()
 
     @property
     def seconds(self) -> float:
@@ -78,8 +102,8 @@ class Clip:
 
     def describe(self) -> dict[str, object]:
         return {
-            "codec": "vp8+opus",
-            "size": f"{WIDTH}x{HEIGHT}",
+            "codec": "vp8+opus" if self.audio else "vp8",
+            "size": f"{self.width}x{self.height}",
             "fps": self.fps,
             "seconds": round(self.seconds, 2),
             "video_kbps": round(self.video_bitrate / 1000),
@@ -116,11 +140,51 @@ def make_clip(seconds: int = 10, keyframe_every: int | None = KEYFRAME_EVERY) ->
     return Clip(video, audio, key_video=dict(zip(some, keys, strict=True)))
 
 
-def make_black(frames: int = FPS) -> tuple[Sample, ...]:
+def make_preview(frames: int) -> Clip:
+    """The wall preview of a clip of ``frames`` pictures (:func:`make_clip`'s, a multiple of
+    :data:`PREVIEW_EVERY`, so that it loops with the clip): every sixth picture scaled to
+    320x240, at 5 fps, its first a keyframe and then none but those asked for, each picture
+    also encoded as a keyframe (:attr:`Clip.key_video`)."""
+    if frames % PREVIEW_EVERY:
+        raise ValueError(f"a clip of {frames} pictures has no preview that loops with it")
+    pictures = [_scaled(p) for p in _pictures(frames)[::PREVIEW_EVERY]]
+    video = _encode_video(
+        pictures,
+        PREVIEW_BITRATE,
+        len(pictures),
+        warm_up=KEYFRAME_EVERY // PREVIEW_EVERY,  # 2.4 s, as the clip's 2.5 s
+        key_first=True,
+        fps=PREVIEW_FPS,
+        max_intra_pct=PREVIEW_MAX_INTRA_PCT,
+    )
+    # As make_clip's keyframes on request: half the rate of one such keyframe a frame.
+    key_rate = PREVIEW_KEYFRAME_BYTES * 8 * PREVIEW_FPS // 2
+    keys = _encode_video(
+        pictures,
+        key_rate,
+        1,
+        warm_up=KEY_WARM_UP,
+        fps=PREVIEW_FPS,
+        max_intra_pct=PREVIEW_MAX_INTRA_PCT,
+    )
+    if not video[0].keyframe or not all(s.keyframe for s in keys):
+        raise RuntimeError("libvpx did not make the preview's keyframes")
+    return Clip(
+        video,
+        (),
+        PREVIEW_FPS,
+        dict(enumerate(keys)),
+        PREVIEW_WIDTH,
+        PREVIEW_HEIGHT,
+        make_black(PREVIEW_FPS, PREVIEW_WIDTH, PREVIEW_HEIGHT),
+    )
+
+
+def make_black(frames: int = FPS, width: int = WIDTH, height: int = HEIGHT) -> tuple[Sample, ...]:
     """A camera gone black (a lens covered): ``frames`` black pictures, each a keyframe, so
     a track may switch to them at any frame and back (:meth:`bench.tracks.PacedTrack.cover`)."""
-    black = np.full((HEIGHT * 3 // 2, WIDTH), 128, dtype=np.uint8)
-    black[:HEIGHT] = 16
+    black = np.full((height * 3 // 2, width), 128, dtype=np.uint8)
+    black[:height] = 16
     samples = _encode_video([black] * frames, 200_000, 1)
     if not all(s.keyframe for s in samples):
         raise RuntimeError("libvpx did not make every black picture a keyframe")
@@ -171,21 +235,31 @@ def _pictures(count: int) -> list[np.ndarray]:
     return pictures
 
 
+def _scaled(picture: np.ndarray) -> np.ndarray:
+    """A clip picture scaled to the wall preview's size, as a browser scales a cloned track."""
+    frame = av.VideoFrame.from_ndarray(picture, format="yuv420p")
+    return frame.reformat(width=PREVIEW_WIDTH, height=PREVIEW_HEIGHT).to_ndarray()
+
+
 def _encode_video(
     pictures: list[np.ndarray],
     bit_rate: int,
     gop: int,
     warm_up: int = 0,
     key_first: bool = False,
+    fps: int = FPS,
+    max_intra_pct: int = MAX_INTRA_PCT,
 ) -> tuple[Sample, ...]:
-    """``pictures`` encoded by libvpx as WebRTC does (realtime, no hidden frames, keyframes
-    capped at :data:`MAX_INTRA_PCT`), after the last ``warm_up`` of them, whose packets are
-    dropped: the rate control starts in its steady state, as a looping clip is sent.
-    ``key_first``: the first picture kept is made a keyframe (the warm-up is no whole GOP)."""
+    """``pictures`` (yuv420p, all of one size) encoded by libvpx at ``fps`` as WebRTC does
+    (realtime, no hidden frames, keyframes capped at ``max_intra_pct``), after the last
+    ``warm_up`` of them, whose packets are dropped: the rate control starts in its steady
+    state, as a looping clip is sent. ``key_first``: the first picture kept is made a
+    keyframe (the warm-up is no whole GOP)."""
+    rows, width = pictures[0].shape
     ctx = av.CodecContext.create("libvpx", "w")
-    ctx.width, ctx.height, ctx.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-    ctx.time_base = fractions.Fraction(1, FPS)
-    ctx.framerate = fractions.Fraction(FPS)
+    ctx.width, ctx.height, ctx.pix_fmt = width, rows * 2 // 3, "yuv420p"
+    ctx.time_base = fractions.Fraction(1, fps)
+    ctx.framerate = fractions.Fraction(fps)
     ctx.bit_rate = bit_rate
     ctx.gop_size = gop
     ctx.options = {
@@ -195,7 +269,7 @@ def _encode_video(
         "maxrate": str(bit_rate),
         "auto-alt-ref": "0",  # no hidden frames: one packet per picture, like a browser
         "lag-in-frames": "0",
-        "max-intra-rate": str(MAX_INTRA_PCT),
+        "max-intra-rate": str(max_intra_pct),
     }
     samples: list[Sample] = []
     warm = pictures[len(pictures) - warm_up :] if warm_up else []

@@ -1,13 +1,15 @@
 """The load generator: N simulated candidates, each a Socket.IO client and an aiortc peer.
 
 Each candidate does what the device-check page does (docs/signaling.md):
-``open_session``, ``offer`` with audio + video, ``start_take``, then sends
-for the bench's duration, then ``stop_take``. The order is arranged so the
-count is fair: every peer is connected and every take started before any
-packet is sent, each stream starts at a keyframe (so the recorder can
-write from its first frame; the streams' keyframes are spread over the
-clip's 2.5 s GOP, as independent cameras' are), and each sender stops, and the bench waits
-:data:`DRAIN_S` for packets in flight, before ``stop_take``.
+``open_session``, ``offer`` with audio + video (and, as browsers send now,
+the wall preview: a second, small video track, sent only when the answer
+asks for it), ``start_take``, then sends for the bench's duration, then
+``stop_take``. The order is arranged so the count is fair: every peer is
+connected and every take started before any packet is sent, each stream
+starts at a keyframe (so the recorder can write from its first frame; the
+streams' keyframes are spread over the clip's 2.5 s GOP, as independent
+cameras' are), and each sender stops, and the bench waits :data:`DRAIN_S`
+for packets in flight, before ``stop_take``.
 
 With a :class:`~bench.live.LivePlan` the candidates go on sending after the
 recording window while proctors watch them (:mod:`bench.live`), and stop
@@ -28,14 +30,14 @@ from typing import Any
 import aiohttp
 import aioice.ice
 import socketio
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from bench import fast_sender
 from bench.accounts import signed_in
 from bench.analysis import AnalysisPlan, AnalysisResult, Recorder, run_analysis
-from bench.clip import AUDIO_FRAME, AUDIO_RATE, Clip
+from bench.clip import AUDIO_FRAME, AUDIO_RATE, PREVIEW_EVERY, Clip
 from bench.live import LivePlan, LiveResult, Watched, run_live
-from bench.tracks import clip_tracks
+from bench.tracks import PacedTrack, clip_tracks, preview_track
 
 log = logging.getLogger(__name__)
 
@@ -88,13 +90,29 @@ class LoadResult:
 
 
 class Candidate:
-    def __init__(self, index: int, target: Target, clip: Clip, streams: int = 1) -> None:
+    def __init__(
+        self,
+        index: int,
+        target: Target,
+        clip: Clip,
+        streams: int = 1,
+        preview: Clip | None = None,
+    ) -> None:
         self.index = index
         self.target = target
         # Keyframes spread over the GOP, as independent cameras' are (not all at once).
         self.audio, self.video = clip_tracks(clip, index, index / streams)
+        # The wall preview's track, offered with ``preview`` and sent once the answer asks for
+        # it; None without, or when the server asks for none (the page keeps that sender
+        # inactive: it sends nothing).
+        self.preview = None if preview is None else preview_track(preview, self.video)
         self.sio = socketio.AsyncClient(reconnection=False)
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        # Every m-line on one transport, as a browser's once BUNDLE is agreed: aiortc's default
+        # (balanced) leaves a second video m-line, the preview, on a transport that BUNDLE
+        # then closes, so it never sends (aiortc issue #1414).
+        self.pc = RTCPeerConnection(
+            RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        )
         self.session_id = ""
         self.take_id = ""
         self.cookie = ""  # the session cookie header (a server with accounts)
@@ -134,11 +152,22 @@ class Candidate:
         # The same packets as aiortc's send loop, for less of the load generator's core.
         fast_sender.install(audio.sender, self.audio)
         fast_sender.install(video.sender, self.video)
+        preview = None
+        if self.preview is not None:  # the offer's second video m-line
+            preview = self.pc.addTransceiver(self.preview, direction="sendonly")
+            self.preview.route_keyframe_requests(preview.sender)
+            fast_sender.install(preview.sender, self.preview)
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        answer = await self.call(
-            "offer",
-            {"session_id": self.session_id, "type": "offer", "sdp": self.pc.localDescription.sdp},
-        )
+        offer: dict[str, Any] = {
+            "session_id": self.session_id,
+            "type": "offer",
+            "sdp": self.pc.localDescription.sdp,
+        }
+        if preview is not None:
+            offer["preview"] = preview.mid
+        answer = await self.call("offer", offer)
+        if (answer.get("media") or {}).get("preview") is None:
+            self.preview = None
         await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
         while self.pc.connectionState != "connected":
             if self.pc.connectionState in ("failed", "closed"):
@@ -153,19 +182,29 @@ class Candidate:
         )
         self.take_id = take["take_id"]
 
+    @property
+    def tracks(self) -> list[PacedTrack]:
+        """The tracks this candidate sends (from :meth:`send` on)."""
+        return [self.audio, self.video, *([self.preview] if self.preview is not None else [])]
+
     def send(self, at: float, seconds: float | None, fps: int) -> None:
         """Send for ``seconds`` from ``at``; None: until :meth:`finish`."""
         self.video.start(at, None if seconds is None else round(seconds * fps))
         self.audio.start(at, None if seconds is None else round(seconds * AUDIO_RATE / AUDIO_FRAME))
+        if self.preview is not None:
+            # a sixth of the video's frames: the preview shows every sixth picture
+            self.preview.start(
+                at, None if seconds is None else round(seconds * fps / PREVIEW_EVERY)
+            )
 
     def finish(self, by: float) -> None:
         """Send the frames due by ``by`` (``time.monotonic()``), then stop."""
-        self.video.finish(self.video.frames_due(by))
-        self.audio.finish(self.audio.frames_due(by))
+        for track in self.tracks:
+            track.finish(track.frames_due(by))
 
     async def sent(self) -> None:
-        await self.video.done.wait()
-        await self.audio.done.wait()
+        for track in self.tracks:
+            await track.done.wait()
 
     async def stop_take(self) -> StreamResult:
         # Counted as stop_take is asked (senders that go on, with --analysis, send more).
@@ -209,8 +248,10 @@ async def run_load(
     progress: Callable[[str], None],
     live: LivePlan | None = None,
     analysis: AnalysisPlan | None = None,
+    preview: Clip | None = None,
 ) -> LoadResult:
     """Run ``streams`` candidates against ``target``; ``on_phase`` marks the window.
+    With ``preview`` (:func:`bench.clip.make_preview`) they offer the wall preview too.
 
     Phases: ``connected`` (every peer up, no media yet), ``recording`` (the
     first sender starts), ``sent`` (every sender has sent its last frame; with
@@ -221,7 +262,7 @@ async def run_load(
     recording window (``stopped``), then the candidates answer an exam question while the
     server's detectors are off and on (:func:`bench.analysis.run_analysis`).
     """
-    candidates = [Candidate(i, target, clip, streams) for i in range(streams)]
+    candidates = [Candidate(i, target, clip, streams, preview) for i in range(streams)]
     live_result: LiveResult | None = None
     analysis_result: AnalysisResult | None = None
     go_on = live is not None or analysis is not None
@@ -297,7 +338,7 @@ async def _finish(candidates: list[Candidate]) -> None:
         stuck = [
             f"{c.index} ({c.pc.connectionState}, video {c.video.sent} sent)"
             for c in candidates
-            if not (c.video.done.is_set() and c.audio.done.is_set())
+            if not all(t.done.is_set() for t in c.tracks)
         ]
         raise LoadFailed(f"senders did not finish: {', '.join(stuck)}") from None
 

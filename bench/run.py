@@ -34,7 +34,7 @@ from bench import backends, capacity, measure, proctors
 from bench.analysis import AnalysisPlan
 from bench.analysis import seed as seed_analysis
 from bench.backends import BackendsFailed, Services, TurnHooks
-from bench.clip import Clip, make_black, make_clip
+from bench.clip import PREVIEW_FPS, Clip, make_black, make_clip, make_preview
 from bench.lag import WINDOW_S, LagSampler
 from bench.live import LiveFailed, LivePlan, proctors_needed
 from bench.loadgen import LoadFailed, Target, loopback_only, run_load
@@ -50,6 +50,11 @@ WALL_PICTURE_CPU = "examcast_wall_picture_cpu_seconds_total"  # the server's cou
 # The bench's node refuses no camera for its loop's lag (camera_refuse_lag_ms): it measures
 # what a node does with every stream asked of it, past its capacity too (--capacity).
 NO_ADMISSION = ("--camera-refuse-lag-ms", "0")
+
+
+def preview_asked(args: argparse.Namespace) -> tuple[str, ...]:
+    """The server's ``wall_preview_fps`` for ``--preview``: whether it asks pages for one."""
+    return ("--wall-preview-fps", str(PREVIEW_FPS if args.preview == "on" else 0))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -120,6 +125,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "sends, a keyframe only when the server asks (and where the 20 s clip starts over)",
     )
     parser.add_argument(
+        "--preview",
+        choices=("on", "off"),
+        default="off",
+        help="on: the server asks for the wall preview (--wall-preview-fps 5) and the "
+        "candidates send it (320x240, 5 fps), the wall decoding its keyframes; off: as the "
+        "server's default, the camera's track alone (the wall decodes the camera's keyframes)",
+    )
+    parser.add_argument(
         "--server-arg",
         action="append",
         default=[],
@@ -188,6 +201,11 @@ def main(args: argparse.Namespace) -> int:
         progress("encoding the clip (VP8 640x480 30 fps + Opus, 10 s, looped)")
         clip = make_clip()
     progress(f"clip: {clip.describe()}")
+    preview = None
+    if args.preview == "on":
+        progress("encoding the wall preview (VP8 320x240 5 fps, keyframes asked)")
+        preview = make_preview(len(clip.video))
+        progress(f"preview: {preview.describe()}")
     if placement is not None:
         measure.pin(os.getpid(), placement[1])
     loopback_only()
@@ -196,11 +214,11 @@ def main(args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="examcast-bench-"))
     try:
         if args.backends:
-            result = _runner()(_bench_backends(args, clip, work, placement))
+            result = _runner()(_bench_backends(args, clip, preview, work, placement))
         elif args.capacity:
-            result = _runner()(_bench_capacity(args, clip, work, placement))
+            result = _runner()(_bench_capacity(args, clip, preview, work, placement))
         else:
-            result = _runner()(_bench(args, baseline_streams, clip, work, placement))
+            result = _runner()(_bench(args, baseline_streams, clip, preview, work, placement))
     except (ServerFailed, LoadFailed, LiveFailed, BackendsFailed, TimeoutError) as exc:
         progress(f"failed: {type(exc).__name__}: {exc}")
         return 1
@@ -274,6 +292,7 @@ async def _bench(
     args: argparse.Namespace,
     baseline_streams: int,
     clip: Clip,
+    preview: Clip | None,
     work: Path,
     placement: tuple[set[int], set[int]] | None,
 ) -> dict[str, Any]:
@@ -297,6 +316,7 @@ async def _bench(
         "--log-level",
         "warning",
         *NO_ADMISSION,
+        *preview_asked(args),
         *staff,
         *args.server_arg,
     )
@@ -362,11 +382,17 @@ async def _bench(
         live,
         analysis,
         lag=lag_sampler(url, token),
+        preview=preview,
     )
     result = figures(main_run, args.streams, args.seconds)
     result.update(live_figures(main_run))
     result.update(analysis_figures(main_run))
-    result.update(event_loop=loop_name, server_args=serve[2:], clip=clip.describe())
+    result.update(
+        event_loop=loop_name,
+        server_args=serve[2:],
+        clip=clip.describe(),
+        preview=_described(preview),
+    )
     result["pinning"] = (
         {"server_cpus": sorted(placement[0]), "loadgen_cpus": sorted(placement[1])}
         if placement
@@ -425,6 +451,7 @@ async def _bench(
 async def _bench_capacity(
     args: argparse.Namespace,
     clip: Clip,
+    preview: Clip | None,
     work: Path,
     placement: tuple[set[int], set[int]] | None,
 ) -> dict[str, Any]:
@@ -445,6 +472,7 @@ async def _bench_capacity(
             "--log-level",
             "warning",
             *NO_ADMISSION,
+            *preview_asked(args),
             *args.server_arg,
         )
         server = ServerProcess(
@@ -462,6 +490,7 @@ async def _bench_capacity(
             streams,
             args.seconds,
             lag=lag_sampler(url, token, window_s),
+            preview=preview,
         )
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
@@ -514,12 +543,18 @@ async def _bench_capacity(
         event_loop=loop_name,
         server_args=args.server_arg,
         clip=clip.describe(),
+        preview=_described(preview),
         pinning={"server_cpus": sorted(placement[0]), "loadgen_cpus": sorted(placement[1])}
         if placement
         else "one CPU: server and load generator share it",
         note=capacity.NOTE,
     )
     return result
+
+
+def _described(preview: Clip | None) -> dict[str, object] | None:
+    """The wall preview the candidates sent (``--preview on``), for the figures."""
+    return None if preview is None else preview.describe()
 
 
 def _baseline_argv(port: int, directory: Path, loop_name: str) -> list[str]:
@@ -538,6 +573,7 @@ def _baseline_argv(port: int, directory: Path, loop_name: str) -> list[str]:
 async def _bench_backends(
     args: argparse.Namespace,
     clip: Clip,
+    preview: Clip | None,
     work: Path,
     placement: tuple[set[int], set[int]] | None,
 ) -> dict[str, Any]:
@@ -563,6 +599,7 @@ async def _bench_backends(
                 str(max(120, args.seconds + 120)),
                 "--log-level",
                 "warning",
+                *preview_asked(args),
                 *args.server_arg,
             )
             server = ServerProcess(
@@ -582,6 +619,7 @@ async def _bench_backends(
                     args.streams,
                     args.seconds,
                     hooks=hooks,
+                    preview=preview,
                 )
             finally:
                 if not args.keep:
@@ -607,6 +645,7 @@ async def _bench_backends(
         event_loop=loop_name,
         server_args=args.server_arg,
         clip=clip.describe(),
+        preview=_described(preview),
         note=backends.NOTE,
     )
     result["pinning"] = (
@@ -690,7 +729,11 @@ async def _measure(
     analysis: Callable[[], Awaitable[AnalysisPlan]] | None = None,
     hooks: TurnHooks | None = None,
     lag: LagSampler | None = None,
+    preview: Clip | None = None,
 ) -> Run:
+    """One run of the load against ``server``. The baselines' candidates offer no
+    ``preview``: a plain aiortc server never asks for one, so a page would send nothing on
+    it, and the baselines stay the load they were measured with."""
     progress(f"{target.name}: starting {' '.join(server.argv)}")
     server.start()
     try:
@@ -726,7 +769,7 @@ async def _measure(
         started = time.monotonic()
         try:
             load = await run_load(
-                target, clip, streams, seconds, on_phase, progress, plan, analysis_plan
+                target, clip, streams, seconds, on_phase, progress, plan, analysis_plan, preview
             )
         finally:
             if lag is not None:

@@ -10,6 +10,8 @@ flag for an encoder that is not there: the video sender's is routed to
 picture that has a keyframe version (:attr:`Clip.key_video`, every third)
 in its place, as a browser's encoder answers a request. A stream may start at
 any such picture (:func:`clip_tracks`' ``phase``), with its keyframe version.
+The wall preview's track (:func:`preview_track`) has a keyframe version of
+every picture: it answers a request at its very next frame.
 The load generator's candidates skip the ``av.Packet`` too: their senders run
 :mod:`bench.fast_sender`'s loop, which takes :meth:`PacedTrack.next_sample`.
 
@@ -28,7 +30,7 @@ from aiortc import RTCRtpSender
 from aiortc.mediastreams import MediaStreamTrack
 from av.packet import Packet
 
-from bench.clip import AUDIO_FRAME, AUDIO_RATE, Clip, Sample
+from bench.clip import AUDIO_FRAME, AUDIO_RATE, PREVIEW_EVERY, Clip, Sample
 
 VIDEO_CLOCK = 90000
 
@@ -71,15 +73,27 @@ class PacedTrack(MediaStreamTrack):
         self._cover: tuple[Sample, ...] | None = None
         self._uncover = False
         self.covered_at: float | None = None  # time.time() the first covering frame went
+        # tracks of the same camera (its wall preview), covered with it, each with its black
+        self._copies: list[tuple[PacedTrack, tuple[Sample, ...]]] = []
 
     def cover(self, samples: tuple[Sample, ...]) -> None:
         """Send ``samples`` (all keyframes: :func:`bench.clip.make_black`) from the next frame
-        on, instead of the clip, until :meth:`uncover`; :attr:`covered_at` says when."""
+        on, instead of the clip, until :meth:`uncover`; :attr:`covered_at` says when. The
+        camera's copies (:meth:`copied_to`) go black too, as a covered lens is in both."""
         self._cover, self._uncover, self.covered_at = samples, False, None
+        for copy, black in self._copies:
+            copy.cover(black)
 
     def uncover(self) -> None:
-        """Back to the clip at its next picture that has a keyframe version."""
+        """Back to the clip at its next picture that has a keyframe version (its copies too)."""
         self._uncover = True
+        for copy, _ in self._copies:
+            copy.uncover()
+
+    def copied_to(self, copy: PacedTrack, black: tuple[Sample, ...]) -> None:
+        """``copy`` shows this camera too (its wall preview, a browser's clone of the camera's
+        track): :meth:`cover` covers it with ``black``, pictures of its own size."""
+        self._copies.append((copy, black))
 
     def start(self, at: float, count: int | None) -> None:
         """Send ``count`` frames, the first at ``at`` (``time.monotonic()``); None: until
@@ -191,3 +205,26 @@ def clip_tracks(clip: Clip, keyframe: int, phase: float = 0.0) -> tuple[PacedTra
         "audio", clip.audio, AUDIO_FRAME / AUDIO_RATE, AUDIO_FRAME, AUDIO_RATE, audio_first
     )
     return audio, video
+
+
+def preview_track(preview: Clip, video: PacedTrack) -> PacedTrack:
+    """The wall preview's track (:func:`bench.clip.make_preview`) beside ``video``, the camera
+    track of :func:`clip_tracks`: from the preview picture of the camera's first one, so that
+    started together they show the same moment (the preview at most five camera frames
+    behind: within its own 0.2 s frame) and loop together; covering the camera covers it."""
+    if video.samples != len(preview.video) * PREVIEW_EVERY:
+        raise ValueError(
+            f"a preview of {len(preview.video)} pictures does not loop with a clip of "
+            f"{video.samples}"
+        )
+    track = PacedTrack(
+        "video",
+        preview.video,
+        1 / preview.fps,
+        VIDEO_CLOCK // preview.fps,
+        VIDEO_CLOCK,
+        video.first // PREVIEW_EVERY,
+        preview.key_video,
+    )
+    video.copied_to(track, preview.black)
+    return track

@@ -66,6 +66,9 @@ class MediaSession:
     peer: RTCPeerConnection | None = None
     peer_count: int = 0
     sources: list[TrackSource] = field(default_factory=list)
+    # the camera's small copy for the wall (media.preview): not among ``sources``, which
+    # are what is recorded and relayed
+    preview: TrackSource | None = None
     recorder: TakeRecorder | None = None
     take_id: str | None = None
     attached: bool = True  # a signaling connection is holding it
@@ -331,15 +334,27 @@ class MediaHub:
             detached_at + self._grace, lambda: self._grace_over(session, detached_at)
         )
 
+    def preview_asked(self, preview_mid: str | None) -> dict[str, Any] | None:
+        """What an offer's preview (``preview_mid``: its section) should send, for the page
+        (the answer's ``media.preview``); None: send none."""
+        spec = self._peers.preview
+        return None if spec is None or preview_mid is None else spec.to_dict()
+
     async def offer(
-        self, session_id: str, owner: str, sdp: str, profile: MediaProfile = DEFAULT
+        self,
+        session_id: str,
+        owner: str,
+        sdp: str,
+        profile: MediaProfile = DEFAULT,
+        preview_mid: str | None = None,
     ) -> str:
         """The answer to a new peer connection of the session (``profile``: the exam's
-        sound and picture, :mod:`exams.admission.media_needs`)."""
+        sound and picture, :mod:`exams.admission.media_needs`; ``preview_mid``: the offer's
+        section of the camera's preview, :mod:`media.preview`)."""
         session = self._owned(session_id, owner)
         peer_id = f"{session.id}-{session.peer_count}"
         pc, answer = await self._peers.answer(
-            sdp, peer_id, lambda sources: self._on_sources(session, sources), profile
+            sdp, peer_id, lambda sources: self._on_sources(session, sources), profile, preview_mid
         )
         session.peer_count += 1
         old, session.peer = session.peer, pc
@@ -426,7 +441,12 @@ class MediaHub:
         return session
 
     def _on_sources(self, session: MediaSession, sources: list[TrackSource]) -> None:
-        session.sources = sources
+        # (one the server asked none of, media.preview, is not pictured either)
+        preview = next((s for s in sources if s.preview and self._peers.preview), None)
+        sources = [s for s in sources if not s.preview]
+        if preview is not None:
+            preview.preview_of = next((s for s in sources if s.kind == "video"), None)
+        session.sources, session.preview = sources, preview
         if session.recorder is not None:
             session.recorder.attach(sources, reason="reconnect")
         for listener in self.on_sources:  # live viewers follow the new sources

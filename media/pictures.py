@@ -2,7 +2,8 @@
 
 While a candidate is *watched* (a proctor has a wall with them open), each of
 their cameras (the video track of their ``primary`` and ``secondary`` media
-sessions) gets a fresh picture about every ``interval_s`` (2–3 s). Its frames
+sessions; its small preview track while the page sends one, :mod:`media.preview`)
+gets a fresh picture about every ``interval_s`` (2–3 s). Its frames
 are looked at as they arrive (``TrackSource.watch``, after the recorder: one
 byte for most frames); a whole keyframe that comes once the camera's picture is
 :data:`MIN_GAP_FRACTION` of an interval old becomes the next picture, whoever
@@ -83,12 +84,16 @@ STAGGER_S = 0.025
 # A camera's picture is kept fresh from any whole keyframe that arrives once it is this
 # share of an interval old (the recorder's, a viewer's, the sender's own: none costs an
 # extra keyframe); only one that reaches an interval (less TICK_SLACK_S) without one asks
-# for a keyframe, GRACE_S after the interval, so a keyframe due anyway comes first.
+# for a keyframe, GRACE_S after the interval, so a keyframe due anyway comes first (a
+# preview's track, media.preview, at once: nothing else asks it for keyframes).
 MIN_GAP_FRACTION = 0.8
 TICK_SLACK_S = 0.05
 GRACE_S = 0.2
 MIN_TICK_S = 0.1  # an owner's ticks are at least this far apart
 RETRY_S = 0.3  # a camera whose keyframe the full pool dropped is asked again this soon
+# A preview with no frame for this long (its page stopped it, or it was never started) is
+# no longer pictured: the camera's own keyframes are, until it sends again.
+PREVIEW_QUIET_S = 2.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -135,6 +140,7 @@ class PictureStats:
     failed: int  # a keyframe that did not decode
     worker_cpu_s: float  # decode + scale + JPEG, in the pool's threads
     loop_cpu_s: float  # ticks, frame checks while waiting for a keyframe, storing
+    previewed: int = 0  # of ``cameras``, those pictured from their preview (media.preview)
 
 
 def cpu_per_camera_pct(before: PictureStats, after: PictureStats, wall_s: float) -> float:
@@ -298,14 +304,14 @@ class WallPictures:
         ]
 
     def stats(self) -> PictureStats:
-        cameras = sum(
-            1
+        live = [
+            cam.source
             for owner in self._owners.values()
             for cam in owner.cameras.values()
             if cam.source is not None and not cam.source.ended
-        )
+        ]
         return PictureStats(
-            cameras=cameras,
+            cameras=len(live),
             watched_owners=len(self._owners),
             keyframe_requests=self._requests,
             pictures=self._pictures,
@@ -314,6 +320,7 @@ class WallPictures:
             failed=self._failed,
             worker_cpu_s=self._worker_cpu,
             loop_cpu_s=self._loop_cpu,
+            previewed=sum(source.preview for source in live),
         )
 
     async def close(self) -> None:
@@ -352,7 +359,9 @@ class WallPictures:
             if latest is not None and now - latest.taken_at < self.interval_s - TICK_SLACK_S:
                 # a keyframe came on its own (the recorder's, a viewer's, the sender's own):
                 # no request; look again when this picture is an interval old
-                due = min(due, latest.taken_at + self.interval_s + GRACE_S)
+                # (a preview's keyframes come only when asked: no grace to wait out)
+                grace = 0.0 if source.preview else GRACE_S
+                due = min(due, latest.taken_at + self.interval_s + grace)
             elif not cam.busy:
                 self._requests += 1
                 source.request_keyframe(merge=True)
@@ -365,12 +374,23 @@ class WallPictures:
 
     def _camera_sources(self, owner: str) -> dict[str, TrackSource]:
         """Each camera's live video track: of the owner's sessions in that role, the newest
-        with one (a session left waiting for its client keeps its ended tracks)."""
+        with one (a session left waiting for its client keeps its ended tracks); its
+        preview (:mod:`media.preview`) while that sends, else the camera's own track."""
         found: dict[str, TrackSource] = {}
+        now = time.monotonic()
         for session in self._hub.sessions_of(owner):
             if session.role not in CAMERAS:
                 continue
             video = next((s for s in session.sources if s.kind == "video" and not s.ended), None)
+            preview = session.preview
+            if (
+                video is not None
+                and preview is not None
+                and not preview.ended
+                and preview.last_frame_at is not None
+                and now - preview.last_frame_at < PREVIEW_QUIET_S
+            ):
+                video = preview
             if video is not None:
                 found[session.role] = video
         return found

@@ -235,15 +235,16 @@ class TakeRecorder:
         if settled or time.monotonic() >= self._settle_until:
             self._settled()
 
-    def _on_picture(self, source: TrackSource, frame: EncodedFrame, picture: Any) -> None:
-        """The wall decoded one of the camera's keyframes: the quality meter's sample."""
+    def _on_picture(self, source: TrackSource, at: float, picture: Any) -> None:
+        """The wall decoded one of the camera's keyframes (or of its preview's, captured
+        ``at``): the quality meter's sample."""
         if (
             self._stopped
             or self._settle_until is not None  # its clock not yet fixed
             or self._sources.get(source.kind) is not source
         ):
             return
-        t = source.time_of(frame) - self.origin
+        t = at - self.origin
         if t >= 0:
             self.quality.picture(picture, t)
 

@@ -19,7 +19,13 @@ _FMTP = re.compile(r"^a=fmtp:(\d+) (.*)$")
 
 
 def tuned(answer_sdp: str, profile: MediaProfile, start_bitrate_kbps: int) -> str:
-    """The answer with the Opus and video parameters ``profile`` (the exam's) asks for."""
+    """The answer with the Opus and video parameters ``profile`` (the exam's) asks for.
+
+    Every video section gets the same start and minimum bitrates, a camera's preview
+    (media.preview) too: Chromium takes its call's bandwidth floor and start from the
+    video section it configures last, so a preview's section without them lifted the
+    camera's floor (its picture fell to 480x270 at 12 fps on a busy test machine); the
+    preview's own sender is held to its ceiling by its encoding's ``maxBitrate``."""
     answer_sdp = with_opus(answer_sdp, profile.opus_fmtp())
     return with_video_bitrates(answer_sdp, start_bitrate_kbps, profile.target.min_kbps)
 

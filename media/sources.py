@@ -18,8 +18,9 @@ from media.tap import EncodedFrame
 log = logging.getLogger(__name__)
 
 FrameListener = Callable[["TrackSource", EncodedFrame], None]
-# A picture decoded from one of the track's keyframes (the wall's), for whoever records it.
-PictureListener = Callable[["TrackSource", EncodedFrame, "av.VideoFrame"], None]
+# A picture decoded from one of the track's keyframes (the wall's), for whoever records it:
+# (the track, when the keyframe was captured on the monotonic clock (time_of), the picture).
+PictureListener = Callable[["TrackSource", float, "av.VideoFrame"], None]
 # Keyframe requests from watchers (the proctors' wall, live viewers) are merged: at most one
 # PLI per this many seconds per track, as SFUs throttle them. The recorder's are never held.
 MIN_PLI_GAP_S = 1.0
@@ -44,10 +45,16 @@ class TrackSource:
     second camera) share the monotonic clock, which keeps a take in sync.
     """
 
-    def __init__(self, kind: str, receiver: RTCRtpReceiver, peer_id: str) -> None:
+    def __init__(
+        self, kind: str, receiver: RTCRtpReceiver, peer_id: str, *, preview: bool = False
+    ) -> None:
         self.kind = kind
         self.peer_id = peer_id
         self.receiver = receiver
+        # A camera's small copy for the wall (media.preview), never recorded; ``preview_of``
+        # is its camera's video track, which its pictures are pictures of.
+        self.preview = preview
+        self.preview_of: TrackSource | None = None
         self.codec: RTCRtpCodecParameters | None = None
         self.ended = False
         self.frames_received = 0
@@ -199,25 +206,29 @@ class TrackSource:
         Watchers (the wall's pictures, live viewers) run on the event loop per frame: they
         must only note or queue the frame, never block. ``pictures``: the watcher decodes
         keyframes into pictures and hands them to :meth:`picture_made` (so the recorder's
-        quality meter need not decode its own samples meanwhile).
+        quality meter need not decode its own samples meanwhile; a preview's pictures are
+        its camera's).
         """
         self._watchers = [*self._watchers, on_frame]
-        self.pictured += pictures
+        pictured = self.preview_of or self
+        pictured.pictured += pictures
         watching = True
 
         def unwatch() -> None:
             nonlocal watching
             if watching:
                 watching = False
-                self.pictured -= pictures
+                pictured.pictured -= pictures
             self._watchers = [w for w in self._watchers if w is not on_frame]
 
         return unwatch
 
     def picture_made(self, frame: EncodedFrame, picture: av.VideoFrame) -> None:
-        """A watcher decoded ``frame`` (a keyframe of this track) into ``picture``."""
-        if self._picture_listener is not None:
-            self._picture_listener(self, frame, picture)
+        """A watcher decoded ``frame`` (a keyframe of this track) into ``picture``: for the
+        recorder of this track, or of the camera's track this one is the preview of."""
+        target = self.preview_of or self
+        if target._picture_listener is not None and self._base is not None:
+            target._picture_listener(target, self.time_of(frame), picture)
 
     @property
     def listened(self) -> bool:

@@ -40,6 +40,8 @@ CLIENT_EVENTS: dict[str, tuple[Field, ...]] = {
         Field("type", str, choices=("offer",)),
         Field("sdp", str, max_len=0),
         Field("exam_id", str, required=False),  # the exam whose sound and picture it is for
+        # the a=mid of the offer's second video section: the camera's small copy for the wall
+        Field("preview", str, required=False),
     ),
     "media_received": (
         Field("session_id", str),

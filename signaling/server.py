@@ -369,9 +369,12 @@ class MediaNamespace(socketio.AsyncNamespace):
         session = self._hub.get(msg["session_id"])
         attempt_id = None if session is None or session.owner != conn.owner else session.attempt_id
         profile = await self._media_profile(conn.owner, msg.get("exam_id"), attempt_id)
-        answer = await self._hub.offer(msg["session_id"], conn.owner, msg["sdp"], profile)
-        # "media": what the page's sender sets (bitrates, priority), the answer's own
-        return {"type": "answer", "sdp": answer, "media": profile.sending()}
+        preview = msg.get("preview")
+        answer = await self._hub.offer(msg["session_id"], conn.owner, msg["sdp"], profile, preview)
+        # "media": what the page's senders set (bitrates, priority; the preview's size and
+        # rate, media.preview), the answer's own
+        media = {**profile.sending(), "preview": self._hub.preview_asked(preview)}
+        return {"type": "answer", "sdp": answer, "media": media}
 
     async def handle_media_received(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
         """What the server receives of the session's camera while it records a take (the

@@ -57,6 +57,7 @@ from media.live_cameras import LiveCameras
 from media.load import CameraAdmission, LoopLag, ViewerLoad
 from media.peers import PeerFactory, configuration
 from media.pictures import WallPictures
+from media.preview import PreviewSpec
 from media.remote_cameras import RemoteCameras
 from media.shipping import LivePieces, Shipper
 from media.turn import TurnCredentials
@@ -236,6 +237,9 @@ def bootstrap(
             settings.max_sdp_bytes,
             settings.start_bitrate_kbps,
             settings.udp_receive_buffer_kb,
+            preview=PreviewSpec(settings.wall_preview_fps, settings.wall_preview_kbps)
+            if settings.wall_preview_fps
+            else None,
         ),
         mux_pool,
         settings.recordings_dir,

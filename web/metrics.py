@@ -147,6 +147,12 @@ class Metrics:
             "Cameras on this node that a proctors' wall watches (each gets a fresh picture)",
             registry=r,
         )
+        self._wall_previewed = Gauge(
+            "examcast_wall_cameras_previewed",
+            "Of the watched cameras, those pictured from their small preview track (the others "
+            "from their own keyframes, several times the decoding: pages without a preview)",
+            registry=r,
+        )
         self._wall_age = Gauge(
             "examcast_wall_picture_age_max_seconds",
             "How old the stalest watched camera's picture is (0 when none is watched)",
@@ -221,6 +227,7 @@ class Metrics:
 
     def _refresh_wall(self, now: PictureStats, ages: Sequence[float]) -> None:
         self._wall_cameras.set(now.cameras)
+        self._wall_previewed.set(now.previewed)
         self._wall_age.set(max(ages, default=0.0))
         seen = self._wall_seen
         self._wall_seen = now

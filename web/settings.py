@@ -178,6 +178,17 @@ class Settings:
     wall_picture_threads: int = _setting(
         2, "Worker threads that decode the wall's keyframes into small JPEG pictures."
     )
+    wall_preview_fps: int = _setting(
+        0,
+        "Ask cameras to also send their picture scaled to fit 320x240 at this many frames a "
+        "second (1-15; 5 measured), whose keyframes the wall decodes instead of the camera's "
+        "own: about half the wall's CPU, but 7-10 percent more per camera received, and "
+        "Chromium then lowered the camera's own resolution on a busy machine "
+        "(docs/decisions/0031). 0: ask for none.",
+    )
+    wall_preview_kbps: int = _setting(
+        150, "The preview's bitrate ceiling (kbit/s, 30-1000), on top of the camera's."
+    )
     session_idle_s: int = _setting(
         4 * 3600,
         "A log-in session ends after this many seconds without a request (never sooner; at "
@@ -469,6 +480,10 @@ class Settings:
             raise SettingsError(
                 "wall_picture_interval_ms must be between 2000 and 3000; "
                 "wall_picture_threads at least 1"
+            )
+        if not 0 <= self.wall_preview_fps <= 15 or not 30 <= self.wall_preview_kbps <= 1000:
+            raise SettingsError(
+                "wall_preview_fps must be between 0 and 15; wall_preview_kbps between 30 and 1000"
             )
         if self.reconnect_grace_s < 1 or self.device_check_limit_s < 1:
             raise SettingsError("reconnect_grace_s and device_check_limit_s must be at least 1")

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { applySending, withStereoOffer } from "../../web/static/js/lib/sending.js";
+import { applySending, previewScale, withStereoOffer } from "../../web/static/js/lib/sending.js";
 
 const OFFER = [
   "v=0", "m=audio 9 UDP/TLS/RTP/SAVPF 111", "a=rtpmap:111 opus/48000/2",
@@ -120,6 +120,100 @@ test("the question page's uplink names its exam and applies the answer's media",
     assert.deepEqual(uplink.sending, MUSIC);
     assert.equal(uplink._senders.audio.params.encodings[0].maxBitrate, 192000);
     uplink.closed = true;
+  } finally {
+    globalThis.RTCPeerConnection = before;
+  }
+});
+
+const PREVIEW = { width: 320, height: 240, fps: 5, max_kbps: 150 };
+
+test("the preview fits the wall's box, at its rate, and only when the server asks", async () => {
+  const camera = (width, height) => ({ getSettings: () => ({ width, height }) });
+  const hd = { track: camera(1280, 720), ...new FakeSender() };
+  Object.setPrototypeOf(hd, FakeSender.prototype);
+  await applySending({ preview: hd }, { ...MUSIC, preview: PREVIEW });
+  assert.deepEqual(hd.params.encodings[0], {
+    active: true, scaleResolutionDownBy: 4, maxFramerate: 5, maxBitrate: 150000,
+    priority: "very-low", networkPriority: "very-low",
+  });
+  assert.equal(previewScale(camera(480, 640), PREVIEW), 640 / 240); // a phone held upright
+  assert.equal(previewScale(camera(160, 120), PREVIEW), 1); // never scaled up
+  assert.equal(previewScale({}, PREVIEW), 2); // a size not said: taken for 640x480
+  await applySending({ preview: hd }, { ...MUSIC, preview: null });
+  assert.equal(hd.params.encodings[0].active, false); // a server asking none: nothing sent
+});
+
+test("the uplink offers the camera's copy as its preview, named, and stops it", async () => {
+  const { Uplink } = await import("../../web/static/js/lib/uplink.js");
+  const asked = [];
+  const socket = {
+    connected: true,
+    on() {},
+    reconnect() {},
+    async call(event, data) {
+      asked.push([event, data]);
+      if (event === "open_session") return { session_id: "s1", ice_servers: [] };
+      if (event === "offer") return { type: "answer", sdp: "v=0", media: { ...MUSIC, preview: PREVIEW } };
+      return {};
+    },
+  };
+  const added = [];
+  class Peer {
+    constructor() {
+      this.connectionState = "new";
+      this.iceGatheringState = "complete";
+      this.localDescription = null;
+    }
+    addTransceiver(track, init) {
+      const transceiver = { sender: new FakeSender(), mid: null, init };
+      transceiver.sender.track = track;
+      if (init.sendEncodings) transceiver.sender.params.encodings = init.sendEncodings;
+      added.push(transceiver);
+      return transceiver;
+    }
+    addEventListener() {}
+    removeEventListener() {}
+    async createOffer() {
+      return { type: "offer", sdp: OFFER };
+    }
+    async setLocalDescription(description) {
+      added.forEach((t, i) => { t.mid = String(i); });
+      this.localDescription = description;
+    }
+    async setRemoteDescription() {}
+    close() {}
+  }
+  const copies = [];
+  const video = {
+    kind: "video",
+    getSettings: () => ({ width: 640, height: 480 }),
+    clone() {
+      const copy = { kind: "video", stopped: false, getSettings: video.getSettings };
+      copy.stop = () => { copy.stopped = true; };
+      copies.push(copy);
+      return copy;
+    },
+  };
+  const audio = { kind: "audio", getSettings: () => ({ channelCount: 1 }) };
+  const stream = {
+    getTracks: () => [video, audio], getAudioTracks: () => [audio], getVideoTracks: () => [video],
+  };
+  const before = globalThis.RTCPeerConnection;
+  globalThis.RTCPeerConnection = Peer;
+  try {
+    const uplink = new Uplink(socket, stream, () => {});
+    await uplink.start();
+    const [, offer] = asked.find(([event]) => event === "offer");
+    assert.equal(added.length, 3); // the camera, the microphone, the preview last
+    assert.equal(added[2].sender.track, copies[0]);
+    assert.deepEqual(added[2].init.sendEncodings, [{ active: false }]); // offered inactive,
+    assert.deepEqual(added[2].sender.params.encodings, [{ // then started as the answer asked
+      active: true, scaleResolutionDownBy: 2, maxFramerate: 5, maxBitrate: 150000,
+      priority: "very-low", networkPriority: "very-low",
+    }]);
+    assert.equal(offer.preview, "2");
+    await uplink.close();
+    assert.equal(copies[0].stopped, true); // the camera's light goes off with the page's
   } finally {
     globalThis.RTCPeerConnection = before;
   }

@@ -15,7 +15,13 @@ import aiohttp
 import pytest
 import socketio
 from aiohttp import web
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
 from aiortc.mediastreams import MediaStreamTrack
 
 from bench import journey
@@ -173,6 +179,7 @@ class Client:
     sio: socketio.AsyncClient
     events: list[tuple[str, Any]] = field(default_factory=list)
     pcs: list[RTCPeerConnection] = field(default_factory=list)
+    media: dict[str, Any] | None = None  # the last offer's answer's ``media``
 
     async def call(self, event: str, data: Any = None, timeout: float = 15) -> Any:
         return await self.sio.call(event, data, timeout=timeout)
@@ -193,14 +200,19 @@ class Client:
         session_id: str | None = None,
         video_codec: str | None = None,
         open_args: dict[str, Any] | None = None,
+        preview: MediaStreamTrack | None = None,
     ) -> tuple[str, RTCPeerConnection]:
         """Open (or reuse) a media session (``open_args``; primary by default) and send
-        ``tracks`` to the server."""
+        ``tracks`` to the server (and ``preview`` as the camera's preview, media.preview;
+        the answer's ``media`` is kept in :attr:`media`)."""
         if session_id is None:
             opened = await self.call("open_session", open_args or {"role": "primary"})
             assert "session_id" in opened, opened
             session_id = opened["session_id"]
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        # (aiortc's own bundle policy would leave a preview, a second video section, on a
+        # transport BUNDLE drops: media.peers.PeerFactory.answer; a browser's does not)
+        policy = RTCBundlePolicy.BALANCED if preview is None else RTCBundlePolicy.MAX_BUNDLE
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=policy))
         self.pcs.append(pc)
         for track in tracks:
             transceiver = pc.addTransceiver(track, direction="sendonly")
@@ -208,11 +220,14 @@ class Client:
                 caps = RTCRtpSender.getCapabilities("video")
                 prefs = [c for c in caps.codecs if c.mimeType.lower() == video_codec.lower()]
                 transceiver.setCodecPreferences(prefs)
+        small = None if preview is None else pc.addTransceiver(preview, direction="sendonly")
         await pc.setLocalDescription(await pc.createOffer())
-        answer = await self.call(
-            "offer", {"session_id": session_id, "type": "offer", "sdp": pc.localDescription.sdp}
-        )
+        offer = {"session_id": session_id, "type": "offer", "sdp": pc.localDescription.sdp}
+        if small is not None:
+            offer["preview"] = small.mid
+        answer = await self.call("offer", offer)
         assert "sdp" in answer, answer
+        self.media = answer.get("media")
         await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
         await wait_for(lambda: pc.connectionState == "connected", 10, "peer connection")
         return session_id, pc

@@ -24,6 +24,39 @@ def ignore(sources: object) -> None:
     pass
 
 
+async def offer_with_preview() -> tuple[str, str]:
+    """An offer of a camera, a microphone and the camera's preview; the preview's mid."""
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc.addTransceiver(SyntheticVideo(), direction="sendonly")
+    pc.addTransceiver(SyntheticAudio(), direction="sendonly")
+    small = pc.addTransceiver(SyntheticVideo(), direction="sendonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    sdp: str = pc.localDescription.sdp
+    await pc.close()
+    assert small.mid is not None
+    return sdp, small.mid
+
+
+async def test_a_preview_section_is_taken_only_when_the_offer_names_it() -> None:
+    offer, mid = await offer_with_preview()
+    kinds = [kind for kind, _ in PeerFactory().check_offer(offer, mid)]
+    assert kinds == ["video", "audio", "video"]  # in the offer's order
+    with pytest.raises(InvalidInput, match="one video track, not more"):
+        PeerFactory().check_offer(offer)  # two cameras' worth, unnamed
+    with pytest.raises(InvalidInput, match="no video section with a=mid:9"):
+        PeerFactory().check_offer(offer, "9")
+    with pytest.raises(InvalidInput, match="no video section with a=mid:1"):
+        PeerFactory().check_offer(offer, "1")  # the microphone's
+    with pytest.raises(InvalidInput, match="must follow the camera's video"):
+        PeerFactory().check_offer(offer, "0")  # the camera's own section
+    unbundled = "\r\n".join(x for x in offer.split("\r\n") if not x.startswith("a=group:"))
+    with pytest.raises(InvalidInput, match="must bundle every section"):
+        PeerFactory().check_offer(unbundled, mid)
+    camera_only = await browser_offer()
+    with pytest.raises(InvalidInput, match="no video section with a=mid:2"):
+        PeerFactory().check_offer(camera_only, "2")
+
+
 @pytest.mark.parametrize(
     "edit,words",
     [
@@ -44,8 +77,10 @@ async def test_an_offer_bundling_onto_a_missing_section_is_refused_before_aiortc
 class Unchecked(PeerFactory):
     """Hands aiortc what check_offer would refuse: its failure, and its close's."""
 
-    def check_offer(self, offer_sdp: str) -> dict[str, list[str]]:
-        return {"video": ["video/VP8"], "audio": ["audio/opus"]}
+    def check_offer(
+        self, offer_sdp: str, preview_mid: str | None = None
+    ) -> list[tuple[str, list[str]]]:
+        return [("video", ["video/VP8"]), ("audio", ["audio/opus"])]
 
 
 @pytest.mark.parametrize(

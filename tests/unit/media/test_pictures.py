@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
+import time as real_time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -18,11 +19,13 @@ import av
 import pytest
 
 from media import picture_codec, sources
+from media import pictures as pictures_module
 from media.hub import MediaSession
 from media.picture_codec import Snapshot
 from media.pictures import (
     GRACE_S,
     MIN_GAP_FRACTION,
+    PREVIEW_QUIET_S,
     RETRY_S,
     Picture,
     PictureStats,
@@ -437,3 +440,57 @@ def test_one_picture_can_be_read_by_several_threads_at_once() -> None:
 
     with ThreadPoolExecutor(4) as pool:
         assert all(pool.map(read, range(2000)))
+
+
+async def test_a_preview_is_pictured_asked_at_the_interval_and_left_when_quiet(
+    wall: tuple[WallPictures, Hub, MovableTime],
+    snapshots: list[bytes],
+    fake_monotonic: SimpleNamespace,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A camera's preview (media.preview) is what the wall asks and decodes while it sends;
+    nothing else asks it for keyframes, so it is asked at the interval, without the grace a
+    camera's own track gets; once it has been quiet for PREVIEW_QUIET_S the camera is."""
+    monkeypatch.setattr(
+        pictures_module,
+        "time",
+        SimpleNamespace(monotonic=lambda: fake_monotonic.t, thread_time=real_time.thread_time),
+    )
+    pictures, hub, time = wall
+    camera = await hub.camera("alice")
+    small = Device(Camera(320, 240), await tapped_receiver("video", 2, 100, 0))
+    small.camera.key_wanted = False
+    await small.send()
+    [session] = hub.sessions
+    small.rx.source.preview, small.rx.source.preview_of = True, camera.rx.source
+    session.preview = small.rx.source
+    fake_monotonic.t = small.rx.source.last_frame_at = 1000.0
+    pictures.watch(["alice"])
+    assert small.rx.source.watched and not camera.rx.source.watched
+    assert camera.rx.source.pictured == 1  # its quality report samples the preview's pictures
+    await small.send_until(lambda: pictures.latest("alice", "primary") is not None)
+    first = pictures.latest("alice", "primary")
+    assert first is not None and (first.width, first.height) == (320, 240)
+    assert (small.plis, camera.plis) == (1, 0) and pictures.stats().previewed == 1
+
+    fake_monotonic.t += 2.0  # (no PLI merged away; the preview sent a moment ago)
+    small.rx.source.last_frame_at = fake_monotonic.t
+    requests = pictures.stats().keyframe_requests
+    time.advance(2.0)  # a tick that finds the picture fresh: the next one due at its interval
+    await small.send(2)
+    assert pictures.stats().keyframe_requests == requests
+    # an interval after the picture the tick is due at once (a camera's, GRACE_S later)
+    time.advance(first.taken_at + INTERVAL - time() + 0.01)
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert pictures.stats().keyframe_requests == requests + 1
+    await small.send_until(lambda: small.plis == 2)
+    await small.send_until(lambda: pictures.latest("alice", "primary") is not first)
+    assert camera.plis == 0
+
+    # The preview goes quiet: the next tick pictures the camera's own keyframes.
+    fake_monotonic.t += PREVIEW_QUIET_S + 1
+    time.advance(INTERVAL + GRACE_S + 0.01)
+    await camera.send_until(lambda: camera.plis == 1)
+    assert not small.rx.source.watched and camera.rx.source.watched
+    assert camera.rx.source.pictured == 1 and pictures.stats().previewed == 0

@@ -120,3 +120,36 @@ async def test_a_real_aiortc_offer_is_answered_with_the_profiles_opus_fmtp(
     finally:
         await client.close()
         await server.close()
+
+
+async def test_the_previews_section_carries_the_cameras_bitrate_floor() -> None:
+    """A camera's preview (media.preview) gets the camera's start and minimum bitrates too:
+    Chromium takes its call's from the video section it configures last."""
+    client = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    client.addTransceiver(SyntheticAudio(), direction="sendonly")
+    client.addTransceiver(SyntheticVideo(), direction="sendonly")
+    small = client.addTransceiver(SyntheticVideo(), direction="sendonly")
+    await client.setLocalDescription(await client.createOffer())
+    sources: list[object] = []
+    server, answer = await PeerFactory(start_bitrate_kbps=1500).answer(
+        client.localDescription.sdp, "peer-p", sources.extend, MediaProfile(), small.mid
+    )
+    try:
+        camera, preview = (
+            m for m in aiortc_sdp.SessionDescription.parse(answer).media if m.kind == "video"
+        )
+        assert preview.rtp.muxId == small.mid
+        for section in (camera, preview):
+            vp8 = next(c for c in section.rtp.codecs if c.mimeType == "video/VP8").parameters
+            assert str(vp8["x-google-start-bitrate"]) == "1500", section.rtp.muxId
+            assert str(vp8["x-google-min-bitrate"]) == str(MediaProfile().target.min_kbps)
+        # the server's sources: the camera's tracks, and the preview marked as such
+        assert sorted((s.kind, s.preview) for s in sources) == [  # type: ignore[attr-defined]
+            ("audio", False),
+            ("video", False),
+            ("video", True),
+        ]
+        await client.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+    finally:
+        await client.close()
+        await server.close()

@@ -162,11 +162,13 @@ def test_the_walls_pictures_are_counted_from_their_stats() -> None:
             failed=1,
             worker_cpu_s=cpu,
             loop_cpu_s=cpu / 10,
+            previewed=cameras - 1,
         )
 
     m.refresh({}, 0, False, stats(4, 10, 2, 0.5), [1.0, 2.75, 0.5])
     m.refresh({}, 0, False, stats(3, 16, 2, 1.0), [2.5])
     assert sample(m, "examcast_wall_cameras") == 3
+    assert sample(m, "examcast_wall_cameras_previewed") == 2
     assert sample(m, "examcast_wall_picture_age_max_seconds") == 2.5
     assert sample(m, "examcast_wall_pictures_total", outcome="made") == 16
     assert sample(m, "examcast_wall_pictures_total", outcome="dropped") == 2

@@ -6,7 +6,8 @@
 // acknowledgement carries ``media``, the exam's profile (docs/signaling.md, offer).
 // Here the senders get what SDP cannot say: audio first when bandwidth is short
 // (priority high, the video low), the bitrate ceilings, and the picture keeping its
-// frame rate (a performance moves) rather than its size when the encoder must give.
+// frame rate (a performance moves) rather than its size when the encoder must give; and
+// the camera's preview for the proctors' wall (media/preview.py) its size and rate.
 
 /**
  * The offer, saying the microphone's two channels when it has them (``sprop-stereo``:
@@ -39,9 +40,36 @@ async function tune(sender, change) {
   }
 }
 
-/** Apply the exam's ``media`` (the offer's acknowledgement) to the senders by kind. */
+/**
+ * How much to scale ``track``'s picture down so it fits ``box`` ({width, height}): at least
+ * 1 (a camera smaller than the box is sent as it is). A camera that does not say its size
+ * is taken for 640x480.
+ */
+export function previewScale(track, box) {
+  const settings = track?.getSettings?.() || {};
+  const width = settings.width || 640;
+  const height = settings.height || 480;
+  return Math.max(1, width / box.width, height / box.height);
+}
+
+/**
+ * Apply the exam's ``media`` (the offer's acknowledgement) to the senders by kind, and
+ * to ``senders.preview`` (the camera's small copy for the proctors' wall) what
+ * ``media.preview`` asks: sent only when the server asks for it.
+ */
 export async function applySending(senders, media) {
   if (!media) return;
+  await tune(senders.preview, (params, enc) => {
+    const want = media.preview;
+    enc.active = Boolean(want);
+    if (!want) return;
+    enc.scaleResolutionDownBy = previewScale(senders.preview.track, want);
+    enc.maxFramerate = want.fps;
+    enc.maxBitrate = want.max_kbps * 1000;
+    enc.priority = "very-low";
+    enc.networkPriority = "very-low";
+  });
+
   await tune(senders.audio, (params, enc) => {
     enc.priority = "high";
     enc.networkPriority = "high";

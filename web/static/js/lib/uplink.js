@@ -113,6 +113,7 @@ export class Uplink {
     this._negotiating = false;
     this._silentTries = 0; // new connections made because the server got no media
     this._senders = {};
+    this._previewTrack = null; // the copy of the camera's track the preview sends
     this._recoverTimer = null;
     this._failures = 0;
     this._stats = { bytes: -1, still: 0 };
@@ -148,6 +149,14 @@ export class Uplink {
   async replaceTrack(track) {
     const sender = this._senders[track.kind];
     if (sender) await sender.replaceTrack(track);
+    const preview = this._senders.preview;
+    if (track.kind === "video" && preview) {
+      const old = this._previewTrack;
+      this._previewTrack = track.clone();
+      await preview.replaceTrack(this._previewTrack);
+      old?.stop();
+      await applySending({ preview }, this.sending); // its scale, for the new camera's size
+    }
   }
 
   async close() {
@@ -156,6 +165,7 @@ export class Uplink {
     clearInterval(this._statsTimer);
     if (this.pc) this.pc.close();
     this.pc = null;
+    this._stopPreview();
     if (this.sessionId && this.socket.connected) {
       await request(this.socket, "close_session", { session_id: this.sessionId }).catch(() => {});
     }
@@ -339,12 +349,14 @@ export class Uplink {
         const options = { direction: "sendonly", streams: [this.stream] };
         this._senders[track.kind] = pc.addTransceiver(track, options).sender;
       }
+      const preview = this._addPreview(pc);
       pc.addEventListener("connectionstatechange", () => this._onPeerState(pc));
       const offer = await pc.createOffer();
       await pc.setLocalDescription({ type: "offer", sdp: withStereoOffer(offer.sdp, this.stream) });
       await gatheringComplete(pc);
       const message = { session_id: this.sessionId, type: "offer", sdp: pc.localDescription.sdp };
       if (this.examId) message.exam_id = this.examId;
+      if (preview?.mid) message.preview = preview.mid;
       const answer = await request(this.socket, "offer", message);
       if (pc !== this.pc) return; // replaced meanwhile
       await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
@@ -353,6 +365,31 @@ export class Uplink {
     } finally {
       this._negotiating = false;
     }
+  }
+
+  // The camera's preview for the proctors' wall (media/preview.py): a copy of its track on
+  // a section of its own, sending nothing until the server's answer asks for it (lib/
+  // sending.js). The copy is stopped with its connection: a live copy keeps the camera on.
+  _addPreview(pc) {
+    this._stopPreview();
+    const video = this.stream.getVideoTracks?.()[0];
+    if (!video?.clone) return null;
+    this._previewTrack = video.clone();
+    const init = { direction: "sendonly", sendEncodings: [{ active: false }] };
+    try {
+      const transceiver = pc.addTransceiver(this._previewTrack, init);
+      this._senders.preview = transceiver.sender;
+      return transceiver;
+    } catch (err) {
+      console.warn("no preview for the wall", err); // the wall pictures the camera itself
+      this._stopPreview();
+      return null;
+    }
+  }
+
+  _stopPreview() {
+    this._previewTrack?.stop();
+    this._previewTrack = null;
   }
 
   _onPeerState(pc) {
