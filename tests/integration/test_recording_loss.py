@@ -50,6 +50,7 @@ class Outage:
             if s.track is not None
         }
         self._spans: dict[int, tuple[int, int]] = {}  # SSRC: first and newest unwrapped ts
+        self._stamps: dict[int, list[int]] = {}  # SSRC: each dropped packet's unwrapped ts
         for transport in {s.transport for s in pc.getSenders()}:
             transport._send_rtp = self._wrap(transport._send_rtp)  # type: ignore[method-assign,assignment]
 
@@ -73,6 +74,16 @@ class Outage:
         if step < 2**31:
             newest += step
         self._spans[ssrc] = (first, newest)
+        self._stamps.setdefault(ssrc, []).append(newest)
+
+    def resendable_s(self, kind: str, history: int) -> float:
+        """How much of the end of the cut (media seconds) the sender could still resend when
+        the cut ended: its last ``history`` dropped packets of ``kind``."""
+        for ssrc, (k, clock) in self._clocks.items():
+            if k == kind and self._stamps.get(ssrc):
+                stamps = self._stamps[ssrc]
+                return (stamps[-1] - stamps[max(0, len(stamps) - history)]) / clock
+        return 0.0
 
     def dropped_s(self, kind: str) -> float:
         """From the first to the last frame of ``kind`` the cut dropped, in media seconds."""
