@@ -127,10 +127,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--preview",
         choices=("on", "off"),
-        default="off",
-        help="on: the server asks for the wall preview (--wall-preview-fps 5) and the "
-        "candidates send it (320x240, 5 fps), the wall decoding its keyframes; off: as the "
-        "server's default, the camera's track alone (the wall decodes the camera's keyframes)",
+        default="on",
+        help="on (as the server's default): the server asks for the wall preview "
+        "(--wall-preview-fps 5) and the candidates send it (320x240, 5 fps), the wall decoding "
+        "its keyframes; off: the camera's track alone (the wall decodes the camera's keyframes)",
     )
     parser.add_argument(
         "--server-arg",

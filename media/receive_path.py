@@ -141,10 +141,18 @@ def install(
     ``receive_buffer`` bytes of receive buffer (0: the kernel's default; see
     :func:`widen`). Returns how many sockets were fitted."""
     fitted = 0
+    # One estimate per transport, as libwebrtc keeps one for a call: a browser takes each
+    # REMB it hears for its whole link, so two video receivers sharing a transport (a
+    # camera and its preview), each sending a figure for its own stream, would swing the
+    # camera's bitrate between theirs (0.15 and 1.3 Mbit/s, a second apart, in Chromium).
+    estimators: dict[RTCDtlsTransport, receive_rate.Estimator] = {}
     for transceiver in pc.getTransceivers():
         receiver = transceiver.receiver
         if isinstance(getattr(receiver, _ESTIMATOR, None), RemoteBitrateEstimator):
-            setattr(receiver, _ESTIMATOR, receive_rate.Estimator())
+            estimator = estimators.get(receiver.transport)
+            if estimator is None:
+                estimator = estimators[receiver.transport] = receive_rate.Estimator()
+            setattr(receiver, _ESTIMATOR, estimator)
     for dtls in {t.receiver.transport for t in pc.getTransceivers()}:
         connection = dtls.transport._connection
         for protocol in connection._protocols:

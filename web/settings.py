@@ -179,12 +179,11 @@ class Settings:
         2, "Worker threads that decode the wall's keyframes into small JPEG pictures."
     )
     wall_preview_fps: int = _setting(
-        0,
+        5,
         "Ask cameras to also send their picture scaled to fit 320x240 at this many frames a "
-        "second (1-15; 5 measured), whose keyframes the wall decodes instead of the camera's "
-        "own: about half the wall's CPU, but 7-10 percent more per camera received, and "
-        "Chromium then lowered the camera's own resolution on a busy machine "
-        "(docs/decisions/0031). 0: ask for none.",
+        "second (1-15), whose keyframes the wall decodes instead of the camera's own: about "
+        "half the wall's CPU, for 7-10 percent more per camera received (docs/decisions/0031). "
+        "0: ask for none (the wall decodes the cameras' own keyframes).",
     )
     wall_preview_kbps: int = _setting(
         150, "The preview's bitrate ceiling (kbit/s, 30-1000), on top of the camera's."

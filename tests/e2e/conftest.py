@@ -43,9 +43,15 @@ TONE_HZ = 440
 expect.set_options(timeout=15_000)
 
 
+# /metrics of the shared server, for the tests that read what it counts
+METRICS_TOKEN = "e2e-metrics-token-0123"
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    running = start_server(tmp_path_factory.mktemp("examcast") / "data")
+    running = start_server(
+        tmp_path_factory.mktemp("examcast") / "data", "--metrics-token", METRICS_TOKEN
+    )
     yield running
     running.stop()
 
