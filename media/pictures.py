@@ -256,6 +256,11 @@ class WallPictures:
         self.release(handle)
         return new
 
+    def watched(self, owner_id: str) -> bool:
+        """Whether a wall or a detector pictures ``owner_id``'s cameras now: their pages send
+        the preview only then (the ``time`` heartbeat's ``preview``, decision 0031)."""
+        return owner_id in self._owners
+
     def release(self, handle: WatchHandle) -> None:
         if handle.released:
             return

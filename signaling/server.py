@@ -111,6 +111,7 @@ class MediaNamespace(socketio.AsyncNamespace):
         page_events: PageEvents,
         actions: ActionSignals,
         ice_servers: Callable[[str], list[dict[str, Any]]] = lambda account_id: [],
+        pictured: Callable[[str], bool] = lambda owner: False,
         routes: RouteCheck | None = None,
         follower: TakeFollower | None = None,
         deadlines: DeadlineFollower | None = None,
@@ -124,6 +125,9 @@ class MediaNamespace(socketio.AsyncNamespace):
         # an attempt's deadlines follow its candidate's camera here (decision 0026)
         self.deadlines = deadlines
         self._ice_servers = ice_servers  # the pages' TURN servers and credentials, per account
+        # whether the node pictures an owner's cameras now (a wall or a detector watches):
+        # their pages send the preview (media.preview) only then
+        self._pictured = pictured
         # c= of the connections that carry a candidate's media (signaling.routing)
         self.routes = routes if routes is not None else RouteCheck("", clustered=False)
         self._actions = actions  # proctors' messages, extra time, ending; raised hands
@@ -431,13 +435,15 @@ class MediaNamespace(socketio.AsyncNamespace):
     async def handle_time(self, conn: Connection, msg: dict[str, Any]) -> dict[str, Any]:
         """The page's heartbeat: the server's clock (the page syncs its own to it) and, for
         each media session of this connection, whether its media flows and how much of the
-        take it records the server holds (the recording counter shows that, not a guess)."""
+        take it records the server holds (the recording counter shows that, not a guess),
+        and whether to send its preview now."""
         sessions = []
         for session_id in sorted(conn.sessions):
             session = self._hub.get(session_id)
             if session is None or session.owner != conn.owner:
                 continue
             state = session.describe()
+            state["preview"] = self._pictured(session.owner)
             if session.take_id is not None:
                 written = self._hub.written_s(session.take_id).get(session.role)
                 state["recorded_s"] = None if written is None else round(written, 3)

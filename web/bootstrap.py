@@ -450,6 +450,8 @@ def bootstrap(
         ice_servers=TurnCredentials(
             settings.turn_urls, settings.turn_secret, settings.turn_ttl_s, clock
         ).ice_servers,
+        # the cameras' previews sent while a wall or a detector pictures them (decision 0031)
+        pictured=pictures.watched,
         routes=RouteCheck(settings.node_name, clustered=bool(settings.redis_url)),
         # in a cluster: a take whose node died continues on the node its candidate reaches
         follower=TakeFollower(TakeMoves(takes, accounts.takes, shared.nodes, hub), hub)

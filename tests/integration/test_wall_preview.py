@@ -143,6 +143,34 @@ async def test_the_camera_and_its_preview_share_one_bandwidth_estimate(
     assert all(named == ssrcs for h in heard for named in h), heard
 
 
+async def test_the_heartbeat_asks_for_the_preview_while_the_cameras_are_pictured(
+    server: RunningServer,
+) -> None:
+    """A page sends its preview only while the node pictures its owner's cameras (a wall or
+    a detector watches them), as each session's ``preview`` in the ``time`` heartbeat says;
+    otherwise the node would receive it for nothing."""
+    pictures: WallPictures = server.app[PICTURES]
+    camera, preview = SyntheticVideo(640, 480), SyntheticVideo(320, 240, fps=5)
+    async with connected_client(server) as client:
+        owner, session_id, _ = await with_preview(client, server, camera, preview)
+
+        async def asked() -> bool:
+            beat = await client.call("time", {})
+            [mine] = [s for s in beat["sessions"] if s["session_id"] == session_id]
+            return bool(mine["preview"])
+
+        assert await asked() is False
+        someone_else = pictures.watch(["another-candidate"])
+        assert await asked() is False
+        first, second = pictures.watch([owner]), pictures.watch([owner, "another-candidate"])
+        assert await asked() is True
+        pictures.release(first)
+        assert await asked() is True  # the other wall still watches
+        pictures.release(second)
+        assert await asked() is False
+        pictures.release(someone_else)
+
+
 async def test_a_preview_that_stops_hands_the_wall_back_to_the_camera(
     server: RunningServer,
 ) -> None:

@@ -143,12 +143,15 @@ test("the preview fits the wall's box, at its rate, and only when the server ask
   assert.equal(hd.params.encodings[0].active, false); // a server asking none: nothing sent
 });
 
-test("the uplink offers the camera's copy as its preview, named, and stops it", async () => {
+test("the uplink offers the camera's copy as its preview, sends it while the server pictures the camera, and stops it", async () => {
   const { Uplink } = await import("../../web/static/js/lib/uplink.js");
   const asked = [];
+  const handlers = {};
   const socket = {
     connected: true,
-    on() {},
+    on(event, handler) {
+      handlers[event] = handler;
+    },
     reconnect() {},
     async call(event, data) {
       asked.push([event, data]);
@@ -207,10 +210,21 @@ test("the uplink offers the camera's copy as its preview, named, and stops it", 
     assert.equal(added.length, 3); // the camera, the microphone, the preview last
     assert.equal(added[2].sender.track, copies[0]);
     assert.deepEqual(added[2].init.sendEncodings, [{ active: false }]); // offered inactive,
-    assert.deepEqual(added[2].sender.params.encodings, [{ // then started as the answer asked
+    assert.equal(added[2].sender.params.encodings[0].active, false); // nobody watches yet
+    const beat = async (preview) => {
+      const sessions = [{ session_id: "s1", media: "flowing", preview }];
+      handlers.heartbeat({ result: { now: 1, sessions }, sentAt: 0, receivedAt: 1 });
+      await uplink._queue;
+    };
+    await beat(true); // a wall watches: started as the answer asked
+    assert.deepEqual(added[2].sender.params.encodings, [{
       active: true, scaleResolutionDownBy: 2, maxFramerate: 5, maxBitrate: 150000,
       priority: "very-low", networkPriority: "very-low",
     }]);
+    await beat(false); // nobody watches any more
+    assert.equal(added[2].sender.params.encodings[0].active, false);
+    await beat(undefined); // an older server says nothing: none sent
+    assert.equal(added[2].sender.params.encodings[0].active, false);
     assert.equal(offer.preview, "2");
     await uplink.close();
     assert.equal(copies[0].stopped, true); // the camera's light goes off with the page's

@@ -114,6 +114,7 @@ export class Uplink {
     this._silentTries = 0; // new connections made because the server got no media
     this._senders = {};
     this._previewTrack = null; // the copy of the camera's track the preview sends
+    this._previewWanted = false; // the server pictures this camera now (heartbeat: preview)
     this._recoverTimer = null;
     this._failures = 0;
     this._stats = { bytes: -1, still: 0 };
@@ -155,7 +156,7 @@ export class Uplink {
       this._previewTrack = track.clone();
       await preview.replaceTrack(this._previewTrack);
       old?.stop();
-      await applySending({ preview }, this.sending); // its scale, for the new camera's size
+      await applySending({ preview }, this._sendingNow()); // its scale, for the new size
     }
   }
 
@@ -265,6 +266,7 @@ export class Uplink {
     }
     const mine = (result.sessions || []).find((x) => x.session_id === this.sessionId);
     if (!mine) return;
+    this._previewIs(mine.preview === true);
     if (mine.media === "flowing" && !this.drop) this._lastGoodAt = receivedAt;
     this._mediaIs(mine);
     if (mine.take_id && typeof mine.recorded_s === "number") {
@@ -361,7 +363,7 @@ export class Uplink {
       if (pc !== this.pc) return; // replaced meanwhile
       await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
       this.sending = answer.media || null;
-      await applySending(this._senders, this.sending);
+      await applySending(this._senders, this._sendingNow());
     } finally {
       this._negotiating = false;
     }
@@ -385,6 +387,21 @@ export class Uplink {
       this._stopPreview();
       return null;
     }
+  }
+
+  // The preview sends only while the server pictures this camera (a proctors' wall or a
+  // detector watches it; the heartbeat says so): the node receives it for nothing otherwise.
+  _previewIs(wanted) {
+    if (wanted === this._previewWanted) return;
+    this._previewWanted = wanted;
+    if (!this._senders.preview || !this.sending) return; // the answer will say
+    this._run(() => applySending({ preview: this._senders.preview }, this._sendingNow()));
+  }
+
+  // The answer's ``media``, with its preview only while the server pictures this camera.
+  _sendingNow() {
+    if (!this.sending || this._previewWanted) return this.sending;
+    return { ...this.sending, preview: null };
   }
 
   _stopPreview() {
