@@ -36,7 +36,7 @@ from exams.catalog.media_profile import DEFAULT, MediaProfile
 from exams.shared.errors import Conflict, Draining, InvalidInput, NotFound
 from exams.shared.ports import Clock, Scheduler
 from exams.shared.telemetry import NO_TELEMETRY, Count, Telemetry, about_take
-from media import continuation, quality, recovery
+from media import continuation, preview, quality, recovery
 from media.load import CameraAdmission, CameraRefused
 from media.peers import PeerFactory, close_quietly
 from media.quality import QualityMeter
@@ -413,11 +413,17 @@ class MediaHub:
         return {name: r.written_s() for name, r in self._takes.get(take_id, {}).items()}
 
     def counts(self) -> dict[str, int]:
-        """Media sessions open by role, and the streams (a take's cameras) recording."""
+        """Media sessions open by role, the streams (a take's cameras) recording, and the
+        cameras sending their wall preview (``previews``: those a wall or a detector
+        pictures, media.preview)."""
         out = dict.fromkeys(ROLES, 0)
+        now = time.monotonic()
+        previews = 0
         for session in self._sessions.values():
             out[session.role] = out.get(session.role, 0) + 1
+            previews += preview.sending(session.preview, now)
         out["recording"] = sum(len(cameras) for cameras in self._takes.values())
+        out["previews"] = previews
         return out
 
     def sessions_of(self, owner: str) -> list[MediaSession]:

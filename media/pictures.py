@@ -67,7 +67,7 @@ import av
 import numpy as np
 
 from exams.shared.ports import Clock, Scheduler
-from media import picture_codec
+from media import picture_codec, preview
 from media.hub import MediaSession
 from media.picture_codec import PictureError, Snapshot
 from media.sources import MIN_PLI_GAP_S, TrackSource
@@ -91,9 +91,6 @@ TICK_SLACK_S = 0.05
 GRACE_S = 0.2
 MIN_TICK_S = 0.1  # an owner's ticks are at least this far apart
 RETRY_S = 0.3  # a camera whose keyframe the full pool dropped is asked again this soon
-# A preview with no frame for this long (its page stopped it, or it was never started) is
-# no longer pictured: the camera's own keyframes are, until it sends again.
-PREVIEW_QUIET_S = 2.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -387,15 +384,8 @@ class WallPictures:
             if session.role not in CAMERAS:
                 continue
             video = next((s for s in session.sources if s.kind == "video" and not s.ended), None)
-            preview = session.preview
-            if (
-                video is not None
-                and preview is not None
-                and not preview.ended
-                and preview.last_frame_at is not None
-                and now - preview.last_frame_at < PREVIEW_QUIET_S
-            ):
-                video = preview
+            if video is not None and preview.sending(session.preview, now):
+                video = session.preview
             if video is not None:
                 found[session.role] = video
         return found

@@ -23,6 +23,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from media.picture_codec import MAX_SIZE
+from media.sources import TrackSource
+
+# A preview with no frame for this long (its page stopped it, or it was never started) is
+# not sending: the wall pictures the camera's own keyframes until it sends again.
+PREVIEW_QUIET_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -42,3 +47,14 @@ class PreviewSpec:
             "fps": self.fps,
             "max_kbps": self.max_kbps,
         }
+
+
+def sending(preview: TrackSource | None, now: float) -> bool:
+    """Whether ``preview`` sends now (a frame within :data:`PREVIEW_QUIET_S` of ``now``,
+    ``time.monotonic()``): its page sends it while the node pictures the camera."""
+    return (
+        preview is not None
+        and not preview.ended
+        and preview.last_frame_at is not None
+        and now - preview.last_frame_at < PREVIEW_QUIET_S
+    )

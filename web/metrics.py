@@ -122,6 +122,12 @@ class Metrics:
         self._recording = Gauge(
             "examcast_streams_recording", "Cameras being recorded (a take's each)", registry=r
         )
+        self._previews = Gauge(
+            "examcast_previews_sending",
+            "Cameras sending their small preview for the wall now: those a wall or a detector "
+            "pictures (the others send none)",
+            registry=r,
+        )
         self._in_flight = Gauge(
             "examcast_takes_in_flight", "Takes recording or finalising", registry=r
         )
@@ -218,6 +224,8 @@ class Metrics:
         for role, n in media.items():
             if role == "recording":
                 self._recording.set(n)
+            elif role == "previews":
+                self._previews.set(n)
             else:
                 self._sessions.labels(role).set(n)
         self._in_flight.set(in_flight)

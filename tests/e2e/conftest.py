@@ -8,6 +8,7 @@ for an anonymous one. Screenshots go to ``$EXAMCAST_ARTIFACTS/<test name>/``.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
@@ -45,6 +46,17 @@ expect.set_options(timeout=15_000)
 
 # /metrics of the shared server, for the tests that read what it counts
 METRICS_TOKEN = "e2e-metrics-token-0123"
+
+
+async def metric(page: Page, server: ServerProcess, name: str) -> float:
+    """A gauge of the server's ``/metrics`` (unlabelled), asked with ``page``'s requests."""
+    response = await page.request.get(
+        server.url + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    )
+    assert response.ok, response.status
+    found = re.search(rf"^{name} (\S+)$", await response.text(), re.M)
+    assert found, f"no {name} in /metrics"
+    return float(found[1])
 
 
 @pytest.fixture(scope="session")

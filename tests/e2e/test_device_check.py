@@ -20,7 +20,7 @@ import pytest
 from playwright.async_api import Browser, Locator, Page, Playwright, expect
 
 from tests.e2e.accounts import admit, call, me, steps_before_device_check
-from tests.e2e.conftest import DEVICE_CHECK_LIMIT_S, TONE_HZ, NewPage, Shots
+from tests.e2e.conftest import DEVICE_CHECK_LIMIT_S, TONE_HZ, NewPage, Shots, metric
 from tests.e2e.exam_helpers import KEEP_WEBSOCKETS
 from tests.support.process import ServerProcess
 
@@ -160,6 +160,8 @@ async def test_record_play_back_record_again_and_finish(
     await by_testid(page, "start-recording").click()
     await record(page, RECORD_S)
     await expect(by_testid(page, "rec-badge")).to_be_visible()
+    # Nothing pictures a device check (no proctors' wall, no detector): no preview is sent.
+    assert await metric(page, server, "examcast_previews_sending") == 0
     await shots.take(page, "recording")
     await by_testid(page, "stop-recording").click()
     first = await stored_take(page, server)

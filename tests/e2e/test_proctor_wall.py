@@ -23,7 +23,7 @@ import pytest
 from playwright.async_api import Locator, Page, Playwright, expect
 
 from tests.e2e.accounts import log_in, signed_up
-from tests.e2e.conftest import METRICS_TOKEN, NewPage, Shots
+from tests.e2e.conftest import NewPage, Shots, metric
 from tests.e2e.console_helpers import DESK, staff
 from tests.e2e.exam_helpers import through_journey
 from tests.e2e.proctor_helpers import (
@@ -154,18 +154,6 @@ ME_ID = """async () => {
 }"""
 
 
-async def previewed(page: Page, server: ServerProcess) -> float:
-    """The server's ``examcast_wall_cameras_previewed``: the watched cameras it pictures
-    from their preview track (docs/decisions/0031)."""
-    response = await page.request.get(
-        server.url + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
-    )
-    assert response.ok, response.status
-    found = re.search(r"^examcast_wall_cameras_previewed (\S+)$", await response.text(), re.M)
-    assert found, "no examcast_wall_cameras_previewed in /metrics"
-    return float(found[1])
-
-
 async def changing(page: Page, get: Locator, what: str, timeout_s: float = 30) -> None:
     """Wait (bounded) until ``get`` shows the test picture, then until it shows another."""
     first: dict[str, Any] | None = None
@@ -271,12 +259,13 @@ async def test_a_proctor_watches_a_candidate_record(
         assert 0 < size[0] <= 320 and 0 < size[1] <= 240, size
         # a new picture came with its tile (no fetch): shown from a Blob URL
         assert (await picture.get_attribute("src") or "").startswith("blob:")
-    # ... made of each camera's preview track, which the pages send as the server asks
-    # (wall_preview_fps, on by default), not of the cameras' own keyframes
+    # ... made of each camera's preview track, which the pages send while the wall watches
+    # them (wall_preview_fps, on by default), not of the cameras' own keyframes
     deadline = time.monotonic() + 15
-    while (pictured := await previewed(desk, server)) != 2:
+    while (pictured := await metric(desk, server, "examcast_wall_cameras_previewed")) != 2:
         assert time.monotonic() < deadline, f"{pictured} of 2 cameras pictured from a preview"
         await desk.wait_for_timeout(200)
+    assert await metric(desk, server, "examcast_previews_sending") == 2
     await shots.take(desk, "wall-recording")
 
     # The spotlight: both cameras live, side by side, with sound, from a viewer session.

@@ -184,6 +184,7 @@ async def test_a_preview_that_stops_hands_the_wall_back_to_the_camera(
         picture = await next_picture(server, owner, None)
         assert body(read_jpeg(picture)) > 200
 
+        assert server.app[HUB].counts()["previews"] == 1
         preview.fall_behind(3600)  # the page stopped its preview
         [session] = server.app[HUB].sessions_of(owner)
         small = session.preview
@@ -198,6 +199,7 @@ async def test_a_preview_that_stops_hands_the_wall_back_to_the_camera(
         assert (picture.width, picture.height) == (320, 240)  # scaled from 640x480
         assert len(asked_camera) >= 1  # the camera's own keyframe asked for now
         assert pictures.stats().previewed == 0
+        assert server.app[HUB].counts()["previews"] == 0
         pictures.release(handle)
 
 

@@ -25,13 +25,13 @@ from media.picture_codec import Snapshot
 from media.pictures import (
     GRACE_S,
     MIN_GAP_FRACTION,
-    PREVIEW_QUIET_S,
     RETRY_S,
     Picture,
     PictureStats,
     WallPictures,
     cpu_per_camera_pct,
 )
+from media.preview import PREVIEW_QUIET_S
 from tests.support.clock import MovableTime, wait_until
 from tests.support.media import read_barcode
 from tests.support.rtp import Camera, Receiver, tapped_receiver, vp8_payloads

@@ -177,3 +177,13 @@ def test_the_walls_pictures_are_counted_from_their_stats() -> None:
     m.refresh({}, 0, False, stats(0, 16, 2, 1.0), [])
     assert sample(m, "examcast_wall_picture_age_max_seconds") == 0
     assert sample(m, "examcast_wall_pictures_total", outcome="made") == 16
+
+
+def test_the_media_gauges_are_the_hubs_counts() -> None:
+    m = Metrics("n1")
+    m.refresh({"primary": 3, "viewer": 1, "recording": 2, "previews": 1}, 2, False)
+    assert sample(m, "examcast_media_sessions", role="primary") == 3
+    assert sample(m, "examcast_media_sessions", role="viewer") == 1
+    assert sample(m, "examcast_streams_recording") == 2
+    assert sample(m, "examcast_previews_sending") == 1
+    assert sample(m, "examcast_media_sessions", role="previews") == 0  # not a role
