@@ -371,7 +371,8 @@ export class Uplink {
 
   // The camera's preview for the proctors' wall (media/preview.py): a copy of its track on
   // a section of its own, sending nothing until the server's answer asks for it (lib/
-  // sending.js). The copy is stopped with its connection: a live copy keeps the camera on.
+  // sending.js) and its heartbeat says the camera is pictured (_previewIs). The copy is
+  // stopped with its connection: a live copy keeps the camera on.
   _addPreview(pc) {
     this._stopPreview();
     const video = this.stream.getVideoTracks?.()[0];
