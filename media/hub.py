@@ -448,11 +448,11 @@ class MediaHub:
 
     def _on_sources(self, session: MediaSession, sources: list[TrackSource]) -> None:
         # (one the server asked none of, media.preview, is not pictured either)
-        preview = next((s for s in sources if s.preview and self._peers.preview), None)
+        small = next((s for s in sources if s.preview and self._peers.preview), None)
         sources = [s for s in sources if not s.preview]
-        if preview is not None:
-            preview.preview_of = next((s for s in sources if s.kind == "video"), None)
-        session.sources, session.preview = sources, preview
+        if small is not None:
+            small.preview_of = next((s for s in sources if s.kind == "video"), None)
+        session.sources, session.preview = sources, small
         if session.recorder is not None:
             session.recorder.attach(sources, reason="reconnect")
         for listener in self.on_sources:  # live viewers follow the new sources

@@ -49,6 +49,11 @@ def senders(pc: RTCPeerConnection) -> tuple[RTCRtpSender, RTCRtpSender]:
     return camera, preview
 
 
+def white_preview() -> SyntheticVideo:
+    """A page's preview: 320x240 at 5 fps, white throughout (a picture says its track)."""
+    return SyntheticVideo(320, 240, fps=5, mark_at=0.0, mark_len=3600.0)
+
+
 def rembs(sender: RTCRtpSender) -> list[set[int]]:
     """The SSRCs named by each bandwidth estimate (REMB) the server sent that reached
     ``sender`` (aiortc gives a REMB to every sender it names)."""
@@ -84,7 +89,7 @@ async def test_the_wall_pictures_the_preview_and_the_take_records_the_camera(
 ) -> None:
     pictures: WallPictures = server.app[PICTURES]
     camera = SyntheticVideo(640, 480)
-    preview = SyntheticVideo(320, 240, fps=5, mark_at=0.0, mark_len=3600.0)
+    preview = white_preview()
     async with connected_client(server) as client:
         owner, session_id, pc = await with_preview(client, server, camera, preview)
         [session] = server.app[HUB].sessions_of(owner)
@@ -133,7 +138,7 @@ async def test_the_camera_and_its_preview_share_one_bandwidth_estimate(
     camera's ~1.3) swung Chromium's camera between the two, a second apart, until it
     lowered its resolution."""
     camera = SyntheticVideo(640, 480)
-    preview = SyntheticVideo(320, 240, fps=5)
+    preview = white_preview()
     async with connected_client(server) as client:
         _, _, pc = await with_preview(client, server, camera, preview)
         both = senders(pc)
@@ -150,7 +155,7 @@ async def test_the_heartbeat_asks_for_the_preview_while_the_cameras_are_pictured
     a detector watches them), as each session's ``preview`` in the ``time`` heartbeat says;
     otherwise the node would receive it for nothing."""
     pictures: WallPictures = server.app[PICTURES]
-    camera, preview = SyntheticVideo(640, 480), SyntheticVideo(320, 240, fps=5)
+    camera, preview = SyntheticVideo(640, 480), white_preview()
     async with connected_client(server) as client:
         owner, session_id, _ = await with_preview(client, server, camera, preview)
 
@@ -176,7 +181,7 @@ async def test_a_preview_that_stops_hands_the_wall_back_to_the_camera(
 ) -> None:
     pictures: WallPictures = server.app[PICTURES]
     camera = SyntheticVideo(640, 480)
-    preview = SyntheticVideo(320, 240, fps=5, mark_at=0.0, mark_len=3600.0)
+    preview = white_preview()
     async with connected_client(server) as client:
         owner, _, pc = await with_preview(client, server, camera, preview)
         asked_camera, _ = (count_plis(s) for s in senders(pc))
@@ -208,7 +213,7 @@ async def test_a_server_asking_no_preview_pictures_the_camera(tmp_path: Path) ->
     async with running_server(settings) as server, connected_client(server) as client:
         pictures: WallPictures = server.app[PICTURES]
         camera = SyntheticVideo(640, 480)
-        preview = SyntheticVideo(320, 240, fps=5, mark_at=0.0, mark_len=3600.0)
+        preview = white_preview()
         session_id, pc = await client.publish([camera, SyntheticAudio()], preview=preview)
         assert client.media is not None and client.media["preview"] is None
         session = server.app[HUB].get(session_id)
