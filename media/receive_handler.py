@@ -9,7 +9,8 @@ time), and parses the whole VP8 payload descriptor into an object to keep its pa
 :class:`PacketHandler` does the same steps in the same order, for one receiver, as a
 plain method: the bandwidth estimate and its REMB, the source's timestamp (refreshed
 once a second, which is all ``getSynchronizationSources``' ten seconds need), the
-codec, the RTCP statistics, RTX unwrapping, NACKs (for the next packet in order with
+codec, the RTCP statistics (``StreamStatistics.add``'s steps inline,
+:func:`count_packet`), RTX unwrapping, NACKs (for the next packet in order with
 nothing missing, only the newest sequence number moves on: all aiortc's generator does
 then), depayloading (VP8: the descriptor's length read, :func:`vp8_payload`), the
 jitter buffer, PLI, and the frame handed on to the decoder queue (:mod:`media.tap`'s).
@@ -42,6 +43,7 @@ again for every packet.
 from __future__ import annotations
 
 import datetime
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -68,6 +70,26 @@ ATTRIBUTES = (
     "rtcp_ssrc",
     "rtx_ssrc",
     "timestamp_mapper",
+)
+# the receiver's attributes read for every packet, by their names in its dict
+_REMOTE_BITRATE_ESTIMATOR = _PREFIX + "remote_bitrate_estimator"
+_RTCP_SSRC = _PREFIX + "rtcp_ssrc"
+_NACK_GENERATOR = _PREFIX + "nack_generator"
+_JITTER_BUFFER = _PREFIX + "jitter_buffer"
+_DECODER_ERROR = _PREFIX + "decoder_error"
+_KIND = _PREFIX + "kind"
+_DECODER_THREAD = _PREFIX + "decoder_thread"
+_TIMESTAMP_MAPPER = _PREFIX + "timestamp_mapper"
+_DECODER_QUEUE = _PREFIX + "decoder_queue"
+STREAM_ATTRIBUTES = (  # StreamStatistics's, which count_packet updates
+    "base_seq",
+    "max_seq",
+    "cycles",
+    "packets_received",
+    "_clockrate",
+    "_jitter_q4",
+    "_last_arrival",
+    "_last_timestamp",
 )
 SOURCE_REFRESH_MS = 1000  # a source's timestamp is renewed this often (aiortc: every packet)
 # A lost video packet is NACKed again this often while it is missing (aiortc: once; a
@@ -119,23 +141,22 @@ class PacketHandler:
         receiver, state = self._receiver, self._state
         if not receiver._enabled:
             return
-        estimator = state[_PREFIX + "remote_bitrate_estimator"]
+        estimator = state[_REMOTE_BITRATE_ESTIMATOR]
         if estimator is not None:
             abs_send_time = packet.extensions.abs_send_time
             if abs_send_time is not None:
-                remb = estimator.add(
-                    abs_send_time=abs_send_time,
-                    arrival_time_ms=arrival_time_ms,
-                    payload_size=len(packet.payload) + packet.padding_size,
-                    ssrc=packet.ssrc,
+                remb = estimator.add(  # (arrival, send time, size, SSRC), by position
+                    arrival_time_ms,
+                    abs_send_time,
+                    len(packet.payload) + packet.padding_size,
+                    packet.ssrc,
                 )
-                rtcp_ssrc = state[_PREFIX + "rtcp_ssrc"]
-                if rtcp_ssrc is not None and remb is not None:
+                if remb is not None and state[_RTCP_SSRC] is not None:
                     self._send(
                         receiver._send_rtcp(
                             RtcpPsfbPacket(
                                 fmt=RTCP_PSFB_APP,
-                                ssrc=rtcp_ssrc,
+                                ssrc=state[_RTCP_SSRC],
                                 media_ssrc=0,
                                 fci=pack_remb_fci(*remb),
                             )
@@ -155,9 +176,11 @@ class PacketHandler:
         stream = streams.get(ssrc)
         if stream is None:
             stream = streams[ssrc] = StreamStatistics(codec.clockRate)
-        stream.add(packet)
+        count_packet(stream, packet)
 
-        kind = self._kind(packet.payload_type, codec)
+        kind = self._kinds.get(packet.payload_type)
+        if kind is None:
+            kind = self._kind(packet.payload_type, codec)
         if kind == _RTX:
             original_ssrc = self._rtx_ssrc.get(ssrc)
             if original_ssrc is None:
@@ -169,7 +192,7 @@ class PacketHandler:
             codec = self._codecs[apt]
             kind = self._kind(apt, codec)
 
-        nacks = state[_PREFIX + "nack_generator"]  # None for audio
+        nacks = state[_NACK_GENERATOR]  # None for audio
         if (
             nacks is not None
             and not nacks.missing
@@ -201,17 +224,17 @@ class PacketHandler:
             return
         packet._data = data  # type: ignore[attr-defined]
 
-        pli, frame = state[_PREFIX + "jitter_buffer"].add(packet)
-        decoder_error = state[_PREFIX + "decoder_error"]
+        pli, frame = state[_JITTER_BUFFER].add(packet)
+        decoder_error = state[_DECODER_ERROR]
         if decoder_error.is_set():
             decoder_error.clear()
-            if state[_PREFIX + "kind"] == "video":
+            if state[_KIND] == "video":
                 pli = True
         if pli:
             self._send(receiver._send_rtcp_pli(packet.ssrc))
-        if frame is not None and state[_PREFIX + "decoder_thread"]:
-            frame.timestamp = state[_PREFIX + "timestamp_mapper"].map(frame.timestamp)
-            state[_PREFIX + "decoder_queue"].put((codec, frame))
+        if frame is not None and state[_DECODER_THREAD]:
+            frame.timestamp = state[_TIMESTAMP_MAPPER].map(frame.timestamp)
+            state[_DECODER_QUEUE].put((codec, frame))
         if self._hole_ms:
             self._hole(nacks, packet.ssrc, arrival_time_ms)
 
@@ -224,7 +247,7 @@ class PacketHandler:
         elif nacks.missing and now_ms - self._nacked_ms >= NACK_AGAIN_MS:
             self._nacked_ms = now_ms
             # not those the buffer has moved past (the recorder gave them up meanwhile)
-            origin = self._state[_PREFIX + "jitter_buffer"]._origin
+            origin = self._state[_JITTER_BUFFER]._origin
             if origin is not None:
                 nacks.missing.difference_update(
                     [seq for seq in nacks.missing if _behind(origin, seq)]
@@ -240,7 +263,7 @@ class PacketHandler:
         wait for that one as long; if nothing does, the watch ends."""
         receiver = self._receiver
         since = self._missing_since
-        origin = self._state[_PREFIX + "jitter_buffer"]._origin
+        origin = self._state[_JITTER_BUFFER]._origin
         if origin is not None:  # forget the holes the buffer has moved past
             for seq in [seq for seq in since if _behind(origin, seq)]:
                 del since[seq]
@@ -275,6 +298,31 @@ class PacketHandler:
                 else _OTHER
             )
         return kind
+
+
+def count_packet(stream: StreamStatistics, packet: RtpPacket) -> None:
+    """``StreamStatistics.add`` (the receiver report's figures), its steps inline."""
+    sequence_number = packet.sequence_number
+    max_seq = stream.max_seq
+    stream.packets_received += 1
+    if stream.base_seq is None:
+        stream.base_seq = sequence_number
+    # in order: newer than the newest (aiortc's uint16_gt)
+    if max_seq is None or (
+        sequence_number != max_seq and (sequence_number - max_seq) & 0xFFFF < 0x8000
+    ):
+        arrival = int(time.time() * stream._clockrate)
+        if max_seq is not None and sequence_number < max_seq:
+            stream.cycles += 1 << 16
+        stream.max_seq = sequence_number
+        timestamp = packet.timestamp
+        last_timestamp = stream._last_timestamp
+        if timestamp != last_timestamp and stream.packets_received > 1:
+            assert stream._last_arrival is not None and last_timestamp is not None
+            diff = abs((arrival - stream._last_arrival) - (timestamp - last_timestamp))
+            stream._jitter_q4 += diff - ((stream._jitter_q4 + 8) >> 4)
+        stream._last_arrival = arrival
+        stream._last_timestamp = timestamp
 
 
 def _next(seq: int | None) -> int:

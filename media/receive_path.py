@@ -43,8 +43,8 @@ from aiortc import RTCPeerConnection
 from aiortc.rate import RemoteBitrateEstimator
 from aiortc.rtcdtlstransport import RTCCertificate, RTCDtlsTransport
 from aiortc.rtcicetransport import RTCIceGatherer, RTCIceTransport
-from aiortc.rtcrtpreceiver import RTCRtpReceiver
-from aiortc.rtp import HeaderExtensions, is_rtcp
+from aiortc.rtcrtpreceiver import RTCRtpReceiver, StreamStatistics
+from aiortc.rtp import HeaderExtensions
 
 from media import consent, receive_handler, receive_rate, receive_rtp, receive_srtp
 
@@ -56,6 +56,7 @@ _RX_BYTES = "_RTCDtlsTransport__rx_bytes"
 _RX_PACKETS = "_RTCDtlsTransport__rx_packets"
 _IDS = "_HeaderExtensionsMap__ids"
 _ESTIMATOR = "_RTCRtpReceiver__remote_bitrate_estimator"
+_NO_RECEIVERS: frozenset[object] = frozenset()
 NTP_EPOCH_OFFSET_MS = 2_208_988_800_000  # 1900-01-01 to 1970-01-01, in milliseconds
 
 
@@ -96,18 +97,26 @@ def check_compatible() -> None:
     probe = RTCDtlsTransport(
         RTCIceTransport(RTCIceGatherer()), [RTCCertificate.generateCertificate()]
     )
-    for attr in ("_rx_srtp", _RX_BYTES, _RX_PACKETS, "transport"):
-        if not hasattr(probe, attr):
+    for attr in ("_rx_srtp", "transport", _RX_BYTES, _RX_PACKETS):
+        # (the two counts are added to in the instance's own dict)
+        if not hasattr(probe, attr) or (attr.startswith("_RTC") and attr not in vars(probe)):
             raise ReceivePathUnavailable(
                 f"aiortc: RTCDtlsTransport has no {attr} any more; "
                 "the direct receive path must be rewritten"
             )
-    if not isinstance(getattr(probe._rtp_header_extensions_map, _IDS, None), HeaderExtensions):
+    if not isinstance(vars(probe._rtp_header_extensions_map).get(_IDS), HeaderExtensions):
         raise ReceivePathUnavailable(
             f"aiortc: HeaderExtensionsMap.{_IDS} is not a HeaderExtensions any more"
         )
-    if not callable(getattr(probe._rtp_router, "route_rtp", None)):
+    router = probe._rtp_router
+    if not callable(getattr(router, "route_rtp", None)):
         raise ReceivePathUnavailable("aiortc: RTCDtlsTransport._rtp_router.route_rtp is gone")
+    if not isinstance(getattr(router, "ssrc_table", None), dict) or not isinstance(
+        getattr(router, "payload_type_table", None), dict
+    ):
+        raise ReceivePathUnavailable(
+            "aiortc: RtpRouter's ssrc_table/payload_type_table are not dicts any more"
+        )
     receiver = RTCRtpReceiver("video", probe)
     missing = [
         name
@@ -119,6 +128,13 @@ def check_compatible() -> None:
             f"aiortc: RTCRtpReceiver has no {', '.join(missing) or '_enabled'} any more; "
             "media.receive_handler must be rewritten after _handle_rtp_packet"
         )
+    stream = StreamStatistics(90000)
+    for name in receive_handler.STREAM_ATTRIBUTES:
+        if not hasattr(stream, name):
+            raise ReceivePathUnavailable(
+                f"aiortc: StreamStatistics has no {name} any more; "
+                "media.receive_handler.count_packet must be rewritten after its add"
+            )
     for name in ("_send_rtcp", "_send_rtcp_nack", "_send_rtcp_pli"):
         if not asyncio.iscoroutinefunction(getattr(RTCRtpReceiver, name, None)):
             raise ReceivePathUnavailable(f"aiortc: RTCRtpReceiver.{name} moved")
@@ -206,7 +222,9 @@ def _direct(
     dtls: RTCDtlsTransport, protocol: StunProtocol, watch: consent.Consent | None
 ) -> Callable[[bytes, tuple[Any, ...]], None]:
     fallback = protocol.datagram_received
-    extensions = dtls._rtp_header_extensions_map  # configured in place when receivers register
+    # the header extensions' ids: configured in place when receivers register
+    ids = vars(dtls._rtp_header_extensions_map)
+    counts = vars(dtls)  # its received bytes and packets, for getStats
     router = dtls._rtp_router
     handlers: dict[object, receive_handler.PacketHandler] = {}
     stamp_ms = consent.MEDIA_STAMP_MS
@@ -219,14 +237,14 @@ def _direct(
         if srtp is None or not data or not 127 < data[0] < 192:
             fallback(data, addr)
             return
-        setattr(dtls, _RX_BYTES, getattr(dtls, _RX_BYTES) + len(data))
-        setattr(dtls, _RX_PACKETS, getattr(dtls, _RX_PACKETS) + 1)
-        arrival_time_ms = arrival_ms()
+        counts[_RX_BYTES] += len(data)
+        counts[_RX_PACKETS] += 1
+        arrival_time_ms = int(time.time() * 1000) + NTP_EPOCH_OFFSET_MS  # arrival_ms()
         if keys is None or keys.session is not srtp:
             keys = receive_srtp.Unprotector(srtp)
         # replayed, forged (None) or malformed (ValueError): aiortc drops it too
         rtcp: bytes | None = None
-        if is_rtcp(data):
+        if len(data) > 1 and 191 < data[1] < 209:  # aiortc's is_rtcp
             rtcp = keys.rtcp(data)
             if rtcp is None:
                 return
@@ -235,7 +253,7 @@ def _direct(
             if plain is None:
                 return
             try:  # RTCDtlsTransport._handle_rtp_data, the header read for what the path needs
-                packet = receive_rtp.parse(plain, getattr(extensions, _IDS))
+                packet = receive_rtp.parse(plain, ids[_IDS])
             except ValueError:
                 return
         # authenticated: the peer is there (media.consent); told once a second (or when the
@@ -245,7 +263,13 @@ def _direct(
         if rtcp is not None:
             run(dtls._handle_rtcp_data(rtcp))
             return
-        receiver = router.route_rtp(packet)
+        # RtpRouter.route_rtp's first case, the SSRC known and its payload type the
+        # receiver's, read here; aiortc's call for the rest (a new SSRC learnt, or dropped)
+        receiver = router.ssrc_table.get(packet.ssrc)
+        if receiver is None or receiver not in router.payload_type_table.get(
+            packet.payload_type, _NO_RECEIVERS
+        ):
+            receiver = router.route_rtp(packet)
         if receiver is not None:
             handler = handlers.get(receiver)
             if handler is None:

@@ -2,7 +2,7 @@
 
 ``aiortc.rate.RemoteBitrateEstimator`` runs for every video packet: the delay-based
 estimate Chromium's sender relies on when it is sent REMB, so it stays as it is.
-Four of its parts cost far more than they need to:
+Five of its parts cost far more than they need to:
 
 - ``RateCounter`` keeps the last second in 1000 one-millisecond buckets and, on
   every packet (twice: ``rate`` then ``add``), walks bucket by bucket over every
@@ -11,6 +11,8 @@ Four of its parts cost far more than they need to:
   two objects a group;
 - ``OveruseEstimator.update_min_frame_period`` finds the smallest of the last 60
   frame periods with a Python loop of ``min`` calls, once per group of packets;
+- ``add`` itself calls ``feedback_interval()`` (a constant) and compares the detector's
+  state with an enum member looked up on its class, for every packet;
 - while the detector says "overusing", ``add`` updates the rate control and returns
   a REMB for **every** packet, and the receiver protects and sends each one: on a
   busy server (arrival delays growing) that was a fifth of the event loop. libwebrtc
@@ -18,11 +20,13 @@ Four of its parts cost far more than they need to:
   reduces again only once the last change is a round trip old (clamped to 10-200 ms)
   or when the incoming rate has fallen below half the estimate.
 
-:class:`Estimator` is aiortc's class with those four replaced: a counter that keeps
-the packets of the last second in arrival order and drops the old ones from the
-front, the groups as a few fields of one object (:class:`SendGroups`), one builtin
-``min``, and libwebrtc's rule for reducing again. Every other step (the Kalman filter,
-the overuse detector, the AIMD rate control, the periodic REMB) is aiortc's own code.
+:class:`Estimator` is aiortc's class with those five replaced: a counter that keeps
+the packets of the last second in arrival order (one entry for those of one
+millisecond) and drops the old ones from the front, the groups as a few fields of one
+object (:class:`SendGroups`), a running minimum of the frame periods, those two
+constants read once, and libwebrtc's rule for reducing again. Every other step (the
+Kalman filter, the overuse detector, the AIMD rate control, the periodic REMB) is
+aiortc's own code.
 tests/unit/media/test_receive_rate.py feeds both the same packets: every figure and
 REMB is aiortc's until the detector first says "overusing"; then the same first
 reduction, and the next no sooner than libwebrtc.
@@ -45,6 +49,7 @@ from aiortc.rate import (
 )
 
 _GROUP_LENGTH = (TIMESTAMP_GROUP_LENGTH_MS << INTER_ARRIVAL_SHIFT) // 1000  # send time
+_OVERUSING = BandwidthUsage.OVERUSING
 _MASK, _HALF = 0xFFFFFFFF, 0x80000000  # send times are 32-bit, compared as aiortc does
 
 # libwebrtc's AimdRateControl: reduce again no sooner than a round trip after the last
@@ -61,9 +66,10 @@ class PacketRate:
     ``window_ms`` long; ``rate`` is ``scale * bytes in the window / its length``. A
     packet stamped before the window's start (arrival jitter right after the first
     packet) counts, as in aiortc's wrapped bucket index, as arriving a window later.
+    The packets of one millisecond (a frame's, often) are kept as one entry.
     """
 
-    __slots__ = ("_count", "_origin_ms", "_packets", "_scale", "_total", "_window_ms")
+    __slots__ = ("_origin_ms", "_packets", "_scale", "_total", "_window_ms")
 
     def __init__(self, window_ms: int, scale: int = 8000) -> None:
         self._window_ms = window_ms
@@ -72,58 +78,81 @@ class PacketRate:
 
     def reset(self) -> None:
         self._origin_ms: int | None = None
-        self._packets: deque[tuple[int, int]] = deque()
+        self._packets: deque[list[int]] = deque()  # [ms, bytes], in time order
         self._total = 0
-        self._count = 0
 
     def add(self, value: int, now_ms: int) -> None:
-        if self._origin_ms is None:
-            self._origin_ms = now_ms
-        else:
-            self._erase_old(now_ms)
-        if now_ms < self._origin_ms:  # aiortc's bucket index wraps: a window later
-            now_ms = self._origin_ms + (now_ms - self._origin_ms) % self._window_ms
+        origin = self._origin_ms
+        if origin is None:
+            self._origin_ms = origin = now_ms
+        elif origin < now_ms - self._window_ms + 1:
+            origin = self._erase_old(now_ms)
+        if now_ms < origin:  # aiortc's bucket index wraps: a window later
+            now_ms = origin + (now_ms - origin) % self._window_ms
         packets = self._packets
-        if not packets or now_ms >= packets[-1][0]:
-            packets.append((now_ms, value))
-        else:  # arrived out of order (jitter): kept in time order, as a bucket would be
-            packets.insert(bisect.bisect_right(packets, now_ms, key=_ms), (now_ms, value))
+        if packets and now_ms <= packets[-1][0]:
+            last = packets[-1]
+            if now_ms == last[0]:
+                last[1] += value
+            else:  # arrived out of order (jitter): kept in time order, as a bucket would be
+                at = bisect.bisect_left(packets, now_ms, key=_ms)
+                if packets[at][0] == now_ms:
+                    packets[at][1] += value
+                else:
+                    packets.insert(at, [now_ms, value])
+        else:
+            packets.append([now_ms, value])
         self._total += value
-        self._count += 1
 
     def rate(self, now_ms: int) -> int | None:
-        if self._origin_ms is None:
+        origin = self._origin_ms
+        if origin is None:
             return None
-        self._erase_old(now_ms)
-        active_window_ms = now_ms - self._origin_ms + 1
-        if self._count > 0 and active_window_ms > 1:
+        if origin < now_ms - self._window_ms + 1:
+            origin = self._erase_old(now_ms)
+        active_window_ms = now_ms - origin + 1
+        if self._packets and active_window_ms > 1:
             return round(self._scale * self._total / active_window_ms)
         return None
 
-    def _erase_old(self, now_ms: int) -> None:
-        new_origin_ms = now_ms - self._window_ms + 1
-        assert self._origin_ms is not None
-        if self._origin_ms >= new_origin_ms:
-            return
-        self._origin_ms = new_origin_ms
+    def _erase_old(self, now_ms: int) -> int:
+        """Move the window's start to follow ``now_ms``: the new start."""
+        self._origin_ms = origin = now_ms - self._window_ms + 1
         packets = self._packets
-        while packets and packets[0][0] < new_origin_ms:
+        while packets and packets[0][0] < origin:
             self._total -= packets.popleft()[1]
-            self._count -= 1
+        return origin
 
 
-def _ms(packet: tuple[int, int]) -> int:
+def _ms(packet: list[int]) -> int:
     return packet[0]
 
 
 class _OveruseEstimator(OveruseEstimator):
+    """aiortc's, the smallest recent frame period kept as a running minimum."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._periods = 0  # frame periods seen
+        self._minima: deque[tuple[int, float]] = deque()  # (index, period), rising
+
     def update_min_frame_period(self, ts_delta: float) -> float:
+        # aiortc: the smallest of the last MIN_FRAME_PERIOD_HISTORY_LENGTH - 1 periods
+        # before this one (and this one), its history list kept for what reads it
         history = self.ts_delta_hist
         if len(history) >= MIN_FRAME_PERIOD_HISTORY_LENGTH:
             del history[0]
-        smallest = min(history, default=ts_delta)
         history.append(ts_delta)
-        return ts_delta if ts_delta < smallest else smallest
+        index = self._periods
+        self._periods = index + 1
+        minima = self._minima
+        while minima and minima[0][0] <= index - MIN_FRAME_PERIOD_HISTORY_LENGTH:
+            minima.popleft()
+        smallest = minima[0][1] if minima and minima[0][1] < ts_delta else ts_delta
+        while minima and minima[-1][1] >= ts_delta:
+            minima.pop()
+        minima.append((index, ts_delta))
+        return smallest
 
 
 class SendGroups:
@@ -193,6 +222,7 @@ class Estimator(RemoteBitrateEstimator):
         self.incoming_bitrate = PacketRate(1000, 8000)  # type: ignore[assignment]
         self.estimator = _OveruseEstimator()
         self.groups = SendGroups()
+        self._feedback_ms = self.rate_control.feedback_interval()  # aiortc's: a constant
 
     def add(
         self, arrival_time_ms: int, abs_send_time: int, payload_size: int, ssrc: int
@@ -218,16 +248,14 @@ class Estimator(RemoteBitrateEstimator):
                 estimator.offset(), timestamp_delta_ms, estimator.num_of_deltas(), arrival_time_ms
             )
 
-        control = self.rate_control
         last = self.last_update_ms
-        if last is None or arrival_time_ms - last > control.feedback_interval():
-            due = True  # the periodic REMB
-        elif detector.state() == BandwidthUsage.OVERUSING:
-            due = self._time_to_reduce_further(arrival_time_ms)
-        else:
+        if last is None or arrival_time_ms - last > self._feedback_ms:
+            pass  # the periodic REMB
+        elif detector.state() is not _OVERUSING or not self._time_to_reduce_further(
+            arrival_time_ms
+        ):
             return None
-        if not due:
-            return None
+        control = self.rate_control
         target = control.update(detector.state(), incoming.rate(arrival_time_ms), arrival_time_ms)
         if target is None:
             return None

@@ -56,6 +56,7 @@ class TrackSource:
         self.preview = preview
         self.preview_of: TrackSource | None = None
         self.codec: RTCRtpCodecParameters | None = None
+        self.codec_name: str | None = None  # "vp8", "h264", "opus": the codec's, lower case
         self.ended = False
         self.frames_received = 0
         self.last_frame_at: float | None = None  # monotonic; how fresh the media is
@@ -112,6 +113,7 @@ class TrackSource:
     def on_frame(self, codec: RTCRtpCodecParameters, frame: EncodedFrame) -> None:
         if self.codec is not codec:
             self.codec = codec
+            self.codec_name = codec.mimeType.split("/", 1)[1].lower()
             self._clock_rate = codec.clockRate
         if self._base is None:
             self._rebase()
@@ -136,12 +138,6 @@ class TrackSource:
             self._end_listener(self)
 
     # -- for the recorder ------------------------------------------------------------------
-
-    @property
-    def codec_name(self) -> str | None:
-        if self.codec is None:
-            return None
-        return self.codec.mimeType.split("/", 1)[1].lower()
 
     @property
     def clock_settled(self) -> bool:

@@ -432,3 +432,35 @@ def test_skip_lost_and_first_hole_agree_on_what_holds_the_buffer_up(
     assert tap.skip_lost(r)
     assert tap.first_hole(r, newest) is None
     assert jitter._packets[jitter._origin % jitter._capacity] is not None
+
+
+def test_the_receiver_reports_figures_are_aiortcs_jitter_included(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``count_packet`` against ``StreamStatistics.add``, on one clock: in order, reordered,
+    duplicated, lost, across the sequence number's wrap."""
+    from aiortc.rtcrtpreceiver import StreamStatistics
+
+    now = [1_000_000.0]
+    monkeypatch.setattr("time.time", lambda: now[0])
+    rnd = random.Random(3)
+    theirs, ours = StreamStatistics(90000), StreamStatistics(90000)
+    sent = [
+        RtpPacket(sequence_number=(65000 + i) & 0xFFFF, timestamp=(3000 * (i // 3)) & 0xFFFFFFFF)
+        for i in range(3000)
+    ]
+    reordered = 0
+    for i, p in enumerate(sent):
+        roll = rnd.random()
+        if roll < 0.03:
+            continue  # lost
+        now[0] += rnd.uniform(0, 0.02)
+        if roll < 0.08 and i > 5:  # a late one (reordered, or a duplicate)
+            late = sent[i - rnd.randrange(1, 5)]
+            theirs.add(late)
+            receive_handler.count_packet(ours, late)
+            reordered += 1
+        theirs.add(p)
+        receive_handler.count_packet(ours, p)
+        assert vars(ours) == vars(theirs)
+    assert ours.cycles == 1 << 16 and ours._jitter_q4 > 0 and reordered > 50
