@@ -32,7 +32,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
 from media.detectors.audio_level import SOUND_MAX_LEVEL, LevelNote
-from media.receive_jitter import VideoJitterBuffer
+from media.receive_jitter import AudioJitterBuffer, VideoJitterBuffer
 
 SUPPORTED_AIORTC = "1.16"
 
@@ -277,7 +277,7 @@ def install(receiver: RTCRtpReceiver, sink: FrameSink) -> None:
     if not isinstance(getattr(receiver, _QUEUE_ATTR, None), queue.Queue):
         raise TapUnavailable("RTCRtpReceiver has no decoder queue to tap (aiortc changed)")
     jitter = getattr(receiver, _JITTER_ATTR)
-    faster = VideoJitterBuffer.replacing(jitter)
+    faster = VideoJitterBuffer.replacing(jitter) or AudioJitterBuffer.replacing(jitter)
     if faster is not None:  # the same frames for less (media/receive_jitter.py)
         jitter = faster
         setattr(receiver, _JITTER_ATTR, jitter)
