@@ -44,7 +44,7 @@ from aiortc.rate import RemoteBitrateEstimator
 from aiortc.rtcdtlstransport import RTCCertificate, RTCDtlsTransport
 from aiortc.rtcicetransport import RTCIceGatherer, RTCIceTransport
 from aiortc.rtcrtpreceiver import RTCRtpReceiver, StreamStatistics
-from aiortc.rtp import HeaderExtensions
+from aiortc.rtp import HeaderExtensions, is_rtcp
 
 from media import consent, receive_handler, receive_rate, receive_rtp, receive_srtp
 
@@ -239,12 +239,12 @@ def _direct(
             return
         counts[_RX_BYTES] += len(data)
         counts[_RX_PACKETS] += 1
-        arrival_time_ms = int(time.time() * 1000) + NTP_EPOCH_OFFSET_MS  # arrival_ms()
+        arrival_time_ms = arrival_ms()
         if keys is None or keys.session is not srtp:
             keys = receive_srtp.Unprotector(srtp)
         # replayed, forged (None) or malformed (ValueError): aiortc drops it too
         rtcp: bytes | None = None
-        if len(data) > 1 and 191 < data[1] < 209:  # aiortc's is_rtcp
+        if is_rtcp(data):
             rtcp = keys.rtcp(data)
             if rtcp is None:
                 return
