@@ -25,6 +25,7 @@ from playwright.async_api import (
     Error,
     Page,
     Playwright,
+    Request,
     Response,
     async_playwright,
     expect,
@@ -253,6 +254,7 @@ async def new_page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIte
         page.on("console", on_console)
         page.on("pageerror", on_error)
         page.on("response", on_response)
+        page.on("requestfailed", on_request_failed)
         return page
 
     def on_console(message: ConsoleMessage) -> None:
@@ -269,6 +271,11 @@ async def new_page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIte
     def on_response(response: Response) -> None:
         if response.status >= 400:
             console.append(f"HTTP {response.status}: {response.url}")
+
+    def on_request_failed(failed_request: Request) -> None:
+        console.append(
+            f"failed: {failed_request.method} {failed_request.url}: {failed_request.failure}"
+        )
 
     yield open_page
     for context in contexts:

@@ -67,7 +67,11 @@ test("every page loads existing modules from pages/ or components/, and no inlin
   const wrong = [];
   for (const name of pages) {
     const html = readFileSync(path.join(STATIC, name), "utf8");
-    const scripts = [...html.matchAll(/<script\b([^>]*)>/g)].map((m) => m[1]);
+    // boot.js first, a classic script before the sheets and modules it watches
+    const first = html.match(/<(script|link rel="stylesheet")\b[^>]*>/)?.[0];
+    if (first !== '<script src="/static/js/boot.js">') wrong.push(`${name}: boot.js is not first`);
+    const scripts = [...html.matchAll(/<script\b([^>]*)>/g)].map((m) => m[1])
+      .filter((attrs) => attrs !== ' src="/static/js/boot.js"');
     for (const attrs of scripts) {
       const src = attrs.match(/\bsrc="\/static\/js\/([^"]+)"/)?.[1];
       if (!src) wrong.push(`${name}: a <script> without src`);

@@ -6,6 +6,11 @@
 //   } catch (err) { if (err.status === 401) location.replace(loginUrl()); }
 //   await api("POST", path, file);                     // a File/Blob/FormData: sent as is
 //   await api("PUT", path, csvText, "text/csv");       // a raw body of a given type
+//
+// A GET that does not reach the server (the laptop changed Wi-Fi, the phone went from
+// Wi-Fi to mobile data: Chromium's ERR_NETWORK_CHANGED) is sent again after
+// ``GET_RETRY_MS``; only then is it a ``network`` error. Other methods are not: the
+// server may have done what was asked before the connection went.
 
 export const LOGIN_PATH = "/login";
 export const ROUTE_PARAM = "c";
@@ -37,6 +42,9 @@ export function routed(path) {
 }
 export const DEFAULT_NEXT = "/journey";
 
+/** The waits before a GET that did not reach the server is sent again. */
+export const GET_RETRY_MS = Object.freeze([250, 1000, 2000]);
+
 /** A refused request: ``{"error": {"code", "message", "details"}}``, or ``network``. */
 export class ApiError extends Error {
   constructor(status, code, message, details = null) {
@@ -63,12 +71,7 @@ export async function api(method, path, body = undefined, type = undefined) {
     options.headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(body);
   }
-  let response;
-  try {
-    response = await fetch(routed(path), options);
-  } catch (err) {
-    throw new ApiError(0, "network", String(err));
-  }
+  const response = await send(routed(path), options);
   const text = await response.text().catch(() => "");
   let data = null;
   try {
@@ -84,6 +87,19 @@ export async function api(method, path, body = undefined, type = undefined) {
     error.message || response.statusText || `HTTP ${response.status}`,
     error.details,
   );
+}
+
+// fetch() rejects only when no answer came: the network, not the server.
+async function send(url, options) {
+  const waits = options.method === "GET" ? GET_RETRY_MS : [];
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await fetch(url, options);
+    } catch (err) {
+      if (attempt >= waits.length) throw new ApiError(0, "network", String(err));
+      await new Promise((resolve) => { setTimeout(resolve, waits[attempt]); });
+    }
+  }
 }
 
 /** ``raw`` if it is a path on this site (not the login page), else the journey. */
