@@ -7,7 +7,8 @@ way a webcam picture does, and the frame's index as a barcode across the top
 which frame it got). Every third picture is also encoded once more as a
 keyframe (:attr:`Clip.key_video`): what a sender sends, at the next such
 picture, when asked for a keyframe (RTCP PLI), as a browser's encoder would. Opus is a 48 kHz stereo
-tone in 20 ms frames. Senders replay these packets as they are; nothing is
+tone in 20 ms frames, or in the longer ones an answer's ``a=ptime`` asks for
+(:meth:`Clip.audio_in`). Senders replay these packets as they are; nothing is
 encoded while the bench runs.
 
 Keyframes are sized as Chromium's. Measured (Chromium 156's libvpx, fake camera
@@ -41,7 +42,9 @@ WIDTH, HEIGHT, FPS = 640, 480, 30
 VIDEO_BITRATE = 1_100_000  # the rate control lands a little under its target: ~1 Mbit/s
 KEYFRAME_EVERY = 75  # frames: 2.5 s
 AUDIO_RATE = 48000
-AUDIO_FRAME = 960  # samples per channel: 20 ms
+AUDIO_FRAME_MS = 20  # a browser's Opus packets, unless the answer's a=ptime asks longer
+AUDIO_FRAME = AUDIO_RATE * AUDIO_FRAME_MS // 1000  # samples per channel: 960
+AUDIO_FRAME_LENGTHS_MS = (10, 20, 40, 60)  # Chromium's Opus encoder's: a=ptime, rounded up
 AUDIO_BITRATE = 64000
 KEY_ON_REQUEST_EVERY = 3  # pictures with a keyframe version, for keyframe requests
 KEY_WARM_UP = 5  # keyframes encoded and dropped before the keyframe versions
@@ -87,6 +90,20 @@ class Clip:
     # a lens covered at this size (the wall preview's, which goes black with its camera:
     # bench.tracks.PacedTrack.cover); none for the clip (make_black)
     black: tuple[Sample, ...] = ()
+    # the sound in packets of other lengths (ms), made when first asked (audio_in)
+    _audio_in: dict[int, tuple[Sample, ...]] = field(default_factory=dict, repr=False)
+
+    def audio_in(self, frame_ms: int) -> tuple[Sample, ...]:
+        """The clip's sound in packets of ``frame_ms`` (a length Chromium's Opus encoder
+        has): what a browser sends when the answer's ``a=ptime`` asks for it."""
+        if frame_ms == AUDIO_FRAME_MS:
+            return self.audio
+        if frame_ms not in AUDIO_FRAME_LENGTHS_MS:
+            raise ValueError(f"no Opus packets of {frame_ms} ms")
+        if frame_ms not in self._audio_in:
+            seconds = len(self.audio) * AUDIO_FRAME_MS / 1000
+            self._audio_in[frame_ms] = _encode_audio(round(seconds * 1000 / frame_ms), frame_ms)
+        return self._audio_in[frame_ms]
 
     @property
     def seconds(self) -> float:
@@ -285,23 +302,25 @@ def _encode_video(
     return tuple(samples[len(warm) :])
 
 
-def _encode_audio(count: int) -> tuple[Sample, ...]:
+def _encode_audio(count: int, frame_ms: int = AUDIO_FRAME_MS) -> tuple[Sample, ...]:
     ctx = av.CodecContext.create("libopus", "w")
     ctx.sample_rate = AUDIO_RATE
     ctx.layout = "stereo"
     ctx.format = "s16"
     ctx.bit_rate = AUDIO_BITRATE
     ctx.time_base = fractions.Fraction(1, AUDIO_RATE)
+    ctx.options = {"frame_duration": str(frame_ms)}
+    size = AUDIO_RATE * frame_ms // 1000  # samples per channel in a packet
     samples: list[Sample] = []
     for index in range(count + 1):  # one more: the encoder's look-ahead delays its output
-        t = (np.arange(AUDIO_FRAME) + index * AUDIO_FRAME) / AUDIO_RATE
+        t = (np.arange(size) + index * size) / AUDIO_RATE
         wave = 0.2 * np.sin(2 * math.pi * 440 * t) * (1 + 0.5 * np.sin(2 * math.pi * 0.5 * t))
         pcm = (wave * 32767).astype(np.int16)
         frame = av.AudioFrame.from_ndarray(
             np.repeat(pcm, 2)[None, :], format="s16", layout="stereo"
         )
         frame.sample_rate = AUDIO_RATE
-        frame.pts = index * AUDIO_FRAME
+        frame.pts = index * size
         frame.time_base = ctx.time_base
         samples += [Sample(bytes(p), True) for p in ctx.encode(frame)]
     samples += [Sample(bytes(p), True) for p in ctx.encode(None)]

@@ -35,7 +35,7 @@ from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSess
 from bench import fast_sender
 from bench.accounts import signed_in
 from bench.analysis import AnalysisPlan, AnalysisResult, Recorder, run_analysis
-from bench.clip import AUDIO_FRAME, AUDIO_RATE, PREVIEW_EVERY, Clip
+from bench.clip import AUDIO_FRAME_LENGTHS_MS, AUDIO_FRAME_MS, AUDIO_RATE, PREVIEW_EVERY, Clip
 from bench.live import LivePlan, LiveResult, Watched, run_live
 from bench.tracks import PacedTrack, clip_tracks, preview_track
 
@@ -53,6 +53,17 @@ Phase = Callable[[str], None]
 
 class LoadFailed(RuntimeError):
     """A simulated candidate could not do its part; the figures would be meaningless."""
+
+
+def audio_ptime_ms(sdp: str) -> int | None:
+    """The ``a=ptime`` of the audio section of ``sdp``, if it has one."""
+    audio = False
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            audio = line.startswith("m=audio ")
+        elif audio and line.startswith("a=ptime:"):
+            return int(line.removeprefix("a=ptime:"))
+    return None
 
 
 def loopback_only() -> None:
@@ -100,6 +111,7 @@ class Candidate:
     ) -> None:
         self.index = index
         self.target = target
+        self.clip = clip
         # Keyframes spread over the GOP, as independent cameras' are (not all at once).
         self.audio, self.video = clip_tracks(clip, index, index / streams)
         # The wall preview's track, offered with ``preview`` and sent once the answer asks for
@@ -168,6 +180,12 @@ class Candidate:
         answer = await self.call("offer", offer)
         if (answer.get("media") or {}).get("preview") is None:
             self.preview = None
+        ptime = audio_ptime_ms(answer["sdp"])
+        if ptime is not None:  # as Chromium's Opus encoder: the next length it has
+            frame_ms = min((ms for ms in AUDIO_FRAME_LENGTHS_MS if ms >= ptime), default=60)
+            if frame_ms != AUDIO_FRAME_MS:
+                samples = self.clip.audio_in(frame_ms)
+                self.audio.repacked(samples, frame_ms / 1000, AUDIO_RATE * frame_ms // 1000)
         await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
         while self.pc.connectionState != "connected":
             if self.pc.connectionState in ("failed", "closed"):
@@ -190,7 +208,7 @@ class Candidate:
     def send(self, at: float, seconds: float | None, fps: int) -> None:
         """Send for ``seconds`` from ``at``; None: until :meth:`finish`."""
         self.video.start(at, None if seconds is None else round(seconds * fps))
-        self.audio.start(at, None if seconds is None else round(seconds * AUDIO_RATE / AUDIO_FRAME))
+        self.audio.start(at, None if seconds is None else round(seconds / self.audio.interval))
         if self.preview is not None:
             # a sixth of the video's frames: the preview shows every sixth picture
             self.preview.start(

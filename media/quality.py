@@ -432,7 +432,7 @@ class QualityMeter:
         """The take stops: its last window of sound (or, for a take shorter than the first
         one, the newest sound) goes to the worker now, while the caller closes its files."""
         if self._window is None and not self._bands_found and self._recent:
-            self._window = list(self._recent)
+            self._window = self._newest_sound()
         self._measure_window()
 
     # -- live ----------------------------------------------------------------------------------
@@ -469,10 +469,23 @@ class QualityMeter:
             },
         }
 
+    def _newest_sound(self) -> list[bytes]:
+        """The newest :data:`LIVE_AUDIO_S` of sound, oldest packet first (the deque holds
+        that much of 20 ms packets; of longer ones, the answer's ``a=ptime``, more)."""
+        newest: list[bytes] = []
+        seconds = 0.0
+        for data in reversed(self._recent):
+            if seconds >= LIVE_AUDIO_S:
+                break
+            newest.append(data)
+            seconds += bitstream.opus_duration(data)
+        newest.reverse()
+        return newest
+
     async def measure_bandwidth(self) -> int | None:
         """The band of the newest :data:`LIVE_AUDIO_S` of sound (decoded in the worker);
         kept for :meth:`snapshot`."""
-        recent = list(self._recent)
+        recent = self._newest_sound()
         if not recent:
             return None
         loop = asyncio.get_running_loop()

@@ -34,7 +34,8 @@ from media.tap import EncodedFrame
 
 log = logging.getLogger(__name__)
 
-# A viewer's queue: about 3 s of video at 30 frames a second, 2 s of Opus at 20 ms.
+# A viewer's queue: about 3 s of video at 30 frames a second, 2 s of Opus at 20 ms (4 s at
+# the 40 ms of media_profile.AUDIO_PTIME_MS).
 VIDEO_QUEUE_FRAMES = 90
 AUDIO_QUEUE_FRAMES = 100
 # While the server sheds load, viewers (keyframe-only) ask a camera for a keyframe at most

@@ -27,6 +27,7 @@ def tuned(answer_sdp: str, profile: MediaProfile, start_bitrate_kbps: int) -> st
     camera's floor (its picture fell to 480x270 at 12 fps on a busy test machine); the
     preview's own sender is held to its ceiling by its encoding's ``maxBitrate``."""
     answer_sdp = with_opus(answer_sdp, profile.opus_fmtp())
+    answer_sdp = with_ptime(answer_sdp, profile.ptime_ms())
     return with_video_bitrates(answer_sdp, start_bitrate_kbps, profile.target.min_kbps)
 
 
@@ -66,6 +67,31 @@ def _merged(existing: str, params: Mapping[str, str]) -> str:
 def with_opus(sdp: str, params: Mapping[str, str]) -> str:
     """``params`` on Opus's ``a=fmtp`` (RFC 7587: stereo, maxaveragebitrate, usedtx, ...)."""
     return with_fmtp(sdp, _OPUS_RTPMAP, params)
+
+
+def with_ptime(sdp: str, ptime_ms: int | None) -> str:
+    """``a=ptime`` (RFC 4566 6) at the end of every audio section, in place of one there:
+    how much sound a browser puts in a packet. Chromium's Opus encoder takes the shortest
+    frame length it has (10, 20, 40, 60 ms) at or above it. None leaves the answer as it is.
+    """
+    if ptime_ms is None:
+        return sdp
+    out: list[str] = []
+    audio = False
+    for line in sdp.split("\r\n"):
+        if line.startswith("m="):
+            if audio:
+                out.append(f"a=ptime:{ptime_ms}")
+            audio = line.startswith("m=audio ")
+        elif audio and line.startswith("a=ptime:"):
+            continue
+        elif audio and not line:  # the end of the last section
+            out.append(f"a=ptime:{ptime_ms}")
+            audio = False
+        out.append(line)
+    if audio:
+        out.append(f"a=ptime:{ptime_ms}")
+    return "\r\n".join(out)
 
 
 def with_video_bitrates(sdp: str, start_kbps: int, min_kbps: int = 0) -> str:

@@ -173,6 +173,8 @@ async def test_music_profile_keeps_full_band_and_stereo_where_voice_does_not(
     assert all(abs(db) < 3 for db in tuned.level_db), tuned
     assert tuned.gaps_s <= 0.1, tuned
     assert 0.5 * MUSIC_KBPS < tuned.bitrate_kbps < 1.3 * MUSIC_KBPS, tuned
+    # Chromium's own 20 ms packets: 40 ms at 192 kbit/s would not fit one (MediaProfile.ptime_ms)
+    assert tuned.packet_ms == 20, tuned
 
     # The device check said what the server received: the music in stereo, the fake
     # camera's 640x360 short of the exam's 720p (a warning in plain words)
@@ -188,6 +190,7 @@ async def test_music_profile_keeps_full_band_and_stereo_where_voice_does_not(
     assert voice.stereo_packets < 0.05 and voice.correlation > 0.95, voice
     assert voice.separation_db < 3, voice
     assert voice.bitrate_kbps < 64, voice
+    assert voice.packet_ms == 40, voice  # the answer's a=ptime:40, as Chromium reads it
     # Both keep the band's energy up to 20 kHz (Chromium's Opus codes full band even at
     # 32 kbit/s), but at a voice's bitrate the harmonics up there are noise (band folding):
     # music keeps them standing out.

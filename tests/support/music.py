@@ -69,6 +69,7 @@ class Figures:
     gaps_s: float  # 10 ms windows 30 dB below the source's level
     stereo_packets: float  # share of Opus packets coded as stereo (the TOC's s bit)
     bitrate_kbps: float  # of the Opus packets
+    packet_ms: float  # the median length of sound in an Opus packet
 
     def line(self) -> str:
         return " ".join(
@@ -179,6 +180,7 @@ def measure(path: Path, reference: np.ndarray) -> Figures:
         gaps_s=float(quiet.sum() * GAP_WINDOW_S),
         stereo_packets=sum(1 for b in toc if b & 0x04) / max(len(toc), 1),
         bitrate_kbps=sum(len(p) for p in packets) * 8 / max(sound_s, 1e-9) / 1000,
+        packet_ms=float(np.median([opus_duration(p) for p in packets])) * 1000 if packets else 0,
     )
 
 

@@ -30,11 +30,12 @@ from bench.clip import (
     read_barcode,
 )
 from bench.live import LiveResult
-from bench.loadgen import LoadResult, StreamResult
+from bench.loadgen import LoadResult, StreamResult, audio_ptime_ms
 from bench.report import Run, analysis_figures, figures, live_figures, percentile
 from bench.tracks import VIDEO_CLOCK, clip_tracks
 from bench.viewers import Frames, Viewer, ViewerLog, is_vp8_keyframe, sent_index
 from bench.wall import WallLog, WallWatcher
+from media.bitstream import opus_duration
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +76,30 @@ async def test_a_track_starts_at_a_keyframe_and_loops_with_rising_pts(clip: Clip
     audio.start(time.monotonic() - 60, 2)
     first = await audio.recv()
     assert (first.pts, (await audio.recv()).pts) == (0, AUDIO_FRAME)
+
+
+async def test_a_track_repacked_by_the_answers_ptime_sends_longer_packets(clip: Clip) -> None:
+    """The server's answer asks a=ptime:40 (media/sdp.py), as Chromium honours it: the load
+    generator's sound then goes in 40 ms packets from the same moment of the clip."""
+    answer = "\r\n".join(
+        ["v=0", "m=audio 9 X 111", "a=ptime:40", "m=video 9 X 96", "a=ptime:20", ""]
+    )
+    assert audio_ptime_ms(answer) == 40
+    assert audio_ptime_ms(answer.replace("a=ptime:40\r\n", "")) is None  # the video's: not
+    longer = clip.audio_in(40)
+    assert clip.audio_in(40) is longer and clip.audio_in(20) is clip.audio
+    assert len(longer) == round(clip.seconds * 25)
+    assert {round(opus_duration(s.data) * 1000) for s in longer} == {40}
+    with pytest.raises(ValueError):
+        clip.audio_in(30)
+    audio, _ = clip_tracks(clip, keyframe=1)
+    at_s = audio.first * audio.interval
+    audio.repacked(longer, 0.04, 1920)
+    assert abs(audio.first * 0.04 - at_s) <= 0.02 + 1e-9  # the packet of that moment
+    audio.start(time.monotonic() - 60, 2)
+    first, second = await audio.recv(), await audio.recv()
+    assert bytes(first) == longer[audio.first].data
+    assert (first.pts, second.pts) == (0, 1920)
 
 
 def test_the_clips_keyframes_are_the_size_of_chromiums(clip: Clip) -> None:

@@ -188,6 +188,21 @@ async def test_channels_from_the_toc_byte_and_the_band_from_a_decode() -> None:
     assert bandwidth_hz([[b"\xf8\xff\xfe"] * 100]) is None  # silence says nothing
 
 
+def test_the_live_band_is_of_the_newest_two_seconds_whatever_the_packets_length() -> None:
+    """Sound in 40 ms packets (the answer's a=ptime): the newest 2 s are 50 packets, not
+    the 100 that are 2 s of a browser's 20 ms ones."""
+    meter = QualityMeter(pictures=False)
+    twice = bytes([0xF9]) + bytes(60)  # code 1: two 20 ms CELT frames
+    for i in range(200):
+        meter.frame("audio", "opus", twice, i * 0.04)
+    newest = meter._newest_sound()
+    assert len(newest) == 50 and all(p == twice for p in newest)
+    single = bytes([0xF8]) + bytes(60)  # one 20 ms frame
+    for i in range(200):
+        meter.frame("audio", "opus", single, 8.0 + i * 0.02)
+    assert len(meter._newest_sound()) == 100
+
+
 def test_takes_started_together_spread_their_later_sound_windows(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -4,7 +4,7 @@ from aiortc import sdp as aiortc_sdp
 
 from exams.catalog.media_profile import MediaProfile
 from media.peers import PeerFactory
-from media.sdp import tuned, with_opus, with_start_bitrate, with_video_bitrates
+from media.sdp import tuned, with_opus, with_ptime, with_start_bitrate, with_video_bitrates
 from tests.support.media import SyntheticAudio, SyntheticVideo
 from tests.unit.media.test_peers import ignore
 
@@ -89,6 +89,27 @@ def test_the_music_profile_asks_for_stereo_full_band_at_the_exams_bitrate() -> N
     assert fmtp_of(tuned(ANSWER, voice, 1500), "opus") == {"useinbandfec": "1"}
 
 
+def audio_section(sdp: str) -> list[str]:
+    lines = sdp.split("\r\n")
+    start = next(i for i, line in enumerate(lines) if line.startswith("m=audio "))
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("m=")), len(lines))
+    return lines[start:end]
+
+
+def test_ptime_goes_in_the_audio_section_only_once() -> None:
+    out = with_ptime(ANSWER, 40)
+    assert audio_section(out)[-2:] == ["a=ptime:40", ""]  # the last section: before its end
+    assert out.count("a=ptime:") == 1
+    assert with_ptime(out, 60).count("a=ptime:") == 1 and "a=ptime:60" in with_ptime(out, 60)
+    assert with_ptime(ANSWER, None) == ANSWER
+    # audio first, then video: at the end of the audio section, not the video's
+    audio_first = "\r\n".join(
+        ["v=0", "m=audio 9 X 96", "a=rtpmap:96 opus/48000/2", "m=video 9 X 97", "a=x", ""]
+    )
+    assert with_ptime(audio_first, 40).split("\r\n")[3] == "a=ptime:40"
+    assert audio_section(with_ptime(audio_first, 40))[-1] == "a=ptime:40"
+
+
 @pytest.mark.parametrize("audio,stereo", [("music", "1"), ("voice", None)])
 async def test_a_real_aiortc_offer_is_answered_with_the_profiles_opus_fmtp(
     audio: str, stereo: str | None
@@ -117,6 +138,8 @@ async def test_a_real_aiortc_offer_is_answered_with_the_profiles_opus_fmtp(
             m for m in aiortc_sdp.SessionDescription.parse(answer).media if m.kind == "audio"
         )
         assert section.rtp.codecs[0].parameters.get("stereo") == (1 if stereo else None)
+        # 40 ms packets asked of voice; music at 192 kbit/s would not fit them in a packet
+        assert ("a=ptime:40" in audio_section(answer)) == (audio == "voice")
     finally:
         await client.close()
         await server.close()

@@ -78,6 +78,25 @@ def test_music_asks_opus_for_stereo_full_band_no_dtx_with_fec() -> None:
     assert MediaProfile("voice", 32).opus_fmtp() == {"useinbandfec": "1"}
 
 
+@pytest.mark.parametrize(
+    "audio,kbps,ptime",
+    [
+        ("voice", 32, 40),
+        ("music", 32, 40),
+        ("music", 128, 40),  # the default: 640 bytes a packet on average
+        ("music", 133, 40),  # 998 bytes at its peaks
+        ("music", 134, None),
+        ("music", 160, None),  # 800 on average, 1200 at its peaks: a browser's 20 ms
+        ("music", 192, None),
+        ("music", 510, None),
+    ],
+)
+def test_sound_comes_in_40_ms_packets_unless_they_would_not_fit_one(
+    audio: str, kbps: int, ptime: int | None
+) -> None:
+    assert MediaProfile(audio, kbps).ptime_ms() == ptime
+
+
 def test_the_sender_gets_the_target_picture_and_bitrates() -> None:
     sending = MediaProfile("music", 128, "720p", 20).sending()
     assert sending["stereo"] is True
