@@ -30,7 +30,7 @@ VOICE_KBPS = 32  # a browser's own choice for speech
 # packets, so half their cost on the server's receive path (per packet, whatever its
 # size) and ~12 kbit/s fewer headers on the candidate's uplink, for 20 ms more delay
 # and a lost packet taking 40 ms of sound instead of 20 (the recorder fills it with
-# silence, as before). 60 ms would halve the cost of sound once more and lose longer.
+# silence, as before). 60 ms would take a third off that again, and lose 60 ms at a time.
 AUDIO_PTIME_MS = 40
 # ...unless a packet of that length at the exam's bitrate, at 1.5x its average (Opus's
 # variable bitrate), would not fit a packet's payload under a 1200-byte MTU: 20 ms then.
