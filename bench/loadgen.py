@@ -35,7 +35,7 @@ from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSess
 from bench import fast_sender
 from bench.accounts import signed_in
 from bench.analysis import AnalysisPlan, AnalysisResult, Recorder, run_analysis
-from bench.clip import AUDIO_FRAME_LENGTHS_MS, AUDIO_FRAME_MS, AUDIO_RATE, PREVIEW_EVERY, Clip
+from bench.clip import AUDIO_FRAME_LENGTHS_MS, PREVIEW_EVERY, Clip
 from bench.live import LivePlan, LiveResult, Watched, run_live
 from bench.tracks import PacedTrack, clip_tracks, preview_track
 
@@ -183,9 +183,7 @@ class Candidate:
         ptime = audio_ptime_ms(answer["sdp"])
         if ptime is not None:  # as Chromium's Opus encoder: the next length it has
             frame_ms = min((ms for ms in AUDIO_FRAME_LENGTHS_MS if ms >= ptime), default=60)
-            if frame_ms != AUDIO_FRAME_MS:
-                samples = self.clip.audio_in(frame_ms)
-                self.audio.repacked(samples, frame_ms / 1000, AUDIO_RATE * frame_ms // 1000)
+            self.audio.repacked(self.clip.audio_in(frame_ms), frame_ms / 1000)
         await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
         while self.pc.connectionState != "connected":
             if self.pc.connectionState in ("failed", "closed"):

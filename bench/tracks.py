@@ -95,12 +95,13 @@ class PacedTrack(MediaStreamTrack):
         track): :meth:`cover` covers it with ``black``, pictures of its own size."""
         self._copies.append((copy, black))
 
-    def repacked(self, samples: tuple[Sample, ...], interval: float, ticks: int) -> None:
-        """The same sound in packets of another length (the answer's ``a=ptime``), before
-        :meth:`start`: from the packet of the moment the track was to start at."""
+    def repacked(self, samples: tuple[Sample, ...], interval: float) -> None:
+        """The same sound in packets of ``interval`` seconds (the answer's ``a=ptime``),
+        before :meth:`start`: from the packet of the moment the track was to start at."""
         assert self._start is None, "repacked after the start"
         self.first = round(self.first * self._interval / interval)
-        self._samples, self._interval, self._ticks = samples, interval, ticks
+        self._samples, self._interval = samples, interval
+        self._ticks = round(self.clock * interval)
 
     @property
     def interval(self) -> float:

@@ -22,6 +22,17 @@ const { api, ApiError, GET_RETRY_MS } = await import("../../web/static/js/lib/ap
 // Let the pending promise chain run up to its next timer.
 const settle = () => new Promise((resolve) => { setImmediate(resolve); });
 
+// ``body`` with node's mock setTimeout, counting fetch calls afresh.
+async function withMockTimers(body) {
+  mock.timers.enable({ apis: ["setTimeout"] });
+  calls.length = 0;
+  try {
+    await body();
+  } finally {
+    mock.timers.reset();
+  }
+}
+
 async function runThrough(promise) {
   let outcome = null;
   promise.then((value) => { outcome = { value }; }, (error) => { outcome = { error }; });
@@ -34,53 +45,35 @@ async function runThrough(promise) {
   return outcome;
 }
 
-test("a GET that loses the network is sent again and answers", async () => {
-  mock.timers.enable({ apis: ["setTimeout"] });
-  try {
-    calls.length = 0;
-    failures = GET_RETRY_MS.length; // every retry but the last fails too
-    const outcome = await runThrough(api("GET", "/api/me"));
-    assert.deepEqual(outcome, { value: { account: { id: "a1" } } });
-    assert.equal(calls.length, GET_RETRY_MS.length + 1);
-  } finally {
-    mock.timers.reset();
-  }
-});
+test("a GET that loses the network is sent again and answers", () => withMockTimers(async () => {
+  failures = GET_RETRY_MS.length; // every retry but the last fails too
+  const outcome = await runThrough(api("GET", "/api/me"));
+  assert.deepEqual(outcome, { value: { account: { id: "a1" } } });
+  assert.equal(calls.length, GET_RETRY_MS.length + 1);
+}));
 
-test("a GET is not sent before its wait is over", async () => {
-  mock.timers.enable({ apis: ["setTimeout"] });
-  try {
-    calls.length = 0;
-    failures = 1;
-    const promise = api("GET", "/api/me");
-    await settle();
-    assert.equal(calls.length, 1);
-    mock.timers.tick(GET_RETRY_MS[0] - 1);
-    await settle();
-    assert.equal(calls.length, 1);
-    mock.timers.tick(1);
-    await settle();
-    assert.equal(calls.length, 2);
-    assert.deepEqual(await promise, { account: { id: "a1" } });
-  } finally {
-    mock.timers.reset();
-  }
-});
+test("a GET is not sent before its wait is over", () => withMockTimers(async () => {
+  failures = 1;
+  const promise = api("GET", "/api/me");
+  await settle();
+  assert.equal(calls.length, 1);
+  mock.timers.tick(GET_RETRY_MS[0] - 1);
+  await settle();
+  assert.equal(calls.length, 1);
+  mock.timers.tick(1);
+  await settle();
+  assert.equal(calls.length, 2);
+  assert.deepEqual(await promise, { account: { id: "a1" } });
+}));
 
-test("a GET still without the network after its retries is a network error", async () => {
-  mock.timers.enable({ apis: ["setTimeout"] });
-  try {
-    calls.length = 0;
-    failures = GET_RETRY_MS.length + 1;
-    const { error } = await runThrough(api("GET", "/api/me"));
-    assert.ok(error instanceof ApiError);
-    assert.equal(error.status, 0);
-    assert.equal(error.code, "network");
-    assert.equal(calls.length, GET_RETRY_MS.length + 1);
-  } finally {
-    mock.timers.reset();
-  }
-});
+test("a GET still without the network after its retries is a network error", () => withMockTimers(async () => {
+  failures = GET_RETRY_MS.length + 1;
+  const { error } = await runThrough(api("GET", "/api/me"));
+  assert.ok(error instanceof ApiError);
+  assert.equal(error.status, 0);
+  assert.equal(error.code, "network");
+  assert.equal(calls.length, GET_RETRY_MS.length + 1);
+}));
 
 test("a POST is never sent twice: the server may have done it", async () => {
   calls.length = 0;

@@ -94,7 +94,7 @@ async def test_a_track_repacked_by_the_answers_ptime_sends_longer_packets(clip: 
         clip.audio_in(30)
     audio, _ = clip_tracks(clip, keyframe=1)
     at_s = audio.first * audio.interval
-    audio.repacked(longer, 0.04, 1920)
+    audio.repacked(longer, 0.04)
     assert abs(audio.first * 0.04 - at_s) <= 0.02 + 1e-9  # the packet of that moment
     audio.start(time.monotonic() - 60, 2)
     first, second = await audio.recv(), await audio.recv()

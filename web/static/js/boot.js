@@ -62,7 +62,6 @@
       else document.addEventListener("DOMContentLoaded", showNotice);
       return;
     }
-    document.documentElement.dataset.reloading = String(count.n + 1);
     setTimeout(() => location.reload(), wait);
   }
 
