@@ -13,7 +13,9 @@ codec, the RTCP statistics (``StreamStatistics.add``'s steps inline,
 :func:`count_packet`), RTX unwrapping, NACKs (for the next packet in order with
 nothing missing, only the newest sequence number moves on: all aiortc's generator does
 then), depayloading (VP8: the descriptor's length read, :func:`vp8_payload`), the
-jitter buffer, PLI, and the frame handed on to the decoder queue (:mod:`media.tap`'s).
+jitter buffer, PLI (a decoding error, which aiortc looks for at every packet, is looked
+for at each frame released), and the frame handed on to the decoder queue
+(:mod:`media.tap`'s).
 Sending RTCP is still aiortc's coroutine, run to its first suspension by
 :func:`media.receive_path.run`.
 
@@ -225,11 +227,15 @@ class PacketHandler:
         packet._data = data  # type: ignore[attr-defined]
 
         pli, frame = state[_JITTER_BUFFER].add(packet)
-        decoder_error = state[_DECODER_ERROR]
-        if decoder_error.is_set():
-            decoder_error.clear()
-            if state[_KIND] == "video":
-                pli = True
+        if frame is not None:
+            # a frame the decoder could not decode asks for a keyframe: aiortc looks at
+            # every packet, here at each frame released (the same packet for a frame of
+            # one; a video frame's packets are a few milliseconds apart)
+            decoder_error = state[_DECODER_ERROR]
+            if decoder_error.is_set():
+                decoder_error.clear()
+                if state[_KIND] == "video":
+                    pli = True
         if pli:
             self._send(receiver._send_rtcp_pli(packet.ssrc))
         if frame is not None and state[_DECODER_THREAD]:

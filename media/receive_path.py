@@ -142,6 +142,10 @@ def check_compatible() -> None:
         raise ReceivePathUnavailable(
             f"aiortc: RTCRtpReceiver.{_ESTIMATOR} is not a RemoteBitrateEstimator any more"
         )
+    if not hasattr(RemoteBitrateEstimator().detector, "hypothesis"):
+        raise ReceivePathUnavailable(
+            "aiortc: OveruseDetector keeps no hypothesis any more (media.receive_rate reads it)"
+        )
     if not hasattr(probe.transport, "_connection"):
         raise ReceivePathUnavailable("aiortc: RTCIceTransport has no _connection any more")
 

@@ -11,8 +11,9 @@ Five of its parts cost far more than they need to:
   two objects a group;
 - ``OveruseEstimator.update_min_frame_period`` finds the smallest of the last 60
   frame periods with a Python loop of ``min`` calls, once per group of packets;
-- ``add`` itself calls ``feedback_interval()`` (a constant) and compares the detector's
-  state with an enum member looked up on its class, for every packet;
+- ``add`` itself calls ``feedback_interval()`` (a constant), asks the detector for its
+  state by a method call and compares it with an enum member looked up on its class,
+  and works out the incoming rate only to see whether there is one yet, for every packet;
 - while the detector says "overusing", ``add`` updates the rate control and returns
   a REMB for **every** packet, and the receiver protects and sends each one: on a
   busy server (arrival delays growing) that was a fifth of the event loop. libwebrtc
@@ -24,9 +25,10 @@ Five of its parts cost far more than they need to:
 the packets of the last second in arrival order (one entry for those of one
 millisecond) and drops the old ones from the front, the groups as a few fields of one
 object (:class:`SendGroups`), a running minimum of the frame periods, those two
-constants read once, and libwebrtc's rule for reducing again. Every other step (the
-Kalman filter, the overuse detector, the AIMD rate control, the periodic REMB) is
-aiortc's own code.
+constants read once, the detector's state read as its attribute, whether there is a
+rate yet without working it out (:meth:`PacketRate.counting`), and libwebrtc's rule for
+reducing again. Every other step (the Kalman filter, the overuse detector, the AIMD
+rate control, the periodic REMB) is aiortc's own code.
 tests/unit/media/test_receive_rate.py feeds both the same packets: every figure and
 REMB is aiortc's until the detector first says "overusing"; then the same first
 reduction, and the next no sooner than libwebrtc.
@@ -103,6 +105,15 @@ class PacketRate:
         else:
             packets.append([now_ms, value])
         self._total += value
+
+    def counting(self, now_ms: int) -> bool:
+        """Whether :meth:`rate` has a figure now (the same steps, without the division)."""
+        origin = self._origin_ms
+        if origin is None:
+            return False
+        if origin < now_ms - self._window_ms + 1:
+            origin = self._erase_old(now_ms)
+        return bool(self._packets) and now_ms - origin > 0
 
     def rate(self, now_ms: int) -> int | None:
         origin = self._origin_ms
@@ -219,7 +230,8 @@ class Estimator(RemoteBitrateEstimator):
 
     def __init__(self) -> None:
         super().__init__()
-        self.incoming_bitrate = PacketRate(1000, 8000)  # type: ignore[assignment]
+        self._incoming = PacketRate(1000, 8000)
+        self.incoming_bitrate = self._incoming  # type: ignore[assignment]  # (aiortc's name)
         self.estimator = _OveruseEstimator()
         self.groups = SendGroups()
         self._feedback_ms = self.rate_control.feedback_interval()  # aiortc's: a constant
@@ -229,8 +241,8 @@ class Estimator(RemoteBitrateEstimator):
     ) -> tuple[int, list[int]] | None:
         """One video packet; the REMB to send now (bitrate, SSRCs), if one is due."""
         self.ssrcs[ssrc] = arrival_time_ms
-        incoming = self.incoming_bitrate
-        if incoming.rate(arrival_time_ms) is not None:
+        incoming = self._incoming
+        if incoming.counting(arrival_time_ms):
             self.incoming_bitrate_initialized = True
         elif self.incoming_bitrate_initialized:  # a second with no packet: start afresh
             incoming.reset()
@@ -243,7 +255,9 @@ class Estimator(RemoteBitrateEstimator):
             sent, arrived, size = deltas
             timestamp_delta_ms = sent * TIMESTAMP_TO_MS
             estimator = self.estimator
-            estimator.update(arrived, timestamp_delta_ms, size, detector.state(), arrival_time_ms)
+            estimator.update(
+                arrived, timestamp_delta_ms, size, detector.hypothesis, arrival_time_ms
+            )
             detector.detect(
                 estimator.offset(), timestamp_delta_ms, estimator.num_of_deltas(), arrival_time_ms
             )
@@ -251,12 +265,14 @@ class Estimator(RemoteBitrateEstimator):
         last = self.last_update_ms
         if last is None or arrival_time_ms - last > self._feedback_ms:
             pass  # the periodic REMB
-        elif detector.state() is not _OVERUSING or not self._time_to_reduce_further(
+        elif detector.hypothesis is not _OVERUSING or not self._time_to_reduce_further(
             arrival_time_ms
         ):
             return None
         control = self.rate_control
-        target = control.update(detector.state(), incoming.rate(arrival_time_ms), arrival_time_ms)
+        target = control.update(
+            detector.hypothesis, incoming.rate(arrival_time_ms), arrival_time_ms
+        )
         if target is None:
             return None
         self.last_update_ms = arrival_time_ms

@@ -279,6 +279,40 @@ def feed(handler: PacketHandler, traffic: list[tuple[RtpPacket, int]]) -> None:
     asyncio.run(main())
 
 
+@pytest.mark.parametrize("kind", ["video", "audio"])
+def test_a_frame_that_did_not_decode_asks_for_a_keyframe_with_the_next_frame(kind: str) -> None:
+    """aiortc's decoder thread flags a frame it could not decode; the PLI goes out with the
+    next frame released (video), not at every packet's look; the flag is cleared either
+    way, so one error asks once."""
+    r, transport, frames = receiver(kind)
+    handler = PacketHandler(r, receive_path.run)
+    if kind == "video":
+        traffic = camera(4)  # three packets a frame
+    else:
+        traffic = [
+            (
+                RtpPacket(
+                    payload_type=111,
+                    sequence_number=n,
+                    timestamp=960 * n,
+                    ssrc=SSRC,
+                    payload=b"\xfc" + bytes([n]) * 40,
+                ),
+                10_000 + 20 * n,
+            )
+            for n in range(12)
+        ]
+    error = vars(r)["_RTCRtpReceiver__decoder_error"]
+    feed(handler, traffic[:4])  # (video: frame 0, released, and frame 1's first packet)
+    error.set()
+    if kind == "video":
+        feed(handler, traffic[4:5])  # frame 1's second packet: no frame released with it
+        assert error.is_set() and not rtcp_sent(transport)
+    feed(handler, traffic[5:] if kind == "video" else traffic[4:])
+    assert not error.is_set() and not frames.empty()
+    assert rtcp_sent(transport) == ([("pli", ())] if kind == "video" else [])
+
+
 @pytest.mark.parametrize("lost", [0, 1], ids=["first-of-a-frame", "inside-a-frame"])
 def test_a_packet_that_stays_lost_is_nacked_again_then_given_up_for_a_keyframe(
     lost: int,

@@ -200,6 +200,7 @@ def test_the_rate_is_aiortcs_at_every_millisecond() -> None:
             size = rnd.randrange(50, 1200)
             theirs.add(size, now)
             ours.add(size, now)
+        assert ours.counting(now) == (theirs.rate(now) is not None)  # (the rate's own steps)
         assert ours.rate(now) == theirs.rate(now)
         if rnd.random() < 0.001:
             theirs.reset()

@@ -1,4 +1,5 @@
-"""The mux pool on a slow disk: an fsync that does not return holds up no frame.
+"""The mux pool on a slow disk: an fsync that does not return holds up no frame; and a
+mux thread's pass counts the frames of all its segments at once.
 
 The fsync is injected (a stub that blocks until the test lets it go), so nothing here
 compares wall-clock time: the tests count frames written and fsyncs waiting while the
@@ -12,12 +13,15 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import av
 import pytest
 
-from media.writer import MuxPool, SegmentWriter, StreamSpec, sha256_file
+from exams.shared.telemetry import Count, Sample
+from media.templates import StreamTemplates
+from media.writer import MuxPool, SegmentWriter, StreamSpec, _Worker, sha256_file
 from tests.support.encoded import video_packets
 
 SPEC = [StreamSpec("video", "vp8", 320, 240)]
@@ -155,3 +159,43 @@ def test_shutdown_waits_for_every_fsync_and_finalisation(
         result = writer._done.result(0)
         assert result.streams["video"].frames == 20 and str(result.path) in disk.paths
     assert disk.done == disk.entered
+
+
+class Counted:
+    """A telemetry that keeps every count it is given."""
+
+    def __init__(self) -> None:
+        self.counts: list[tuple[Count, str, float]] = []
+
+    def count(self, what: Count, label: str = "", amount: float = 1.0) -> None:
+        self.counts.append((what, label, amount))
+
+    def sample(self, what: Sample, seconds: float) -> None:
+        pass
+
+    def observe_call(self, backend: str, op: str, seconds: float, ok: bool) -> None:
+        pass
+
+
+def test_a_pass_counts_the_frames_of_all_its_segments_at_once(
+    tmp_path: Path, packets: list[bytes]
+) -> None:
+    telemetry = Counted()
+    with ThreadPoolExecutor(1) as finishing:
+        worker = _Worker(0, finishing, telemetry)  # its passes run here, not on its thread
+        writers = [
+            SegmentWriter(tmp_path / f"{i}.webm", SPEC, StreamTemplates(), 0.0) for i in range(3)
+        ]
+        for i, writer in enumerate(writers):
+            worker.writers.append(writer)
+            feed(writer, packets, 0, 10 + i)
+        assert worker.drain()
+        assert telemetry.counts == [(Count.FRAMES_WRITTEN, "video", 33)]
+        assert [frames(w) for w in writers] == [10, 11, 12]
+        assert worker.drain() and len(telemetry.counts) == 1  # nothing new: nothing counted
+        feed(writers[1], packets, 11, 5)
+        worker.stopping = True  # every segment is finished, then the pass says it is done
+        assert not worker.drain()
+        assert telemetry.counts[1:] == [(Count.FRAMES_WRITTEN, "video", 5)]
+        results = [w._done.result(LIMIT_S) for w in writers]
+    assert [r.streams["video"].frames for r in results] == [10, 16, 12]
