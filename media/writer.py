@@ -49,7 +49,7 @@ SLOW_FSYNC_S = 1.0  # an fsync this slow is logged: the disk is the bottleneck
 # pass over a segment costs ~10 µs besides its frames (telemetry, the fsync check); at
 # 20 ms, 96 cameras made 4,200 passes a second of ~1 frame each. Frames reach the file
 # when their cluster closes (a second) either way, so waiting longer here costs no
-# durability; it adds up to this much to the recorder's lag.
+# durability; frames wait for it (at 96 cameras the recorder's lag p99 went 25 -> 97 ms).
 DRAIN_INTERVAL_S = 0.05
 
 Fsync = Callable[[int], None]  # os.fsync; tests inject a slow one
