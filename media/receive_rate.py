@@ -107,24 +107,20 @@ class PacketRate:
         self._total += value
 
     def counting(self, now_ms: int) -> bool:
-        """Whether :meth:`rate` has a figure now (the same steps, without the division)."""
+        """Whether :meth:`rate` has a figure now (the window moved on to ``now_ms``): some
+        packets in a window over a millisecond long. The estimate asks it every packet."""
         origin = self._origin_ms
         if origin is None:
             return False
         if origin < now_ms - self._window_ms + 1:
             origin = self._erase_old(now_ms)
-        return bool(self._packets) and now_ms - origin > 0
+        return bool(self._packets) and now_ms > origin
 
     def rate(self, now_ms: int) -> int | None:
-        origin = self._origin_ms
-        if origin is None:
+        if not self.counting(now_ms):
             return None
-        if origin < now_ms - self._window_ms + 1:
-            origin = self._erase_old(now_ms)
-        active_window_ms = now_ms - origin + 1
-        if self._packets and active_window_ms > 1:
-            return round(self._scale * self._total / active_window_ms)
-        return None
+        assert self._origin_ms is not None
+        return round(self._scale * self._total / (now_ms - self._origin_ms + 1))
 
     def _erase_old(self, now_ms: int) -> int:
         """Move the window's start to follow ``now_ms``: the new start."""
