@@ -298,7 +298,8 @@ async def test_a_reconnect_and_a_second_camera_are_followed(
         # A second camera (a phone's own session) joins: it gets pictures of its own.
         phone = hub.open(owner, "secondary")
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        pc.addTransceiver(SyntheticVideo(480, 640), direction="sendonly")
+        phone_video = SyntheticVideo(480, 640)
+        pc.addTransceiver(phone_video, direction="sendonly")
         await pc.setLocalDescription(await pc.createOffer())
         answer = await hub.offer(phone.id, owner, pc.localDescription.sdp)
         await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
@@ -306,7 +307,11 @@ async def test_a_reconnect_and_a_second_camera_are_followed(
             server.advance(pictures.interval_s)
             upright = await next_picture(server, owner, None, "secondary")
             assert (upright.width, upright.height) == (180, 240)
-            assert read_barcode(read_jpeg(upright)) > 0
+            # the phone's picture: a frame it sent (the barcode's 16 rows scaled to 6), the
+            # moving gradient below it
+            luma = read_jpeg(upright)
+            assert read_barcode(luma, rows=BARCODE_ROWS * 240 // 640) < phone_video.frames_sent
+            assert 40 < body(luma) < 200
         finally:
             await pc.close()
         pictures.release(handle)

@@ -11,17 +11,25 @@ Nor is the garbage collector: a full collection of the test process's heap
 (hundreds of tests' objects in one pytest worker) can take a second on the loop
 thread whatever the code under test does; its time is measured (``gc.callbacks``)
 and left out, and reported beside a stall.
+
+While it waits for an answer, the watchdog also notes where the loop thread is
+(its innermost frames, every 10 ms): the worst stall's places come with it, so
+a failure names the code that blocked the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 import threading
 import time
+import traceback
+from collections import Counter
 from pathlib import Path
 
 _SAMPLE_S = 0.01
+_FRAMES = 4  # the innermost frames of the loop thread noted in a sample
 
 
 class LoopWatch:
@@ -37,6 +45,7 @@ class LoopWatch:
         self._loop_thread = 0
         self._gc_started: float | None = None
         self.gc_s = 0.0  # the loop thread's time in the garbage collector, while watched
+        self._worst: Counter[str] = Counter()  # where the loop thread was, in the worst stall
 
     def start(self) -> LoopWatch:
         """Call from the loop's own thread."""
@@ -81,14 +90,29 @@ class LoopWatch:
             except RuntimeError:
                 return  # loop closed
             disk_wait = 0.0
+            places: Counter[str] = Counter()
             while not answered.wait(_SAMPLE_S):
                 if self._stop.is_set():
                     return
                 if self._in_disk_wait():
                     disk_wait += _SAMPLE_S
+                places[self._place()] += 1
             spent = self._cpu() - cpu_before + disk_wait - (self.gc_s - gc_before)
-            self.max_stall = max(self.max_stall, spent)
+            if spent > self.max_stall:
+                self.max_stall = spent
+                self._worst = places
             self.max_wall = max(self.max_wall, time.monotonic() - asked)
+
+    def _place(self) -> str:
+        frame = sys._current_frames().get(self._loop_thread)
+        if frame is None:
+            return "?"
+        stack = traceback.extract_stack(frame)[-_FRAMES:]
+        return " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(stack))
+
+    def where(self, most: int = 3) -> str:
+        """The places the loop thread was seen most often in the worst stall, with counts."""
+        return "; ".join(f"{count}x {place}" for place, count in self._worst.most_common(most))
 
     def stop(self) -> float:
         self._stop.set()

@@ -34,6 +34,7 @@ async def test_computing_on_the_loop_counts_as_a_stall() -> None:
     _spin(0.3)  # blocks the loop with 0.3 s of its own CPU time
     await _answered_turns(watch, 2)
     assert watch.stop() >= 0.25
+    assert "_spin" in watch.where()  # where the loop thread was, named
 
 
 async def test_a_loop_that_only_waits_has_no_stall() -> None:
