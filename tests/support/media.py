@@ -120,17 +120,21 @@ def _picture(width: int, height: int, index: int, white: bool) -> np.ndarray:
     return img
 
 
-def read_barcode(luma: np.ndarray, rows: int = BARCODE_ROWS) -> int:
-    """The frame index drawn by :func:`_picture`, from a decoded frame's luma plane (its
-    width as drawn or scaled; ``rows``: the barcode's height in it, :data:`BARCODE_ROWS`
-    unless scaled)."""
+def barcode_levels(luma: np.ndarray, rows: int = BARCODE_ROWS) -> list[float]:
+    """Each barcode cell's mean brightness inside a 2-pixel margin, from a decoded frame's
+    luma plane (its width as drawn or scaled; ``rows``: the barcode's height in it,
+    :data:`BARCODE_ROWS` unless scaled). Above 128: the cell is set."""
     width = luma.shape[1]
-    gray = 0
+    levels = []
     for bit in range(BARCODE_BITS):
         cell = _cell(bit, width)
-        block = luma[2 : rows - 2, cell.start + 2 : cell.stop - 2]
-        if block.mean() > 128:
-            gray |= 1 << bit
+        levels.append(float(luma[2 : rows - 2, cell.start + 2 : cell.stop - 2].mean()))
+    return levels
+
+
+def read_barcode(luma: np.ndarray, rows: int = BARCODE_ROWS) -> int:
+    """The frame index drawn by :func:`_picture` (see :func:`barcode_levels`)."""
+    gray = sum(1 << bit for bit, level in enumerate(barcode_levels(luma, rows)) if level > 128)
     index = gray
     while gray:
         gray >>= 1
