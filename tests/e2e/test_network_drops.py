@@ -93,6 +93,32 @@ FIGURES = ARTIFACTS / "network-drops-figures.jsonl"
 REALTIME_PRIORITY = 5
 
 
+# A page's <body data-state> as it changes, from now on (window.statesSeen).
+WATCH_STATES = """() => {
+  window.statesSeen = [document.body.dataset.state];
+  new MutationObserver((changes) => {
+    // each change's new value is the next one's old value, the last one's is the current
+    const values = [...changes.slice(1).map((c) => c.oldValue), document.body.dataset.state];
+    for (const v of values) if (v !== window.statesSeen.at(-1)) window.statesSeen.push(v);
+  }).observe(document.body, {
+    attributes: true, attributeFilter: ['data-state'], attributeOldValue: true,
+  });
+}"""
+# The parts of a take's copy on the phone (lib/local-copy.js): [first chunk, last chunk]
+# start and end (server epoch ms) of each.
+COPY_PARTS = """async (takeId) => {
+  const { openLocalCopy } = await import('/static/js/lib/local-copy.js');
+  const chunks = await (await openLocalCopy()).chunks(takeId, 'secondary');
+  const parts = {};
+  for (const c of chunks) {
+    const p = (parts[c.part] ??= [c.startMs, c.endMs]);
+    p[0] = Math.min(p[0], c.startMs);
+    p[1] = Math.max(p[1], c.endMs);
+  }
+  return Object.values(parts);
+}"""
+
+
 # -- the rig: a namespace, a server across the veth, Chromium with the barcoded camera ---------
 
 
@@ -528,12 +554,20 @@ async def test_a_cut_with_a_phone_as_the_second_camera(
 
     folder = await start_take(rig, laptop)
     await expect_state(phone, "recording")
+    await phone.evaluate(WATCH_STATES)
     second = folder / "secondary"
     await until(lambda: second.is_dir() and media_bytes(second) > 20_000, 15, "the phone's media")
     await recorded(laptop, BEFORE_S)
     trouble = await cut(rig, *PHONE_CUT)
     await asyncio.gather(resumed(folder, PHONE_CUT[0] + 60), resumed(second, PHONE_CUT[0] + 60))
     await asyncio.sleep(BEFORE_S)
+    await expect_state(phone, "recording")
+    # While the server lacked the phone's media (its state "lost", the page "connecting"),
+    # the phone's local copy went on: one part through the cut, not one stopped and another
+    # started as the media came back (the moment between them was a hole no fill could close).
+    parts = await phone.evaluate(COPY_PARTS, folder.name)
+    states = await phone.evaluate("() => window.statesSeen")
+    assert len(parts) == 1, f"the phone's copy in {len(parts)} parts: {parts}; states {states}"
     await stop(laptop)
     take = await stored(laptop.request, rig, folder.name)
     assert "secondary" in (take["manifest"].get("cameras") or {}), take["manifest"]

@@ -14,6 +14,7 @@ import { fail, notify, page, render, ui } from "./page.js";
 import { ServerError, Uplink, request } from "../../lib/uplink.js";
 import { Filler } from "../../lib/fill-upload.js";
 import { CopyFollower } from "../../lib/local-copy.js";
+import { copiedTake } from "./copied-take.js";
 
 // The local copy (lib/local-copy.js) of the take this phone records now.
 const copy = new CopyFollower({
@@ -21,7 +22,7 @@ const copy = new CopyFollower({
   onEnded: (takeId) => fills().afterStop(takeId),
 });
 function followCopy() {
-  copy.follow(page.link?.state === "recording" ? page.link.take_id : null, page.stream);
+  copy.follow(copiedTake(page.link, copy.takeId), page.stream);
 }
 
 // What the server missed of a take, sent from the phone's local copy (at load and after each
