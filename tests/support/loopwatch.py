@@ -107,7 +107,7 @@ class LoopWatch:
         frame = sys._current_frames().get(self._loop_thread)
         if frame is None:
             return "?"
-        stack = traceback.extract_stack(frame)[-_FRAMES:]
+        stack = traceback.extract_stack(frame, limit=_FRAMES)  # the innermost only
         return " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(stack))
 
     def where(self, most: int = 3) -> str:
